@@ -1,0 +1,176 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+type testConfig struct {
+	Addr    string        `flag:"addr" default:"127.0.0.1:9090" help:"listen address"`
+	Secret  string        `flag:"secret" secret:"true" help:"a secret"`
+	Retries int           `flag:"retries" default:"3" help:"attempts"`
+	Rate    float64       `flag:"rate" default:"0" help:"rate"`
+	Verbose bool          `flag:"verbose" default:"false" help:"verbose"`
+	Timeout time.Duration `flag:"timeout" default:"15s" help:"timeout"`
+	Clients []string      `flag:"clients" help:"client names"`
+	ignored string
+}
+
+func loader(env map[string]string, files map[string]string) Loader {
+	return Loader{
+		Name: "test",
+		Getenv: func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		},
+		ReadFile: func(name string) ([]byte, error) {
+			data, ok := files[name]
+			if !ok {
+				return nil, os.ErrNotExist
+			}
+			return []byte(data), nil
+		},
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	files := map[string]string{"c.yaml": "addr: file:1\nretries: 5\nrate: 2.5\nsecret: from-file\nclients: [a, b]\n"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    testConfig
+		sources map[string]Source
+	}{
+		{
+			name:    "defaults",
+			want:    testConfig{Addr: "127.0.0.1:9090", Retries: 3, Timeout: 15 * time.Second},
+			sources: map[string]Source{"addr": SourceDefault, "retries": SourceDefault},
+		},
+		{
+			name:    "file over default",
+			args:    []string{"--config", "c.yaml"},
+			want:    testConfig{Addr: "file:1", Secret: "from-file", Retries: 5, Rate: 2.5, Timeout: 15 * time.Second, Clients: []string{"a", "b"}},
+			sources: map[string]Source{"addr": SourceFile, "timeout": SourceDefault},
+		},
+		{
+			name:    "env over file, file named by env",
+			env:     map[string]string{"SERVICECENTERD_CONFIG": "c.yaml", "SERVICECENTERD_ADDR": "env:1", "SERVICECENTERD_VERBOSE": "true"},
+			want:    testConfig{Addr: "env:1", Secret: "from-file", Retries: 5, Rate: 2.5, Verbose: true, Timeout: 15 * time.Second, Clients: []string{"a", "b"}},
+			sources: map[string]Source{"addr": SourceEnv, "retries": SourceFile, "verbose": SourceEnv},
+		},
+		{
+			name:    "flag over env",
+			env:     map[string]string{"SERVICECENTERD_ADDR": "env:1", "SERVICECENTERD_TIMEOUT": "1s"},
+			args:    []string{"--config=c.yaml", "--addr", "flag:1", "--clients", "x, y", "rest"},
+			want:    testConfig{Addr: "flag:1", Secret: "from-file", Retries: 5, Rate: 2.5, Timeout: time.Second, Clients: []string{"x", "y"}},
+			sources: map[string]Source{"addr": SourceFlag, "timeout": SourceEnv, "clients": SourceFlag},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got testConfig
+			res, err := loader(tt.env, files).Load(&got, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+			for _, v := range res.Values {
+				if want, ok := tt.sources[v.Flag]; ok && v.From != want {
+					t.Errorf("%s from %s, want %s", v.Flag, v.From, want)
+				}
+				if v.Flag == "secret" && got.Secret != "" && v.Shown != "[REDACTED]" {
+					t.Errorf("secret shown as %q", v.Shown)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	files := map[string]string{
+		"typo.yaml":   "adr: x\n",
+		"bad.yaml":    "addr: [\n",
+		"nested.yaml": "addr:\n  a: 1\n",
+		"badint.yaml": "retries: many\n",
+		"secret.yaml": "secret: [a]\n",
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"unknown key", nil, []string{"--config", "typo.yaml"}, `unknown setting "adr"`},
+		{"bad yaml", nil, []string{"--config", "bad.yaml"}, "not valid YAML"},
+		{"nested", nil, []string{"--config", "nested.yaml"}, "want a single value"},
+		{"bad int in file", nil, []string{"--config", "badint.yaml"}, `retries: "many" is not a whole number`},
+		{"missing file", nil, []string{"--config", "nope.yaml"}, "read config file"},
+		{"bad env", map[string]string{"SERVICECENTERD_TIMEOUT": "soon"}, nil, `SERVICECENTERD_TIMEOUT: "soon" is not a duration`},
+		{"bad flag", nil, []string{"--retries", "x"}, `invalid value "x" for flag -retries`},
+		{"unknown flag", nil, []string{"--nope"}, "flag provided but not defined: -nope"},
+		{"bad float", map[string]string{"SERVICECENTERD_RATE": "fast"}, nil, `"fast" is not a number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c testConfig
+			_, err := loader(tt.env, files).Load(&c, tt.args)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	var c testConfig
+	if _, err := loader(nil, nil).Load(&c, []string{"-h"}); !errors.Is(err, ErrHelp) {
+		t.Fatalf("help: %v", err)
+	}
+}
+
+func TestSecretValueNeverInErrors(t *testing.T) {
+	type sc struct {
+		N int `flag:"n" secret:"true"`
+	}
+	var c sc
+	_, err := loader(map[string]string{"SERVICECENTERD_N": "s3cr3t"}, nil).Load(&c, nil)
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("env: err = %v", err)
+	}
+	_, err = loader(nil, nil).Load(&c, []string{"--n", "s3cr3t"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("flag: err = %v", err)
+	}
+}
+
+func TestRealFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("retries: 9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var c testConfig
+	if _, err := (Loader{Name: "t", Getenv: func(string) (string, bool) { return "", false }}).Load(&c, []string{"--config", path}); err != nil || c.Retries != 9 {
+		t.Fatalf("c = %+v, err = %v", c, err)
+	}
+}
+
+func TestReference(t *testing.T) {
+	settings, err := Settings(&testConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := Reference(settings)
+	for _, want := range []string{"| `--addr` | `SERVICECENTERD_ADDR` | `addr` | `127.0.0.1:9090` | listen address |", "a secret Secret: redacted"} {
+		if !strings.Contains(ref, want) {
+			t.Errorf("reference lacks %q:\n%s", want, ref)
+		}
+	}
+	if _, err := Settings(testConfig{}); err == nil {
+		t.Error("non-pointer accepted")
+	}
+}
