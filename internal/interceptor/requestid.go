@@ -1,0 +1,83 @@
+package interceptor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// RequestIDHeader carries servicecenterd's request id in gRPC metadata and
+// HTTP headers, both ways.
+const RequestIDHeader = "x-request-id"
+
+// maxRequestIDLen bounds a caller-supplied request id.
+const maxRequestIDLen = 128
+
+// NewRequestID returns a random 128-bit request id in hex.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// requestID takes the caller's x-request-id when it is a sane token, else
+// makes a new one.
+func requestID(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get(RequestIDHeader) {
+		if validRequestID(v) {
+			return v
+		}
+	}
+	return NewRequestID()
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func startCall(ctx context.Context, method string) (context.Context, *Call) {
+	c := &Call{Method: method, RequestID: requestID(ctx)}
+	return WithCall(ctx, c), c
+}
+
+// UnaryRequestID gives every call a request id (the caller's x-request-id
+// or a new one), stores a *Call in the context and returns the id in the
+// response header.
+func UnaryRequestID() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, c := startCall(ctx, info.FullMethod)
+		_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, c.RequestID))
+		return handler(ctx, req)
+	}
+}
+
+// StreamRequestID is UnaryRequestID for streams.
+func StreamRequestID() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, c := startCall(ss.Context(), info.FullMethod)
+		_ = ss.SetHeader(metadata.Pairs(RequestIDHeader, c.RequestID))
+		return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// wrappedStream replaces a stream's context.
+type wrappedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context implements grpc.ServerStream.
+func (w *wrappedStream) Context() context.Context { return w.ctx }

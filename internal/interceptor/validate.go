@@ -1,0 +1,88 @@
+package interceptor
+
+import (
+	"context"
+	"errors"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// UnaryValidate checks every request against its buf.validate rules before
+// the handler runs; a violation is INVALID_ARGUMENT with a
+// google.rpc.BadRequest listing each field path and what is wrong.
+func UnaryValidate(v protovalidate.Validator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if msg, ok := req.(proto.Message); ok {
+			if err := v.Validate(msg); err != nil {
+				return nil, ValidationStatus(err)
+			}
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamValidate validates every message a client streams in.
+func StreamValidate(v protovalidate.Validator) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, &validatingStream{ServerStream: ss, v: v})
+	}
+}
+
+type validatingStream struct {
+	grpc.ServerStream
+	v protovalidate.Validator
+}
+
+// RecvMsg implements grpc.ServerStream.
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if msg, ok := m.(proto.Message); ok {
+		if err := s.v.Validate(msg); err != nil {
+			return ValidationStatus(err)
+		}
+	}
+	return nil
+}
+
+// ValidationStatus converts a protovalidate error into INVALID_ARGUMENT
+// with BadRequest field violations. Other errors (a rule that failed to
+// compile or evaluate) are INTERNAL: they are our bug, not the caller's.
+func ValidationStatus(err error) error {
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		return status.Error(codes.Internal, "request validation failed to run")
+	}
+	br := &errdetails.BadRequest{}
+	for _, v := range verr.Violations {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+			Field:       protovalidate.FieldPathString(v.Proto.GetField()),
+			Description: v.Proto.GetMessage(),
+			Reason:      v.Proto.GetRuleId(),
+		})
+	}
+	return FieldViolations(br.FieldViolations...)
+}
+
+// FieldViolations builds INVALID_ARGUMENT with a BadRequest detail; the
+// message names the first field so that plain-text clients see it too.
+func FieldViolations(violations ...*errdetails.BadRequest_FieldViolation) error {
+	msg := "invalid request"
+	if len(violations) > 0 {
+		msg = "invalid " + violations[0].GetField() + ": " + violations[0].GetDescription()
+		if len(violations) > 1 {
+			msg += " (and more)"
+		}
+	}
+	st, err := status.New(codes.InvalidArgument, msg).WithDetails(&errdetails.BadRequest{FieldViolations: violations})
+	if err != nil {
+		return status.Error(codes.InvalidArgument, msg)
+	}
+	return st.Err()
+}
