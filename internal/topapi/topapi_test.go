@@ -214,3 +214,41 @@ func TestResponsesXMLRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestBusinessErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want *BusinessError
+	}{
+		{"assign ok", (&AssignWorkerResponse{Result: AssignWorkerResult{Success: true}}).Err(), nil},
+		{"assign 1008", (&AssignWorkerResponse{RequestID: "r", Result: AssignWorkerResult{MsgCode: "1008", MsgInfo: "工单不存在", DisplayMsg: "工单不存在"}}).Err(),
+			&BusinessError{Method: topwire.MethodAssignWorker, Code: "1008", Message: "工单不存在", DisplayMsg: "工单不存在", RequestID: "r"}},
+		{"update 10006", (&WorkerUpdateResponse{Result: ResultBase{ErrorCode: 10006, ErrorMsg: "工人不存在"}}).Err(),
+			&BusinessError{Method: topwire.MethodWorkerUpdate, Code: "10006", Message: "工人不存在"}},
+		{"tags fail", (&TagListGetResponse{Result: TagListResult{MsgCode: "404"}}).Err(),
+			&BusinessError{Method: topwire.MethodWorkerTagList, Code: "404"}},
+		{"bind fail", (&VirtualPhoneBindResponse{Result: VirtualPhoneResult{MsgCode: "1008"}}).Err(),
+			&BusinessError{Method: topwire.MethodVirtualPhoneBind, Code: "1008"}},
+		{"sync retry", (&BlacklistSyncResponse{UserBlacklistResponse: UserBlacklistResponse{Code: "500", Message: "busy", IsRetry: true}}).Err(),
+			&BusinessError{Method: topwire.MethodBlacklistSync, Code: "500", Message: "busy", Retry: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want == nil {
+				if tt.err != nil {
+					t.Fatalf("err = %v", tt.err)
+				}
+				return
+			}
+			var be *BusinessError
+			if !errors.As(tt.err, &be) || !reflect.DeepEqual(be, tt.want) {
+				t.Fatalf("err = %#v, want %#v", tt.err, tt.want)
+			}
+		})
+	}
+	e := &BusinessError{Method: "m", Code: "1", Message: "mobile 13812345678 blocked"}
+	if strings.Contains(e.Error(), "13812345678") {
+		t.Fatalf("Error leaks: %s", e.Error())
+	}
+}
