@@ -56,7 +56,7 @@ breaking: third-party-protos ## Check proto/ for breaking changes against BREAKI
 	$(BUF) breaking --against "$$against"
 
 # The third-party protos we import, taken from Go modules (so only the Go
-# module proxy is needed) and checked against their go.sum hashes:
+# module proxy is needed) and checked against pinned module hashes (h1:):
 # google/api from grpc-gateway v1's copy of googleapis, buf/validate from the
 # protovalidate spec module. Bump the version and hash together.
 .PHONY: third-party-protos
@@ -67,7 +67,8 @@ third-party-protos: ## Copy the imported google/api and buf/validate protos from
 
 # fetch-protos,module@version,hash,folder,files: download the module (the go
 # command verifies it against the checksum database), check its hash, and
-# copy the files from the folder to $(THIRD_PARTY), writable (G5).
+# copy the files from the folder to $(THIRD_PARTY), writable (the module
+# cache is read-only: toolchain.md G5).
 define fetch-protos
 json=$$($(GO) mod download -json $(1)); \
 dir=$$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p' <<<"$$json"); \
