@@ -6,6 +6,14 @@ SHELL := bash
 GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 2m
+# buf is pinned in buf.tools.mod (kept apart from go.mod, see
+# ../shared/docs/toolchain.md); the protoc plugins are tool lines in go.mod.
+BUF     ?= $(GO) tool -modfile=buf.tools.mod buf
+# The git ref `make breaking` compares proto/ against; origin/$(BREAKING_AGAINST)
+# is used when there is no local branch of that name.
+BREAKING_AGAINST ?= main
+# Where `make third-party-protos` puts the imported protos (git-ignored).
+THIRD_PARTY := third_party/proto
 
 .PHONY: help
 help: ## Show this help.
@@ -20,8 +28,54 @@ vet: ## Run go vet.
 	$(GO) vet $(PKGS)
 
 .PHONY: lint
-lint: vet ## Check formatting and run go vet.
+lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf lint and buf breaking.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(BUF) lint
+	$(BUF) format -d --exit-code proto
+	@$(MAKE) --no-print-directory breaking
+
+.PHONY: generate
+generate: third-party-protos ## Generate Go, gRPC, gateway and OpenAPI code from proto/ into gen/.
+	$(BUF) generate
+
+.PHONY: check-generated
+check-generated: generate ## Fail when gen/ is not exactly what `make generate` writes.
+	@git diff --exit-code --stat -- gen/ || { echo "gen/ is stale: run make generate and commit it" >&2; exit 1; }
+	@out=$$(git ls-files --others --exclude-standard -- gen/); if [ -n "$$out" ]; then echo "untracked files in gen/ (commit them):" >&2; echo "$$out" >&2; exit 1; fi
+
+.PHONY: breaking
+breaking: third-party-protos ## Check proto/ for breaking changes against BREAKING_AGAINST (default main).
+	@ref='$(BREAKING_AGAINST)'; \
+	git rev-parse -q --verify "$$ref^{commit}" >/dev/null || ref="origin/$$ref"; \
+	if ! git rev-parse -q --verify "$$ref^{commit}" >/dev/null; then echo "buf breaking: skipped, no git ref $(BREAKING_AGAINST)"; exit 0; fi; \
+	if [ -z "$$(git ls-tree -d --name-only "$$ref" proto)" ]; then echo "buf breaking: skipped, $$ref has no proto/ yet"; exit 0; fi; \
+	against=$$(mktemp -d); trap 'rm -rf "$$against"' EXIT; \
+	git archive "$$ref" proto | tar -x -C "$$against"; \
+	mkdir -p "$$against/third_party" && cp -R $(THIRD_PARTY) buf.yaml "$$against/third_party/" && mv "$$against/third_party/buf.yaml" "$$against/"; \
+	echo "buf breaking --against $$ref"; \
+	$(BUF) breaking --against "$$against"
+
+# The third-party protos we import, taken from Go modules (so only the Go
+# module proxy is needed) and checked against pinned module hashes (h1:):
+# google/api from grpc-gateway v1's copy of googleapis, buf/validate from the
+# protovalidate spec module. Bump the version and hash together.
+.PHONY: third-party-protos
+third-party-protos: ## Copy the imported google/api and buf/validate protos from the Go module cache into third_party/.
+	@rm -rf $(THIRD_PARTY)
+	@$(call fetch-protos,github.com/grpc-ecosystem/grpc-gateway@v1.16.0,h1:gmcG1KaJ57LophUzW0Hy8NmPhnMZb4M0+kPpLofRdBo=,third_party/googleapis,google/api/annotations.proto google/api/http.proto)
+	@$(call fetch-protos,github.com/bufbuild/protovalidate@v1.2.2,h1:2H/9/Kr97etSRqW3IJjTTb09z+zutkK2GDhDRbOnqr4=,proto/protovalidate,buf/validate/validate.proto)
+
+# fetch-protos,module@version,hash,folder,files: download the module (the go
+# command verifies it against the checksum database), check its hash, and
+# copy the files from the folder to $(THIRD_PARTY), writable (the module
+# cache is read-only: toolchain.md G5).
+define fetch-protos
+json=$$($(GO) mod download -json $(1)); \
+dir=$$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p' <<<"$$json"); \
+sum=$$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$$/\1/p' <<<"$$json"); \
+if [ "$$sum" != '$(2)' ]; then echo "$(1): module hash $$sum, want $(2)" >&2; exit 1; fi; \
+for f in $(4); do install -D -m 0644 "$$dir/$(3)/$$f" "$(THIRD_PARTY)/$$f"; done
+endef
 
 .PHONY: fmt
 fmt: ## Format the Go code.
