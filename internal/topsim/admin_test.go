@@ -382,13 +382,13 @@ func TestQuotaBan(t *testing.T) {
 func TestFaultDocumentValidation(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
 	for name, doc := range map[string]string{
-		"no effect":        `{"rules":[{"method":"x"}]}`,
-		"bad probability":  `{"rules":[{"drop":true,"probability":2}]}`,
-		"drop and error":   `{"rules":[{"drop":true,"error":{"code":15}}]}`,
-		"bad status":       `{"rules":[{"http_status":99}]}`,
-		"bad latency":      `{"rules":[{"latency":"soon"}]}`,
-		"zero quota":       `{"quota":{"calls_per_second":0}}`,
-		"unknown field":    `{"rulez":[]}`,
+		"no effect":          `{"rules":[{"method":"x"}]}`,
+		"bad probability":    `{"rules":[{"drop":true,"probability":2}]}`,
+		"drop and error":     `{"rules":[{"drop":true,"error":{"code":15}}]}`,
+		"bad status":         `{"rules":[{"http_status":99}]}`,
+		"bad latency":        `{"rules":[{"latency":"soon"}]}`,
+		"zero quota":         `{"quota":{"calls_per_second":0}}`,
+		"unknown field":      `{"rulez":[]}`,
 		"error without code": `{"rules":[{"error":{"msg":"x"}}]}`,
 	} {
 		var errAns struct{ Error string }
