@@ -102,7 +102,7 @@ func (e *Emulator) syncBlacklist(ctx context.Context, p url.Values, now time.Tim
 	default:
 	}
 	if e.db != nil {
-		if err := e.db.applySync(ctx, rows, u.RequestID, rec); err != nil {
+		if err := e.db.applySync(context.WithoutCancel(ctx), rows, u.RequestID, rec); err != nil {
 			return e.storageFailedRetry(err)
 		}
 	}

@@ -159,7 +159,9 @@ func (e *Emulator) saveLocked(ctx context.Context, docs ...docRow) error {
 	if e.db == nil {
 		return nil
 	}
-	return e.db.putDocs(ctx, docs...)
+	// Like TOP's back end, finish the write even if the caller has gone:
+	// the file and memory must agree.
+	return e.db.putDocs(context.WithoutCancel(ctx), docs...)
 }
 
 func isJSONObject(s string) bool {
