@@ -130,6 +130,20 @@ func TestBusinessRules(t *testing.T) {
 		})
 	}
 
+	// Messages follow the API documents.
+	_, body := e.call(assign(map[string]string{"workcard_id": "999", "target_worker_id": "1234567"}))
+	var ar topapi.AssignWorkerResponse
+	ok(t, topwire.MethodAssignWorker, body, &ar)
+	if ar.Result.MsgInfo != "工单不存在" || ar.Result.DisplayMsg != "工单不存在" {
+		t.Errorf("1008 answer: %s", body)
+	}
+	_, body = e.call(updateWorker(t, zhang(map[string]any{"phone": 13700000000})))
+	var wr topapi.WorkerUpdateResponse
+	ok(t, topwire.MethodWorkerUpdate, body, &wr)
+	if wr.Result.ErrorMsg != "工人不存在" || bool(wr.Result.Value) {
+		t.Errorf("10006 answer: %s", body)
+	}
+
 	// The changes are visible in the state.
 	s := e.emu.Snapshot()
 	cards := map[int64]topsim.Workcard{}

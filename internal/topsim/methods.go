@@ -26,28 +26,50 @@ const (
 	CodeSystemBusy         = "9999" // 系统繁忙，请稍后重试
 )
 
-// Messages of the business codes.
-var businessMessages = map[string]string{
-	CodeWorkcardNotFound:   "工单不存在",
-	CodeWorkerNotFound:     "工人不存在",
-	CodeWorkerBlacklisted:  "工人已被列入黑名单",
-	CodeStoreMismatch:      "工单不属于该网点",
-	CodeWorkerMismatch:     "工人信息不一致",
-	CodeFulfilTaskNotFound: "核销单不存在",
-	CodeSystemBusy:         "系统繁忙，请稍后重试",
+// businessMessage returns the message of a business code.
+func businessMessage(code string) string {
+	switch code {
+	case CodeWorkcardNotFound:
+		return "工单不存在"
+	case CodeWorkerNotFound:
+		return "工人不存在"
+	case CodeWorkerBlacklisted:
+		return "工人已被列入黑名单"
+	case CodeStoreMismatch:
+		return "工单不属于该网点"
+	case CodeWorkerMismatch:
+		return "工人信息不一致"
+	case CodeFulfilTaskNotFound:
+		return "核销单不存在"
+	case CodeSystemBusy:
+		return "系统繁忙，请稍后重试"
+	}
+	return ""
 }
 
-// worker.update's messages for its documented error codes.
-var workerMessages = map[int64]string{
-	topapi.WorkerCodeSystemError:     "系统错误",
-	topapi.WorkerCodeWorkerEmpty:     "工人信息为空",
-	topapi.WorkerCodeProviderEmpty:   "服务商id为空或者服务商名称为空",
-	topapi.WorkerCodeWorkerNotFound:  "工人不存在",
-	topapi.WorkerCodeNameMissing:     "缺少工人姓名",
-	topapi.WorkerCodePhoneMissing:    "缺少工人电话",
-	topapi.WorkerCodeStoreNotFound:   "网点不存在",
-	topapi.WorkerCodeInvalidCategory: "category_id 无效",
-	topapi.WorkerCodeInvalidBizType:  "biz_type 无效",
+// workerMessage returns worker.update's message for its documented codes.
+func workerMessage(code int64) string {
+	switch code {
+	case topapi.WorkerCodeSystemError:
+		return "系统错误"
+	case topapi.WorkerCodeWorkerEmpty:
+		return "工人信息为空"
+	case topapi.WorkerCodeProviderEmpty:
+		return "服务商id为空或者服务商名称为空"
+	case topapi.WorkerCodeWorkerNotFound:
+		return "工人不存在"
+	case topapi.WorkerCodeNameMissing:
+		return "缺少工人姓名"
+	case topapi.WorkerCodePhoneMissing:
+		return "缺少工人电话"
+	case topapi.WorkerCodeStoreNotFound:
+		return "网点不存在"
+	case topapi.WorkerCodeInvalidCategory:
+		return "category_id 无效"
+	case topapi.WorkerCodeInvalidBizType:
+		return "biz_type 无效"
+	}
+	return ""
 }
 
 // dispatch runs the method's business logic. busy answers the method's
@@ -75,7 +97,7 @@ func (e *Emulator) storageFailed(method string, err error) answer {
 }
 
 func assignResult(code string) answer {
-	msg := businessMessages[code]
+	msg := businessMessage(code)
 	return answer{resp: &topapi.AssignWorkerResponse{Result: topapi.AssignWorkerResult{
 		Success: false, MsgCode: topwire.String(code), MsgInfo: msg, DisplayMsg: msg,
 	}}}
@@ -171,7 +193,7 @@ func isJSONObject(s string) bool {
 
 func workerFailure(code int64) answer {
 	return answer{resp: &topapi.WorkerUpdateResponse{Result: topapi.ResultBase{
-		Success: false, ErrorCode: topwire.Int64(code), ErrorMsg: workerMessages[code],
+		Success: false, ErrorCode: topwire.Int64(code), ErrorMsg: workerMessage(code),
 	}}}
 }
 
@@ -280,7 +302,7 @@ func applyWorkerDto(w *Worker, d *topapi.WorkerDto) {
 
 func tagFailure(code string) answer {
 	return answer{resp: &topapi.TagListGetResponse{Result: topapi.TagListResult{
-		Success: false, MsgCode: topwire.String(code), MsgInfo: businessMessages[code],
+		Success: false, MsgCode: topwire.String(code), MsgInfo: businessMessage(code),
 	}}}
 }
 
@@ -330,7 +352,7 @@ func (e *Emulator) tagList(p url.Values, busy bool) answer {
 
 func phoneFailure(code string) answer {
 	return answer{resp: &topapi.VirtualPhoneBindResponse{Result: topapi.VirtualPhoneResult{
-		Success: false, MsgCode: topwire.String(code), MsgInfo: businessMessages[code],
+		Success: false, MsgCode: topwire.String(code), MsgInfo: businessMessage(code),
 	}}}
 }
 
