@@ -88,3 +88,11 @@ fuzz: ## Fuzz the TOP response decoder for FUZZTIME (default 2m).
 .PHONY: bench-client
 bench-client: ## Benchmark the TOP client (sign+encode+decode, calls/s at 64 callers).
 	$(GO) test ./internal/topclient -run '^$$' -bench . -benchmem
+
+.PHONY: bench-emulator
+bench-emulator: ## Benchmark the TOP emulator (calls/s at 64 callers on loopback).
+	$(GO) test ./internal/topsim -run '^$$' -bench . -benchmem
+
+.PHONY: emulator
+emulator: ## Run the TOP emulator alone on 127.0.0.1:8800 (demo data, in memory).
+	$(GO) run ./cmd/servicecenterd emulator

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestRunDispatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" for success
+		wantOut string
+	}{
+		{"no command", nil, errNoCommand.Error(), "Commands:"},
+		{"unknown command", []string{"serve-all"}, `unknown command "serve-all"`, "Commands:"},
+		{"help", []string{"help"}, "", "emulator"},
+		{"emulator flags are the emulator's", []string{"emulator", "--addr", "0.0.0.0:1"}, "not a loopback address", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("err %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err %v, want %q", err, tt.wantErr)
+			}
+			if !strings.Contains(stdout.String()+stderr.String(), tt.wantOut) {
+				t.Fatalf("output %q lacks %q", stdout.String()+stderr.String(), tt.wantOut)
+			}
+		})
+	}
+	if err := run(context.Background(), nil, &bytes.Buffer{}, &bytes.Buffer{}); !errors.Is(err, errNoCommand) {
+		t.Fatalf("no command: %v", err)
+	}
+}
