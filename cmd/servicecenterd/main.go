@@ -1,7 +1,9 @@
 // Command servicecenterd gives Tmall service providers one typed door to
 // five Taobao Open Platform APIs. Subcommands:
 //
+//	servicecenterd [serve] [flags]    the gRPC + REST server
 //	servicecenterd emulator [flags]   the TOP gateway emulator alone
+//	servicecenterd version            the build
 package main
 
 import (
@@ -12,10 +14,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
 	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
+	"github.com/servicecenterd/servicecenterd/internal/servecmd"
 )
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -24,8 +33,6 @@ func main() {
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp): // -h: usage already printed
-	case errors.Is(err, errNoCommand):
-		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "servicecenterd:", err)
 		os.Exit(1)
@@ -35,19 +42,23 @@ func main() {
 const usage = `Usage: servicecenterd <command> [flags]
 
 Commands:
-  emulator   run the TOP gateway emulator (servicecenterd emulator -h)
+  serve      run the gRPC and REST server (the default; servicecenterd serve -h)
+  emulator   run the TOP gateway emulator alone (servicecenterd emulator -h)
+  version    print the build
 `
 
-// errNoCommand is returned when no subcommand is named.
-var errNoCommand = errors.New("no command given")
-
-// run dispatches to a subcommand by its name in args[0].
+// run dispatches to a subcommand by its name in args[0]; no name, or a
+// flag first, means serve.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errNoCommand
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		return servecmd.Run(ctx, args, stdout, stderr)
 	}
 	switch args[0] {
+	case "serve":
+		return servecmd.Run(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, buildinfo.Read())
+		return nil
 	case "emulator":
 		return emulatorcmd.Run(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

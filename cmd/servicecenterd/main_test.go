@@ -15,7 +15,9 @@ func TestRunDispatch(t *testing.T) {
 		wantErr string // "" for success
 		wantOut string
 	}{
-		{"no command", nil, errNoCommand.Error(), "Commands:"},
+		{"flags alone mean serve", []string{"--grpc-addr", "nope"}, `--grpc-addr "nope" is not host:port`, ""},
+		{"serve validates", []string{"serve", "--top-url", "ftp://x", "--top-app-key", "k", "--top-app-secret", "s3cr3t"}, "--top-url", ""},
+		{"version", []string{"version"}, "", "servicecenterd "},
 		{"unknown command", []string{"serve-all"}, `unknown command "serve-all"`, "Commands:"},
 		{"help", []string{"help"}, "", "emulator"},
 		{"emulator flags are the emulator's", []string{"emulator", "--addr", "0.0.0.0:1"}, "not a loopback address", ""},
@@ -34,8 +36,5 @@ func TestRunDispatch(t *testing.T) {
 				t.Fatalf("output %q lacks %q", stdout.String()+stderr.String(), tt.wantOut)
 			}
 		})
-	}
-	if err := run(context.Background(), nil, &bytes.Buffer{}, &bytes.Buffer{}); !errors.Is(err, errNoCommand) {
-		t.Fatalf("no command: %v", err)
 	}
 }

@@ -1,0 +1,50 @@
+// Package servecmd is `servicecenterd serve` (also plain
+// `servicecenterd`): it resolves the settings (flags > SERVICECENTERD_*
+// env > YAML file > defaults), logs them with secrets redacted, and runs
+// the server until the context ends.
+package servecmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/servicecenterd/servicecenterd/internal/config"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+)
+
+// Load resolves the serve settings from args and the environment and
+// validates them (reading secret files).
+func Load(args []string, stderr io.Writer) (server.Config, *config.Result, error) {
+	var cfg server.Config
+	res, err := config.Loader{Name: "servicecenterd serve", Output: stderr}.Load(&cfg, args)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if len(res.Args) > 0 {
+		return cfg, nil, fmt.Errorf("unexpected arguments %q", res.Args)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, fmt.Errorf("invalid settings:\n%w", err)
+	}
+	return cfg, res, nil
+}
+
+// Run is `servicecenterd serve [flags]`. Logs go to stderr.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, res, err := Load(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := cfg.NewLogger(stderr)
+	attrs := make([]any, 0, len(res.Values)+1)
+	if res.File != "" {
+		attrs = append(attrs, slog.String("config_file", res.File))
+	}
+	for _, v := range res.Values {
+		attrs = append(attrs, slog.String(v.Key, v.Shown))
+	}
+	logger.Info("settings", attrs...)
+	return server.Run(ctx, cfg, logger)
+}

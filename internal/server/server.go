@@ -1,0 +1,231 @@
+// Package server wires servicecenterd together: the TOP client (against
+// real TOP or the embedded emulator), the gRPC server with its
+// interceptors, health and reflection, and the HTTP server with the REST
+// gateway (which dials the gRPC port, so REST passes the same
+// interceptors), /healthz, /readyz and /openapi.json. It also shuts all of
+// it down in order.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
+	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/service"
+	"github.com/servicecenterd/servicecenterd/internal/topclient"
+)
+
+// Server is a running servicecenterd: listeners bound, not yet serving
+// until Serve.
+type Server struct {
+	cfg      Config
+	logger   *slog.Logger
+	upstream *upstream
+	top      *topclient.Client
+
+	grpcLis net.Listener
+	httpLis net.Listener
+	grpc    *grpc.Server
+	health  *health.Server
+	http    *http.Server
+	// gatewayConn is the REST gateway's connection to our gRPC listener.
+	gatewayConn *grpc.ClientConn
+}
+
+// serviceNames are the gRPC services whose health is reported one by one.
+var serviceNames = []string{
+	scv1.WorkcardService_ServiceDesc.ServiceName,
+	scv1.WorkerService_ServiceDesc.ServiceName,
+	scv1.LogisticsService_ServiceDesc.ServiceName,
+}
+
+// New builds the server and binds its listeners, so that the addresses are
+// known (port 0 picks a free port). cfg must have passed Validate. On
+// error, everything New started is stopped.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (s *Server, err error) {
+	s = &Server{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if s.upstream, err = startUpstream(cfg, logger); err != nil {
+		return nil, err
+	}
+	s.top, err = topclient.New(s.upstream.clientConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("top client: %w", err)
+	}
+	validator, err := protovalidate.New()
+	if err != nil {
+		return nil, fmt.Errorf("request validator: %w", err)
+	}
+
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(
+			interceptor.UnaryRequestID(),
+			interceptor.UnaryLogging(logger),
+			interceptor.UnaryRecovery(logger),
+			interceptor.UnaryValidate(validator),
+		),
+		grpc.ChainStreamInterceptor(
+			interceptor.StreamRequestID(),
+			interceptor.StreamLogging(logger),
+			interceptor.StreamRecovery(logger),
+			interceptor.StreamValidate(validator),
+		),
+	)
+	deps := service.Deps{TOP: s.top, Logger: logger}
+	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
+	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
+	scv1.RegisterLogisticsServiceServer(s.grpc, service.NewLogistics(deps))
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen --grpc-addr: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen --http-addr: %w", err)
+	}
+	handler, err := s.httpHandler(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// GRPCAddr is the gRPC listener's address.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr is the HTTP listener's address.
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// EmulatorURL is the embedded emulator's base URL ("" against real TOP).
+func (s *Server) EmulatorURL() string { return s.upstream.emulatorURL }
+
+// Serve serves until ctx is done or a server fails, then shuts down in
+// order: health NOT_SERVING, gRPC GracefulStop (Stop after
+// ShutdownTimeout), HTTP Shutdown, then the embedded emulator.
+func (s *Server) Serve(ctx context.Context) error {
+	for _, name := range append([]string{""}, serviceNames...) {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.logStart()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.grpc.Serve(s.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.shutdown()
+		return nil
+	})
+	err := g.Wait()
+	s.closeAll()
+	return err
+}
+
+func (s *Server) shutdown() {
+	s.logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout))
+	s.health.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		s.logger.Warn("graceful stop timed out; closing remaining calls")
+		s.grpc.Stop()
+		<-stopped
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.logger.Warn("http shutdown", slog.String("error", err.Error()))
+		_ = s.http.Close()
+	}
+}
+
+// closeAll releases what New acquired; safe to call on a partly built
+// server and more than once.
+func (s *Server) closeAll() {
+	if s.grpc != nil {
+		s.grpc.Stop()
+	}
+	if s.http != nil {
+		_ = s.http.Close()
+	}
+	if s.gatewayConn != nil {
+		_ = s.gatewayConn.Close()
+	}
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+	if s.top != nil {
+		s.top.Close()
+	}
+	if s.upstream != nil {
+		s.upstream.close()
+	}
+}
+
+func (s *Server) logStart() {
+	s.logger.Info("servicecenterd started",
+		slog.String("version", buildinfo.Read().Version),
+		slog.String("grpc_addr", s.GRPCAddr()),
+		slog.String("http_addr", s.HTTPAddr()),
+		slog.String("top_url", s.upstream.url))
+	if s.upstream.emulatorURL != "" {
+		s.logger.Warn("no --top-url given: calling the EMBEDDED TOP EMULATOR with demo data, not Tmall",
+			slog.String("emulator_url", s.upstream.emulatorURL),
+			slog.String("admin", s.upstream.emulatorURL+"/_emulator/"))
+	}
+}
+
+// Run builds and serves the server until ctx is done.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	s, err := New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}

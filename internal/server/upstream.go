@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/topclient"
+	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// upstream is the TOP gateway servicecenterd calls: real TOP, or the
+// embedded emulator when no --top-url is given.
+type upstream struct {
+	url                        string
+	appKey, appSecret, session string
+	emulatorURL                string
+	emulator                   *topsim.Emulator
+	emulatorSrv                *http.Server
+	probe                      *http.Client
+	mu                         sync.Mutex
+	lastProbe                  time.Time
+	lastErr                    error
+}
+
+func startUpstream(cfg Config, logger *slog.Logger) (*upstream, error) {
+	u := &upstream{probe: &http.Client{Timeout: 3 * time.Second}}
+	if cfg.TOPURL != "" {
+		url, err := topclient.ResolveURL(cfg.TOPURL)
+		if err != nil {
+			return nil, fmt.Errorf("--top-url: %w", err)
+		}
+		u.url, u.appKey, u.appSecret, u.session = url, cfg.TOPAppKey, cfg.TOPAppSecret, cfg.TOPSession
+		return u, nil
+	}
+	emu, err := topsim.New(topsim.Config{Logger: logger.With(slog.String("component", "emulator"))})
+	if err != nil {
+		return nil, fmt.Errorf("embedded emulator: %w", err)
+	}
+	lis, err := net.Listen("tcp", cfg.EmulatorAddr)
+	if err != nil {
+		_ = emu.Close()
+		return nil, fmt.Errorf("listen --emulator-addr: %w", err)
+	}
+	u.emulator = emu
+	u.emulatorSrv = &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = u.emulatorSrv.Serve(lis) }()
+	u.emulatorURL = "http://" + lis.Addr().String()
+	u.url = u.emulatorURL + "/router/rest"
+	u.appKey, u.appSecret, u.session = topsim.DefaultAppKey, topsim.DefaultAppSecret, topsim.DefaultSession
+	return u, nil
+}
+
+func (u *upstream) clientConfig(cfg Config) topclient.Config {
+	return topclient.Config{
+		URL:         u.url,
+		AppKey:      u.appKey,
+		AppSecret:   u.appSecret,
+		Session:     u.session,
+		SignMethod:  topwire.SignMethod(cfg.TOPSignMethod),
+		Timeout:     cfg.TOPTimeout,
+		MaxAttempts: cfg.TOPMaxAttempts,
+		RateLimit:   cfg.TOPRateLimit,
+		RateBurst:   cfg.TOPRateBurst,
+	}
+}
+
+// probeTTL is how long a readiness answer is reused, so that a busy
+// /readyz does not become load on TOP.
+const probeTTL = 2 * time.Second
+
+// ready reports whether the TOP gateway answers HTTP at all (any status:
+// TOP answers a bare request with an error envelope).
+func (u *upstream) ready(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.lastProbe.IsZero() && time.Since(u.lastProbe) < probeTTL {
+		return u.lastErr
+	}
+	u.lastErr = u.probeOnce(ctx)
+	u.lastProbe = time.Now()
+	return u.lastErr
+}
+
+func (u *upstream) probeOnce(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.url, nil)
+	if err != nil {
+		return fmt.Errorf("probe TOP: %w", err)
+	}
+	resp, err := u.probe.Do(req)
+	if err != nil {
+		var uerr interface{ Unwrap() error }
+		if errors.As(err, &uerr) {
+			err = uerr.Unwrap()
+		}
+		return fmt.Errorf("TOP gateway does not answer: %w", err)
+	}
+	_ = resp.Body.Close()
+	return nil
+}
+
+func (u *upstream) close() {
+	u.probe.CloseIdleConnections()
+	if u.emulatorSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = u.emulatorSrv.Shutdown(ctx)
+	}
+	if u.emulator != nil {
+		_ = u.emulator.Close()
+	}
+}

@@ -1,0 +1,64 @@
+package service
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// toTOPTime converts a Timestamp to TOP's UTC+8 date; nil is the zero
+// time, which is not sent.
+func toTOPTime(ts *timestamppb.Timestamp) topwire.Time {
+	if ts == nil {
+		return topwire.Time{}
+	}
+	return topwire.Time{Time: ts.AsTime()}
+}
+
+// fromTOPTime converts TOP's date to a Timestamp; the zero time is nil.
+func fromTOPTime(t topwire.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t.Time)
+}
+
+// joinInts joins ids with sep, as TOP's "123|456" lists.
+func joinInts(ids []int64, sep string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, sep)
+}
+
+// rawToStruct turns raw JSON members into a Struct; nil when there are none.
+func rawToStruct(raw map[string]json.RawMessage) (*structpb.Struct, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]any, len(raw))
+	for k, v := range raw {
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, fmt.Errorf("attribute %q: %w", k, err)
+		}
+		m[k] = x
+	}
+	return structpb.NewStruct(m)
+}
+
+// unixMillis is TOP's request_time: epoch milliseconds.
+func unixMillis(ts *timestamppb.Timestamp, now func() time.Time) int64 {
+	if ts == nil {
+		return now().UnixMilli()
+	}
+	return ts.AsTime().UnixMilli()
+}

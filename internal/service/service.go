@@ -1,0 +1,63 @@
+// Package service implements servicecenterd's gRPC services. Each handler
+// does the same four steps: the request has already been validated by the
+// protovalidate interceptor; the handler maps it to a typed TOP request,
+// calls TOP through the client, and maps the answer back. Every failure
+// leaves through one function, Status (errors.go).
+package service
+
+import (
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/topapi"
+)
+
+// TOP is what the handlers need from the TOP client (internal/topclient
+// implements it).
+type TOP interface {
+	AssignWorker(ctx context.Context, r *topapi.AssignWorkerRequest) (*topapi.AssignWorkerResponse, error)
+	UpdateWorker(ctx context.Context, r *topapi.WorkerUpdateRequest) (*topapi.WorkerUpdateResponse, error)
+	GetWorkerTags(ctx context.Context, r *topapi.TagListGetRequest) (*topapi.TagListGetResponse, error)
+	BindVirtualPhone(ctx context.Context, r *topapi.VirtualPhoneBindRequest) (*topapi.VirtualPhoneBindResponse, error)
+	SyncBlacklist(ctx context.Context, r *topapi.BlacklistSyncRequest) (*topapi.BlacklistSyncResponse, error)
+}
+
+// TOPRequestIDHeader carries TOP's request_id back to the caller, as gRPC
+// response metadata and (through the gateway) as an HTTP header.
+const TOPRequestIDHeader = "x-top-request-id"
+
+// Deps are the handlers' dependencies.
+type Deps struct {
+	// TOP is the TOP client.
+	TOP TOP
+	// Logger logs unexpected errors.
+	Logger *slog.Logger
+}
+
+// handlers holds what every service's handlers share.
+type handlers struct {
+	top    TOP
+	logger *slog.Logger
+}
+
+func newHandlers(d Deps) handlers {
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return handlers{top: d.TOP, logger: logger}
+}
+
+// noteTOPRequestID records TOP's request_id for the log line and returns
+// it to the caller in the x-top-request-id header.
+func noteTOPRequestID(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	interceptor.CallFrom(ctx).TOPRequestID = id
+	_ = grpc.SetHeader(ctx, metadata.Pairs(TOPRequestIDHeader, id))
+}

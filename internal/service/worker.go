@@ -1,0 +1,139 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// Workers implements servicecenter.v1.WorkerService.
+type Workers struct {
+	scv1.UnimplementedWorkerServiceServer
+	handlers
+}
+
+var _ scv1.WorkerServiceServer = (*Workers)(nil)
+
+// NewWorkers returns the WorkerService handlers.
+func NewWorkers(d Deps) *Workers { return &Workers{handlers: newHandlers(d)} }
+
+// UpdateWorker calls tmall.servicecenter.worker.update.
+func (h *Workers) UpdateWorker(ctx context.Context, req *scv1.UpdateWorkerRequest) (*scv1.UpdateWorkerResponse, error) {
+	dto, err := workerToTOP(req.GetWorker())
+	if err != nil {
+		return nil, Status(ctx, h.logger, err)
+	}
+	out, err := h.top.UpdateWorker(ctx, &topapi.WorkerUpdateRequest{Worker: dto})
+	if err != nil {
+		return nil, Status(ctx, h.logger, err)
+	}
+	noteTOPRequestID(ctx, out.RequestID)
+	if err := out.Err(); err != nil {
+		return nil, Status(ctx, h.logger, err)
+	}
+	r := out.Result
+	return &scv1.UpdateWorkerResponse{
+		Success: bool(r.Success), Value: bool(r.Value), ErrorCode: int64(r.ErrorCode), ErrorMsg: r.ErrorMsg,
+		GmtCreate: fromTOPTime(r.GmtCreate), GmtModified: fromTOPTime(r.GmtModified), TopRequestId: out.RequestID,
+	}, nil
+}
+
+func workerToTOP(w *scv1.Worker) (*topapi.WorkerDto, error) {
+	// phone is validated as a mainland mobile, so it parses; TOP wants a Number.
+	phone, err := strconv.ParseInt(w.GetPhone(), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("worker phone is not numeric")
+	}
+	dto := &topapi.WorkerDto{
+		BizType:          w.GetBizType(),
+		CoverCategoryIds: joinInts(w.GetCoverCategoryIds(), "|"),
+		HandheldCardPic:  w.GetHandheldCardPic(),
+		IDCardPic:        w.GetIdCardPic(),
+		IDCardPicBack:    w.GetIdCardPicBack(),
+		IdentityID:       w.GetIdentityId(),
+		Name:             w.GetName(),
+		Phone:            topwire.Int64(phone),
+		Photo:            w.GetPhoto(),
+		ProviderID:       topwire.Int64(w.GetProviderId()),
+		ProviderName:     w.GetProviderName(),
+		RegisterTime:     toTOPTime(w.GetRegisterTime()),
+		ServiceStoreCode: w.GetServiceStoreCode(),
+		ServiceTypes:     w.GetServiceTypes(),
+		WorkType:         w.GetWorkType(),
+		ServiceCodes:     strings.Join(w.GetServiceCodes(), "|"),
+	}
+	if a := w.GetAddress(); a != nil {
+		dto.Address = &topapi.AddressDto{AddressDetail: a.GetAddressDetail(), AddressNames: a.GetAddressNames()}
+	}
+	for _, d := range w.GetServiceAreas() {
+		dto.ServiceAreas = append(dto.ServiceAreas, topapi.DivisionDto{DivisionNames: d.GetDivisionNames()})
+	}
+	return dto, nil
+}
+
+// GetWorkerTags calls tmall.servicecenter.worker.taglist.get.
+func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest) (*scv1.GetWorkerTagsResponse, error) {
+	out, err := h.top.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: req.GetIdNumber(), Mobile: req.GetMobile()})
+	if err != nil {
+		return nil, Status(ctx, h.logger, err)
+	}
+	noteTOPRequestID(ctx, out.RequestID)
+	if err := out.Err(); err != nil {
+		return nil, Status(ctx, h.logger, err)
+	}
+	r := out.Result
+	resp := &scv1.GetWorkerTagsResponse{
+		Success: bool(r.Success), MsgCode: string(r.MsgCode), MsgInfo: r.MsgInfo, TopRequestId: out.RequestID,
+	}
+	var rules topapi.List[topapi.WorkerManageRule]
+	if d := r.ResultData; d != nil {
+		resp.ResultData = &scv1.WorkerTag{
+			BlackList: bool(d.BlackList), Degradation: bool(d.Degradation),
+			Vip: bool(d.Vip), BigPromotion: bool(d.BigPromotion),
+		}
+		abilities, err := abilitiesFromTOP(d.AbilityMap)
+		if err != nil {
+			// The call succeeded; keep TOP's text for the caller to read.
+			resp.ResultData.RawAbilityMap = d.AbilityMap
+		} else {
+			resp.ResultData.AbilityMap = abilities
+		}
+		rules = d.HomeWorkerTags
+	}
+	// TOP's document shows home_worker_tags both inside and beside
+	// result_data; take both.
+	rules = append(rules, r.HomeWorkerTags...)
+	if len(rules) > 0 && resp.ResultData == nil {
+		resp.ResultData = &scv1.WorkerTag{}
+	}
+	for _, rule := range rules {
+		resp.ResultData.HomeWorkerTags = append(resp.ResultData.HomeWorkerTags, &scv1.WorkerManageRule{
+			Name: rule.Name, BeginTime: fromTOPTime(rule.BeginTime), EndTime: fromTOPTime(rule.EndTime),
+		})
+	}
+	return resp, nil
+}
+
+func abilitiesFromTOP(text string) (map[string]*scv1.Ability, error) {
+	parsed, err := topapi.ParseAbilityMap(text)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*scv1.Ability, len(parsed))
+	for name, a := range parsed {
+		extra, err := rawToStruct(a.Extra)
+		if err != nil {
+			return nil, fmt.Errorf("ability %q: %w", name, err)
+		}
+		out[name] = &scv1.Ability{
+			Effective: a.Effective, ServiceCode: a.ServiceCode,
+			AbilityLevel: scv1.AbilityLevel(a.AbilityLevel), Extra: extra,
+		}
+	}
+	return out, nil
+}
