@@ -141,7 +141,9 @@ func TestNoLeaks(t *testing.T) {
 			writeJSON(w, `{"result":{"result_data":{"vip":"`+got.Form.Get("id_number")+`"}}}`)
 		},
 		func(w http.ResponseWriter, _ received) { http.Error(w, "bad gateway", http.StatusBadGateway) },
-		func(w http.ResponseWriter, got received) { _, _ = w.Write([]byte("<p>" + got.Form.Get("mobile") + "</p>")) },
+		func(w http.ResponseWriter, got received) {
+			_, _ = w.Write([]byte("<p>" + got.Form.Get("mobile") + "</p>"))
+		},
 		func(w http.ResponseWriter, got received) {
 			writeJSON(w, `{"error_response":{"code":7,"msg":"App Call Limited `+got.Form.Get("mobile")+`","sub_code":"accesscontrol.limited-by-api-access-count","sub_msg":"This ban will last for 5 more seconds"}}`)
 		},

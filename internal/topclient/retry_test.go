@@ -96,7 +96,9 @@ func failureKinds() []failureKind {
 		{name: "signature", retry: "never", reply: errBody(`{"code":25,"msg":"Invalid signature"}`)},
 		{name: "quota without ban", retry: "never", reply: errBody(`{"code":7,"msg":"App Call Limited"}`)},
 		{name: "not JSON", retry: "never", reply: func(w http.ResponseWriter) { _, _ = w.Write([]byte("<html>")) }},
-		{name: "bad success", retry: "never", reply: func(w http.ResponseWriter) { writeJSON(w, `{"result":{"success":"xxx"},"user_blacklist_response":{"success":"xxx"}}`) }},
+		{name: "bad success", retry: "never", reply: func(w http.ResponseWriter) {
+			writeJSON(w, `{"result":{"success":"xxx"},"user_blacklist_response":{"success":"xxx"}}`)
+		}},
 	}
 }
 
