@@ -285,11 +285,7 @@ func (c *Client) encode(st *callState, method string, now time.Time) error {
 	st.params = ps
 	form := topwire.AppendForm(st.form[:0], ps)
 	form = append(form, "&"+topwire.ParamSign+"="...)
-	form, err := topwire.AppendSign(form, c.signMethod, c.secret, ps)
-	if err != nil {
-		return errors.New("top " + method + ": sign: unsupported sign method")
-	}
-	st.form = form
+	st.form = c.signer.AppendSign(form, ps)
 	return nil
 }
 

@@ -32,6 +32,7 @@ type Client struct {
 	header                  http.Header // read only, shared by every request
 	appKey, secret, session string
 	signMethod              topwire.SignMethod
+	signer                  *topwire.Signer
 	partnerID               string
 	simplify                bool
 	timeout                 time.Duration
@@ -85,6 +86,9 @@ func New(cfg Config) (*Client, error) {
 		observer:    cfg.Observer,
 		now:         cfg.Now,
 		jitter:      rand.Int64N,
+	}
+	if c.signer, err = topwire.NewSigner(cfg.SignMethod, cfg.AppSecret); err != nil {
+		return nil, &ConfigError{Field: "SignMethod", Reason: "must be md5, hmac or hmac-sha256"}
 	}
 	if c.rt == nil {
 		c.rt = newTransport()
