@@ -143,9 +143,9 @@ func runParallel64(b *testing.B, call func() error) {
 // through a pooled net/http client, decode into a small struct.
 
 type floorClient struct {
-	http                          *http.Client
+	http                         *http.Client
 	url, appKey, secret, session string
-	loc                           *time.Location
+	loc                          *time.Location
 }
 
 type floorTagList struct {
