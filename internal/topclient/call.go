@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -27,19 +28,17 @@ const (
 	drainLimit = 4 << 10
 )
 
-// callState holds one call's buffers; it is pooled per Client.
+// callState holds one call's buffers; it is pooled per Client. Nothing in
+// it is handed to net/http (the request body is a copy), so it is free for
+// the next call as soon as the call returns.
 type callState struct {
 	params []topwire.Param
-	form   []byte // the request body; read by the transport while bodies are open
+	form   []byte // the signed form body, built here and copied for sending
 	resp   []byte
-	// open counts request bodies handed to the transport and not yet
-	// closed; the state goes back to the pool only when none is open, so
-	// that no transport goroutine can still read form.
-	open atomic.Int32
-	// written is set when a request body of the current attempt was read
-	// to its end: the request may have reached the server.
+	// written is set when net/http reports the current attempt's request
+	// as completely written: from then on the server may have acted.
 	written atomic.Bool
-	getBody func() (io.ReadCloser, error)
+	trace   *httptrace.ClientTrace
 }
 
 func newCallState() *callState {
@@ -48,54 +47,21 @@ func newCallState() *callState {
 		form:   make([]byte, 0, initialForm),
 		resp:   make([]byte, 0, initialResp),
 	}
-	st.getBody = st.newBody
+	st.trace = &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			st.written.Store(true)
+		}
+	}}
 	return st
-}
-
-// newBody returns a fresh reader over the request body; it is the
-// request's GetBody, used by the transport to resend a request it knows
-// was not sent.
-func (st *callState) newBody() (io.ReadCloser, error) {
-	b := &reqBody{st: st}
-	b.r.Reset(st.form)
-	st.open.Add(1)
-	return b, nil
-}
-
-// reqBody is a request body that records whether it was read to its end
-// (the request may have been sent; without it, it cannot have been
-// complete) and when the transport closed it.
-type reqBody struct {
-	st     *callState
-	r      bytes.Reader
-	closed atomic.Bool
-}
-
-// Read implements io.Reader.
-func (b *reqBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if b.r.Len() == 0 {
-		b.st.written.Store(true)
-	}
-	return n, err
-}
-
-// Close implements io.Closer.
-func (b *reqBody) Close() error {
-	if b.closed.CompareAndSwap(false, true) {
-		b.st.open.Add(-1)
-	}
-	return nil
 }
 
 func (c *Client) getState() *callState {
 	return c.states.Get().(*callState)
 }
 
-// putState returns st to the pool unless a transport goroutine may still
-// read its request body.
+// putState returns st to the pool unless its buffers grew too large.
 func (c *Client) putState(st *callState) {
-	if st.open.Load() != 0 || cap(st.form) > maxPooledBuffer || cap(st.resp) > maxPooledBuffer {
+	if cap(st.form) > maxPooledBuffer || cap(st.resp) > maxPooledBuffer {
 		return
 	}
 	clear(st.params[:cap(st.params)]) // drop references to parameter strings
@@ -303,8 +269,10 @@ func sendsSession(method string) bool {
 
 // send sends the call once and decodes the answer into out.
 func (c *Client) send(ctx context.Context, method string, st *callState, out any, n int) attempt {
-	st.written.Store(false)
-	body, _ := st.newBody()
+	// The body is a copy in an in-memory reader: net/http then writes
+	// headers and body in one segment, and may still read it after
+	// RoundTrip returns without touching the pooled buffers.
+	data := bytes.Clone(st.form)
 	req := &http.Request{
 		Method:        http.MethodPost,
 		URL:           c.url,
@@ -312,11 +280,19 @@ func (c *Client) send(ctx context.Context, method string, st *callState, out any
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        c.header,
-		Body:          body,
-		GetBody:       st.getBody,
-		ContentLength: int64(len(st.form)),
+		Body:          io.NopCloser(bytes.NewReader(data)),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		ContentLength: int64(len(data)),
 		Host:          c.url.Host,
 	}
+	st.written.Store(false)
+	trace := st.trace
+	if httptrace.ContextClientTrace(ctx) != nil {
+		// WithClientTrace composes the caller's hooks into trace: use a
+		// fresh one rather than change the pooled one for good.
+		trace = &httptrace.ClientTrace{WroteRequest: trace.WroteRequest}
+	}
+	ctx = httptrace.WithClientTrace(ctx, trace)
 	resp, err := c.rt.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		if ctx.Err() != nil {

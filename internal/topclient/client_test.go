@@ -3,6 +3,7 @@ package topclient
 import (
 	"errors"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"testing"
@@ -166,5 +167,36 @@ func TestNilRequests(t *testing.T) {
 	}
 	if u.count.Load() != 0 {
 		t.Fatal("nil requests reached the gateway")
+	}
+}
+
+// TestCallerClientTrace checks that a caller's httptrace hooks still fire
+// and do not stick to the client's pooled state afterwards.
+func TestCallerClientTrace(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, nil)
+	c := newTestClient(t, u, nil)
+	ctx := testCtx(t)
+	var mu sync.Mutex
+	wrote := 0
+	traced := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+		mu.Lock()
+		wrote++
+		mu.Unlock()
+	}})
+	for range 3 {
+		if _, err := c.AssignWorker(traced, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if wrote != 3 {
+		t.Fatalf("caller's hook fired %d times, want 3", wrote)
 	}
 }
