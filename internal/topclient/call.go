@@ -119,6 +119,10 @@ func (c *Client) do(ctx context.Context, method string, st *callState, out any, 
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
+	// The body is sent from a copy in an in-memory reader: net/http then
+	// writes headers and body in one segment, and may still read it after
+	// RoundTrip returns without touching the pooled buffers.
+	data := bytes.Clone(st.form)
 	var a attempt
 	for {
 		if c.limiter != nil {
@@ -131,7 +135,7 @@ func (c *Client) do(ctx context.Context, method string, st *callState, out any, 
 			}
 		}
 		info.Attempts++
-		a = c.send(ctx, method, st, out, info.Attempts)
+		a = c.send(ctx, method, st, data, out, info.Attempts)
 		if a.err == nil || !c.shouldRetry(a.failure, idempotent) || info.Attempts >= c.maxAttempts {
 			break
 		}
@@ -177,12 +181,15 @@ func (c *Client) shouldRetry(f failure, idempotent bool) bool {
 // jitter. It returns an error, without sleeping, when the wait would pass
 // the context's deadline, and as soon as the context ends.
 func (c *Client) sleep(ctx context.Context, n int) error {
-	ceiling := c.backoffMax
-	if n-1 < 32 {
-		if d := c.backoffBase << (n - 1); d > 0 && d < ceiling {
-			ceiling = d
+	ceiling := c.backoffBase
+	for i := 1; i < n && ceiling < c.backoffMax; i++ {
+		if ceiling > c.backoffMax/2 {
+			ceiling = c.backoffMax
+			break
 		}
+		ceiling *= 2
 	}
+	ceiling = min(ceiling, c.backoffMax)
 	d := time.Duration(c.jitter(int64(ceiling)))
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
 		return errors.New("backoff would pass the deadline")
@@ -267,12 +274,9 @@ func sendsSession(method string) bool {
 	return true
 }
 
-// send sends the call once and decodes the answer into out.
-func (c *Client) send(ctx context.Context, method string, st *callState, out any, n int) attempt {
-	// The body is a copy in an in-memory reader: net/http then writes
-	// headers and body in one segment, and may still read it after
-	// RoundTrip returns without touching the pooled buffers.
-	data := bytes.Clone(st.form)
+// send sends the call (its signed form body is data) once and decodes the
+// answer into out; n is the attempt's number.
+func (c *Client) send(ctx context.Context, method string, st *callState, data []byte, out any, n int) attempt {
 	req := &http.Request{
 		Method:        http.MethodPost,
 		URL:           c.url,
@@ -302,7 +306,7 @@ func (c *Client) send(ctx context.Context, method string, st *callState, out any
 		if st.written.Load() {
 			f = ambiguous
 		}
-		return attempt{err: &TransportError{Method: method, Err: unwrapURLError(err), Attempts: n},
+		return attempt{err: &TransportError{Method: method, Err: c.scrubError(unwrapURLError(err), st), Attempts: n},
 			failure: f, outcome: OutcomeTransportError}
 	}
 	defer resp.Body.Close()

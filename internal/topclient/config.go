@@ -115,7 +115,10 @@ type Config struct {
 	Simplify bool
 	// Transport replaces the client's own tuned *http.Transport (tests).
 	Transport http.RoundTripper
-	// Observer, when set, is called once per call, after any retries.
+	// Observer, when set, is called once per call, after any retries, on
+	// the caller's goroutine; calls refused for invalid arguments before
+	// anything is sent are not reported. It must be quick and safe for
+	// concurrent use.
 	Observer func(CallInfo)
 	// Now is the clock (timestamps, bans, durations). Default time.Now.
 	Now func() time.Time
