@@ -3,6 +3,7 @@ package topclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -303,7 +304,11 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 			return attempt{err: canceled(ctx, method, "sending"), outcome: OutcomeCanceled}
 		}
 		f := notSent
-		if st.written.Load() {
+		var certErr *tls.CertificateVerificationError
+		switch {
+		case errors.As(err, &certErr):
+			f = final // the same certificate will fail again
+		case st.written.Load():
 			f = ambiguous
 		}
 		return attempt{err: &TransportError{Method: method, Err: c.scrubError(unwrapURLError(err), st), Attempts: n},

@@ -2,7 +2,12 @@ package topclient
 
 import (
 	"compress/gzip"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -214,5 +219,49 @@ func TestGzipAnswer(t *testing.T) {
 	}
 	if resp.Result.ResultData != "17788889898" {
 		t.Fatalf("result %+v", resp.Result)
+	}
+}
+
+// TestTLS checks that the client verifies the gateway's certificate (a
+// self-signed one is refused, once, without retries) and works over
+// HTTPS and HTTP/2 when the certificate is trusted.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	u := &upstream{t: t, secret: testSecret}
+	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(u.serve))
+	u.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake
+	u.srv.EnableHTTP2 = true
+	u.srv.StartTLS()
+	t.Cleanup(u.srv.Close)
+
+	untrusting := newTestClient(t, u, nil)
+	_, err := untrusting.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	var te *TransportError
+	var certErr *tls.CertificateVerificationError
+	if !errors.As(err, &te) || !errors.As(err, &certErr) || te.Attempts != 1 {
+		t.Fatalf("self-signed gateway: err = %v", err)
+	}
+	if u.count.Load() != 0 {
+		t.Fatal("request reached an unverified gateway")
+	}
+
+	var protos []string
+	u.mu.Lock()
+	u.reply = func(w http.ResponseWriter, r *http.Request, got received, _ int) {
+		u.mu.Lock()
+		protos = append(protos, r.Proto)
+		u.mu.Unlock()
+		writeJSON(w, okBody(got.Method, false))
+	}
+	u.mu.Unlock()
+	trusting := newTestClient(t, u, func(cfg *Config) { cfg.Transport = u.srv.Client().Transport })
+	resp, err := trusting.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	if err != nil || !resp.Result.Success {
+		t.Fatalf("trusted gateway: %v", err)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(protos) != 1 || protos[0] != "HTTP/2.0" {
+		t.Fatalf("protocols %v, want HTTP/2.0", protos)
 	}
 }
