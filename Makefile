@@ -6,6 +6,7 @@ SHELL := bash
 GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 2m
+BENCHCOUNT ?= 1
 
 .PHONY: help
 help: ## Show this help.
@@ -32,5 +33,5 @@ fuzz: ## Fuzz the TOP response decoder for FUZZTIME (default 2m).
 	$(GO) test ./internal/topclient -run '^$$' -fuzz FuzzDecodeResponse -fuzztime $(FUZZTIME)
 
 .PHONY: bench-client
-bench-client: ## Benchmark the TOP client (sign+encode+decode, calls/s at 64 callers).
-	$(GO) test ./internal/topclient -run '^$$' -bench . -benchmem
+bench-client: ## Benchmark the TOP client against a hand-written floor (BENCHCOUNT runs each).
+	$(GO) test ./internal/topclient -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
