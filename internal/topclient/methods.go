@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
@@ -56,7 +57,8 @@ func (c *Client) UpdateWorker(ctx context.Context, r *topapi.WorkerUpdateRequest
 
 // GetWorkerTags calls tmall.servicecenter.worker.taglist.get, a read (so
 // retried whenever retrying may help). When TOP puts home_worker_tags
-// beside result_data, they are moved into result_data.home_worker_tags.
+// beside result_data, they are moved into result_data.home_worker_tags
+// (result_data is created if TOP sent none).
 func (c *Client) GetWorkerTags(ctx context.Context, r *topapi.TagListGetRequest) (*topapi.TagListGetResponse, error) {
 	if r == nil {
 		return nil, nilRequest(topwire.MethodWorkerTagList)
@@ -123,6 +125,11 @@ func (c *Client) Call(ctx context.Context, method string, params []topwire.Param
 	}
 	if method == "" || hasControl(method) {
 		return errors.New("topclient: call: invalid method name")
+	}
+	if out != nil {
+		if v := reflect.ValueOf(out); v.Kind() != reflect.Pointer || v.IsNil() {
+			return errors.New("top " + method + ": out must be a non-nil pointer")
+		}
 	}
 	for _, p := range params {
 		if topwire.IsSystemParam(p.Key) && p.Key != topwire.ParamTargetAppKey {

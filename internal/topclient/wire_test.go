@@ -190,6 +190,10 @@ func TestCallRefusesBadParams(t *testing.T) {
 	if err := c.Call(ctx, "", nil, nil); err == nil {
 		t.Error("Call without a method succeeded")
 	}
+	var notPointer struct{}
+	if err := c.Call(ctx, "taobao.x.get", nil, notPointer); err == nil {
+		t.Error("Call into a non-pointer succeeded")
+	}
 	if n := u.count.Load(); n != 0 {
 		t.Fatalf("refused calls reached the gateway %d times", n)
 	}
