@@ -6,6 +6,7 @@ SHELL := bash
 GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 2m
+BENCHCOUNT ?= 1
 # buf is pinned in buf.tools.mod (kept apart from go.mod, see
 # ../shared/docs/toolchain.md); the protoc plugins are tool lines in go.mod.
 BUF     ?= $(GO) tool -modfile=buf.tools.mod buf
@@ -86,8 +87,8 @@ fuzz: ## Fuzz the TOP response decoder for FUZZTIME (default 2m).
 	$(GO) test ./internal/topclient -run '^$$' -fuzz FuzzDecodeResponse -fuzztime $(FUZZTIME)
 
 .PHONY: bench-client
-bench-client: ## Benchmark the TOP client (sign+encode+decode, calls/s at 64 callers).
-	$(GO) test ./internal/topclient -run '^$$' -bench . -benchmem
+bench-client: ## Benchmark the TOP client against a hand-written floor (BENCHCOUNT runs each).
+	$(GO) test ./internal/topclient -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
 
 .PHONY: bench-emulator
 bench-emulator: ## Benchmark the TOP emulator (calls/s at 64 callers on loopback).

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // SignMethod names one of TOP's three signature algorithms.
@@ -44,8 +45,20 @@ func SortParams(params []Param) {
 // parameter named sign and parameters with an empty key or value are left
 // out, as the official SDKs leave them out. The key-value concatenation is
 // built in dst's spare capacity and then overwritten, so a caller that reuses
-// dst signs with md5 without allocating.
+// dst signs with md5 without allocating (see Signer for the hmac methods).
 func AppendSign(dst []byte, m SignMethod, secret string, params []Param) ([]byte, error) {
+	switch m {
+	case SignMD5:
+		return appendSign(dst, m, secret, params, nil), nil
+	case SignHMAC, SignHMACSHA256:
+		return appendSign(dst, m, secret, params, newMACState(m, secret)), nil
+	}
+	return dst, fmt.Errorf("unsupported sign method %q", string(m))
+}
+
+// appendSign implements AppendSign; mac is a freshly keyed HMAC for the
+// hmac methods and nil for md5.
+func appendSign(dst []byte, m SignMethod, secret string, params []Param, mac *macState) []byte {
 	start := len(dst)
 	buf := dst
 	if m == SignMD5 {
@@ -58,25 +71,71 @@ func AppendSign(dst []byte, m SignMethod, secret string, params []Param) ([]byte
 		buf = append(buf, p.Key...)
 		buf = append(buf, p.Value...)
 	}
-	var sum []byte
-	var digest [sha256.Size]byte
-	switch m {
-	case SignMD5:
-		buf = append(buf, secret...)
-		d := md5.Sum(buf[start:])
-		sum = append(digest[:0], d[:]...)
-	case SignHMAC:
-		sum = macSum(md5.New, secret, buf[start:], digest[:0])
-	case SignHMACSHA256:
-		sum = macSum(sha256.New, secret, buf[start:], digest[:0])
-	default:
-		return dst, fmt.Errorf("unsupported sign method %q", string(m))
-	}
 	out := buf[:start]
-	for _, b := range sum {
-		out = append(out, upperHex[b>>4], upperHex[b&0x0f])
+	if m == SignMD5 {
+		buf = append(buf, secret...)
+		sum := md5.Sum(buf[start:])
+		return appendUpperHex(out, sum[:])
 	}
-	return out, nil
+	mac.h.Write(buf[start:])
+	mac.sum = mac.h.Sum(mac.sum[:0])
+	return appendUpperHex(out, mac.sum)
+}
+
+func appendUpperHex(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, upperHex[c>>4], upperHex[c&0x0f])
+	}
+	return dst
+}
+
+// macState is a keyed HMAC and room for its sum.
+type macState struct {
+	h   hash.Hash
+	sum []byte
+}
+
+func newMACState(m SignMethod, secret string) *macState {
+	newHash := md5.New
+	if m == SignHMACSHA256 {
+		newHash = sha256.New
+	}
+	return &macState{h: hmac.New(newHash, []byte(secret)), sum: make([]byte, 0, sha256.Size)}
+}
+
+// Signer signs with one method and secret. It keeps keyed HMAC states for
+// reuse, so that signing into a reused buffer allocates nothing once warm,
+// whatever the method. It is safe for concurrent use.
+type Signer struct {
+	method SignMethod
+	secret string
+	macs   sync.Pool // *macState keyed with secret
+}
+
+// NewSigner returns a Signer for m and secret.
+func NewSigner(m SignMethod, secret string) (*Signer, error) {
+	if _, err := ParseSignMethod(string(m)); err != nil {
+		return nil, err
+	}
+	s := &Signer{method: m, secret: secret}
+	s.macs.New = func() any { return newMACState(m, secret) }
+	return s, nil
+}
+
+// Method returns the Signer's sign method.
+func (s *Signer) Method() SignMethod { return s.method }
+
+// AppendSign appends the signature of params, as the package-level
+// AppendSign does with the Signer's method and secret.
+func (s *Signer) AppendSign(dst []byte, params []Param) []byte {
+	if s.method == SignMD5 {
+		return appendSign(dst, s.method, s.secret, params, nil)
+	}
+	mac := s.macs.Get().(*macState)
+	mac.h.Reset()
+	dst = appendSign(dst, s.method, s.secret, params, mac)
+	s.macs.Put(mac)
+	return dst
 }
 
 // Sign returns the uppercase hex signature of params; see AppendSign.
@@ -96,12 +155,6 @@ func VerifySign(m SignMethod, secret string, params []Param, got string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(strings.ToUpper(got)), want) == 1
-}
-
-func macSum(newHash func() hash.Hash, secret string, data, dst []byte) []byte {
-	h := hmac.New(newHash, []byte(secret))
-	h.Write(data)
-	return h.Sum(dst)
 }
 
 const upperHex = "0123456789ABCDEF"

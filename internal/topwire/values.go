@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // TOP documents its fields as String, Number, Boolean and Date, but real
@@ -19,11 +20,11 @@ type Int64 int64
 // UnmarshalJSON implements json.Unmarshaler.
 func (n *Int64) UnmarshalJSON(b []byte) error {
 	s, quoted := unquote(b)
-	if s == "" || (!quoted && s == "null") {
+	if len(s) == 0 || (!quoted && string(s) == "null") {
 		*n = 0
 		return nil
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil {
 		return fmt.Errorf("%s is not a whole number", b)
 	}
@@ -42,7 +43,7 @@ type Bool bool
 // UnmarshalJSON implements json.Unmarshaler.
 func (v *Bool) UnmarshalJSON(b []byte) error {
 	s, quoted := unquote(b)
-	switch s {
+	switch string(s) {
 	case "true", "1":
 		*v = true
 		return nil
@@ -56,7 +57,7 @@ func (v *Bool) UnmarshalJSON(b []byte) error {
 		}
 	}
 	if !quoted {
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f, err := strconv.ParseFloat(string(s), 64); err == nil {
 			*v = f != 0
 			return nil
 		}
@@ -71,6 +72,10 @@ type String string
 // UnmarshalJSON implements json.Unmarshaler.
 func (v *String) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
+		if inner, ok := plainString(b); ok {
+			*v = String(inner)
+			return nil
+		}
 		var s string
 		if err := unmarshalString(b, &s); err != nil {
 			return err
@@ -78,20 +83,39 @@ func (v *String) UnmarshalJSON(b []byte) error {
 		*v = String(s)
 		return nil
 	}
-	s := string(bytes.TrimSpace(b))
-	if s == "null" {
+	s := bytes.TrimSpace(b)
+	switch string(s) {
+	case "null":
 		*v = ""
 		return nil
-	}
-	if s == "true" || s == "false" {
+	case "true", "false":
 		*v = String(s)
 		return nil
 	}
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
+	if _, err := strconv.ParseFloat(string(s), 64); err != nil {
 		return fmt.Errorf("%s is not a string", truncate(b))
 	}
 	*v = String(s)
 	return nil
+}
+
+// plainString returns the contents of the JSON string b when they need no
+// decoding (no escapes, no control characters, valid UTF-8), which is
+// what decoding would return; it reports false otherwise.
+func plainString(b []byte) ([]byte, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return nil, false
+	}
+	inner := b[1 : len(b)-1]
+	for _, c := range inner {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return nil, false
+	}
+	return inner, true
 }
 
 // Time is a TOP Date: "yyyy-MM-dd HH:mm:ss" in UTC+8 on the wire. It also
@@ -120,17 +144,20 @@ func (t Time) MarshalJSON() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (t *Time) UnmarshalText(b []byte) error {
-	s := string(bytes.TrimSpace(b))
-	if s == "" {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
 		t.Time = time.Time{}
 		return nil
 	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		t.Time = time.UnixMilli(ms).In(beijing)
-		return nil
+	if isInteger(b) {
+		if ms, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			t.Time = time.UnixMilli(ms).In(beijing)
+			return nil
+		}
 	}
-	parsed, err := ParseTime(s)
+	parsed, err := time.ParseInLocation(TimeLayout, string(b), beijing)
 	if err != nil {
+		_, err = ParseTime(string(b)) // for its message
 		return err
 	}
 	t.Time = parsed
@@ -140,27 +167,44 @@ func (t *Time) UnmarshalText(b []byte) error {
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	s, quoted := unquote(b)
-	if !quoted && s == "null" {
+	if !quoted && string(s) == "null" {
 		t.Time = time.Time{}
 		return nil
 	}
-	return t.UnmarshalText([]byte(s))
+	return t.UnmarshalText(s)
+}
+
+// isInteger reports whether b is an optional sign and decimal digits, the
+// only texts strconv.ParseInt(b, 10, 64) may accept.
+func isInteger(b []byte) bool {
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // unquote returns the JSON value b as text: a string's contents (escapes
-// decoded) and true, or the raw token and false.
-func unquote(b []byte) (string, bool) {
+// decoded, surrounding spaces trimmed) and true, or the raw token and false.
+func unquote(b []byte) ([]byte, bool) {
 	b = bytes.TrimSpace(b)
 	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
 		if bytes.IndexByte(b[1:len(b)-1], '\\') < 0 {
-			return string(bytes.TrimSpace(b[1 : len(b)-1])), true
+			return bytes.TrimSpace(b[1 : len(b)-1]), true
 		}
 		var s string
 		if err := unmarshalString(b, &s); err == nil {
-			return s, true
+			return []byte(s), true
 		}
 	}
-	return string(b), false
+	return b, false
 }
 
 func truncate(b []byte) []byte {

@@ -1,0 +1,104 @@
+package topclient
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// maxBan caps a ban TOP announces: its longest bans (the daily app quota)
+// end at midnight Beijing time, so anything longer is a malformed message.
+const maxBan = 24 * time.Hour
+
+// ban is one quota ban TOP announced.
+type ban struct {
+	until time.Time
+	resp  topwire.ErrorResponse
+}
+
+// bans remembers the quota bans of one app key: one for the whole app and
+// one per API. The common case, no ban at all, costs one atomic load.
+type bans struct {
+	any atomic.Bool // a ban may be active; cleared when all have expired
+	mu  sync.Mutex
+	app *ban
+	api map[string]*ban
+}
+
+// check returns a BanError when a ban active at now covers method.
+func (b *bans) check(method string, now time.Time) *BanError {
+	if !b.any.Load() {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.app != nil && !now.Before(b.app.until) {
+		b.app = nil
+	}
+	for m, x := range b.api {
+		if !now.Before(x.until) {
+			delete(b.api, m)
+		}
+	}
+	if b.app == nil && len(b.api) == 0 {
+		b.any.Store(false)
+		return nil
+	}
+	if x := b.app; x != nil {
+		return x.errorFor(method, topwire.BanApp, now)
+	}
+	if x := b.api[method]; x != nil {
+		return x.errorFor(method, topwire.BanAPI, now)
+	}
+	return nil
+}
+
+// record starts a ban if resp is a quota error announcing one ("This ban
+// will last for N more seconds"); it returns the BanError for the call that
+// received resp, or nil when resp announces no ban.
+func (b *bans) record(method string, resp *topwire.ErrorResponse, now time.Time) *BanError {
+	if !isQuota(resp) {
+		return nil
+	}
+	d, ok := topwire.ParseBan(resp.SubMsg)
+	if !ok {
+		d, ok = topwire.ParseBan(resp.Msg)
+	}
+	if !ok || d <= 0 {
+		return nil
+	}
+	d = min(d, maxBan)
+	x := &ban{until: now.Add(d), resp: *resp}
+	scope := topwire.ScopeOfBan(resp.SubCode)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch scope {
+	case topwire.BanAPI:
+		if old := b.api[method]; old == nil || old.until.Before(x.until) {
+			if b.api == nil {
+				b.api = make(map[string]*ban)
+			}
+			b.api[method] = x
+		}
+	default:
+		if b.app == nil || b.app.until.Before(x.until) {
+			b.app = x
+		}
+	}
+	b.any.Store(true)
+	return x.errorFor(method, scope, now)
+}
+
+func (x *ban) errorFor(method string, scope topwire.BanScope, now time.Time) *BanError {
+	resp := x.resp
+	return &BanError{Method: method, Scope: scope, RetryAfter: x.until.Sub(now), Until: x.until, Resp: &resp}
+}
+
+// isQuota reports whether resp is a flow-control error: codes 4 to 8 or an
+// accesscontrol.* sub-code.
+func isQuota(resp *topwire.ErrorResponse) bool {
+	return resp.Code >= topwire.CodeUserCallLimited && resp.Code <= topwire.CodeAppCallExceedsFrequency ||
+		resp.Class() == topwire.ClassQuota
+}

@@ -1,0 +1,432 @@
+package topclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/redact"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// Sizes of the pooled per-call buffers.
+const (
+	initialParams = 16
+	initialForm   = 1 << 10
+	initialResp   = 2 << 10
+	// maxPooledBuffer keeps a rare huge answer from pinning memory in the pool.
+	maxPooledBuffer = 64 << 10
+	// drainLimit is how much of an unwanted body is read so that its
+	// connection can be reused.
+	drainLimit = 4 << 10
+)
+
+// callState holds one call's buffers; it is pooled per Client. Nothing in
+// it is handed to net/http (the request body is a copy), so it is free for
+// the next call as soon as the call returns.
+type callState struct {
+	params []topwire.Param
+	form   []byte // the signed form body, built here and copied for sending
+	resp   []byte
+	// written is set when net/http reports the current attempt's request
+	// as completely written: from then on the server may have acted.
+	written atomic.Bool
+	trace   *httptrace.ClientTrace
+}
+
+func newCallState() *callState {
+	st := &callState{
+		params: make([]topwire.Param, 0, initialParams),
+		form:   make([]byte, 0, initialForm),
+		resp:   make([]byte, 0, initialResp),
+	}
+	st.trace = &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			st.written.Store(true)
+		}
+	}}
+	return st
+}
+
+func (c *Client) getState() *callState {
+	return c.states.Get().(*callState)
+}
+
+// putState returns st to the pool unless its buffers grew too large.
+func (c *Client) putState(st *callState) {
+	if cap(st.form) > maxPooledBuffer || cap(st.resp) > maxPooledBuffer {
+		return
+	}
+	clear(st.params[:cap(st.params)]) // drop references to parameter strings
+	st.params = st.params[:0]
+	st.form = st.form[:0]
+	st.resp = st.resp[:0]
+	c.states.Put(st)
+}
+
+// failure says whether a failed attempt may be retried.
+type failure int
+
+const (
+	// final: do not retry.
+	final failure = iota
+	// notSent: the request cannot have reached the server complete; safe
+	// to retry any call.
+	notSent
+	// ambiguous: the server may have acted (request written, no answer or
+	// a 502/503/504, or an isp.* platform error); retry idempotent calls only.
+	ambiguous
+	// refused: TOP answered that it did not run the call (code 10);
+	// safe to retry any call.
+	refused
+)
+
+// attempt is the result of sending a call once.
+type attempt struct {
+	err       error // nil on success
+	failure   failure
+	outcome   Outcome
+	status    int
+	apiErr    *topwire.ErrorResponse
+	requestID string
+}
+
+// do runs one call whose business parameters are in st.params: it checks
+// bans, signs, sends with retries, decodes into out and reports to the
+// Observer. It owns st.
+func (c *Client) do(ctx context.Context, method string, st *callState, out any, idempotent bool) error {
+	start := c.now()
+	info := CallInfo{Method: method}
+	if be := c.bans.check(method, start); be != nil {
+		c.putState(st)
+		info.Outcome, info.Class, info.Code, info.SubCode = OutcomeBanned, topwire.ClassQuota, be.Resp.Code, be.Resp.SubCode
+		c.observe(&info, start)
+		return be
+	}
+	if err := c.encode(st, method, start); err != nil {
+		c.putState(st)
+		return err
+	}
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	// The body is sent from a copy in an in-memory reader: net/http then
+	// writes headers and body in one segment, and may still read it after
+	// RoundTrip returns without touching the pooled buffers.
+	data := bytes.Clone(st.form)
+	var a attempt
+	for {
+		if c.limiter != nil {
+			waitStart := c.now()
+			err := c.limiter.Wait(ctx)
+			info.QuotaWait += c.now().Sub(waitStart)
+			if err != nil {
+				a = attempt{err: canceled(ctx, method, "waiting for the rate limiter"), outcome: OutcomeCanceled}
+				break
+			}
+		}
+		info.Attempts++
+		a = c.send(ctx, method, st, data, out, info.Attempts)
+		if a.err == nil || !c.shouldRetry(a.failure, idempotent) || info.Attempts >= c.maxAttempts {
+			break
+		}
+		if err := c.sleep(ctx, info.Attempts); err != nil {
+			if ctx.Err() != nil {
+				a = attempt{err: canceled(ctx, method, "backing off"), outcome: OutcomeCanceled, status: a.status}
+			}
+			break
+		}
+	}
+	c.putState(st)
+	if c.observer != nil {
+		info.Outcome, info.HTTPStatus, info.RequestID = a.outcome, a.status, a.requestID
+		if a.apiErr != nil {
+			info.Class, info.Code, info.SubCode = a.apiErr.Class(), a.apiErr.Code, a.apiErr.SubCode
+			if info.RequestID == "" {
+				info.RequestID = a.apiErr.RequestID
+			}
+		}
+		c.observe(&info, start)
+	}
+	return a.err
+}
+
+func (c *Client) observe(info *CallInfo, start time.Time) {
+	if c.observer != nil {
+		info.Duration = c.now().Sub(start)
+		c.observer(*info)
+	}
+}
+
+func (c *Client) shouldRetry(f failure, idempotent bool) bool {
+	switch f {
+	case notSent, refused:
+		return true
+	case ambiguous:
+		return idempotent
+	}
+	return false
+}
+
+// sleep waits before retry number n (1 for the first retry) with full
+// jitter. It returns an error, without sleeping, when the wait would pass
+// the context's deadline, and as soon as the context ends.
+func (c *Client) sleep(ctx context.Context, n int) error {
+	ceiling := c.backoffBase
+	for i := 1; i < n && ceiling < c.backoffMax; i++ {
+		if ceiling > c.backoffMax/2 {
+			ceiling = c.backoffMax
+			break
+		}
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, c.backoffMax)
+	d := time.Duration(c.jitter(int64(ceiling)))
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return errors.New("backoff would pass the deadline")
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// canceled is the error of a call its context ended (or was about to end:
+// the rate limiter refuses waits that would pass the deadline).
+func canceled(ctx context.Context, method, while string) error {
+	err := ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
+	return &canceledError{method: method, while: while, err: err}
+}
+
+type canceledError struct {
+	method, while string
+	err           error
+}
+
+func (e *canceledError) Error() string {
+	return "top " + e.method + ": " + e.while + ": " + e.err.Error()
+}
+
+func (e *canceledError) Unwrap() error { return e.err }
+
+// encode adds the system parameters to the business parameters in
+// st.params, sorts them, and writes the signed form body into st.form.
+func (c *Client) encode(st *callState, method string, now time.Time) error {
+	ps := st.params
+	for _, p := range ps {
+		if p.Key == "" {
+			return errors.New("top " + method + ": a parameter has an empty name")
+		}
+	}
+	ps = append(ps,
+		topwire.Param{Key: topwire.ParamMethod, Value: method},
+		topwire.Param{Key: topwire.ParamAppKey, Value: c.appKey},
+		topwire.Param{Key: topwire.ParamTimestamp, Value: c.timestamp(now)},
+		topwire.Param{Key: topwire.ParamFormat, Value: topwire.FormatJSON},
+		topwire.Param{Key: topwire.ParamVersion, Value: topwire.Version},
+		topwire.Param{Key: topwire.ParamSignMethod, Value: string(c.signMethod)},
+		topwire.Param{Key: topwire.ParamPartnerID, Value: c.partnerID},
+	)
+	if c.session != "" && sendsSession(method) {
+		ps = append(ps, topwire.Param{Key: topwire.ParamSession, Value: c.session})
+	}
+	if c.simplify {
+		ps = append(ps, topwire.Param{Key: topwire.ParamSimplify, Value: "true"})
+	}
+	topwire.SortParams(ps)
+	for i := 1; i < len(ps); i++ {
+		if ps[i].Key == ps[i-1].Key {
+			return errors.New("top " + method + ": parameter " + ps[i].Key + " given twice")
+		}
+	}
+	st.params = ps
+	form := topwire.AppendForm(st.form[:0], ps)
+	form = append(form, "&"+topwire.ParamSign+"="...)
+	st.form = c.signer.AppendSign(form, ps)
+	return nil
+}
+
+// sendsSession reports whether the session goes with method: for the five
+// known methods as topwire.NeedsSession says (the blacklist sync takes
+// none), for any other method whenever one is configured.
+func sendsSession(method string) bool {
+	switch method {
+	case topwire.MethodAssignWorker, topwire.MethodWorkerUpdate, topwire.MethodWorkerTagList,
+		topwire.MethodVirtualPhoneBind, topwire.MethodBlacklistSync:
+		return topwire.NeedsSession(method)
+	}
+	return true
+}
+
+// send sends the call (its signed form body is data) once and decodes the
+// answer into out; n is the attempt's number.
+func (c *Client) send(ctx context.Context, method string, st *callState, data []byte, out any, n int) attempt {
+	req := &http.Request{
+		Method:        http.MethodPost,
+		URL:           c.url,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        c.header,
+		Body:          io.NopCloser(bytes.NewReader(data)),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		ContentLength: int64(len(data)),
+		Host:          c.url.Host,
+	}
+	st.written.Store(false)
+	trace := st.trace
+	if httptrace.ContextClientTrace(ctx) != nil {
+		// WithClientTrace composes the caller's hooks into trace: use a
+		// fresh one rather than change the pooled one for good.
+		trace = &httptrace.ClientTrace{WroteRequest: trace.WroteRequest}
+	}
+	ctx = httptrace.WithClientTrace(ctx, trace)
+	resp, err := c.rt.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		if ctx.Err() != nil {
+			return attempt{err: canceled(ctx, method, "sending"), outcome: OutcomeCanceled}
+		}
+		f := notSent
+		var certErr *tls.CertificateVerificationError
+		switch {
+		case errors.As(err, &certErr):
+			f = final // the same certificate will fail again
+		case st.written.Load():
+			f = ambiguous
+		}
+		return attempt{err: &TransportError{Method: method, Err: c.scrubError(unwrapURLError(err), st), Attempts: n},
+			failure: f, outcome: OutcomeTransportError}
+	}
+	defer resp.Body.Close()
+	a := attempt{status: resp.StatusCode}
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+		a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Attempts: n}
+		a.outcome = OutcomeTransportError
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			a.failure = ambiguous
+		}
+		return a
+	}
+	buf, err := readBounded(resp.Body, st.resp[:0], c.maxResponse, resp.ContentLength)
+	st.resp = buf
+	if err != nil {
+		if ctx.Err() != nil {
+			a.err, a.outcome = canceled(ctx, method, "reading the answer"), OutcomeCanceled
+			return a
+		}
+		a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Err: c.scrubError(err, st), Attempts: n}
+		a.outcome = OutcomeTransportError
+		if tl := (*tooLargeError)(nil); !errors.As(err, &tl) {
+			a.failure = ambiguous // the answer was cut short
+		}
+		return a
+	}
+	apiErr, err := decodeResponse(method, buf, out)
+	switch {
+	case err != nil:
+		var nj *notJSONError
+		isNotJSON := errors.As(err, &nj)
+		err = c.scrubError(err, st)
+		if isNotJSON {
+			a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Err: err, Attempts: n}
+			a.outcome = OutcomeTransportError
+		} else {
+			a.err, a.outcome = &DecodeError{Method: method, Err: err}, OutcomeDecodeError
+		}
+		if c.observer != nil {
+			a.requestID = findRequestID(buf)
+		}
+	case apiErr != nil:
+		apiErr.Msg, apiErr.SubMsg = c.scrub(apiErr.Msg, st), c.scrub(apiErr.SubMsg, st)
+		a.apiErr = apiErr
+		if be := c.bans.record(method, apiErr, c.now()); be != nil {
+			a.err, a.outcome = be, OutcomeBanned
+			return a
+		}
+		a.err = &APIError{Method: method, Resp: *apiErr, HTTPStatus: resp.StatusCode, Attempts: n}
+		a.outcome = OutcomeAPIError
+		switch {
+		case apiErr.Code == topwire.CodeServiceUnavailable:
+			a.failure = refused
+		case strings.HasPrefix(apiErr.SubCode, topwire.SubCodePrefixPlatform):
+			a.failure = ambiguous
+		}
+	default:
+		a.outcome = OutcomeOK
+		if c.observer != nil {
+			a.requestID = requestIDOf(out, buf)
+		}
+	}
+	return a
+}
+
+// unwrapURLError drops net/http's *url.Error wrapper, whose message repeats
+// the method and URL, keeping the cause (a dial error, a reset, EOF).
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// scrub replaces the app secret, the session and the call's signature in a
+// message from the gateway, in case it echoes them.
+func (c *Client) scrub(msg string, st *callState) string {
+	if msg == "" {
+		return msg
+	}
+	for _, v := range [...]string{c.secret, c.session, string(st.sign())} {
+		if len(v) >= 4 && strings.Contains(msg, v) {
+			msg = strings.ReplaceAll(msg, v, redact.Redacted)
+		}
+	}
+	return msg
+}
+
+// scrubError is err with its message scrubbed (see scrub); errors.Is and
+// errors.As still see err.
+func (c *Client) scrubError(err error, st *callState) error {
+	msg := err.Error()
+	if s := c.scrub(msg, st); s != msg {
+		return &scrubbedError{msg: s, err: err}
+	}
+	return err
+}
+
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// sign returns the signature at the end of the encoded form.
+func (st *callState) sign() []byte {
+	const key = "&" + topwire.ParamSign + "="
+	i := bytes.LastIndex(st.form, []byte(key))
+	if i < 0 {
+		return nil
+	}
+	return st.form[i+len(key):]
+}

@@ -1,0 +1,142 @@
+// Package topclient is servicecenterd's gateway adapter to the Taobao Open
+// Platform (TOP): it signs calls, sends them over a pooled keep-alive HTTP
+// transport, decodes TOP's answers into the typed responses of
+// internal/topapi and TOP's errors into typed errors, retries only where a
+// retry is safe, keeps to the app's quota and honours TOP's quota bans.
+//
+// Every parameter, the system ones included, travels in the POST body, so
+// URLs (and the net/http errors that quote them) never hold a secret, a
+// session, a signature or personal data. Errors and the Observer hook mask
+// phone and identity numbers.
+package topclient
+
+import (
+	"crypto/tls"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// Client calls TOP for one app key. It is safe for concurrent use; create
+// one per app key and share it.
+type Client struct {
+	url                     *url.URL
+	header                  http.Header // read only, shared by every request
+	appKey, secret, session string
+	signMethod              topwire.SignMethod
+	signer                  *topwire.Signer
+	partnerID               string
+	simplify                bool
+	timeout                 time.Duration
+	maxAttempts             int
+	backoffBase, backoffMax time.Duration
+	maxResponse             int64
+	rt                      http.RoundTripper
+	limiter                 *rate.Limiter
+	observer                func(CallInfo)
+	now                     func() time.Time
+	// jitter returns a random duration in [0, n); tests replace it.
+	jitter func(n int64) int64
+
+	bans   bans
+	states sync.Pool // *callState
+	stamp  atomic.Pointer[stamp]
+}
+
+// stamp caches the formatted timestamp of one second.
+type stamp struct {
+	unix int64
+	text string
+}
+
+// New checks cfg and returns a Client. Errors are *ConfigError naming the
+// bad field; they never include the secret or the session.
+func New(cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil { // ResolveURL already parsed it
+		return nil, &ConfigError{Field: "URL", Reason: "is not a valid URL"}
+	}
+	c := &Client{
+		url:         u,
+		header:      http.Header{"Content-Type": {topwire.FormContentType}},
+		appKey:      cfg.AppKey,
+		secret:      cfg.AppSecret,
+		session:     cfg.Session,
+		signMethod:  cfg.SignMethod,
+		partnerID:   cfg.PartnerID,
+		simplify:    cfg.Simplify,
+		timeout:     cfg.Timeout,
+		maxAttempts: cfg.MaxAttempts,
+		backoffBase: cfg.BackoffBase,
+		backoffMax:  cfg.BackoffMax,
+		maxResponse: cfg.MaxResponseBytes,
+		rt:          cfg.Transport,
+		observer:    cfg.Observer,
+		now:         cfg.Now,
+		jitter:      rand.Int64N,
+	}
+	if c.signer, err = topwire.NewSigner(cfg.SignMethod, cfg.AppSecret); err != nil {
+		return nil, &ConfigError{Field: "SignMethod", Reason: "must be md5, hmac or hmac-sha256"}
+	}
+	if c.rt == nil {
+		c.rt = newTransport()
+	}
+	if cfg.RateLimit > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+	}
+	c.states.New = func() any { return newCallState() }
+	return c, nil
+}
+
+// newTransport returns the client's own transport: keep-alive pools sized
+// for many concurrent callers (net/http's default of 2 idle connections
+// per host is a known bottleneck), proxy from the environment, gzip, and
+// TLS verification on.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+}
+
+// Close closes the transport's idle connections. Calls still running
+// finish normally; the Client stays usable.
+func (c *Client) Close() {
+	if t, ok := c.rt.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
+
+// timestamp formats now for the timestamp parameter, once per second.
+func (c *Client) timestamp(now time.Time) string {
+	unix := now.Unix()
+	if s := c.stamp.Load(); s != nil && s.unix == unix {
+		return s.text
+	}
+	s := &stamp{unix: unix, text: topwire.FormatTime(now)}
+	c.stamp.Store(s)
+	return s.text
+}

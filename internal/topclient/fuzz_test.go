@@ -1,0 +1,88 @@
+package topclient
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// FuzzDecodeResponse feeds arbitrary bytes to the answer decoding path
+// (bounded read, envelope, typed responses, request_id lookup, bans, error
+// messages): it must never panic, and its results must be consistent.
+func FuzzDecodeResponse(f *testing.F) {
+	for _, m := range topwire.Methods() {
+		f.Add([]byte(okBody(m, false)), uint8(0))
+		f.Add([]byte(okBody(m, true)), uint8(1))
+	}
+	for _, s := range []string{
+		`{"error_response":{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-api-access-count","sub_msg":"This ban will last for 31062 more seconds","request_id":"x"}}`,
+		`{"error_response":{"code":"15","msg":"Remote service error","sub_code":"isp.top-remote-connection-timeout"}}`,
+		`{"error_response":{"code":"abc"}}`,
+		`{"tmall_servicecenter_worker_taglist_get_response":{"result":{"success":"xxx"}}}`,
+		`{"result":{"home_worker_tags":{"worker_manage_rule_d_t_o":[{"name":"a","begin_time":"2024-12-20 17:42:01"}]}},"request_id":"r"}`,
+		`{"tmall_servicecenter_worker_update_response":{"result":{}} , "x":1}`,
+		`{"\u0074mall_servicecenter_workcard_assignworker_response":{"result":{"success":true}}}`,
+		`{"request_id" : "a\"b"}`, `{}`, `{"a":}`, `[]`, `null`, ``, `<html>`, "\xff\xfe{", `{"request_id":"`,
+	} {
+		f.Add([]byte(s), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
+		method := topwire.Methods()[int(which)%len(topwire.Methods())]
+		var out any
+		switch which % 7 {
+		case 0:
+			out = new(topapi.AssignWorkerResponse)
+		case 1:
+			out = new(topapi.WorkerUpdateResponse)
+		case 2:
+			out = new(topapi.TagListGetResponse)
+		case 3:
+			out = new(topapi.VirtualPhoneBindResponse)
+		case 4:
+			out = new(topapi.BlacklistSyncResponse)
+		case 5:
+			out = new(map[string]any)
+		}
+		buf, err := readBounded(bytes.NewReader(body), nil, 1<<10, -1)
+		var tl *tooLargeError
+		if err != nil && !errors.As(err, &tl) || err != nil && len(body) <= 1<<10 {
+			t.Fatalf("readBounded(%d bytes): %v", len(body), err)
+		}
+		if err != nil {
+			buf = body
+		}
+		apiErr, err := decodeResponse(method, buf, out)
+		if apiErr != nil && err != nil {
+			t.Fatalf("both an error_response and an error: %v", err)
+		}
+		_ = requestIDOf(out, buf)
+		if r, ok := out.(*topapi.TagListGetResponse); ok && err == nil && apiErr == nil {
+			n := len(r.Result.HomeWorkerTags)
+			if r.Result.ResultData != nil {
+				n += len(r.Result.ResultData.HomeWorkerTags)
+			}
+			mergeHomeWorkerTags(&r.Result)
+			if r.Result.HomeWorkerTags != nil || n > 0 && len(r.Result.ResultData.HomeWorkerTags) != n {
+				t.Fatalf("merge lost tags: %+v", r.Result)
+			}
+		}
+		switch {
+		case apiErr != nil:
+			var b bans
+			if be := b.record(method, apiErr, time.Unix(0, 0)); be != nil {
+				if be.RetryAfter <= 0 || be.RetryAfter > maxBan {
+					t.Fatalf("ban of %v", be.RetryAfter)
+				}
+				_ = be.Error()
+			}
+			_ = (&APIError{Method: method, Resp: *apiErr}).Error()
+		case err != nil:
+			_ = (&DecodeError{Method: method, Err: err}).Error()
+			_ = (&TransportError{Method: method, StatusCode: 200, Err: err}).Error()
+		}
+	})
+}

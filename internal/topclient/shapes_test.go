@@ -1,0 +1,183 @@
+package topclient
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// result is what one typed call returned.
+type result struct {
+	resp any
+	err  error
+}
+
+// callAll calls each of the five typed methods and returns what came back.
+func callAll(ctx context.Context, c *Client) map[string]result {
+	out := map[string]result{}
+	a, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2})
+	out[topwire.MethodAssignWorker] = result{a, err}
+	w, err := c.UpdateWorker(ctx, &topapi.WorkerUpdateRequest{Worker: &topapi.WorkerDto{Name: "张三", Phone: 13812345678}})
+	out[topwire.MethodWorkerUpdate] = result{w, err}
+	tg, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	out[topwire.MethodWorkerTagList] = result{tg, err}
+	v, err := c.BindVirtualPhone(ctx, &topapi.VirtualPhoneBindRequest{WorkcardRequest: &topapi.WorkcardBaseRequest{WorkcardID: 3}})
+	out[topwire.MethodVirtualPhoneBind] = result{v, err}
+	b, err := c.SyncBlacklist(ctx, &topapi.BlacklistSyncRequest{UserBlacklistRequest: &topapi.UserBlacklistRequest{RequestID: "r1",
+		Blacklist: []topapi.Blacklist{{Mobile: testPhone, Reason: "1,2"}}, OperateType: topapi.OperateUpsert}})
+	out[topwire.MethodBlacklistSync] = result{b, err}
+	return out
+}
+
+// TestResponseShapes decodes all five methods in TOP's normal and
+// simplified JSON, with numbers and booleans sent as strings.
+func TestResponseShapes(t *testing.T) {
+	t.Parallel()
+	for _, simplify := range []bool{false, true} {
+		name := "normal"
+		if simplify {
+			name = "simplified"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			u := newUpstream(t, nil)
+			c := newTestClient(t, u, func(cfg *Config) { cfg.Simplify = simplify })
+			results := callAll(testCtx(t), c)
+			for method, r := range results {
+				if r.err != nil {
+					t.Fatalf("%s: %v", method, r.err)
+				}
+			}
+			wantRID := func(method, got string) {
+				t.Helper()
+				if got != "rid-"+method {
+					t.Errorf("%s: request_id %q", method, got)
+				}
+			}
+			a := results[topwire.MethodAssignWorker].resp.(*topapi.AssignWorkerResponse)
+			wantRID(topwire.MethodAssignWorker, a.RequestID)
+			if !a.Result.Success || a.Result.MsgCode != "1008" || a.Result.DisplayMsg != "工单不存在" {
+				t.Errorf("assignworker %+v", a.Result)
+			}
+			w := results[topwire.MethodWorkerUpdate].resp.(*topapi.WorkerUpdateResponse)
+			wantRID(topwire.MethodWorkerUpdate, w.RequestID)
+			if w.Result.Success || w.Result.ErrorCode != 123 || !w.Result.Value ||
+				topwire.FormatTime(w.Result.GmtModified.Time) != "2016-06-28 10:30:00" {
+				t.Errorf("worker.update %+v", w.Result)
+			}
+			tg := results[topwire.MethodWorkerTagList].resp.(*topapi.TagListGetResponse)
+			wantRID(topwire.MethodWorkerTagList, tg.RequestID)
+			d := tg.Result.ResultData
+			if !tg.Result.Success || d == nil || d.BlackList || !d.Vip || !d.BigPromotion || len(d.HomeWorkerTags) != 1 ||
+				d.HomeWorkerTags[0].Name != "black" || topwire.FormatTime(d.HomeWorkerTags[0].EndTime.Time) != "2024-12-23 17:42:01" {
+				t.Errorf("taglist %+v / %+v", tg.Result, d)
+			}
+			if abilities, err := topapi.ParseAbilityMap(d.AbilityMap); err != nil || abilities["tv_install"].AbilityLevel != 4 {
+				t.Errorf("ability_map %q: %v %v", d.AbilityMap, abilities, err)
+			}
+			v := results[topwire.MethodVirtualPhoneBind].resp.(*topapi.VirtualPhoneBindResponse)
+			wantRID(topwire.MethodVirtualPhoneBind, v.RequestID)
+			if !v.Result.Success || v.Result.ResultData != "17788889898" || v.Result.MsgCode != "223343" {
+				t.Errorf("virtualphone.bind %+v", v.Result)
+			}
+			b := results[topwire.MethodBlacklistSync].resp.(*topapi.BlacklistSyncResponse)
+			wantRID(topwire.MethodBlacklistSync, b.RequestID)
+			if ub := b.UserBlacklistResponse; !ub.Success || ub.Code != "200" || ub.Message != "SUCCESS" || ub.IsRetry {
+				t.Errorf("blacklist %+v", ub)
+			}
+			for _, got := range u.received() {
+				if got.Form.Has("simplify") != simplify {
+					t.Errorf("%s: simplify sent = %v", got.Method, got.Form.Has("simplify"))
+				}
+			}
+		})
+	}
+}
+
+// TestTagListMergesHomeWorkerTags checks that home_worker_tags sent beside
+// result_data (as the seed's field table reads) end up in result_data.
+func TestTagListMergesHomeWorkerTags(t *testing.T) {
+	t.Parallel()
+	bodies := []string{
+		`{"tmall_servicecenter_worker_taglist_get_response":{"result":{"result_data":{"vip":true},` +
+			`"home_worker_tags":{"worker_manage_rule_d_t_o":[{"name":"black"},{"name":"vip"}]},"success":true},"request_id":"r"}}`,
+		`{"result":{"home_worker_tags":[{"name":"black"},{"name":"vip"}],"success":true},"request_id":"r"}`,
+	}
+	for i, body := range bodies {
+		u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, body) })
+		c := newTestClient(t, u, nil)
+		resp, err := c.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+		if err != nil {
+			t.Fatalf("body %d: %v", i, err)
+		}
+		d := resp.Result.ResultData
+		if d == nil || len(d.HomeWorkerTags) != 2 || d.HomeWorkerTags[1].Name != "vip" || resp.Result.HomeWorkerTags != nil {
+			t.Fatalf("body %d: result %+v data %+v", i, resp.Result, d)
+		}
+	}
+}
+
+// TestDecodeProblems checks answers that are JSON but do not fit: they are
+// DecodeErrors that say what is wrong, without echoing personal data.
+func TestDecodeProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, want string
+	}{
+		{"success not boolean", `{"tmall_servicecenter_worker_taglist_get_response":{"result":{"success":"xxx"},"request_id":"r"}}`, `"xxx" is not a boolean`},
+		{"simplified success not boolean", `{"result":{"msg_code":"1","success":"xxx"},"request_id":"r"}`, `"xxx" is not a boolean`},
+		{"result not object", `{"result":[1,2]}`, "cannot unmarshal array"},
+		{"date garbage", `{"result":{"result_data":{"home_worker_tags":[{"begin_time":"13812345678x"}]}}}`, "yyyy-MM-dd"},
+		{"list wrapper with two keys", `{"result":{"result_data":{"home_worker_tags":{"a":[],"b":[]}}}}`, "list wrapper"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, tt.body) })
+			c := newTestClient(t, u, nil)
+			_, err := c.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Method != topwire.MethodWorkerTagList {
+				t.Fatalf("err = %v (%T), want DecodeError", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %q does not say %q", err, tt.want)
+			}
+			if l := leaks(err.Error()); len(l) > 0 {
+				t.Fatalf("err %q leaks %v", err, l)
+			}
+			if n := u.count.Load(); n != 1 {
+				t.Fatalf("decode error retried: %d attempts", n)
+			}
+		})
+	}
+}
+
+// TestGenericCall decodes an arbitrary method into a caller's struct, in
+// both shapes.
+func TestGenericCall(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, nil)
+	for _, simplify := range []bool{false, true} {
+		var info CallInfo
+		c := newTestClient(t, u, func(cfg *Config) {
+			cfg.Simplify = simplify
+			cfg.Observer = func(ci CallInfo) { info = ci }
+		})
+		var out struct {
+			Value     string `json:"value"`
+			RequestID string `json:"request_id"`
+		}
+		if err := c.Call(testCtx(t), "taobao.some.thing.get", []topwire.Param{{Key: "q", Value: "1"}}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Value != "generic" || out.RequestID != "rid-taobao.some.thing.get" || info.RequestID != out.RequestID {
+			t.Fatalf("simplify=%v: out %+v info %+v", simplify, out, info)
+		}
+	}
+}

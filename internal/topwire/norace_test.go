@@ -1,0 +1,5 @@
+//go:build !race
+
+package topwire
+
+const raceEnabled = false
