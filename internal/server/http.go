@@ -42,8 +42,12 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return runtime.DefaultHeaderMatcher(key)
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			if forwardedHeaders[strings.ToLower(key)] {
+			k := strings.ToLower(key)
+			if forwardedHeaders[k] {
 				return textproto.CanonicalMIMEHeaderKey(key), true
+			}
+			if k == "content-type" {
+				return "", false
 			}
 			return fmt.Sprintf("%s%s", runtime.MetadataHeaderPrefix, key), true
 		}),

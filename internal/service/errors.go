@@ -127,6 +127,24 @@ func Status(ctx context.Context, logger *slog.Logger, err error) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
+// topRequestID is TOP's request_id carried by err, if any.
+func topRequestID(err error) string {
+	var (
+		apiErr *topclient.APIError
+		banErr *topclient.BanError
+		bizErr *topapi.BusinessError
+	)
+	switch {
+	case errors.As(err, &bizErr):
+		return bizErr.RequestID
+	case errors.As(err, &apiErr):
+		return apiErr.Resp.RequestID
+	case errors.As(err, &banErr) && banErr.Resp != nil:
+		return banErr.Resp.RequestID
+	}
+	return ""
+}
+
 // apiCode maps TOP's error_response to a gRPC code, by class (sub_code
 // first, then code), as the product's error table says.
 func apiCode(r *topwire.ErrorResponse) codes.Code {

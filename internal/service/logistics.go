@@ -34,12 +34,12 @@ func (h *Logistics) SyncUserBlacklist(ctx context.Context, req *scv1.SyncUserBla
 	in := BlacklistSyncToTOP(req, h.now)
 	out, err := h.top.SyncBlacklist(ctx, in)
 	if err != nil {
-		return nil, Status(ctx, h.logger, err)
+		return nil, h.fail(ctx, err)
+	}
+	if err := out.Err(); err != nil {
+		return nil, h.fail(ctx, err)
 	}
 	noteTOPRequestID(ctx, out.RequestID)
-	if err := out.Err(); err != nil {
-		return nil, Status(ctx, h.logger, err)
-	}
 	u := out.UserBlacklistResponse
 	return &scv1.SyncUserBlacklistResponse{
 		RequestId: in.UserBlacklistRequest.RequestID, Success: bool(u.Success), Code: string(u.Code),

@@ -52,6 +52,13 @@ func newHandlers(d Deps) handlers {
 	return handlers{top: d.TOP, logger: logger}
 }
 
+// fail records TOP's request_id when err carries one, then maps err to
+// the caller's status (see Status).
+func (h handlers) fail(ctx context.Context, err error) error {
+	noteTOPRequestID(ctx, topRequestID(err))
+	return Status(ctx, h.logger, err)
+}
+
 // noteTOPRequestID records TOP's request_id for the log line and returns
 // it to the caller in the x-top-request-id header.
 func noteTOPRequestID(ctx context.Context, id string) {

@@ -25,16 +25,16 @@ func NewWorkcards(d Deps) *Workcards { return &Workcards{handlers: newHandlers(d
 func (h *Workcards) AssignWorker(ctx context.Context, req *scv1.AssignWorkerRequest) (*scv1.AssignWorkerResponse, error) {
 	in, err := assignWorkerToTOP(req)
 	if err != nil {
-		return nil, Status(ctx, h.logger, err)
+		return nil, h.fail(ctx, err)
 	}
 	out, err := h.top.AssignWorker(ctx, in)
 	if err != nil {
-		return nil, Status(ctx, h.logger, err)
+		return nil, h.fail(ctx, err)
+	}
+	if err := out.Err(); err != nil {
+		return nil, h.fail(ctx, err)
 	}
 	noteTOPRequestID(ctx, out.RequestID)
-	if err := out.Err(); err != nil {
-		return nil, Status(ctx, h.logger, err)
-	}
 	r := out.Result
 	return &scv1.AssignWorkerResponse{
 		Success: bool(r.Success), MsgCode: string(r.MsgCode), MsgInfo: r.MsgInfo,
@@ -74,12 +74,12 @@ func (h *Workcards) BindVirtualPhone(ctx context.Context, req *scv1.BindVirtualP
 		RequestSource: &topapi.WorkcardRequestSource{RealTpNick: src.GetRealTpNick(), ServiceStoreCode: src.GetServiceStoreCode()},
 	}})
 	if err != nil {
-		return nil, Status(ctx, h.logger, err)
+		return nil, h.fail(ctx, err)
+	}
+	if err := out.Err(); err != nil {
+		return nil, h.fail(ctx, err)
 	}
 	noteTOPRequestID(ctx, out.RequestID)
-	if err := out.Err(); err != nil {
-		return nil, Status(ctx, h.logger, err)
-	}
 	r := out.Result
 	return &scv1.BindVirtualPhoneResponse{
 		ResultData: string(r.ResultData), Success: bool(r.Success), MsgCode: string(r.MsgCode),

@@ -26,16 +26,16 @@ func NewWorkers(d Deps) *Workers { return &Workers{handlers: newHandlers(d)} }
 func (h *Workers) UpdateWorker(ctx context.Context, req *scv1.UpdateWorkerRequest) (*scv1.UpdateWorkerResponse, error) {
 	dto, err := workerToTOP(req.GetWorker())
 	if err != nil {
-		return nil, Status(ctx, h.logger, err)
+		return nil, h.fail(ctx, err)
 	}
 	out, err := h.top.UpdateWorker(ctx, &topapi.WorkerUpdateRequest{Worker: dto})
 	if err != nil {
-		return nil, Status(ctx, h.logger, err)
+		return nil, h.fail(ctx, err)
+	}
+	if err := out.Err(); err != nil {
+		return nil, h.fail(ctx, err)
 	}
 	noteTOPRequestID(ctx, out.RequestID)
-	if err := out.Err(); err != nil {
-		return nil, Status(ctx, h.logger, err)
-	}
 	r := out.Result
 	return &scv1.UpdateWorkerResponse{
 		Success: bool(r.Success), Value: bool(r.Value), ErrorCode: int64(r.ErrorCode), ErrorMsg: r.ErrorMsg,
@@ -80,12 +80,12 @@ func workerToTOP(w *scv1.Worker) (*topapi.WorkerDto, error) {
 func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest) (*scv1.GetWorkerTagsResponse, error) {
 	out, err := h.top.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: req.GetIdNumber(), Mobile: req.GetMobile()})
 	if err != nil {
-		return nil, Status(ctx, h.logger, err)
+		return nil, h.fail(ctx, err)
+	}
+	if err := out.Err(); err != nil {
+		return nil, h.fail(ctx, err)
 	}
 	noteTOPRequestID(ctx, out.RequestID)
-	if err := out.Err(); err != nil {
-		return nil, Status(ctx, h.logger, err)
-	}
 	r := out.Result
 	resp := &scv1.GetWorkerTagsResponse{
 		Success: bool(r.Success), MsgCode: string(r.MsgCode), MsgInfo: r.MsgInfo, TopRequestId: out.RequestID,

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/topsim"
+)
+
+var tagsReq = &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
+
+func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"quota": map[string]any{"calls_per_second": 1, "ban_seconds": 30}})
+	if _, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq); err != nil {
+		t.Fatal(err)
+	}
+	for i, wantReached := range []bool{true, false} {
+		before := callCount(t, ts)
+		_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+		st := status.Convert(err)
+		if st.Code() != codes.ResourceExhausted {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		var retry *errdetails.RetryInfo
+		var info *errdetails.ErrorInfo
+		for _, d := range st.Details() {
+			switch d := d.(type) {
+			case *errdetails.RetryInfo:
+				retry = d
+			case *errdetails.ErrorInfo:
+				info = d
+			}
+		}
+		if retry == nil || retry.GetRetryDelay().AsDuration() < 25*time.Second || retry.GetRetryDelay().AsDuration() > 30*time.Second {
+			t.Fatalf("call %d: RetryInfo %v", i, retry)
+		}
+		if info == nil || info.GetReason() != "TOP_ACCESSCONTROL_LIMITED_BY_APP_ACCESS_COUNT" {
+			t.Fatalf("call %d: ErrorInfo %v", i, info)
+		}
+		if reached := callCount(t, ts) > before; reached != wantReached {
+			t.Fatalf("call %d reached TOP: %v, want %v", i, reached, wantReached)
+		}
+	}
+	code, hdr, _ := ts.rest(t, "/v1/workers:getTags", restBody(t, tagsReq))
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("REST %d %v", code, hdr)
+	}
+}
+
+// TestRealTOPSettings points servicecenterd at a separate gateway with its
+// own credentials, as against production: the flags must reach the wire.
+func TestRealTOPSettings(t *testing.T) {
+	emu, err := topsim.New(topsim.Config{AppKey: "app-1", AppSecret: "real-secret-1", Session: "real-session-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httptest.NewServer(emu)
+	t.Cleanup(func() {
+		upstream.Close()
+		_ = emu.Close()
+	})
+	tests := []struct {
+		name       string
+		session    string
+		signMethod string
+		want       codes.Code
+	}{
+		{"md5", "real-session-1", "md5", codes.OK},
+		{"hmac", "real-session-1", "hmac", codes.OK},
+		{"wrong session", "stale-session", "hmac-sha256", codes.Unauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, func(c *Config) {
+				c.TOPURL, c.TOPAppKey, c.TOPAppSecret, c.TOPSession, c.TOPSignMethod = upstream.URL+"/router/rest", "app-1", "real-secret-1", tt.session, tt.signMethod
+			})
+			if ts.EmulatorURL() != "" {
+				t.Fatal("embedded emulator started although --top-url is set")
+			}
+			_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+			if status.Code(err) != tt.want {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			logs := ts.logs.String()
+			for _, secret := range []string{"real-secret-1", "real-session-1", "stale-session"} {
+				if strings.Contains(logs, secret) {
+					t.Fatalf("logs contain %q:\n%s", secret, logs)
+				}
+			}
+		})
+	}
+}
+
+func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+		"method": "tmall.servicecenter.worker.taglist.get", "latency": "700ms"}}})
+	type result struct {
+		resp *scv1.GetWorkerTagsResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := ts.workers.GetWorkerTags(ctx, tagsReq)
+		done <- result{resp, err}
+	}()
+	time.Sleep(200 * time.Millisecond) // the call is now waiting on the emulator
+	ts.cancel()
+	r := <-done
+	if r.err != nil || !r.resp.GetSuccess() {
+		t.Fatalf("call in flight: %v %v", r.resp, r.err)
+	}
+	select {
+	case err := <-ts.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.done = nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if _, err := http.Get("http://" + ts.HTTPAddr() + "/healthz"); err == nil {
+		t.Fatal("HTTP still serving after shutdown")
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, "shutting down") {
+		t.Fatalf("no shutdown log:\n%s", logs)
+	}
+}
+
+func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.ShutdownTimeout = 300 * time.Millisecond })
+	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+		"method": "tmall.servicecenter.worker.taglist.get", "latency": "5s"}}})
+	done := make(chan error, 1)
+	go func() {
+		_, err := ts.workers.GetWorkerTags(context.Background(), tagsReq)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	ts.stop(t)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("shutdown took %v with a 300ms timeout", took)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("a call longer than the shutdown timeout succeeded")
+	}
+}
