@@ -1,0 +1,118 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/topclient"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+func apiErr(code int, sub string) error {
+	return &topclient.APIError{Method: topwire.MethodAssignWorker, Resp: topwire.ErrorResponse{Code: code, SubCode: sub, Msg: topwire.Message(code), RequestID: "rid"}}
+}
+
+func TestStatus(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		code   codes.Code
+		reason string
+		retry  time.Duration
+	}{
+		{"nil", nil, codes.OK, "", 0},
+		{"business 1008", &topapi.BusinessError{Method: topwire.MethodAssignWorker, Code: "1008"}, codes.NotFound, "TOP_BIZ_1008", 0},
+		{"business 10006", &topapi.BusinessError{Method: topwire.MethodWorkerUpdate, Code: "10006"}, codes.NotFound, "TOP_BIZ_10006", 0},
+		{"business 10007", &topapi.BusinessError{Method: topwire.MethodWorkerUpdate, Code: "10007"}, codes.AlreadyExists, "TOP_BIZ_10007", 0},
+		{"business 11001", &topapi.BusinessError{Method: topwire.MethodWorkerUpdate, Code: "11001"}, codes.InvalidArgument, "TOP_BIZ_11001", 0},
+		{"business unknown", &topapi.BusinessError{Method: topwire.MethodAssignWorker, Code: "4242"}, codes.Unknown, "TOP_BIZ_4242", 0},
+		{"business no code", &topapi.BusinessError{Method: topwire.MethodAssignWorker}, codes.Unknown, "TOP_BIZ_UNKNOWN", 0},
+		{"business retry", &topapi.BusinessError{Method: topwire.MethodBlacklistSync, Code: "500", Retry: true}, codes.Unavailable, "TOP_BIZ_500", 0},
+		{"isv with 50", apiErr(50, "isv.invalid-parameter"), codes.InvalidArgument, "TOP_ISV_INVALID_PARAMETER", 0},
+		{"isv with 15", apiErr(15, "isv.missing-parameter:worker"), codes.InvalidArgument, "TOP_ISV_MISSING_PARAMETER_WORKER", 0},
+		{"isp", apiErr(15, "isp.top-remote-connection-timeout"), codes.Unavailable, "TOP_ISP_TOP_REMOTE_CONNECTION_TIMEOUT", 0},
+		{"remote service error bare", apiErr(15, ""), codes.Unavailable, "TOP_CODE_15", 0},
+		{"40", apiErr(40, ""), codes.InvalidArgument, "TOP_CODE_40", 0},
+		{"41", apiErr(41, ""), codes.InvalidArgument, "TOP_CODE_41", 0},
+		{"27 invalid session", apiErr(27, ""), codes.Unauthenticated, "TOP_CODE_27", 0},
+		{"25 bad signature is our config", apiErr(25, ""), codes.Internal, "TOP_CODE_25", 0},
+		{"22 invalid method is our bug", apiErr(22, ""), codes.Internal, "TOP_CODE_22", 0},
+		{"11 permission", apiErr(11, ""), codes.PermissionDenied, "TOP_CODE_11", 0},
+		{"7 quota without ban", apiErr(7, ""), codes.ResourceExhausted, "TOP_CODE_7", 0},
+		{"10 unavailable", apiErr(10, ""), codes.Unavailable, "TOP_CODE_10", 0},
+		{"unknown code", apiErr(777, ""), codes.Unknown, "TOP_CODE_777", 0},
+		{"ban", &topclient.BanError{Method: topwire.MethodAssignWorker, RetryAfter: 42 * time.Second,
+			Resp: &topwire.ErrorResponse{Code: 7, SubCode: topwire.SubCodeAppAccessCount, SubMsg: "This ban will last for 42 more seconds"}},
+			codes.ResourceExhausted, "TOP_ACCESSCONTROL_LIMITED_BY_APP_ACCESS_COUNT", 42 * time.Second},
+		{"ban without response", &topclient.BanError{Method: topwire.MethodAssignWorker, RetryAfter: time.Second}, codes.ResourceExhausted, ReasonTOPQuotaBanned, time.Second},
+		{"transport", &topclient.TransportError{Method: topwire.MethodAssignWorker, StatusCode: 502}, codes.Unavailable, ReasonTOPUnavailable, 0},
+		{"decode", &topclient.DecodeError{Method: topwire.MethodAssignWorker, Err: errors.New("bad")}, codes.Unavailable, ReasonTOPBadResponse, 0},
+		{"wrapped", fmt.Errorf("assign: %w", apiErr(27, "")), codes.Unauthenticated, "TOP_CODE_27", 0},
+		{"canceled", context.Canceled, codes.Canceled, "", 0},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "", 0},
+		{"status passes through", status.Error(codes.InvalidArgument, "x"), codes.InvalidArgument, "", 0},
+		{"unexpected", errors.New("boom 13812345678"), codes.Internal, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			st := status.Convert(Status(context.Background(), logger, tt.err))
+			if st.Code() != tt.code {
+				t.Fatalf("code = %v, want %v (%s)", st.Code(), tt.code, st.Message())
+			}
+			var infos []*errdetails.ErrorInfo
+			var retry *errdetails.RetryInfo
+			for _, d := range st.Details() {
+				switch d := d.(type) {
+				case *errdetails.ErrorInfo:
+					infos = append(infos, d)
+				case *errdetails.RetryInfo:
+					retry = d
+				}
+			}
+			switch {
+			case tt.reason == "" && len(infos) != 0:
+				t.Fatalf("unexpected ErrorInfo %v", infos)
+			case tt.reason != "" && (len(infos) != 1 || infos[0].GetReason() != tt.reason || infos[0].GetDomain() != ErrorDomain):
+				t.Fatalf("ErrorInfo %v, want one with reason %s", infos, tt.reason)
+			}
+			if tt.retry != 0 && (retry == nil || retry.GetRetryDelay().AsDuration() != tt.retry) {
+				t.Fatalf("RetryInfo %v, want %v", retry, tt.retry)
+			}
+			if tt.retry == 0 && retry != nil {
+				t.Fatalf("unexpected RetryInfo %v", retry)
+			}
+			if strings.Contains(st.Message()+logs.String(), "13812345678") {
+				t.Fatalf("leak: %s %s", st.Message(), logs.String())
+			}
+			if tt.code == codes.Internal && tt.reason == "" && st.Message() != "internal error" {
+				t.Fatalf("internal message %q", st.Message())
+			}
+		})
+	}
+}
+
+func TestReasonPart(t *testing.T) {
+	tests := map[string]string{
+		"isv.invalid-parameter":        "ISV_INVALID_PARAMETER",
+		"isv.invalid-parameter:mobile": "ISV_INVALID_PARAMETER_MOBILE",
+		"..":                           "UNKNOWN",
+		strings.Repeat("a", 80):        strings.Repeat("A", 50),
+	}
+	for in, want := range tests {
+		if got := reasonPart(in); got != want {
+			t.Errorf("reasonPart(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
