@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
@@ -36,6 +37,15 @@ func ParseAbilityMap(s string) (map[string]Ability, error) {
 	if !strings.HasPrefix(text, "{") {
 		text = "{" + text + "}"
 	}
+	if out, ok := parseAbilitiesFast([]byte(text)); ok {
+		return out, nil
+	}
+	return parseAbilitiesSlow(text)
+}
+
+// parseAbilitiesSlow is ParseAbilityMap through encoding/json, one
+// json.Unmarshal per ability and attribute; it words every error.
+func parseAbilitiesSlow(text string) (map[string]Ability, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &raw); err != nil {
 		return nil, fmt.Errorf("ability_map is not a JSON object: %s", jsonReason(err))
@@ -75,6 +85,135 @@ func ParseAbilityMap(s string) (map[string]Ability, error) {
 		out[name] = a
 	}
 	return out, nil
+}
+
+// parseAbilitiesFast parses the abilities of the JSON object text in one
+// pass, without reflection. It gives up (false) on anything unusual, an
+// escaped or non-UTF-8 key, a value that is not an object, an attribute
+// that does not decode, so that parseAbilitiesSlow answers (and words the
+// error); when it succeeds, its result is parseAbilitiesSlow's (duplicate
+// names and attributes: the last wins, as in a map). FuzzParseAbilityMap
+// holds it to that.
+func parseAbilitiesFast(text []byte) (map[string]Ability, bool) {
+	if !json.Valid(text) {
+		return nil, false
+	}
+	out := make(map[string]Ability, 4)
+	ok := eachMember(text, skipJSONSpace(text, 0), func(name string, value []byte) bool {
+		var a Ability
+		if !eachMember(value, 0, func(k string, v []byte) bool {
+			var err error
+			switch k {
+			case "effective":
+				var b topwire.Bool
+				err = b.UnmarshalJSON(v)
+				a.Effective = bool(b)
+			case "serviceCode":
+				var s topwire.String
+				err = s.UnmarshalJSON(v)
+				a.ServiceCode = string(s)
+			case "abilityLevel":
+				var n topwire.Int64
+				err = n.UnmarshalJSON(v)
+				a.AbilityLevel = int64(n)
+			default:
+				if a.Extra == nil {
+					a.Extra = map[string]json.RawMessage{}
+				}
+				a.Extra[k] = bytes.Clone(v)
+			}
+			return err == nil
+		}) {
+			return false
+		}
+		out[name] = a
+		return true
+	})
+	return out, ok
+}
+
+// eachMember calls fn with each member of the valid JSON object starting
+// at b[i] (its value's exact bytes), and reports false when b[i] is not an
+// object, a key has an escape or is not UTF-8, or fn returns false.
+func eachMember(b []byte, i int, fn func(key string, value []byte) bool) bool {
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for i < len(b) && b[i] == '"' {
+		end := bytes.IndexByte(b[i+1:], '"')
+		if end < 0 {
+			return false
+		}
+		key := b[i+1 : i+1+end]
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			return false
+		}
+		i = skipJSONSpace(b, i+end+2)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		start := skipJSONSpace(b, i+1)
+		i = skipJSONValue(b, start)
+		if !fn(string(key), b[start:i]) {
+			return false
+		}
+		i = skipJSONSpace(b, i)
+		if i < len(b) && b[i] == '}' {
+			return true
+		}
+		if i >= len(b) || b[i] != ',' {
+			return false
+		}
+		i = skipJSONSpace(b, i+1)
+	}
+	return false
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the end of the valid JSON value starting at b[i].
+func skipJSONValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			i++
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			i++
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+			i++
+		default:
+			i++
+		}
+		if depth == 0 && i > 0 && (b[i-1] == '"' || b[i-1] == '}' || b[i-1] == ']') {
+			return i
+		}
+	}
+	return i
 }
 
 // FormatAbilityMap renders abilities as TOP does: the members of a JSON
