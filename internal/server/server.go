@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"time"
 
-	"buf.build/go/protovalidate"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -27,6 +26,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
+	"github.com/servicecenterd/servicecenterd/internal/validation"
 )
 
 // Server is a running servicecenterd: listeners bound, not yet serving
@@ -45,6 +45,13 @@ type Server struct {
 	// gatewayConn is the REST gateway's connection to our gRPC listener.
 	gatewayConn *grpc.ClientConn
 }
+
+// streamWorkers is how many long-lived goroutines run RPCs. A fresh
+// goroutine per RPC (grpc-go's default) starts with a small stack and grows
+// it by copying on every call (about a tenth of the server's CPU under load:
+// docs/performance.md); workers keep their grown stacks. When all are busy,
+// grpc-go runs the RPC on a new goroutine as before.
+const streamWorkers = 256
 
 // serviceNames are the gRPC services whose health is reported one by one.
 var serviceNames = []string{
@@ -70,12 +77,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (s *Server, err e
 	if err != nil {
 		return nil, fmt.Errorf("top client: %w", err)
 	}
-	validator, err := protovalidate.New()
+	validator, err := validation.New(nil)
 	if err != nil {
 		return nil, fmt.Errorf("request validator: %w", err)
 	}
 
 	s.grpc = grpc.NewServer(
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ChainUnaryInterceptor(
 			interceptor.UnaryRequestID(),
 			interceptor.UnaryLogging(logger),
