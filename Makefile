@@ -90,6 +90,31 @@ fuzz: ## Fuzz the TOP response decoder for FUZZTIME (default 2m).
 bench-client: ## Benchmark the TOP client against a hand-written floor (BENCHCOUNT runs each).
 	$(GO) test ./internal/topclient -run '^$$' -bench . -benchmem -count $(BENCHCOUNT)
 
+# make bench knobs (also read from the environment): time per point,
+# warm-up per point, concurrencies, targets (a floor, b servicecenterd gRPC
+# with the fixed upstream, c with the embedded emulator, d REST) and methods.
+BENCH_DURATION    ?= 8s
+BENCH_WARMUP      ?= 2s
+BENCH_CONCURRENCY ?= 1,16,64,256
+BENCH_TARGETS     ?= a,b,c,d
+BENCH_METHODS     ?= GetWorkerTags,AssignWorker
+BENCH_FLAGS       ?=
+BENCH_ARGS = -duration $(BENCH_DURATION) -warmup $(BENCH_WARMUP) -concurrency $(BENCH_CONCURRENCY) \
+	-targets $(BENCH_TARGETS) -methods $(BENCH_METHODS) $(BENCH_FLAGS)
+
+.PHONY: bench
+bench: ## Benchmark servicecenterd against the floor of two network hops (about 6 min); updates docs/performance.md.
+	@bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	$(GO) build -o "$$bin/" ./cmd/servicecenterd ./cmd/scdbench; \
+	"$$bin/scdbench" run -servicecenterd "$$bin/servicecenterd" -out bench/results -doc docs/performance.md $(BENCH_ARGS)
+
+.PHONY: bench-profile
+bench-profile: ## Like bench, with CPU and allocation profiles of the servers at 64 callers (numbers perturbed; docs untouched).
+	@bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	$(GO) build -o "$$bin/" ./cmd/scdbench; \
+	"$$bin/scdbench" run -profile -out bench/results $(BENCH_ARGS)
+	@echo "read a profile with: go tool pprof -top bench/results/<date>-profile/profiles/<name>.cpu.pprof"
+
 .PHONY: bench-emulator
 bench-emulator: ## Benchmark the TOP emulator (calls/s at 64 callers on loopback).
 	$(GO) test ./internal/topsim -run '^$$' -bench . -benchmem
