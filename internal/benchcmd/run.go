@@ -193,6 +193,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					slog.String("target", id), slog.String("method", m), slog.Int("conc", conc),
 					slog.String("rps", fmt.Sprintf("%.0f", p.RPS)), slog.String("p50_ms", fmt.Sprintf("%.3f", p.P50Ms)),
 					slog.String("p99_ms", fmt.Sprintf("%.3f", p.P99Ms)), slog.String("cpu_s_per_1k", fmt.Sprintf("%.3f", p.CPUPer1k)),
+					slog.String("other_cores", fmt.Sprintf("%.2f", p.OtherCores)),
 					slog.Int64("errors", p.Errors))
 			}
 		}
@@ -263,7 +264,7 @@ func runPoint(ctx context.Context, o options, srv *servers, t target, method str
 		Target: t.id, Method: method, Concurrency: conc,
 		Requests: res.Requests, Errors: res.Errors, FirstError: res.FirstError,
 		RPS: res.RPS(), P50Ms: ms(res.Latency.P50), P99Ms: ms(res.Latency.P99), MeanMs: ms(res.Latency.Mean),
-		CPUPer1k: res.CPUPer1k(0), GeneratorCPUPer1k: res.CPUPer1k(1),
+		CPUPer1k: res.CPUPer1k(0), GeneratorCPUPer1k: res.CPUPer1k(1), OtherCores: res.OtherCores(),
 	}
 	if t.upstream != nil {
 		p.UpstreamCPUPer1k = res.CPUPer1k(2)

@@ -111,6 +111,9 @@ type Point struct {
 	UpstreamCPUPer1k float64 `json:"upstream_cpu_s_per_1k"`
 	// GeneratorCPUPer1k is the load generator's own, for reference.
 	GeneratorCPUPer1k float64 `json:"generator_cpu_s_per_1k"`
+	// OtherCores is CPU the rest of the machine used meanwhile, in cores:
+	// load that competed with the benchmark.
+	OtherCores float64 `json:"other_cores"`
 }
 
 // Find returns the point for target, method and concurrency.
@@ -272,19 +275,20 @@ func (r *Report) Markdown() string {
 
 	b.WriteString("### Points\n\n")
 	b.WriteString("CPU s/1k is the CPU seconds (user + system) per 1,000 requests of the process under test; " +
-		"upstream and generator CPU are shown apart and never counted in it.\n\n")
+		"upstream and generator CPU are shown apart and never counted in it. Other load is the CPU the rest of " +
+		"the machine used during the point (from /proc/stat), in cores: above about 0.1 the point competed with it.\n\n")
 	for _, m := range r.methods() {
 		fmt.Fprintf(&b, "**%s**\n\n", m)
-		b.WriteString("| target | conc | rps | p50 ms | p99 ms | CPU s/1k | upstream CPU s/1k | generator CPU s/1k | errors |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| target | conc | rps | p50 ms | p99 ms | CPU s/1k | upstream CPU s/1k | generator CPU s/1k | other load, cores | errors |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, t := range r.targets() {
 			for _, c := range r.concurrencies() {
 				p, ok := r.Find(t, m, c)
 				if !ok {
 					continue
 				}
-				fmt.Fprintf(&b, "| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %d |\n",
-					TargetName(t), c, p.RPS, p.P50Ms, p.P99Ms, p.CPUPer1k, p.UpstreamCPUPer1k, p.GeneratorCPUPer1k, p.Errors)
+				fmt.Fprintf(&b, "| %s | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %d |\n",
+					TargetName(t), c, p.RPS, p.P50Ms, p.P99Ms, p.CPUPer1k, p.UpstreamCPUPer1k, p.GeneratorCPUPer1k, p.OtherCores, p.Errors)
 			}
 		}
 		b.WriteString("\n")

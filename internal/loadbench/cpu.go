@@ -59,3 +59,35 @@ func ParseStatCPU(stat []byte) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
+
+// MachineBusy returns the CPU time all processes of the machine have spent
+// busy so far (every state but idle and iowait), from /proc/stat.
+func MachineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return ParseProcStatBusy(b)
+}
+
+// ParseProcStatBusy returns the busy time of the "cpu" line of the text
+// of /proc/stat: user + nice + system + irq + softirq + steal (guest time is
+// already counted in user).
+func ParseProcStatBusy(stat []byte) (time.Duration, error) {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	fields := bytes.Fields(line)
+	if len(fields) < 9 || string(fields[0]) != "cpu" {
+		return 0, errors.New("proc stat: no cpu line")
+	}
+	var ticks int64
+	for i, f := range fields[1:9] {
+		n, err := strconv.ParseInt(string(f), 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("proc stat: bad tick count %q", f)
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}

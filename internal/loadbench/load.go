@@ -51,6 +51,23 @@ type Result struct {
 	// CPU is the CPU time (user + system) each watched process spent in the
 	// window, in the order of Config.Watch.
 	CPU []time.Duration
+	// MachineBusy is the CPU time the whole machine spent busy in the
+	// window; minus the watched processes' CPU, it is other load that
+	// competed with the benchmark.
+	MachineBusy time.Duration
+}
+
+// OtherCores is the machine's busy CPU time in the window beyond the
+// watched processes', in cores (0.5 is half a core busy elsewhere).
+func (r Result) OtherCores() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	other := r.MachineBusy
+	for _, c := range r.CPU {
+		other -= c
+	}
+	return max(0, other.Seconds()/r.Elapsed.Seconds())
 }
 
 // RPS is successful requests per second over the window.
@@ -151,6 +168,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return finish(err)
 	}
+	busyBefore, err := MachineBusy()
+	if err != nil {
+		return finish(err)
+	}
 	t0 := time.Now()
 	start.Store(t0.UnixNano())
 	if err := wait(cfg.Duration); err != nil {
@@ -162,10 +183,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return finish(err)
 	}
+	busyAfter, err := MachineBusy()
+	if err != nil {
+		return finish(err)
+	}
 	stop.Store(true)
 	wg.Wait()
 
-	res := Result{Elapsed: t1.Sub(t0), CPU: make([]time.Duration, len(before))}
+	res := Result{Elapsed: t1.Sub(t0), CPU: make([]time.Duration, len(before)), MachineBusy: busyAfter - busyBefore}
 	for i := range before {
 		res.CPU[i] = after[i] - before[i]
 	}
