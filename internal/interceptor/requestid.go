@@ -26,8 +26,9 @@ func NewRequestID() string {
 // requestID takes the caller's x-request-id when it is a sane token, else
 // makes a new one.
 func requestID(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get(RequestIDHeader) {
+	// ValueFromIncomingContext copies one key's values, not the whole
+	// metadata as FromIncomingContext does.
+	for _, v := range metadata.ValueFromIncomingContext(ctx, RequestIDHeader) {
 		if validRequestID(v) {
 			return v
 		}
