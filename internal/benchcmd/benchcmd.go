@@ -174,6 +174,7 @@ type options struct {
 	doc            string
 	profile        bool
 	profileConc    int
+	scdEnv         []string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -194,6 +195,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.profile, "profile", false, "write CPU and allocation profiles of the servers at -profile-concurrency "+
 		"(servicecenterd then runs inside scdbench with a pprof listener; the numbers are perturbed)")
 	fs.IntVar(&o.profileConc, "profile-concurrency", 64, "the concurrency profiled with -profile")
+	scdEnv := fs.String("scd-env", "", "comma-separated KEY=VALUE environment of the servicecenterd processes only (e.g. GOGC=400)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -213,6 +215,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var err error
 	if o.concurrencies, err = parseInts(*concs); err != nil {
 		errs = append(errs, fmt.Errorf("-concurrency: %w", err))
+	}
+	o.scdEnv = splitList(*scdEnv)
+	for _, kv := range o.scdEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("-scd-env: %q is not KEY=VALUE", kv))
+		}
 	}
 	o.targets = splitList(*targets)
 	for _, t := range o.targets {

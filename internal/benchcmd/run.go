@@ -100,7 +100,7 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 		pp := next()
 		argv := scd(pp, "--grpc-addr", s.scdUpGRPC, "--http-addr", s.scdUpHTTP, "--top-url", upstreamURL,
 			"--top-app-key", benchAppKey, "--top-sign-method", o.signMethod)
-		env := []string{"SERVICECENTERD_TOP_APP_SECRET=" + benchSecret, "SERVICECENTERD_TOP_SESSION=" + benchSession}
+		env := append([]string{"SERVICECENTERD_TOP_APP_SECRET=" + benchSecret, "SERVICECENTERD_TOP_SESSION=" + benchSession}, o.scdEnv...)
 		if s.scdUpstream, err = startChild(ctx, dir, "servicecenterd-upstream", argv, env,
 			[]string{s.scdUpGRPC, s.scdUpHTTP}); err != nil {
 			return nil, err
@@ -111,7 +111,7 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 		s.scdEmuGRPC = next()
 		httpAddr, pp := next(), next()
 		argv := scd(pp, "--grpc-addr", s.scdEmuGRPC, "--http-addr", httpAddr, "--top-sign-method", o.signMethod)
-		if s.scdEmulator, err = startChild(ctx, dir, "servicecenterd-emulator", argv, nil,
+		if s.scdEmulator, err = startChild(ctx, dir, "servicecenterd-emulator", argv, o.scdEnv,
 			[]string{s.scdEmuGRPC, httpAddr}); err != nil {
 			return nil, err
 		}
@@ -171,7 +171,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Settings: benchreport.Settings{
 			Duration: benchreport.Duration(o.duration), Warmup: benchreport.Duration(o.warmup),
 			Concurrencies: o.concurrencies, Targets: o.targets, Methods: o.methods,
-			GRPCConns: o.grpcConns, SignMethod: o.signMethod, Command: commandLine(o),
+			GRPCConns: o.grpcConns, SignMethod: o.signMethod, ServerEnv: o.scdEnv, Command: commandLine(o),
 		},
 	}
 	total := len(o.concurrencies) * len(o.methods) * len(o.targets)
@@ -370,6 +370,9 @@ func commandLine(o options) string {
 		o.duration, o.warmup, joinInts(o.concurrencies))
 	if o.profile {
 		cmd = strings.Replace(cmd, "make bench", "make bench-profile", 1)
+	}
+	if len(o.scdEnv) > 0 {
+		cmd += " BENCH_FLAGS='-scd-env " + strings.Join(o.scdEnv, ",") + "'"
 	}
 	return cmd
 }

@@ -70,6 +70,7 @@ type Settings struct {
 	Methods       []string `json:"methods"`
 	GRPCConns     int      `json:"grpc_conns"`
 	SignMethod    string   `json:"sign_method"`
+	ServerEnv     []string `json:"server_env,omitempty"`
 	Command       string   `json:"command"`
 }
 
@@ -268,10 +269,14 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Run of %s on %s (%d cores, GOMAXPROCS %d, %d GiB, Linux %s, %s), commit %s.\n\n",
 		r.Date.UTC().Format("2006-01-02 15:04 UTC"), r.Machine.CPU, r.Machine.Cores, r.Machine.GOMAXPROCS,
 		r.Machine.MemoryGiB, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Commit)
+	env := "default"
+	if len(r.Settings.ServerEnv) > 0 {
+		env = strings.Join(r.Settings.ServerEnv, " ")
+	}
 	fmt.Fprintf(&b, "Each point: %s warm-up, then %s measured; closed loop; gRPC over %d connection(s); "+
-		"TOP signature %s. Command: `%s`.\n\n",
+		"TOP signature %s; servicecenterd environment %s. Command: `%s`.\n\n",
 		time.Duration(r.Settings.Warmup), time.Duration(r.Settings.Duration), r.Settings.GRPCConns,
-		r.Settings.SignMethod, r.Settings.Command)
+		r.Settings.SignMethod, env, r.Settings.Command)
 
 	b.WriteString("### Points\n\n")
 	b.WriteString("CPU s/1k is the CPU seconds (user + system) per 1,000 requests of the process under test; " +
