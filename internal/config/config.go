@@ -71,8 +71,14 @@ type Value struct {
 }
 
 // Settings lists the settings of a config struct type (a pointer to a
-// struct whose fields carry `flag` tags), in field order.
+// struct whose fields carry `flag` tags), in field order, with
+// environment variables under EnvPrefix.
 func Settings(target any) ([]Setting, error) {
+	return SettingsWithPrefix(target, EnvPrefix)
+}
+
+// SettingsWithPrefix is Settings with environment variables under prefix.
+func SettingsWithPrefix(target any, prefix string) ([]Setting, error) {
 	t := reflect.TypeOf(target)
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("config target must be a pointer to a struct, got %T", target)
@@ -91,7 +97,7 @@ func Settings(target any) ([]Setting, error) {
 		}
 		out = append(out, Setting{
 			Flag:    name,
-			Env:     EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")),
+			Env:     prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")),
 			Key:     strings.ReplaceAll(name, "-", "_"),
 			Default: f.Tag.Get("default"),
 			Help:    f.Tag.Get("help"),
@@ -125,6 +131,10 @@ func typeName(t reflect.Type) (string, error) {
 type Loader struct {
 	// Name is the command name used in usage and errors, e.g. "servicecenterd serve".
 	Name string
+	// EnvPrefix starts the environment variables; "" means EnvPrefix
+	// (SERVICECENTERD_). A subcommand with settings of its own uses a
+	// longer one, e.g. SERVICECENTERD_EMULATOR_.
+	EnvPrefix string
 	// Getenv reads the environment; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
 	// ReadFile reads the YAML file; nil means os.ReadFile.
@@ -151,7 +161,11 @@ var ErrHelp = flag.ErrHelp
 // and args, with later sources winning. It does not validate values beyond
 // their types; the caller's Validate does that.
 func (l Loader) Load(target any, args []string) (*Result, error) {
-	settings, err := Settings(target)
+	prefix := l.EnvPrefix
+	if prefix == "" {
+		prefix = EnvPrefix
+	}
+	settings, err := SettingsWithPrefix(target, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +188,7 @@ func (l Loader) Load(target any, args []string) (*Result, error) {
 	// but applied last.
 	fs := flag.NewFlagSet(l.Name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	configFile := fs.String("config", "", "YAML configuration file (env "+EnvPrefix+"CONFIG)")
+	configFile := fs.String("config", "", "YAML configuration file (env "+prefix+"CONFIG)")
 	raw := make(map[string]*string, len(settings))
 	for _, s := range settings {
 		p := new(string)
@@ -206,7 +220,7 @@ func (l Loader) Load(target any, args []string) (*Result, error) {
 
 	file := *configFile
 	if file == "" {
-		file, _ = getenv(EnvPrefix + "CONFIG")
+		file, _ = getenv(prefix + "CONFIG")
 	}
 	if file != "" {
 		data, err := readFile(file)
