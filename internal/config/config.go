@@ -71,18 +71,44 @@ type Value struct {
 }
 
 // Settings lists the settings of a config struct type (a pointer to a
-// struct whose fields carry `flag` tags), in field order.
+// struct whose fields carry `flag` tags), in field order. The fields of an
+// embedded struct without a flag tag are settings too, in its place.
 func Settings(target any) ([]Setting, error) {
 	t := reflect.TypeOf(target)
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("config target must be a pointer to a struct, got %T", target)
 	}
+	out, err := structSettings(t.Elem(), nil)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, s := range out {
+		if seen[s.Flag] {
+			return nil, fmt.Errorf("setting %s: defined twice", s.Flag)
+		}
+		seen[s.Flag] = true
+	}
+	return out, nil
+}
+
+// structSettings lists the tagged fields of struct type t, whose index
+// path starts with prefix; embedded structs without a flag tag
+// contribute their own settings in place.
+func structSettings(t reflect.Type, prefix []int) ([]Setting, error) {
 	var out []Setting
-	t = t.Elem()
 	for i := range t.NumField() {
 		f := t.Field(i)
+		index := append(slices.Clone(prefix), f.Index...)
 		name := f.Tag.Get("flag")
 		if name == "" {
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				inner, err := structSettings(f.Type, index)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, inner...)
+			}
 			continue
 		}
 		typ, err := typeName(f.Type)
@@ -97,7 +123,7 @@ func Settings(target any) ([]Setting, error) {
 			Help:    f.Tag.Get("help"),
 			Secret:  f.Tag.Get("secret") == "true",
 			Type:    typ,
-			index:   f.Index,
+			index:   index,
 		})
 	}
 	return out, nil
