@@ -27,9 +27,11 @@ const (
 // Targets lists the ids a mutating call acts on, from its request and
 // (when it succeeded) its response. Phone numbers keep only their first
 // 3 and last 4 digits and ID numbers their first 6 and last 4
-// (internal/redact); every other value also passes redact.Text, so that
-// a phone number typed into a code field is masked too. Workers'
-// names are left out: they are personal data and not ids.
+// (internal/redact); free-text codes (store codes, biz types, request
+// ids) also pass redact.Text, so that a phone number typed into one is
+// masked too. Numeric ids and the supplier id are kept as they are: they
+// name businesses and records, not people. Workers' names are left out:
+// they are personal data and not ids.
 func Targets(req, resp any) []Target {
 	var t targets
 	switch r := req.(type) {
@@ -52,7 +54,7 @@ func Targets(req, resp any) []Target {
 		t.text(KindBizType, w.GetBizType())
 		t.text(KindServiceStoreCode, w.GetServiceStoreCode())
 	case *scv1.SyncUserBlacklistRequest:
-		t.text(KindSupplier, r.GetSupplierId())
+		t.plain(KindSupplier, r.GetSupplierId())
 		id := r.GetRequestId()
 		if s, ok := resp.(*scv1.SyncUserBlacklistResponse); ok && s.GetRequestId() != "" {
 			id = s.GetRequestId()
@@ -81,6 +83,12 @@ func (t *targets) id(kind string, id int64) {
 func (t *targets) mobile(kind, phone string) {
 	if phone != "" {
 		t.add(kind, redact.Phone(phone))
+	}
+}
+
+func (t *targets) plain(kind, s string) {
+	if s != "" {
+		t.add(kind, s)
 	}
 }
 

@@ -83,7 +83,11 @@ func TestRateLimit(t *testing.T) {
 
 func TestMessageSizeLimits(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.GRPCMaxRecvMsgSize = 2048; c.HTTPMaxBodySize = 4096 })
-	big := withWorker(func(w *scv1.Worker) { w.Photo = strings.Repeat("p", 1000); w.IdCardPic = strings.Repeat("i", 1000); w.HandheldCardPic = strings.Repeat("h", 1000) })
+	big := withWorker(func(w *scv1.Worker) {
+		w.Photo = strings.Repeat("p", 1000)
+		w.IdCardPic = strings.Repeat("i", 1000)
+		w.HandheldCardPic = strings.Repeat("h", 1000)
+	})
 	if _, err := ts.workers.UpdateWorker(grpcCtx(t), big); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("gRPC message over the limit: %v", err)
 	}

@@ -382,7 +382,10 @@ func TestRefuseToStartBeyondLoopback(t *testing.T) {
 		{"emulator", func(c *Config) { c.EmulatorAddr = "[::]:8800" }, "(--emulator-addr [::]:8800)"},
 		{"explicitly allowed", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.InsecureAllowUnauthenticated = true }, ""},
 		{"tokens", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.ClientsFile = p.clientsFile }, ""},
-		{"mTLS", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = p.certFile, p.keyFile, p.caFile }, ""},
+		{"mTLS", func(c *Config) {
+			c.GRPCAddr = "0.0.0.0:9090"
+			c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = p.certFile, p.keyFile, p.caFile
+		}, ""},
 		{"TLS alone is not authentication", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.TLSCertFile, c.TLSKeyFile = p.certFile, p.keyFile }, "without caller authentication"},
 	}
 	for _, tt := range tests {
