@@ -66,8 +66,8 @@ var personalData = []string{
 	tagsID, tagsMobile,
 	"33010619880606123X", "13800000000", // unknown worker
 	"110105194912310021", "23245678901", // invalid ID and mobile
-	"13712345678",                              // worker.update phone
-	"13698765432",                              // blacklisted worker
+	"13712345678",                               // worker.update phone
+	"13698765432",                               // blacklisted worker
 	"13900000001", "13900000002", "13900000009", // blacklist entries
 }
 

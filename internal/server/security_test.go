@@ -338,7 +338,9 @@ func TestMTLSRequiredWhenNothingElse(t *testing.T) {
 	}
 	other := testpki.NewCA(t, "other CA").Issue(t, testpki.Leaf{URIs: []string{sanDispatch}, Client: true})
 	cfg := p.clientTLS(t, "")
-	cfg.Certificates = []tls.Certificate{other.TLS(t)}
+	otherCert := other.TLS(t)
+	// Sent although the server asks for its own CA (Go's client would send none).
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &otherCert, nil }
 	_, err = healthpb.NewHealthClient(dialTLS(t, ts.GRPCAddr(), cfg)).Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("certificate of another CA: %v", err)
