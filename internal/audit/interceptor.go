@@ -75,7 +75,7 @@ func (a *Auditor) StreamInterceptor() grpc.StreamServerInterceptor {
 
 func (a *Auditor) record(ctx context.Context, start time.Time, method string, targets []Target, err error) {
 	call := interceptor.CallFrom(ctx)
-	e := Event{
+	a.Record(ctx, Event{
 		Time:         start,
 		Client:       call.Client,
 		RPC:          method,
@@ -83,7 +83,14 @@ func (a *Auditor) record(ctx context.Context, start time.Time, method string, ta
 		Outcome:      status.Code(err),
 		TOPRequestID: call.TOPRequestID,
 		RequestID:    call.RequestID,
-	}
+	})
+}
+
+// Record records e, for a mutating call that does not pass the gRPC
+// interceptors (such as a plain HTTP upload route). The recording
+// outlives ctx's cancellation; a failure is logged at Error, not
+// returned, since the call has already acted.
+func (a *Auditor) Record(ctx context.Context, e Event) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if rerr := a.rec.Record(rctx, e); rerr != nil {

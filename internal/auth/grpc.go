@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -42,11 +43,7 @@ func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, meth
 	call := interceptor.CallFrom(ctx)
 	if d != nil {
 		call.Client = d.Client
-		peerAddr := ""
-		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-			peerAddr = p.Addr.String()
-		}
-		logDenial(ctx, logger, d, call.RequestID, peerAddr)
+		logDenial(ctx, logger, d, call.RequestID, peerAddress(ctx))
 		return d.GRPCStatus().Err()
 	}
 	call.Client = id.Client
@@ -73,6 +70,24 @@ func GRPCCredentials(ctx context.Context) Credentials {
 		}
 	}
 	return c
+}
+
+// peerAddress is the caller's address for logs: the TCP peer, or for a
+// REST call the HTTP client's address, which the gateway appends last to
+// x-forwarded-for.
+func peerAddress(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	if _, internal := p.AuthInfo.(InternalAuthInfo); internal {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if xff := md.Get("x-forwarded-for"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			return "rest:" + strings.TrimSpace(parts[len(parts)-1])
+		}
+	}
+	return p.Addr.String()
 }
 
 func logDenial(ctx context.Context, logger *slog.Logger, d *Denial, requestID, peerAddr string) {

@@ -363,6 +363,9 @@ func TestTokensWithoutTLS(t *testing.T) {
 	if code != 401 {
 		t.Fatalf("REST without token: %d", code)
 	}
+	if !strings.Contains(ts.logs.String(), `"peer":"rest:127.0.0.1"`) {
+		t.Fatalf("REST denial not logged with the HTTP client's address:\n%s", ts.logs.String())
+	}
 	code, _, raw := doREST(t, http.DefaultClient, http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/workers:getTags", restBody(t, req), http.Header{"Authorization": {"Bearer " + tokenTagsOnly}})
 	if code != 200 {
 		t.Fatalf("REST with token: %d %s", code, raw)
