@@ -43,7 +43,7 @@ type pki struct {
 	clientsFile               string
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t testing.TB) *pki {
 	t.Helper()
 	p := &pki{ca: testpki.NewCA(t, "test CA"), dir: t.TempDir()}
 	p.certFile, p.keyFile = p.ca.Localhost(t).WriteFiles(t, p.dir, "server")
@@ -63,7 +63,7 @@ func newPKI(t *testing.T) *pki {
 	return p
 }
 
-func writeClients(t *testing.T, dir, content string) string {
+func writeClients(t testing.TB, dir, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, "clients.yaml")
 	testpki.WriteFile(t, path, []byte(content))
