@@ -90,6 +90,10 @@ if [ "$$sum" != '$(2)' ]; then echo "$(1): module hash $$sum, want $(2)" >&2; ex
 for f in $(4); do install -D -m 0644 "$$dir/$(3)/$$f" "$(THIRD_PARTY)/$$f"; done
 endef
 
+.PHONY: docs
+docs: ## Regenerate docs/configuration.md from the settings in internal/server (a test fails when it is stale).
+	$(GO) run ./cmd/servicecenterd config reference > docs/configuration.md
+
 .PHONY: fmt
 fmt: ## Format the Go code.
 	gofmt -w $$(git ls-files '*.go')

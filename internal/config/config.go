@@ -72,7 +72,8 @@ type Value struct {
 
 // Settings lists the settings of a config struct type (a pointer to a
 // struct whose fields carry `flag` tags), in field order, with
-// environment variables under EnvPrefix.
+// environment variables under EnvPrefix. The fields of an embedded struct
+// without a flag tag are settings too, in its place.
 func Settings(target any) ([]Setting, error) {
 	return SettingsWithPrefix(target, EnvPrefix)
 }
@@ -83,12 +84,38 @@ func SettingsWithPrefix(target any, prefix string) ([]Setting, error) {
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("config target must be a pointer to a struct, got %T", target)
 	}
+	out, err := structSettings(t.Elem(), nil, prefix)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, s := range out {
+		if seen[s.Flag] {
+			return nil, fmt.Errorf("setting %s: defined twice", s.Flag)
+		}
+		seen[s.Flag] = true
+	}
+	return out, nil
+}
+
+// structSettings lists the tagged fields of struct type t, whose index
+// path starts with at, with environment variables under envPrefix;
+// embedded structs without a flag tag contribute their own settings in
+// place.
+func structSettings(t reflect.Type, at []int, envPrefix string) ([]Setting, error) {
 	var out []Setting
-	t = t.Elem()
 	for i := range t.NumField() {
 		f := t.Field(i)
+		index := append(slices.Clone(at), f.Index...)
 		name := f.Tag.Get("flag")
 		if name == "" {
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				inner, err := structSettings(f.Type, index, envPrefix)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, inner...)
+			}
 			continue
 		}
 		typ, err := typeName(f.Type)
@@ -97,13 +124,13 @@ func SettingsWithPrefix(target any, prefix string) ([]Setting, error) {
 		}
 		out = append(out, Setting{
 			Flag:    name,
-			Env:     prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")),
+			Env:     envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")),
 			Key:     strings.ReplaceAll(name, "-", "_"),
 			Default: f.Tag.Get("default"),
 			Help:    f.Tag.Get("help"),
 			Secret:  f.Tag.Get("secret") == "true",
 			Type:    typ,
-			index:   f.Index,
+			index:   index,
 		})
 	}
 	return out, nil
