@@ -28,14 +28,17 @@ const protoRoot = "../../proto"
 // pkg is the package the contract lives in.
 const pkg protoreflect.FullName = "servicecenter.v1"
 
-// wantRoutes is the public REST contract: every RPC is a POST with the whole
-// request as its body, and only workcard_id ever appears in a URL.
+// wantRoutes is the public REST contract: every RPC that calls TOP is a
+// POST with the whole request as its body, and only workcard_id ever
+// appears in a URL; reading the audit trail is a GET whose query holds
+// only filters that are not personal data.
 var wantRoutes = map[protoreflect.FullName]string{
-	"servicecenter.v1.WorkcardService.AssignWorker":       "/v1/workcards/{workcard_id}:assignWorker",
-	"servicecenter.v1.WorkcardService.BindVirtualPhone":   "/v1/workcards/{workcard_id}:bindVirtualPhone",
-	"servicecenter.v1.WorkerService.UpdateWorker":         "/v1/workers:update",
-	"servicecenter.v1.WorkerService.GetWorkerTags":        "/v1/workers:getTags",
-	"servicecenter.v1.LogisticsService.SyncUserBlacklist": "/v1/blacklist:sync",
+	"servicecenter.v1.WorkcardService.AssignWorker":       "POST /v1/workcards/{workcard_id}:assignWorker",
+	"servicecenter.v1.WorkcardService.BindVirtualPhone":   "POST /v1/workcards/{workcard_id}:bindVirtualPhone",
+	"servicecenter.v1.WorkerService.UpdateWorker":         "POST /v1/workers:update",
+	"servicecenter.v1.WorkerService.GetWorkerTags":        "POST /v1/workers:getTags",
+	"servicecenter.v1.LogisticsService.SyncUserBlacklist": "POST /v1/blacklist:sync",
+	"servicecenter.v1.AuditService.ListAuditEvents":       "GET /v1/auditEvents",
 }
 
 // compiler compiles .proto sources with their comments. Our files come from
@@ -177,8 +180,9 @@ func httpRule(m protoreflect.MethodDescriptor) (*annotations.HttpRule, error) {
 	return rule, nil
 }
 
-// routeProblems lists the RPCs of a file without a POST route with body
-// "*", or whose route differs from want.
+// routeProblems lists the RPCs of a file without exactly one route, whose
+// route is not a POST with body "*" or a GET without a body, or whose
+// route ("VERB /path") differs from want.
 func routeProblems(fd protoreflect.FileDescriptor, want map[protoreflect.FullName]string) []string {
 	var problems []string
 	for i := range fd.Services().Len() {
@@ -191,10 +195,17 @@ func routeProblems(fd protoreflect.FileDescriptor, want map[protoreflect.FullNam
 				problems = append(problems, fmt.Sprintf("rpc %s: reading options: %v", m.FullName(), err))
 			case rule == nil:
 				problems = append(problems, fmt.Sprintf("rpc %s: no google.api.http annotation", m.FullName()))
-			case rule.GetPost() == "" || rule.GetBody() != "*" || len(rule.GetAdditionalBindings()) > 0:
-				problems = append(problems, fmt.Sprintf("rpc %s: want one POST binding with body \"*\", got %v", m.FullName(), rule))
-			case want[m.FullName()] != rule.GetPost():
-				problems = append(problems, fmt.Sprintf("rpc %s: route %q, want %q", m.FullName(), rule.GetPost(), want[m.FullName()]))
+			case len(rule.GetAdditionalBindings()) > 0 ||
+				!(rule.GetPost() != "" && rule.GetBody() == "*" || rule.GetGet() != "" && rule.GetBody() == ""):
+				problems = append(problems, fmt.Sprintf("rpc %s: want one POST binding with body \"*\" or one GET binding without a body, got %v", m.FullName(), rule))
+			default:
+				route := "POST " + rule.GetPost()
+				if rule.GetGet() != "" {
+					route = "GET " + rule.GetGet()
+				}
+				if want[m.FullName()] != route {
+					problems = append(problems, fmt.Sprintf("rpc %s: route %q, want %q", m.FullName(), route, want[m.FullName()]))
+				}
 			}
 		}
 	}
@@ -275,7 +286,7 @@ func normalized(t *testing.T, fd protoreflect.FileDescriptor) *descriptorpb.File
 
 // TestCheckersCatchProblems shows the two checks above can fail: a file
 // with an undocumented field, a comment without TOP, an RPC without a
-// route and an RPC with a GET route.
+// route, a GET route where a POST is wanted and a GET with a body.
 func TestCheckersCatchProblems(t *testing.T) {
 	const src = `syntax = "proto3";
 package bad.v1;
@@ -288,6 +299,10 @@ service Svc {
   // Get is not a POST. TOP: none.
   rpc Get(Req) returns (Res) {
     option (google.api.http) = {get: "/v1/things/{id}"};
+  }
+  // GetBody is a GET with a body. TOP: none.
+  rpc GetBody(Req) returns (Res) {
+    option (google.api.http) = {get: "/v1/things", body: "*"};
   }
 }
 
@@ -319,10 +334,11 @@ message Res {
 	if !slices.Equal(gotDocs, wantDocs) {
 		t.Errorf("docProblems:\n got %q\nwant %q", gotDocs, wantDocs)
 	}
-	gotRoutes := routeProblems(files[0], map[protoreflect.FullName]string{"bad.v1.Svc.Get": "/v1/things/{id}"})
-	if len(gotRoutes) != 2 ||
+	gotRoutes := routeProblems(files[0], map[protoreflect.FullName]string{"bad.v1.Svc.Get": "POST /v1/things/{id}"})
+	if len(gotRoutes) != 3 ||
 		!strings.Contains(gotRoutes[0], "bad.v1.Svc.NoRoute: no google.api.http annotation") ||
-		!strings.Contains(gotRoutes[1], "bad.v1.Svc.Get: want one POST binding") {
+		!strings.Contains(gotRoutes[1], `bad.v1.Svc.Get: route "GET /v1/things/{id}", want "POST /v1/things/{id}"`) ||
+		!strings.Contains(gotRoutes[2], "bad.v1.Svc.GetBody: want one POST binding") {
 		t.Errorf("routeProblems = %q", gotRoutes)
 	}
 }
