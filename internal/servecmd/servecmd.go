@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/server"
@@ -38,13 +39,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := cfg.NewLogger(stderr)
-	attrs := make([]any, 0, len(res.Values)+1)
+	attrs := make([]any, 0, len(res.Values)+2)
 	if res.File != "" {
 		attrs = append(attrs, slog.String("config_file", res.File))
 	}
 	for _, v := range res.Values {
 		attrs = append(attrs, slog.String(v.Key, v.Shown))
 	}
+	attrs = append(attrs, slog.String("gogc", tuneGC(os.LookupEnv)))
 	logger.Info("settings", attrs...)
 	return server.Run(ctx, cfg, logger)
 }
