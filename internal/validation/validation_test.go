@@ -113,6 +113,12 @@ func TestValidatorMatchesProtovalidate(t *testing.T) {
 		}
 		msgs = append(msgs, &scv1.UpdateWorkerRequest{Worker: &scv1.Worker{IdentityId: id, Name: "张师傅", Phone: "13245678901"}})
 	}
+	for _, mobile := range mobileCases(r) {
+		msgs = append(msgs,
+			&scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: mobile},
+			&scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerMobile: mobile, Type: scv1.OperatorType_OPERATOR_TYPE_STORE},
+			&scv1.AssignWorkerRequest{WorkcardId: -1, TargetWorkerMobile: mobile})
+	}
 	msgs = append(msgs, &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 1234567, Type: scv1.OperatorType_OPERATOR_TYPE_PROVIDER},
 		&scv1.AssignWorkerRequest{}, nil)
 	for _, m := range msgs {
@@ -123,22 +129,69 @@ func TestValidatorMatchesProtovalidate(t *testing.T) {
 	}
 }
 
+// mobileCases are mobile numbers around every edge of mainland_mobile.
+func mobileCases(r *rand.Rand) []string {
+	cases := []string{
+		"13245678901", "19999999999", "13000000000", "12345678901", "10345678901", "23245678901", "1324567890",
+		"132456789012", "", "1", "1a245678901", "1３245678901", " 13245678901", "13245678901 ", "13245678901\n",
+		"+8613245678901", "１3245678901",
+	}
+	for range 200 {
+		cases = append(cases, fmt.Sprintf("1%d%09d", r.IntN(10), r.IntN(1e9)), fmt.Sprintf("%011d", r.IntN(1e11)))
+	}
+	return cases
+}
+
+// TestValidMobileAgreesWithCEL holds the native mobile check to the CEL
+// rule.
+func TestValidMobileAgreesWithCEL(t *testing.T) {
+	plain := plainValidator(t)
+	valid := 0
+	for _, m := range mobileCases(rand.New(rand.NewPCG(7, 8))) {
+		cel := plain.Validate(&scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: m}) == nil
+		if got := ValidMobile(m); got != cel {
+			t.Errorf("ValidMobile(%q) = %v, CEL says %v", m, got, cel)
+		}
+		if cel {
+			valid++
+		}
+	}
+	if valid < 50 {
+		t.Fatalf("only %d valid cases", valid)
+	}
+}
+
+// FuzzValidMobile compares the native mobile check with the CEL rule.
+func FuzzValidMobile(f *testing.F) {
+	for _, s := range mobileCases(rand.New(rand.NewPCG(9, 10)))[:30] {
+		f.Add(s)
+	}
+	plain := plainValidator(f)
+	f.Fuzz(func(t *testing.T, m string) {
+		cel := plain.Validate(&scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: m}) == nil
+		if got := ValidMobile(m); got != cel {
+			t.Errorf("ValidMobile(%q) = %v, CEL says %v", m, got, cel)
+		}
+	})
+}
+
 func TestPlans(t *testing.T) {
 	v := newValidator(t)
 	tests := []struct {
 		msg  proto.Message
 		want []protoreflect.Name
 	}{
-		{&scv1.GetWorkerTagsRequest{}, []protoreflect.Name{"id_number"}},
-		{&scv1.Worker{}, []protoreflect.Name{"identity_id"}},
-		{&scv1.AssignWorkerRequest{}, nil},
-		{&scv1.UpdateWorkerRequest{}, nil}, // identity_id is nested: left to CEL
+		{&scv1.GetWorkerTagsRequest{}, []protoreflect.Name{"id_number", "mobile"}},
+		{&scv1.Worker{}, []protoreflect.Name{"identity_id", "phone"}},
+		{&scv1.AssignWorkerRequest{}, []protoreflect.Name{"target_worker_mobile"}},
+		{&scv1.UpdateWorkerRequest{}, nil}, // the worker's fields are nested: left to CEL
+		{&scv1.BindVirtualPhoneRequest{}, nil},
 	}
 	for _, tt := range tests {
 		p := v.plan(tt.msg.ProtoReflect().Descriptor())
 		var got []protoreflect.Name
-		for _, fd := range p.fields {
-			got = append(got, fd.Name())
+		for _, f := range p.fields {
+			got = append(got, f.fd.Name())
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("%T: fast fields %v, want %v", tt.msg, got, tt.want)
