@@ -54,8 +54,8 @@ func keepEnds(s string, head, tail int) string {
 // digits starting with 1, optionally after +86 or 86; an identity number is
 // a run of 17 digits followed by a digit or X, or a run of 15 digits. Digit
 // runs of other lengths are left alone (ids, timestamps, amounts), and so
-// are runs joined to ASCII letters, which are parts of tokens such as hex
-// request ids ("scd-801e11430836630b9"), not numbers of their own.
+// are runs with an ASCII letter on both sides, which sit inside tokens such
+// as hex request ids ("scd-801e11430836630b9"), not numbers of their own.
 func Text(s string) string {
 	if !hasLongDigitRun(s) {
 		return s
@@ -77,7 +77,7 @@ func Text(s string) string {
 			j++
 		}
 		run := s[i:j]
-		if (i > 0 && isLetter(s[i-1])) || (j < len(s) && isLetter(s[j])) {
+		if i > 0 && isLetter(s[i-1]) && j < len(s) && isLetter(s[j]) {
 			b.WriteString(run)
 			i = j
 			continue
