@@ -353,7 +353,10 @@ func TestChunkLifecycle(t *testing.T) {
 		}
 	}
 	for _, bad := range []func() error{
-		func() error { _, err := s.FinishChunk(ctx, "bj-1", 1, ChunkResult{State: ChunkAcknowledged}); return err }, // not begun
+		func() error {
+			_, err := s.FinishChunk(ctx, "bj-1", 1, ChunkResult{State: ChunkAcknowledged})
+			return err
+		}, // not begun
 		func() error { _, err := s.FinishChunk(ctx, "bj-1", 1, ChunkResult{State: ChunkSent}); return err },
 		func() error { _, err := s.BeginChunk(ctx, "bj-1", 3, t0); return err },
 		func() error { _, err := s.BeginChunk(ctx, "bj-nope", 0, t0); return err },
