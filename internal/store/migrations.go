@@ -50,6 +50,7 @@ CREATE TABLE blacklist_jobs (
 	updated_ns    INTEGER NOT NULL,
 	err_chunk     INTEGER NOT NULL DEFAULT -1,
 	err_code      TEXT    NOT NULL DEFAULT '',
+	err_sub_code  TEXT    NOT NULL DEFAULT '',
 	err_message   TEXT    NOT NULL DEFAULT '',
 	err_final     INTEGER NOT NULL DEFAULT 0,
 	err_ns        INTEGER NOT NULL DEFAULT 0
@@ -82,6 +83,7 @@ CREATE TABLE blacklist_chunks (
 	state      INTEGER NOT NULL,
 	entries    INTEGER NOT NULL,
 	code       TEXT    NOT NULL DEFAULT '',
+	sub_code   TEXT    NOT NULL DEFAULT '',
 	message    TEXT    NOT NULL DEFAULT '',
 	updated_ns INTEGER NOT NULL,
 	PRIMARY KEY (job, idx)

@@ -147,7 +147,7 @@ type querier interface {
 
 const jobColumns = `id, supplier_id, operate_type, service_type, ability_type, chunk_size, state,
 	received, rejected, duplicates, total, chunks, sent, acknowledged, failed, created_ns, updated_ns,
-	err_chunk, err_code, err_message, err_final, err_ns, err_top_request_id`
+	err_chunk, err_code, err_sub_code, err_message, err_final, err_ns, err_top_request_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -156,20 +156,21 @@ func scanJob(row scanner) (Job, error) {
 		j                         Job
 		created, updated, errNS   int64
 		errChunk                  int64
-		errCode, errMsg, errTOP   string
+		errCode, errSub, errMsg   string
+		errTOP                    string
 		errFinal                  bool
 		operate, service, ability int
 	)
 	err := row.Scan(&j.ID, &j.SupplierID, &operate, &service, &ability, &j.ChunkSize, &j.State,
 		&j.Received, &j.Rejected, &j.Duplicates, &j.Total, &j.Chunks, &j.Sent, &j.Acknowledged, &j.Failed,
-		&created, &updated, &errChunk, &errCode, &errMsg, &errFinal, &errNS, &errTOP)
+		&created, &updated, &errChunk, &errCode, &errSub, &errMsg, &errFinal, &errNS, &errTOP)
 	if err != nil {
 		return Job{}, err
 	}
 	j.OperateType, j.ServiceType, j.AbilityType = operate, service, ability
 	j.Created, j.Updated = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	if errNS != 0 {
-		j.LastError = &JobError{Chunk: errChunk, Code: errCode, Message: errMsg, TOPRequestID: errTOP,
+		j.LastError = &JobError{Chunk: errChunk, Code: errCode, SubCode: errSub, Message: errMsg, TOPRequestID: errTOP,
 			Final: errFinal, Time: time.Unix(0, errNS).UTC()}
 	}
 	return j, nil
@@ -598,8 +599,8 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, er
 			args = append(args, u.State)
 		}
 		if e := u.Error; e != nil {
-			set = append(set, "err_chunk = ?", "err_code = ?", "err_message = ?", "err_final = ?", "err_ns = ?", "err_top_request_id = ?")
-			args = append(args, e.Chunk, e.Code, e.Message, e.Final, e.Time.UnixNano(), e.TOPRequestID)
+			set = append(set, "err_chunk = ?", "err_code = ?", "err_sub_code = ?", "err_message = ?", "err_final = ?", "err_ns = ?", "err_top_request_id = ?")
+			args = append(args, e.Chunk, e.Code, e.SubCode, e.Message, e.Final, e.Time.UnixNano(), e.TOPRequestID)
 		}
 		args = append(args, ref.key)
 		if _, err := tx.ExecContext(ctx, "UPDATE blacklist_jobs SET "+strings.Join(set, ", ")+" WHERE key = ?", args...); err != nil {
@@ -716,9 +717,9 @@ func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r Chunk
 		}
 		if state == ChunkSent {
 			ns := r.Time.UnixNano()
-			if _, err := tx.ExecContext(ctx, `UPDATE blacklist_chunks SET state = ?, code = ?, message = ?,
+			if _, err := tx.ExecContext(ctx, `UPDATE blacklist_chunks SET state = ?, code = ?, sub_code = ?, message = ?,
 				top_request_id = ?, updated_ns = ? WHERE job = ? AND idx = ?`,
-				r.State, r.Code, r.Message, r.TOPRequestID, ns, ref.key, n); err != nil {
+				r.State, r.Code, r.SubCode, r.Message, r.TOPRequestID, ns, ref.key, n); err != nil {
 				return err
 			}
 			if r.State == ChunkAcknowledged {
@@ -726,8 +727,8 @@ func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r Chunk
 					entries, ns, ref.key)
 			} else {
 				_, err = tx.ExecContext(ctx, `UPDATE blacklist_jobs SET failed = failed + ?, updated_ns = ?,
-					err_chunk = ?, err_code = ?, err_message = ?, err_final = 1, err_ns = ?, err_top_request_id = ?
-					WHERE key = ?`, entries, ns, n, r.Code, r.Message, ns, r.TOPRequestID, ref.key)
+					err_chunk = ?, err_code = ?, err_sub_code = ?, err_message = ?, err_final = 1, err_ns = ?,
+					err_top_request_id = ? WHERE key = ?`, entries, ns, n, r.Code, r.SubCode, r.Message, ns, r.TOPRequestID, ref.key)
 			}
 			if err != nil {
 				return err

@@ -379,7 +379,7 @@ func TestUpdateJobChecksState(t *testing.T) {
 	if !errors.Is(err, ErrStateConflict) || j.State != StateRunning {
 		t.Fatalf("conflicting update: %+v, %v", j, err)
 	}
-	e := &JobError{Chunk: -1, Code: "15 isp.top-remote-service-unavailable", Message: "try later", Time: t0}
+	e := &JobError{Chunk: -1, Code: "15", SubCode: "isp.top-remote-service-unavailable", Message: "try later", Time: t0}
 	j, err = s.UpdateJob(ctx, "bj-1", JobUpdate{Error: e, Time: t0})
 	if err != nil || j.State != StateRunning || *j.LastError != *e {
 		t.Fatalf("error update: %+v, %v", j, err)

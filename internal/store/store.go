@@ -187,10 +187,11 @@ type Job struct {
 type JobError struct {
 	// Chunk is the chunk's number; -1 when the failure concerns no chunk.
 	Chunk int64
-	// Code is TOP's code: the business code (e.g. "400"), the
-	// error_response code and sub_code ("15 isp.xxx"), or a transport
-	// description when TOP did not answer.
+	// Code is TOP's code: the blacklist sync's own code (e.g. "400") or
+	// error_response's code (e.g. "15"); empty when TOP did not answer.
 	Code string
+	// SubCode is error_response's sub_code, if any.
+	SubCode string
 	// Message is TOP's message, with phone and ID numbers masked.
 	Message string
 	// TOPRequestID is TOP's request_id of the failed call, if any.
@@ -239,8 +240,8 @@ const (
 type ChunkResult struct {
 	// State is ChunkAcknowledged or ChunkFailed.
 	State ChunkState
-	// Code, Message and TOPRequestID are TOP's, as in JobError.
-	Code, Message, TOPRequestID string
+	// Code, SubCode, Message and TOPRequestID are TOP's, as in JobError.
+	Code, SubCode, Message, TOPRequestID string
 	// Time is when the outcome arrived.
 	Time time.Time
 }
