@@ -272,7 +272,7 @@ func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	in := inputs(0, 95)
 	in = append(in,
-		EntryInput{Mobile: "12345", Line: 97},                          // bad mobile
+		EntryInput{Mobile: "12345", Line: 97},                           // bad mobile
 		EntryInput{Mobile: mobile(3), Reasons: []int32{4, 5}, Line: 98}, // duplicate: these reasons win
 		EntryInput{Mobile: mobile(7), Reasons: []int32{9}, Line: 99},    // bad reason
 	)
