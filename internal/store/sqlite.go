@@ -28,6 +28,7 @@ type SQLite struct {
 	w    *sql.DB
 	r    *sql.DB
 	path string
+	lock *os.File // held while open (lockFile)
 	// insertMany is insertImportMany(), built once.
 	insertMany string
 }
@@ -36,7 +37,8 @@ var _ Store = (*SQLite)(nil)
 
 // Open opens the SQLite store at path, creating the file (mode 0600) if
 // needed, and migrates its schema to the latest version. The directory
-// must exist.
+// must exist. One process at a time may have it open: Open takes a lock
+// on path+".lock" and fails when another process holds it.
 func Open(ctx context.Context, path string) (*SQLite, error) {
 	return openVersion(ctx, path, len(migrations()))
 }
@@ -47,17 +49,20 @@ func openVersion(ctx context.Context, path string, version int) (_ *SQLite, err 
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store file %q: want a path without ? or #", path)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("store file: %w", err)
-	}
-	_ = f.Close()
 	s := &SQLite{path: path, insertMany: insertImportMany()}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
 		}
 	}()
+	if s.lock, err = lockFile(path + ".lock"); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store file: %w", err)
+	}
+	_ = f.Close()
 	const common = "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
 	if s.w, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+common); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -122,6 +127,9 @@ func (s *SQLite) Close() error {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // releases the lock
 	}
 	return errors.Join(errs...)
 }

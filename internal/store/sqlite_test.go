@@ -75,10 +75,19 @@ func TestOpenCreatesPrivateFileAtLatestVersion(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("file mode %v, want 0600", fi.Mode().Perm())
 	}
+	// A second user of the file is refused while the first has it open.
+	if s2, err := Open(context.Background(), path); err == nil {
+		s2.Close()
+		t.Fatal("opened a store another user holds")
+	}
+	s.Close()
 	// Opening again runs nothing and keeps the version.
 	s2, err := Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != len(migrations()) {
+		t.Fatalf("version after reopening %d, %v", v, err)
 	}
 	s2.Close()
 }
