@@ -3,6 +3,7 @@
 //
 //	servicecenterd [serve] [flags]    the gRPC + REST server
 //	servicecenterd emulator [flags]   the TOP gateway emulator alone
+//	servicecenterd blacklist ...      bulk blacklist sync jobs (import, jobs, status, cancel)
 //	servicecenterd version            the build
 package main
 
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/servicecenterd/servicecenterd/internal/blacklistcmd"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
 	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
 	"github.com/servicecenterd/servicecenterd/internal/servecmd"
@@ -44,6 +46,7 @@ const usage = `Usage: servicecenterd <command> [flags]
 Commands:
   serve      run the gRPC and REST server (the default; servicecenterd serve -h)
   emulator   run the TOP gateway emulator alone (servicecenterd emulator -h)
+  blacklist  import blacklist files as durable sync jobs, list and follow them (servicecenterd blacklist help)
   version    print the build
 `
 
@@ -61,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "emulator":
 		return emulatorcmd.Run(ctx, args[1:], stdout, stderr)
+	case "blacklist":
+		return blacklistcmd.Run(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
