@@ -529,3 +529,28 @@ func TestCommitSurvivesReopen(t *testing.T) {
 		t.Fatalf("%d entries on disk, %v", n, err)
 	}
 }
+
+// TestDurableCommitsUseFullSync: the commits the API promises run with
+// synchronous=FULL (2), the others with NORMAL (1).
+func TestDurableCommitsUseFullSync(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	level := func(q querier) int {
+		t.Helper()
+		var v int
+		if err := q.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := level(s.w); v != 1 {
+		t.Fatalf("writes run with synchronous=%d, want 1 (NORMAL)", v)
+	}
+	inside := 0
+	if err := s.durableTx(ctx, func(tx *sql.Tx) error { inside = level(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if inside != 2 || level(s.w) != 1 {
+		t.Fatalf("durable commit ran with synchronous=%d, and left %d; want 2, then 1", inside, level(s.w))
+	}
+}

@@ -47,7 +47,8 @@ type Jobs interface {
 	// AddImportEntries stages entries of an import, in one transaction.
 	// Entry.Pos must grow across calls; Reasons are kept as given.
 	AddImportEntries(ctx context.Context, jobID string, entries []Entry) error
-	// CommitImport makes the staged entries the job's, in one transaction:
+	// CommitImport makes the staged entries the job's, in one transaction
+	// that is durable when the call returns (it survives a power loss):
 	// entries with the same mobile collapse into one, which keeps the
 	// reasons and the position of the last one; the survivors are
 	// numbered 0, 1, 2... in position order (Entry.Pos), and the job
