@@ -325,7 +325,7 @@ func (c *cli) printLastError(j *scv1.BlacklistSyncJob) {
 	if e == nil {
 		return
 	}
-	kind := "last error (being retried)"
+	kind := "last error (transient; the chunk is resent)"
 	if e.GetFinal() {
 		kind = "last error (chunk failed for good)"
 	}

@@ -643,6 +643,17 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, er
 			set = append(set, "state = ?")
 			args = append(args, u.State)
 		}
+		if e := u.Error; e != nil && !e.Final {
+			// A failure being retried does not hide one that is final.
+			var final bool
+			if err := tx.QueryRowContext(ctx, "SELECT err_final FROM blacklist_jobs WHERE key = ?", ref.key).Scan(&final); err != nil {
+				return err
+			}
+			if final {
+				e = nil
+			}
+			u.Error = e
+		}
 		if e := u.Error; e != nil {
 			set = append(set, "err_chunk = ?", "err_code = ?", "err_sub_code = ?", "err_message = ?", "err_final = ?", "err_ns = ?", "err_top_request_id = ?")
 			args = append(args, e.Chunk, e.Code, e.SubCode, e.Message, e.Final, e.Time.UnixNano(), e.TOPRequestID)

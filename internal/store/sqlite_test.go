@@ -393,6 +393,17 @@ func TestUpdateJobChecksState(t *testing.T) {
 	if err != nil || j.State != StateRunning || *j.LastError != *e {
 		t.Fatalf("error update: %+v, %v", j, err)
 	}
+	// A final error (a failed chunk) is not hidden by a later transient one.
+	if _, err := s.BeginChunk(ctx, "bj-1", 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishChunk(ctx, "bj-1", 0, ChunkResult{State: ChunkFailed, Code: "400", Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	j, err = s.UpdateJob(ctx, "bj-1", JobUpdate{Error: e, Time: t0})
+	if err != nil || j.LastError == nil || !j.LastError.Final || j.LastError.Code != "400" {
+		t.Fatalf("a transient error replaced a final one: %+v, %v", j.LastError, err)
+	}
 	if _, err := s.UpdateJob(ctx, "bj-nope", JobUpdate{Time: t0}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown job: %v", err)
 	}

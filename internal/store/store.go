@@ -72,7 +72,9 @@ type Jobs interface {
 	// UpdateJob changes a job's state and/or last error, atomically, when
 	// the job is in one of u.From (any state when u.From is empty). It
 	// returns the job as it is now; when the job was in another state it
-	// returns it unchanged together with ErrStateConflict.
+	// returns it unchanged together with ErrStateConflict. An error that
+	// is not Final does not replace a Final one (the job keeps showing why
+	// it failed).
 	UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, error)
 
 	// ChunkEntries appends the entries of chunk n (numbers n*ChunkSize up
