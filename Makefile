@@ -20,6 +20,18 @@ THIRD_PARTY := third_party/proto
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+.PHONY: run
+run: ## Run the server on 127.0.0.1:9090 (gRPC) and :8080 (REST) against the embedded TOP emulator.
+	$(GO) run ./cmd/servicecenterd serve
+
+.PHONY: build
+build: ## Build bin/servicecenterd.
+	$(GO) build -o bin/servicecenterd ./cmd/servicecenterd
+
+.PHONY: tools
+tools: ## Install the pinned grpcurl into bin/ (for the README's examples).
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+
 .PHONY: test
 test: vet ## Run go vet and every test with the race detector.
 	$(GO) test -race -count=1 $(PKGS)
@@ -77,6 +89,10 @@ sum=$$(sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$$/\1/p' <<<"$$json"); \
 if [ "$$sum" != '$(2)' ]; then echo "$(1): module hash $$sum, want $(2)" >&2; exit 1; fi; \
 for f in $(4); do install -D -m 0644 "$$dir/$(3)/$$f" "$(THIRD_PARTY)/$$f"; done
 endef
+
+.PHONY: docs
+docs: ## Regenerate docs/configuration.md from the settings in internal/server (a test fails when it is stale).
+	$(GO) run ./cmd/servicecenterd config reference > docs/configuration.md
 
 .PHONY: fmt
 fmt: ## Format the Go code.

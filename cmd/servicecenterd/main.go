@@ -4,6 +4,8 @@
 //	servicecenterd [serve] [flags]    the gRPC + REST server
 //	servicecenterd emulator [flags]   the TOP gateway emulator alone
 //	servicecenterd blacklist ...      bulk blacklist sync jobs (import, jobs, status, cancel)
+//	servicecenterd config check FILE  validate a config file, print the settings
+//	servicecenterd token generate     make a bearer token (and hash)
 //	servicecenterd version            the build
 package main
 
@@ -20,8 +22,10 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklistcmd"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
+	"github.com/servicecenterd/servicecenterd/internal/configcmd"
 	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
 	"github.com/servicecenterd/servicecenterd/internal/servecmd"
+	"github.com/servicecenterd/servicecenterd/internal/tokencmd"
 )
 
 func isHelp(arg string) bool {
@@ -47,6 +51,8 @@ Commands:
   serve      run the gRPC and REST server (the default; servicecenterd serve -h)
   emulator   run the TOP gateway emulator alone (servicecenterd emulator -h)
   blacklist  import blacklist files as durable sync jobs, list and follow them (servicecenterd blacklist help)
+  config     check FILE: validate a config file and print the settings; reference: print them all
+  token      generate: a new bearer token and its hash; hash: hash a token from stdin
   version    print the build
 `
 
@@ -66,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return emulatorcmd.Run(ctx, args[1:], stdout, stderr)
 	case "blacklist":
 		return blacklistcmd.Run(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configcmd.Run(args[1:], nil, stdout, stderr)
+	case "token":
+		return tokencmd.Run(args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -20,6 +20,12 @@ func TestRunDispatch(t *testing.T) {
 		{"unknown command", []string{"serve-all"}, `unknown command "serve-all"`, "Commands:"},
 		{"help", []string{"help"}, "", "emulator"},
 		{"emulator flags are the emulator's", []string{"emulator", "--addr", "0.0.0.0:1"}, "not a loopback address", ""},
+		{"refuses to listen beyond loopback without authentication", []string{"--http-addr", "0.0.0.0:8080"}, "--insecure-allow-unauthenticated", ""},
+		{"config check needs a file", []string{"config", "check"}, "want a FILE", "config check FILE"},
+		{"config check of a missing file", []string{"config", "check", "/nonexistent.yaml"}, "read config file", ""},
+		{"config reference", []string{"config", "reference"}, "", "| `--clients-file` |"},
+		{"token generate", []string{"token", "generate"}, "", "token_sha256:"},
+		{"token unknown", []string{"token", "show"}, `unknown command "show"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -276,6 +276,21 @@ func (m *Manager) Counts(ctx context.Context) (map[store.State]int64, error) {
 	return m.store.CountJobs(ctx)
 }
 
+// SyncJobCounts counts the jobs by state name (queued, running,
+// succeeded, failed, cancelled; every state, 0 when none), for the
+// servicecenterd_sync_jobs gauge (metrics.SyncJobCounter).
+func (m *Manager) SyncJobCounts(ctx context.Context) (map[string]int64, error) {
+	counts, err := m.store.CountJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, 5)
+	for _, st := range store.CommittedStates() {
+		out[st.String()] = counts[st]
+	}
+	return out, nil
+}
+
 func mapStoreErr(err error) error {
 	switch {
 	case err == nil:

@@ -327,6 +327,9 @@ func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
 	if c, err := e.m.Counts(context.Background()); err != nil || c[store.StateSucceeded] != 1 {
 		t.Errorf("Counts = %v, %v", c, err)
 	}
+	if c, err := e.m.SyncJobCounts(context.Background()); err != nil || len(c) != 5 || c["succeeded"] != 1 || c["queued"] != 0 {
+		t.Errorf("SyncJobCounts = %v, %v", c, err)
+	}
 }
 
 func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {

@@ -71,18 +71,51 @@ type Value struct {
 }
 
 // Settings lists the settings of a config struct type (a pointer to a
-// struct whose fields carry `flag` tags), in field order.
+// struct whose fields carry `flag` tags), in field order, with
+// environment variables under EnvPrefix. The fields of an embedded struct
+// without a flag tag are settings too, in its place.
 func Settings(target any) ([]Setting, error) {
+	return SettingsWithPrefix(target, EnvPrefix)
+}
+
+// SettingsWithPrefix is Settings with environment variables under prefix.
+func SettingsWithPrefix(target any, prefix string) ([]Setting, error) {
 	t := reflect.TypeOf(target)
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("config target must be a pointer to a struct, got %T", target)
 	}
+	out, err := structSettings(t.Elem(), nil, prefix)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, s := range out {
+		if seen[s.Flag] {
+			return nil, fmt.Errorf("setting %s: defined twice", s.Flag)
+		}
+		seen[s.Flag] = true
+	}
+	return out, nil
+}
+
+// structSettings lists the tagged fields of struct type t, whose index
+// path starts with at, with environment variables under envPrefix;
+// embedded structs without a flag tag contribute their own settings in
+// place.
+func structSettings(t reflect.Type, at []int, envPrefix string) ([]Setting, error) {
 	var out []Setting
-	t = t.Elem()
 	for i := range t.NumField() {
 		f := t.Field(i)
+		index := append(slices.Clone(at), f.Index...)
 		name := f.Tag.Get("flag")
 		if name == "" {
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				inner, err := structSettings(f.Type, index, envPrefix)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, inner...)
+			}
 			continue
 		}
 		typ, err := typeName(f.Type)
@@ -91,13 +124,13 @@ func Settings(target any) ([]Setting, error) {
 		}
 		out = append(out, Setting{
 			Flag:    name,
-			Env:     EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")),
+			Env:     envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")),
 			Key:     strings.ReplaceAll(name, "-", "_"),
 			Default: f.Tag.Get("default"),
 			Help:    f.Tag.Get("help"),
 			Secret:  f.Tag.Get("secret") == "true",
 			Type:    typ,
-			index:   f.Index,
+			index:   index,
 		})
 	}
 	return out, nil
@@ -125,6 +158,10 @@ func typeName(t reflect.Type) (string, error) {
 type Loader struct {
 	// Name is the command name used in usage and errors, e.g. "servicecenterd serve".
 	Name string
+	// EnvPrefix starts the environment variables; "" means EnvPrefix
+	// (SERVICECENTERD_). A subcommand with settings of its own uses a
+	// longer one, e.g. SERVICECENTERD_EMULATOR_.
+	EnvPrefix string
 	// Getenv reads the environment; nil means os.LookupEnv.
 	Getenv func(string) (string, bool)
 	// ReadFile reads the YAML file; nil means os.ReadFile.
@@ -151,7 +188,11 @@ var ErrHelp = flag.ErrHelp
 // and args, with later sources winning. It does not validate values beyond
 // their types; the caller's Validate does that.
 func (l Loader) Load(target any, args []string) (*Result, error) {
-	settings, err := Settings(target)
+	prefix := l.EnvPrefix
+	if prefix == "" {
+		prefix = EnvPrefix
+	}
+	settings, err := SettingsWithPrefix(target, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +215,7 @@ func (l Loader) Load(target any, args []string) (*Result, error) {
 	// but applied last.
 	fs := flag.NewFlagSet(l.Name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	configFile := fs.String("config", "", "YAML configuration file (env "+EnvPrefix+"CONFIG)")
+	configFile := fs.String("config", "", "YAML configuration file (env "+prefix+"CONFIG)")
 	raw := make(map[string]*string, len(settings))
 	for _, s := range settings {
 		p := new(string)
@@ -206,7 +247,7 @@ func (l Loader) Load(target any, args []string) (*Result, error) {
 
 	file := *configFile
 	if file == "" {
-		file, _ = getenv(EnvPrefix + "CONFIG")
+		file, _ = getenv(prefix + "CONFIG")
 	}
 	if file != "" {
 		data, err := readFile(file)

@@ -174,3 +174,48 @@ func TestReference(t *testing.T) {
 		t.Error("non-pointer accepted")
 	}
 }
+
+type innerConfig struct {
+	Port  int    `flag:"port" default:"80" help:"port"`
+	Token string `flag:"token" secret:"true" help:"token"`
+}
+
+type outerConfig struct {
+	Name string `flag:"name" help:"name"`
+	innerConfig
+	Tail bool `flag:"tail" default:"false" help:"tail"`
+}
+
+func TestEmbeddedSettings(t *testing.T) {
+	settings, err := Settings(&outerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []string
+	for _, s := range settings {
+		flags = append(flags, s.Flag)
+	}
+	if strings.Join(flags, ",") != "name,port,token,tail" {
+		t.Fatalf("flags %v", flags)
+	}
+	var c outerConfig
+	res, err := loader(map[string]string{"SERVICECENTERD_TOKEN": "t0k"}, nil).Load(&c, []string{"--port", "8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.Token != "t0k" {
+		t.Fatalf("c = %+v", c)
+	}
+	for _, v := range res.Values {
+		if v.Flag == "token" && (v.Shown != "[REDACTED]" || v.From != SourceEnv) {
+			t.Fatalf("token shown %q from %s", v.Shown, v.From)
+		}
+	}
+	type dup struct {
+		Port int `flag:"port"`
+		innerConfig
+	}
+	if _, err := Settings(&dup{}); err == nil || !strings.Contains(err.Error(), "port: defined twice") {
+		t.Fatalf("duplicate flag: %v", err)
+	}
+}

@@ -30,9 +30,10 @@ const pkg protoreflect.FullName = "servicecenter.v1"
 
 // wantRoutes is the public REST contract, "VERB path" per RPC: the TOP
 // calls are POSTs with the whole request as their body; reads of
-// servicecenterd's own blacklist sync jobs are GETs. Only ids (workcard_id,
-// job_id) ever appear in a URL: personal data travels in bodies, and a GET
-// request may not have a personal-data field (see personalFields).
+// servicecenterd's own blacklist sync jobs and of the audit trail are
+// GETs. Only ids (workcard_id, job_id) ever appear in a path: personal
+// data travels in bodies, and a GET request (whose fields become query
+// parameters) may not have a personal-data field (see personalFields).
 var wantRoutes = map[protoreflect.FullName]string{
 	"servicecenter.v1.WorkcardService.AssignWorker":            "POST /v1/workcards/{workcard_id}:assignWorker",
 	"servicecenter.v1.WorkcardService.BindVirtualPhone":        "POST /v1/workcards/{workcard_id}:bindVirtualPhone",
@@ -44,6 +45,7 @@ var wantRoutes = map[protoreflect.FullName]string{
 	"servicecenter.v1.LogisticsService.ListBlacklistSyncJobs":  "GET /v1/blacklist/jobs",
 	"servicecenter.v1.LogisticsService.CancelBlacklistSyncJob": "POST /v1/blacklist/jobs/{job_id}:cancel",
 	"servicecenter.v1.LogisticsService.WatchBlacklistSyncJob":  "GET /v1/blacklist/jobs/{job_id}:watch",
+	"servicecenter.v1.AuditService.ListAuditEvents":            "GET /v1/auditEvents",
 }
 
 // personalFields are names of fields holding personal data; a GET
@@ -327,7 +329,8 @@ func normalized(t *testing.T, fd protoreflect.FileDescriptor) *descriptorpb.File
 
 // TestCheckersCatchProblems shows the two checks above can fail: a file
 // with an undocumented field, a comment without TOP, an RPC without a
-// route and an RPC with a GET route.
+// route, a GET route where a POST is wanted, a GET with personal data, a
+// PUT and a GET with a body.
 func TestCheckersCatchProblems(t *testing.T) {
 	const src = `syntax = "proto3";
 package bad.v1;
@@ -351,6 +354,10 @@ service Svc {
       put: "/v1/things/{id}"
       body: "*"
     };
+  }
+  // GetBody is a GET with a body. TOP: none.
+  rpc GetBody(Req) returns (Res) {
+    option (google.api.http) = {get: "/v1/things", body: "*"};
   }
 }
 
@@ -402,6 +409,7 @@ message E2 {
 		`bad.v1.Svc.Get: route "GET /v1/things/{id}", want "POST /v1/things/{id}"`,
 		"bad.v1.Svc.Find: a GET, but its request has personal data in who.mobile",
 		"bad.v1.Svc.Put: want one POST binding",
+		"bad.v1.Svc.GetBody: want one POST binding",
 	}
 	if len(gotRoutes) != len(wantRoutes) {
 		t.Fatalf("routeProblems = %q", gotRoutes)

@@ -5,7 +5,6 @@ package emulatorcmd
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
 )
 
@@ -24,38 +24,34 @@ const DefaultAddr = "127.0.0.1:8800"
 // (such as injected delays) are cut.
 const shutdownTimeout = 10 * time.Second
 
-// options are the parsed flags.
+// options are the emulator's settings. Each is a flag, an environment
+// variable SERVICECENTERD_EMULATOR_<FLAG> and a key of the --config YAML
+// file (internal/config).
 type options struct {
-	addr, appKey, appSecret, session string
-	seedFile, stateFile, logLevel    string
-	maxCalls                         int
-	allowNonLoopback                 bool
+	Addr             string `flag:"addr" default:"127.0.0.1:8800" help:"Listen address (host:port); loopback only unless --allow-non-loopback."`
+	AppKey           string `flag:"app-key" default:"emulator" help:"The app key callers must send."`
+	AppSecret        string `flag:"app-secret" default:"emulator-secret" secret:"true" help:"The app secret callers sign with."`
+	Session          string `flag:"session" default:"emulator-session" secret:"true" help:"The session the tmall.* methods require."`
+	SeedFile         string `flag:"seed" help:"JSON seed document (see examples/emulator-seed.json); default: demo data."`
+	StateFile        string `flag:"state-file" help:"SQLite file keeping the state across restarts; default: in memory."`
+	MaxCalls         int    `flag:"max-calls" default:"10000" help:"How many calls GET /_emulator/calls keeps (negative: none)."`
+	LogLevel         string `flag:"log-level" default:"info" help:"Log level: debug (every call), info, warn or error."`
+	AllowNonLoopback bool   `flag:"allow-non-loopback" default:"false" help:"Allow listening beyond loopback (the admin API has no authentication)."`
 }
+
+// EnvPrefix starts the emulator's environment variables.
+const EnvPrefix = "SERVICECENTERD_EMULATOR_"
 
 func parse(args []string, stderr io.Writer) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("servicecenterd emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.addr, "addr", DefaultAddr, "listen address (host:port); loopback only unless --allow-non-loopback")
-	fs.StringVar(&o.appKey, "app-key", topsim.DefaultAppKey, "the app key callers must send")
-	fs.StringVar(&o.appSecret, "app-secret", topsim.DefaultAppSecret, "the app secret callers sign with")
-	fs.StringVar(&o.session, "session", topsim.DefaultSession, "the session the tmall.* methods require")
-	fs.StringVar(&o.seedFile, "seed", "", "JSON seed document (see examples/emulator-seed.json); default: demo data")
-	fs.StringVar(&o.stateFile, "state-file", "", "SQLite file keeping the state across restarts; default: in memory")
-	fs.IntVar(&o.maxCalls, "max-calls", topsim.DefaultMaxRecordedCalls, "how many calls GET /_emulator/calls keeps (negative: none)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug (every call), info, warn or error")
-	fs.BoolVar(&o.allowNonLoopback, "allow-non-loopback", false, "allow listening beyond loopback (the admin API has no authentication)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: servicecenterd emulator [flags]\n\nRuns the TOP gateway emulator on %s.\n\nFlags:\n", DefaultAddr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	res, err := config.Loader{Name: "servicecenterd emulator", EnvPrefix: EnvPrefix, Output: stderr}.Load(&o, args)
+	if err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	if len(res.Args) > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", res.Args)
 	}
-	if o.appKey == "" || o.appSecret == "" || o.session == "" {
+	if o.AppKey == "" || o.AppSecret == "" || o.Session == "" {
 		return o, errors.New("--app-key, --app-secret and --session must not be empty")
 	}
 	return o, nil
@@ -70,28 +66,28 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLoopback(o.addr, o.allowNonLoopback); err != nil {
+	if err := checkLoopback(o.Addr, o.AllowNonLoopback); err != nil {
 		return err
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var seed *topsim.State
-	if o.seedFile != "" {
-		b, err := os.ReadFile(o.seedFile)
+	if o.SeedFile != "" {
+		b, err := os.ReadFile(o.SeedFile)
 		if err != nil {
 			return fmt.Errorf("--seed: %w", err)
 		}
 		if seed, err = topsim.ParseState(b); err != nil {
-			return fmt.Errorf("--seed %s: %w", o.seedFile, err)
+			return fmt.Errorf("--seed %s: %w", o.SeedFile, err)
 		}
 	}
 	emu, err := topsim.New(topsim.Config{
-		AppKey: o.appKey, AppSecret: o.appSecret, Session: o.session,
-		Seed: seed, StateFile: o.stateFile, Logger: logger, MaxRecordedCalls: o.maxCalls,
+		AppKey: o.AppKey, AppSecret: o.AppSecret, Session: o.Session,
+		Seed: seed, StateFile: o.StateFile, Logger: logger, MaxRecordedCalls: o.MaxCalls,
 	})
 	if err != nil {
 		return fmt.Errorf("start emulator: %w", err)
@@ -99,9 +95,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer emu.Close()
 
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", o.addr)
+	ln, err := lc.Listen(ctx, "tcp", o.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
+		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	srv := &http.Server{
 		Handler:           emu,
@@ -160,14 +156,14 @@ func shown(value, demo string) string {
 
 func printBanner(w io.Writer, base string, o options) {
 	state := "in memory"
-	if o.stateFile != "" {
-		state = "SQLite file " + o.stateFile
+	if o.StateFile != "" {
+		state = "SQLite file " + o.StateFile
 	}
 	seed := "demo data (see README.md)"
-	if o.seedFile != "" {
-		seed = o.seedFile
+	if o.SeedFile != "" {
+		seed = o.SeedFile
 	}
-	if o.stateFile != "" {
+	if o.StateFile != "" {
 		seed += "; used only when the state file is new"
 	}
 	fmt.Fprintf(w, "TOP emulator ready\n"+
@@ -178,6 +174,6 @@ func printBanner(w io.Writer, base string, o options) {
 		"  admin:      %s/_emulator/\n"+
 		"  seed:       %s\n"+
 		"  state:      %s\n",
-		base, o.appKey, shown(o.appSecret, topsim.DefaultAppSecret), shown(o.session, topsim.DefaultSession),
+		base, o.AppKey, shown(o.AppSecret, topsim.DefaultAppSecret), shown(o.Session, topsim.DefaultSession),
 		base, seed, state)
 }

@@ -261,3 +261,15 @@ func TestRunRefusals(t *testing.T) {
 		t.Fatalf("-h: %v %s", err, stderr.String())
 	}
 }
+
+func TestFlagsAreMirroredByEnv(t *testing.T) {
+	t.Setenv("SERVICECENTERD_EMULATOR_ADDR", "0.0.0.0:8800")
+	err := emulatorcmd.Run(context.Background(), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `--addr "0.0.0.0:8800" is not a loopback address`) {
+		t.Fatalf("err = %v", err)
+	}
+	t.Setenv("SERVICECENTERD_EMULATOR_MAX_CALLS", "many")
+	if err := emulatorcmd.Run(context.Background(), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "SERVICECENTERD_EMULATOR_MAX_CALLS") {
+		t.Fatalf("err = %v", err)
+	}
+}

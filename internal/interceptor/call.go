@@ -1,8 +1,13 @@
-// Package interceptor holds servicecenterd's gRPC server interceptors, in
-// the order the server chains them: request id, logging, panic recovery and
-// validation (recovery sits inside logging so a panicking call is still
-// logged, with its request id, as INTERNAL). Each RPC carries a *Call in its context that handlers
-// annotate (TOP's request id) and the logging interceptor reports.
+// Package interceptor holds servicecenterd's gRPC server interceptors:
+// request id, logging, panic recovery, the per-client rate limit, the
+// default deadline and validation. The server chains them with metrics,
+// audit and authentication (internal/server/security.go): metrics ->
+// request id -> logging -> audit -> recovery -> authentication -> rate
+// limit -> default deadline -> validation (recovery sits inside logging
+// so a panicking call is still logged, with its request id, as
+// INTERNAL). Each RPC carries a *Call in its context that authentication
+// (the client's name) and handlers (TOP's request id) annotate and the
+// logging and audit interceptors report.
 package interceptor
 
 import "context"

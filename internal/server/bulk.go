@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklistfile"
 	"github.com/servicecenterd/servicecenterd/internal/bulksync"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
@@ -122,19 +123,34 @@ func (b *bulk) close() {
 // audit hooks: see bulksync.Manager.Counts and bulksync.Config.Observer).
 func (s *Server) BlacklistJobs() *bulksync.Manager { return s.bulk.jobs }
 
+// longStreams are the bulk sync's streams, which last as long as their
+// work (an import of millions of entries, a watch until the job ends):
+// --default-deadline does not apply to them.
+func longStreams() []string {
+	return []string{
+		scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
+		scv1.LogisticsService_WatchBlacklistSyncJob_FullMethodName,
+	}
+}
+
 // registerBulkHTTP adds the file upload to POST /v1/blacklist/jobs:import
 // (other bodies go on to the gateway) and lets job watches stream longer
 // than the server's write timeout.
+//
+// A file upload is exempt from --http-max-body-size: it is streamed into
+// the store (memory stays flat) and bounded by uploadIdleTimeout; the
+// gateway's own JSON form of the import keeps the limit.
 func (s *Server) registerBulkHTTP(mux *http.ServeMux, gw *gwruntime.ServeMux) {
-	mux.Handle("POST /v1/blacklist/jobs:import", s.uploadHandler(gw))
+	limited := s.sec.limitBody(gw)
+	mux.Handle("POST /v1/blacklist/jobs:import", s.uploadHandler(gw, limited))
 	// The list route, registered so that ServeMux does not redirect it to
 	// the subtree below.
-	mux.Handle("GET /v1/blacklist/jobs", gw)
+	mux.Handle("GET /v1/blacklist/jobs", limited)
 	mux.Handle("GET /v1/blacklist/jobs/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, ":watch") {
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
-		gw.ServeHTTP(w, r)
+		limited.ServeHTTP(w, r)
 	}))
 }
 
@@ -150,16 +166,17 @@ const (
 // (application/x-ndjson) file of entries, the job's settings in the query
 // (supplier_id, operate_type upsert|delete|1|2, default upsert;
 // service_type, ability_type). It streams the file, as it arrives, into
-// ImportUserBlacklist over the gateway's connection to our gRPC port, so
-// the upload passes the same interceptors as any call. A malformed file
-// cancels the stream, which drops the import: no job is left. Other
-// content types are the gateway's (a stream of JSON requests).
-func (s *Server) uploadHandler(gw *gwruntime.ServeMux) http.Handler {
+// ImportUserBlacklist over the gateway's connection to our gRPC server,
+// with the caller's credentials (uploadMetadata), so the upload passes the
+// same interceptors as any call. A malformed file cancels the stream,
+// which drops the import: no job is left. Other content types go to
+// other, the gateway (a stream of JSON requests, body size limited).
+func (s *Server) uploadHandler(gw *gwruntime.ServeMux, other http.Handler) http.Handler {
 	client := scv1.NewLogisticsServiceClient(s.gatewayConn)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		format, ok := blacklistfile.FormatOfContentType(r.Header.Get("Content-Type"))
 		if !ok {
-			gw.ServeHTTP(w, r)
+			other.ServeHTTP(w, r)
 			return
 		}
 		_, marshaler := gwruntime.MarshalerForRequest(gw, r)
@@ -182,9 +199,7 @@ func (s *Server) uploadHandler(gw *gwruntime.ServeMux) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		if id := r.Header.Get(interceptor.RequestIDHeader); id != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, interceptor.RequestIDHeader, id)
-		}
+		ctx = metadata.NewOutgoingContext(ctx, uploadMetadata(r))
 		stream, err = client.ImportUserBlacklist(ctx)
 		if err != nil {
 			fail(err)
@@ -254,6 +269,25 @@ func (s *Server) uploadHandler(gw *gwruntime.ServeMux) http.Handler {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(buf)
 	})
+}
+
+// uploadMetadata is what the gateway passes to gRPC for a REST call, for
+// an upload: the caller's request id and Authorization header, and the
+// SANs of its verified client certificate (believed on the gateway's
+// internal connection only), so that the upload is authenticated,
+// authorized, rate-limited and audited as the same call over gRPC.
+func uploadMetadata(r *http.Request) metadata.MD {
+	md := metadata.MD{}
+	if id := r.Header.Get(interceptor.RequestIDHeader); id != "" {
+		md.Set(interceptor.RequestIDHeader, id)
+	}
+	if v := r.Header.Values("Authorization"); len(v) > 0 {
+		md.Set("authorization", v...)
+	}
+	for k, v := range auth.GatewayMetadata(r.Context(), r) {
+		md.Append(k, v...)
+	}
+	return md
 }
 
 // uploadSettings reads the job's settings from the query.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
@@ -434,5 +436,115 @@ func TestDataDirDefault(t *testing.T) {
 	}
 	if cfg.DataDir != "/home/u/.local/share/servicecenterd" {
 		t.Errorf("DataDir %q", cfg.DataDir)
+	}
+}
+
+// TestBulkWithSecurity runs the bulk path on a server with caller
+// authentication, a short --default-deadline and an audit store: the
+// upload is authenticated and authorized as the gRPC call it becomes, the
+// long streams outlive the default deadline, the import and the cancel are
+// audited, and /metrics counts the jobs by state.
+func TestBulkWithSecurity(t *testing.T) {
+	p := newPKI(t)
+	trail := audit.NewMemory()
+	ts := startServer(t, func(c *Config) {
+		c.ClientsFile = p.clientsFile
+		c.DefaultDeadline = 300 * time.Millisecond
+		c.SyncChunkSize, c.SyncChunksInFlight = 10, 1
+	}, WithAuditStore(trail))
+	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
+		{"method": topwire.MethodBlacklistSync, "latency": "15ms"},
+	}})
+	var csv strings.Builder
+	csv.WriteString("mobile\n")
+	for i := range 500 {
+		csv.WriteString(bulkMobile(i) + "\n")
+	}
+	upload := func(token string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/blacklist/jobs:import?supplier_id=10000000001", strings.NewReader(csv.String()))
+		req.Header.Set("Content-Type", "text/csv")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, out
+	}
+	if code, body := upload(""); code != http.StatusUnauthorized {
+		t.Fatalf("upload without a token: %d %v", code, body)
+	}
+	if code, body := upload(tokenTagsOnly); code != http.StatusForbidden {
+		t.Fatalf("upload by a client without the right: %d %v", code, body)
+	}
+	code, body := upload(tokenOps)
+	if code != http.StatusOK {
+		t.Fatalf("upload: %d %v", code, body)
+	}
+	id := body["job"].(map[string]any)["job_id"].(string)
+
+	// 50 chunks, 15 ms each, one at a time: longer than the default deadline.
+	ops := withToken(context.Background(), tokenOps)
+	start := time.Now()
+	w, err := ts.logistics.WatchBlacklistSyncJob(ops, &scv1.WatchBlacklistSyncJobRequest{JobId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *scv1.BlacklistSyncJob
+	for {
+		m, err := w.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("watch after %v: %v", time.Since(start), err)
+		}
+		last = m.GetJob()
+	}
+	if last.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("watch ended after %v with %v", time.Since(start), last)
+	}
+	if _, err := ts.logistics.CancelBlacklistSyncJob(ops, &scv1.CancelBlacklistSyncJobRequest{JobId: id}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("cancel: %v", err)
+	}
+
+	var imports, cancels []string
+	for _, e := range trail.Events() {
+		line := fmt.Sprintf("%s %s %v", e.Client, e.Outcome, e.Targets)
+		switch e.RPC {
+		case scv1.LogisticsService_ImportUserBlacklist_FullMethodName:
+			imports = append(imports, line)
+		case scv1.LogisticsService_CancelBlacklistSyncJob_FullMethodName:
+			cancels = append(cancels, line)
+		}
+	}
+	wantImports := []string{
+		" Unauthenticated []",
+		"tags-only PermissionDenied []",
+		"ops OK [{supplier 10000000001} {operate_type OPERATE_TYPE_UPSERT} {sync_job " + id + "}]",
+	}
+	if strings.Join(imports, "|") != strings.Join(wantImports, "|") {
+		t.Errorf("import events\n got %q\nwant %q", imports, wantImports)
+	}
+	if len(cancels) != 1 || cancels[0] != "ops FailedPrecondition [{sync_job "+id+"}]" {
+		t.Errorf("cancel events %q", cancels)
+	}
+
+	resp, err := http.Get("http://" + ts.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`servicecenterd_sync_jobs{state="succeeded"} 1`, `servicecenterd_sync_jobs{state="queued"} 0`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -44,6 +44,8 @@ type Config struct {
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
 	LogLevel        string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `flag:"log-format" default:"text" help:"Log format: text or json."`
+
+	SecurityConfig
 }
 
 // Validate checks the settings and loads secrets from their files. Errors
@@ -94,6 +96,7 @@ func (c *Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}
+	errs = append(errs, c.validateSecurity(c.listeners())...)
 	return errors.Join(errs...)
 }
 

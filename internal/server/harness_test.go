@@ -45,7 +45,7 @@ func defaultConfig(t *testing.T) Config {
 	return cfg
 }
 
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t *testing.T, mutate func(*Config), opts ...Option) *testServer {
 	t.Helper()
 	cfg := defaultConfig(t)
 	if mutate != nil {
@@ -57,7 +57,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, cfg, logger)
+	s, err := New(ctx, cfg, logger, opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

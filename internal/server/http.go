@@ -3,18 +3,17 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/textproto"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 )
@@ -26,9 +25,10 @@ var forwardedHeaders = map[string]bool{
 	service.TOPRequestIDHeader:  true,
 }
 
-// httpHandler serves the REST gateway (dialing our own gRPC listener, so
-// REST calls pass through the interceptors), /healthz, /readyz and
-// /openapi.json.
+// httpHandler serves the REST gateway (dialing our own gRPC server over
+// the in-process hop, so REST calls pass through the interceptors),
+// /healthz, /readyz, /openapi.json and /metrics (unless --metrics-addr),
+// each guarded by the authenticator unless open.
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -39,8 +39,10 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			if k := strings.ToLower(key); forwardedHeaders[k] {
 				return k, true
 			}
-			return runtime.DefaultHeaderMatcher(key)
+			k, ok := runtime.DefaultHeaderMatcher(key)
+			return k, ok && auth.ForwardableHeader(k)
 		}),
+		runtime.WithMetadata(auth.GatewayMetadata),
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
 			k := strings.ToLower(key)
 			if forwardedHeaders[k] {
@@ -52,7 +54,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return fmt.Sprintf("%s%s", runtime.MetadataHeaderPrefix, key), true
 		}),
 	)
-	conn, err := grpc.NewClient(dialTarget(s.GRPCAddr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := s.sec.gatewayDial()
 	if err != nil {
 		return nil, fmt.Errorf("rest gateway: dial grpc: %w", err)
 	}
@@ -61,6 +63,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		scv1.RegisterWorkcardServiceHandler,
 		scv1.RegisterWorkerServiceHandler,
 		scv1.RegisterLogisticsServiceHandler,
+		scv1.RegisterAuditServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("rest gateway: %w", err)
@@ -68,40 +71,26 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/", gw)
+	mux.Handle("/", s.sec.limitBody(gw))
 	s.registerBulkHTTP(mux, gw)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /healthz", s.sec.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("GET /readyz", s.sec.protect("/http/readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.upstream.ready(r.Context()); err != nil {
 			writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
 			return
 		}
 		writeText(w, http.StatusOK, "ready\n")
-	})
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	})))
+	mux.Handle("GET /openapi.json", s.sec.protect("/http/openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(servicecenterd.OpenAPIv2)
-	})
+	})))
+	if s.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.sec.protect("/http/metrics", s.sec.metrics.Handler()))
+	}
 	return mux, nil
-}
-
-// dialTarget turns a listener address into one the gateway can dial: a
-// wildcard host (0.0.0.0, ::) becomes loopback.
-func dialTarget(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		if ip.To4() != nil {
-			host = "127.0.0.1"
-		} else {
-			host = "::1"
-		}
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

@@ -24,7 +24,6 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
@@ -43,8 +42,10 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	http    *http.Server
-	// gatewayConn is the REST gateway's connection to our gRPC listener.
+	// gatewayConn is the REST gateway's connection to our gRPC server.
 	gatewayConn *grpc.ClientConn
+	// sec is authentication, TLS, limits, metrics and audit (security.go).
+	sec *security
 }
 
 // serviceNames are the gRPC services whose health is reported one by one.
@@ -57,7 +58,7 @@ var serviceNames = []string{
 // New builds the server and binds its listeners, so that the addresses are
 // known (port 0 picks a free port). cfg must have passed Validate. On
 // error, everything New started is stopped.
-func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
+func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (_ *Server, err error) {
 	s := &Server{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
@@ -67,36 +68,32 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if s.upstream, err = startUpstream(cfg, logger); err != nil {
 		return nil, err
 	}
-	s.top, err = topclient.New(s.upstream.clientConfig(cfg))
+	if s.sec, err = newSecurity(cfg, logger, opts); err != nil {
+		return nil, err
+	}
+	topCfg := s.upstream.clientConfig(cfg)
+	topCfg.Observer = s.sec.metrics.ObserveTOP
+	s.top, err = topclient.New(topCfg)
 	if err != nil {
 		return nil, fmt.Errorf("top client: %w", err)
 	}
 	if s.bulk, err = startBulk(ctx, cfg, s.top, logger); err != nil {
 		return nil, err
 	}
+	s.sec.metrics.SetSyncJobs(s.bulk.jobs)
 	validator, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("request validator: %w", err)
 	}
 
-	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(
-			interceptor.UnaryRequestID(),
-			interceptor.UnaryLogging(logger),
-			interceptor.UnaryRecovery(logger),
-			interceptor.UnaryValidate(validator),
-		),
-		grpc.ChainStreamInterceptor(
-			interceptor.StreamRequestID(),
-			interceptor.StreamLogging(logger),
-			interceptor.StreamRecovery(logger),
-			interceptor.StreamValidate(validator),
-		),
-	)
+	s.grpc = grpc.NewServer(s.sec.grpcOptions(logger, validator)...)
 	deps := service.Deps{TOP: s.top, Logger: logger, BlacklistJobs: s.bulk.jobs}
 	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
 	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
 	scv1.RegisterLogisticsServiceServer(s.grpc, service.NewLogistics(deps))
+	if s.sec.audit != nil {
+		scv1.RegisterAuditServiceServer(s.grpc, service.NewAudit(s.sec.audit, logger))
+	}
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -107,18 +104,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen --http-addr: %w", err)
 	}
+	s.httpLis = s.sec.wrapListener(s.httpLis)
+	if err := s.sec.listenMetrics(logger); err != nil {
+		return nil, err
+	}
 	handler, err := s.httpHandler(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	s.http = s.sec.httpServer(handler, logger)
 	return s, nil
 }
 
@@ -155,6 +149,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.bulk.run(gctx) })
+	s.sec.serve(gctx, g, s.grpc)
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
@@ -188,6 +183,7 @@ func (s *Server) shutdown() {
 		s.logger.Warn("http shutdown", slog.String("error", err.Error()))
 		_ = s.http.Close()
 	}
+	s.sec.shutdown(ctx)
 }
 
 // closeAll releases what New acquired; safe to call on a partly built
@@ -208,6 +204,9 @@ func (s *Server) closeAll() {
 		}
 	}
 	s.bulk.close()
+	if s.sec != nil {
+		s.sec.close()
+	}
 	if s.top != nil {
 		s.top.Close()
 	}
@@ -222,6 +221,7 @@ func (s *Server) logStart() {
 		slog.String("grpc_addr", s.GRPCAddr()),
 		slog.String("http_addr", s.HTTPAddr()),
 		slog.String("top_url", s.upstream.url))
+	s.sec.logStart(s.cfg)
 	if s.upstream.emulatorURL != "" {
 		s.logger.Warn("no --top-url given: calling the EMBEDDED TOP EMULATOR with demo data, not Tmall",
 			slog.String("emulator_url", s.upstream.emulatorURL),

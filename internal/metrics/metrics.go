@@ -1,0 +1,251 @@
+// Package metrics holds servicecenterd's Prometheus metrics in a registry
+// of its own (never the global default one): gRPC server calls, TOP
+// calls, the per-client rate limit, bulk sync jobs and the build. Every
+// label value comes from a fixed set (method names, status codes,
+// outcomes, client names from the clients file, job states); request
+// data, personal data and secrets never become labels.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
+	"github.com/servicecenterd/servicecenterd/internal/topclient"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "servicecenterd"
+
+// OtherMethod is the TOP method label of a method outside topwire.Methods.
+const OtherMethod = "other"
+
+// SyncJobCounter reports how many bulk sync jobs are in each state, for
+// the servicecenterd_sync_jobs gauge. The states must be a fixed set (the
+// job state names), never request data. It is called at each scrape.
+type SyncJobCounter interface {
+	SyncJobCounts(ctx context.Context) (map[string]int64, error)
+}
+
+// Metrics is servicecenterd's metrics registry.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	grpcStarted *prometheus.CounterVec
+	grpcHandled *prometheus.CounterVec
+	grpcSeconds *prometheus.HistogramVec
+
+	topCalls     *prometheus.CounterVec
+	topSeconds   *prometheus.HistogramVec
+	topRetries   *prometheus.CounterVec
+	topQuotaWait *prometheus.HistogramVec
+	topBans      *prometheus.CounterVec
+
+	rateLimited *prometheus.CounterVec
+
+	syncJobs *syncJobsCollector
+}
+
+// New returns the metrics, registered with the Go runtime and process
+// collectors and servicecenterd_build_info.
+func New(logger *slog.Logger) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	grpcLabels := []string{"grpc_service", "grpc_method"}
+	m.grpcStarted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "grpc_server_started_total",
+		Help: "gRPC calls started (REST calls included: the gateway calls gRPC).",
+	}, grpcLabels)
+	m.grpcHandled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "grpc_server_handled_total",
+		Help: "gRPC calls finished, by method and status code.",
+	}, append(grpcLabels, "grpc_code"))
+	m.grpcSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "grpc_server_handling_seconds",
+		Help:    "Time to handle a gRPC call, by method and status code.",
+		Buckets: prometheus.DefBuckets,
+	}, append(grpcLabels, "grpc_code"))
+	topLabels := []string{"method"}
+	m.topCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "top_calls_total",
+		Help: "TOP calls, retries included, by TOP method and outcome (ok, api_error, transport_error, decode_error, banned, canceled).",
+	}, append(topLabels, "outcome"))
+	m.topSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "top_call_duration_seconds",
+		Help:    "Wall time of a TOP call, retries, backoff and quota waits included, by TOP method and outcome.",
+		Buckets: prometheus.DefBuckets,
+	}, append(topLabels, "outcome"))
+	m.topRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "top_retries_total",
+		Help: "TOP requests sent again after a failed attempt, by TOP method.",
+	}, topLabels)
+	m.topQuotaWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "top_quota_wait_seconds",
+		Help:    "Time TOP calls that had to wait spent waiting for the app key's rate limiter (--top-rate-limit), by TOP method.",
+		Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10},
+	}, topLabels)
+	m.topBans = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "top_bans_total",
+		Help: "Quota bans TOP imposed (\"This ban will last for N more seconds\"), by TOP method; calls refused during a ban count as top_calls_total{outcome=\"banned\"}.",
+	}, topLabels)
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "rate_limited_total",
+		Help: "Calls refused by the per-client rate limit (RESOURCE_EXHAUSTED), by client name (\"\" for unauthenticated callers).",
+	}, []string{"client"})
+	build := buildinfo.Read()
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "build_info",
+		Help: "The running build; always 1.",
+	}, []string{"version", "revision", "go_version"})
+	buildInfo.WithLabelValues(build.Version, build.Revision, build.GoVersion).Set(1)
+	m.syncJobs = &syncJobsCollector{
+		desc: prometheus.NewDesc(Namespace+"_sync_jobs", "Bulk blacklist sync jobs by state.", []string{"state"}, nil),
+		errs: prometheus.NewDesc(Namespace+"_sync_jobs_scrape_errors", "1 when the sync job counts could not be read at this scrape.", nil, nil),
+		log:  logger,
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.grpcStarted, m.grpcHandled, m.grpcSeconds,
+		m.topCalls, m.topSeconds, m.topRetries, m.topQuotaWait, m.topBans,
+		m.rateLimited, buildInfo, m.syncJobs,
+	)
+	for _, method := range append(topwire.Methods(), OtherMethod) {
+		m.topRetries.WithLabelValues(method)
+		m.topBans.WithLabelValues(method)
+	}
+	return m
+}
+
+// Registerer lets other parts register their own collectors.
+func (m *Metrics) Registerer() prometheus.Registerer { return m.reg }
+
+// Gatherer reads the metrics (tests, other exporters).
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// SetSyncJobs sets where servicecenterd_sync_jobs comes from; until it is
+// set the gauge has no series.
+func (m *Metrics) SetSyncJobs(c SyncJobCounter) { m.syncJobs.src.Store(&c) }
+
+// ObserveTOP is a topclient.Config.Observer: it counts a finished TOP
+// call. CallInfo carries no parameter values; only its method (one of
+// topwire.Methods, else "other") and outcome become labels.
+func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
+	method := topMethod(ci.Method)
+	outcome := string(ci.Outcome)
+	m.topCalls.WithLabelValues(method, outcome).Inc()
+	m.topSeconds.WithLabelValues(method, outcome).Observe(ci.Duration.Seconds())
+	if ci.Attempts > 1 {
+		m.topRetries.WithLabelValues(method).Add(float64(ci.Attempts - 1))
+	}
+	if ci.QuotaWait > 0 {
+		m.topQuotaWait.WithLabelValues(method).Observe(ci.QuotaWait.Seconds())
+	}
+	// A banned outcome after sending is TOP imposing a ban; without any
+	// attempt it is a call refused locally during one.
+	if ci.Outcome == topclient.OutcomeBanned && ci.Attempts > 0 {
+		m.topBans.WithLabelValues(method).Inc()
+	}
+}
+
+func topMethod(method string) string {
+	for _, known := range topwire.Methods() {
+		if method == known {
+			return known
+		}
+	}
+	return OtherMethod
+}
+
+// RateLimited counts a call refused by the per-client rate limit.
+func (m *Metrics) RateLimited(client string) { m.rateLimited.WithLabelValues(client).Inc() }
+
+// UnaryInterceptor counts every gRPC call and its handling time. Chain it
+// first, so that it sees the final status of every call (panics and
+// denials included). gRPC runs interceptors only for registered methods,
+// so the method labels are a fixed set.
+func (m *Metrics) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		svc, method := splitMethod(info.FullMethod)
+		m.grpcStarted.WithLabelValues(svc, method).Inc()
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		m.handled(svc, method, err, time.Since(start))
+		return resp, err
+	}
+}
+
+// StreamInterceptor is UnaryInterceptor for streams.
+func (m *Metrics) StreamInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		svc, method := splitMethod(info.FullMethod)
+		m.grpcStarted.WithLabelValues(svc, method).Inc()
+		start := time.Now()
+		err := handler(srv, ss)
+		m.handled(svc, method, err, time.Since(start))
+		return err
+	}
+}
+
+func (m *Metrics) handled(svc, method string, err error, d time.Duration) {
+	code := status.Code(err).String()
+	m.grpcHandled.WithLabelValues(svc, method, code).Inc()
+	m.grpcSeconds.WithLabelValues(svc, method, code).Observe(d.Seconds())
+}
+
+func splitMethod(full string) (string, string) {
+	svc, method, ok := strings.Cut(strings.TrimPrefix(full, "/"), "/")
+	if !ok {
+		return "unknown", "unknown"
+	}
+	return svc, method
+}
+
+// syncJobsScrapeTimeout bounds reading the job counts at a scrape.
+const syncJobsScrapeTimeout = 5 * time.Second
+
+// syncJobsCollector reads the sync job counts at each scrape.
+type syncJobsCollector struct {
+	desc, errs *prometheus.Desc
+	src        atomic.Pointer[SyncJobCounter]
+	log        *slog.Logger
+}
+
+func (c *syncJobsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.errs
+}
+
+func (c *syncJobsCollector) Collect(ch chan<- prometheus.Metric) {
+	src := c.src.Load()
+	if src == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), syncJobsScrapeTimeout)
+	defer cancel()
+	counts, err := (*src).SyncJobCounts(ctx)
+	failed := 0.0
+	if err != nil {
+		failed = 1
+		c.log.Warn("metrics: reading sync job counts", slog.String("error", err.Error()))
+	}
+	ch <- prometheus.MustNewConstMetric(c.errs, prometheus.GaugeValue, failed)
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
+}

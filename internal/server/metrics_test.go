@@ -1,0 +1,159 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/topwire"
+)
+
+// scrape reads /metrics from base and returns the samples by their
+// series as printed ("name{label="value",...}"), and the raw text.
+func scrape(t *testing.T, c *http.Client, url string, header http.Header) (map[string]float64, string) {
+	t.Helper()
+	code, _, raw := doREST(t, c, http.MethodGet, url, "", header)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, code, raw)
+	}
+	samples := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(raw))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("bad sample line %q", line)
+		}
+		samples[line[:i]] = v
+	}
+	return samples, raw
+}
+
+type fakeJobs struct{}
+
+func (fakeJobs) SyncJobCounts(context.Context) (map[string]int64, error) {
+	return map[string]int64{"running": 2, "done": 5}, nil
+}
+
+type brokenJobs struct{}
+
+func (brokenJobs) SyncJobCounts(context.Context) (map[string]int64, error) {
+	return nil, errors.New("store closed")
+}
+
+// TestMetrics makes known calls and checks the scraped series by name and
+// label: gRPC calls by method and code (REST included), TOP calls by
+// method and outcome, retries, bans, the rate limit, sync jobs and the
+// build. No label carries request data.
+func TestMetrics(t *testing.T) {
+	p := newPKI(t)
+	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile; c.RateLimit = 0.001; c.RateBurst = 5 })
+	ts.sec.metrics.SetSyncJobs(fakeJobs{})
+	tags := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
+	ctx := withToken(grpcCtx(t), tokenOps)
+
+	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 1 ok
+		t.Fatal(err)
+	}
+	if _, err := ts.workcards.AssignWorker(ctx, &scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567}); status.Code(err) != codes.NotFound { // 2
+		t.Fatal(err)
+	}
+	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+		"method": topwire.MethodWorkerTagList, "count": 2, "error": map[string]any{"code": 15, "sub_code": "isp.top-remote-service-unavailable"}}}})
+	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 3: two retries, then ok
+		t.Fatal(err)
+	}
+	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"quota": map[string]any{"calls_per_second": 1, "ban_seconds": 30}})
+	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 4: within the quota
+		t.Fatal(err)
+	}
+	if _, err := ts.workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 5: TOP bans
+		t.Fatalf("quota: %v", err)
+	}
+	if _, err := ts.workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 6: over the rate limit (burst 5)
+		t.Fatalf("rate limit: %v", err)
+	}
+	code, _, _ := ts.rest(t, "/v1/workers:getTags", restBody(t, tags)) // unauthenticated REST call
+	if code != http.StatusUnauthorized {
+		t.Fatalf("REST: %d", code)
+	}
+
+	samples, raw := scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
+	tagsSvc := `grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService"`
+	want := map[string]float64{
+		`servicecenterd_grpc_server_started_total{` + tagsSvc + `}`:                                                                                 6,
+		`servicecenterd_grpc_server_handled_total{grpc_code="OK",` + tagsSvc + `}`:                                                                  3,
+		`servicecenterd_grpc_server_handled_total{grpc_code="ResourceExhausted",` + tagsSvc + `}`:                                                   2,
+		`servicecenterd_grpc_server_handled_total{grpc_code="Unauthenticated",` + tagsSvc + `}`:                                                     1,
+		`servicecenterd_grpc_server_handled_total{grpc_code="NotFound",grpc_method="AssignWorker",grpc_service="servicecenter.v1.WorkcardService"}`: 1,
+		`servicecenterd_grpc_server_handling_seconds_count{grpc_code="OK",` + tagsSvc + `}`:                                                         3,
+		`servicecenterd_top_calls_total{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                                           1,
+		`servicecenterd_top_call_duration_seconds_count{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                           1,
+		`servicecenterd_top_retries_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                         2,
+		`servicecenterd_top_bans_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                            1,
+		`servicecenterd_top_bans_total{method="taobao.logistics.express.user.blacklist.tms.sync"}`:                                                  0,
+		`servicecenterd_rate_limited_total{client="ops"}`:                                                                                           1,
+		`servicecenterd_sync_jobs{state="running"}`:                                                                                                 2,
+		`servicecenterd_sync_jobs{state="done"}`:                                                                                                    5,
+		`servicecenterd_sync_jobs_scrape_errors`:                                                                                                    0,
+	}
+	for series, v := range want {
+		if got, ok := samples[series]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, v)
+		}
+	}
+	if samples[`servicecenterd_top_calls_total{method="tmall.servicecenter.worker.taglist.get",outcome="ok"}`] != 3 {
+		t.Errorf("taglist ok calls not counted")
+	}
+	var build bool
+	for series := range samples {
+		if strings.HasPrefix(series, `servicecenterd_build_info{`) && strings.Contains(series, `go_version="go`) {
+			build = true
+		}
+	}
+	if !build || samples["go_goroutines"] == 0 {
+		t.Errorf("build info or Go collector missing")
+	}
+	for _, leak := range []string{"13245678901", "11010519491231002X", "132****8901", tokenOps, auth.HashToken(tokenOps)} {
+		if strings.Contains(raw, leak) {
+			t.Fatalf("/metrics contains %q", leak)
+		}
+	}
+
+	ts.sec.metrics.SetSyncJobs(brokenJobs{})
+	samples, _ = scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
+	if samples[`servicecenterd_sync_jobs_scrape_errors`] != 1 {
+		t.Errorf("a failing job count source is not reported")
+	}
+}
+
+// TestMetricsAddr serves /metrics on its own listener, not on the HTTP
+// one; with TLS on, it serves TLS too.
+func TestMetricsAddr(t *testing.T) {
+	p := newPKI(t)
+	ts := startServer(t, func(c *Config) {
+		c.MetricsAddr = "127.0.0.1:0"
+		c.TLSCertFile, c.TLSKeyFile = p.certFile, p.keyFile
+	})
+	client := httpsClient(t, p.clientTLS(t, ""))
+	if code, _, _ := doREST(t, client, http.MethodGet, "https://"+ts.HTTPAddr()+"/metrics", "", nil); code != http.StatusNotFound {
+		t.Fatalf("/metrics on --http-addr: %d", code)
+	}
+	samples, _ := scrape(t, client, "https://"+ts.sec.metricsLis.Addr().String()+"/metrics", nil)
+	if _, ok := samples["go_goroutines"]; !ok {
+		t.Fatal("no metrics on --metrics-addr")
+	}
+}
