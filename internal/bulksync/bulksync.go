@@ -178,9 +178,9 @@ type Manager struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	kick    chan struct{}
-	stopped chan struct{} // closed when Run's context ends
-	stopMu  sync.Once
+	kick     chan struct{}
+	stopped  chan struct{} // closed when Run's context ends
+	stopOnce sync.Once
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // jobs being delivered
@@ -334,7 +334,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (store.Job, error) {
 func (m *Manager) Run(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
-		m.stopMu.Do(func() { close(m.stopped) })
+		m.stopOnce.Do(func() { close(m.stopped) })
 	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
