@@ -22,6 +22,7 @@ const (
 	KindBlacklistRequest = "blacklist_request"
 	KindOperateType      = "operate_type"
 	KindMobile           = "mobile"
+	KindSyncJob          = "sync_job"
 )
 
 // Targets lists the ids a mutating call acts on, from its request and
@@ -68,6 +69,19 @@ func Targets(req, resp any) []Target {
 		for _, e := range r.GetBlacklist() {
 			t.mobile(KindMobile, e.GetMobile())
 		}
+	case *scv1.ImportUserBlacklistRequest:
+		// The first message of the stream: the job's settings. The entries
+		// (up to millions) are not listed; the job id names them.
+		s := r.GetSettings()
+		t.plain(KindSupplier, s.GetSupplierId())
+		if s.GetOperateType() != scv1.OperateType_OPERATE_TYPE_UNSPECIFIED {
+			t.add(KindOperateType, s.GetOperateType().String())
+		}
+		if i, ok := resp.(*scv1.ImportUserBlacklistResponse); ok {
+			t.plain(KindSyncJob, i.GetJob().GetJobId())
+		}
+	case *scv1.CancelBlacklistSyncJobRequest:
+		t.text(KindSyncJob, r.GetJobId())
 	}
 	return t
 }

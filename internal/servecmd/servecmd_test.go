@@ -114,7 +114,7 @@ func TestEndToEndLeakScan(t *testing.T) {
 			"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--top-url", upstream.URL + "/router/rest", "--top-app-key", "e2e-app", "--top-app-secret-file", secretFile,
 			"--top-sign-method", "md5", "--clients-file", clientsFile, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
-			"--log-format", "json", "--log-level", "debug",
+			"--log-format", "json", "--log-level", "debug", "--data-dir", filepath.Join(dir, "data"),
 		}, io.Discard, logs)
 	}()
 	defer func() {

@@ -41,6 +41,7 @@ func defaultConfig(t *testing.T) Config {
 	}
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.DataDir = t.TempDir()
 	return cfg
 }
 
