@@ -2,7 +2,6 @@ package bulke2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/logbuf"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -105,7 +106,7 @@ type process struct {
 	cmd      *exec.Cmd
 	grpcAddr string
 	httpAddr string
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 	exited   chan struct{}
 	conn     *grpc.ClientConn
 	client   scv1.LogisticsServiceClient
@@ -122,7 +123,7 @@ func startProcess(t testing.TB, bin string, e *emulator, dataDir string, extra .
 		"--data-dir", dataDir, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 		"--log-format", "json",
 	}, extra...)
-	p := &process{cmd: exec.Command(bin, args...), logs: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: exec.Command(bin, args...), logs: &logbuf.Buffer{}, exited: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -262,22 +263,4 @@ func waitJob(ctx context.Context, t testing.TB, c scv1.LogisticsServiceClient, i
 		}
 		last = m.GetJob()
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
