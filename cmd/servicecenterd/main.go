@@ -3,6 +3,7 @@
 //
 //	servicecenterd [serve] [flags]    the gRPC + REST server
 //	servicecenterd emulator [flags]   the TOP gateway emulator alone
+//	servicecenterd blacklist ...      bulk blacklist sync jobs (import, jobs, status, cancel)
 //	servicecenterd config check FILE  validate a config file, print the settings
 //	servicecenterd token generate     make a bearer token (and hash)
 //	servicecenterd version            the build
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/servicecenterd/servicecenterd/internal/blacklistcmd"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
 	"github.com/servicecenterd/servicecenterd/internal/configcmd"
 	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
@@ -48,6 +50,7 @@ const usage = `Usage: servicecenterd <command> [flags]
 Commands:
   serve      run the gRPC and REST server (the default; servicecenterd serve -h)
   emulator   run the TOP gateway emulator alone (servicecenterd emulator -h)
+  blacklist  import blacklist files as durable sync jobs, list and follow them (servicecenterd blacklist help)
   config     check FILE: validate a config file and print the settings; reference: print them all
   token      generate: a new bearer token and its hash; hash: hash a token from stdin
   version    print the build
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "emulator":
 		return emulatorcmd.Run(ctx, args[1:], stdout, stderr)
+	case "blacklist":
+		return blacklistcmd.Run(ctx, args[1:], stdout, stderr)
 	case "config":
 		return configcmd.Run(args[1:], nil, stdout, stderr)
 	case "token":

@@ -44,6 +44,13 @@ func TestTargets(t *testing.T) {
 			Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}, {Mobile: "13900000002"}}}, &scv1.SyncUserBlacklistResponse{RequestId: "scd-1"},
 			"supplier:10000000001 blacklist_request:scd-1 operate_type:OPERATE_TYPE_DELETE mobile:139****0001 mobile:139****0002"},
 		{"sync, caller's id", &scv1.SyncUserBlacklistRequest{RequestId: "r-1"}, nil, "blacklist_request:r-1"},
+		{"bulk import", &scv1.ImportUserBlacklistRequest{
+			Settings: &scv1.BlacklistSyncJobSettings{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT},
+			Entries:  []*scv1.BlacklistImportEntry{{Mobile: "13900000001"}}},
+			&scv1.ImportUserBlacklistResponse{Job: &scv1.BlacklistSyncJob{JobId: "bj-1"}},
+			"supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT sync_job:bj-1"},
+		{"bulk import refused", &scv1.ImportUserBlacklistRequest{Settings: &scv1.BlacklistSyncJobSettings{SupplierId: "s"}}, nil, "supplier:s"},
+		{"cancel", &scv1.CancelBlacklistSyncJobRequest{JobId: "bj-1"}, nil, "sync_job:bj-1"},
 		{"not audited", &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}, nil, ""},
 		{"nothing", nil, nil, ""},
 	}

@@ -22,14 +22,15 @@ const (
 	KindBlacklistRequest = "blacklist_request"
 	KindOperateType      = "operate_type"
 	KindMobile           = "mobile"
+	KindSyncJob          = "sync_job"
 )
 
 // Targets lists the ids a mutating call acts on, from its request and
 // (when it succeeded) its response. Phone numbers keep only their first
 // 3 and last 4 digits and ID numbers their first 6 and last 4
-// (internal/redact); free-text codes (store codes, biz types, request
-// ids) also pass redact.Text, so that a phone number typed into one is
-// masked too. Numeric ids and the supplier id are kept as they are: they
+// (internal/redact); free-text codes (store codes, biz types, callers'
+// request ids) also pass redact.Text, so that a phone number typed into
+// one is masked too. Numeric ids and the supplier id are kept as they are: they
 // name businesses and records, not people. Workers' names are left out:
 // they are personal data and not ids.
 func Targets(req, resp any) []Target {
@@ -55,17 +56,32 @@ func Targets(req, resp any) []Target {
 		t.text(KindServiceStoreCode, w.GetServiceStoreCode())
 	case *scv1.SyncUserBlacklistRequest:
 		t.plain(KindSupplier, r.GetSupplierId())
-		id := r.GetRequestId()
-		if s, ok := resp.(*scv1.SyncUserBlacklistResponse); ok && s.GetRequestId() != "" {
-			id = s.GetRequestId()
+		if id := r.GetRequestId(); id != "" {
+			t.text(KindBlacklistRequest, id)
+		} else if s, ok := resp.(*scv1.SyncUserBlacklistResponse); ok {
+			// servicecenterd made this id (random hex): it holds no
+			// personal data, and masking a digit run in it would garble it.
+			t.plain(KindBlacklistRequest, s.GetRequestId())
 		}
-		t.text(KindBlacklistRequest, id)
 		if r.GetOperateType() != scv1.OperateType_OPERATE_TYPE_UNSPECIFIED {
 			t.add(KindOperateType, r.GetOperateType().String())
 		}
 		for _, e := range r.GetBlacklist() {
 			t.mobile(KindMobile, e.GetMobile())
 		}
+	case *scv1.ImportUserBlacklistRequest:
+		// The first message of the stream: the job's settings. The entries
+		// (up to millions) are not listed; the job id names them.
+		s := r.GetSettings()
+		t.plain(KindSupplier, s.GetSupplierId())
+		if s.GetOperateType() != scv1.OperateType_OPERATE_TYPE_UNSPECIFIED {
+			t.add(KindOperateType, s.GetOperateType().String())
+		}
+		if i, ok := resp.(*scv1.ImportUserBlacklistResponse); ok {
+			t.plain(KindSyncJob, i.GetJob().GetJobId())
+		}
+	case *scv1.CancelBlacklistSyncJobRequest:
+		t.text(KindSyncJob, r.GetJobId())
 	}
 	return t
 }

@@ -28,18 +28,30 @@ const protoRoot = "../../proto"
 // pkg is the package the contract lives in.
 const pkg protoreflect.FullName = "servicecenter.v1"
 
-// wantRoutes is the public REST contract: every RPC that calls TOP is a
-// POST with the whole request as its body, and only workcard_id ever
-// appears in a URL; reading the audit trail is a GET whose query holds
-// only filters that are not personal data.
+// wantRoutes is the public REST contract, "VERB path" per RPC: the TOP
+// calls are POSTs with the whole request as their body; reads of
+// servicecenterd's own blacklist sync jobs and of the audit trail are
+// GETs. Only ids (workcard_id, job_id) ever appear in a path: personal
+// data travels in bodies, and a GET request (whose fields become query
+// parameters) may not have a personal-data field (see personalFields).
 var wantRoutes = map[protoreflect.FullName]string{
-	"servicecenter.v1.WorkcardService.AssignWorker":       "POST /v1/workcards/{workcard_id}:assignWorker",
-	"servicecenter.v1.WorkcardService.BindVirtualPhone":   "POST /v1/workcards/{workcard_id}:bindVirtualPhone",
-	"servicecenter.v1.WorkerService.UpdateWorker":         "POST /v1/workers:update",
-	"servicecenter.v1.WorkerService.GetWorkerTags":        "POST /v1/workers:getTags",
-	"servicecenter.v1.LogisticsService.SyncUserBlacklist": "POST /v1/blacklist:sync",
-	"servicecenter.v1.AuditService.ListAuditEvents":       "GET /v1/auditEvents",
+	"servicecenter.v1.WorkcardService.AssignWorker":            "POST /v1/workcards/{workcard_id}:assignWorker",
+	"servicecenter.v1.WorkcardService.BindVirtualPhone":        "POST /v1/workcards/{workcard_id}:bindVirtualPhone",
+	"servicecenter.v1.WorkerService.UpdateWorker":              "POST /v1/workers:update",
+	"servicecenter.v1.WorkerService.GetWorkerTags":             "POST /v1/workers:getTags",
+	"servicecenter.v1.LogisticsService.SyncUserBlacklist":      "POST /v1/blacklist:sync",
+	"servicecenter.v1.LogisticsService.ImportUserBlacklist":    "POST /v1/blacklist/jobs:import",
+	"servicecenter.v1.LogisticsService.GetBlacklistSyncJob":    "GET /v1/blacklist/jobs/{job_id}",
+	"servicecenter.v1.LogisticsService.ListBlacklistSyncJobs":  "GET /v1/blacklist/jobs",
+	"servicecenter.v1.LogisticsService.CancelBlacklistSyncJob": "POST /v1/blacklist/jobs/{job_id}:cancel",
+	"servicecenter.v1.LogisticsService.WatchBlacklistSyncJob":  "GET /v1/blacklist/jobs/{job_id}:watch",
+	"servicecenter.v1.AuditService.ListAuditEvents":            "GET /v1/auditEvents",
 }
+
+// personalFields are names of fields holding personal data; a GET
+// request (whose fields become query parameters) must have none, at any
+// depth.
+var personalFields = []string{"mobile", "phone", "id_number", "identity"}
 
 // compiler compiles .proto sources with their comments. Our files come from
 // sources (from root, or from srcs when given); their imports (google/api,
@@ -180,9 +192,9 @@ func httpRule(m protoreflect.MethodDescriptor) (*annotations.HttpRule, error) {
 	return rule, nil
 }
 
-// routeProblems lists the RPCs of a file without exactly one route, whose
-// route is not a POST with body "*" or a GET without a body, or whose
-// route ("VERB /path") differs from want.
+// routeProblems lists the RPCs of a file whose route is not one POST with
+// body "*" or one GET without a body, differs from want, or is a GET whose
+// request has a personal-data field.
 func routeProblems(fd protoreflect.FileDescriptor, want map[protoreflect.FullName]string) []string {
 	var problems []string
 	for i := range fd.Services().Len() {
@@ -193,23 +205,54 @@ func routeProblems(fd protoreflect.FileDescriptor, want map[protoreflect.FullNam
 			switch {
 			case err != nil:
 				problems = append(problems, fmt.Sprintf("rpc %s: reading options: %v", m.FullName(), err))
+				continue
 			case rule == nil:
 				problems = append(problems, fmt.Sprintf("rpc %s: no google.api.http annotation", m.FullName()))
-			case len(rule.GetAdditionalBindings()) > 0 ||
-				!(rule.GetPost() != "" && rule.GetBody() == "*" || rule.GetGet() != "" && rule.GetBody() == ""):
-				problems = append(problems, fmt.Sprintf("rpc %s: want one POST binding with body \"*\" or one GET binding without a body, got %v", m.FullName(), rule))
-			default:
-				route := "POST " + rule.GetPost()
-				if rule.GetGet() != "" {
-					route = "GET " + rule.GetGet()
+				continue
+			}
+			var got string
+			switch {
+			case len(rule.GetAdditionalBindings()) > 0:
+			case rule.GetPost() != "" && rule.GetBody() == "*":
+				got = "POST " + rule.GetPost()
+			case rule.GetGet() != "" && rule.GetBody() == "":
+				got = "GET " + rule.GetGet()
+				if f := personalField(m.Input(), nil); f != "" {
+					problems = append(problems, fmt.Sprintf("rpc %s: a GET, but its request has personal data in %s", m.FullName(), f))
 				}
-				if want[m.FullName()] != route {
-					problems = append(problems, fmt.Sprintf("rpc %s: route %q, want %q", m.FullName(), route, want[m.FullName()]))
-				}
+			}
+			switch {
+			case got == "":
+				problems = append(problems, fmt.Sprintf("rpc %s: want one POST binding with body \"*\" or one GET, got %v", m.FullName(), rule))
+			case want[m.FullName()] != got:
+				problems = append(problems, fmt.Sprintf("rpc %s: route %q, want %q", m.FullName(), got, want[m.FullName()]))
 			}
 		}
 	}
 	return problems
+}
+
+// personalField returns the path of a field of md (or of its messages)
+// named like personal data, or "".
+func personalField(md protoreflect.MessageDescriptor, seen []protoreflect.FullName) string {
+	if slices.Contains(seen, md.FullName()) {
+		return ""
+	}
+	seen = append(seen, md.FullName())
+	for i := range md.Fields().Len() {
+		f := md.Fields().Get(i)
+		for _, p := range personalFields {
+			if strings.Contains(string(f.Name()), p) {
+				return string(f.Name())
+			}
+		}
+		if f.Message() != nil {
+			if sub := personalField(f.Message(), seen); sub != "" {
+				return string(f.Name()) + "." + sub
+			}
+		}
+	}
+	return ""
 }
 
 func TestEveryElementHasTOPDocComment(t *testing.T) {
@@ -286,7 +329,8 @@ func normalized(t *testing.T, fd protoreflect.FileDescriptor) *descriptorpb.File
 
 // TestCheckersCatchProblems shows the two checks above can fail: a file
 // with an undocumented field, a comment without TOP, an RPC without a
-// route, a GET route where a POST is wanted and a GET with a body.
+// route, a GET route where a POST is wanted, a GET with personal data, a
+// PUT and a GET with a body.
 func TestCheckersCatchProblems(t *testing.T) {
 	const src = `syntax = "proto3";
 package bad.v1;
@@ -296,9 +340,20 @@ import "google/api/annotations.proto";
 service Svc {
   // NoRoute has no google.api.http option. TOP: none.
   rpc NoRoute(Req) returns (Res);
-  // Get is not a POST. TOP: none.
+  // Get is a GET where a POST is wanted. TOP: none.
   rpc Get(Req) returns (Res) {
     option (google.api.http) = {get: "/v1/things/{id}"};
+  }
+  // Find is a GET with personal data. TOP: none.
+  rpc Find(Res) returns (Res) {
+    option (google.api.http) = {get: "/v1/things"};
+  }
+  // Put is neither a POST nor a GET. TOP: none.
+  rpc Put(Req) returns (Res) {
+    option (google.api.http) = {
+      put: "/v1/things/{id}"
+      body: "*"
+    };
   }
   // GetBody is a GET with a body. TOP: none.
   rpc GetBody(Req) returns (Res) {
@@ -313,6 +368,18 @@ message Req {
 
 // Res is documented. TOP: none.
 message Res {
+  // Who is documented. TOP: none.
+  Who who = 1;
+}
+
+// Who is documented. TOP: none.
+message Who {
+  // Mobile is documented. TOP: none.
+  string mobile = 1;
+}
+
+// E2 is documented. TOP: none.
+message E2 {
   // E is documented. TOP: none.
   enum E {
     // Zero is documented. TOP: none.
@@ -329,16 +396,27 @@ message Res {
 	wantDocs := []string{
 		"message bad.v1.Req: doc comment does not name its TOP counterpart",
 		"field bad.v1.Req.id: no leading doc comment",
-		"enum value bad.v1.Res.E_ONE: no leading doc comment",
+		"enum value bad.v1.E2.E_ONE: no leading doc comment",
 	}
 	if !slices.Equal(gotDocs, wantDocs) {
 		t.Errorf("docProblems:\n got %q\nwant %q", gotDocs, wantDocs)
 	}
-	gotRoutes := routeProblems(files[0], map[protoreflect.FullName]string{"bad.v1.Svc.Get": "POST /v1/things/{id}"})
-	if len(gotRoutes) != 3 ||
-		!strings.Contains(gotRoutes[0], "bad.v1.Svc.NoRoute: no google.api.http annotation") ||
-		!strings.Contains(gotRoutes[1], `bad.v1.Svc.Get: route "GET /v1/things/{id}", want "POST /v1/things/{id}"`) ||
-		!strings.Contains(gotRoutes[2], "bad.v1.Svc.GetBody: want one POST binding") {
-		t.Errorf("routeProblems = %q", gotRoutes)
+	gotRoutes := routeProblems(files[0], map[protoreflect.FullName]string{
+		"bad.v1.Svc.Get": "POST /v1/things/{id}", "bad.v1.Svc.Find": "GET /v1/things",
+	})
+	wantRoutes := []string{
+		"bad.v1.Svc.NoRoute: no google.api.http annotation",
+		`bad.v1.Svc.Get: route "GET /v1/things/{id}", want "POST /v1/things/{id}"`,
+		"bad.v1.Svc.Find: a GET, but its request has personal data in who.mobile",
+		"bad.v1.Svc.Put: want one POST binding",
+		"bad.v1.Svc.GetBody: want one POST binding",
+	}
+	if len(gotRoutes) != len(wantRoutes) {
+		t.Fatalf("routeProblems = %q", gotRoutes)
+	}
+	for i, w := range wantRoutes {
+		if !strings.Contains(gotRoutes[i], w) {
+			t.Errorf("routeProblems[%d] = %q, want %q", i, gotRoutes[i], w)
+		}
 	}
 }

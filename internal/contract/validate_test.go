@@ -177,6 +177,16 @@ func entries(n int) []*v1.BlacklistEntry {
 	return out
 }
 
+// importEntries returns n import entries; extra replace the first ones.
+func importEntries(n int, extra ...*v1.BlacklistImportEntry) []*v1.BlacklistImportEntry {
+	out := make([]*v1.BlacklistImportEntry, n)
+	for i := range out {
+		out[i] = &v1.BlacklistImportEntry{Mobile: fmt.Sprintf("139%08d", i)}
+	}
+	copy(out, extra)
+	return out
+}
+
 func TestValidationRules(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("字", n) }
 	manyKeys := map[string]any{}
@@ -306,6 +316,30 @@ func TestValidationRules(t *testing.T) {
 		{"sync: reason 6", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.Blacklist[0].Reason = []v1.BlacklistReason{1, 6} }), []string{"blacklist[0].reason[1] enum.defined_only"}},
 		{"sync: reason twice", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.Blacklist[0].Reason = []v1.BlacklistReason{2, 2} }), []string{"blacklist[0].reason repeated.unique"}},
 		{"sync: six reasons", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.Blacklist[0].Reason = []v1.BlacklistReason{1, 2, 3, 4, 5, 1} }), []string{"blacklist[0].reason repeated.max_items", "blacklist[0].reason repeated.unique"}},
+
+		// ImportUserBlacklist: settings are checked, entries are not (the
+		// server rejects bad entries one by one).
+		{"import: settings", &v1.ImportUserBlacklistRequest{Settings: &v1.BlacklistSyncJobSettings{
+			SupplierId: "10000000001", OperateType: v1.OperateType_OPERATE_TYPE_UPSERT}}, nil},
+		{"import: entries only, bad ones too", &v1.ImportUserBlacklistRequest{Entries: importEntries(1000,
+			&v1.BlacklistImportEntry{Mobile: "057188888888", Reason: []v1.BlacklistReason{0, 7, 7}})}, nil},
+		{"import: settings without supplier or operate type", &v1.ImportUserBlacklistRequest{Settings: &v1.BlacklistSyncJobSettings{}},
+			[]string{"settings.operate_type required", "settings.supplier_id required"}},
+		{"import: settings with bad types", &v1.ImportUserBlacklistRequest{Settings: &v1.BlacklistSyncJobSettings{
+			SupplierId: strings.Repeat("1", 65), OperateType: 3, ServiceType: 2, AbilityType: 2}},
+			[]string{"settings.ability_type enum.defined_only", "settings.operate_type enum.defined_only", "settings.service_type enum.defined_only", "settings.supplier_id string.max_len"}},
+		{"import: 1001 entries in one message", &v1.ImportUserBlacklistRequest{Entries: importEntries(1001)}, []string{"entries repeated.max_items"}},
+
+		// Blacklist sync jobs
+		{"job: get", &v1.GetBlacklistSyncJobRequest{JobId: "bj-3ktqz6pexmq2adt4hfyxbbjn"}, nil},
+		{"job: get without id", &v1.GetBlacklistSyncJobRequest{}, []string{"job_id required"}},
+		{"job: get with a slash", &v1.GetBlacklistSyncJobRequest{JobId: "bj/1"}, []string{"job_id string.pattern"}},
+		{"job: cancel with a long id", &v1.CancelBlacklistSyncJobRequest{JobId: strings.Repeat("b", 65)}, []string{"job_id string.pattern"}},
+		{"job: watch with a colon", &v1.WatchBlacklistSyncJobRequest{JobId: "bj:1"}, []string{"job_id string.pattern"}},
+		{"job: list, everything", &v1.ListBlacklistSyncJobsRequest{State: v1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_FAILED,
+			SupplierId: "10000000001", PageSize: 1000, PageToken: "x"}, nil},
+		{"job: list, bad", &v1.ListBlacklistSyncJobsRequest{State: 9, SupplierId: strings.Repeat("1", 65), PageSize: 1001},
+			[]string{"page_size int32.gte_lte", "state enum.defined_only", "supplier_id string.max_len"}},
 	}
 	v := newValidator(t)
 	for _, tt := range tests {

@@ -12,9 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/logbuf"
 
 	"go.uber.org/goleak"
 
@@ -31,26 +32,9 @@ func TestMain(m *testing.M) {
 type running struct {
 	banner map[string]string // banner fields by name: url, app_key, ...
 	text   string
-	stderr *syncBuffer
+	stderr *logbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs the command and waits for its banner.
@@ -58,7 +42,7 @@ func start(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	r := &running{banner: map[string]string{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{banner: map[string]string{}, stderr: &logbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := emulatorcmd.Run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, r.stderr)
 		pw.Close()

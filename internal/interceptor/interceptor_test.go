@@ -1,13 +1,13 @@
 package interceptor
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/servicecenterd/servicecenterd/internal/logbuf"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -39,25 +39,7 @@ func (h *healthStub) Check(ctx context.Context, req *healthpb.HealthCheckRequest
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startServer(t *testing.T, logs *syncBuffer) (healthpb.HealthClient, *healthStub) {
+func startServer(t *testing.T, logs *logbuf.Buffer) (healthpb.HealthClient, *healthStub) {
 	t.Helper()
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(UnaryRequestID(), UnaryLogging(logger), UnaryRecovery(logger)))
@@ -96,7 +78,7 @@ func TestChain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &logbuf.Buffer{}
 			client, stub := startServer(t, logs)
 			ctx := context.Background()
 			if tt.inID != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,10 +29,13 @@ func UnaryDefaultDeadline(d time.Duration) grpc.UnaryServerInterceptor {
 	}
 }
 
-// StreamDefaultDeadline is UnaryDefaultDeadline for streams.
-func StreamDefaultDeadline(d time.Duration) grpc.StreamServerInterceptor {
+// StreamDefaultDeadline is UnaryDefaultDeadline for streams, except the
+// methods in longLived (full method names): streams that by design last as
+// long as their work (a bulk import, a watch of a job), which the client
+// ends or bounds.
+func StreamDefaultDeadline(d time.Duration, longLived ...string) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if _, ok := ss.Context().Deadline(); ok || d <= 0 {
+		if _, ok := ss.Context().Deadline(); ok || d <= 0 || slices.Contains(longLived, info.FullMethod) {
 			return handler(srv, ss)
 		}
 		ctx, cancel := context.WithTimeout(ss.Context(), d)

@@ -93,4 +93,24 @@ func TestDefaultDeadline(t *testing.T) {
 	if d := got.(time.Duration); d != 0 {
 		t.Fatalf("0 set a deadline: %v", d)
 	}
+	// Streams: a deadline unless the method is long-lived by design.
+	for method, want := range map[string]bool{"/s.S/Short": true, "/s.S/Watch": false} {
+		var has bool
+		err := StreamDefaultDeadline(time.Hour, "/s.S/Watch")(nil, &fakeStream{ctx: context.Background()},
+			&grpc.StreamServerInfo{FullMethod: method}, func(_ any, ss grpc.ServerStream) error {
+				_, has = ss.Context().Deadline()
+				return nil
+			})
+		if err != nil || has != want {
+			t.Errorf("%s: deadline %v, want %v (%v)", method, has, want, err)
+		}
+	}
 }
+
+// fakeStream is a grpc.ServerStream with only a context.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (f *fakeStream) Context() context.Context { return f.ctx }

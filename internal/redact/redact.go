@@ -53,7 +53,9 @@ func keepEnds(s string, head, tail int) string {
 // such as a message that echoes a request. A phone number is a run of 11
 // digits starting with 1, optionally after +86 or 86; an identity number is
 // a run of 17 digits followed by a digit or X, or a run of 15 digits. Digit
-// runs of other lengths are left alone (ids, timestamps, amounts).
+// runs of other lengths are left alone (ids, timestamps, amounts), and so
+// are runs with an ASCII letter on both sides, which sit inside tokens such
+// as hex request ids ("scd-801e11430836630b9"), not numbers of their own.
 func Text(s string) string {
 	if !hasLongDigitRun(s) {
 		return s
@@ -75,6 +77,11 @@ func Text(s string) string {
 			j++
 		}
 		run := s[i:j]
+		if i > 0 && isLetter(s[i-1]) && j < len(s) && isLetter(s[j]) {
+			b.WriteString(run)
+			i = j
+			continue
+		}
 		switch {
 		case len(run) == 18 || len(run) == 15:
 			b.WriteString(ID(run))
@@ -108,3 +115,5 @@ func hasLongDigitRun(s string) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isLetter(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }

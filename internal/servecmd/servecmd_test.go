@@ -1,7 +1,6 @@
 package servecmd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -12,9 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/logbuf"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -31,24 +31,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Credentials and personal data of the end-to-end run. Every one of them
 // must stay out of the logs, the metrics and the emulator's recordings.
@@ -79,7 +61,7 @@ var personalData = []string{
 // no unmasked phone or ID number, no app secret, no session, no token.
 func TestEndToEndLeakScan(t *testing.T) {
 	dir := t.TempDir()
-	emuLogs := &syncBuffer{}
+	emuLogs := &logbuf.Buffer{}
 	emu, err := topsim.New(topsim.Config{AppKey: "e2e-app", AppSecret: appSecret, Session: session,
 		Logger: slog.New(slog.NewJSONHandler(emuLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
@@ -106,7 +88,7 @@ func TestEndToEndLeakScan(t *testing.T) {
 `))
 	t.Setenv("SERVICECENTERD_TOP_SESSION", session)
 
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -114,7 +96,7 @@ func TestEndToEndLeakScan(t *testing.T) {
 			"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--top-url", upstream.URL + "/router/rest", "--top-app-key", "e2e-app", "--top-app-secret-file", secretFile,
 			"--top-sign-method", "md5", "--clients-file", clientsFile, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
-			"--log-format", "json", "--log-level", "debug",
+			"--log-format", "json", "--log-level", "debug", "--data-dir", filepath.Join(dir, "data"),
 		}, io.Discard, logs)
 	}()
 	defer func() {
@@ -271,7 +253,7 @@ func TestEndToEndLeakScan(t *testing.T) {
 
 // waitStarted waits for the "servicecenterd started" log line and
 // returns the gRPC and HTTP addresses it names.
-func waitStarted(t *testing.T, logs *syncBuffer, done <-chan error) (string, string) {
+func waitStarted(t *testing.T, logs *logbuf.Buffer, done <-chan error) (string, string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

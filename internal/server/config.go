@@ -36,6 +36,11 @@ type Config struct {
 
 	EmulatorAddr string `flag:"emulator-addr" default:"127.0.0.1:0" help:"Listen address of the embedded emulator (only without --top-url); port 0 picks a free one."`
 
+	DataDir            string `flag:"data-dir" help:"Directory of the durable store (servicecenterd.db: bulk blacklist sync jobs). Empty: $XDG_DATA_HOME/servicecenterd, else ~/.local/share/servicecenterd (on macOS and Windows, servicecenterd in the user config directory)."`
+	SyncChunkSize      int    `flag:"sync-chunk-size" default:"100" help:"Entries per TOP call of new bulk blacklist sync jobs, 1 to 100 (fixed per job)."`
+	SyncConcurrentJobs int    `flag:"sync-concurrent-jobs" default:"2" help:"Bulk blacklist sync jobs delivered at once; later jobs wait QUEUED."`
+	SyncChunksInFlight int    `flag:"sync-chunks-in-flight" default:"4" help:"TOP calls in flight per bulk blacklist sync job."`
+
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
 	LogLevel        string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `flag:"log-format" default:"text" help:"Log format: text or json."`
@@ -81,6 +86,7 @@ func (c *Config) Validate() error {
 	if c.TOPRateLimit < 0 || c.TOPRateBurst < 0 {
 		errs = append(errs, errors.New("--top-rate-limit and --top-rate-burst must not be negative"))
 	}
+	errs = append(errs, c.validateBulk()...)
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 	}

@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/logbuf"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,7 +24,7 @@ import (
 // embedded emulator unless the config says otherwise.
 type testServer struct {
 	*Server
-	logs      *syncBuffer
+	logs      *logbuf.Buffer
 	conn      *grpc.ClientConn
 	workcards scv1.WorkcardServiceClient
 	workers   scv1.WorkerServiceClient
@@ -41,6 +42,7 @@ func defaultConfig(t *testing.T) Config {
 	}
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.DataDir = t.TempDir()
 	return cfg
 }
 
@@ -53,7 +55,7 @@ func startServer(t *testing.T, mutate func(*Config), opts ...Option) *testServer
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := New(ctx, cfg, logger, opts...)
@@ -143,22 +145,4 @@ func (ts *testServer) emulator(t *testing.T, method, path string, body any) []by
 		t.Fatalf("emulator %s %s: %d %s", method, path, resp.StatusCode, raw)
 	}
 	return raw
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

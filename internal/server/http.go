@@ -72,6 +72,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", s.sec.limitBody(gw))
+	s.registerBulkHTTP(mux, gw)
 	mux.Handle("GET /healthz", s.sec.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})))

@@ -45,6 +45,8 @@ var auditedMethods = []string{
 	scv1.WorkcardService_BindVirtualPhone_FullMethodName,
 	scv1.WorkerService_UpdateWorker_FullMethodName,
 	scv1.LogisticsService_SyncUserBlacklist_FullMethodName,
+	scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
+	scv1.LogisticsService_CancelBlacklistSyncJob_FullMethodName,
 }
 
 // security is what guards the server: authentication and authorization,
@@ -164,7 +166,7 @@ func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Va
 			interceptor.StreamRecovery(logger),
 			sec.authn.StreamInterceptor(logger),
 			sec.limiter.StreamInterceptor(),
-			interceptor.StreamDefaultDeadline(c.DefaultDeadline),
+			interceptor.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
 			interceptor.StreamValidate(validator),
 		),
 	}

@@ -35,6 +35,7 @@ type Server struct {
 	logger   *slog.Logger
 	upstream *upstream
 	top      *topclient.Client
+	bulk     *bulk // the durable bulk blacklist sync (bulk.go)
 
 	grpcLis net.Listener
 	httpLis net.Listener
@@ -64,8 +65,8 @@ var serviceNames = []string{
 // New builds the server and binds its listeners, so that the addresses are
 // known (port 0 picks a free port). cfg must have passed Validate. On
 // error, everything New started is stopped.
-func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (s *Server, err error) {
-	s = &Server{cfg: cfg, logger: logger}
+func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (_ *Server, err error) {
+	s := &Server{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -83,13 +84,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if err != nil {
 		return nil, fmt.Errorf("top client: %w", err)
 	}
+	if s.bulk, err = startBulk(ctx, cfg, s.top, logger); err != nil {
+		return nil, err
+	}
+	s.sec.metrics.SetSyncJobs(s.bulk.jobs)
 	validator, err := validation.New(nil)
 	if err != nil {
 		return nil, fmt.Errorf("request validator: %w", err)
 	}
 
 	s.grpc = grpc.NewServer(append(s.sec.grpcOptions(logger, validator), grpc.NumStreamWorkers(streamWorkers))...)
-	deps := service.Deps{TOP: s.top, Logger: logger}
+	deps := service.Deps{TOP: s.top, Logger: logger, BlacklistJobs: s.bulk.jobs}
 	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
 	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
 	scv1.RegisterLogisticsServiceServer(s.grpc, service.NewLogistics(deps))
@@ -129,7 +134,9 @@ func (s *Server) EmulatorURL() string { return s.upstream.emulatorURL }
 
 // Serve serves until ctx is done or a server fails, then shuts down in
 // order: health NOT_SERVING, gRPC GracefulStop (Stop after
-// ShutdownTimeout), HTTP Shutdown, then the embedded emulator.
+// ShutdownTimeout), HTTP Shutdown, then the embedded emulator. The bulk
+// sync's delivery worker stops with ctx; a chunk in flight is resent, with
+// the same request_id, at the next start.
 func (s *Server) Serve(ctx context.Context) error {
 	for _, name := range append([]string{""}, serviceNames...) {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
@@ -148,6 +155,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return s.bulk.run(gctx) })
 	s.sec.serve(gctx, g, s.grpc)
 	g.Go(func() error {
 		<-gctx.Done()
@@ -202,6 +210,7 @@ func (s *Server) closeAll() {
 			_ = l.Close()
 		}
 	}
+	s.bulk.close()
 	if s.sec != nil {
 		s.sec.close()
 	}

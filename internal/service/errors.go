@@ -76,6 +76,9 @@ func Status(ctx context.Context, logger *slog.Logger, err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	if st, ok := jobStatus(err); ok {
+		return st
+	}
 	var (
 		apiErr       *topclient.APIError
 		banErr       *topclient.BanError

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/servicecenterd/servicecenterd/internal/bulksync"
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
@@ -62,6 +63,13 @@ func TestStatus(t *testing.T) {
 		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "", 0},
 		{"status passes through", status.Error(codes.InvalidArgument, "x"), codes.InvalidArgument, "", 0},
 		{"unexpected", errors.New("boom 13812345678"), codes.Internal, "", 0},
+		{"job not found", fmt.Errorf("x: %w", bulksync.ErrJobNotFound), codes.NotFound, ReasonJobNotFound, 0},
+		{"job finished", bulksync.ErrJobFinished, codes.FailedPrecondition, ReasonJobFinished, 0},
+		{"jobs stopping", bulksync.ErrStopped, codes.Unavailable, ReasonShuttingDown, 0},
+		{"no entries", bulksync.ErrNoEntries, codes.InvalidArgument, "", 0},
+		{"bad page token", bulksync.ErrBadPageToken, codes.InvalidArgument, "", 0},
+		{"bad spec", &bulksync.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
+		{"no valid entries", &bulksync.NoValidEntriesError{Rejected: 1, Rejections: []bulksync.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,5 +122,31 @@ func TestReasonPart(t *testing.T) {
 		if got := reasonPart(in); got != want {
 			t.Errorf("reasonPart(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestNoValidEntriesListsRejections: an import whose entries were all
+// refused answers INVALID_ARGUMENT with one field violation per reported
+// entry, naming its index and line.
+func TestNoValidEntriesListsRejections(t *testing.T) {
+	err := Status(context.Background(), slog.New(slog.DiscardHandler), &bulksync.NoValidEntriesError{Rejected: 5, Rejections: []bulksync.Rejection{
+		{Index: 0, Line: 2, Field: "mobile", Description: "must be a mainland China mobile number"},
+		{Index: 4, Field: "reason[1]", Description: "repeats a reason"},
+	}})
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "all 5 were rejected") {
+		t.Fatalf("%v", err)
+	}
+	var got []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				got = append(got, v.GetField()+": "+v.GetDescription())
+			}
+		}
+	}
+	want := []string{"entries[0].mobile: must be a mainland China mobile number (line 2)", "entries[4].reason[1]: repeats a reason"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("violations %q, want %q", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/bulksync"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
@@ -16,14 +17,15 @@ import (
 type Logistics struct {
 	scv1.UnimplementedLogisticsServiceServer
 	handlers
-	now func() time.Time
+	jobs *bulksync.Manager // the bulk path (blacklist_jobs.go); may be nil
+	now  func() time.Time
 }
 
 var _ scv1.LogisticsServiceServer = (*Logistics)(nil)
 
 // NewLogistics returns the LogisticsService handlers.
 func NewLogistics(d Deps) *Logistics {
-	return &Logistics{handlers: newHandlers(d), now: time.Now}
+	return &Logistics{handlers: newHandlers(d), jobs: d.BlacklistJobs, now: time.Now}
 }
 
 // SyncUserBlacklist calls taobao.logistics.express.user.blacklist.tms.sync.

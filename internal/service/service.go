@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/servicecenterd/servicecenterd/internal/bulksync"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
 )
@@ -36,6 +37,9 @@ type Deps struct {
 	TOP TOP
 	// Logger logs unexpected errors.
 	Logger *slog.Logger
+	// BlacklistJobs runs the bulk blacklist sync jobs; nil disables their
+	// RPCs (UNIMPLEMENTED).
+	BlacklistJobs *bulksync.Manager
 }
 
 // handlers holds what every service's handlers share.

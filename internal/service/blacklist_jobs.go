@@ -1,0 +1,262 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/bulksync"
+	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/store"
+)
+
+// Reasons of ErrorInfo of the blacklist sync jobs.
+const (
+	// ReasonJobNotFound: no blacklist sync job has this id.
+	ReasonJobNotFound = "BLACKLIST_SYNC_JOB_NOT_FOUND"
+	// ReasonJobFinished: the job already finished (cancel refused).
+	ReasonJobFinished = "BLACKLIST_SYNC_JOB_FINISHED"
+	// ReasonShuttingDown: servicecenterd is stopping; retry elsewhere or later.
+	ReasonShuttingDown = "SHUTTING_DOWN"
+)
+
+// errJobsDisabled: the server was built without a job manager.
+var errJobsDisabled = status.Error(codes.Unimplemented, "the bulk blacklist sync is not enabled on this server")
+
+// ImportUserBlacklist reads the settings (first message) and entries of
+// an import, stores them, and returns the new job. Entries are validated
+// here, one by one, not by the stream's protovalidate interceptor: a rule
+// there would fail the whole stream at the first bad entry. The import is
+// dropped, leaving no job, when the stream fails.
+func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.ImportUserBlacklistRequest, scv1.ImportUserBlacklistResponse]) error {
+	ctx := stream.Context()
+	if h.jobs == nil {
+		return errJobsDisabled
+	}
+	msg, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
+	}
+	if err != nil {
+		return err
+	}
+	s := msg.GetSettings()
+	if s == nil {
+		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
+	}
+	im, err := h.jobs.BeginImport(ctx, bulksync.Spec{
+		SupplierID: s.GetSupplierId(), OperateType: int(s.GetOperateType()),
+		ServiceType: int(s.GetServiceType()), AbilityType: int(s.GetAbilityType()),
+	})
+	if err != nil {
+		return h.fail(ctx, err)
+	}
+	defer im.Abort(ctx) // nothing after a commit
+	var (
+		buf     []bulksync.EntryInput
+		reasons []int32
+	)
+	for {
+		buf, reasons = buf[:0], reasons[:0]
+		for _, e := range msg.GetEntries() {
+			start := len(reasons)
+			for _, r := range e.GetReason() {
+				reasons = append(reasons, int32(r))
+			}
+			buf = append(buf, bulksync.EntryInput{Mobile: e.GetMobile(), Line: e.GetLine(), Reasons: reasons[start:len(reasons):len(reasons)]})
+		}
+		if err := im.Add(ctx, buf...); err != nil {
+			return h.fail(ctx, err)
+		}
+		msg, err = stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if msg.GetSettings() != nil {
+			return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "only the first message may carry settings", Reason: "import.settings_first"})
+		}
+	}
+	res, err := im.Commit(ctx)
+	if err != nil {
+		return h.fail(ctx, err)
+	}
+	out := &scv1.ImportUserBlacklistResponse{Job: JobToProto(res.Job)}
+	for _, r := range res.Rejections {
+		out.Rejections = append(out.Rejections, &scv1.BlacklistEntryRejection{Index: r.Index, Line: r.Line, Field: r.Field, Description: r.Description})
+	}
+	return stream.SendAndClose(out)
+}
+
+// GetBlacklistSyncJob returns a job.
+func (h *Logistics) GetBlacklistSyncJob(ctx context.Context, req *scv1.GetBlacklistSyncJobRequest) (*scv1.GetBlacklistSyncJobResponse, error) {
+	if h.jobs == nil {
+		return nil, errJobsDisabled
+	}
+	j, err := h.jobs.Job(ctx, req.GetJobId())
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &scv1.GetBlacklistSyncJobResponse{Job: JobToProto(j)}, nil
+}
+
+// ListBlacklistSyncJobs returns a page of jobs, newest first.
+func (h *Logistics) ListBlacklistSyncJobs(ctx context.Context, req *scv1.ListBlacklistSyncJobsRequest) (*scv1.ListBlacklistSyncJobsResponse, error) {
+	if h.jobs == nil {
+		return nil, errJobsDisabled
+	}
+	q := store.JobQuery{SupplierID: req.GetSupplierId(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
+	if st := req.GetState(); st != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_UNSPECIFIED {
+		q.States = []store.State{stateFromProto(st)}
+	}
+	page, err := h.jobs.ListJobs(ctx, q)
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	out := &scv1.ListBlacklistSyncJobsResponse{NextPageToken: page.NextPageToken, Jobs: make([]*scv1.BlacklistSyncJob, len(page.Jobs))}
+	for i, j := range page.Jobs {
+		out.Jobs[i] = JobToProto(j)
+	}
+	return out, nil
+}
+
+// CancelBlacklistSyncJob cancels a job that has not finished.
+func (h *Logistics) CancelBlacklistSyncJob(ctx context.Context, req *scv1.CancelBlacklistSyncJobRequest) (*scv1.CancelBlacklistSyncJobResponse, error) {
+	if h.jobs == nil {
+		return nil, errJobsDisabled
+	}
+	j, err := h.jobs.Cancel(ctx, req.GetJobId())
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &scv1.CancelBlacklistSyncJobResponse{Job: JobToProto(j)}, nil
+}
+
+// WatchBlacklistSyncJob streams a job's progress until it finishes.
+func (h *Logistics) WatchBlacklistSyncJob(req *scv1.WatchBlacklistSyncJobRequest, stream grpc.ServerStreamingServer[scv1.WatchBlacklistSyncJobResponse]) error {
+	ctx := stream.Context()
+	if h.jobs == nil {
+		return errJobsDisabled
+	}
+	err := h.jobs.Watch(ctx, req.GetJobId(), func(j store.Job) error {
+		return stream.Send(&scv1.WatchBlacklistSyncJobResponse{Job: JobToProto(j)})
+	})
+	if err != nil {
+		return h.fail(ctx, err)
+	}
+	return nil
+}
+
+// JobToProto converts a job for the API.
+func JobToProto(j store.Job) *scv1.BlacklistSyncJob {
+	out := &scv1.BlacklistSyncJob{
+		JobId: j.ID,
+		Settings: &scv1.BlacklistSyncJobSettings{
+			SupplierId:  j.SupplierID,
+			OperateType: scv1.OperateType(j.OperateType),
+			ServiceType: scv1.BlacklistServiceType(j.ServiceType),
+			AbilityType: scv1.BlacklistAbilityType(j.AbilityType),
+		},
+		State:             stateToProto(j.State),
+		ReceivedCount:     j.Received,
+		RejectedCount:     j.Rejected,
+		DuplicateCount:    j.Duplicates,
+		TotalCount:        j.Total,
+		SentCount:         j.Sent,
+		AcknowledgedCount: j.Acknowledged,
+		FailedCount:       j.Failed,
+		ChunkSize:         int32(j.ChunkSize),
+		ChunkCount:        j.Chunks,
+		CreateTime:        timestamppb.New(j.Created),
+		UpdateTime:        timestamppb.New(j.Updated),
+	}
+	if e := j.LastError; e != nil {
+		out.LastError = &scv1.BlacklistSyncJobError{
+			Chunk: e.Chunk, Code: e.Code, SubCode: e.SubCode, Message: e.Message,
+			TopRequestId: e.TOPRequestID, Final: e.Final, Time: timestamppb.New(e.Time),
+		}
+	}
+	return out
+}
+
+func stateToProto(s store.State) scv1.BlacklistSyncJobState {
+	switch s {
+	case store.StateQueued:
+		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_QUEUED
+	case store.StateRunning:
+		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_RUNNING
+	case store.StateSucceeded:
+		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED
+	case store.StateFailed:
+		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_FAILED
+	case store.StateCancelled:
+		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED
+	}
+	return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_UNSPECIFIED
+}
+
+func stateFromProto(s scv1.BlacklistSyncJobState) store.State {
+	switch s {
+	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_QUEUED:
+		return store.StateQueued
+	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_RUNNING:
+		return store.StateRunning
+	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED:
+		return store.StateSucceeded
+	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_FAILED:
+		return store.StateFailed
+	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED:
+		return store.StateCancelled
+	}
+	return 0
+}
+
+// jobStatus maps the errors of the blacklist sync jobs (called by
+// Status); it reports false for other errors.
+func jobStatus(err error) (error, bool) {
+	var (
+		noValid *bulksync.NoValidEntriesError
+		spec    *bulksync.SpecError
+	)
+	switch {
+	case errors.Is(err, bulksync.ErrJobNotFound):
+		return withInfo(codes.NotFound, "blacklist sync job not found", ReasonJobNotFound, nil), true
+	case errors.Is(err, bulksync.ErrJobFinished):
+		return withInfo(codes.FailedPrecondition, "blacklist sync job already finished", ReasonJobFinished, nil), true
+	case errors.Is(err, bulksync.ErrStopped):
+		return withInfo(codes.Unavailable, "servicecenterd is shutting down", ReasonShuttingDown, nil), true
+	case errors.Is(err, bulksync.ErrBadPageToken):
+		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "page_token", Description: "is not a token this server made", Reason: "page_token.invalid"}), true
+	case errors.Is(err, bulksync.ErrNoEntries):
+		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "entries", Description: "the import has no entries", Reason: "import.no_entries"}), true
+	case errors.As(err, &spec):
+		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings." + spec.Field, Description: spec.Problem}), true
+	case errors.As(err, &noValid):
+		vs := make([]*errdetails.BadRequest_FieldViolation, 0, len(noValid.Rejections))
+		for _, r := range noValid.Rejections {
+			desc := r.Description
+			if r.Line > 0 {
+				desc += " (line " + strconv.FormatInt(r.Line, 10) + ")"
+			}
+			vs = append(vs, &errdetails.BadRequest_FieldViolation{
+				Field: "entries[" + strconv.FormatInt(r.Index, 10) + "]." + r.Field, Description: desc, Reason: "import.entry_invalid",
+			})
+		}
+		msg := noValid.Error()
+		if len(vs) > 0 {
+			msg += "; first: " + vs[0].GetField() + ": " + vs[0].GetDescription()
+		}
+		return attach(status.New(codes.InvalidArgument, msg), &errdetails.BadRequest{FieldViolations: vs}), true
+	}
+	return nil, false
+}

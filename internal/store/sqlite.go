@@ -1,0 +1,800 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
+)
+
+// FileName is the store's file name inside the data directory.
+const FileName = "servicecenterd.db"
+
+// SQLite is the Store in one SQLite file, in WAL mode. Every commit
+// survives a crash of the process (kill -9) as soon as its call returns.
+// The commits the API promises also survive a crash of the machine: they
+// run with synchronous=FULL (the WAL is fsynced, and with it every earlier
+// commit): CommitImport and state changes by UpdateJob. The frequent
+// chunk progress writes (BeginChunk, FinishChunk, last errors) and the
+// staging of import entries run with synchronous=NORMAL, so a power loss
+// may forget the last of them; that only makes the worker resend chunks,
+// which TOP answers as replays of their request_id.
+//
+// Every write goes through one connection, so SQLite never sees two
+// writers and no call fails with SQLITE_BUSY; reads use a pool of
+// read-only connections and see the last committed state.
+type SQLite struct {
+	w    *sql.DB
+	r    *sql.DB
+	path string
+	lock *os.File // held while open (lockFile)
+	// insertMany is insertImportMany(), built once.
+	insertMany string
+}
+
+var _ Store = (*SQLite)(nil)
+
+// Open opens the SQLite store at path, creating the file (mode 0600) if
+// needed, and migrates its schema to the latest version. The directory
+// must exist. One process at a time may have it open: Open takes a lock
+// on path+".lock" and fails when another process holds it.
+func Open(ctx context.Context, path string) (*SQLite, error) {
+	return openVersion(ctx, path, len(migrations()))
+}
+
+// openVersion opens the store and migrates it to version (tests open old
+// versions).
+func openVersion(ctx context.Context, path string, version int) (_ *SQLite, err error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("store file %q: want a path without ? or #", path)
+	}
+	s := &SQLite{path: path, insertMany: insertImportMany()}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if s.lock, err = lockFile(path + ".lock"); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store file: %w", err)
+	}
+	_ = f.Close()
+	const common = "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
+	if s.w, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+common); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, s.w, version); err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	if s.r, err = sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+common); err != nil {
+		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
+	}
+	s.r.SetMaxOpenConns(4)
+	if err := s.r.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
+	}
+	return s, nil
+}
+
+// migrate runs the migrations the database has not had, up to version.
+func migrate(ctx context.Context, db *sql.DB, version int) error {
+	all := migrations()
+	var have int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if have > len(all) {
+		return fmt.Errorf("schema version %d is newer than this servicecenterd knows (%d): use a newer servicecenterd", have, len(all))
+	}
+	for v := have + 1; v <= version; v++ {
+		m := all[v-1]
+		err := inTx(ctx, db, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(v))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to schema version %d (%s): %w", v, m.Name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the database's schema version.
+func (s *SQLite) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// Path is the file's path.
+func (s *SQLite) Path() string { return s.path }
+
+// Close closes the database.
+func (s *SQLite) Close() error {
+	var errs []error
+	for _, db := range []*sql.DB{s.r, s.w} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // releases the lock
+	}
+	return errors.Join(errs...)
+}
+
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// durableTx runs fn in a transaction on the write connection with
+// synchronous=FULL: when it returns nil, the commit (and every earlier
+// one) is on disk.
+func (s *SQLite) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		return err
+	}
+	defer func() {
+		// If this fails the connection stays FULL: slower, still correct.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = NORMAL")
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+const jobColumns = `id, supplier_id, operate_type, service_type, ability_type, chunk_size, state,
+	received, rejected, duplicates, total, chunks, sent, acknowledged, failed, created_ns, updated_ns,
+	err_chunk, err_code, err_sub_code, err_message, err_final, err_ns, err_top_request_id`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanJob(row scanner) (Job, error) {
+	var (
+		j                         Job
+		created, updated, errNS   int64
+		errChunk                  int64
+		errCode, errSub, errMsg   string
+		errTOP                    string
+		errFinal                  bool
+		operate, service, ability int
+	)
+	err := row.Scan(&j.ID, &j.SupplierID, &operate, &service, &ability, &j.ChunkSize, &j.State,
+		&j.Received, &j.Rejected, &j.Duplicates, &j.Total, &j.Chunks, &j.Sent, &j.Acknowledged, &j.Failed,
+		&created, &updated, &errChunk, &errCode, &errSub, &errMsg, &errFinal, &errNS, &errTOP)
+	if err != nil {
+		return Job{}, err
+	}
+	j.OperateType, j.ServiceType, j.AbilityType = operate, service, ability
+	j.Created, j.Updated = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	if errNS != 0 {
+		j.LastError = &JobError{Chunk: errChunk, Code: errCode, SubCode: errSub, Message: errMsg, TOPRequestID: errTOP,
+			Final: errFinal, Time: time.Unix(0, errNS).UTC()}
+	}
+	return j, nil
+}
+
+// job reads a job by id, importing or not.
+func job(ctx context.Context, q querier, id string) (Job, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM blacklist_jobs WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Job{}, ErrNotFound
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("read job: %w", err)
+	}
+	return j, nil
+}
+
+// jobRef is what the chunk and import calls need of a job.
+type jobRef struct {
+	key       int64
+	state     State
+	chunkSize int64
+	total     int64
+	chunks    int64
+}
+
+func lookup(ctx context.Context, q querier, id string) (jobRef, error) {
+	var r jobRef
+	err := q.QueryRowContext(ctx, "SELECT key, state, chunk_size, total, chunks FROM blacklist_jobs WHERE id = ?", id).
+		Scan(&r.key, &r.state, &r.chunkSize, &r.total, &r.chunks)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("look up job: %w", err)
+	}
+	return r, nil
+}
+
+// CreateImport implements Jobs.
+func (s *SQLite) CreateImport(ctx context.Context, spec JobSpec) (Job, error) {
+	if spec.ID == "" || spec.ChunkSize <= 0 {
+		return Job{}, errors.New("create import: job id and chunk size are required")
+	}
+	ns := spec.Created.UnixNano()
+	_, err := s.w.ExecContext(ctx, `INSERT INTO blacklist_jobs
+		(id, supplier_id, operate_type, service_type, ability_type, chunk_size, state, created_ns, updated_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		spec.ID, spec.SupplierID, spec.OperateType, spec.ServiceType, spec.AbilityType, spec.ChunkSize,
+		StateImporting, ns, ns)
+	if err != nil {
+		return Job{}, fmt.Errorf("create import: %w", err)
+	}
+	return Job{JobSpec: spec, State: StateImporting, Updated: spec.Created}, nil
+}
+
+// insertRows is how many entries one INSERT statement carries.
+const insertRows = 100
+
+const insertImportOne = "INSERT INTO blacklist_import_entries (job, pos, mobile, reasons) VALUES (?, ?, ?, ?)"
+
+// insertImportMany inserts insertRows entries.
+func insertImportMany() string {
+	return "INSERT INTO blacklist_import_entries (job, pos, mobile, reasons) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", insertRows), ", ")
+}
+
+// AddImportEntries implements Jobs.
+func (s *SQLite) AddImportEntries(ctx context.Context, jobID string, entries []Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		ref, err := lookup(ctx, tx, jobID)
+		if err != nil {
+			return err
+		}
+		if ref.state != StateImporting {
+			return ErrStateConflict
+		}
+		args := make([]any, 0, 4*insertRows)
+		rest := entries
+		if len(rest) >= insertRows {
+			many, err := tx.PrepareContext(ctx, s.insertMany)
+			if err != nil {
+				return err
+			}
+			defer many.Close()
+			for ; len(rest) >= insertRows; rest = rest[insertRows:] {
+				args = args[:0]
+				for _, e := range rest[:insertRows] {
+					if args, err = appendEntry(args, ref.key, e); err != nil {
+						return err
+					}
+				}
+				if _, err := many.ExecContext(ctx, args...); err != nil {
+					return err
+				}
+			}
+		}
+		if len(rest) > 0 {
+			one, err := tx.PrepareContext(ctx, insertImportOne)
+			if err != nil {
+				return err
+			}
+			defer one.Close()
+			for _, e := range rest {
+				if args, err = appendEntry(args[:0], ref.key, e); err != nil {
+					return err
+				}
+				if _, err := one.ExecContext(ctx, args...); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add import entries: %w", err)
+	}
+	return nil
+}
+
+func appendEntry(args []any, key int64, e Entry) ([]any, error) {
+	m, err := mobileNumber(e.Mobile)
+	if err != nil {
+		return args, err
+	}
+	return append(args, key, e.Pos, m, int64(e.Reasons)), nil
+}
+
+// mobileNumber turns an 11-digit mobile into the integer kept in the
+// database (it starts with 1, so no leading zero is lost).
+func mobileNumber(s string) (int64, error) {
+	if len(s) != 11 || s[0] != '1' {
+		return 0, errors.New("entry mobile is not an 11-digit number starting with 1")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, errors.New("entry mobile is not an 11-digit number starting with 1")
+	}
+	return n, nil
+}
+
+// CommitImport implements Jobs.
+func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts ImportCounts, now time.Time) (Job, error) {
+	var out Job
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
+		ref, err := lookup(ctx, tx, jobID)
+		if err != nil {
+			return err
+		}
+		if ref.state != StateImporting {
+			return ErrStateConflict
+		}
+		// With exactly one max() aggregate, SQLite takes the bare column
+		// reasons from the row holding the maximum: the last duplicate.
+		res, err := tx.ExecContext(ctx, `INSERT INTO blacklist_entries (job, seq, mobile, reasons)
+			SELECT ?, ROW_NUMBER() OVER (ORDER BY p) - 1, mobile, reasons
+			FROM (SELECT MAX(pos) AS p, mobile, reasons FROM blacklist_import_entries WHERE job = ? GROUP BY mobile)`,
+			ref.key, ref.key)
+		if err != nil {
+			return fmt.Errorf("number entries: %w", err)
+		}
+		total, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, "DELETE FROM blacklist_import_entries WHERE job = ?", ref.key)
+		if err != nil {
+			return fmt.Errorf("drop staged entries: %w", err)
+		}
+		staged, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		chunks := (total + ref.chunkSize - 1) / ref.chunkSize
+		_, err = tx.ExecContext(ctx, `UPDATE blacklist_jobs SET state = ?, received = ?, rejected = ?,
+			duplicates = ?, total = ?, chunks = ?, updated_ns = ? WHERE key = ?`,
+			StateQueued, counts.Received, counts.Rejected, staged-total, total, chunks, now.UnixNano(), ref.key)
+		if err != nil {
+			return fmt.Errorf("queue job: %w", err)
+		}
+		out, err = job(ctx, tx, jobID)
+		return err
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("commit import %s: %w", jobID, err)
+	}
+	return out, nil
+}
+
+// DeleteImport implements Jobs.
+func (s *SQLite) DeleteImport(ctx context.Context, jobID string) error {
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		ref, err := lookup(ctx, tx, jobID)
+		if err != nil {
+			return err
+		}
+		if ref.state != StateImporting {
+			return ErrStateConflict
+		}
+		return deleteImport(ctx, tx, ref.key)
+	})
+	if err != nil {
+		return fmt.Errorf("delete import %s: %w", jobID, err)
+	}
+	return nil
+}
+
+func deleteImport(ctx context.Context, tx *sql.Tx, key int64) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM blacklist_import_entries WHERE job = ?", key); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM blacklist_jobs WHERE key = ?", key)
+	return err
+}
+
+// DeleteStaleImports implements Jobs.
+func (s *SQLite) DeleteStaleImports(ctx context.Context) (int, error) {
+	n := 0
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT key FROM blacklist_jobs WHERE state = ?", StateImporting)
+		if err != nil {
+			return err
+		}
+		var keys []int64
+		for rows.Next() {
+			var k int64
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := deleteImport(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete stale imports: %w", err)
+	}
+	return n, nil
+}
+
+// Job implements Jobs.
+func (s *SQLite) Job(ctx context.Context, id string) (Job, error) {
+	j, err := job(ctx, s.r, id)
+	if err == nil && j.State == StateImporting {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// CommittedStates are the states of committed jobs, the ones ListJobs
+// shows by default.
+func CommittedStates() []State {
+	return []State{StateQueued, StateRunning, StateSucceeded, StateFailed, StateCancelled}
+}
+
+// Page sizes of ListJobs.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// ListJobs implements Jobs.
+func (s *SQLite) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
+	size := q.PageSize
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	size = min(size, MaxPageSize)
+	states := q.States
+	if len(states) == 0 {
+		states = CommittedStates()
+	}
+	var (
+		where []string
+		args  []any
+	)
+	marks := make([]string, 0, len(states))
+	for _, st := range states {
+		if st == StateImporting {
+			continue
+		}
+		marks = append(marks, "?")
+		args = append(args, st)
+	}
+	if len(marks) == 0 {
+		return JobPage{}, nil
+	}
+	where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
+	if q.SupplierID != "" {
+		where = append(where, "supplier_id = ?")
+		args = append(args, q.SupplierID)
+	}
+	order, cmp, dir := "DESC", "<", "n"
+	if q.OldestFirst {
+		order, cmp, dir = "ASC", ">", "o"
+	}
+	if q.PageToken != "" {
+		after, err := parsePageToken(q.PageToken, dir)
+		if err != nil {
+			return JobPage{}, err
+		}
+		where = append(where, "key "+cmp+" ?")
+		args = append(args, after)
+	}
+	args = append(args, size+1)
+	rows, err := s.r.QueryContext(ctx, "SELECT key, "+jobColumns+" FROM blacklist_jobs WHERE "+
+		strings.Join(where, " AND ")+" ORDER BY key "+order+" LIMIT ?", args...)
+	if err != nil {
+		return JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var (
+		page    JobPage
+		lastKey int64
+	)
+	for rows.Next() {
+		if len(page.Jobs) == size {
+			page.NextPageToken = pageToken(dir, lastKey)
+			break
+		}
+		var key int64
+		j, err := scanJob(keyScanner{rows, &key})
+		if err != nil {
+			return JobPage{}, fmt.Errorf("list jobs: %w", err)
+		}
+		lastKey = key
+		page.Jobs = append(page.Jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	return page, nil
+}
+
+// keyScanner scans a leading key column, then the job.
+type keyScanner struct {
+	rows *sql.Rows
+	key  *int64
+}
+
+func (k keyScanner) Scan(dest ...any) error {
+	return k.rows.Scan(append([]any{k.key}, dest...)...)
+}
+
+func pageToken(dir string, key int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("jobs:" + dir + ":" + strconv.FormatInt(key, 10)))
+}
+
+func parsePageToken(tok, dir string) (int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, ErrBadPageToken
+	}
+	rest, ok := strings.CutPrefix(string(raw), "jobs:"+dir+":")
+	if !ok {
+		return 0, ErrBadPageToken
+	}
+	key, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil {
+		return 0, ErrBadPageToken
+	}
+	return key, nil
+}
+
+// CountJobs implements Jobs.
+func (s *SQLite) CountJobs(ctx context.Context) (map[State]int64, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT state, COUNT(*) FROM blacklist_jobs WHERE state != ? GROUP BY state", StateImporting)
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[State]int64{}
+	for rows.Next() {
+		var (
+			st State
+			n  int64
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		out[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateJob implements Jobs.
+func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, error) {
+	var out Job
+	conflict := false
+	run := func(fn func(*sql.Tx) error) error { return inTx(ctx, s.w, fn) }
+	if u.State != 0 {
+		run = func(fn func(*sql.Tx) error) error { return s.durableTx(ctx, fn) }
+	}
+	err := run(func(tx *sql.Tx) error {
+		ref, err := lookup(ctx, tx, id)
+		if err == nil && ref.state == StateImporting {
+			err = ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if len(u.From) > 0 && !containsState(u.From, ref.state) {
+			conflict = true
+			out, err = job(ctx, tx, id)
+			return err
+		}
+		set := []string{"updated_ns = ?"}
+		args := []any{u.Time.UnixNano()}
+		if u.State != 0 {
+			set = append(set, "state = ?")
+			args = append(args, u.State)
+		}
+		if e := u.Error; e != nil && !e.Final {
+			// A failure being retried does not hide one that is final.
+			var final bool
+			if err := tx.QueryRowContext(ctx, "SELECT err_final FROM blacklist_jobs WHERE key = ?", ref.key).Scan(&final); err != nil {
+				return err
+			}
+			if final {
+				e = nil
+			}
+			u.Error = e
+		}
+		if e := u.Error; e != nil {
+			set = append(set, "err_chunk = ?", "err_code = ?", "err_sub_code = ?", "err_message = ?", "err_final = ?", "err_ns = ?", "err_top_request_id = ?")
+			args = append(args, e.Chunk, e.Code, e.SubCode, e.Message, e.Final, e.Time.UnixNano(), e.TOPRequestID)
+		}
+		args = append(args, ref.key)
+		if _, err := tx.ExecContext(ctx, "UPDATE blacklist_jobs SET "+strings.Join(set, ", ")+" WHERE key = ?", args...); err != nil {
+			return err
+		}
+		out, err = job(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("update job %s: %w", id, err)
+	}
+	if conflict {
+		return out, fmt.Errorf("update job %s (%s): %w", id, out.State, ErrStateConflict)
+	}
+	return out, nil
+}
+
+func containsState(states []State, s State) bool {
+	for _, x := range states {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ChunkEntries implements Jobs.
+func (s *SQLite) ChunkEntries(ctx context.Context, jobID string, n int64, dst []Entry) ([]Entry, error) {
+	ref, err := lookup(ctx, s.r, jobID)
+	if err != nil {
+		return dst, fmt.Errorf("chunk %d of job %s: %w", n, jobID, err)
+	}
+	if n < 0 || n >= ref.chunks {
+		return dst, fmt.Errorf("chunk %d of job %s: out of range (%d chunks)", n, jobID, ref.chunks)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, mobile, reasons FROM blacklist_entries
+		WHERE job = ? AND seq >= ? AND seq < ? ORDER BY seq`, ref.key, n*ref.chunkSize, (n+1)*ref.chunkSize)
+	if err != nil {
+		return dst, fmt.Errorf("chunk %d of job %s: %w", n, jobID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e       Entry
+			mobile  int64
+			reasons int64
+		)
+		if err := rows.Scan(&e.Pos, &mobile, &reasons); err != nil {
+			return dst, fmt.Errorf("chunk %d of job %s: %w", n, jobID, err)
+		}
+		e.Mobile, e.Reasons = strconv.FormatInt(mobile, 10), uint8(reasons)
+		dst = append(dst, e)
+	}
+	if err := rows.Err(); err != nil {
+		return dst, fmt.Errorf("chunk %d of job %s: %w", n, jobID, err)
+	}
+	return dst, nil
+}
+
+// BeginChunk implements Jobs.
+func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time.Time) (ChunkState, error) {
+	var prev ChunkState
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		ref, err := lookup(ctx, tx, jobID)
+		if err != nil {
+			return err
+		}
+		if n < 0 || n >= ref.chunks {
+			return fmt.Errorf("out of range (%d chunks)", ref.chunks)
+		}
+		err = tx.QueryRowContext(ctx, "SELECT state FROM blacklist_chunks WHERE job = ? AND idx = ?", ref.key, n).Scan(&prev)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		prev = ChunkNew
+		entries := min(ref.chunkSize, ref.total-n*ref.chunkSize)
+		if _, err := tx.ExecContext(ctx, "INSERT INTO blacklist_chunks (job, idx, state, entries, updated_ns) VALUES (?, ?, ?, ?, ?)",
+			ref.key, n, ChunkSent, entries, now.UnixNano()); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE blacklist_jobs SET sent = sent + ?, updated_ns = ? WHERE key = ?", entries, now.UnixNano(), ref.key)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("begin chunk %d of job %s: %w", n, jobID, err)
+	}
+	return prev, nil
+}
+
+// FinishChunk implements Jobs.
+func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r ChunkResult) (Job, error) {
+	if r.State != ChunkAcknowledged && r.State != ChunkFailed {
+		return Job{}, fmt.Errorf("finish chunk %d of job %s: state %d is not an outcome", n, jobID, r.State)
+	}
+	var out Job
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		ref, err := lookup(ctx, tx, jobID)
+		if err != nil {
+			return err
+		}
+		var (
+			state   ChunkState
+			entries int64
+		)
+		err = tx.QueryRowContext(ctx, "SELECT state, entries FROM blacklist_chunks WHERE job = ? AND idx = ?", ref.key, n).Scan(&state, &entries)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errors.New("chunk was not begun")
+		}
+		if err != nil {
+			return err
+		}
+		if state == ChunkSent {
+			ns := r.Time.UnixNano()
+			if _, err := tx.ExecContext(ctx, `UPDATE blacklist_chunks SET state = ?, code = ?, sub_code = ?, message = ?,
+				top_request_id = ?, updated_ns = ? WHERE job = ? AND idx = ?`,
+				r.State, r.Code, r.SubCode, r.Message, r.TOPRequestID, ns, ref.key, n); err != nil {
+				return err
+			}
+			if r.State == ChunkAcknowledged {
+				_, err = tx.ExecContext(ctx, "UPDATE blacklist_jobs SET acknowledged = acknowledged + ?, updated_ns = ? WHERE key = ?",
+					entries, ns, ref.key)
+			} else {
+				_, err = tx.ExecContext(ctx, `UPDATE blacklist_jobs SET failed = failed + ?, updated_ns = ?,
+					err_chunk = ?, err_code = ?, err_sub_code = ?, err_message = ?, err_final = 1, err_ns = ?,
+					err_top_request_id = ? WHERE key = ?`, entries, ns, n, r.Code, r.SubCode, r.Message, ns, r.TOPRequestID, ref.key)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		out, err = job(ctx, tx, jobID)
+		return err
+	})
+	if err != nil {
+		return Job{}, fmt.Errorf("finish chunk %d of job %s: %w", n, jobID, err)
+	}
+	return out, nil
+}
