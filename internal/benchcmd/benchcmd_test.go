@@ -96,6 +96,7 @@ func TestCallersAgainstServicecenterd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,8 @@ func (s *servers) stop() {
 	}
 }
 
-// startServers starts the processes the targets need.
+// startServers starts the processes the targets need; each servicecenterd
+// keeps its store in its own folder of dir (the run's temporary folder).
 func startServers(ctx context.Context, o options, dir string) (_ *servers, err error) {
 	s := &servers{pprof: map[*child]string{}}
 	defer func() {
@@ -99,7 +100,7 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 		s.scdUpGRPC, s.scdUpHTTP = next(), next()
 		pp := next()
 		argv := scd(pp, "--grpc-addr", s.scdUpGRPC, "--http-addr", s.scdUpHTTP, "--top-url", upstreamURL,
-			"--top-app-key", benchAppKey, "--top-sign-method", o.signMethod)
+			"--top-app-key", benchAppKey, "--top-sign-method", o.signMethod, "--data-dir", filepath.Join(dir, "data-upstream"))
 		env := append([]string{"SERVICECENTERD_TOP_APP_SECRET=" + benchSecret, "SERVICECENTERD_TOP_SESSION=" + benchSession}, o.scdEnv...)
 		if s.scdUpstream, err = startChild(ctx, dir, "servicecenterd-upstream", argv, env,
 			[]string{s.scdUpGRPC, s.scdUpHTTP}); err != nil {
@@ -110,7 +111,8 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 	if need("c") {
 		s.scdEmuGRPC = next()
 		httpAddr, pp := next(), next()
-		argv := scd(pp, "--grpc-addr", s.scdEmuGRPC, "--http-addr", httpAddr, "--top-sign-method", o.signMethod)
+		argv := scd(pp, "--grpc-addr", s.scdEmuGRPC, "--http-addr", httpAddr, "--top-sign-method", o.signMethod,
+			"--data-dir", filepath.Join(dir, "data-emulator"))
 		if s.scdEmulator, err = startChild(ctx, dir, "servicecenterd-emulator", argv, o.scdEnv,
 			[]string{s.scdEmuGRPC, httpAddr}); err != nil {
 			return nil, err
