@@ -17,8 +17,10 @@ import (
 
 // Event is one audited call.
 type Event struct {
-	// ID is the store's sequence number, increasing with time; 0 until
-	// the event is stored.
+	// ID is the store's sequence number, given by Record: it increases in
+	// the order events are recorded (when the calls end), so a long call
+	// may have a higher ID than a shorter one that arrived after it. 0
+	// until the event is stored.
 	ID int64
 	// Time is when the call arrived.
 	Time time.Time
@@ -97,10 +99,18 @@ type Lister interface {
 	List(ctx context.Context, q Query) ([]Event, error)
 }
 
-// Store records events durably and lists them.
+// Pruner drops old events (the retention of the trail).
+type Pruner interface {
+	// Prune deletes up to limit events whose Time is before before,
+	// oldest first, and returns how many it deleted. limit is > 0.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Store records events durably, lists them and drops old ones.
 type Store interface {
 	Recorder
 	Lister
+	Pruner
 }
 
 // Multi records each event in every recorder, in order; it returns the
