@@ -17,8 +17,8 @@ import (
 )
 
 // SecurityConfig holds the settings of caller authentication, TLS,
-// limits, metrics and the audit trail. It is embedded in Config, so its fields are
-// settings like Config's own.
+// limits, metrics and the audit trail. It is embedded in Config, so its
+// fields are settings like Config's own.
 type SecurityConfig struct {
 	ClientsFile                  string   `flag:"clients-file" help:"YAML file of the clients that may call: each with a name, token_sha256 hashes and/or cert_sans, and the RPCs it may call (see README). Checked for changes every --reload-interval."`
 	InsecureAllowUnauthenticated bool     `flag:"insecure-allow-unauthenticated" default:"false" help:"Start even when listening beyond loopback without caller authentication: anyone who reaches the ports can then act for the Tmall app."`
