@@ -1,10 +1,11 @@
 // Package audit keeps servicecenterd's audit trail: one Event per
-// mutating call (assign, update, bind, sync, and the bulk import), with
-// when, who (the authenticated client), which RPC, the target ids
-// (personal data masked), the outcome and TOP's request_id. The
-// interceptor builds events and hands them to a Recorder: the structured
-// log (LogSink) and the durable store, which also answers
-// ListAuditEvents (Store).
+// mutating call (assign, update, bind, sync, and the bulk import and
+// cancel), with when, who (the authenticated client), which RPC, the
+// target ids (personal data masked), the outcome and TOP's request_id.
+// The interceptor (Auditor) builds events and hands them to a Recorder:
+// the structured log (LogSink) and the durable store, which also answers
+// ListAuditEvents and drops events past the retention period (Store,
+// Retention). Package audittest holds the cases every Store must pass.
 package audit
 
 import (
