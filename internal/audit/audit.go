@@ -1,10 +1,11 @@
 // Package audit keeps servicecenterd's audit trail: one Event per
-// mutating call (assign, update, bind, sync, and the bulk import), with
-// when, who (the authenticated client), which RPC, the target ids
-// (personal data masked), the outcome and TOP's request_id. The
-// interceptor builds events and hands them to a Recorder: the structured
-// log (LogSink) and the durable store, which also answers
-// ListAuditEvents (Store).
+// mutating call (assign, update, bind, sync, and the bulk import and
+// cancel), with when, who (the authenticated client), which RPC, the
+// target ids (personal data masked), the outcome and TOP's request_id.
+// The interceptor (Auditor) builds events and hands them to a Recorder:
+// the structured log (LogSink) and the durable store, which also answers
+// ListAuditEvents and drops events past the retention period (Store,
+// Retention). Package audittest holds the cases every Store must pass.
 package audit
 
 import (
@@ -17,8 +18,10 @@ import (
 
 // Event is one audited call.
 type Event struct {
-	// ID is the store's sequence number, increasing with time; 0 until
-	// the event is stored.
+	// ID is the store's sequence number, given by Record: it increases in
+	// the order events are recorded (when the calls end), so a long call
+	// may have a higher ID than a shorter one that arrived after it. 0
+	// until the event is stored.
 	ID int64
 	// Time is when the call arrived.
 	Time time.Time
@@ -97,10 +100,18 @@ type Lister interface {
 	List(ctx context.Context, q Query) ([]Event, error)
 }
 
-// Store records events durably and lists them.
+// Pruner drops old events (the retention of the trail).
+type Pruner interface {
+	// Prune deletes up to limit events whose Time is before before,
+	// oldest first, and returns how many it deleted. limit is > 0.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Store records events durably, lists them and drops old ones.
 type Store interface {
 	Recorder
 	Lister
+	Pruner
 }
 
 // Multi records each event in every recorder, in order; it returns the

@@ -75,7 +75,8 @@ func TestInterceptor(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	mem := NewMemory()
-	a := NewAuditor(Multi(mem, failing{}), logger, "/s.S/Mutate")
+	failures := 0
+	a := NewAuditor(Multi(mem, failing{}), logger, Options{Methods: []string{"/s.S/Mutate"}, Failed: func() { failures++ }})
 	unary := a.UnaryInterceptor()
 	ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r1"})
 	handler := func(ctx context.Context, req any) (any, error) {
@@ -102,6 +103,9 @@ func TestInterceptor(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"audit event not recorded"`) || strings.Contains(logs.String(), "13812345678") {
 		t.Fatalf("recording failure log: %s", logs.String())
 	}
+	if failures != 1 {
+		t.Fatalf("%d failures counted, want 1", failures)
+	}
 	if !a.Audited("/s.S/Mutate") || a.Audited("/s.S/Read") {
 		t.Fatal("Audited")
 	}
@@ -127,7 +131,7 @@ func (f *fakeStream) SendMsg(m any) error { f.sent = append(f.sent, m); return n
 
 func TestStreamInterceptor(t *testing.T) {
 	mem := NewMemory()
-	a := NewAuditor(mem, slog.New(slog.DiscardHandler), "/s.S/Import")
+	a := NewAuditor(mem, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Import"}})
 	ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r2", Client: "bulk"})
 	fs := &fakeStream{ctx: ctx, in: []any{
 		&scv1.SyncUserBlacklistRequest{SupplierId: "S1", Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}}},
@@ -151,43 +155,136 @@ func TestStreamInterceptor(t *testing.T) {
 	}
 }
 
-func TestMemoryList(t *testing.T) {
-	m := NewMemory()
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i, c := range []string{"a", "b", "a", "a", "b"} {
-		code := codes.OK
-		if i%2 == 1 {
-			code = codes.PermissionDenied
-		}
-		_ = m.Record(context.Background(), Event{Time: t0.Add(time.Duration(i) * time.Minute), Client: c, RPC: "/s.S/M", Outcome: code})
+// switchable fails while broken is set.
+type switchable struct {
+	mem    *Memory
+	broken bool
+}
+
+func (s *switchable) Record(ctx context.Context, e Event) error {
+	if s.broken {
+		return errors.New("disk I/O error")
 	}
-	ids := func(q Query) []int64 {
-		evs, err := m.List(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []int64
-		for _, e := range evs {
-			out = append(out, e.ID)
-		}
-		return out
+	return s.mem.Record(ctx, e)
+}
+
+// TestFailClosed: with FailClosed, once an event could not be recorded the
+// audited calls are refused (UNAVAILABLE, AUDIT_UNAVAILABLE) without
+// reaching the handler, until an event is recorded again; without it they
+// go on. Calls of other methods are never refused.
+func TestFailClosed(t *testing.T) {
+	for _, failClosed := range []bool{true, false} {
+		t.Run(fmt.Sprint("fail closed ", failClosed), func(t *testing.T) {
+			rec := &switchable{mem: NewMemory()}
+			failures := 0
+			a := NewAuditor(rec, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Mutate", "/s.S/Stream"}, FailClosed: failClosed, Failed: func() { failures++ }})
+			unary, stream := a.UnaryInterceptor(), a.StreamInterceptor()
+			ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r"})
+			acted := 0
+			handler := func(context.Context, any) (any, error) { acted++; return "ok", nil }
+			call := func(method string) error {
+				_, err := unary(ctx, &scv1.BindVirtualPhoneRequest{WorkcardId: 5}, &grpc.UnaryServerInfo{FullMethod: method}, handler)
+				return err
+			}
+			callStream := func() error {
+				return stream(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: "/s.S/Stream"}, func(any, grpc.ServerStream) error { acted++; return nil })
+			}
+
+			if err := call("/s.S/Mutate"); err != nil { // recorded
+				t.Fatal(err)
+			}
+			rec.broken = true
+			if err := call("/s.S/Mutate"); err != nil { // acts, not recorded: the answer stands
+				t.Fatal(err)
+			}
+			refusedUnary, refusedStream, other := call("/s.S/Mutate"), callStream(), call("/s.S/Read")
+			if other != nil {
+				t.Fatalf("an unaudited call was refused: %v", other)
+			}
+			for _, err := range []error{refusedUnary, refusedStream} {
+				if failClosed {
+					if status.Code(err) != codes.Unavailable || !strings.Contains(fmt.Sprint(status.Convert(err).Details()), ReasonUnavailable) {
+						t.Fatalf("while failing: %v", err)
+					}
+				} else if err != nil {
+					t.Fatalf("fail open refused a call: %v", err)
+				}
+			}
+			if want := map[bool]int{true: 3, false: 5}[failClosed]; acted != want {
+				t.Fatalf("handlers ran %d times, want %d", acted, want)
+			}
+			rec.broken = false
+			if err := call("/s.S/Mutate"); status.Code(err) != map[bool]codes.Code{true: codes.Unavailable, false: codes.OK}[failClosed] {
+				t.Fatalf("first call after the repair: %v", err) // refused, but recorded: that ends the refusals
+			}
+			if err := call("/s.S/Mutate"); err != nil {
+				t.Fatalf("second call after the repair: %v", err)
+			}
+			if failures != 3 {
+				t.Fatalf("%d failures counted, want 3", failures)
+			}
+			var outcomes []string
+			for _, e := range rec.mem.Events() {
+				outcomes = append(outcomes, e.Outcome.String())
+			}
+			want := map[bool]string{true: "[OK Unavailable OK]", false: "[OK OK OK]"}[failClosed]
+			if fmt.Sprint(outcomes) != want {
+				t.Fatalf("recorded outcomes %v, want %s", outcomes, want)
+			}
+		})
 	}
-	tests := []struct {
-		name string
-		q    Query
-		want string
-	}{
-		{"all, newest first", Query{Limit: 10}, "[5 4 3 2 1]"},
-		{"limit", Query{Limit: 2}, "[5 4]"},
-		{"before", Query{Limit: 2, BeforeID: 4}, "[3 2]"},
-		{"client", Query{Limit: 10, Client: "a"}, "[4 3 1]"},
-		{"outcome", Query{Limit: 10, Outcomes: []codes.Code{codes.PermissionDenied}}, "[4 2]"},
-		{"time", Query{Limit: 10, From: t0.Add(time.Minute), To: t0.Add(3 * time.Minute)}, "[3 2]"},
-		{"rpc", Query{Limit: 10, RPC: "/s.S/N"}, "[]"},
+}
+
+// TestRetention: PruneOnce deletes every event older than the period in
+// batches of the given size, reports them, and stops at a canceled
+// context; Run prunes at once and stops with its context.
+func TestRetention(t *testing.T) {
+	mem := NewMemory()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 25 { // one an hour: 25h..1h ago
+		_ = mem.Record(context.Background(), Event{Time: now.Add(-time.Duration(25-i) * time.Hour), RPC: "/s.S/M"})
 	}
-	for _, tt := range tests {
-		if got := fmt.Sprint(ids(tt.q)); got != tt.want {
-			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
-		}
+	counting := &countingPruner{p: mem}
+	var pruned []int
+	r, err := NewRetention(RetentionConfig{Store: counting, Keep: 10*time.Hour + time.Minute, Batch: 4,
+		Now: func() time.Time { return now }, Pruned: func(n int) { pruned = append(pruned, n) }})
+	if err != nil {
+		t.Fatal(err)
 	}
+	n, err := r.PruneOnce(context.Background())
+	if err != nil || n != 15 || counting.calls != 4 || fmt.Sprint(pruned) != "[15]" {
+		t.Fatalf("PruneOnce = %d, %v after %d calls, reported %v; want 15 in 4 calls", n, err, counting.calls, pruned)
+	}
+	if evs := mem.Events(); len(evs) != 10 || !evs[0].Time.Equal(now.Add(-10*time.Hour)) {
+		t.Fatalf("%d events left, oldest %v", len(evs), evs[0].Time)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	now = now.Add(24 * time.Hour)
+	if n, err := r.PruneOnce(ctx); err == nil || n != 0 {
+		t.Fatalf("PruneOnce with a canceled context = %d, %v", n, err)
+	}
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop with its context")
+	}
+	if len(mem.Events()) != 10 {
+		t.Fatal("a canceled retention deleted events")
+	}
+	if _, err := NewRetention(RetentionConfig{Store: mem}); err == nil {
+		t.Fatal("a retention of 0 was accepted")
+	}
+}
+
+type countingPruner struct {
+	p     Pruner
+	calls int
+}
+
+func (c *countingPruner) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	c.calls++
+	return c.p.Prune(ctx, before, limit)
 }

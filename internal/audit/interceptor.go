@@ -4,9 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
@@ -17,24 +20,67 @@ import (
 // already be over (the caller went away), the event is recorded anyway.
 const recordTimeout = 5 * time.Second
 
+// ErrorDomain is the domain of the ErrorInfo of a call refused because
+// the trail is failing (servicecenterd's domain, as everywhere).
+const ErrorDomain = "servicecenterd"
+
+// ReasonUnavailable is the ErrorInfo reason of a mutating call refused
+// with UNAVAILABLE because its event could not be recorded (FailClosed).
+const ReasonUnavailable = "AUDIT_UNAVAILABLE"
+
+// Options are an Auditor's settings.
+type Options struct {
+	// Methods are the full method names whose calls are recorded.
+	Methods []string
+	// FailClosed refuses the calls of audited methods, with UNAVAILABLE
+	// and reason AUDIT_UNAVAILABLE, before they act, while the trail is
+	// failing: from the first event the recorder could not record until
+	// one is recorded again. The refused calls are recorded too, and the
+	// first that is recorded ends the refusals. The calls in flight when
+	// the recorder starts failing have acted already: their answers are
+	// not changed and their events are only in the log.
+	FailClosed bool
+	// Failed, when set, is called once for each event the recorder could
+	// not record (a metric).
+	Failed func()
+}
+
 // Auditor records the calls of the audited methods.
 type Auditor struct {
 	rec     Recorder
 	logger  *slog.Logger
 	methods map[string]bool
 	now     func() time.Time
+	opts    Options
+	// failing is true from a failed recording to the next successful one.
+	failing atomic.Bool
 }
 
-// NewAuditor returns an Auditor recording calls of methods (full method
-// names) in rec. Failures to record are logged at Error with the event
-// (masked); the call's answer is not changed, since TOP may already have
-// acted on it.
-func NewAuditor(rec Recorder, logger *slog.Logger, methods ...string) *Auditor {
-	a := &Auditor{rec: rec, logger: logger, methods: map[string]bool{}, now: time.Now}
-	for _, m := range methods {
+// NewAuditor returns an Auditor recording calls of o.Methods in rec.
+// Failures to record are logged at Error with the event (masked) and
+// passed to o.Failed; the answer of the call is not changed, since TOP
+// may already have acted on it (see Options.FailClosed for refusing the
+// calls that come after).
+func NewAuditor(rec Recorder, logger *slog.Logger, o Options) *Auditor {
+	a := &Auditor{rec: rec, logger: logger, methods: map[string]bool{}, now: time.Now, opts: o}
+	for _, m := range o.Methods {
 		a.methods[m] = true
 	}
 	return a
+}
+
+// refuse reports whether a call must be refused (FailClosed while the
+// trail is failing), and the error to answer.
+func (a *Auditor) refuse(method string) error {
+	if !a.opts.FailClosed || !a.failing.Load() {
+		return nil
+	}
+	st := status.New(codes.Unavailable, "the audit trail cannot record calls right now; retry later")
+	with, err := st.WithDetails(&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: ReasonUnavailable, Metadata: map[string]string{"rpc": method}})
+	if err != nil {
+		return st.Err()
+	}
+	return with.Err()
 }
 
 // Audited reports whether calls of fullMethod are recorded.
@@ -51,6 +97,10 @@ func (a *Auditor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 		start := a.now()
+		if err := a.refuse(info.FullMethod); err != nil {
+			a.record(ctx, start, info.FullMethod, Targets(req, nil), err)
+			return nil, err
+		}
 		resp, err := handler(ctx, req)
 		a.record(ctx, start, info.FullMethod, Targets(req, resp), err)
 		return resp, err
@@ -65,6 +115,10 @@ func (a *Auditor) StreamInterceptor() grpc.StreamServerInterceptor {
 			return handler(srv, ss)
 		}
 		start := a.now()
+		if err := a.refuse(info.FullMethod); err != nil {
+			a.record(ss.Context(), start, info.FullMethod, nil, err)
+			return err
+		}
 		ws := &watchedStream{ServerStream: ss}
 		err := handler(srv, ws)
 		first, last := ws.messages()
@@ -88,17 +142,27 @@ func (a *Auditor) record(ctx context.Context, start time.Time, method string, ta
 
 // Record records e, for a mutating call that does not pass the gRPC
 // interceptors (such as a plain HTTP upload route). The recording
-// outlives ctx's cancellation; a failure is logged at Error, not
-// returned, since the call has already acted.
+// outlives ctx's cancellation; a failure is logged at Error and counted
+// (Options.Failed), not returned, since the call has already acted.
 func (a *Auditor) Record(ctx context.Context, e Event) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if rerr := a.rec.Record(rctx, e); rerr != nil {
-		a.logger.ErrorContext(ctx, "audit event not recorded",
-			slog.String("error", redact.Text(rerr.Error())),
-			slog.String("rpc", e.RPC), slog.String("client", e.Client),
-			slog.String("outcome", e.Outcome.String()), slog.String("request_id", e.RequestID))
+	rerr := a.rec.Record(rctx, e)
+	if rerr == nil {
+		if a.failing.Load() && a.failing.CompareAndSwap(true, false) {
+			a.logger.InfoContext(ctx, "audit events are recorded again")
+		}
+		return
 	}
+	a.failing.Store(true)
+	if a.opts.Failed != nil {
+		a.opts.Failed()
+	}
+	a.logger.ErrorContext(ctx, "audit event not recorded",
+		slog.String("error", redact.Text(rerr.Error())),
+		slog.String("rpc", e.RPC), slog.String("client", e.Client),
+		slog.String("outcome", e.Outcome.String()), slog.String("request_id", e.RequestID),
+		slog.Bool("fail_closed", a.opts.FailClosed))
 }
 
 // watchedStream remembers the first message received and the last sent.

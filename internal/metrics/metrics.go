@@ -1,6 +1,7 @@
 // Package metrics holds servicecenterd's Prometheus metrics in a registry
 // of its own (never the global default one): gRPC server calls, TOP
-// calls, the per-client rate limit, bulk sync jobs and the build. Every
+// calls, the per-client rate limit, bulk sync jobs, the audit trail and
+// the build. Every
 // label value comes from a fixed set (method names, status codes,
 // outcomes, client names from the clients file, job states); request
 // data, personal data and secrets never become labels.
@@ -54,6 +55,9 @@ type Metrics struct {
 
 	rateLimited *prometheus.CounterVec
 
+	auditFailures prometheus.Counter
+	auditPruned   prometheus.Counter
+
 	syncJobs *syncJobsCollector
 }
 
@@ -102,6 +106,14 @@ func New(logger *slog.Logger) *Metrics {
 		Namespace: Namespace, Name: "rate_limited_total",
 		Help: "Calls refused by the per-client rate limit (RESOURCE_EXHAUSTED), by client name (\"\" for unauthenticated callers).",
 	}, []string{"client"})
+	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "audit_write_failures_total",
+		Help: "Audit events the durable store could not record (they are still in the log; with --audit-fail-closed, audited calls are refused until one is recorded again).",
+	})
+	m.auditPruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "audit_events_pruned_total",
+		Help: "Audit events deleted because they were older than --audit-retention.",
+	})
 	build := buildinfo.Read()
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
@@ -118,7 +130,7 @@ func New(logger *slog.Logger) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.grpcStarted, m.grpcHandled, m.grpcSeconds,
 		m.topCalls, m.topSeconds, m.topRetries, m.topQuotaWait, m.topBans,
-		m.rateLimited, buildInfo, m.syncJobs,
+		m.rateLimited, m.auditFailures, m.auditPruned, buildInfo, m.syncJobs,
 	)
 	for _, method := range append(topwire.Methods(), OtherMethod) {
 		m.topRetries.WithLabelValues(method)
@@ -174,6 +186,14 @@ func topMethod(method string) string {
 
 // RateLimited counts a call refused by the per-client rate limit.
 func (m *Metrics) RateLimited(client string) { m.rateLimited.WithLabelValues(client).Inc() }
+
+// AuditWriteFailed counts an audit event the durable store could not
+// record (audit.Options.Failed).
+func (m *Metrics) AuditWriteFailed() { m.auditFailures.Inc() }
+
+// AuditPruned counts audit events deleted by the retention
+// (audit.RetentionConfig.Pruned).
+func (m *Metrics) AuditPruned(n int) { m.auditPruned.Add(float64(n)) }
 
 // UnaryInterceptor counts every gRPC call and its handling time. Chain it
 // first, so that it sees the final status of every call (panics and

@@ -84,7 +84,7 @@ func TestObserveTOP(t *testing.T) {
 	}
 }
 
-func TestRateLimitedAndBuildInfo(t *testing.T) {
+func TestRateLimitedAuditAndBuildInfo(t *testing.T) {
 	m := New(slog.New(slog.DiscardHandler))
 	m.RateLimited("billing")
 	m.RateLimited("billing")
@@ -99,7 +99,19 @@ func TestRateLimitedAndBuildInfo(t *testing.T) {
 	if !build {
 		t.Error("no build info")
 	}
+	for _, name := range []string{"servicecenterd_audit_write_failures_total{}", "servicecenterd_audit_events_pruned_total{}"} {
+		if v, ok := got[name]; !ok || v != 0 {
+			t.Errorf("%s = %v (present %v) before any event, want 0", name, v, ok)
+		}
+	}
 	if _, ok := got["servicecenterd_sync_jobs_scrape_errors{}"]; ok {
 		t.Error("sync job series before a source is set")
+	}
+	m.AuditWriteFailed()
+	m.AuditPruned(1000)
+	m.AuditPruned(7)
+	got = series(t, m, "servicecenterd_audit_")
+	if got["servicecenterd_audit_write_failures_total{}"] != 1 || got["servicecenterd_audit_events_pruned_total{}"] != 1007 {
+		t.Errorf("audit counters: %v", got)
 	}
 }

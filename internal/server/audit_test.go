@@ -1,8 +1,14 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +27,43 @@ import (
 // TestAuditTrail makes known mutating calls over gRPC and REST (allowed,
 // denied, unauthenticated, invalid) and checks the recorded events, the
 // audit log lines and ListAuditEvents with filters and paging.
+// It runs on the durable store New opens in --data-dir (sqlite) and on the
+// in-memory one tests can pass (memory), which must behave the same.
 func TestAuditTrail(t *testing.T) {
+	for _, backend := range []string{"sqlite", "memory"} {
+		t.Run(backend, func(t *testing.T) { testAuditTrail(t, backend) })
+	}
+}
+
+// allEvents lists every event of the trail, oldest first.
+func allEvents(t *testing.T, trail audit.Lister) []audit.Event {
+	t.Helper()
+	evs, err := trail.List(context.Background(), audit.Query{Limit: 100_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(evs)
+	return evs
+}
+
+// auditPII is the personal data testAuditTrail sends; none of it may be
+// stored, logged or listed unmasked.
+var auditPII = []string{"13245678901", "33010619880606123X", "13900000001", "13900000002", "1371234567"}
+
+func testAuditTrail(t *testing.T, backend string) {
 	p := newPKI(t)
-	store := audit.NewMemory()
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile }, WithAuditStore(store))
+	var (
+		opts  []Option
+		trail audit.Lister
+	)
+	if backend == "memory" {
+		mem := audit.NewMemory()
+		opts, trail = append(opts, WithAuditStore(mem)), mem
+	}
+	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile }, opts...)
+	if trail == nil {
+		trail = ts.store
+	}
 	audits := scv1.NewAuditServiceClient(ts.conn)
 	ops := withToken(grpcCtx(t), tokenOps)
 	start := time.Now()
@@ -73,7 +112,7 @@ func TestAuditTrail(t *testing.T) {
 		{"ops", scv1.LogisticsService_SyncUserBlacklist_FullMethodName, codes.OK, "supplier:10000000001 blacklist_request:" + synced["request_id"].(string) + " operate_type:OPERATE_TYPE_UPSERT mobile:139****0001 mobile:139****0002", true},
 		{"ops", scv1.WorkcardService_BindVirtualPhone_FullMethodName, codes.OK, "workcard:11111222 service_store_code:FWS1122", true},
 	}
-	events := store.Events()
+	events := allEvents(t, trail)
 	if len(events) != len(wants) {
 		t.Fatalf("%d events, want %d: %+v", len(events), len(wants), events)
 	}
@@ -98,7 +137,7 @@ func TestAuditTrail(t *testing.T) {
 	if !strings.Contains(logs, `"msg":"audit","component":"audit","event_time":`) || !strings.Contains(logs, `"client":"tags-only","rpc":"/servicecenter.v1.WorkcardService/AssignWorker","targets":["workcard:2345678","worker:1234567"],"outcome":"PermissionDenied"`) {
 		t.Errorf("audit log line shape:\n%s", logs)
 	}
-	for _, pii := range []string{"13245678901", "33010619880606123X", "13900000001", "1371234567"} {
+	for _, pii := range auditPII {
 		if strings.Contains(logs, pii) {
 			t.Errorf("logs contain %s", pii)
 		}
@@ -132,6 +171,12 @@ func TestAuditTrail(t *testing.T) {
 		}
 		if got[len(got)-1].GetTargets()[1].GetId() != "132****8901" || got[len(got)-1].GetOutcome() != "OK" || got[len(got)-3].GetOutcome() != "UNAUTHENTICATED" {
 			t.Errorf("oldest events: %v", got[len(got)-3:])
+		}
+		listed := fmt.Sprint(got)
+		for _, pii := range auditPII {
+			if strings.Contains(listed, pii) {
+				t.Errorf("ListAuditEvents shows %s", pii)
+			}
 		}
 	})
 
@@ -181,14 +226,37 @@ func TestAuditTrail(t *testing.T) {
 			code, body, _ := doREST(t, http.DefaultClient, http.MethodGet, "http://"+ts.HTTPAddr()+"/v1/auditEvents?"+q.Encode(), "", h)
 			return code, body
 		}
-		code, body := get(tokenOps)
-		evs, _ := body["events"].([]any)
-		if code != 200 || len(evs) != 2 || body["next_page_token"] == "" {
-			t.Fatalf("%d %v", code, body)
+		var rpcs []string
+		for page := 0; ; page++ {
+			code, body := get(tokenOps)
+			evs, _ := body["events"].([]any)
+			if code != 200 || len(evs) == 0 || len(evs) > 2 {
+				t.Fatalf("page %d: %d %v", page, code, body)
+			}
+			for _, e := range evs {
+				e := e.(map[string]any)
+				if e["outcome"] != "OK" || e["client"] != "ops" {
+					t.Errorf("listed over REST: %v", e)
+				}
+				rpcs = append(rpcs, e["rpc"].(string))
+			}
+			for _, pii := range auditPII {
+				if strings.Contains(fmt.Sprint(body), pii) {
+					t.Errorf("REST listing shows %s", pii)
+				}
+			}
+			next, _ := body["next_page_token"].(string)
+			if next == "" {
+				break
+			}
+			q.Set("page_token", next)
 		}
-		if e := evs[0].(map[string]any); e["rpc"] != scv1.WorkcardService_BindVirtualPhone_FullMethodName || e["outcome"] != "OK" || e["client"] != "ops" {
-			t.Fatalf("newest event %v", e)
+		wantRPCs := []string{scv1.WorkcardService_BindVirtualPhone_FullMethodName, scv1.LogisticsService_SyncUserBlacklist_FullMethodName,
+			scv1.WorkcardService_AssignWorker_FullMethodName}
+		if !slices.Equal(rpcs, wantRPCs) {
+			t.Fatalf("REST pages listed %v, want %v", rpcs, wantRPCs)
 		}
+		q.Del("page_token")
 		if code, _ := get(""); code != 401 {
 			t.Fatalf("without a token: %d", code)
 		}
@@ -196,15 +264,40 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatalf("client not allowed: %d", code)
 		}
 	})
-	if n := len(store.Events()); n != len(wants) {
+	if n := len(allEvents(t, trail)); n != len(wants) {
 		t.Fatalf("reading the trail was audited: %d events", n)
+	}
+	if backend == "sqlite" {
+		ts.stop(t)
+		assertNoPIIInDataDir(t, ts.cfg.DataDir, auditPII)
 	}
 }
 
-// TestAuditWithoutStore: without a store the trail is the log alone and
-// AuditService is not served.
+// assertNoPIIInDataDir fails when any file of the data directory (the
+// database, its WAL) holds one of pii.
+func assertNoPIIInDataDir(t *testing.T, dir string, pii []string) {
+	t.Helper()
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range pii {
+			if bytes.Contains(raw, []byte(s)) {
+				t.Errorf("%s holds %s unmasked", f.Name(), s)
+			}
+		}
+	}
+}
+
+// TestAuditWithoutStore: WithAuditStore(nil) leaves the log as the only
+// trail, and AuditService is not served.
 func TestAuditWithoutStore(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := startServer(t, nil, WithAuditStore(nil))
 	if _, err := scv1.NewAuditServiceClient(ts.conn).ListAuditEvents(grpcCtx(t), &scv1.ListAuditEventsRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("ListAuditEvents: %v", err)
 	}

@@ -30,11 +30,10 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/store"
 )
 
-// bulk is the durable bulk blacklist sync: the store in --data-dir and the
-// job manager that imports and delivers jobs.
+// bulk is the durable bulk blacklist sync: the job manager that imports
+// and delivers jobs, over the store in --data-dir.
 type bulk struct {
-	store *store.SQLite
-	jobs  *bulksync.Manager
+	jobs *bulksync.Manager
 }
 
 // validateBulk checks the bulk sync settings and fills the default
@@ -84,10 +83,9 @@ func DefaultDataDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "servicecenterd"), nil
 }
 
-// startBulk opens (creating, migrating) the store in cfg.DataDir and
-// builds the job manager; uncommitted imports of a previous run are
-// dropped.
-func startBulk(ctx context.Context, cfg Config, top bulksync.Syncer, logger *slog.Logger) (*bulk, error) {
+// openStore opens (creating, migrating) the store in cfg.DataDir: the
+// bulk sync's jobs and the audit trail.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*store.SQLite, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
@@ -96,28 +94,27 @@ func startBulk(ctx context.Context, cfg Config, top bulksync.Syncer, logger *slo
 	if err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
+	version, _ := st.SchemaVersion(ctx)
+	logger.Info("store opened", slog.String("path", path), slog.Int("schema_version", version))
+	return st, nil
+}
+
+// startBulk builds the job manager over st; uncommitted imports of a
+// previous run are dropped.
+func startBulk(ctx context.Context, cfg Config, st store.Jobs, top bulksync.Syncer, logger *slog.Logger) (*bulk, error) {
 	jobs, err := bulksync.New(ctx, bulksync.Config{
 		Store: st, TOP: top, ChunkSize: cfg.SyncChunkSize,
 		ConcurrentJobs: cfg.SyncConcurrentJobs, ChunksInFlight: cfg.SyncChunksInFlight,
 		Logger: logger.With(slog.String("component", "bulksync")),
 	})
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
-	version, _ := st.SchemaVersion(ctx)
-	logger.Info("store opened", slog.String("path", path), slog.Int("schema_version", version))
-	return &bulk{store: st, jobs: jobs}, nil
+	return &bulk{jobs: jobs}, nil
 }
 
 // run delivers jobs until ctx ends.
 func (b *bulk) run(ctx context.Context) error { return b.jobs.Run(ctx) }
-
-func (b *bulk) close() {
-	if b != nil && b.store != nil {
-		_ = b.store.Close()
-	}
-}
 
 // BlacklistJobs is the bulk blacklist sync job manager (for metrics and
 // audit hooks: see bulksync.Manager.Counts and bulksync.Config.Observer).

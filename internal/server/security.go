@@ -32,9 +32,11 @@ type options struct {
 	auditStore audit.Store
 }
 
-// WithAuditStore records audit events durably in store (besides the log)
-// and serves ListAuditEvents from it. Without it, the audit trail is the
-// log alone and AuditService is not registered (UNIMPLEMENTED).
+// WithAuditStore records audit events in store (besides the log), prunes
+// it after --audit-retention and serves ListAuditEvents from it, instead
+// of the durable store in --data-dir that New uses by default (tests pass
+// an audit.Memory). A nil store leaves the log as the only trail, and
+// AuditService unregistered (UNIMPLEMENTED).
 func WithAuditStore(store audit.Store) Option {
 	return func(o *options) { o.auditStore = store }
 }
@@ -59,7 +61,8 @@ type security struct {
 	metrics  *metrics.Metrics
 	limiter  *interceptor.RateLimiter
 	auditor  *audit.Auditor
-	audit    audit.Store // nil: the log is the only audit trail
+	audit    audit.Store      // nil: the log is the only audit trail
+	prune    *audit.Retention // nil: audit events are kept forever (audit.go)
 	internal *auth.InternalListener
 
 	metricsLis net.Listener // nil: /metrics is on the HTTP listener
@@ -89,11 +92,9 @@ func newSecurity(cfg Config, logger *slog.Logger, opts []Option) (*security, err
 	}
 	sec.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLSClientCAFile != "", Open: open})
 	sec.limiter = interceptor.NewRateLimiter(sec.rateOf, sec.authn.Open, sec.metrics.RateLimited)
-	recorders := []audit.Recorder{audit.NewLogSink(logger.With(slog.String("component", "audit")))}
-	if sec.audit != nil {
-		recorders = append(recorders, sec.audit)
+	if sec.auditor, sec.prune, err = newAuditor(cfg.AuditConfig, sec.audit, sec.metrics, logger); err != nil {
+		return nil, err
 	}
-	sec.auditor = audit.NewAuditor(audit.Multi(recorders...), logger, auditedMethods...)
 	sec.internal = auth.NewInternalListener()
 	return sec, nil
 }
@@ -239,8 +240,8 @@ func (sec *security) listenMetrics(logger *slog.Logger) error {
 	return nil
 }
 
-// serve runs the internal listener, the metrics listener and the file
-// watchers in g until ctx is done.
+// serve runs the internal listener, the metrics listener, the audit
+// retention and the file watchers in g until ctx is done.
 func (sec *security) serve(ctx context.Context, g *errgroup.Group, grpcServer *grpc.Server) {
 	g.Go(func() error {
 		if err := grpcServer.Serve(sec.internal); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -253,6 +254,12 @@ func (sec *security) serve(ctx context.Context, g *errgroup.Group, grpcServer *g
 			if err := sec.metricsSrv.Serve(sec.metricsLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("metrics server: %w", err)
 			}
+			return nil
+		})
+	}
+	if sec.prune != nil {
+		g.Go(func() error {
+			sec.prune.Run(ctx)
 			return nil
 		})
 	}
@@ -323,6 +330,8 @@ func (sec *security) logStart(cfg Config) {
 		slog.Bool("authentication", sec.authn.Enabled()),
 		slog.Any("open_endpoints", cfg.OpenEndpoints),
 		slog.Bool("audit_store", sec.audit != nil),
+		slog.Duration("audit_retention", sec.cfg.AuditRetention),
+		slog.Bool("audit_fail_closed", sec.cfg.AuditFailClosed),
 	}
 	if p := sec.authn.Policy(); p != nil {
 		attrs = append(attrs, slog.Int("clients", len(p.Clients())))

@@ -17,8 +17,8 @@ import (
 )
 
 // SecurityConfig holds the settings of caller authentication, TLS,
-// limits and metrics. It is embedded in Config, so its fields are
-// settings like Config's own.
+// limits, metrics and the audit trail. It is embedded in Config, so its
+// fields are settings like Config's own.
 type SecurityConfig struct {
 	ClientsFile                  string   `flag:"clients-file" help:"YAML file of the clients that may call: each with a name, token_sha256 hashes and/or cert_sans, and the RPCs it may call (see README). Checked for changes every --reload-interval."`
 	InsecureAllowUnauthenticated bool     `flag:"insecure-allow-unauthenticated" default:"false" help:"Start even when listening beyond loopback without caller authentication: anyone who reaches the ports can then act for the Tmall app."`
@@ -47,6 +47,8 @@ type SecurityConfig struct {
 	RateBurst             int           `flag:"rate-burst" default:"0" help:"Bucket size of --rate-limit; 0 means the rate rounded up."`
 
 	MetricsAddr string `flag:"metrics-addr" help:"Serve /metrics on its own listener (host:port) instead of on --http-addr."`
+
+	AuditConfig
 }
 
 // openEndpointNames lists --open-endpoints values and the methods (or
@@ -157,6 +159,7 @@ func (c *SecurityConfig) validateSecurity(listeners map[string]string) []error {
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		errs = append(errs, errors.New("--rate-limit and --rate-burst must not be negative"))
 	}
+	errs = append(errs, c.validateAudit()...)
 	if !c.authOn() && !c.InsecureAllowUnauthenticated {
 		var wide []string
 		for _, flag := range slices.Sorted(maps.Keys(listeners)) {

@@ -24,6 +24,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
 	"github.com/servicecenterd/servicecenterd/internal/service"
+	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/validation"
 )
@@ -35,7 +36,8 @@ type Server struct {
 	logger   *slog.Logger
 	upstream *upstream
 	top      *topclient.Client
-	bulk     *bulk // the durable bulk blacklist sync (bulk.go)
+	store    *store.SQLite // the durable store in --data-dir: sync jobs and audit trail (bulk.go)
+	bulk     *bulk         // the durable bulk blacklist sync (bulk.go)
 
 	grpcLis net.Listener
 	httpLis net.Listener
@@ -75,7 +77,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if s.upstream, err = startUpstream(cfg, logger); err != nil {
 		return nil, err
 	}
-	if s.sec, err = newSecurity(cfg, logger, opts); err != nil {
+	// The store first: the audit trail and the bulk sync share it.
+	if s.store, err = openStore(ctx, cfg, logger); err != nil {
+		return nil, err
+	}
+	if s.sec, err = newSecurity(cfg, logger, append([]Option{WithAuditStore(s.store)}, opts...)); err != nil {
 		return nil, err
 	}
 	topCfg := s.upstream.clientConfig(cfg)
@@ -84,7 +90,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if err != nil {
 		return nil, fmt.Errorf("top client: %w", err)
 	}
-	if s.bulk, err = startBulk(ctx, cfg, s.top, logger); err != nil {
+	if s.bulk, err = startBulk(ctx, cfg, s.store, s.top, logger); err != nil {
 		return nil, err
 	}
 	s.sec.metrics.SetSyncJobs(s.bulk.jobs)
@@ -210,7 +216,9 @@ func (s *Server) closeAll() {
 			_ = l.Close()
 		}
 	}
-	s.bulk.close()
+	if s.store != nil {
+		_ = s.store.Close()
+	}
 	if s.sec != nil {
 		s.sec.close()
 	}

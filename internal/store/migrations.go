@@ -13,7 +13,7 @@ type Migration struct {
 // migrations is the schema's whole history, oldest first; the schema
 // version of a database is how many of them it has had.
 //
-// To change the schema (for example to add an audit_events table):
+// To change the schema (for example to add a column to audit_events):
 //
 //  1. Append a Migration at the end. Never edit, reorder or remove one
 //     that has been released: databases out there have already run it.
@@ -96,6 +96,28 @@ CREATE TABLE blacklist_chunks (
 ALTER TABLE blacklist_chunks ADD COLUMN top_request_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE blacklist_jobs ADD COLUMN err_top_request_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX blacklist_jobs_supplier ON blacklist_jobs (supplier_id, key);
+`,
+		},
+		{
+			Name: "audit trail",
+			SQL: `
+-- One row per audited call (internal/audit.Event). AUTOINCREMENT: an id
+-- is never reused, even after the newest events are pruned, so page
+-- tokens (id < before) stay valid.
+CREATE TABLE audit_events (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	time_ns        INTEGER NOT NULL,
+	client         TEXT    NOT NULL DEFAULT '',
+	rpc            TEXT    NOT NULL,
+	targets        TEXT    NOT NULL DEFAULT '[]', -- JSON [{"kind":..,"id":..}], personal data masked
+	outcome        INTEGER NOT NULL,              -- gRPC status code
+	top_request_id TEXT    NOT NULL DEFAULT '',
+	request_id     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_events_time ON audit_events (time_ns);
+CREATE INDEX audit_events_client ON audit_events (client, id);
+CREATE INDEX audit_events_rpc ON audit_events (rpc, id);
+CREATE INDEX audit_events_outcome ON audit_events (outcome, id);
 `,
 		},
 	}

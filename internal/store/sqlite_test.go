@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/audit"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -192,6 +194,12 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			page, err := s.ListJobs(ctx, JobQuery{SupplierID: "10000000001"})
 			if err != nil || len(page.Jobs) != 1 {
 				t.Fatalf("ListJobs by supplier: %+v, %v", page, err)
+			}
+			if err := s.Record(ctx, audit.Event{Time: t0, RPC: "/s.S/M", Client: "ops"}); err != nil {
+				t.Fatalf("audit trail after migration: %v", err)
+			}
+			if evs, err := s.List(ctx, audit.Query{Limit: 10, Client: "ops"}); err != nil || len(evs) != 1 || evs[0].ID != 1 {
+				t.Fatalf("audit trail after migration: %+v, %v", evs, err)
 			}
 		})
 	}

@@ -1,9 +1,9 @@
-// Package store is servicecenterd's durable state: today the blacklist
-// sync jobs of the bulk path (internal/bulksync), later more (an audit
-// trail belongs here too). The default implementation is SQLite through a
-// pure Go driver (modernc.org/sqlite, no cgo), one file in the data
-// directory; the job logic sees only the Store interface, so that a
-// networked database can be added later without touching it.
+// Package store is servicecenterd's durable state: the blacklist sync
+// jobs of the bulk path (internal/bulksync) and the audit trail
+// (internal/audit). The default implementation is SQLite through a pure
+// Go driver (modernc.org/sqlite, no cgo), one file in the data directory;
+// the job logic and the audit trail see only their interfaces, so that a
+// networked database can be added later without touching them.
 //
 // # Schema migrations
 //
@@ -20,14 +20,25 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/audit"
 )
 
 // Store is all durable state. Each concern is its own interface so that
-// one can be added (an audit trail, say) without touching the others;
-// an implementation provides them all, over one database.
+// one can be added without touching the others; an implementation
+// provides them all, over one database.
 type Store interface {
 	Jobs
+	Audit
 	io.Closer
+}
+
+// Audit keeps the audit trail: one row per audited call, appended by
+// Record (which gives it the next id; ids are never reused), listed
+// newest first by List with the filters of audit.Query, and deleted when
+// older than the retention period by Prune, in bounded batches.
+type Audit interface {
+	audit.Store
 }
 
 // Jobs keeps blacklist sync jobs: their settings and counters, the

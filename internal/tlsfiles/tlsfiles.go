@@ -60,15 +60,31 @@ type Store struct {
 	files Files
 	cert  atomic.Pointer[tls.Certificate]
 	pool  atomic.Pointer[x509.CertPool]
+	// watcher has the files' state from before Load read them, so that
+	// Watch sees a change made between Load and Watch.
+	watcher *filewatch.Watcher
 }
 
 // Load reads the files; the certificate must match its key.
 func Load(f Files) (*Store, error) {
 	s := &Store{files: f}
+	w, werr := filewatch.New(f.names()...)
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
+	if werr != nil {
+		return nil, fmt.Errorf("tls files: %w", werr)
+	}
+	s.watcher = w
 	return s, nil
+}
+
+// names lists the files.
+func (f Files) names() []string {
+	if f.ClientCAFile == "" {
+		return []string{f.CertFile, f.KeyFile}
+	}
+	return []string{f.CertFile, f.KeyFile, f.ClientCAFile}
 }
 
 // Reload reads the files again; on error the previous certificate and
@@ -90,18 +106,11 @@ func (s *Store) Certificate() *tls.Certificate { return s.cert.Load() }
 func (s *Store) MutualTLS() bool { return s.files.ClientCAFile != "" }
 
 // Watch polls the files every interval until ctx is done and reloads them
-// when they change, logging each reload and each failure (the old files
-// then stay in use).
+// when they change (since Load: a change made before Watch starts counts
+// too), logging each reload and each failure (the old files then stay in
+// use). Call it at most once per Store.
 func (s *Store) Watch(ctx context.Context, interval time.Duration, logger *slog.Logger) error {
-	files := []string{s.files.CertFile, s.files.KeyFile}
-	if s.files.ClientCAFile != "" {
-		files = append(files, s.files.ClientCAFile)
-	}
-	w, err := filewatch.New(files...)
-	if err != nil {
-		return err
-	}
-	filewatch.Poll(ctx, w, interval, func() {
+	filewatch.Poll(ctx, s.watcher, interval, func() {
 		if err := s.Reload(); err != nil {
 			logger.Error("tls files changed but cannot be loaded; keeping the previous ones", slog.String("error", err.Error()))
 			return

@@ -1,9 +1,11 @@
 // AuditService reads servicecenterd's audit trail: one event per call of a
 // mutating RPC (AssignWorker, BindVirtualPhone, UpdateWorker,
-// SyncUserBlacklist and the bulk blacklist import), whatever its outcome,
-// denied and invalid calls included. An event says when, which client (as
-// authenticated), which RPC, the ids the call acted on (phone and ID
-// numbers masked), the outcome (a gRPC status code) and TOP's request_id.
+// SyncUserBlacklist, and the bulk blacklist import and cancel), whatever
+// its outcome, denied and invalid calls included. An event says when,
+// which client (as authenticated), which RPC, the ids the call acted on
+// (phone and ID numbers masked), the outcome (a gRPC status code) and
+// TOP's request_id. Events are kept in servicecenterd's store (in
+// --data-dir) for --audit-retention.
 //
 // It fronts no TOP method: the trail is servicecenterd's own record of
 // what it was asked to do at TOP.
@@ -202,7 +204,8 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 // AuditEvent is one call of a mutating RPC. TOP: none.
 type AuditEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The event's number in the trail, increasing with time. TOP: none.
+	// The event's number in the trail, increasing in the order events were
+	// recorded (when calls ended); never reused. TOP: none.
 	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// When the call arrived. TOP: none.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`

@@ -1,9 +1,11 @@
 // AuditService reads servicecenterd's audit trail: one event per call of a
 // mutating RPC (AssignWorker, BindVirtualPhone, UpdateWorker,
-// SyncUserBlacklist and the bulk blacklist import), whatever its outcome,
-// denied and invalid calls included. An event says when, which client (as
-// authenticated), which RPC, the ids the call acted on (phone and ID
-// numbers masked), the outcome (a gRPC status code) and TOP's request_id.
+// SyncUserBlacklist, and the bulk blacklist import and cancel), whatever
+// its outcome, denied and invalid calls included. An event says when,
+// which client (as authenticated), which RPC, the ids the call acted on
+// (phone and ID numbers masked), the outcome (a gRPC status code) and
+// TOP's request_id. Events are kept in servicecenterd's store (in
+// --data-dir) for --audit-retention.
 //
 // It fronts no TOP method: the trail is servicecenterd's own record of
 // what it was asked to do at TOP.

@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/servicecenterd/servicecenterd/internal/audit"
+	"github.com/servicecenterd/servicecenterd/internal/audit/audittest"
+)
+
+// TestAuditStore holds the SQLite audit trail to the cases every
+// audit.Store passes (the in-memory one included).
+func TestAuditStore(t *testing.T) {
+	audittest.TestStore(t, func(t *testing.T) audit.Store { return openTest(t) })
+}
+
+// TestAuditQueriesUseIndexes: each filter of ListAuditEvents and the
+// prune read audit_events through an index, never by scanning the table.
+func TestAuditQueriesUseIndexes(t *testing.T) {
+	s := openTest(t)
+	tests := []struct {
+		name, where, index string
+		args               []any
+	}{
+		{"page", "id < ?", "PRIMARY KEY", []any{10}},
+		{"client", "client = ? AND id < ?", "audit_events_client", []any{"ops", 10}},
+		{"rpc", "rpc = ?", "audit_events_rpc", []any{"/s.S/M"}},
+		{"outcome", "outcome IN (?)", "audit_events_outcome", []any{7}},
+		{"time", "time_ns >= ? AND time_ns < ?", "audit_events_time", []any{1, 2}},
+	}
+	for _, tt := range tests {
+		plan := queryPlan(t, s, "SELECT id FROM audit_events WHERE "+tt.where+" ORDER BY id DESC LIMIT 100", tt.args...)
+		if !strings.HasPrefix(plan, "SEARCH audit_events USING") || !strings.Contains(plan, tt.index) {
+			t.Errorf("%s: plan %q, want %s", tt.name, plan, tt.index)
+		}
+	}
+	plan := queryPlan(t, s, "SELECT id FROM audit_events WHERE time_ns < ? ORDER BY time_ns LIMIT ?", 1, 1000)
+	if !strings.Contains(plan, "audit_events_time") {
+		t.Errorf("prune: plan %q, want the time index", plan)
+	}
+}
+
+func queryPlan(t *testing.T, s *SQLite, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(detail + "\n")
+	}
+	return b.String()
+}
+
+// fillAudit records n events one second apart, over 10 clients, 6 RPCs
+// and 3 outcomes, in transactions of 1000.
+func fillAudit(b testing.TB, s *SQLite, n int) {
+	b.Helper()
+	ctx := context.Background()
+	for start := 0; start < n; start += 1000 {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := start; i < min(n, start+1000); i++ {
+			if _, err := tx.Exec(`INSERT INTO audit_events (time_ns, client, rpc, targets, outcome, request_id) VALUES (?, ?, ?, ?, ?, ?)`,
+				t0.Add(time.Duration(i)*time.Second).UnixNano(), fmt.Sprint("client-", i%10), fmt.Sprint("/s.S/M", i%6),
+				`[{"kind":"workcard","id":"2345678"},{"kind":"worker_mobile","id":"132****8901"}]`, []int{0, 5, 7}[i%3], "r"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuditRecord is the cost an audited call pays for its durable
+// event (one INSERT commit, synchronous=NORMAL).
+func BenchmarkAuditRecord(b *testing.B) {
+	s, err := Open(context.Background(), b.TempDir()+"/"+FileName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	e := audit.Event{Time: t0, Client: "dispatch", RPC: "/servicecenter.v1.WorkcardService/AssignWorker",
+		Targets: []audit.Target{{Kind: "workcard", ID: "2345678"}, {Kind: "worker_mobile", ID: "132****8901"}},
+		Outcome: codes.OK, TOPRequestID: "top-1", RequestID: "90e9c530c8b72df592c98577bf88d57e"}
+	for b.Loop() {
+		if err := s.Record(context.Background(), e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuditList reads one page of 100 from a trail of 200,000
+// events.
+func BenchmarkAuditList(b *testing.B) {
+	s, err := Open(context.Background(), b.TempDir()+"/"+FileName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	fillAudit(b, s, 200_000)
+	for _, bm := range []struct {
+		name string
+		q    audit.Query
+	}{
+		{"newest", audit.Query{Limit: 100}},
+		{"client", audit.Query{Limit: 100, Client: "client-3"}},
+		{"client+outcome+deep page", audit.Query{Limit: 100, Client: "client-3", Outcomes: []codes.Code{codes.PermissionDenied}, BeforeID: 20_000}},
+		{"time range of 10,000", audit.Query{Limit: 100, From: t0.Add(50_000 * time.Second), To: t0.Add(60_000 * time.Second)}},
+		{"time range of everything", audit.Query{Limit: 100, From: t0, To: t0.Add(time.Hour * 24 * 365)}},
+		{"rare rpc", audit.Query{Limit: 100, RPC: "/s.S/M5", BeforeID: 1000}},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				evs, err := s.List(context.Background(), bm.q)
+				if err != nil || len(evs) == 0 {
+					b.Fatal(len(evs), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAuditPrune deletes batches of 1000 events (the retention's
+// batch): how long a writer may wait behind one.
+func BenchmarkAuditPrune(b *testing.B) {
+	s, err := Open(context.Background(), b.TempDir()+"/"+FileName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const fill = 50_000
+	cut := t0.Add(fill * time.Second)
+	left := 0
+	for range b.N {
+		if left == 0 {
+			b.StopTimer()
+			fillAudit(b, s, fill)
+			left = fill / audit.DefaultPruneBatch
+			b.StartTimer()
+		}
+		if n, err := s.Prune(context.Background(), cut, audit.DefaultPruneBatch); err != nil || n != audit.DefaultPruneBatch {
+			b.Fatal(n, err)
+		}
+		left--
+	}
+}
