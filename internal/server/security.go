@@ -64,6 +64,9 @@ type security struct {
 	audit    audit.Store      // nil: the log is the only audit trail
 	prune    *audit.Retention // nil: audit events are kept forever (audit.go)
 	internal *auth.InternalListener
+	// clientsWatch remembers the clients file as it was just before it was
+	// loaded, so that a change between the load and the first poll is seen.
+	clientsWatch *filewatch.Watcher
 
 	metricsLis net.Listener // nil: /metrics is on the HTTP listener
 	metricsSrv *http.Server
@@ -81,6 +84,9 @@ func newSecurity(cfg Config, logger *slog.Logger, opts []Option) (*security, err
 	}
 	var policy *auth.Policy
 	if cfg.ClientsFile != "" {
+		if sec.clientsWatch, err = filewatch.New(cfg.ClientsFile); err != nil {
+			return nil, err
+		}
 		if policy, err = auth.LoadPolicy(cfg.ClientsFile); err != nil {
 			return nil, err
 		}
@@ -272,18 +278,17 @@ func (sec *security) serve(ctx context.Context, g *errgroup.Group, grpcServer *g
 		})
 	}
 	if sec.cfg.ClientsFile != "" {
-		g.Go(func() error { return sec.watchClients(ctx) })
+		g.Go(func() error {
+			sec.watchClients(ctx)
+			return nil
+		})
 	}
 }
 
 // watchClients reloads the clients file when it changes; a file that no
 // longer parses is logged and the previous policy stays in force.
-func (sec *security) watchClients(ctx context.Context) error {
-	w, err := filewatch.New(sec.cfg.ClientsFile)
-	if err != nil {
-		return err
-	}
-	filewatch.Poll(ctx, w, sec.cfg.ReloadInterval, func() {
+func (sec *security) watchClients(ctx context.Context) {
+	filewatch.Poll(ctx, sec.clientsWatch, sec.cfg.ReloadInterval, func() {
 		p, err := auth.LoadPolicy(sec.cfg.ClientsFile)
 		if err == nil {
 			err = auth.CheckKnown(p.Patterns(), KnownMethods())
@@ -297,7 +302,6 @@ func (sec *security) watchClients(ctx context.Context) error {
 	}, func(err error) {
 		sec.logger.Error("clients file", slog.String("error", err.Error()))
 	})
-	return nil
 }
 
 // shutdown stops the metrics server.
