@@ -19,10 +19,11 @@ type auditTarget struct {
 }
 
 // Record implements audit.Recorder: it appends e to the trail with the
-// next id. It commits with synchronous=NORMAL, like the chunk progress:
-// the event survives a crash of the process as soon as Record returns,
-// and a crash of the machine once the WAL is next synced (at the next
-// durable commit or checkpoint).
+// next id. Concurrent events share commits (see auditWriter). It commits
+// with synchronous=NORMAL, like the chunk progress: the event survives a
+// crash of the process as soon as Record returns, and a crash of the
+// machine once the WAL is next synced (at the next durable commit or
+// checkpoint).
 func (s *SQLite) Record(ctx context.Context, e audit.Event) error {
 	targets := make([]auditTarget, len(e.Targets))
 	for i, t := range e.Targets {
@@ -32,9 +33,10 @@ func (s *SQLite) Record(ctx context.Context, e audit.Event) error {
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO audit_events
-		(time_ns, client, rpc, targets, outcome, top_request_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.Time.UnixNano(), e.Client, e.RPC, string(raw), int64(e.Outcome), e.TOPRequestID, e.RequestID)
+	err = s.audit.write(ctx, auditRow{
+		timeNS: e.Time.UnixNano(), client: e.Client, rpc: e.RPC, targets: string(raw),
+		outcome: int64(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID,
+	})
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}

@@ -37,6 +37,8 @@ type SQLite struct {
 	lock *os.File // held while open (lockFile)
 	// insertMany is insertImportMany(), built once.
 	insertMany string
+	// audit commits audit events in groups.
+	audit *auditWriter
 }
 
 var _ Store = (*SQLite)(nil)
@@ -85,6 +87,7 @@ func openVersion(ctx context.Context, path string, version int) (_ *SQLite, err 
 	if err := s.r.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
 	}
+	s.audit = newAuditWriter(s.w)
 	return s, nil
 }
 
@@ -128,6 +131,9 @@ func (s *SQLite) Path() string { return s.path }
 
 // Close closes the database.
 func (s *SQLite) Close() error {
+	if s.audit != nil {
+		s.audit.close()
+	}
 	var errs []error
 	for _, db := range []*sql.DB{s.r, s.w} {
 		if db != nil {
