@@ -13,6 +13,11 @@ import (
 // HTTP headers, both ways.
 const RequestIDHeader = "x-request-id"
 
+// TOPRequestIDHeader carries TOP's request_id of the call's upstream TOP
+// call back to the caller, as gRPC response metadata and (through the
+// gateway) as an HTTP header.
+const TOPRequestIDHeader = "x-top-request-id"
+
 // maxRequestIDLen bounds a caller-supplied request id.
 const maxRequestIDLen = 128
 
@@ -55,13 +60,20 @@ func startCall(ctx context.Context, method string) (context.Context, *Call) {
 }
 
 // UnaryRequestID gives every call a request id (the caller's x-request-id
-// or a new one), stores a *Call in the context and returns the id in the
-// response header.
+// or a new one) and stores a *Call in the context. When the handler
+// returns, it sets the response header once: the request id, and TOP's
+// request id (x-top-request-id) when the handler noted one in the Call.
+// Unary headers go out with the response, so this covers errors too.
 func UnaryRequestID() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, c := startCall(ctx, info.FullMethod)
-		_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, c.RequestID))
-		return handler(ctx, req)
+		resp, err := handler(ctx, req)
+		md := metadata.MD{RequestIDHeader: []string{c.RequestID}}
+		if c.TOPRequestID != "" {
+			md[TOPRequestIDHeader] = []string{c.TOPRequestID}
+		}
+		_ = grpc.SetHeader(ctx, md)
+		return resp, err
 	}
 }
 

@@ -9,9 +9,6 @@ import (
 	"context"
 	"log/slog"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
-
 	"github.com/servicecenterd/servicecenterd/internal/bulksync"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
@@ -27,9 +24,9 @@ type TOP interface {
 	SyncBlacklist(ctx context.Context, r *topapi.BlacklistSyncRequest) (*topapi.BlacklistSyncResponse, error)
 }
 
-// TOPRequestIDHeader carries TOP's request_id back to the caller, as gRPC
-// response metadata and (through the gateway) as an HTTP header.
-const TOPRequestIDHeader = "x-top-request-id"
+// TOPRequestIDHeader carries TOP's request_id back to the caller; the
+// request id interceptor sets it from the Call (interceptor.TOPRequestIDHeader).
+const TOPRequestIDHeader = interceptor.TOPRequestIDHeader
 
 // Deps are the handlers' dependencies.
 type Deps struct {
@@ -63,12 +60,11 @@ func (h handlers) fail(ctx context.Context, err error) error {
 	return Status(ctx, h.logger, err)
 }
 
-// noteTOPRequestID records TOP's request_id for the log line and returns
-// it to the caller in the x-top-request-id header.
+// noteTOPRequestID records TOP's request_id in the Call, for the log line,
+// the audit trail and the caller's x-top-request-id header.
 func noteTOPRequestID(ctx context.Context, id string) {
 	if id == "" {
 		return
 	}
 	interceptor.CallFrom(ctx).TOPRequestID = id
-	_ = grpc.SetHeader(ctx, metadata.Pairs(TOPRequestIDHeader, id))
 }
