@@ -10,6 +10,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/validation"
 )
 
 // Spec is what a job is imported with.
@@ -95,7 +96,7 @@ func ValidateEntry(mobile string, reasons []int32) (e store.Entry, field, proble
 	switch {
 	case mobile == "":
 		return e, "mobile", msgMobileRequired
-	case !mainlandMobile(mobile):
+	case !validation.ValidMobile(mobile):
 		return e, "mobile", msgMobileFormat
 	}
 	e.Mobile = mobile
@@ -111,19 +112,6 @@ func ValidateEntry(mobile string, reasons []int32) (e store.Entry, field, proble
 		e.Reasons |= bit
 	}
 	return e, "", ""
-}
-
-// mainlandMobile matches ^1[3-9][0-9]{9}$.
-func mainlandMobile(s string) bool {
-	if len(s) != 11 || s[0] != '1' || s[1] < '3' || s[1] > '9' {
-		return false
-	}
-	for i := 2; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // importBatch is how many valid entries an import keeps in memory before
