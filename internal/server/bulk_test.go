@@ -528,7 +528,9 @@ func TestBulkWithSecurity(t *testing.T) {
 	if last.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("watch ended after %v with %v", time.Since(start), last)
 	}
-	if _, err := ts.logistics.CancelBlacklistSyncJob(ops, &scv1.CancelBlacklistSyncJobRequest{JobId: id}); status.Code(err) != codes.FailedPrecondition {
+	// A unary call with its own deadline: the 300ms default is for calls
+	// without one, and a loaded machine's store write may take longer.
+	if _, err := ts.logistics.CancelBlacklistSyncJob(withToken(grpcCtx(t), tokenOps), &scv1.CancelBlacklistSyncJobRequest{JobId: id}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("cancel: %v", err)
 	}
 
