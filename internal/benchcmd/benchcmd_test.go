@@ -88,8 +88,11 @@ func TestWriteResults(t *testing.T) {
 }
 
 // TestCallersAgainstServicecenterd runs the generator's gRPC and REST
-// callers briefly against a real servicecenterd with its embedded
-// emulator: every request the benchmark sends succeeds.
+// callers against a real servicecenterd with its embedded emulator: every
+// request the benchmark sends succeeds. Each caller is warmed up with one
+// call (the first call to a fresh server is slow under -race), and each
+// window ends after a number of calls, not after a time a loaded machine
+// can fill with nothing.
 func TestCallersAgainstServicecenterd(t *testing.T) {
 	var cfg server.Config
 	if _, err := (config.Loader{Name: "test", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
@@ -132,9 +135,17 @@ func TestCallersAgainstServicecenterd(t *testing.T) {
 			t.Fatal(err)
 		}
 		for proto, call := range map[string]loadbench.CallFunc{"grpc": gc, "rest": rc} {
-			res, err := loadbench.Run(context.Background(), loadbench.Config{Concurrency: 2, Duration: 100 * time.Millisecond, Call: call})
-			if err != nil || res.Requests == 0 || res.Errors != 0 {
-				t.Errorf("%s %s: %d requests, %d errors (%s), %v", proto, m, res.Requests, res.Errors, res.FirstError, err)
+			const calls = 20
+			rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+			err := call(rctx, 0)
+			var res loadbench.Result
+			if err == nil {
+				res, err = loadbench.Run(rctx, loadbench.Config{Concurrency: 2, Duration: time.Millisecond, MinCalls: calls, Call: call})
+			}
+			rcancel()
+			if err != nil || res.Requests < calls || res.Errors != 0 {
+				t.Errorf("%s %s: %d requests, %d errors (%s), %v; want at least %d requests and no error",
+					proto, m, res.Requests, res.Errors, res.FirstError, err, calls)
 			}
 		}
 	}

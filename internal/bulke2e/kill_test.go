@@ -2,14 +2,18 @@ package bulke2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
@@ -23,9 +27,14 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	const n, chunk = 20000, 100
 	bin := buildBinary(t)
 	e := startEmulator(t, topsim.Config{MaxRecordedCalls: 5000})
-	e.admin(t, http.MethodPut, "/_emulator/faults", `{"seed": 1, "rules": [
-		{"method": "`+topwire.MethodBlacklistSync+`", "busy": true, "latency": "15ms", "probability": 0.05},
-		{"method": "`+topwire.MethodBlacklistSync+`", "latency": "15ms"}]}`)
+	faults := `{"seed": 1, "rules": [
+		{"method": "` + topwire.MethodBlacklistSync + `", "busy": true, "latency": "15ms", "probability": 0.05},
+		{"method": "` + topwire.MethodBlacklistSync + `", "latency": "15ms"%s}%s]}`
+	// Before the kill TOP answers 80 chunks (a third is 67), then holds
+	// the next ones (a latency the kill abandons): the job is mid-way at the
+	// kill, however slow the machine.
+	e.admin(t, http.MethodPut, "/_emulator/faults", fmt.Sprintf(faults, `, "count": 80`,
+		`, {"method": "`+topwire.MethodBlacklistSync+`", "latency": "5m"}`))
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -53,6 +62,7 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 		t.Fatalf("after the kill the emulator has %d of %d entries; want the job mid-way", applied, n)
 	}
 
+	e.admin(t, http.MethodPut, "/_emulator/faults", fmt.Sprintf(faults, "", ""))
 	p = startProcess(t, bin, e, dir)
 	j := waitJob(ctx, t, p.client, id)
 	if j.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || j.GetAcknowledgedCount() != n || j.GetFailedCount() != 0 {
@@ -121,8 +131,8 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Make sure the server has taken the messages in before the kill.
-	time.Sleep(200 * time.Millisecond)
+	// Kill once the server has begun the import in its store.
+	waitImportStored(ctx, t, dir)
 	p.kill(t)
 	if _, err := stream.CloseAndRecv(); err == nil {
 		t.Fatal("the import succeeded on a killed server")
@@ -138,5 +148,28 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 	}
 	if !regexp.MustCompile(`removed blacklist imports a previous run left unfinished","component":"bulksync","imports":1`).MatchString(p.logs.String()) {
 		t.Errorf("the restart did not report the dropped import:\n%s", p.logs)
+	}
+}
+
+// waitImportStored waits until the store in dataDir holds an import that
+// has begun (a job still IMPORTING), reading the file as a second SQLite
+// reader while the server runs.
+func waitImportStored(ctx context.Context, t *testing.T, dataDir string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, store.FileName)+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for {
+		var n int
+		err := db.QueryRowContext(ctx, "SELECT count(*) FROM blacklist_jobs WHERE state = ?", store.StateImporting).Scan(&n)
+		if err == nil && n > 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no import in the store: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -206,6 +206,26 @@ func (e *env) waitState(id string, want store.State) store.Job {
 	}
 }
 
+// waitAcked waits (bounded) until the job has at least n acknowledged
+// entries.
+func (e *env) waitAcked(id string, n int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		j, err := e.m.Job(context.Background(), id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if j.Acknowledged >= n {
+			return
+		}
+		if j.State.Terminal() || time.Now().After(deadline) {
+			e.t.Fatalf("job %s is %s with %d acknowledged, want %d", id, j.State, j.Acknowledged, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // checkExactlyOnce checks the emulator applied n distinct mobiles once each.
 func (e *env) checkExactlyOnce(n int) {
 	e.t.Helper()
@@ -405,10 +425,13 @@ func TestBadSpecs(t *testing.T) {
 
 // TestFaultsAreRetriedExactlyOnce runs a job through transient business
 // failures, platform errors, broken HTTP, dropped connections, latency and
-// a quota ban: every entry still arrives exactly once.
+// quota bans: every entry still arrives exactly once. The first rule is
+// TOP's ban answer: the quota (15 calls per calendar second) bans only if
+// the machine is fast enough to make 16 calls in one second.
 func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 3 })
 	e.faults(`{"seed": 3, "rules": [
+		{"method": "` + topwire.MethodBlacklistSync + `", "count": 1, "error": {"code": 7, "sub_code": "` + topwire.SubCodeAppAccessCount + `", "sub_msg": "` + topwire.BanMessage(time.Second) + `"}},
 		{"method": "` + topwire.MethodBlacklistSync + `", "count": 4, "busy": true},
 		{"method": "` + topwire.MethodBlacklistSync + `", "count": 3, "error": {"code": 15, "sub_code": "isp.top-remote-service-unavailable"}},
 		{"method": "` + topwire.MethodBlacklistSync + `", "count": 3, "http_status": 503},
@@ -480,18 +503,17 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 	}
 }
 
+// TestCancelStopsSending cancels a running job: the chunk in flight is
+// abandoned and nothing is sent after. TOP answers two chunks, then holds
+// the third (a latency the cancel abandons), so the job cannot finish
+// before the cancel, however slow the machine.
 func TestCancelStopsSending(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 1 })
-	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "30ms"}]}`)
+	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "30ms", "count": 2},
+		{"method": "` + topwire.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 200)...)
 	e.run()
-	for {
-		j, _ := e.m.Job(context.Background(), res.Job.ID)
-		if j.Acknowledged >= 20 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.waitAcked(res.Job.ID, 20)
 	j, err := e.m.Cancel(context.Background(), res.Job.ID)
 	if err != nil || j.State != store.StateCancelled {
 		t.Fatalf("Cancel = %+v, %v", j, err)
@@ -512,19 +534,16 @@ func TestCancelStopsSending(t *testing.T) {
 
 // TestResumeAfterStop stops the worker mid-job (as a shutdown or a crash
 // does) and starts a new Manager on the same file: the job completes and
-// every entry is applied once, the chunk in flight replayed.
+// every entry is applied once, the chunks in flight replayed. TOP answers
+// ten chunks, then holds the next ones (a latency the stop abandons), so
+// the job is mid-way at the stop, however slow the machine.
 func TestResumeAfterStop(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 2 })
-	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "15ms"}]}`)
+	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "15ms", "count": 10},
+		{"method": "` + topwire.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 400)...)
 	e.run()
-	for {
-		j, _ := e.m.Job(context.Background(), res.Job.ID)
-		if j.Acknowledged >= 100 {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	e.waitAcked(res.Job.ID, 100)
 	e.stop()
 	mid, _ := e.m.Job(context.Background(), res.Job.ID)
 	if mid.State != store.StateRunning || mid.Acknowledged >= 400 {
@@ -590,21 +609,31 @@ func TestWatchEnds(t *testing.T) {
 	if err := e.m.Watch(ctx, res.Job.ID, func(store.Job) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("send error: %v", err)
 	}
+	// The context ending ends a watch waiting for the next change (the job
+	// is queued and no worker runs: only the cancel can end it).
 	cctx, cancel := context.WithCancel(ctx)
-	go func() {
-		time.Sleep(10 * time.Millisecond)
-		cancel()
-	}()
-	if err := e.m.Watch(cctx, res.Job.ID, func(store.Job) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := e.m.Watch(cctx, res.Job.ID, func(store.Job) error { cancel(); return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled watch: %v", err)
 	}
-	// The manager stopping ends a watch of a job that is not done.
+	// The manager stopping ends a watch of a job that is not done: TOP
+	// holds the job's chunks (a latency the stop abandons), and the stop
+	// comes once the watch has sent the job.
 	e.run()
-	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "200ms"}]}`)
+	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res = e.importEntries(1, inputs(100, 50)...)
 	errc := make(chan error, 1)
-	go func() { errc <- e.m.Watch(ctx, res.Job.ID, func(store.Job) error { return nil }) }()
-	time.Sleep(20 * time.Millisecond)
+	watching := make(chan struct{})
+	var once sync.Once
+	go func() {
+		errc <- e.m.Watch(ctx, res.Job.ID, func(store.Job) error { once.Do(func() { close(watching) }); return nil })
+	}()
+	select {
+	case <-watching:
+	case err := <-errc:
+		t.Fatalf("watch ended before the stop: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watch sent nothing")
+	}
 	e.stop()
 	if err := <-errc; !errors.Is(err, ErrStopped) {
 		t.Fatalf("watch after stop: %v", err)

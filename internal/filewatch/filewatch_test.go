@@ -71,7 +71,14 @@ func TestPoll(t *testing.T) {
 		Poll(ctx, w, time.Millisecond, func() { changes <- struct{}{} }, func(error) {})
 		close(done)
 	}()
-	if err := os.WriteFile(p, []byte("v2"), 0o600); err != nil {
+	// Replace the file in one step: os.WriteFile truncates, then writes,
+	// and a poll between the two (a 1ms poller on a loaded machine) would
+	// rightly see two changes.
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte("v2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -25,8 +25,16 @@ type Config struct {
 	Concurrency int
 	// Warmup runs before the measured window; its calls are not counted.
 	Warmup time.Duration
-	// Duration is the measured window.
+	// Duration is the measured window's least length.
 	Duration time.Duration
+	// MinCalls extends the measured window past Duration until at least
+	// this many calls finished in it (succeeded or failed), so that a
+	// window shorter than the calls themselves (a cold server, a loaded
+	// machine) still measures calls instead of ending empty; Elapsed is
+	// the window as it really ran, so RPS stays true. 0 means 1. Failed
+	// calls count too, and CallTimeout bounds every call, so the window
+	// always ends.
+	MinCalls int64
 	// CallTimeout bounds each call.
 	CallTimeout time.Duration
 	// Call makes one request.
@@ -44,7 +52,8 @@ type Result struct {
 	Errors int64
 	// FirstError is the first error seen, "" when there was none.
 	FirstError string
-	// Elapsed is the measured window as it really ran.
+	// Elapsed is the measured window as it really ran: Duration, or
+	// longer when fewer than MinCalls calls had finished by then.
 	Elapsed time.Duration
 	// Latency summarises the successful calls' latencies.
 	Latency Summary
@@ -95,13 +104,17 @@ type worker struct {
 }
 
 // Run runs one load point: Concurrency callers for Warmup, then for
-// Duration measured. It returns early, with an error, when ctx ends.
+// Duration measured (longer until MinCalls calls finished in the window).
+// It returns early, with an error, when ctx ends.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.Call == nil {
-		return Result{}, errors.New("loadbench: need Concurrency >= 1, Duration > 0 and Call")
+	if cfg.Concurrency < 1 || cfg.Duration <= 0 || cfg.Call == nil || cfg.MinCalls < 0 {
+		return Result{}, errors.New("loadbench: need Concurrency >= 1, Duration > 0, MinCalls >= 0 and Call")
 	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 10 * time.Second
+	}
+	if cfg.MinCalls == 0 {
+		cfg.MinCalls = 1
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -111,6 +124,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	// at or after start and finished at or before end.
 	var start, end atomic.Int64
 	var stop atomic.Bool
+	// finished counts the calls finished in the window; enough is closed
+	// by the call that makes it MinCalls.
+	var finished atomic.Int64
+	enough := make(chan struct{})
 	workers := make([]worker, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -130,10 +147,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				if e := end.Load(); e != 0 && t1.UnixNano() > e {
 					continue
 				}
+				if err != nil && ctx.Err() != nil {
+					continue
+				}
+				if finished.Add(1) == cfg.MinCalls {
+					close(enough)
+				}
 				if err != nil {
-					if ctx.Err() != nil {
-						continue
-					}
 					w.errors++
 					if w.firstErr == nil {
 						w.firstErr = err
@@ -176,6 +196,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	start.Store(t0.UnixNano())
 	if err := wait(cfg.Duration); err != nil {
 		return finish(err)
+	}
+	select {
+	case <-enough:
+	case <-ctx.Done():
+		return finish(ctx.Err())
 	}
 	t1 := time.Now()
 	end.Store(t1.UnixNano())

@@ -113,12 +113,14 @@ func TestProcessCPUOfSelf(t *testing.T) {
 }
 
 // TestRun drives a fake call that fails every third time: the counts add
-// up, errors are kept apart and latencies are summarised.
+// up, errors are kept apart and latencies are summarised. The window ends
+// after 30 calls at the least (not after a time a loaded machine could
+// fill with nothing), so both successes and errors are in it.
 func TestRun(t *testing.T) {
 	var calls atomic.Int64
 	boom := errors.New("boom")
 	res, err := Run(context.Background(), Config{
-		Concurrency: 4, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond,
+		Concurrency: 4, Warmup: 20 * time.Millisecond, Duration: 10 * time.Millisecond, MinCalls: 30,
 		Call: func(ctx context.Context, worker int) error {
 			if worker < 0 || worker >= 4 {
 				t.Errorf("worker %d", worker)
@@ -134,7 +136,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 || res.Errors == 0 || res.FirstError != "boom" {
+	if res.Requests+res.Errors < 30 || res.Requests == 0 || res.Errors == 0 || res.FirstError != "boom" {
 		t.Fatalf("requests %d errors %d first %q", res.Requests, res.Errors, res.FirstError)
 	}
 	if res.Requests+res.Errors > calls.Load() {
@@ -145,6 +147,55 @@ func TestRun(t *testing.T) {
 	}
 	if len(res.CPU) != 1 || res.RPS() <= 0 || res.CPUPer1k(0) < 0 || res.CPUPer1k(5) != 0 {
 		t.Fatalf("cpu %v rps %v", res.CPU, res.RPS())
+	}
+}
+
+// TestRunWindowShorterThanCalls: a measured window that ends before any
+// call could finish in it (a cold server, a loaded machine) is extended
+// until MinCalls calls (by default one) finished in it, and Elapsed is the
+// window as it ran, so that RPS stays true.
+func TestRunWindowShorterThanCalls(t *testing.T) {
+	tests := []struct {
+		name     string
+		minCalls int64
+		want     int64
+	}{
+		{"default", 0, 1},
+		{"five", 5, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const callTime = 20 * time.Millisecond
+			res, err := Run(context.Background(), Config{
+				Concurrency: 1, Duration: time.Millisecond, MinCalls: tt.minCalls,
+				Call: func(ctx context.Context, _ int) error {
+					time.Sleep(callTime)
+					return nil
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests < tt.want || res.Errors != 0 {
+				t.Fatalf("requests %d errors %d, want at least %d requests", res.Requests, res.Errors, tt.want)
+			}
+			// Every counted call lies inside the window.
+			if res.Elapsed < time.Duration(res.Requests)*callTime || res.RPS() <= 0 {
+				t.Fatalf("elapsed %v for %d calls of %v each, rps %v", res.Elapsed, res.Requests, callTime, res.RPS())
+			}
+		})
+	}
+}
+
+// TestRunErrorsEndTheWindow: calls that all fail still end a window that
+// waits for MinCalls, and are counted as errors.
+func TestRunErrorsEndTheWindow(t *testing.T) {
+	res, err := Run(context.Background(), Config{
+		Concurrency: 2, Duration: time.Millisecond, MinCalls: 10,
+		Call: func(ctx context.Context, _ int) error { return errors.New("down") },
+	})
+	if err != nil || res.Requests != 0 || res.Errors < 10 || res.FirstError != "down" {
+		t.Fatalf("requests %d errors %d first %q, %v", res.Requests, res.Errors, res.FirstError, err)
 	}
 }
 
@@ -161,7 +212,15 @@ func TestRunStopsWithContext(t *testing.T) {
 }
 
 func TestRunRefusesBadConfig(t *testing.T) {
-	if _, err := Run(context.Background(), Config{Concurrency: 0, Duration: time.Second}); err == nil {
-		t.Fatal("no error")
+	call := func(context.Context, int) error { return nil }
+	for _, cfg := range []Config{
+		{Concurrency: 0, Duration: time.Second, Call: call},
+		{Concurrency: 1, Duration: 0, Call: call},
+		{Concurrency: 1, Duration: time.Second},
+		{Concurrency: 1, Duration: time.Second, MinCalls: -1, Call: call},
+	} {
+		if _, err := Run(context.Background(), cfg); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
 	}
 }

@@ -348,10 +348,14 @@ func TestMalformedUploadLeavesNoJob(t *testing.T) {
 	}
 }
 
+// TestCancelOverREST cancels a running job over REST. TOP answers three
+// chunks, then holds the fourth (a 5-minute latency the cancel abandons):
+// the job cannot finish before the cancel, however slow the machine.
 func TestCancelOverREST(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.SyncChunksInFlight = 1 })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
-		{"method": topwire.MethodBlacklistSync, "latency": "50ms"},
+		{"method": topwire.MethodBlacklistSync, "latency": "50ms", "count": 3},
+		{"method": topwire.MethodBlacklistSync, "latency": "5m"},
 	}})
 	var nd strings.Builder
 	for i := range 2000 {
@@ -452,8 +456,11 @@ func TestBulkWithSecurity(t *testing.T) {
 		c.DefaultDeadline = 300 * time.Millisecond
 		c.SyncChunkSize, c.SyncChunksInFlight = 10, 1
 	}, WithAuditStore(trail))
+	// TOP answers busy (a transient failure the job retries) until the
+	// watch below has outlived the default deadline: the job cannot finish
+	// before, however slow the machine.
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
-		{"method": topwire.MethodBlacklistSync, "latency": "15ms"},
+		{"method": topwire.MethodBlacklistSync, "busy": true},
 	}})
 	var csv strings.Builder
 	csv.WriteString("mobile\n")
@@ -489,14 +496,25 @@ func TestBulkWithSecurity(t *testing.T) {
 	}
 	id := body["job"].(map[string]any)["job_id"].(string)
 
-	// 50 chunks, 15 ms each, one at a time: longer than the default deadline.
+	// The watch stays open past the default deadline while TOP holds the
+	// job (waiting for time to pass only lengthens the hold), then TOP
+	// answers and the watch follows the job to its end.
 	ops := withToken(context.Background(), tokenOps)
 	start := time.Now()
 	w, err := ts.logistics.WatchBlacklistSyncJob(ops, &scv1.WatchBlacklistSyncJobRequest{JobId: id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last *scv1.BlacklistSyncJob
+	first, err := w.Recv()
+	if err != nil || first.GetJob().GetState() == scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED {
+		t.Fatalf("first watch message %v, %v", first, err)
+	}
+	waitFaultFired(t, ts, 0, 1)
+	for time.Since(start) < 2*300*time.Millisecond {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.emulator(t, http.MethodDelete, "/_emulator/faults", nil)
+	last := first.GetJob()
 	for {
 		m, err := w.Recv()
 		if err == io.EOF {
@@ -510,7 +528,9 @@ func TestBulkWithSecurity(t *testing.T) {
 	if last.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("watch ended after %v with %v", time.Since(start), last)
 	}
-	if _, err := ts.logistics.CancelBlacklistSyncJob(ops, &scv1.CancelBlacklistSyncJobRequest{JobId: id}); status.Code(err) != codes.FailedPrecondition {
+	// A unary call with its own deadline: the 300ms default is for calls
+	// without one, and a loaded machine's store write may take longer.
+	if _, err := ts.logistics.CancelBlacklistSyncJob(withToken(grpcCtx(t), tokenOps), &scv1.CancelBlacklistSyncJobRequest{JobId: id}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("cancel: %v", err)
 	}
 

@@ -18,18 +18,22 @@ import (
 
 var tagsReq = &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 
+// TestQuotaBanFailsFastWithRetryInfo: TOP's quota ban answers
+// RESOURCE_EXHAUSTED with RetryInfo and ErrorInfo, and the next call fails
+// the same way at once, without reaching TOP. The emulator counts
+// calls_per_second per calendar second, so two calls in a row may land in
+// two seconds and both pass: the test calls until TOP bans.
 func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"quota": map[string]any{"calls_per_second": 1, "ban_seconds": 30}})
 	if _, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq); err != nil {
 		t.Fatal(err)
 	}
-	for i, wantReached := range []bool{true, false} {
-		before := callCount(t, ts)
-		_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+	check := func(name string, err error, reached, wantReached bool) {
+		t.Helper()
 		st := status.Convert(err)
 		if st.Code() != codes.ResourceExhausted {
-			t.Fatalf("call %d: %v", i, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		var retry *errdetails.RetryInfo
 		var info *errdetails.ErrorInfo
@@ -42,15 +46,28 @@ func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
 			}
 		}
 		if retry == nil || retry.GetRetryDelay().AsDuration() < 25*time.Second || retry.GetRetryDelay().AsDuration() > 30*time.Second {
-			t.Fatalf("call %d: RetryInfo %v", i, retry)
+			t.Fatalf("%s: RetryInfo %v", name, retry)
 		}
 		if info == nil || info.GetReason() != "TOP_ACCESSCONTROL_LIMITED_BY_APP_ACCESS_COUNT" {
-			t.Fatalf("call %d: ErrorInfo %v", i, info)
+			t.Fatalf("%s: ErrorInfo %v", name, info)
 		}
-		if reached := callCount(t, ts) > before; reached != wantReached {
-			t.Fatalf("call %d reached TOP: %v, want %v", i, reached, wantReached)
+		if reached != wantReached {
+			t.Fatalf("%s reached TOP: %v, want %v", name, reached, wantReached)
 		}
 	}
+	// Each call that passes opened a new second; 20 of them would take 20 s.
+	for i := 1; ; i++ {
+		before := callCount(t, ts)
+		_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+		if err == nil && i < 20 {
+			continue
+		}
+		check("the call TOP banned", err, callCount(t, ts) > before, true)
+		break
+	}
+	before := callCount(t, ts)
+	_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+	check("the call during the ban", err, callCount(t, ts) > before, false)
 	code, hdr, _ := ts.rest(t, "/v1/workers:getTags", restBody(t, tagsReq))
 	if code != http.StatusTooManyRequests {
 		t.Fatalf("REST %d %v", code, hdr)
@@ -101,10 +118,12 @@ func TestRealTOPSettings(t *testing.T) {
 	}
 }
 
+// TestGracefulShutdownFinishesCallsInFlight stops the server while a call
+// waits on the emulator (its latency rule has fired): the call completes.
 func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 	ts := startServer(t, nil)
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
-		"method": "tmall.servicecenter.worker.taglist.get", "latency": "700ms"}}})
+		"method": "tmall.servicecenter.worker.taglist.get", "latency": "1500ms"}}})
 	type result struct {
 		resp *scv1.GetWorkerTagsResponse
 		err  error
@@ -116,7 +135,7 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 		resp, err := ts.workers.GetWorkerTags(ctx, tagsReq)
 		done <- result{resp, err}
 	}()
-	time.Sleep(200 * time.Millisecond) // the call is now waiting on the emulator
+	waitFaultFired(t, ts, 0, 1) // the call is now waiting on the emulator
 	ts.cancel()
 	r := <-done
 	if r.err != nil || !r.resp.GetSuccess() {
@@ -140,19 +159,22 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 	}
 }
 
+// TestShutdownTimeoutCutsLongCalls stops the server while a call waits on
+// the emulator for 5 minutes: shutdown ends after its 300ms timeout (the
+// bound below is far from both), and the call fails.
 func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.ShutdownTimeout = 300 * time.Millisecond })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
-		"method": "tmall.servicecenter.worker.taglist.get", "latency": "5s"}}})
+		"method": "tmall.servicecenter.worker.taglist.get", "latency": "5m"}}})
 	done := make(chan error, 1)
 	go func() {
 		_, err := ts.workers.GetWorkerTags(context.Background(), tagsReq)
 		done <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
+	waitFaultFired(t, ts, 0, 1) // the call is now waiting on the emulator
 	start := time.Now()
 	ts.stop(t)
-	if took := time.Since(start); took > 3*time.Second {
+	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("shutdown took %v with a 300ms timeout", took)
 	}
 	if err := <-done; err == nil {

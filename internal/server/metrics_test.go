@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -76,10 +77,15 @@ func TestMetrics(t *testing.T) {
 	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 3: two retries, then ok
 		t.Fatal(err)
 	}
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"quota": map[string]any{"calls_per_second": 1, "ban_seconds": 30}})
-	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 4: within the quota
+	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 4
 		t.Fatal(err)
 	}
+	// TOP's quota ban, as TOP answers it. (The emulator's quota counts
+	// calls per calendar second: two calls in a row could land in two
+	// seconds and both pass.)
+	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+		"method": topwire.MethodWorkerTagList, "count": 1, "error": map[string]any{
+			"code": topwire.CodeAppCallLimited, "sub_code": topwire.SubCodeAppAccessCount, "sub_msg": topwire.BanMessage(30 * time.Second)}}}})
 	if _, err := ts.workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 5: TOP bans
 		t.Fatalf("quota: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,17 +454,15 @@ func TestCertificateRotation(t *testing.T) {
 	conn := dialTLS(t, ts.GRPCAddr(), clientTLS)
 	health := healthpb.NewHealthClient(conn)
 
+	// The calling client counts its calls (ok), so the test can wait until
+	// it made calls before the rotation and after it.
 	stop := make(chan struct{})
 	calls := make(chan error, 1)
+	var ok atomic.Int64
 	go func() {
-		n := 0
 		for {
 			select {
 			case <-stop:
-				if n == 0 {
-					calls <- context.Canceled
-					return
-				}
 				calls <- nil
 				return
 			default:
@@ -475,9 +474,27 @@ func TestCertificateRotation(t *testing.T) {
 				calls <- err
 				return
 			}
-			n++
+			ok.Add(1)
 		}
 	}()
+	failed := func() error {
+		select {
+		case err := <-calls:
+			return err
+		default:
+			return nil
+		}
+	}
+	waitCalls := func(n int64) {
+		t.Helper()
+		waitFor(t, "the calling client's calls", func() bool {
+			if err := failed(); err != nil {
+				t.Fatalf("the calling client saw an error: %v", err)
+			}
+			return ok.Load() >= n
+		})
+	}
+	waitCalls(1)
 
 	servedSerial := func() string {
 		c, err := tls.Dial("tcp", ts.HTTPAddr(), clientTLS)
@@ -488,6 +505,7 @@ func TestCertificateRotation(t *testing.T) {
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
 	before := servedSerial()
+	reloads := strings.Count(ts.logs.String(), "tls files reloaded")
 	newCA := testpki.NewCA(t, "new client CA")
 	rotated := p.ca.Localhost(t)
 	testpki.WriteFile(t, p.certFile, rotated.CertPEM)
@@ -501,13 +519,13 @@ func TestCertificateRotation(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	waitCalls(ok.Load() + 1) // a call over the old connection after the rotation
 	close(stop)
 	if err := <-calls; err != nil {
 		t.Fatalf("the calling client saw an error across the rotation: %v", err)
 	}
-	if !strings.Contains(ts.logs.String(), "tls files reloaded") {
-		t.Fatalf("reload not logged")
-	}
+	// The reload is logged just after the new files are in use.
+	waitLogCount(t, ts, "tls files reloaded", reloads)
 
 	fresh := p.clientTLS(t, "")
 	fresh.Certificates = []tls.Certificate{newCA.Issue(t, testpki.Leaf{URIs: []string{sanDispatch}, Client: true}).TLS(t)}
@@ -516,15 +534,12 @@ func TestCertificateRotation(t *testing.T) {
 		t.Fatalf("client certificate of the new CA: %v", err)
 	}
 
-	// A broken rotation keeps the working certificate.
+	// A broken rotation keeps the working certificate. Count the failures
+	// logged so far: the rotation above may have met a new certificate
+	// beside the old key.
+	failures := strings.Count(ts.logs.String(), "keeping the previous ones")
 	testpki.WriteFile(t, p.keyFile, []byte("garbage"))
-	deadline = time.Now().Add(10 * time.Second)
-	for !strings.Contains(ts.logs.String(), "keeping the previous ones") {
-		if time.Now().After(deadline) {
-			t.Fatal("broken key file not noticed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLogCount(t, ts, "keeping the previous ones", failures)
 	if got := servedSerial(); got != want {
 		t.Fatalf("serving %s after a broken rotation, want %s", got, want)
 	}
