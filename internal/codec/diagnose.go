@@ -81,7 +81,7 @@ func diagnose(b []byte, md protoreflect.MessageDescriptor, err error) failure {
 	if f, ok := walkMessage(b, md, 1, 0, nil); ok {
 		return f
 	}
-	return failure{reason: ReasonMalformed, offset: -1, desc: "the message cannot be decoded: " + err.Error()}
+	return failure{reason: ReasonMalformed, offset: -1, desc: "the message cannot be decoded (" + plain(err) + ")"}
 }
 
 // pathElem is one step of a field path, rendered only when a failure is
@@ -159,7 +159,18 @@ func fieldOf(p *pathElem) string {
 // malformed is a structure problem; code is protowire's (negative)
 // error code.
 func malformed(p *pathElem, offset, code int) failure {
-	return malformedWhy(p, offset, protowire.ParseError(code).Error())
+	return malformedWhy(p, offset, plain(protowire.ParseError(code)))
+}
+
+// plain is a protobuf-go error's text without its "proto:" prefix (which
+// protobuf-go writes with a random space or no-break space, so that its
+// texts are not matched).
+func plain(err error) string {
+	s := err.Error()
+	if rest, ok := strings.CutPrefix(s, "proto:"); ok {
+		s = strings.TrimLeft(rest, " \u00a0")
+	}
+	return s
 }
 
 func malformedWhy(p *pathElem, offset int, why string) failure {

@@ -120,6 +120,9 @@ func TestDiagnose(t *testing.T) {
 			if f.reason != tt.reason || f.field != tt.field || !strings.Contains(f.desc, tt.desc) {
 				t.Fatalf("got %s %q %q, want %s %q containing %q", f.reason, f.field, f.desc, tt.reason, tt.field, tt.desc)
 			}
+			if strings.Contains(f.desc, "proto:") {
+				t.Errorf("description %q carries protobuf-go's prefix", f.desc)
+			}
 			if f.offset < 0 || f.offset > len(tt.b) {
 				t.Fatalf("offset %d outside the %d-byte message", f.offset, len(tt.b))
 			}

@@ -14,6 +14,7 @@ import (
 	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/codec"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 )
@@ -33,7 +34,9 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{},
+			// The gRPC server's nesting limit (protojson counts a level per
+			// JSON object or list): deeper JSON costs no more than this.
+			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth},
 		}),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
 			if k := strings.ToLower(key); forwardedHeaders[k] {
