@@ -137,3 +137,21 @@ func TestValidRequestID(t *testing.T) {
 		}
 	}
 }
+
+func TestBoundedText(t *testing.T) {
+	long := strings.Repeat("错", 2000) + " 13812345678"
+	tests := []struct {
+		in, want string
+	}{
+		{"worker 13812345678 not found", "worker 138****5678 not found"},
+		{strings.Repeat("a", MaxLoggedError), strings.Repeat("a", MaxLoggedError)},
+		{strings.Repeat("a", MaxLoggedError+1), strings.Repeat("a", MaxLoggedError) + "…(1025 bytes)"},
+		{long, strings.Repeat("错", MaxLoggedError/3) + "…(6012 bytes)"},
+		{strings.Repeat("a", MaxLoggedError-5) + "13812345678", strings.Repeat("a", MaxLoggedError-5) + "138**…(1030 bytes)"},
+	}
+	for _, tt := range tests {
+		if got := boundedText(tt.in, MaxLoggedError); got != tt.want {
+			t.Errorf("boundedText(%.20q...) = %.40q... (%d bytes), want %.40q... (%d bytes)", tt.in, got, len(got), tt.want, len(tt.want))
+		}
+	}
+}

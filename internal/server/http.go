@@ -34,9 +34,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
-			// The gRPC server's nesting limit (protojson counts a level per
-			// JSON object or list): deeper JSON costs no more than this.
-			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth},
+			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth}, // as the gRPC server's codec
 		}),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
 			if k := strings.ToLower(key); forwardedHeaders[k] {
