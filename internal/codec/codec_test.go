@@ -13,11 +13,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // grpc-go's codec, to compare with
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -258,4 +263,33 @@ func TestNoRecordLeft(t *testing.T) {
 			t.Fatalf("the call reached the interceptors: %v", got)
 		}
 	})
+}
+
+// BenchmarkUnmarshalDeep decodes an AssignWorkerRequest whose ext_json
+// nests 6000 lists (42 KB): grpc-go's codec (protobuf-go's limit of
+// 10,000 levels) and this one (MaxDepth), each refusing it.
+func BenchmarkUnmarshalDeep(b *testing.B) {
+	data := mem.BufferSlice{mem.SliceBuffer(marshal(b, assignWith(nestedLists(6000, "x"))))}
+	c := New()
+	for _, tc := range []struct {
+		name string
+		dec  func(*scv1.AssignWorkerRequest) error
+	}{
+		{"grpc-go", func(m *scv1.AssignWorkerRequest) error { return encoding.GetCodecV2(Name).Unmarshal(data, m) }},
+		{"codec", func(m *scv1.AssignWorkerRequest) error {
+			if err := c.Unmarshal(data, m); err != nil {
+				return err
+			}
+			return c.take(m)
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if tc.dec(&scv1.AssignWorkerRequest{}) == nil {
+					b.Fatal("decoded")
+				}
+			}
+		})
+	}
 }
