@@ -28,35 +28,53 @@ func targetsText(ts []Target) string {
 }
 
 func TestTargets(t *testing.T) {
+	many := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}
+	for i := range 270_000 {
+		many.Blacklist = append(many.Blacklist, &scv1.BlacklistEntry{Mobile: fmt.Sprintf("139%08d", i)})
+	}
+	sample := "supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT blacklist_entries:270000"
+	for i := range MaxEntrySample {
+		sample += fmt.Sprintf(" mobile:139****%04d", i)
+	}
+	huge := strings.Repeat("x", 4<<20)
+	cut := strings.Repeat("x", MaxTargetID-1) + "…"
 	tests := []struct {
 		name      string
 		req, resp any
+		denied    bool
 		want      string
 	}{
 		{"assign", &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 7, TargetWorkerMobile: "13245678901", ServiceStoreId: 12345, FulfilTaskId: 1898, TargetWorkerName: "张师傅"},
-			nil, "workcard:2345678 worker:7 worker_mobile:132****8901 service_store:12345 fulfil_task:1898"},
-		{"assign, malformed mobile still masked", &scv1.AssignWorkerRequest{WorkcardId: 1, TargetWorkerMobile: "1324567"}, nil, "workcard:1 worker_mobile:*******"},
+			nil, false, "workcard:2345678 worker:7 worker_mobile:132****8901 service_store:12345 fulfil_task:1898"},
+		{"assign, malformed mobile still masked", &scv1.AssignWorkerRequest{WorkcardId: 1, TargetWorkerMobile: "1324567"}, nil, false, "workcard:1 worker_mobile:*******"},
 		{"bind, store code holding a phone", &scv1.BindVirtualPhoneRequest{WorkcardId: 9, RequestSource: &scv1.WorkcardRequestSource{ServiceStoreCode: "FWS 13245678901"}},
-			nil, "workcard:9 service_store_code:FWS 132****8901"},
+			nil, false, "workcard:9 service_store_code:FWS 132****8901"},
 		{"update", &scv1.UpdateWorkerRequest{Worker: &scv1.Worker{Name: "张三", Phone: "13712345678", IdentityId: "33010619880606123X", ProviderId: 1, BizType: "appliance_install", ServiceStoreCode: "FWS1"}},
-			nil, "provider:1 worker_mobile:137****5678 worker_identity:330106********123X biz_type:appliance_install service_store_code:FWS1"},
+			nil, false, "provider:1 worker_mobile:137****5678 worker_identity:330106********123X biz_type:appliance_install service_store_code:FWS1"},
 		{"sync, id from the response", &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_DELETE,
 			Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}, {Mobile: "13900000002"}}}, &scv1.SyncUserBlacklistResponse{RequestId: "scd-1"},
-			"supplier:10000000001 blacklist_request:scd-1 operate_type:OPERATE_TYPE_DELETE mobile:139****0001 mobile:139****0002"},
-		{"sync, caller's id", &scv1.SyncUserBlacklistRequest{RequestId: "r-1"}, nil, "blacklist_request:r-1"},
+			false, "supplier:10000000001 blacklist_request:scd-1 operate_type:OPERATE_TYPE_DELETE blacklist_entries:2 mobile:139****0001 mobile:139****0002"},
+		{"sync, caller's id", &scv1.SyncUserBlacklistRequest{RequestId: "r-1"}, nil, false, "blacklist_request:r-1 blacklist_entries:0"},
+		{"sync of 270,000 entries: a count and a sample", many, nil, false, sample},
+		{"sync denied: a count, no entries", many, nil, true, "supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT blacklist_entries:270000"},
+		{"sync with megabyte ids, denied", &scv1.SyncUserBlacklistRequest{SupplierId: huge, RequestId: huge + "13812345678",
+			Blacklist: []*scv1.BlacklistEntry{{Mobile: huge}}}, nil, true, "supplier:" + cut + " blacklist_request:" + cut + " blacklist_entries:1"},
+		{"control characters and invalid UTF-8 replaced", &scv1.SyncUserBlacklistRequest{SupplierId: "10\x00\x01😀\xff"}, nil, true, "supplier:10\ufffd\ufffd😀\ufffd blacklist_entries:0"},
+		{"a megabyte worker", &scv1.UpdateWorkerRequest{Worker: &scv1.Worker{Phone: huge, IdentityId: huge, BizType: huge, ServiceStoreCode: "FWS" + huge}}, nil, false,
+			"worker_mobile:xxx" + strings.Repeat("*", MaxTargetID-7) + "xxx… worker_identity:xxxxxx" + strings.Repeat("*", MaxTargetID-10) + "xxx… biz_type:" + cut + " service_store_code:FWS" + cut[3:]},
 		{"bulk import", &scv1.ImportUserBlacklistRequest{
 			Settings: &scv1.BlacklistSyncJobSettings{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT},
 			Entries:  []*scv1.BlacklistImportEntry{{Mobile: "13900000001"}}},
-			&scv1.ImportUserBlacklistResponse{Job: &scv1.BlacklistSyncJob{JobId: "bj-1"}},
+			&scv1.ImportUserBlacklistResponse{Job: &scv1.BlacklistSyncJob{JobId: "bj-1"}}, false,
 			"supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT sync_job:bj-1"},
-		{"bulk import refused", &scv1.ImportUserBlacklistRequest{Settings: &scv1.BlacklistSyncJobSettings{SupplierId: "s"}}, nil, "supplier:s"},
-		{"cancel", &scv1.CancelBlacklistSyncJobRequest{JobId: "bj-1"}, nil, "sync_job:bj-1"},
-		{"not audited", &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}, nil, ""},
-		{"nothing", nil, nil, ""},
+		{"bulk import refused", &scv1.ImportUserBlacklistRequest{Settings: &scv1.BlacklistSyncJobSettings{SupplierId: "s"}}, nil, false, "supplier:s"},
+		{"cancel", &scv1.CancelBlacklistSyncJobRequest{JobId: "bj-1"}, nil, false, "sync_job:bj-1"},
+		{"not audited", &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}, nil, false, ""},
+		{"nothing", nil, nil, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := targetsText(Targets(tt.req, tt.resp))
+			got := targetsText(Targets(tt.req, tt.resp, !tt.denied))
 			if got != tt.want {
 				t.Fatalf("got  %q\nwant %q", got, tt.want)
 			}
@@ -130,28 +148,37 @@ func (f *fakeStream) RecvMsg(m any) error {
 func (f *fakeStream) SendMsg(m any) error { f.sent = append(f.sent, m); return nil }
 
 func TestStreamInterceptor(t *testing.T) {
-	mem := NewMemory()
-	a := NewAuditor(mem, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Import"}})
-	ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r2", Client: "bulk"})
-	fs := &fakeStream{ctx: ctx, in: []any{
-		&scv1.SyncUserBlacklistRequest{SupplierId: "S1", Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}}},
-		&scv1.SyncUserBlacklistRequest{SupplierId: "S2"},
-	}}
-	err := a.StreamInterceptor()(nil, fs, &grpc.StreamServerInfo{FullMethod: "/s.S/Import"}, func(_ any, ss grpc.ServerStream) error {
-		for {
-			var m scv1.SyncUserBlacklistRequest
-			if err := ss.RecvMsg(&m); err != nil {
-				break
+	for _, tt := range []struct {
+		authorized bool
+		want       string
+	}{
+		{true, "supplier:S1 blacklist_request:job-7 blacklist_entries:1 mobile:139****0001"},
+		{false, "supplier:S1 blacklist_request:job-7 blacklist_entries:1"},
+	} {
+		mem := NewMemory()
+		a := NewAuditor(mem, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Import"}})
+		ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r2", Client: "bulk"})
+		fs := &fakeStream{ctx: ctx, in: []any{
+			&scv1.SyncUserBlacklistRequest{SupplierId: "S1", Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}}},
+			&scv1.SyncUserBlacklistRequest{SupplierId: "S2"},
+		}}
+		err := a.StreamInterceptor()(nil, fs, &grpc.StreamServerInfo{FullMethod: "/s.S/Import"}, func(_ any, ss grpc.ServerStream) error {
+			interceptor.CallFrom(ss.Context()).Authorized = tt.authorized // as authentication does
+			for {
+				var m scv1.SyncUserBlacklistRequest
+				if err := ss.RecvMsg(&m); err != nil {
+					break
+				}
 			}
+			return ss.SendMsg(&scv1.SyncUserBlacklistResponse{RequestId: "job-7"})
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return ss.SendMsg(&scv1.SyncUserBlacklistResponse{RequestId: "job-7"})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := mem.Events()
-	if len(events) != 1 || events[0].Client != "bulk" || targetsText(events[0].Targets) != "supplier:S1 blacklist_request:job-7 mobile:139****0001" {
-		t.Fatalf("events %+v", events)
+		events := mem.Events()
+		if len(events) != 1 || events[0].Client != "bulk" || targetsText(events[0].Targets) != tt.want {
+			t.Fatalf("authorized %v: events %+v, want targets %s", tt.authorized, events, tt.want)
+		}
 	}
 }
 

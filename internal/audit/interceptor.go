@@ -89,8 +89,10 @@ func (a *Auditor) Audited(fullMethod string) bool { return a.methods[fullMethod]
 // UnaryInterceptor records every call of an audited method, whatever its
 // outcome (denied, invalid and failed calls included). Chain it after the
 // request id interceptor and outside authentication, so that it sees the
-// request id, the client name authentication sets and the final status
-// of a denied call.
+// request id, the client name authentication sets, whether the call was
+// admitted (interceptor.Call.Authorized: a denied call's blacklist
+// entries are not listed, see Targets) and the final status of a denied
+// call.
 func (a *Auditor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !a.methods[info.FullMethod] {
@@ -98,11 +100,11 @@ func (a *Auditor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 		}
 		start := a.now()
 		if err := a.refuse(info.FullMethod); err != nil {
-			a.record(ctx, start, info.FullMethod, Targets(req, nil), err)
+			a.record(ctx, start, info.FullMethod, Targets(req, nil, false), err)
 			return nil, err
 		}
 		resp, err := handler(ctx, req)
-		a.record(ctx, start, info.FullMethod, Targets(req, resp), err)
+		a.record(ctx, start, info.FullMethod, Targets(req, resp, interceptor.CallFrom(ctx).Authorized), err)
 		return resp, err
 	}
 }
@@ -122,7 +124,7 @@ func (a *Auditor) StreamInterceptor() grpc.StreamServerInterceptor {
 		ws := &watchedStream{ServerStream: ss}
 		err := handler(srv, ws)
 		first, last := ws.messages()
-		a.record(ss.Context(), start, info.FullMethod, Targets(first, last), err)
+		a.record(ss.Context(), start, info.FullMethod, Targets(first, last, interceptor.CallFrom(ss.Context()).Authorized), err)
 		return err
 	}
 }

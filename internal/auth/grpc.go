@@ -47,6 +47,7 @@ func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, meth
 		return d.GRPCStatus().Err()
 	}
 	call.Client = id.Client
+	call.Authorized = true
 	return nil
 }
 

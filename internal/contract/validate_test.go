@@ -132,7 +132,7 @@ func validUpdate() *v1.UpdateWorkerRequest {
 		ProviderName:     "某某服务商",
 		RegisterTime:     timestamppb.New(time.Date(2016, 6, 28, 2, 30, 0, 0, time.UTC)),
 		ServiceAreas:     []*v1.Division{{DivisionNames: []string{"浙江省", "杭州市"}}},
-		ServiceStoreCode: "网点编码",
+		ServiceStoreCode: "FWS1122",
 		ServiceTypes:     []string{"install", "repair"},
 		WorkType:         "full_time",
 		ServiceCodes:     []string{"tv_install", "ac_install"},
@@ -146,7 +146,7 @@ func validTags() *v1.GetWorkerTagsRequest {
 func validSync() *v1.SyncUserBlacklistRequest {
 	return &v1.SyncUserBlacklistRequest{
 		RequestId:   "1656674541001",
-		RequestTime: timestamppb.New(time.UnixMilli(1656674541001)),
+		RequestTime: timestamppb.New(today.Add(-time.Hour)),
 		SupplierId:  "10000000001",
 		ServiceType: v1.BlacklistServiceType_BLACKLIST_SERVICE_TYPE_DOOR_TO_DOOR_PICKUP,
 		AbilityType: v1.BlacklistAbilityType_BLACKLIST_ABILITY_TYPE_DOOR_TO_DOOR_PICKUP,
@@ -212,8 +212,21 @@ func TestValidationRules(t *testing.T) {
 	}{
 		// AssignWorker
 		{"assign: valid, every field", validAssign(), nil},
-		{"assign: valid, only workcard_id", &v1.AssignWorkerRequest{WorkcardId: 1}, nil},
+		{"assign: valid, workcard and worker id", &v1.AssignWorkerRequest{WorkcardId: 1, TargetWorkerId: 1}, nil},
+		{"assign: valid, workcard and worker mobile", &v1.AssignWorkerRequest{WorkcardId: 1, TargetWorkerMobile: validMobile}, nil},
 		{"assign: valid, store operator", with(validAssign, func(r *v1.AssignWorkerRequest) { r.Type = v1.OperatorType_OPERATOR_TYPE_STORE }), nil},
+		{"assign: empty", &v1.AssignWorkerRequest{}, []string{" target_worker_id.or_mobile", "workcard_id int64.gt"}},
+		{"assign: no worker", &v1.AssignWorkerRequest{WorkcardId: 1, TargetWorkerName: "张师傅"}, []string{" target_worker_id.or_mobile"}},
+		{"assign: store operator without its store", with(validAssign, func(r *v1.AssignWorkerRequest) {
+			r.Type, r.ServiceStoreId = v1.OperatorType_OPERATOR_TYPE_STORE, 0
+		}), []string{" service_store_id.for_store"}},
+		{"assign: outer_id with a space", with(validAssign, func(r *v1.AssignWorkerRequest) { r.OuterId = "test 12345" }), []string{"outer_id string.visible_ascii"}},
+		{"assign: outer_id with Chinese", with(validAssign, func(r *v1.AssignWorkerRequest) { r.OuterId = "核销12345" }), []string{"outer_id string.visible_ascii"}},
+		{"assign: outer_id with NUL", with(validAssign, func(r *v1.AssignWorkerRequest) { r.OuterId = "test\x0012345" }), []string{"outer_id string.visible_ascii"}},
+		{"assign: name with NUL", with(validAssign, func(r *v1.AssignWorkerRequest) { r.TargetWorkerName = "张\x00师傅" }), []string{"target_worker_name string.printable_text"}},
+		{"assign: name with a zero-width space", with(validAssign, func(r *v1.AssignWorkerRequest) { r.TargetWorkerName = "张\u200b师傅" }), []string{"target_worker_name string.printable_text"}},
+		{"assign: name with a newline", with(validAssign, func(r *v1.AssignWorkerRequest) { r.TargetWorkerName = "张师傅\n" }), []string{"target_worker_name string.printable_text"}},
+		{"assign: valid, name with an emoji", with(validAssign, func(r *v1.AssignWorkerRequest) { r.TargetWorkerName = "张师傅😀" }), nil},
 		{"assign: workcard_id missing", with(validAssign, func(r *v1.AssignWorkerRequest) { r.WorkcardId = 0 }), []string{"workcard_id int64.gt"}},
 		{"assign: workcard_id negative", with(validAssign, func(r *v1.AssignWorkerRequest) { r.WorkcardId = -1 }), []string{"workcard_id int64.gt"}},
 		{"assign: target_worker_id negative", with(validAssign, func(r *v1.AssignWorkerRequest) { r.TargetWorkerId = -1 }), []string{"target_worker_id int64.gt"}},
@@ -236,13 +249,32 @@ func TestValidationRules(t *testing.T) {
 		{"bind: workcard_id missing", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.WorkcardId = 0 }), []string{"workcard_id int64.gt"}},
 		{"bind: request_source missing", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.RequestSource = nil }), []string{"request_source required"}},
 		{"bind: real_tp_nick too long", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.RequestSource.RealTpNick = long(65) }), []string{"request_source.real_tp_nick string.max_len"}},
-		{"bind: service_store_code too long", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.RequestSource.ServiceStoreCode = long(65) }), []string{"request_source.service_store_code string.max_len"}},
+		{"bind: service_store_code too long", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.RequestSource.ServiceStoreCode = strings.Repeat("F", 65) }), []string{"request_source.service_store_code string.max_len"}},
+		{"bind: service_store_code with NUL", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.RequestSource.ServiceStoreCode = "FWS\x001122" }), []string{"request_source.service_store_code string.code"}},
+		{"bind: service_store_code in Chinese", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.RequestSource.ServiceStoreCode = "网点编码" }), []string{"request_source.service_store_code string.code"}},
+		{"bind: real_tp_nick with a tab", with(validBind, func(r *v1.BindVirtualPhoneRequest) { r.RequestSource.RealTpNick = "天猫\t服务商" }), []string{"request_source.real_tp_nick string.printable_text"}},
 
 		// UpdateWorker
 		{"update: valid, every field", validUpdate(), nil},
-		{"update: valid, name and phone only", &v1.UpdateWorkerRequest{Worker: &v1.Worker{Name: "张三", Phone: validMobile}}, nil},
+		{"update: valid, name, phone and provider id", &v1.UpdateWorkerRequest{Worker: &v1.Worker{Name: "张三", Phone: validMobile, ProviderId: 1}}, nil},
+		{"update: valid, name, phone and provider name", &v1.UpdateWorkerRequest{Worker: &v1.Worker{Name: "张三", Phone: validMobile, ProviderName: "某某服务商"}}, nil},
+		{"update: no provider", &v1.UpdateWorkerRequest{Worker: &v1.Worker{Name: "张三", Phone: validMobile}}, []string{"worker provider_id.or_name"}},
 		{"update: worker missing", &v1.UpdateWorkerRequest{}, []string{"worker required"}},
-		{"update: name and phone missing", &v1.UpdateWorkerRequest{Worker: &v1.Worker{}}, []string{"worker.name required", "worker.phone required"}},
+		{"update: name, phone and provider missing", &v1.UpdateWorkerRequest{Worker: &v1.Worker{}}, []string{"worker provider_id.or_name", "worker.name required", "worker.phone required"}},
+		{"update: name with NUL", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.Name = "张\x00三" }), []string{"worker.name string.printable_text"}},
+		{"update: address with a bidi override", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.Address.AddressDetail = "文三路\u202e22号" }), []string{"worker.address.address_detail string.printable_text"}},
+		{"update: picture with a newline", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.Photo = "https://img.example.com/a.jpg\n" }), []string{"worker.photo string.printable_text"}},
+		{"update: service store code with a space", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.ServiceStoreCode = "FWS 1122" }), []string{"worker.service_store_code string.code"}},
+		{"update: service code with an emoji", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.ServiceCodes = []string{"tv😀"} }), []string{"worker.service_codes[0] string.code"}},
+		{"update: registered 1999-12-31 23:59 UTC+8", with(validUpdate, func(r *v1.UpdateWorkerRequest) {
+			r.Worker.RegisterTime = timestamppb.New(time.Date(1999, 12, 31, 15, 59, 59, 0, time.UTC))
+		}), []string{"worker.register_time timestamp.gte"}},
+		{"update: valid, registered 2000-01-01 00:00 UTC+8", with(validUpdate, func(r *v1.UpdateWorkerRequest) {
+			r.Worker.RegisterTime = timestamppb.New(time.Date(1999, 12, 31, 16, 0, 0, 0, time.UTC))
+		}), nil},
+		{"update: registered in year 1", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.RegisterTime = timestamppb.New(time.Time{}) }), []string{"worker.register_time timestamp.gte"}},
+		{"update: valid, registered a day ahead", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.RegisterTime = timestamppb.New(today.Add(24 * time.Hour)) }), nil},
+		{"update: registered two days ahead", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.RegisterTime = timestamppb.New(today.Add(48 * time.Hour)) }), []string{"worker.register_time register_time.not_future"}},
 		{"update: name too long", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.Name = long(33) }), []string{"worker.name string.max_len"}},
 		{"update: phone not a mobile", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.Phone = "1234567890" }), []string{"worker.phone string.mainland_mobile"}},
 		{"update: identity_id wrong check character", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.IdentityId = "110105194912310021" }), []string{"worker.identity_id string.resident_id.check_character"}},
@@ -251,7 +283,7 @@ func TestValidationRules(t *testing.T) {
 		{"update: category id zero", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.CoverCategoryIds = []int64{123, 0} }), []string{"worker.cover_category_ids[1] int64.gt"}},
 		{"update: category id twice", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.CoverCategoryIds = []int64{123, 123} }), []string{"worker.cover_category_ids repeated.unique"}},
 		{"update: 101 category ids", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.CoverCategoryIds = ids(101) }), []string{"worker.cover_category_ids repeated.max_items"}},
-		{"update: service code with |", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.ServiceCodes = []string{"a|b"} }), []string{"worker.service_codes[0] string.not_contains"}},
+		{"update: service code with |", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.ServiceCodes = []string{"a|b"} }), []string{"worker.service_codes[0] string.code", "worker.service_codes[0] string.not_contains"}},
 		{"update: empty service code", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.ServiceCodes = []string{"a", ""} }), []string{"worker.service_codes[1] string.min_len"}},
 		{"update: service code twice", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.ServiceCodes = []string{"a", "a"} }), []string{"worker.service_codes repeated.unique"}},
 		{"update: empty service type", with(validUpdate, func(r *v1.UpdateWorkerRequest) { r.Worker.ServiceTypes = []string{""} }), []string{"worker.service_types[0] string.min_len"}},
@@ -305,6 +337,16 @@ func TestValidationRules(t *testing.T) {
 		{"sync: request_id with a space", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.RequestId = "a b" }), []string{"request_id string.pattern"}},
 		{"sync: request_id too long", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.RequestId = strings.Repeat("1", 65) }), []string{"request_id string.pattern"}},
 		{"sync: supplier_id too long", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.SupplierId = strings.Repeat("1", 65) }), []string{"supplier_id string.max_len"}},
+		{"sync: supplier_id with NUL", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.SupplierId = "1000\x000001" }), []string{"supplier_id string.code"}},
+		{"sync: supplier_id with an emoji", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.SupplierId = "1000😀" }), []string{"supplier_id string.code"}},
+		{"sync: request_time in year 1", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.RequestTime = timestamppb.New(time.Time{}) }), []string{"request_time request_time.recent"}},
+		{"sync: request_time in year 9999", with(validSync, func(r *v1.SyncUserBlacklistRequest) {
+			r.RequestTime = timestamppb.New(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+		}), []string{"request_time request_time.recent"}},
+		{"sync: request_time past the Timestamp range", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.RequestTime = &timestamppb.Timestamp{Seconds: 1e15} }), []string{"request_time request_time.recent"}},
+		{"sync: request_time 8 days old", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.RequestTime = timestamppb.New(today.Add(-8 * 24 * time.Hour)) }), []string{"request_time request_time.recent"}},
+		{"sync: valid, request_time 6 days old", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.RequestTime = timestamppb.New(today.Add(-6 * 24 * time.Hour)) }), nil},
+		{"sync: request_time 2 days ahead", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.RequestTime = timestamppb.New(today.Add(48 * time.Hour)) }), []string{"request_time request_time.recent"}},
 		{"sync: service_type 2", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.ServiceType = 2 }), []string{"service_type enum.defined_only"}},
 		{"sync: ability_type 2", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.AbilityType = 2 }), []string{"ability_type enum.defined_only"}},
 		{"sync: operate_type 3", with(validSync, func(r *v1.SyncUserBlacklistRequest) { r.OperateType = 3 }), []string{"operate_type enum.defined_only"}},
@@ -340,6 +382,9 @@ func TestValidationRules(t *testing.T) {
 			SupplierId: "10000000001", PageSize: 1000, PageToken: "x"}, nil},
 		{"job: list, bad", &v1.ListBlacklistSyncJobsRequest{State: 9, SupplierId: strings.Repeat("1", 65), PageSize: 1001},
 			[]string{"page_size int32.gte_lte", "state enum.defined_only", "supplier_id string.max_len"}},
+		{"job: list, supplier with a quote", &v1.ListBlacklistSyncJobsRequest{SupplierId: "1'"}, []string{"supplier_id string.code"}},
+		{"import: settings with a supplier holding a space", &v1.ImportUserBlacklistRequest{Settings: &v1.BlacklistSyncJobSettings{
+			SupplierId: "1 0", OperateType: v1.OperateType_OPERATE_TYPE_UPSERT}}, []string{"settings.supplier_id string.code"}},
 	}
 	v := newValidator(t)
 	for _, tt := range tests {

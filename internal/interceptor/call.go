@@ -1,9 +1,10 @@
 // Package interceptor holds servicecenterd's gRPC server interceptors:
 // request id, logging, panic recovery, the per-client rate limit, the
 // default deadline and validation. The server chains them with metrics,
-// audit and authentication (internal/server/security.go): metrics ->
-// request id -> logging -> audit -> recovery -> authentication -> rate
-// limit -> default deadline -> validation (recovery sits inside logging
+// audit, authentication and the codec's decode claim and refusal
+// (internal/server/security.go): decode claim -> metrics -> request id ->
+// logging -> audit -> recovery -> authentication -> rate limit -> default
+// deadline -> decode refusal -> validation (recovery sits inside logging
 // so a panicking call is still logged, with its request id, as
 // INTERNAL). Each RPC carries a *Call in its context that authentication
 // (the client's name) and handlers (TOP's request id) annotate and the
@@ -23,6 +24,10 @@ type Call struct {
 	RequestID string
 	// Client names the authenticated caller, when there is one.
 	Client string
+	// Authorized is set by authentication when the call passed it and
+	// authorization (always, on a server without authentication). Audit
+	// lists the entries of a call only when it is set.
+	Authorized bool
 	// TOPRequestID is TOP's request_id of the upstream call, when one was made.
 	TOPRequestID string
 }

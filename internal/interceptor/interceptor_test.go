@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -9,13 +10,17 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/logbuf"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
 	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -135,5 +140,42 @@ func TestValidRequestID(t *testing.T) {
 		if got := validRequestID(in); got != want {
 			t.Errorf("validRequestID(%q) = %v", in, got)
 		}
+	}
+}
+
+func TestBoundedText(t *testing.T) {
+	long := strings.Repeat("错", 2000) + " 13812345678"
+	tests := []struct {
+		in, want string
+	}{
+		{"worker 13812345678 not found", "worker 138****5678 not found"},
+		{strings.Repeat("a", MaxLoggedError), strings.Repeat("a", MaxLoggedError)},
+		{strings.Repeat("a", MaxLoggedError+1), strings.Repeat("a", MaxLoggedError) + "…(1025 bytes)"},
+		{long, strings.Repeat("错", MaxLoggedError/3) + "…(6012 bytes)"},
+		{strings.Repeat("a", MaxLoggedError-5) + "13812345678", strings.Repeat("a", MaxLoggedError-5) + "138**…(1030 bytes)"},
+	}
+	for _, tt := range tests {
+		if got := boundedText(tt.in, MaxLoggedError); got != tt.want {
+			t.Errorf("boundedText(%.20q...) = %.40q... (%d bytes), want %.40q... (%d bytes)", tt.in, got, len(got), tt.want, len(tt.want))
+		}
+	}
+}
+
+func TestValidationStatusBounded(t *testing.T) {
+	verr := &protovalidate.ValidationError{}
+	for i := range 250 {
+		verr.Violations = append(verr.Violations, &protovalidate.Violation{Proto: validate.Violation_builder{
+			Field: validate.FieldPath_builder{Elements: []*validate.FieldPathElement{
+				validate.FieldPathElement_builder{FieldNumber: proto.Int32(1), FieldName: proto.String(fmt.Sprintf("f%d", i))}.Build()}}.Build(),
+			RuleId: proto.String("r"), Message: proto.String("bad"),
+		}.Build()})
+	}
+	st := status.Convert(ValidationStatus(verr))
+	br, ok := st.Details()[0].(*errdetails.BadRequest)
+	if st.Code() != codes.InvalidArgument || !ok || len(br.GetFieldViolations()) != MaxFieldViolations {
+		t.Fatalf("%v %v", st.Code(), st.Details())
+	}
+	if want := "invalid f0: bad (and 249 more, 150 of them not listed)"; st.Message() != want {
+		t.Fatalf("message %q, want %q", st.Message(), want)
 	}
 }

@@ -3,7 +3,9 @@ package interceptor
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -12,10 +14,17 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 )
 
+// MaxLoggedError bounds the error message of a call's log line, in bytes;
+// a longer one is cut and ends in "…(N bytes)". Every other attribute is
+// bounded by construction, so a line stays under about 2 KB whatever
+// the request.
+const MaxLoggedError = 1024
+
 // UnaryLogging logs one structured line per call: method, code, duration,
 // request id, client and TOP's request id. Request and response bodies are
-// never logged; error messages pass through redact.Text. OK is logged at
-// Info, caller errors at Warn, server errors at Error.
+// never logged; error messages pass through redact.Text and are cut to
+// MaxLoggedError. OK is logged at Info, caller errors at Warn, server
+// errors at Error.
 func UnaryLogging(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
@@ -55,7 +64,7 @@ func logCall(ctx context.Context, logger *slog.Logger, err error, d time.Duratio
 		attrs = append(attrs, slog.String("top_request_id", c.TOPRequestID))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", redact.Text(st.Message())))
+		attrs = append(attrs, slog.String("error", boundedText(st.Message(), MaxLoggedError)))
 	}
 	logger.LogAttrs(ctx, level, "rpc", attrs...)
 }
@@ -72,4 +81,30 @@ func Level(code codes.Code) slog.Level {
 		return slog.LevelWarn
 	}
 	return slog.LevelError
+}
+
+// boundedText masks s (redact.Text) and cuts it to at most max bytes
+// plus a note of its length. It cuts before masking, to twice max, so
+// that a huge message costs little; a phone or ID number cut there is
+// beyond the kept part anyway.
+func boundedText(s string, max int) string {
+	if len(s) <= max {
+		return redact.Text(s)
+	}
+	n := len(s)
+	s = redact.Text(cutBytes(s, 2*max))
+	return cutBytes(s, max) + "…(" + strconv.Itoa(n) + " bytes)"
+}
+
+// cutBytes is the longest prefix of s of at most max bytes that does not
+// split a character.
+func cutBytes(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
 }

@@ -97,7 +97,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 		"ops|" + scv1.LogisticsService_ImportUserBlacklist_FullMethodName + "|OK|supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT sync_job:" + jobID + "||rest-import-1",
 		"tags-only|" + scv1.WorkerService_UpdateWorker_FullMethodName + "|PERMISSION_DENIED|provider:1 worker_mobile:137****5678 worker_identity:330106********123X biz_type:appliance_install||rest-update-1",
 		"ops|" + scv1.LogisticsService_SyncUserBlacklist_FullMethodName + "|OK|supplier:10000000001 blacklist_request:" + synced["request_id"].(string) +
-			" operate_type:OPERATE_TYPE_DELETE mobile:139****0001|" + synced["top_request_id"].(string) + "|rest-sync-1",
+			" operate_type:OPERATE_TYPE_DELETE blacklist_entries:1 mobile:139****0001|" + synced["top_request_id"].(string) + "|rest-sync-1",
 		"ops|" + scv1.WorkcardService_AssignWorker_FullMethodName + "|OK|workcard:2345678 worker_mobile:132****8901 service_store:12345|" +
 			assign.GetTopRequestId() + "|" + header.Get(interceptor.RequestIDHeader)[0],
 	}

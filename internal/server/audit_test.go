@@ -109,7 +109,7 @@ func testAuditTrail(t *testing.T, backend string) {
 		{"tags-only", scv1.WorkcardService_AssignWorker_FullMethodName, codes.PermissionDenied, "workcard:2345678 worker:1234567", false},
 		{"", scv1.WorkcardService_AssignWorker_FullMethodName, codes.Unauthenticated, "workcard:3456789", false},
 		{"ops", scv1.WorkerService_UpdateWorker_FullMethodName, codes.InvalidArgument, "provider:1 worker_mobile:137***4567 worker_identity:330106********123X biz_type:appliance_install", false},
-		{"ops", scv1.LogisticsService_SyncUserBlacklist_FullMethodName, codes.OK, "supplier:10000000001 blacklist_request:" + synced["request_id"].(string) + " operate_type:OPERATE_TYPE_UPSERT mobile:139****0001 mobile:139****0002", true},
+		{"ops", scv1.LogisticsService_SyncUserBlacklist_FullMethodName, codes.OK, "supplier:10000000001 blacklist_request:" + synced["request_id"].(string) + " operate_type:OPERATE_TYPE_UPSERT blacklist_entries:2 mobile:139****0001 mobile:139****0002", true},
 		{"ops", scv1.WorkcardService_BindVirtualPhone_FullMethodName, codes.OK, "workcard:11111222 service_store_code:FWS1122", true},
 	}
 	events := allEvents(t, trail)

@@ -144,7 +144,7 @@ func TestRPCFailures(t *testing.T) {
 			failure{codes.Unknown, 500, "TOP_CODE_999", nil}},
 		{"invalid: id number and mobile", nil, getWorkerTags(&scv1.GetWorkerTagsRequest{IdNumber: "110105194912310021", Mobile: "23245678901"}),
 			failure{codes.InvalidArgument, 400, "", []string{"id_number", "mobile"}}},
-		{"invalid: workcard id and operator type", nil, assignWorker(&scv1.AssignWorkerRequest{WorkcardId: -1, Type: 7}),
+		{"invalid: workcard id and operator type", nil, assignWorker(&scv1.AssignWorkerRequest{WorkcardId: -1, TargetWorkerId: 1234567, Type: 7}),
 			failure{codes.InvalidArgument, 400, "", []string{"type", "workcard_id"}}},
 		{"invalid: nested worker fields", nil, updateWorker(withWorker(func(w *scv1.Worker) { w.Phone = "1371234567"; w.IdentityId = "11010519491331002X" })),
 			failure{codes.InvalidArgument, 400, "", []string{"worker.identity_id", "worker.phone"}}},

@@ -19,6 +19,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/codec"
 	"github.com/servicecenterd/servicecenterd/internal/filewatch"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
@@ -64,6 +65,9 @@ type security struct {
 	audit    audit.Store      // nil: the log is the only audit trail
 	prune    *audit.Retention // nil: audit events are kept forever (audit.go)
 	internal *auth.InternalListener
+	// codec decodes requests with bounded nesting and turns the ones that
+	// do not decode into INVALID_ARGUMENT (internal/codec).
+	codec *codec.Codec
 	// clientsWatch remembers the clients file as it was just before it was
 	// loaded, so that a change between the load and the first poll is seen.
 	clientsWatch *filewatch.Watcher
@@ -77,7 +81,7 @@ func newSecurity(cfg Config, logger *slog.Logger, opts []Option) (*security, err
 	for _, opt := range opts {
 		opt(&o)
 	}
-	sec := &security{cfg: cfg.SecurityConfig, logger: logger, metrics: metrics.New(logger), audit: o.auditStore}
+	sec := &security{cfg: cfg.SecurityConfig, logger: logger, metrics: metrics.New(logger), audit: o.auditStore, codec: codec.New()}
 	open, err := cfg.openPatterns()
 	if err != nil {
 		return nil, err
@@ -130,15 +134,18 @@ func (sec *security) requireClientCert() bool {
 }
 
 // grpcOptions are the gRPC server's options: transport credentials
-// (TLS or not, with the gateway's internal hop), message size limits,
-// keepalive enforcement and the interceptor chain:
+// (TLS or not, with the gateway's internal hop), message size and nesting
+// limits (the codec), keepalive enforcement and the interceptor chain:
 //
-//	metrics -> request id -> logging -> audit -> recovery -> auth -> rate limit -> default deadline -> validate
+//	decode claim -> metrics -> request id -> logging -> audit -> recovery -> auth -> rate limit -> default deadline -> decode refusal -> validate
 //
 // Metrics and logging see every call's final status; audit sits outside
 // authentication so that denied mutating calls are recorded (with the
-// client name auth sets); authentication comes before validation so that
-// an unauthenticated caller learns nothing about the API.
+// client name auth sets); authentication comes before the refusal of a
+// request that did not decode and before validation, so that an
+// unauthenticated caller learns nothing about the API. The claim comes
+// first so that every decode failure is taken from the codec's table
+// whatever refuses the call (see internal/codec).
 func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Validator) []grpc.ServerOption {
 	var base credentials.TransportCredentials = insecure.NewCredentials()
 	if sec.tls != nil {
@@ -147,6 +154,7 @@ func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Va
 	c := sec.cfg
 	return []grpc.ServerOption{
 		grpc.Creds(auth.ServerCredentials(base)),
+		grpc.ForceServerCodecV2(sec.codec),
 		grpc.MaxRecvMsgSize(c.GRPCMaxRecvMsgSize),
 		grpc.MaxSendMsgSize(c.GRPCMaxSendMsgSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.KeepaliveMinTime, PermitWithoutStream: c.KeepaliveNoStreamOK}),
@@ -155,6 +163,7 @@ func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Va
 			MaxConnectionIdle: c.MaxConnectionIdle, MaxConnectionAge: c.MaxConnectionAge,
 		}),
 		grpc.ChainUnaryInterceptor(
+			sec.codec.UnaryInterceptor(),
 			sec.metrics.UnaryInterceptor(),
 			interceptor.UnaryRequestID(),
 			interceptor.UnaryLogging(logger),
@@ -163,9 +172,11 @@ func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Va
 			sec.authn.UnaryInterceptor(logger),
 			sec.limiter.UnaryInterceptor(),
 			interceptor.UnaryDefaultDeadline(c.DefaultDeadline),
+			codec.UnaryRefuse(),
 			interceptor.UnaryValidate(validator),
 		),
 		grpc.ChainStreamInterceptor(
+			sec.codec.StreamInterceptor(),
 			sec.metrics.StreamInterceptor(),
 			interceptor.StreamRequestID(),
 			interceptor.StreamLogging(logger),

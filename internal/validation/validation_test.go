@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -102,7 +103,8 @@ func TestValidResidentIDAgreesWithCEL(t *testing.T) {
 }
 
 // TestValidatorMatchesProtovalidate checks that Validator's answer,
-// violations included, is protovalidate's for every request shape.
+// violations included, is protovalidate's for every request shape (with
+// message rules' fields named, see nameMessageRuleFields).
 func TestValidatorMatchesProtovalidate(t *testing.T) {
 	plain, fast := plainValidator(t), newValidator(t)
 	r := rand.New(rand.NewPCG(3, 4))
@@ -123,6 +125,10 @@ func TestValidatorMatchesProtovalidate(t *testing.T) {
 		&scv1.AssignWorkerRequest{}, nil)
 	for _, m := range msgs {
 		want, got := plain.Validate(m), fast.Validate(m)
+		var verr *protovalidate.ValidationError
+		if errors.As(want, &verr) {
+			nameMessageRuleFields(m.ProtoReflect().Descriptor(), verr) // Validator's own addition
+		}
 		if fmt.Sprint(want) != fmt.Sprint(got) {
 			t.Errorf("%v:\n got %v\nwant %v", m, got, want)
 		}

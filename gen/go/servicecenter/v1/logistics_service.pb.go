@@ -350,12 +350,14 @@ type SyncUserBlacklistRequest struct {
 	// 1 to 64 of A-Z a-z 0-9 . _ : -, e.g. 1656674541001.
 	// TOP: user_blacklist_request.request_id (必须).
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// When the caller made the request; the server uses the current time when
-	// unset. Sent to TOP as epoch milliseconds.
+	// When the caller made the request, from 7 days before to 1 day after
+	// the server's clock (a retry may renew it); the server uses the current
+	// time when unset. Sent to TOP as epoch milliseconds.
 	// TOP: user_blacklist_request.request_time (时间戳(毫秒), 必须).
 	RequestTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
 	// The provider's id (服务商ID), e.g. 10000000001; required, at most 64
-	// characters. TOP: user_blacklist_request.supplier_id (必须).
+	// ASCII letters, digits, ".", "_" and "-".
+	// TOP: user_blacklist_request.supplier_id (必须).
 	SupplierId string `protobuf:"bytes,3,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
 	// The service type; unset sends TOP's "1".
 	// TOP: user_blacklist_request.service_type (服务类型(1-上门取退), 必须).
@@ -675,7 +677,8 @@ func (x *ImportUserBlacklistRequest) GetEntries() []*BlacklistImportEntry {
 type BlacklistSyncJobSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The provider's id (服务商ID), e.g. 10000000001; required, at most 64
-	// characters. TOP: user_blacklist_request.supplier_id (必须).
+	// ASCII letters, digits, ".", "_" and "-".
+	// TOP: user_blacklist_request.supplier_id (必须).
 	SupplierId string `protobuf:"bytes,1,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
 	// What to do with every entry: upsert or delete; required.
 	// TOP: user_blacklist_request.operate_type (更新类型, 必须).
@@ -1352,7 +1355,8 @@ type ListBlacklistSyncJobsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only jobs in this state; unset is any. TOP: none.
 	State BlacklistSyncJobState `protobuf:"varint,1,opt,name=state,proto3,enum=servicecenter.v1.BlacklistSyncJobState" json:"state,omitempty"`
-	// Only this supplier's jobs; empty is every supplier.
+	// Only this supplier's jobs; empty is every supplier. At most 64 ASCII
+	// letters, digits, ".", "_" and "-", as supplier ids are.
 	// TOP: user_blacklist_request.supplier_id.
 	SupplierId string `protobuf:"bytes,2,opt,name=supplier_id,json=supplierId,proto3" json:"supplier_id,omitempty"`
 	// The most jobs per page, 1 to 1000; 0 means 50. TOP: none.
@@ -1670,13 +1674,13 @@ var File_servicecenter_v1_logistics_service_proto protoreflect.FileDescriptor
 
 const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\n" +
-	"(servicecenter/v1/logistics_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cservicecenter/v1/rules.proto\"\xff\x04\n" +
+	"(servicecenter/v1/logistics_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cservicecenter/v1/rules.proto\"\xa4\x06\n" +
 	"\x18SyncUserBlacklistRequest\x12@\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tB!\xbaH\x1e\xd8\x01\x01r\x192\x17^[A-Za-z0-9._:-]{1,64}$R\trequestId\x12=\n" +
-	"\frequest_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x12+\n" +
-	"\vsupplier_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\a\xc8\x01\x01r\x02\x18@R\n" +
+	"request_id\x18\x01 \x01(\tB!\xbaH\x1e\xd8\x01\x01r\x192\x17^[A-Za-z0-9._:-]{1,64}$R\trequestId\x12\xdc\x01\n" +
+	"\frequest_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x9c\x01\xbaH\x98\x01\xba\x01\x94\x01\n" +
+	"\x13request_time.recent\x12<must be from 7 days before to 1 day after the server's clock\x1a?this >= now - duration('168h') && this <= now + duration('24h')R\vrequestTime\x120\n" +
+	"\vsupplier_id\x18\x03 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\xa0\x82\x9d\x04\x01\x18@R\n" +
 	"supplierId\x12S\n" +
 	"\fservice_type\x18\x04 \x01(\x0e2&.servicecenter.v1.BlacklistServiceTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\vserviceType\x12S\n" +
 	"\fability_type\x18\x05 \x01(\x0e2&.servicecenter.v1.BlacklistAbilityTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\vabilityType\x12J\n" +
@@ -1698,10 +1702,9 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\x0etop_request_id\x18\x06 \x01(\tR\ftopRequestId\"\xb1\x01\n" +
 	"\x1aImportUserBlacklistRequest\x12F\n" +
 	"\bsettings\x18\x01 \x01(\v2*.servicecenter.v1.BlacklistSyncJobSettingsR\bsettings\x12K\n" +
-	"\aentries\x18\x02 \x03(\v2&.servicecenter.v1.BlacklistImportEntryB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\aentries\"\xc0\x02\n" +
-	"\x18BlacklistSyncJobSettings\x12+\n" +
-	"\vsupplier_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\a\xc8\x01\x01r\x02\x18@R\n" +
+	"\aentries\x18\x02 \x03(\v2&.servicecenter.v1.BlacklistImportEntryB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\aentries\"\xc5\x02\n" +
+	"\x18BlacklistSyncJobSettings\x120\n" +
+	"\vsupplier_id\x18\x01 \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\xa0\x82\x9d\x04\x01\x18@R\n" +
 	"supplierId\x12M\n" +
 	"\foperate_type\x18\x02 \x01(\x0e2\x1d.servicecenter.v1.OperateTypeB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\voperateType\x12S\n" +
 	"\fservice_type\x18\x03 \x01(\x0e2&.servicecenter.v1.BlacklistServiceTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\vserviceType\x12S\n" +
@@ -1755,10 +1758,10 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\x1aGetBlacklistSyncJobRequest\x127\n" +
 	"\x06job_id\x18\x01 \x01(\tB \xbaH\x1d\xc8\x01\x01r\x182\x16^[A-Za-z0-9._-]{1,64}$R\x05jobId\"S\n" +
 	"\x1bGetBlacklistSyncJobResponse\x124\n" +
-	"\x03job\x18\x01 \x01(\v2\".servicecenter.v1.BlacklistSyncJobR\x03job\"\xe3\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\".servicecenter.v1.BlacklistSyncJobR\x03job\"\xe8\x01\n" +
 	"\x1cListBlacklistSyncJobsRequest\x12G\n" +
-	"\x05state\x18\x01 \x01(\x0e2'.servicecenter.v1.BlacklistSyncJobStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12(\n" +
-	"\vsupplier_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
+	"\x05state\x18\x01 \x01(\x0e2'.servicecenter.v1.BlacklistSyncJobStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12-\n" +
+	"\vsupplier_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x82\x9d\x04\x01\x18@R\n" +
 	"supplierId\x12'\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +

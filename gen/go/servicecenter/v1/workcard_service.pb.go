@@ -95,31 +95,38 @@ func (OperatorType) EnumDescriptor() ([]byte, []int) {
 	return file_servicecenter_v1_workcard_service_proto_rawDescGZIP(), []int{0}
 }
 
-// AssignWorkerRequest assigns a worker to a workcard. TOP marks every
-// parameter optional; workcard_id is required here because it names the
-// resource in the URL. Unset (zero) fields are not sent to TOP.
+// AssignWorkerRequest assigns a worker to a workcard. TOP's document marks
+// every parameter optional, but TOP refuses an assignment without a
+// workcard or a worker (isv.missing-parameter): workcard_id is required
+// (it also names the resource in the URL), and so is the worker, by
+// target_worker_id or target_worker_mobile (both may be given: TOP checks
+// they agree). A store operator (type OPERATOR_TYPE_STORE) must name its
+// store. Unset (zero) fields are not sent to TOP.
 // TOP: the parameters of tmall.servicecenter.workcard.assignworker.
 type AssignWorkerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The workcard to assign a worker to; positive.
 	// TOP: workcard_id (需要派工人的工单id).
 	WorkcardId int64 `protobuf:"varint,1,opt,name=workcard_id,json=workcardId,proto3" json:"workcard_id,omitempty"`
-	// The fulfilment (核销单) external id, at most 64 characters.
+	// The fulfilment (核销单) external id, e.g. test12345: at most 64
+	// printable ASCII characters, without spaces.
 	// TOP: outer_id (核销单外部id).
 	OuterId string `protobuf:"bytes,2,opt,name=outer_id,json=outerId,proto3" json:"outer_id,omitempty"`
-	// The worker to assign; positive when set.
-	// TOP: target_worker_id (需要指派的工人id).
+	// The worker to assign; positive when set. This or target_worker_mobile
+	// is required. TOP: target_worker_id (需要指派的工人id).
 	TargetWorkerId int64 `protobuf:"varint,3,opt,name=target_worker_id,json=targetWorkerId,proto3" json:"target_worker_id,omitempty"`
-	// The worker's mainland mobile number, e.g. 13245678901.
+	// The worker's mainland mobile number, e.g. 13245678901. This or
+	// target_worker_id is required.
 	// TOP: target_worker_mobile (需要指派的工人手机).
 	TargetWorkerMobile string `protobuf:"bytes,4,opt,name=target_worker_mobile,json=targetWorkerMobile,proto3" json:"target_worker_mobile,omitempty"`
 	// Who assigns: provider or store; unset means TOP's default (provider).
 	// TOP: type (操作人类型 2服务商 3网点, default 2).
 	Type OperatorType `protobuf:"varint,5,opt,name=type,proto3,enum=servicecenter.v1.OperatorType" json:"type,omitempty"`
-	// The service store (网点) id; positive when set.
-	// TOP: service_store_id (网点id).
+	// The service store (网点) id; positive when set, and required when type
+	// is OPERATOR_TYPE_STORE. TOP: service_store_id (网点id).
 	ServiceStoreId int64 `protobuf:"varint,6,opt,name=service_store_id,json=serviceStoreId,proto3" json:"service_store_id,omitempty"`
-	// The worker's name, at most 32 characters, e.g. 张师傅.
+	// The worker's name, at most 32 characters, e.g. 张师傅; no control or
+	// invisible formatting characters.
 	// TOP: target_worker_name (需要指派的工人姓名).
 	TargetWorkerName string `protobuf:"bytes,7,opt,name=target_worker_name,json=targetWorkerName,proto3" json:"target_worker_name,omitempty"`
 	// The id, given by Tmall operations, of the reason to skip the order type
@@ -130,8 +137,11 @@ type AssignWorkerRequest struct {
 	// TOP: fulfil_task_id (核销单id).
 	FulfilTaskId int64 `protobuf:"varint,9,opt,name=fulfil_task_id,json=fulfilTaskId,proto3" json:"fulfil_task_id,omitempty"`
 	// Extra information as a JSON object (so always valid JSON), e.g.
-	// {"carNumber":"1234"}; at most 64 top-level keys. Sent to TOP as its
-	// JSON text. TOP: ext_json (扩展信息).
+	// {"carNumber":"1234"}; at most 64 top-level keys and 32 levels of
+	// nesting (objects and lists, this object included: {"a":[1]} has 2).
+	// The server checks the nesting (rule struct.max_depth); a request
+	// nesting far deeper does not decode (NESTING_TOO_DEEP). Sent to TOP as
+	// its JSON text. TOP: ext_json (扩展信息).
 	ExtJson       *structpb.Struct `protobuf:"bytes,10,opt,name=ext_json,json=extJson,proto3" json:"ext_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -386,11 +396,11 @@ func (x *BindVirtualPhoneRequest) GetRequestSource() *WorkcardRequestSource {
 type WorkcardRequestSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The Taobao account of the provider's workbench (入驻服务商工作台的淘宝账号),
-	// e.g. 天猫服务商XXX; at most 64 characters.
-	// TOP: request_source.real_tp_nick.
+	// e.g. 天猫服务商XXX; at most 64 characters, no control or invisible
+	// formatting characters. TOP: request_source.real_tp_nick.
 	RealTpNick string `protobuf:"bytes,1,opt,name=real_tp_nick,json=realTpNick,proto3" json:"real_tp_nick,omitempty"`
-	// The store code (门店Code), e.g. FWS1122; at most 64 characters.
-	// TOP: request_source.service_store_code.
+	// The store code (门店Code), e.g. FWS1122; at most 64 ASCII letters,
+	// digits, ".", "_" and "-". TOP: request_source.service_store_code.
 	ServiceStoreCode string `protobuf:"bytes,2,opt,name=service_store_code,json=serviceStoreCode,proto3" json:"service_store_code,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -531,26 +541,28 @@ var File_servicecenter_v1_workcard_service_proto protoreflect.FileDescriptor
 
 const file_servicecenter_v1_workcard_service_proto_rawDesc = "" +
 	"\n" +
-	"'servicecenter/v1/workcard_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1cservicecenter/v1/rules.proto\"\x8a\x05\n" +
+	"'servicecenter/v1/workcard_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1cservicecenter/v1/rules.proto\"\xbf\a\n" +
 	"\x13AssignWorkerRequest\x12(\n" +
 	"\vworkcard_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\n" +
-	"workcardId\x12\"\n" +
-	"\bouter_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\aouterId\x124\n" +
+	"workcardId\x12'\n" +
+	"\bouter_id\x18\x02 \x01(\tB\f\xbaH\tr\a\xa8\x82\x9d\x04\x01\x18@R\aouterId\x124\n" +
 	"\x10target_worker_id\x18\x03 \x01(\x03B\n" +
 	"\xbaH\a\xd8\x01\x01\"\x02 \x00R\x0etargetWorkerId\x12?\n" +
 	"\x14target_worker_mobile\x18\x04 \x01(\tB\r\xbaH\n" +
 	"\xd8\x01\x01r\x05\x88\x82\x9d\x04\x01R\x12targetWorkerMobile\x12<\n" +
 	"\x04type\x18\x05 \x01(\x0e2\x1e.servicecenter.v1.OperatorTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x124\n" +
 	"\x10service_store_id\x18\x06 \x01(\x03B\n" +
-	"\xbaH\a\xd8\x01\x01\"\x02 \x00R\x0eserviceStoreId\x125\n" +
-	"\x12target_worker_name\x18\a \x01(\tB\a\xbaH\x04r\x02\x18 R\x10targetWorkerName\x12J\n" +
+	"\xbaH\a\xd8\x01\x01\"\x02 \x00R\x0eserviceStoreId\x12:\n" +
+	"\x12target_worker_name\x18\a \x01(\tB\f\xbaH\tr\a\x98\x82\x9d\x04\x01\x18 R\x10targetWorkerName\x12J\n" +
 	"\x1cstop_order_type_check_reason\x18\b \x01(\x03B\n" +
 	"\xbaH\a\xd8\x01\x01\"\x02 \x00R\x18stopOrderTypeCheckReason\x120\n" +
 	"\x0efulfil_task_id\x18\t \x01(\x03B\n" +
 	"\xbaH\a\xd8\x01\x01\"\x02 \x00R\ffulfilTaskId\x12\x84\x01\n" +
 	"\bext_json\x18\n" +
 	" \x01(\v2\x17.google.protobuf.StructBP\xbaHM\xba\x01J\n" +
-	"\x11ext_json.max_keys\x12#must have at most 64 top-level keys\x1a\x10size(this) <= 64R\aextJson\"\xad\x01\n" +
+	"\x11ext_json.max_keys\x12#must have at most 64 top-level keys\x1a\x10size(this) <= 64R\aextJson:\xa8\x02\xbaH\xa4\x02\x1a\xa7\x01\n" +
+	"\x1atarget_worker_id.or_mobile\x12Jthe worker to assign is required: target_worker_id or target_worker_mobile\x1a=this.target_worker_id != 0 || this.target_worker_mobile != ''\x1ax\n" +
+	"\x1aservice_store_id.for_store\x12,is required when type is OPERATOR_TYPE_STORE\x1a,this.type != 3 || this.service_store_id != 0\"\xad\x01\n" +
 	"\x14AssignWorkerResponse\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12\x19\n" +
 	"\bmsg_code\x18\x02 \x01(\tR\amsgCode\x12\x19\n" +
@@ -561,11 +573,11 @@ const file_servicecenter_v1_workcard_service_proto_rawDesc = "" +
 	"\x17BindVirtualPhoneRequest\x12(\n" +
 	"\vworkcard_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\n" +
 	"workcardId\x12V\n" +
-	"\x0erequest_source\x18\x02 \x01(\v2'.servicecenter.v1.WorkcardRequestSourceB\x06\xbaH\x03\xc8\x01\x01R\rrequestSource\"y\n" +
-	"\x15WorkcardRequestSource\x12)\n" +
-	"\freal_tp_nick\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
-	"realTpNick\x125\n" +
-	"\x12service_store_code\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x10serviceStoreCode\"\xb1\x01\n" +
+	"\x0erequest_source\x18\x02 \x01(\v2'.servicecenter.v1.WorkcardRequestSourceB\x06\xbaH\x03\xc8\x01\x01R\rrequestSource\"\x83\x01\n" +
+	"\x15WorkcardRequestSource\x12.\n" +
+	"\freal_tp_nick\x18\x01 \x01(\tB\f\xbaH\tr\a\x98\x82\x9d\x04\x01\x18@R\n" +
+	"realTpNick\x12:\n" +
+	"\x12service_store_code\x18\x02 \x01(\tB\f\xbaH\tr\a\xa0\x82\x9d\x04\x01\x18@R\x10serviceStoreCode\"\xb1\x01\n" +
 	"\x18BindVirtualPhoneResponse\x12\x1f\n" +
 	"\vresult_data\x18\x01 \x01(\tR\n" +
 	"resultData\x12\x18\n" +

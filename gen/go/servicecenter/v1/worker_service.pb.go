@@ -153,8 +153,9 @@ func (x *UpdateWorkerRequest) GetWorker() *Worker {
 
 // Worker is a worker's record. The interface serves several businesses, so
 // most fields are optional; name and phone are required because TOP refuses
-// a worker without them (10008 缺少工人姓名, 10009 缺少工人电话). Unset
-// fields are not sent to TOP.
+// a worker without them (10008 缺少工人姓名, 10009 缺少工人电话), and so is
+// the provider, by provider_id or provider_name (10005
+// 服务商id为空或者服务商名称为空). Unset fields are not sent to TOP.
 // TOP: WorkerDto.
 type Worker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -168,49 +169,58 @@ type Worker struct {
 	// positive, unique, at most 100. Sent to TOP joined by "|", e.g. 123|456.
 	// TOP: worker.cover_category_ids.
 	CoverCategoryIds []int64 `protobuf:"varint,3,rep,packed,name=cover_category_ids,json=coverCategoryIds,proto3" json:"cover_category_ids,omitempty"`
-	// A picture of the worker holding the ID card; at most 1024 characters.
+	// A picture of the worker holding the ID card (its URL); at most 1024
+	// characters, no control or invisible formatting characters.
 	// TOP: worker.handheld_card_pic.
 	HandheldCardPic string `protobuf:"bytes,4,opt,name=handheld_card_pic,json=handheldCardPic,proto3" json:"handheld_card_pic,omitempty"`
-	// A picture of the ID card's front; at most 1024 characters.
+	// A picture of the ID card's front; at most 1024 characters, as
+	// handheld_card_pic.
 	// TOP: worker.id_card_pic.
 	IdCardPic string `protobuf:"bytes,5,opt,name=id_card_pic,json=idCardPic,proto3" json:"id_card_pic,omitempty"`
-	// A picture of the ID card's back; at most 1024 characters.
+	// A picture of the ID card's back; at most 1024 characters, as
+	// handheld_card_pic.
 	// TOP: worker.id_card_pic_back.
 	IdCardPicBack string `protobuf:"bytes,6,opt,name=id_card_pic_back,json=idCardPicBack,proto3" json:"id_card_pic_back,omitempty"`
 	// The worker's 18-character resident ID number (GB 11643, checked: format,
 	// birth date, check character; uppercase X). Personal data.
 	// TOP: worker.identity_id.
 	IdentityId string `protobuf:"bytes,7,opt,name=identity_id,json=identityId,proto3" json:"identity_id,omitempty"`
-	// The worker's name (工人姓名), e.g. 张三; required, at most 32 characters.
-	// TOP: worker.name.
+	// The worker's name (工人姓名), e.g. 张三; required, at most 32 characters,
+	// no control or invisible formatting characters. TOP: worker.name.
 	Name string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
 	// The worker's mainland mobile number (工人手机号), e.g. 13245678901;
 	// required. A string here; sent to TOP as its Number. Personal data.
 	// TOP: worker.phone.
 	Phone string `protobuf:"bytes,9,opt,name=phone,proto3" json:"phone,omitempty"`
-	// A photo of the worker; at most 1024 characters. TOP: worker.photo.
+	// A photo of the worker; at most 1024 characters, as handheld_card_pic.
+	// TOP: worker.photo.
 	Photo string `protobuf:"bytes,10,opt,name=photo,proto3" json:"photo,omitempty"`
-	// The provider's id; positive when set. TOP: worker.provider_id.
+	// The provider's id; positive when set. This or provider_name is
+	// required. TOP: worker.provider_id.
 	ProviderId int64 `protobuf:"varint,11,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
-	// The provider's name; at most 128 characters. TOP: worker.provider_name.
+	// The provider's name; at most 128 characters, no control or invisible
+	// formatting characters. This or provider_id is required.
+	// TOP: worker.provider_name.
 	ProviderName string `protobuf:"bytes,12,opt,name=provider_name,json=providerName,proto3" json:"provider_name,omitempty"`
-	// When the worker registered. Sent to TOP as yyyy-MM-dd HH:mm:ss in UTC+8.
-	// TOP: worker.register_time (Date).
+	// When the worker registered: from 2000-01-01 00:00 UTC+8 to a day
+	// after the server's clock (leeway for clocks). Sent to TOP as
+	// yyyy-MM-dd HH:mm:ss in UTC+8. TOP: worker.register_time (Date).
 	RegisterTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=register_time,json=registerTime,proto3" json:"register_time,omitempty"`
 	// The areas the worker serves; at most 200.
 	// TOP: worker.service_areas (DivisionDto[]).
 	ServiceAreas []*Division `protobuf:"bytes,14,rep,name=service_areas,json=serviceAreas,proto3" json:"service_areas,omitempty"`
-	// The service store code (网点编码); at most 64 characters.
-	// TOP: worker.service_store_code.
+	// The service store code (网点编码), e.g. FWS1122; at most 64 ASCII
+	// letters, digits, ".", "_" and "-". TOP: worker.service_store_code.
 	ServiceStoreCode string `protobuf:"bytes,15,opt,name=service_store_code,json=serviceStoreCode,proto3" json:"service_store_code,omitempty"`
-	// The service types; at most 50, each 1 to 64 characters.
-	// TOP: worker.service_types (String[]).
+	// The service types; at most 50, each 1 to 64 characters, no control or
+	// invisible formatting characters. TOP: worker.service_types (String[]).
 	ServiceTypes []string `protobuf:"bytes,16,rep,name=service_types,json=serviceTypes,proto3" json:"service_types,omitempty"`
-	// The work type; at most 64 characters. TOP: worker.work_type.
+	// The work type; at most 64 characters, no control or invisible
+	// formatting characters. TOP: worker.work_type.
 	WorkType string `protobuf:"bytes,17,opt,name=work_type,json=workType,proto3" json:"work_type,omitempty"`
-	// The service codes (serviceCodes); unique, at most 100, each 1 to 64
-	// characters without "|". Sent to TOP joined by "|", e.g. xxxx|xxxx.
-	// TOP: worker.service_codes.
+	// The service codes (serviceCodes), e.g. tv_install; unique, at most 100,
+	// each 1 to 64 ASCII letters, digits, ".", "_" and "-" (so never "|").
+	// Sent to TOP joined by "|", e.g. xxxx|xxxx. TOP: worker.service_codes.
 	ServiceCodes  []string `protobuf:"bytes,18,rep,name=service_codes,json=serviceCodes,proto3" json:"service_codes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -375,11 +385,13 @@ func (x *Worker) GetServiceCodes() []string {
 // Address is where a worker lives. TOP: AddressDto.
 type Address struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Street and number (详细地址,街到门牌); at most 256 characters.
+	// Street and number (详细地址,街到门牌); at most 256 characters, no
+	// control or invisible formatting characters.
 	// TOP: address.address_detail.
 	AddressDetail string `protobuf:"bytes,1,opt,name=address_detail,json=addressDetail,proto3" json:"address_detail,omitempty"`
 	// Province, city, district, street (省/市/区/街道), in that order; at most
-	// 8, each 1 to 64 characters. TOP: address.address_names (String[]).
+	// 8, each 1 to 64 characters, as address_detail.
+	// TOP: address.address_names (String[]).
 	AddressNames  []string `protobuf:"bytes,2,rep,name=address_names,json=addressNames,proto3" json:"address_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -433,7 +445,8 @@ func (x *Address) GetAddressNames() []string {
 type Division struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Province, city, district, street, in that order; at most 8, each 1 to 64
-	// characters. TOP: service_areas[].division_names (String[]).
+	// characters, no control or invisible formatting characters.
+	// TOP: service_areas[].division_names (String[]).
 	DivisionNames []string `protobuf:"bytes,1,rep,name=division_names,json=divisionNames,proto3" json:"division_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -984,43 +997,46 @@ const file_servicecenter_v1_worker_service_proto_rawDesc = "" +
 	"\n" +
 	"%servicecenter/v1/worker_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cservicecenter/v1/rules.proto\"O\n" +
 	"\x13UpdateWorkerRequest\x128\n" +
-	"\x06worker\x18\x01 \x01(\v2\x18.servicecenter.v1.WorkerB\x06\xbaH\x03\xc8\x01\x01R\x06worker\"\x9c\a\n" +
+	"\x06worker\x18\x01 \x01(\v2\x18.servicecenter.v1.WorkerB\x06\xbaH\x03\xc8\x01\x01R\x06worker\"\xe5\t\n" +
 	"\x06Worker\x123\n" +
 	"\aaddress\x18\x01 \x01(\v2\x19.servicecenter.v1.AddressR\aaddress\x12;\n" +
 	"\bbiz_type\x18\x02 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x182\x16^[a-z][a-z0-9_]{0,63}$R\abizType\x12>\n" +
 	"\x12cover_category_ids\x18\x03 \x03(\x03B\x10\xbaH\r\x92\x01\n" +
-	"\x10d\x18\x01\"\x04\"\x02 \x00R\x10coverCategoryIds\x124\n" +
-	"\x11handheld_card_pic\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x0fhandheldCardPic\x12(\n" +
-	"\vid_card_pic\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tidCardPic\x121\n" +
-	"\x10id_card_pic_back\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\ridCardPicBack\x12.\n" +
+	"\x10d\x18\x01\"\x04\"\x02 \x00R\x10coverCategoryIds\x129\n" +
+	"\x11handheld_card_pic\x18\x04 \x01(\tB\r\xbaH\n" +
+	"r\b\x98\x82\x9d\x04\x01\x18\x80\bR\x0fhandheldCardPic\x12-\n" +
+	"\vid_card_pic\x18\x05 \x01(\tB\r\xbaH\n" +
+	"r\b\x98\x82\x9d\x04\x01\x18\x80\bR\tidCardPic\x126\n" +
+	"\x10id_card_pic_back\x18\x06 \x01(\tB\r\xbaH\n" +
+	"r\b\x98\x82\x9d\x04\x01\x18\x80\bR\ridCardPicBack\x12.\n" +
 	"\videntity_id\x18\a \x01(\tB\r\xbaH\n" +
 	"\xd8\x01\x01r\x05\x90\x82\x9d\x04\x01R\n" +
-	"identityId\x12\x1e\n" +
-	"\x04name\x18\b \x01(\tB\n" +
-	"\xbaH\a\xc8\x01\x01r\x02\x18 R\x04name\x12#\n" +
+	"identityId\x12#\n" +
+	"\x04name\x18\b \x01(\tB\x0f\xbaH\f\xc8\x01\x01r\a\x98\x82\x9d\x04\x01\x18 R\x04name\x12#\n" +
 	"\x05phone\x18\t \x01(\tB\r\xbaH\n" +
-	"\xc8\x01\x01r\x05\x88\x82\x9d\x04\x01R\x05phone\x12\x1e\n" +
+	"\xc8\x01\x01r\x05\x88\x82\x9d\x04\x01R\x05phone\x12#\n" +
 	"\x05photo\x18\n" +
-	" \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x05photo\x12+\n" +
+	" \x01(\tB\r\xbaH\n" +
+	"r\b\x98\x82\x9d\x04\x01\x18\x80\bR\x05photo\x12+\n" +
 	"\vprovider_id\x18\v \x01(\x03B\n" +
 	"\xbaH\a\xd8\x01\x01\"\x02 \x00R\n" +
-	"providerId\x12-\n" +
-	"\rprovider_name\x18\f \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\fproviderName\x12?\n" +
-	"\rregister_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\fregisterTime\x12J\n" +
-	"\rservice_areas\x18\x0e \x03(\v2\x1a.servicecenter.v1.DivisionB\t\xbaH\x06\x92\x01\x03\x10\xc8\x01R\fserviceAreas\x125\n" +
-	"\x12service_store_code\x18\x0f \x01(\tB\a\xbaH\x04r\x02\x18@R\x10serviceStoreCode\x125\n" +
-	"\rservice_types\x18\x10 \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x102\"\x06r\x04\x10\x01\x18@R\fserviceTypes\x12$\n" +
-	"\twork_type\x18\x11 \x01(\tB\a\xbaH\x04r\x02\x18@R\bworkType\x12;\n" +
-	"\rservice_codes\x18\x12 \x03(\tB\x16\xbaH\x13\x92\x01\x10\x10d\x18\x01\"\n" +
-	"r\b\x10\x01\x18@\xba\x01\x01|R\fserviceCodes\"q\n" +
-	"\aAddress\x12/\n" +
-	"\x0eaddress_detail\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\raddressDetail\x125\n" +
-	"\raddress_names\x18\x02 \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x10\b\"\x06r\x04\x10\x01\x18@R\faddressNames\"C\n" +
-	"\bDivision\x127\n" +
-	"\x0edivision_names\x18\x01 \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x10\b\"\x06r\x04\x10\x01\x18@R\rdivisionNames\"\xa2\x02\n" +
+	"providerId\x122\n" +
+	"\rprovider_name\x18\f \x01(\tB\r\xbaH\n" +
+	"r\b\x98\x82\x9d\x04\x01\x18\x80\x01R\fproviderName\x12\xc2\x01\n" +
+	"\rregister_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x80\x01\xbaH}\xba\x01o\n" +
+	"\x18register_time.not_future\x124must not be more than a day after the server's clock\x1a\x1dthis <= now + duration('24h')\xb2\x01\b2\x06\b\x80\xa6\xb3\xc3\x03R\fregisterTime\x12J\n" +
+	"\rservice_areas\x18\x0e \x03(\v2\x1a.servicecenter.v1.DivisionB\t\xbaH\x06\x92\x01\x03\x10\xc8\x01R\fserviceAreas\x12:\n" +
+	"\x12service_store_code\x18\x0f \x01(\tB\f\xbaH\tr\a\xa0\x82\x9d\x04\x01\x18@R\x10serviceStoreCode\x12:\n" +
+	"\rservice_types\x18\x10 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\x102\"\vr\t\x98\x82\x9d\x04\x01\x10\x01\x18@R\fserviceTypes\x12)\n" +
+	"\twork_type\x18\x11 \x01(\tB\f\xbaH\tr\a\x98\x82\x9d\x04\x01\x18@R\bworkType\x12@\n" +
+	"\rservice_codes\x18\x12 \x03(\tB\x1b\xbaH\x18\x92\x01\x15\x10d\x18\x01\"\x0fr\r\xa0\x82\x9d\x04\x01\x10\x01\x18@\xba\x01\x01|R\fserviceCodes:\x90\x01\xbaH\x8c\x01\x1a\x89\x01\n" +
+	"\x13provider_id.or_name\x12?the worker's provider is required: provider_id or provider_name\x1a1this.provider_id != 0 || this.provider_name != ''\"{\n" +
+	"\aAddress\x124\n" +
+	"\x0eaddress_detail\x18\x01 \x01(\tB\r\xbaH\n" +
+	"r\b\x98\x82\x9d\x04\x01\x18\x80\x02R\raddressDetail\x12:\n" +
+	"\raddress_names\x18\x02 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\x10\b\"\vr\t\x98\x82\x9d\x04\x01\x10\x01\x18@R\faddressNames\"H\n" +
+	"\bDivision\x12<\n" +
+	"\x0edivision_names\x18\x01 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\x10\b\"\vr\t\x98\x82\x9d\x04\x01\x10\x01\x18@R\rdivisionNames\"\xa2\x02\n" +
 	"\x14UpdateWorkerResponse\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\bR\x05value\x12\x1d\n" +
