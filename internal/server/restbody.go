@@ -128,15 +128,46 @@ func (b *gatewayBody) Close() error { return b.body.Close() }
 // that the connection can serve another request.
 func (b *gatewayBody) drained() bool { return b.eof || b.contentLength == 0 }
 
-// gatewayBodies gives every request to h (the gateway) a gatewayBody.
+// gatewayBodies gives every request to h (the gateway) a gatewayBody,
+// and closes the connection after an answer given without reading the
+// whole body (a refusal), so that net/http does not read the rest first.
 func (sec *security) gatewayBodies(h http.Handler) http.Handler {
 	limit := int64(sec.cfg.HTTPMaxBodySize)
 	timeout := sec.cfg.HTTPReadTimeout.String()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = newGatewayBody(r, limit, timeout)
-		h.ServeHTTP(w, r)
+		b := newGatewayBody(r, limit, timeout)
+		r.Body = b
+		h.ServeHTTP(&closingWriter{ResponseWriter: w, body: b}, r)
 	})
 }
+
+// closingWriter sets Connection: close on an answer written before the
+// body was read to its end.
+type closingWriter struct {
+	http.ResponseWriter
+	body  *gatewayBody
+	wrote bool
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w *closingWriter) WriteHeader(code int) {
+	if !w.wrote && !w.body.drained() {
+		w.Header().Set("Connection", "close")
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (w *closingWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *closingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // restAuth is the gateway's metadata annotator: it authenticates and
 // authorizes the call before its body is read (see above) and passes the

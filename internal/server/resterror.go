@@ -66,17 +66,9 @@ func withInfo(code codes.Code, msg, reason string, md map[string]string) error {
 //   - 413 and 408 for ReasonRequestTooLarge and ReasonUploadTooSlow;
 //   - the gateway's own errors (a path or query parameter that does not
 //     parse) as a BadRequest, quoting at most a short prefix of the value.
-//
-// A body that was not read to its end closes the connection after the
-// answer, so that net/http does not read it first.
 func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if b, ok := r.Body.(*gatewayBody); ok {
-		if b.err != nil {
-			err = b.err
-		}
-		if !b.drained() {
-			w.Header().Set("Connection", "close")
-		}
+	if b, ok := r.Body.(*gatewayBody); ok && b.err != nil {
+		err = b.err
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, restError(ctx, err))
 }
@@ -114,6 +106,10 @@ func restError(ctx context.Context, err error) error {
 // strconv.ParseInt: parsing "x": invalid syntax.
 var gatewayParam = regexp.MustCompile(`^type mismatch, parameter: ([A-Za-z0-9_.]+), error: (?s)(.*)$`)
 
+// gatewayQuery matches the gateway's error for a query parameter that
+// does not parse, e.g. parsing field "page_size": strconv.ParseInt: ...
+var gatewayQuery = regexp.MustCompile(`^parsing field "([A-Za-z0-9_.]+)": (?s)(.*)$`)
+
 // strconvError matches a strconv error, e.g. strconv.ParseInt: parsing
 // "x": invalid syntax.
 var strconvError = regexp.MustCompile(`^strconv\.(Parse(?:Int|Uint|Float|Bool)): parsing ("(?:[^"\\]|\\.)*"): (.*)$`)
@@ -137,6 +133,8 @@ func strconvKind(parser string) string {
 func gatewayError(msg string) error {
 	field, desc := "", msg
 	if m := gatewayParam.FindStringSubmatch(msg); m != nil {
+		field, desc = m[1], m[2]
+	} else if m := gatewayQuery.FindStringSubmatch(msg); m != nil {
 		field, desc = m[1], m[2]
 	} else if name, ok := strings.CutPrefix(msg, "missing parameter "); ok {
 		field, desc = name, "required in the path"

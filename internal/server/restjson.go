@@ -132,9 +132,8 @@ func jsonError(data []byte, msg proto.Message, err error, where string) error {
 		if uerr != nil {
 			name = m[1]
 		}
-		md := msg.ProtoReflect().Descriptor()
-		return badJSON(clip(unknownFieldPath(data, md, name)),
-			fmt.Sprintf("%sunknown field %s: not a field of %s", where, clip(strconv.Quote(name)), md.FullName()), "json.unknown_field")
+		path, md := unknownFieldPath(data, msg.ProtoReflect().Descriptor(), name)
+		return badJSON(clip(path), fmt.Sprintf("%sunknown field %s: not a field of %s", where, clip(strconv.Quote(name)), md.FullName()), "json.unknown_field")
 	}
 	return badJSON("body", where+clip(text), "json.invalid")
 }
@@ -159,28 +158,28 @@ func trailingData(data []byte) (int64, bool) {
 }
 
 // unknownFieldPath finds where an unknown field name sits in the JSON
-// body of a message md, as a field path (blacklist[2].mobil): the first
-// key, in document order of objects and sorted within one, that md's
-// fields (JSON or proto names) lack; name when it cannot tell.
-// google.protobuf types (Struct, Value...) hold any key and are not
-// searched.
-func unknownFieldPath(data []byte, md protoreflect.MessageDescriptor, name string) string {
+// body of a message md, as a field path (blacklist[2].mobil), and the
+// message that lacks it: the first key named name, in document order of
+// objects and sorted within one, that its message's fields (JSON or proto
+// names) lack; name and md when it cannot tell. google.protobuf types
+// (Struct, Value...) hold any key and are not searched.
+func unknownFieldPath(data []byte, md protoreflect.MessageDescriptor, name string) (string, protoreflect.MessageDescriptor) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return name
+		return name, md
 	}
-	if path := findUnknown(v, md, "", name); path != "" {
-		return path
+	if path, in := findUnknown(v, md, "", name); path != "" {
+		return path, in
 	}
-	return name
+	return name, md
 }
 
-func findUnknown(v any, md protoreflect.MessageDescriptor, path, name string) string {
+func findUnknown(v any, md protoreflect.MessageDescriptor, path, name string) (string, protoreflect.MessageDescriptor) {
 	obj, ok := v.(map[string]any)
 	if !ok || md.FullName().Parent() == "google.protobuf" {
-		return ""
+		return "", nil
 	}
 	join := func(k string) string {
 		if path == "" {
@@ -196,7 +195,7 @@ func findUnknown(v any, md protoreflect.MessageDescriptor, path, name string) st
 		}
 		if fd == nil {
 			if k == name {
-				return join(k)
+				return join(k), md
 			}
 			continue
 		}
@@ -209,23 +208,23 @@ func findUnknown(v any, md protoreflect.MessageDescriptor, path, name string) st
 			if vd := fd.MapValue().Message(); vd != nil {
 				m, _ := obj[k].(map[string]any)
 				for _, mk := range slices.Sorted(maps.Keys(m)) {
-					if p := findUnknown(m[mk], vd, fmt.Sprintf("%s[%q]", sub, mk), name); p != "" {
-						return p
+					if p, in := findUnknown(m[mk], vd, fmt.Sprintf("%s[%q]", sub, mk), name); p != "" {
+						return p, in
 					}
 				}
 			}
 		case fd.IsList():
 			list, _ := obj[k].([]any)
 			for i, el := range list {
-				if p := findUnknown(el, fd.Message(), fmt.Sprintf("%s[%d]", sub, i), name); p != "" {
-					return p
+				if p, in := findUnknown(el, fd.Message(), fmt.Sprintf("%s[%d]", sub, i), name); p != "" {
+					return p, in
 				}
 			}
 		default:
-			if p := findUnknown(obj[k], fd.Message(), sub, name); p != "" {
-				return p
+			if p, in := findUnknown(obj[k], fd.Message(), sub, name); p != "" {
+				return p, in
 			}
 		}
 	}
-	return ""
+	return "", nil
 }

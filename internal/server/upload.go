@@ -355,7 +355,7 @@ func uploadSettings(q url.Values) (*scv1.BlacklistSyncJobSettings, error) {
 //     storing what it sent (it does not read then), so a busy server does
 //     not cut off a good client; and a client cannot bank a fast start to
 //     stall later for longer than the window.
-//   - a total deadline (--http-upload-timeout) from the first read, which
+//   - a total deadline (--http-upload-timeout) from the start, which
 //     bounds how long one upload holds a connection and an import open
 //     however it paces itself.
 type uploadReader struct {
@@ -366,7 +366,6 @@ type uploadReader struct {
 	window  time.Duration
 	timeout time.Duration
 
-	started time.Time
 	end     time.Time // zero: no total deadline
 	credit  time.Duration
 	n       int64
@@ -374,12 +373,18 @@ type uploadReader struct {
 	err     error
 }
 
+// newUploadReader starts reading an upload: its total deadline runs from
+// now.
 func newUploadReader(body io.Reader, rc *http.ResponseController, cfg SecurityConfig) *uploadReader {
-	return &uploadReader{
+	u := &uploadReader{
 		body: body, rc: rc, limit: cfg.HTTPMaxUploadSize,
 		minRate: cfg.HTTPUploadMinRate, window: cfg.HTTPUploadRateWindow, timeout: cfg.HTTPUploadTimeout,
 		credit: cfg.HTTPUploadRateWindow,
 	}
+	if u.timeout > 0 {
+		u.end = time.Now().Add(u.timeout)
+	}
+	return u
 }
 
 // Read implements io.Reader.
@@ -391,12 +396,6 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	now := time.Now()
-	if u.started.IsZero() {
-		u.started = now
-		if u.timeout > 0 {
-			u.end = now.Add(u.timeout)
-		}
-	}
 	deadline := u.end
 	if u.minRate > 0 {
 		if u.credit <= 0 {
