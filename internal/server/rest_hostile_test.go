@@ -194,7 +194,7 @@ func TestUnauthenticatedUploadReadsNothing(t *testing.T) {
 	}
 	req.ContentLength = body.size
 	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Expect", "100-continue") // as curl sends for large bodies
+	req.Header.Set("Expect", "100-continue")                  // as curl sends for large bodies
 	tr := &http.Transport{ExpectContinueTimeout: time.Minute} // never send the body unasked
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)

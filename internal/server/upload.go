@@ -366,11 +366,11 @@ type uploadReader struct {
 	window  time.Duration
 	timeout time.Duration
 
-	end     time.Time // zero: no total deadline
-	credit  time.Duration
-	n       int64
-	eof     bool
-	err     error
+	end    time.Time // zero: no total deadline
+	credit time.Duration
+	n      int64
+	eof    bool
+	err    error
 }
 
 // newUploadReader starts reading an upload: its total deadline runs from
