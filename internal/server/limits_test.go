@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -102,6 +104,25 @@ func TestMessageSizeLimits(t *testing.T) {
 	code, body, raw := doREST(t, http.DefaultClient, http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/workers:update", `{"worker":{"photo":"`+strings.Repeat("x", 5000)+`"}}`, nil)
 	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--http-max-body-size", "4096") {
 		t.Fatalf("REST body over the limit: %d %s", code, raw)
+	}
+	// Of unknown length (io.MultiReader hides it), so sent chunked: its
+	// size is only known once read.
+	resp, err := http.Post("http://"+ts.HTTPAddr()+"/v1/workers:update", "application/json",
+		io.MultiReader(strings.NewReader(`{"worker":{"photo":"`+strings.Repeat("x", 5000)+`"}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body = nil
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--http-max-body-size", "4096") {
+		t.Fatalf("chunked REST body over the limit: %d %v", resp.StatusCode, body)
+	}
+	// A message of the import's JSON stream over the gRPC limit.
+	code, _, body = ts.rest(t, "/v1/blacklist/jobs:import", `{"settings":{"supplier_id":"1","operate_type":"OPERATE_TYPE_UPSERT"}}`+"\n"+
+		`{"entries":[{"mobile":"`+strings.Repeat("1", 3000)+`"}]}`)
+	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
+		t.Fatalf("JSON stream message over --grpc-max-recv-msg-size: %d %v", code, body)
 	}
 }
 

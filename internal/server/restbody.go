@@ -129,14 +129,19 @@ func (b *gatewayBody) Close() error { return b.body.Close() }
 func (b *gatewayBody) drained() bool { return b.eof || b.contentLength == 0 }
 
 // gatewayBodies gives every request to h (the gateway) a gatewayBody,
-// and closes the connection after an answer given without reading the
-// whole body (a refusal), so that net/http does not read the rest first.
+// and closes an HTTP/1 connection after an answer given without reading
+// the whole body (a refusal), so that net/http does not read the rest
+// (up to 256 KiB) before answering.
 func (sec *security) gatewayBodies(h http.Handler) http.Handler {
 	limit := int64(sec.cfg.HTTPMaxBodySize)
 	timeout := sec.cfg.HTTPReadTimeout.String()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := newGatewayBody(r, limit, timeout)
 		r.Body = b
+		if r.ProtoMajor != 1 {
+			h.ServeHTTP(w, r) // HTTP/2 resets an unread body's stream; no wait
+			return
+		}
 		h.ServeHTTP(&closingWriter{ResponseWriter: w, body: b}, r)
 	})
 }

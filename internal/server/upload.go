@@ -236,7 +236,7 @@ func (u *upload) answer(err error) {
 			ctx = gwruntime.NewServerMetadataContext(ctx, gwruntime.ServerMetadata{HeaderMD: md})
 		}
 	}
-	if u.r.ContentLength != 0 && (u.body == nil || !u.body.eof) {
+	if u.r.ProtoMajor == 1 && u.r.ContentLength != 0 && (u.body == nil || !u.body.eof) {
 		u.w.Header().Set("Connection", "close")
 	}
 	_ = u.rc.SetWriteDeadline(time.Now().Add(u.sec.cfg.HTTPWriteTimeout))
