@@ -124,6 +124,14 @@ func TestMessageSizeLimits(t *testing.T) {
 	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
 		t.Fatalf("JSON stream message over --grpc-max-recv-msg-size: %d %v", code, body)
 	}
+	// A file upload whose one entry makes a message over the gRPC limit.
+	code, body = ts.upload(t, "supplier_id=1", "text/csv", "mobile\n13700000001\n"+strings.Repeat("1", 3000)+"\n")
+	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
+		t.Fatalf("upload entry over --grpc-max-recv-msg-size: %d %v", code, body)
+	}
+	if _, list := ts.get(t, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
+		t.Fatalf("jobs left: %v", list)
+	}
 }
 
 // tooLargeBody reports whether a REST error body is INVALID_ARGUMENT with

@@ -126,7 +126,9 @@ func jsonError(data []byte, msg proto.Message, err error, where string) error {
 	if off, ok := trailingData(data); ok {
 		return badJSON("body", fmt.Sprintf("%sunexpected data after the JSON value, at byte %d: send exactly one JSON object", where, off), "json.trailing_data")
 	}
-	text := strings.TrimPrefix(err.Error(), "proto: ")
+	// protobuf-go's errors start "proto: " or, at random, with a no-break
+	// space, so that nobody matches them byte for byte.
+	text := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
 	if m := unknownField.FindStringSubmatch(text); m != nil {
 		name, uerr := strconv.Unquote(`"` + m[1] + `"`)
 		if uerr != nil {

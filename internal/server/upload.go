@@ -199,12 +199,19 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 	_, _ = u.w.Write(buf)
 }
 
-// send sends m; when the server has ended the stream, the error is its
-// status.
+// send sends m. When the server has ended the stream, the error is its
+// status; when m could not be sent (over --grpc-max-recv-msg-size), the
+// stream ends with that refusal.
 func (u *upload) send(m *scv1.ImportUserBlacklistRequest) error {
 	err := u.stream.Send(m)
-	if errors.Is(err, io.EOF) {
-		_, err = u.stream.CloseAndRecv()
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, io.EOF) {
+		u.sec.uploads.refuse(u.key, err)
+	}
+	if _, err = u.stream.CloseAndRecv(); err == nil {
+		err = status.Error(codes.Internal, "the import ended before the upload did")
 	}
 	return err
 }
