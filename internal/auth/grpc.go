@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -40,6 +41,9 @@ func (a *Authenticator) StreamInterceptor(logger *slog.Logger) grpc.StreamServer
 
 func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, method string) error {
 	id, d := a.Authenticate(method, GRPCCredentials(ctx))
+	if d == nil {
+		d = deniedAtGateway(ctx, method, id)
+	}
 	call := interceptor.CallFrom(ctx)
 	if d != nil {
 		call.Client = d.Client
@@ -49,6 +53,31 @@ func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, meth
 	call.Client = id.Client
 	call.Authorized = true
 	return nil
+}
+
+// deniedAtGateway is the denial of a REST call the HTTP layer refused
+// (GatewayDeniedHeader) that the current policy would allow: the clients
+// file changed between the two checks. The call came without its body, so
+// it must not go on; the caller may retry.
+func deniedAtGateway(ctx context.Context, method string, id Identity) *Denial {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	if _, internal := p.AuthInfo.(InternalAuthInfo); !internal {
+		return nil
+	}
+	reasons := metadata.ValueFromIncomingContext(ctx, GatewayDeniedHeader)
+	if len(reasons) == 0 {
+		return nil
+	}
+	code := codes.Unauthenticated
+	if reasons[0] == ReasonRPCNotAllowed {
+		code = codes.PermissionDenied
+	}
+	return &Denial{Code: code, Reason: reasons[0], Client: id.Client, Method: method,
+		Message: "credentials refused when the request arrived; the clients file has changed since: retry",
+		Detail:  "denied by the REST layer before its body was read, allowed by the policy now"}
 }
 
 // GRPCCredentials extracts a gRPC caller's credentials: the authorization

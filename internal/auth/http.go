@@ -40,6 +40,11 @@ func (a *Authenticator) HTTPHandler(resource string, logger *slog.Logger, next h
 			body = []byte(`{"code":16}`)
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if r.ProtoMajor == 1 && r.ContentLength != 0 {
+			// The body is not read: close the connection after the
+			// answer, so that net/http does not read it first.
+			w.Header().Set("Connection", "close")
+		}
 		code := http.StatusForbidden
 		if d.Code == codes.Unauthenticated {
 			code = http.StatusUnauthorized

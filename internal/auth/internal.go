@@ -30,6 +30,15 @@ import (
 // only on internal connections.
 const VerifiedSANHeader = "x-servicecenterd-verified-san"
 
+// GatewayDeniedHeader is the metadata key with which the REST layer marks
+// a call it refused before reading its body (it authenticates REST calls
+// itself first, so that a caller without the right costs no body read); the
+// value is the denial's reason. The call still goes to gRPC, with no body,
+// so that the denial is answered, logged, counted and audited like any;
+// the marker makes sure it is denied there even if the clients file
+// changed in between. Believed only on internal connections.
+const GatewayDeniedHeader = "x-servicecenterd-denied"
+
 // reservedPrefix starts every metadata key only the gateway may set.
 const reservedPrefix = "x-servicecenterd-"
 

@@ -14,7 +14,10 @@
 // enum names (BLACKLIST_REASON_OTHER). The reader checks the file's
 // syntax only: a mobile or reason that is wrong but readable is passed on
 // (a reason that is not a number becomes 0) for the server to reject with
-// the entry's line. Memory stays flat however long the file.
+// the entry's line. Memory stays flat however long the file: a record (a
+// CSV record, an NDJSON line) longer than MaxRecord bytes refuses the file
+// with a *TooLargeError, and a file that is not UTF-8 is refused with a
+// *SyntaxError naming the line.
 package blacklistfile
 
 import (
@@ -30,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 )
@@ -109,13 +113,34 @@ func (e *SyntaxError) Error() string {
 	return "line " + strconv.FormatInt(e.Line, 10) + ": " + e.Problem
 }
 
+// TooLargeError is a record longer than MaxRecord: the whole upload is
+// refused.
+type TooLargeError struct {
+	// Line is the 1-based line where the record starts.
+	Line int64
+	// Limit is the most bytes a record may have (MaxRecord).
+	Limit int
+}
+
+// Error implements error.
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("line %d: record longer than %d bytes", e.Line, e.Limit)
+}
+
 // Reader reads entries one by one.
 type Reader struct {
 	next func() (*scv1.BlacklistImportEntry, error)
 }
 
-// MaxLine is the longest NDJSON line read.
-const MaxLine = 64 << 10
+// MaxRecord is the most bytes a record may have: a CSV record (with its
+// line break, and any blank lines before it) or an NDJSON line. A real
+// entry is a few dozen bytes; the bound keeps a hostile file from costing
+// memory.
+const MaxRecord = 64 << 10
+
+// errRecordTooLarge is what recordReader answers once a record is over
+// MaxRecord.
+var errRecordTooLarge = errors.New("record too large")
 
 // NewReader reads entries in format f from r.
 func NewReader(r io.Reader, f Format) *Reader {
@@ -130,14 +155,19 @@ func NewReader(r io.Reader, f Format) *Reader {
 func (r *Reader) Next() (*scv1.BlacklistImportEntry, error) { return r.next() }
 
 func csvReader(r io.Reader) func() (*scv1.BlacklistImportEntry, error) {
-	cr := csv.NewReader(r)
+	rr := &recordReader{br: bufio.NewReader(r), max: MaxRecord, line: 1}
+	cr := csv.NewReader(rr)
 	cr.ReuseRecord = true
 	cr.TrimLeadingSpace = true
 	mobileCol, reasonCol := -1, -1
 	header := true
 	return func() (*scv1.BlacklistImportEntry, error) {
 		for {
+			rr.next()
 			rec, err := cr.Read()
+			if rr.tooLarge {
+				return nil, &TooLargeError{Line: rr.start, Limit: MaxRecord}
+			}
 			if errors.Is(err, io.EOF) {
 				if header {
 					return nil, &SyntaxError{Line: 1, Problem: "empty file: want a header row mobile,reason"}
@@ -152,6 +182,12 @@ func csvReader(r io.Reader) func() (*scv1.BlacklistImportEntry, error) {
 				return nil, err
 			}
 			line, _ := cr.FieldPos(0)
+			for i, f := range rec {
+				if !utf8.ValidString(f) {
+					l, _ := cr.FieldPos(i)
+					return nil, &SyntaxError{Line: int64(l), Problem: fmt.Sprintf("field %d is not valid UTF-8 (the file must be UTF-8)", i+1)}
+				}
+			}
 			if header {
 				header = false
 				for i, name := range rec {
@@ -179,6 +215,52 @@ func csvReader(r io.Reader) func() (*scv1.BlacklistImportEntry, error) {
 			return e, nil
 		}
 	}
+}
+
+// recordReader feeds encoding/csv one line at most per Read, so that when
+// csv.Reader returns a record it has read exactly the lines up to the
+// record's end (its bufio.Reader holds nothing beyond). That lets it count
+// the bytes of each record, and refuse one that runs past max before
+// csv.Reader buffers more of it.
+type recordReader struct {
+	br  *bufio.Reader
+	max int
+	// n counts the bytes read since next.
+	n int
+	// line is the line of the next byte; start the line the current
+	// record starts on.
+	line, start int64
+	// tooLarge is set, for good, when a record ran past max.
+	tooLarge bool
+}
+
+// next starts a record.
+func (r *recordReader) next() { r.n, r.start = 0, r.line }
+
+// Read implements io.Reader.
+func (r *recordReader) Read(p []byte) (int, error) {
+	if r.tooLarge {
+		return 0, errRecordTooLarge
+	}
+	if _, err := r.br.Peek(1); err != nil {
+		return 0, err
+	}
+	if r.n >= r.max {
+		r.tooLarge = true
+		return 0, errRecordTooLarge
+	}
+	if len(p) > r.max-r.n {
+		p = p[:r.max-r.n]
+	}
+	buf, _ := r.br.Peek(min(r.br.Buffered(), len(p)))
+	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		buf = buf[:i+1]
+		r.line++
+	}
+	n := copy(p, buf)
+	_, _ = r.br.Discard(n)
+	r.n += n
+	return n, nil
 }
 
 // csvProblem describes a CSV error without quoting the file.
@@ -220,13 +302,13 @@ type ndjsonEntry struct {
 }
 
 func ndjsonReader(r io.Reader) func() (*scv1.BlacklistImportEntry, error) {
-	br := bufio.NewReaderSize(r, MaxLine)
+	br := bufio.NewReaderSize(r, MaxRecord)
 	var line int64
 	return func() (*scv1.BlacklistImportEntry, error) {
 		for {
 			raw, err := br.ReadSlice('\n')
 			if errors.Is(err, bufio.ErrBufferFull) {
-				return nil, &SyntaxError{Line: line + 1, Problem: fmt.Sprintf("line longer than %d bytes", MaxLine)}
+				return nil, &TooLargeError{Line: line + 1, Limit: MaxRecord}
 			}
 			if err != nil && !errors.Is(err, io.EOF) {
 				return nil, err
@@ -235,6 +317,9 @@ func ndjsonReader(r io.Reader) func() (*scv1.BlacklistImportEntry, error) {
 				return nil, io.EOF
 			}
 			line++
+			if !utf8.Valid(raw) {
+				return nil, &SyntaxError{Line: line, Problem: "not valid UTF-8 (the file must be UTF-8)"}
+			}
 			text := bytes.TrimSpace(raw)
 			if line == 1 {
 				text = bytes.TrimPrefix(text, []byte("\ufeff"))

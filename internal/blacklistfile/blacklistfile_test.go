@@ -63,7 +63,9 @@ func TestRead(t *testing.T) {
 		{"ndjson: mobile object", NDJSON, `{"mobile":{"a":1}}`, nil, "line 1: mobile must be a string or a number"},
 		{"ndjson: reason object", NDJSON, `{"mobile":"1","reason":{"a":1}}`, nil, "line 1: reason must be a list, a string or a number"},
 		{"ndjson: reason list of objects", NDJSON, `{"mobile":"1","reason":[{}]}`, nil, "line 1: reason must list numbers or names"},
-		{"ndjson: a line too long", NDJSON, `{"mobile":"1"}` + "\n" + strings.Repeat(" ", MaxLine+1) + "\n", []string{"1:1:"}, fmt.Sprintf("line 2: line longer than %d bytes", MaxLine)},
+		{"csv: not UTF-8", CSV, "mobile,reason\n13800000001,1\n1380000\xff002,1\n", []string{"2:13800000001:1"}, "line 3: field 1 is not valid UTF-8 (the file must be UTF-8)"},
+		{"csv: header not UTF-8", CSV, "mobile,re\xc3\n", nil, "line 1: field 2 is not valid UTF-8 (the file must be UTF-8)"},
+		{"ndjson: not UTF-8", NDJSON, `{"mobile":"13800000001"}` + "\n" + "{\"mobile\":\"1380000\xff002\"}\n", []string{"1:13800000001:"}, "line 2: not valid UTF-8 (the file must be UTF-8)"},
 		{"ndjson: empty", NDJSON, "", nil, ""},
 	}
 	for _, tt := range tests {
@@ -81,6 +83,70 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecordBound: a record (CSV, with quoted line breaks; an NDJSON
+// line) of MaxRecord bytes is read, one byte more is a *TooLargeError with
+// the line it starts on, and the reader reads little beyond the bound
+// however long the record.
+func TestRecordBound(t *testing.T) {
+	field := func(n int) string { return strings.Repeat("1", n) }
+	tests := []struct {
+		name   string
+		format Format
+		in     string
+		want   []string
+		line   int64 // of the TooLargeError, 0 for none
+	}{
+		{"csv: a record of MaxRecord bytes", CSV, "mobile\n" + field(MaxRecord-1) + "\n13800000001\n", []string{"2:" + field(MaxRecord-1) + ":", "3:13800000001:"}, 0},
+		{"csv: the last record, without a line break", CSV, "mobile\n13800000001\n" + field(MaxRecord), []string{"2:13800000001:", "3:" + field(MaxRecord) + ":"}, 0},
+		{"csv: one byte more", CSV, "mobile\n13800000001\n" + field(MaxRecord) + "\n", []string{"2:13800000001:"}, 3},
+		{"csv: a header too long", CSV, "mobile,reason" + strings.Repeat(",reason", MaxRecord/7) + "\n", nil, 1},
+		{"csv: quoted line breaks count", CSV, "mobile,reason\n13800000001,\"1" + strings.Repeat("\n1", MaxRecord/2) + "\"\n", nil, 2},
+		{"ndjson: a line of MaxRecord bytes", NDJSON, `{"mobile":"1"}` + strings.Repeat(" ", MaxRecord-15) + "\n", []string{"1:1:"}, 0},
+		{"ndjson: one byte more", NDJSON, `{"mobile":"1"}` + "\n" + `{"mobile":"1"}` + strings.Repeat(" ", MaxRecord-14) + "\n", []string{"1:1:"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readAll(tt.format, tt.in)
+			var tl *TooLargeError
+			switch {
+			case tt.line == 0 && err != nil:
+				t.Fatalf("error %v", err)
+			case tt.line != 0 && (!errors.As(err, &tl) || tl.Line != tt.line || tl.Limit != MaxRecord):
+				t.Fatalf("error %v, want a record too large on line %d", err, tt.line)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("entries %.200q, want %.200q", got, tt.want)
+			}
+		})
+	}
+
+	// A 100 MB line costs about MaxRecord, not 100 MB: the reader stops
+	// soon after the bound.
+	for f, head := range map[Format]string{CSV: "mobile\n", NDJSON: `{"mobile":"1"}` + "\n"} {
+		src := &endless{}
+		r := NewReader(io.MultiReader(strings.NewReader(head), src), f)
+		var err error
+		for err == nil {
+			_, err = r.Next()
+		}
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || src.n > 2*MaxRecord {
+			t.Errorf("%v: %v after reading %d bytes", f, err, src.n)
+		}
+	}
+}
+
+// endless is a line that never ends; n counts the bytes read from it.
+type endless struct{ n int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '1'
+	}
+	e.n += len(p)
+	return len(p), nil
 }
 
 // TestErrorsNeverQuoteTheFile: a syntax error names the line, not the

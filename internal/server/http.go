@@ -27,15 +27,20 @@ var forwardedHeaders = map[string]bool{
 }
 
 // httpHandler serves the REST gateway (dialing our own gRPC server over
-// the in-process hop, so REST calls pass through the interceptors),
+// the in-process hop, so REST calls pass through the interceptors; each
+// call is authenticated before its body is read, see gatewayBody),
 // /healthz, /readyz, /openapi.json and /metrics (unless --metrics-addr),
 // each guarded by the authenticator unless open.
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, restJSON{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth}, // as the gRPC server's codec
-		}),
+		}}),
+		runtime.WithErrorHandler(restErrorHandler),
+		// The fallback reads a form body to route a POST as a GET: a read
+		// before the call is authorized (see gatewayBody).
+		runtime.WithDisablePathLengthFallback(),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
 			if k := strings.ToLower(key); forwardedHeaders[k] {
 				return k, true
@@ -43,7 +48,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			k, ok := runtime.DefaultHeaderMatcher(key)
 			return k, ok && auth.ForwardableHeader(k)
 		}),
-		runtime.WithMetadata(auth.GatewayMetadata),
+		runtime.WithMetadata(s.sec.restAuth),
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
 			k := strings.ToLower(key)
 			if forwardedHeaders[k] {
@@ -72,8 +77,9 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/", s.sec.limitBody(gw))
-	s.registerBulkHTTP(mux, gw)
+	gateway := s.sec.gatewayBodies(gw)
+	mux.Handle("/", gateway)
+	s.registerBulkHTTP(mux, gw, gateway)
 	mux.Handle("GET /healthz", s.sec.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})))

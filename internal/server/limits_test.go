@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,14 +95,61 @@ func TestMessageSizeLimits(t *testing.T) {
 		t.Fatalf("gRPC message over the limit: %v", err)
 	}
 	// The same message in JSON is within the REST body limit but over
-	// the gRPC one of the hop behind it.
-	if code, _, _ := ts.rest(t, "/v1/workers:update", restBody(t, big)); code != http.StatusTooManyRequests {
-		t.Fatalf("REST body within --http-max-body-size, message over --grpc-max-recv-msg-size: %d", code)
+	// the gRPC one of the hop behind it: too large (413), not
+	// RESOURCE_EXHAUSTED (429, retry later).
+	code, _, body := ts.rest(t, "/v1/workers:update", restBody(t, big))
+	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
+		t.Fatalf("REST body within --http-max-body-size, message over --grpc-max-recv-msg-size: %d %v", code, body)
 	}
-	code, _, raw := doREST(t, http.DefaultClient, http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/workers:update", `{"worker":{"photo":"`+strings.Repeat("x", 5000)+`"}}`, nil)
-	if code != http.StatusRequestEntityTooLarge {
+	code, body, raw := doREST(t, http.DefaultClient, http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/workers:update", `{"worker":{"photo":"`+strings.Repeat("x", 5000)+`"}}`, nil)
+	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--http-max-body-size", "4096") {
 		t.Fatalf("REST body over the limit: %d %s", code, raw)
 	}
+	// Of unknown length (io.MultiReader hides it), so sent chunked: its
+	// size is only known once read.
+	resp, err := http.Post("http://"+ts.HTTPAddr()+"/v1/workers:update", "application/json",
+		io.MultiReader(strings.NewReader(`{"worker":{"photo":"`+strings.Repeat("x", 5000)+`"}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body = nil
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--http-max-body-size", "4096") {
+		t.Fatalf("chunked REST body over the limit: %d %v", resp.StatusCode, body)
+	}
+	// A message of the import's JSON stream over the gRPC limit.
+	code, _, body = ts.rest(t, "/v1/blacklist/jobs:import", `{"settings":{"supplier_id":"1","operate_type":"OPERATE_TYPE_UPSERT"}}`+"\n"+
+		`{"entries":[{"mobile":"`+strings.Repeat("1", 3000)+`"}]}`)
+	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
+		t.Fatalf("JSON stream message over --grpc-max-recv-msg-size: %d %v", code, body)
+	}
+	// A file upload whose one entry makes a message over the gRPC limit.
+	code, body = ts.upload(t, "supplier_id=1", "text/csv", "mobile\n13700000001\n"+strings.Repeat("1", 3000)+"\n")
+	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
+		t.Fatalf("upload entry over --grpc-max-recv-msg-size: %d %v", code, body)
+	}
+	if _, list := ts.get(t, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
+		t.Fatalf("jobs left: %v", list)
+	}
+}
+
+// tooLargeBody reports whether a REST error body is INVALID_ARGUMENT with
+// an ErrorInfo REQUEST_TOO_LARGE naming the limit (setting, bytes), and a
+// message naming it too.
+func tooLargeBody(body map[string]any, setting, bytes string) bool {
+	if body["code"] != float64(codes.InvalidArgument) || !strings.Contains(fmt.Sprint(body["message"]), setting) {
+		return false
+	}
+	details, _ := body["details"].([]any)
+	for _, d := range details {
+		m, _ := d.(map[string]any)
+		md, _ := m["metadata"].(map[string]any)
+		if m["reason"] == ReasonRequestTooLarge && m["domain"] == "servicecenterd" && md["limit"] == setting && md["limit_bytes"] == bytes {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDefaultDeadline(t *testing.T) {

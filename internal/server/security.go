@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
@@ -68,6 +69,8 @@ type security struct {
 	// codec decodes requests with bounded nesting and turns the ones that
 	// do not decode into INVALID_ARGUMENT (internal/codec).
 	codec *codec.Codec
+	// uploads carries the refusals of file uploads to the gRPC server.
+	uploads *uploadRefusals
 	// clientsWatch remembers the clients file as it was just before it was
 	// loaded, so that a change between the load and the first poll is seen.
 	clientsWatch *filewatch.Watcher
@@ -106,6 +109,7 @@ func newSecurity(cfg Config, logger *slog.Logger, opts []Option) (*security, err
 		return nil, err
 	}
 	sec.internal = auth.NewInternalListener()
+	sec.uploads = newUploadRefusals()
 	return sec, nil
 }
 
@@ -145,7 +149,8 @@ func (sec *security) requireClientCert() bool {
 // request that did not decode and before validation, so that an
 // unauthenticated caller learns nothing about the API. The claim comes
 // first so that every decode failure is taken from the codec's table
-// whatever refuses the call (see internal/codec).
+// whatever refuses the call (see internal/codec). Streams have, after
+// auth, the file upload's refusals (uploadRefusals).
 func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Validator) []grpc.ServerOption {
 	var base credentials.TransportCredentials = insecure.NewCredentials()
 	if sec.tls != nil {
@@ -183,6 +188,7 @@ func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Va
 			sec.auditor.StreamInterceptor(),
 			interceptor.StreamRecovery(logger),
 			sec.authn.StreamInterceptor(logger),
+			sec.uploads.StreamInterceptor(),
 			sec.limiter.StreamInterceptor(),
 			interceptor.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
 			interceptor.StreamValidate(validator),
@@ -191,33 +197,65 @@ func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Va
 }
 
 // gatewayDial returns the REST gateway's connection to the gRPC server,
-// over the in-process internal listener (see internal/auth).
+// over the in-process internal listener (see internal/auth). A request
+// message over --grpc-max-recv-msg-size (a REST body within
+// --http-max-body-size can make one) is refused before it is sent, as too
+// large (413), not with grpc-go's RESOURCE_EXHAUSTED (429, which tells a
+// client to retry).
 func (sec *security) gatewayDial() (*grpc.ClientConn, error) {
+	limit := sec.cfg.GRPCMaxRecvMsgSize
 	return grpc.NewClient("passthrough:///servicecenterd-internal",
 		grpc.WithContextDialer(sec.internal.DialContext),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			if err := messageSize(req, limit); err != nil {
+				return err
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil {
+				return nil, err
+			}
+			return &sizedStream{ClientStream: cs, limit: limit}, nil
+		}),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(sec.cfg.GRPCMaxSendMsgSize),
-			grpc.MaxCallSendMsgSize(sec.cfg.GRPCMaxRecvMsgSize)))
+			grpc.MaxCallSendMsgSize(limit)))
+}
+
+// messageSize refuses a request message over limit bytes.
+func messageSize(m any, limit int) error {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil
+	}
+	if n := proto.Size(pm); n > limit {
+		return tooLarge(fmt.Sprintf("request message of %d bytes larger than %d bytes (--grpc-max-recv-msg-size)", n, limit),
+			int64(limit), "--grpc-max-recv-msg-size")
+	}
+	return nil
+}
+
+// sizedStream refuses a message over limit bytes before sending it.
+type sizedStream struct {
+	grpc.ClientStream
+	limit int
+}
+
+// SendMsg implements grpc.ClientStream.
+func (s *sizedStream) SendMsg(m any) error {
+	if err := messageSize(m, s.limit); err != nil {
+		return err
+	}
+	return s.ClientStream.SendMsg(m)
 }
 
 // protect guards a plain HTTP endpoint (resource "/http/<name>") with
 // the authenticator.
 func (sec *security) protect(resource string, h http.Handler) http.Handler {
 	return sec.authn.HTTPHandler(resource, sec.logger, h)
-}
-
-// limitBody refuses REST bodies over --http-max-body-size with 413.
-func (sec *security) limitBody(h http.Handler) http.Handler {
-	limit := int64(sec.cfg.HTTPMaxBodySize)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			writeText(w, http.StatusRequestEntityTooLarge, "request body too large\n")
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		h.ServeHTTP(w, r)
-	})
 }
 
 // wrapListener turns a TCP listener into a TLS one when TLS is on.

@@ -39,10 +39,14 @@ type SecurityConfig struct {
 	MaxConnectionIdle     time.Duration `flag:"grpc-max-connection-idle" default:"0s" help:"Close a gRPC connection idle this long; 0 never."`
 	MaxConnectionAge      time.Duration `flag:"grpc-max-connection-age" default:"0s" help:"Close a gRPC connection this old (gracefully, so that clients rebalance); 0 never."`
 	HTTPReadHeaderTimeout time.Duration `flag:"http-read-header-timeout" default:"10s" help:"Time an HTTP client has to send the request headers."`
-	HTTPReadTimeout       time.Duration `flag:"http-read-timeout" default:"60s" help:"Time an HTTP client has to send the whole request."`
+	HTTPReadTimeout       time.Duration `flag:"http-read-timeout" default:"60s" help:"Time an HTTP client has to send the whole request (a file upload has --http-upload-timeout and --http-upload-min-rate instead)."`
 	HTTPWriteTimeout      time.Duration `flag:"http-write-timeout" default:"60s" help:"Time to write an HTTP response, from the end of the request headers."`
 	HTTPIdleTimeout       time.Duration `flag:"http-idle-timeout" default:"120s" help:"Close an idle HTTP keep-alive connection after this."`
-	HTTPMaxBodySize       int           `flag:"http-max-body-size" default:"8388608" help:"Largest REST request body, in bytes (413 above)."`
+	HTTPMaxBodySize       int           `flag:"http-max-body-size" default:"8388608" help:"Largest REST request body, in bytes (413 above); a file upload has --http-max-upload-size instead."`
+	HTTPMaxUploadSize     int64         `flag:"http-max-upload-size" default:"1073741824" help:"Largest file upload (POST /v1/blacklist/jobs:import with a CSV or NDJSON body), in bytes (413 above). Each record of the file (a CSV record, an NDJSON line) is at most 64 KiB besides."`
+	HTTPUploadMinRate     int64         `flag:"http-upload-min-rate" default:"4096" help:"Slowest a file upload may arrive, in bytes per second: the server waits for an upload's data at most --http-upload-rate-window at a time, and each byte received earns it 1/rate seconds more of waiting (up to the window); an upload that falls behind is cut off with 408. Only time spent waiting for the client counts. 0 turns the check off."`
+	HTTPUploadRateWindow  time.Duration `flag:"http-upload-rate-window" default:"30s" help:"Longest a file upload may keep the server waiting for data, and the span over which --http-upload-min-rate is averaged."`
+	HTTPUploadTimeout     time.Duration `flag:"http-upload-timeout" default:"1h" help:"Longest a file upload may take, from its request headers to its last byte, however fast it arrives (408 after); 0 for no limit."`
 	RateLimit             float64       `flag:"rate-limit" default:"0" help:"Calls per second each client may make (a token bucket per client; a client's rate_limit in the clients file overrides it); 0 is no limit. Over it: RESOURCE_EXHAUSTED with RetryInfo."`
 	RateBurst             int           `flag:"rate-burst" default:"0" help:"Bucket size of --rate-limit; 0 means the rate rounded up."`
 
@@ -155,6 +159,15 @@ func (c *SecurityConfig) validateSecurity(listeners map[string]string) []error {
 		if v.d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive", v.flag))
 		}
+	}
+	if c.HTTPMaxUploadSize < 1024 {
+		errs = append(errs, errors.New("--http-max-upload-size must be at least 1024 bytes"))
+	}
+	if c.HTTPUploadMinRate < 0 || c.HTTPUploadTimeout < 0 {
+		errs = append(errs, errors.New("--http-upload-min-rate and --http-upload-timeout must not be negative"))
+	}
+	if c.HTTPUploadMinRate > 0 && c.HTTPUploadRateWindow <= 0 {
+		errs = append(errs, errors.New("--http-upload-rate-window must be positive (with --http-upload-min-rate)"))
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		errs = append(errs, errors.New("--rate-limit and --rate-burst must not be negative"))

@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	grpchealth "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// TestGatewayDeniedMarker: a call the REST layer refused before reading
+// its body (GatewayDeniedHeader) is denied over the internal connection
+// even when the policy now allows it, with the code of the marked reason;
+// from the network the marker is ignored.
+func TestGatewayDeniedMarker(t *testing.T) {
+	a := New(Options{Policy: mustPolicy(t)})
+	srv := grpc.NewServer(grpc.Creds(ServerCredentials(insecure.NewCredentials())),
+		grpc.UnaryInterceptor(a.UnaryInterceptor(slog.New(slog.NewTextHandler(io.Discard, nil)))))
+	healthpb.RegisterHealthServer(srv, grpchealth.NewServer())
+	internal := NewInternalListener()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(internal) }()
+	go func() { _ = srv.Serve(tcp) }()
+	t.Cleanup(srv.Stop)
+	dial := func(target string, opts ...grpc.DialOption) healthpb.HealthClient {
+		conn, err := grpc.NewClient(target, append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return healthpb.NewHealthClient(conn)
+	}
+	viaGateway := dial("passthrough:///internal", grpc.WithContextDialer(internal.DialContext))
+	fromNetwork := dial(tcp.Addr().String())
+
+	tests := []struct {
+		name   string
+		client healthpb.HealthClient
+		marker string
+		want   codes.Code
+	}{
+		{"internal, no marker", viaGateway, "", codes.OK},
+		{"internal, refused unauthenticated", viaGateway, ReasonTokenInvalid, codes.Unauthenticated},
+		{"internal, refused not allowed", viaGateway, ReasonRPCNotAllowed, codes.PermissionDenied},
+		{"network, marker ignored", fromNetwork, ReasonTokenInvalid, codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tokenOps)
+			if tt.marker != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, GatewayDeniedHeader, tt.marker)
+			}
+			_, err := tt.client.Check(ctx, &healthpb.HealthCheckRequest{})
+			if status.Code(err) != tt.want {
+				t.Fatalf("Check: %v, want %v", err, tt.want)
+			}
+			if tt.want != codes.OK {
+				info := errorInfo(t, status.Convert(err))
+				if info.GetReason() != tt.marker || info.GetMetadata()["client"] != "ops" {
+					t.Fatalf("ErrorInfo %v", info)
+				}
+			}
+		})
+	}
+}
+
+func errorInfo(t *testing.T, st *status.Status) *errdetails.ErrorInfo {
+	t.Helper()
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info
+		}
+	}
+	t.Fatalf("no ErrorInfo in %v", st.Proto())
+	return nil
+}
