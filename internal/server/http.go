@@ -43,6 +43,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return k, ok && auth.ForwardableHeader(k)
 		}),
 		runtime.WithMetadata(auth.GatewayMetadata),
+		runtime.WithErrorHandler(gatewayErrorHandler),
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
 			k := strings.ToLower(key)
 			if forwardedHeaders[k] {
