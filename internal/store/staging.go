@@ -257,6 +257,10 @@ func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts ImportCo
 		if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS staged", st.path); err != nil {
 			return fmt.Errorf("attach staged entries: %w", err)
 		}
+		// Read once, in order: a small cache will do.
+		if _, err := conn.ExecContext(ctx, "PRAGMA staged.cache_size = -"+strconv.Itoa(stagingCacheKiB)); err != nil {
+			return fmt.Errorf("attach staged entries: %w", err)
+		}
 		defer func() {
 			if _, derr := conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE staged"); derr != nil && err == nil {
 				err = fmt.Errorf("detach staged entries: %w", derr)
