@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
@@ -121,8 +124,8 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Make sure the server has taken the messages in before the kill.
-	time.Sleep(200 * time.Millisecond)
+	// Kill once the server has begun the import in its store.
+	waitImportStored(ctx, t, dir)
 	p.kill(t)
 	if _, err := stream.CloseAndRecv(); err == nil {
 		t.Fatal("the import succeeded on a killed server")
@@ -138,5 +141,22 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 	}
 	if !regexp.MustCompile(`removed blacklist imports a previous run left unfinished","component":"bulksync","imports":1`).MatchString(p.logs.String()) {
 		t.Errorf("the restart did not report the dropped import:\n%s", p.logs)
+	}
+}
+
+// waitImportStored waits until the store in dataDir holds an import that
+// has begun: a staging file in its imports directory (store.StagingDir).
+func waitImportStored(ctx context.Context, t *testing.T, dataDir string) {
+	t.Helper()
+	dir := store.StagingDir(filepath.Join(dataDir, store.FileName))
+	for {
+		files, err := os.ReadDir(dir)
+		if err == nil && len(files) > 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no import in the store: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -98,7 +98,7 @@ func (ts *testServer) importSucceeds(t *testing.T, what string, offset, n int) {
 // stagingLeft lists the staging files of imports in the data directory.
 func stagingLeft(t *testing.T, dataDir string) []string {
 	t.Helper()
-	des, err := os.ReadDir(filepath.Join(dataDir, store.FileName+"-imports"))
+	des, err := os.ReadDir(store.StagingDir(filepath.Join(dataDir, store.FileName)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func openVersion(ctx context.Context, path string, version int, opts ...Option) 
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store file %q: want a path without ? or #", path)
 	}
-	s := &SQLite{path: path, stagingDir: path + stagingDirSuffix, imports: map[string]*staged{}}
+	s := &SQLite{path: path, stagingDir: StagingDir(path), imports: map[string]*staged{}}
 	for _, o := range opts {
 		o(s)
 	}

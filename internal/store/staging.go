@@ -51,6 +51,10 @@ type staged struct {
 	count int64
 }
 
+// StagingDir is the directory where the store at path stages imports in
+// progress, one file each.
+func StagingDir(path string) string { return path + stagingDirSuffix }
+
 // stagingPath is the staging file of job id.
 func (s *SQLite) stagingPath(id string) string {
 	return filepath.Join(s.stagingDir, id+stagingExt)
