@@ -376,8 +376,11 @@ func (c *cli) printLastError(j *scv1.BlacklistSyncJob) {
 		return
 	}
 	kind := "last error (transient; the chunk is resent)"
-	if e.GetFinal() {
+	switch {
+	case e.GetFinal():
 		kind = "last error (chunk failed for good)"
+	case j.GetState() == scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED:
+		kind = "last error (transient; it stood when the job was cancelled)"
 	}
 	code := strings.TrimSpace(e.GetCode() + " " + e.GetSubCode())
 	if code == "" {

@@ -72,6 +72,8 @@ func (s *SQLite) CreateImport(ctx context.Context, spec JobSpec) (Job, error) {
 		return Job{}, fmt.Errorf("create import: %w", err)
 	}
 	st := &staged{spec: spec, path: s.stagingPath(spec.ID)}
+	st.mu.Lock() // until the file exists: Close waits for it
+	defer st.mu.Unlock()
 	s.mu.Lock()
 	if s.imports == nil {
 		s.mu.Unlock()
