@@ -1,10 +1,17 @@
 // Package blacklistcmd is `servicecenterd blacklist`: the bulk blacklist
 // sync for people, talking gRPC to a running servicecenterd.
 //
-//	servicecenterd blacklist import FILE --supplier-id ID [--delete] [--format csv|ndjson] [--no-wait] [--addr HOST:PORT]
-//	servicecenterd blacklist jobs [--state STATE] [--supplier-id ID] [--limit N] [--addr HOST:PORT]
-//	servicecenterd blacklist status JOB_ID [--wait] [--addr HOST:PORT]
-//	servicecenterd blacklist cancel JOB_ID [--addr HOST:PORT]
+//	servicecenterd blacklist import FILE --supplier-id ID [--delete] [--format csv|ndjson] [--no-wait] [connection flags]
+//	servicecenterd blacklist jobs [--state STATE] [--supplier-id ID] [--limit N] [connection flags]
+//	servicecenterd blacklist status JOB_ID [--wait] [connection flags]
+//	servicecenterd blacklist cancel JOB_ID [connection flags]
+//
+// The connection flags (conn.go) say where the server is and how to reach
+// a secured one: --addr, --token-file (or SERVICECENTERD_TOKEN), --tls,
+// --tls-ca-file, --tls-cert-file and --tls-key-file, --tls-server-name;
+// each is mirrored by an environment variable SERVICECENTERD_BLACKLIST_*.
+// The flags of what to do (--delete, --wait...) are not: an environment
+// variable must not turn an import into a delete.
 //
 // import streams the file (CSV with a header mobile,reason, or NDJSON) to
 // ImportUserBlacklist, prints the job and the rejected lines, then follows
@@ -25,7 +32,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
@@ -49,16 +55,27 @@ Commands:
   status JOB_ID   show a job (--wait: follow it to its end)
   cancel JOB_ID   cancel a job that has not finished
 
+A secured server (--clients-file, TLS) takes a bearer token from
+--token-file or ` + TokenEnv + `, and TLS with --tls-ca-file (or --tls), a client
+certificate with --tls-cert-file and --tls-key-file. Each connection flag
+has an environment variable: ` + EnvPrefix + `ADDR, ` + EnvPrefix + `TOKEN_FILE...
+
 Run servicecenterd blacklist <command> -h for its flags.
 `
 
-// Run runs `servicecenterd blacklist` with args (after "blacklist").
+// Run runs `servicecenterd blacklist` with args (after "blacklist"); the
+// connection flags not given fall back to the environment.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWithEnv(ctx, args, stdout, stderr, os.LookupEnv)
+}
+
+// runWithEnv is Run with the environment read through getenv.
+func runWithEnv(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) (string, bool)) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("blacklist: a command is required")
 	}
-	c := &cli{stdout: stdout, stderr: stderr, tty: isTerminal(stdout)}
+	c := &cli{stdout: stdout, stderr: stderr, tty: isTerminal(stdout), getenv: getenv}
 	switch args[0] {
 	case "import":
 		return c.importFile(ctx, args[1:])
@@ -79,44 +96,61 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type cli struct {
 	stdout, stderr io.Writer
 	tty            bool
+	getenv         func(string) (string, bool)
 	conn           *grpc.ClientConn
+	// token and cert say whether a token and a client certificate are
+	// sent, tls whether TLS is on: for rpcError's hints.
+	token, cert, tls bool
 }
 
-// flags returns a flag set with --addr.
-func (c *cli) flags(name, args string) (*flag.FlagSet, *string) {
+// flags returns a flag set with the connection flags.
+func (c *cli) flags(name, args string) (*flag.FlagSet, *conn) {
 	fs := flag.NewFlagSet("servicecenterd blacklist "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	addr := fs.String("addr", DefaultAddr, "gRPC address of the running servicecenterd (host:port)")
+	cn := addConnFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(c.stderr, "Usage: servicecenterd blacklist %s %s[flags]\n\nFlags:\n", name, args)
 		fs.PrintDefaults()
+		fmt.Fprintf(c.stderr, "\nEnvironment: %s holds the bearer token itself (instead of --token-file).\n", TokenEnv)
 	}
-	return fs, addr
+	return fs, cn
 }
 
-// parse parses flags and positional arguments in any order.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// parse parses flags and positional arguments in any order (all after
+// "--" are positional), then fills the connection flags not given from
+// the environment.
+func (c *cli) parse(fs *flag.FlagSet, cn *conn, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, err
 		}
 		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			rest = nil
+		}
 		if len(rest) == 0 {
-			return pos, nil
+			return pos, cn.fromEnv(fs, c.getenv)
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
 }
 
-// client dials addr (no connection is made until the first call).
-func (c *cli) client(addr string) (scv1.LogisticsServiceClient, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// client dials the server (no connection is made until the first call).
+func (c *cli) client(cn *conn) (scv1.LogisticsServiceClient, error) {
+	opts, err := cn.dialOptions(c.getenv)
 	if err != nil {
-		return nil, fmt.Errorf("--addr %q: %w", addr, err)
+		return nil, err
+	}
+	conn, err := grpc.NewClient(cn.addr(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %q: %w", cn.addr(), err)
 	}
 	c.conn = conn
+	c.tls, c.cert = cn.tlsOn(), *cn.values["tls-cert-file"] != ""
+	c.token = cn.sendsToken(c.getenv)
 	return scv1.NewLogisticsServiceClient(conn), nil
 }
 
@@ -126,12 +160,28 @@ func (c *cli) close() {
 	}
 }
 
-// rpcError makes a gRPC failure readable.
-func rpcError(addr string, err error) error {
+// rpcError makes a gRPC failure readable, with a hint where the cause is
+// likely the connection settings.
+func (c *cli) rpcError(addr string, err error) error {
 	st := status.Convert(err)
 	switch st.Code() {
 	case codes.Unavailable:
-		return fmt.Errorf("cannot reach servicecenterd at %s: %s", addr, st.Message())
+		hint := ""
+		if !c.tls {
+			hint = " (if the server uses TLS: --tls-ca-file FILE, or --tls)"
+		}
+		return fmt.Errorf("cannot reach servicecenterd at %s: %s%s", addr, st.Message(), hint)
+	case codes.Unauthenticated:
+		var hint string
+		switch {
+		case c.token:
+			hint = " (the server refused the token)"
+		case c.cert:
+			hint = " (the server did not take the client certificate: is it issued by a CA of the server's --tls-client-ca-file?)"
+		default:
+			hint = " (give a token with --token-file or " + TokenEnv + ", or a client certificate with --tls-cert-file and --tls-key-file)"
+		}
+		return fmt.Errorf("%s (%s)%s", st.Message(), st.Code(), hint)
 	case codes.Canceled:
 		return context.Canceled
 	}
@@ -139,12 +189,12 @@ func rpcError(addr string, err error) error {
 }
 
 func (c *cli) importFile(ctx context.Context, args []string) error {
-	fs, addr := c.flags("import", "FILE --supplier-id ID ")
+	fs, cn := c.flags("import", "FILE --supplier-id ID ")
 	supplier := fs.String("supplier-id", "", "TOP supplier_id of the entries (required)")
 	del := fs.Bool("delete", false, "delete the entries from the blacklist (default: add or update them)")
 	formatName := fs.String("format", "", "csv or ndjson (default: from the file name: .csv, .ndjson/.jsonl/.json)")
 	noWait := fs.Bool("no-wait", false, "return once the job is stored, without following it")
-	pos, err := parse(fs, args)
+	pos, err := c.parse(fs, cn, args)
 	if err != nil {
 		return err
 	}
@@ -173,7 +223,7 @@ func (c *cli) importFile(ctx context.Context, args []string) error {
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	client, err := c.client(*addr)
+	client, err := c.client(cn)
 	if err != nil {
 		return err
 	}
@@ -183,7 +233,7 @@ func (c *cli) importFile(ctx context.Context, args []string) error {
 	if *del {
 		op = scv1.OperateType_OPERATE_TYPE_DELETE
 	}
-	resp, err := c.upload(ctx, client, *addr, f, size, name, format, &scv1.BlacklistSyncJobSettings{SupplierId: *supplier, OperateType: op})
+	resp, err := c.upload(ctx, client, cn.addr(), f, size, name, format, &scv1.BlacklistSyncJobSettings{SupplierId: *supplier, OperateType: op})
 	if err != nil {
 		return err
 	}
@@ -195,7 +245,7 @@ func (c *cli) importFile(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stdout, "follow it with: servicecenterd blacklist status %s --wait\n", j.GetJobId())
 		return nil
 	}
-	return c.follow(ctx, client, *addr, j.GetJobId())
+	return c.follow(ctx, client, cn.addr(), j.GetJobId())
 }
 
 // upload streams the file as one import.
@@ -205,7 +255,7 @@ func (c *cli) upload(ctx context.Context, client scv1.LogisticsServiceClient, ad
 	defer cancel()
 	stream, err := client.ImportUserBlacklist(ctx)
 	if err != nil {
-		return nil, rpcError(addr, err)
+		return nil, c.rpcError(addr, err)
 	}
 	send := func(m *scv1.ImportUserBlacklistRequest) error {
 		err := stream.Send(m)
@@ -213,7 +263,7 @@ func (c *cli) upload(ctx context.Context, client scv1.LogisticsServiceClient, ad
 			_, err = stream.CloseAndRecv()
 		}
 		if err != nil {
-			return rpcError(addr, err)
+			return c.rpcError(addr, err)
 		}
 		return nil
 	}
@@ -255,7 +305,7 @@ func (c *cli) upload(ctx context.Context, client scv1.LogisticsServiceClient, ad
 	resp, err := stream.CloseAndRecv()
 	bar.done()
 	if err != nil {
-		return nil, rpcError(addr, err)
+		return nil, c.rpcError(addr, err)
 	}
 	return resp, nil
 }
@@ -282,7 +332,7 @@ func (c *cli) printRejections(name string, rs []*scv1.BlacklistEntryRejection, t
 func (c *cli) follow(ctx context.Context, client scv1.LogisticsServiceClient, addr, id string) error {
 	watch, err := client.WatchBlacklistSyncJob(ctx, &scv1.WatchBlacklistSyncJobRequest{JobId: id})
 	if err != nil {
-		return rpcError(addr, err)
+		return c.rpcError(addr, err)
 	}
 	bar := newProgress(c.stdout, c.tty, "syncing")
 	start := time.Now()
@@ -297,7 +347,7 @@ func (c *cli) follow(ctx context.Context, client scv1.LogisticsServiceClient, ad
 			if status.Code(err) == codes.Canceled || ctx.Err() != nil {
 				return fmt.Errorf("stopped following; the job goes on: servicecenterd blacklist status %s --wait", id)
 			}
-			return rpcError(addr, err)
+			return c.rpcError(addr, err)
 		}
 		j = m.GetJob()
 		done := j.GetAcknowledgedCount() + j.GetFailedCount()
@@ -326,8 +376,11 @@ func (c *cli) printLastError(j *scv1.BlacklistSyncJob) {
 		return
 	}
 	kind := "last error (transient; the chunk is resent)"
-	if e.GetFinal() {
+	switch {
+	case e.GetFinal():
 		kind = "last error (chunk failed for good)"
+	case j.GetState() == scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED:
+		kind = "last error (transient; it stood when the job was cancelled)"
 	}
 	code := strings.TrimSpace(e.GetCode() + " " + e.GetSubCode())
 	if code == "" {
@@ -341,11 +394,11 @@ func (c *cli) printLastError(j *scv1.BlacklistSyncJob) {
 }
 
 func (c *cli) jobs(ctx context.Context, args []string) error {
-	fs, addr := c.flags("jobs", "")
+	fs, cn := c.flags("jobs", "")
 	stateFlag := fs.String("state", "", "only jobs in this state: queued, running, succeeded, failed or cancelled")
 	supplier := fs.String("supplier-id", "", "only this supplier's jobs")
 	limit := fs.Int("limit", 20, "show at most this many jobs")
-	pos, err := parse(fs, args)
+	pos, err := c.parse(fs, cn, args)
 	if err != nil {
 		return err
 	}
@@ -360,7 +413,7 @@ func (c *cli) jobs(ctx context.Context, args []string) error {
 		}
 		req.State = scv1.BlacklistSyncJobState(v)
 	}
-	client, err := c.client(*addr)
+	client, err := c.client(cn)
 	if err != nil {
 		return err
 	}
@@ -372,7 +425,7 @@ func (c *cli) jobs(ctx context.Context, args []string) error {
 		req.PageSize = int32(min(*limit-shown, 1000))
 		page, err := client.ListBlacklistSyncJobs(ctx, req)
 		if err != nil {
-			return rpcError(*addr, err)
+			return c.rpcError(cn.addr(), err)
 		}
 		for _, j := range page.GetJobs() {
 			op := "upsert"
@@ -399,9 +452,9 @@ func (c *cli) jobs(ctx context.Context, args []string) error {
 }
 
 func (c *cli) status(ctx context.Context, args []string) error {
-	fs, addr := c.flags("status", "JOB_ID ")
+	fs, cn := c.flags("status", "JOB_ID ")
 	wait := fs.Bool("wait", false, "follow the job until it ends")
-	pos, err := parse(fs, args)
+	pos, err := c.parse(fs, cn, args)
 	if err != nil {
 		return err
 	}
@@ -409,17 +462,17 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("status: one JOB_ID is required")
 	}
-	client, err := c.client(*addr)
+	client, err := c.client(cn)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 	if *wait {
-		return c.follow(ctx, client, *addr, pos[0])
+		return c.follow(ctx, client, cn.addr(), pos[0])
 	}
 	resp, err := client.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: pos[0]})
 	if err != nil {
-		return rpcError(*addr, err)
+		return c.rpcError(cn.addr(), err)
 	}
 	j := resp.GetJob()
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
@@ -448,8 +501,8 @@ func (c *cli) status(ctx context.Context, args []string) error {
 }
 
 func (c *cli) cancel(ctx context.Context, args []string) error {
-	fs, addr := c.flags("cancel", "JOB_ID ")
-	pos, err := parse(fs, args)
+	fs, cn := c.flags("cancel", "JOB_ID ")
+	pos, err := c.parse(fs, cn, args)
 	if err != nil {
 		return err
 	}
@@ -457,14 +510,14 @@ func (c *cli) cancel(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("cancel: one JOB_ID is required")
 	}
-	client, err := c.client(*addr)
+	client, err := c.client(cn)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 	resp, err := client.CancelBlacklistSyncJob(ctx, &scv1.CancelBlacklistSyncJobRequest{JobId: pos[0]})
 	if err != nil {
-		return rpcError(*addr, err)
+		return c.rpcError(cn.addr(), err)
 	}
 	j := resp.GetJob()
 	fmt.Fprintf(c.stdout, "job %s cancelled: %d of %d acknowledged, %d failed; unsent chunks will not be sent\n",

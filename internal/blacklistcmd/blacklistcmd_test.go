@@ -25,7 +25,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startServer runs a real servicecenterd (embedded emulator, store in a
 // temp dir) on loopback and returns it.
-func startServer(t *testing.T) *server.Server {
+func startServer(t *testing.T) *server.Server { return startServerWith(t, nil) }
+
+// startServerWith is startServer with settings changed by mutate.
+func startServerWith(t *testing.T, mutate func(*server.Config)) *server.Server {
 	t.Helper()
 	var cfg server.Config
 	if _, err := (config.Loader{Name: "test", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
@@ -33,6 +36,9 @@ func startServer(t *testing.T) *server.Server {
 	}
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	cfg.SyncChunkSize = 10
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -54,13 +60,20 @@ func startServer(t *testing.T) *server.Server {
 	return s
 }
 
-// run runs the command and returns stdout, stderr and the error.
+// run runs the command, with an empty environment, and returns stdout,
+// stderr and the error.
 func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	return runEnv(t, nil, args...)
+}
+
+// runEnv is run with the environment env.
+func runEnv(t *testing.T, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errw bytes.Buffer
-	err := Run(ctx, args, &out, &errw)
+	err := runWithEnv(ctx, args, &out, &errw, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return out.String(), errw.String(), err
 }
 

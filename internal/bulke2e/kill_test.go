@@ -2,10 +2,10 @@ package bulke2e
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -152,19 +152,13 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 }
 
 // waitImportStored waits until the store in dataDir holds an import that
-// has begun (a job still IMPORTING), reading the file as a second SQLite
-// reader while the server runs.
+// has begun: a staging file in its imports directory (store.StagingDir).
 func waitImportStored(ctx context.Context, t *testing.T, dataDir string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, store.FileName)+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	dir := store.StagingDir(filepath.Join(dataDir, store.FileName))
 	for {
-		var n int
-		err := db.QueryRowContext(ctx, "SELECT count(*) FROM blacklist_jobs WHERE state = ?", store.StateImporting).Scan(&n)
-		if err == nil && n > 0 {
+		files, err := os.ReadDir(dir)
+		if err == nil && len(files) > 0 {
 			return
 		}
 		if ctx.Err() != nil {

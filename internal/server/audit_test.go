@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -274,23 +275,26 @@ func testAuditTrail(t *testing.T, backend string) {
 }
 
 // assertNoPIIInDataDir fails when any file of the data directory (the
-// database, its WAL) holds one of pii.
+// database, its WAL, import staging files) holds one of pii.
 func assertNoPIIInDataDir(t *testing.T, dir string, pii []string) {
 	t.Helper()
-	files, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(filepath.Join(dir, f.Name()))
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for _, s := range pii {
 			if bytes.Contains(raw, []byte(s)) {
-				t.Errorf("%s holds %s unmasked", f.Name(), s)
+				t.Errorf("%s holds %s unmasked", path, s)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

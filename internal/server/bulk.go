@@ -67,14 +67,20 @@ func DefaultDataDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "servicecenterd"), nil
 }
 
+// WithStoreOptions passes opts to store.Open when New opens the store in
+// --data-dir (tests cap its size with store.WithMaxPages to fill it).
+func WithStoreOptions(opts ...store.Option) Option {
+	return func(o *options) { o.storeOptions = append(o.storeOptions, opts...) }
+}
+
 // openStore opens (creating, migrating) the store in cfg.DataDir: the
 // bulk sync's jobs and the audit trail.
-func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*store.SQLite, error) {
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, opts ...store.Option) (*store.SQLite, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	path := filepath.Join(cfg.DataDir, store.FileName)
-	st, err := store.Open(ctx, path)
+	st, err := store.Open(ctx, path, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}

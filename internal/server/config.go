@@ -34,7 +34,7 @@ type Config struct {
 	TOPRateLimit     float64       `flag:"top-rate-limit" default:"0" help:"TOP calls per second for the app key (token bucket); 0 is no limit."`
 	TOPRateBurst     int           `flag:"top-rate-burst" default:"0" help:"Token bucket burst; 0 means the rate rounded up."`
 
-	EmulatorAddr string `flag:"emulator-addr" default:"127.0.0.1:0" help:"Listen address of the embedded emulator (only without --top-url); port 0 picks a free one."`
+	EmulatorAddr string `flag:"emulator-addr" default:"127.0.0.1:0" help:"Listen address of the embedded emulator (only without --top-url): loopback only, always (its admin API has no authentication); port 0 picks a free one."`
 
 	DataDir            string `flag:"data-dir" help:"Directory of the durable store (servicecenterd.db: bulk blacklist sync jobs and the audit trail). Empty: $XDG_DATA_HOME/servicecenterd, else ~/.local/share/servicecenterd (on macOS and Windows, servicecenterd in the user config directory)."`
 	SyncChunkSize      int    `flag:"sync-chunk-size" default:"100" help:"Entries per TOP call of new bulk blacklist sync jobs, 1 to 100 (fixed per job)."`
@@ -56,6 +56,11 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q is not host:port", a.flag, a.addr))
 		}
+	}
+	if _, _, err := net.SplitHostPort(c.EmulatorAddr); err == nil && c.TOPURL == "" && !isLoopback(c.EmulatorAddr) {
+		errs = append(errs, fmt.Errorf("--emulator-addr %q is not a loopback address: the embedded emulator listens on loopback only, "+
+			"whatever the other settings, since its admin API has no authentication and shows the demo data's phone and ID numbers "+
+			"(use 127.0.0.1:PORT or [::1]:PORT; to serve other machines, run `servicecenterd emulator` on its own)", c.EmulatorAddr))
 	}
 	if _, err := topwire.ParseSignMethod(c.TOPSignMethod); err != nil {
 		errs = append(errs, fmt.Errorf("--top-sign-method: %w", err))

@@ -90,6 +90,11 @@ func restError(ctx context.Context, err error) error {
 			return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: st.Err()}
 		case ReasonUploadTooSlow:
 			return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestTimeout, Err: st.Err()}
+		case service.ReasonStoreFull:
+			// Not 429 (which HTTP clients take as "slow down and
+			// retry"): retrying does not help until an operator frees
+			// space in --data-dir.
+			return &runtime.HTTPStatusError{HTTPStatus: http.StatusInsufficientStorage, Err: st.Err()}
 		}
 	}
 	// The gateway puts (empty) server metadata in the context even for

@@ -24,6 +24,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/filewatch"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
+	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
 )
 
@@ -32,6 +33,8 @@ type Option func(*options)
 
 type options struct {
 	auditStore audit.Store
+	// storeOptions are passed to store.Open (WithStoreOptions).
+	storeOptions []store.Option
 }
 
 // WithAuditStore records audit events in store (besides the log), prunes

@@ -231,11 +231,8 @@ func KnownMethods() map[string][]string {
 }
 
 // listeners are the addresses the server will listen on, by flag (the
-// metrics listener is added by validateSecurity).
+// metrics listener is added by validateSecurity). The embedded emulator's
+// is not one of them: it is loopback only, always (Validate).
 func (c *Config) listeners() map[string]string {
-	l := map[string]string{"grpc-addr": c.GRPCAddr, "http-addr": c.HTTPAddr}
-	if c.TOPURL == "" {
-		l["emulator-addr"] = c.EmulatorAddr
-	}
-	return l
+	return map[string]string{"grpc-addr": c.GRPCAddr, "http-addr": c.HTTPAddr}
 }

@@ -386,7 +386,6 @@ func TestRefuseToStartBeyondLoopback(t *testing.T) {
 		{"all interfaces", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090" }, "refusing to listen beyond loopback (--grpc-addr 0.0.0.0:9090)"},
 		{"empty host", func(c *Config) { c.HTTPAddr = ":8080" }, "(--http-addr :8080)"},
 		{"a name", func(c *Config) { c.MetricsAddr = "metrics.internal:9100" }, "(--metrics-addr metrics.internal:9100)"},
-		{"emulator", func(c *Config) { c.EmulatorAddr = "[::]:8800" }, "(--emulator-addr [::]:8800)"},
 		{"explicitly allowed", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.InsecureAllowUnauthenticated = true }, ""},
 		{"tokens", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.ClientsFile = p.clientsFile }, ""},
 		{"mTLS", func(c *Config) {

@@ -77,8 +77,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if s.upstream, err = startUpstream(cfg, logger); err != nil {
 		return nil, err
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// The store first: the audit trail and the bulk sync share it.
-	if s.store, err = openStore(ctx, cfg, logger); err != nil {
+	if s.store, err = openStore(ctx, cfg, logger, o.storeOptions...); err != nil {
 		return nil, err
 	}
 	if s.sec, err = newSecurity(cfg, logger, append([]Option{WithAuditStore(s.store)}, opts...)); err != nil {

@@ -48,6 +48,13 @@ func startUpstream(cfg Config, logger *slog.Logger) (*upstream, error) {
 		_ = emu.Close()
 		return nil, fmt.Errorf("listen --emulator-addr: %w", err)
 	}
+	// Validate allows loopback addresses only; a name such as localhost
+	// is resolved by Listen, so check what it bound.
+	if a, ok := lis.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		_ = lis.Close()
+		_ = emu.Close()
+		return nil, fmt.Errorf("--emulator-addr %q: bound %s, which is not a loopback address; the embedded emulator listens on loopback only", cfg.EmulatorAddr, lis.Addr())
+	}
 	u.emulator = emu
 	u.emulatorSrv = &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = u.emulatorSrv.Serve(lis) }()

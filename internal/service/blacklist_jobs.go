@@ -26,7 +26,14 @@ const (
 	ReasonJobFinished = "BLACKLIST_SYNC_JOB_FINISHED"
 	// ReasonShuttingDown: servicecenterd is stopping; retry elsewhere or later.
 	ReasonShuttingDown = "SHUTTING_DOWN"
+	// ReasonStoreFull: the store's disk (--data-dir) is full; nothing was
+	// stored. RESOURCE_EXHAUSTED without RetryInfo: retrying helps only once
+	// an operator has freed space.
+	ReasonStoreFull = "STORE_FULL"
 )
+
+// storeFullMessage is the message of ReasonStoreFull.
+const storeFullMessage = "servicecenterd's store is full (no space left in its data directory): nothing was stored; retry once space has been freed"
 
 // errJobsDisabled: the server was built without a job manager.
 var errJobsDisabled = status.Error(codes.Unimplemented, "the bulk blacklist sync is not enabled on this server")
@@ -229,6 +236,10 @@ func jobStatus(err error) (error, bool) {
 		spec    *bulksync.SpecError
 	)
 	switch {
+	case errors.Is(err, store.ErrFull):
+		// Not UNAVAILABLE, which clients and retry policies resend at once:
+		// the disk stays full until an operator frees space.
+		return withInfo(codes.ResourceExhausted, storeFullMessage, ReasonStoreFull, nil), true
 	case errors.Is(err, bulksync.ErrJobNotFound):
 		return withInfo(codes.NotFound, "blacklist sync job not found", ReasonJobNotFound, nil), true
 	case errors.Is(err, bulksync.ErrJobFinished):

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
+	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
@@ -77,6 +78,9 @@ func Status(ctx context.Context, logger *slog.Logger, err error) error {
 		return err
 	}
 	if st, ok := jobStatus(err); ok {
+		if errors.Is(err, store.ErrFull) {
+			logger.ErrorContext(ctx, "store full: free space in --data-dir", slog.String("error", redact.Text(err.Error())))
+		}
 		return st
 	}
 	var (

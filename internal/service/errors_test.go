@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/bulksync"
+	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/topapi"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
@@ -69,6 +70,7 @@ func TestStatus(t *testing.T) {
 		{"no entries", bulksync.ErrNoEntries, codes.InvalidArgument, "", 0},
 		{"bad page token", bulksync.ErrBadPageToken, codes.InvalidArgument, "", 0},
 		{"bad spec", &bulksync.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
+		{"store full", fmt.Errorf("import bj-1: %w", fmt.Errorf("%w: add import entries: database or disk is full (13)", store.ErrFull)), codes.ResourceExhausted, ReasonStoreFull, 0},
 		{"no valid entries", &bulksync.NoValidEntriesError{Rejected: 1, Rejections: []bulksync.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
 	}
 	for _, tt := range tests {

@@ -38,7 +38,7 @@ func (s *SQLite) Record(ctx context.Context, e audit.Event) error {
 		outcome: int64(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID,
 	})
 	if err != nil {
-		return fmt.Errorf("record audit event: %w", err)
+		return markFull(fmt.Errorf("record audit event: %w", err))
 	}
 	return nil
 }

@@ -7,12 +7,12 @@ import (
 	"os"
 )
 
-// lockFile creates path; without flock, it does not keep a second
-// process out (run one servicecenterd per data directory).
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+// lockStore creates path+".lock"; without flock, it does not keep a
+// second process out (run one servicecenterd per data directory).
+func lockStore(path string) (release func() error, err error) {
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock file: %w", err)
 	}
-	return f, nil
+	return f.Close, nil
 }

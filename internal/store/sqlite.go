@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
@@ -22,48 +23,86 @@ const FileName = "servicecenterd.db"
 // The commits the API promises also survive a crash of the machine: they
 // run with synchronous=FULL (the WAL is fsynced, and with it every earlier
 // commit): CommitImport and state changes by UpdateJob. The frequent
-// chunk progress writes (BeginChunk, FinishChunk, last errors) and the
-// staging of import entries run with synchronous=NORMAL, so a power loss
-// may forget the last of them; that only makes the worker resend chunks,
-// which TOP answers as replays of their request_id.
+// chunk progress writes (BeginChunk, FinishChunk, last errors) run with
+// synchronous=NORMAL, so a power loss may forget the last of them; that
+// only makes the worker resend chunks, which TOP answers as replays of
+// their request_id. Imports in progress are staged in files of their own
+// (see staging.go), not in the database.
 //
 // Every write goes through one connection, so SQLite never sees two
 // writers and no call fails with SQLITE_BUSY; reads use a pool of
 // read-only connections and see the last committed state.
+//
+// A write that finds no space left fails with ErrFull and changes
+// nothing; the store works again, without a restart, once space is freed.
 type SQLite struct {
 	w    *sql.DB
 	r    *sql.DB
 	path string
-	lock *os.File // held while open (lockFile)
-	// insertMany is insertImportMany(), built once.
-	insertMany string
+	// unlock releases the locks held while open (lockStore).
+	unlock func() error
+	// stagingDir holds the staging files of imports in progress.
+	stagingDir string
+	// maxPages caps every file of the store (WithMaxPages); 0 is no cap.
+	maxPages int
 	// audit commits audit events in groups.
 	audit *auditWriter
+
+	mu sync.Mutex
+	// imports are the imports in progress, by job id; nil once closed.
+	imports map[string]*staged
 }
 
 var _ Store = (*SQLite)(nil)
 
+// Option changes how Open opens the store.
+type Option func(*SQLite)
+
+// WithMaxPages caps the database and each import's staging file at n
+// pages of 4 KiB (SQLite's max_page_count): a write beyond the cap fails
+// with ErrFull, as on a full disk. It lets tests fill the store without
+// filling a filesystem.
+func WithMaxPages(n int) Option {
+	return func(s *SQLite) { s.maxPages = n }
+}
+
+func maxPagesPragma(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return "&_pragma=max_page_count(" + strconv.Itoa(n) + ")"
+}
+
+// walSizeLimit is the size the WAL is truncated to after a checkpoint: a
+// large transaction that failed (on a full disk, say) does not keep its
+// space in the WAL for ever.
+const walSizeLimit = 64 << 20
+
 // Open opens the SQLite store at path, creating the file (mode 0600) if
 // needed, and migrates its schema to the latest version. The directory
-// must exist. One process at a time may have it open: Open takes a lock
-// on path+".lock" and fails when another process holds it.
-func Open(ctx context.Context, path string) (*SQLite, error) {
-	return openVersion(ctx, path, len(migrations()))
+// must exist; imports in progress are staged in path+"-imports" (created,
+// mode 0700). One process at a time may have it open: Open locks the
+// directory (and path+".lock") and fails when another process holds it.
+func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
+	return openVersion(ctx, path, len(migrations()), opts...)
 }
 
 // openVersion opens the store and migrates it to version (tests open old
 // versions).
-func openVersion(ctx context.Context, path string, version int) (_ *SQLite, err error) {
+func openVersion(ctx context.Context, path string, version int, opts ...Option) (_ *SQLite, err error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store file %q: want a path without ? or #", path)
 	}
-	s := &SQLite{path: path, insertMany: insertImportMany()}
+	s := &SQLite{path: path, stagingDir: StagingDir(path), imports: map[string]*staged{}}
+	for _, o := range opts {
+		o(s)
+	}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
 		}
 	}()
-	if s.lock, err = lockFile(path + ".lock"); err != nil {
+	if s.unlock, err = lockStore(path); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -71,14 +110,18 @@ func openVersion(ctx context.Context, path string, version int) (_ *SQLite, err 
 		return nil, fmt.Errorf("store file: %w", err)
 	}
 	_ = f.Close()
-	const common = "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
-	if s.w, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+common); err != nil {
+	if err := os.Mkdir(s.stagingDir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("store: import staging directory: %w", err)
+	}
+	common := "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)" + maxPagesPragma(s.maxPages)
+	if s.w, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
+		"&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")"+common); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.w.SetMaxOpenConns(1)
 	s.w.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, s.w, version); err != nil {
-		return nil, fmt.Errorf("store %s: %w", path, err)
+		return nil, markFull(fmt.Errorf("store %s: %w", path, err))
 	}
 	if s.r, err = sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+common); err != nil {
 		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
@@ -129,19 +172,20 @@ func (s *SQLite) SchemaVersion(ctx context.Context) (int, error) {
 // Path is the file's path.
 func (s *SQLite) Path() string { return s.path }
 
-// Close closes the database.
+// Close drops the imports in progress and closes the database.
 func (s *SQLite) Close() error {
 	if s.audit != nil {
 		s.audit.close()
 	}
-	var errs []error
+	errs := []error{s.dropImports()}
 	for _, db := range []*sql.DB{s.r, s.w} {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
 	}
-	if s.lock != nil {
-		errs = append(errs, s.lock.Close()) // releases the lock
+	if s.unlock != nil {
+		errs = append(errs, s.unlock())
+		s.unlock = nil
 	}
 	return errors.Join(errs...)
 }
@@ -158,15 +202,25 @@ func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// durableTx runs fn in a transaction on the write connection with
-// synchronous=FULL: when it returns nil, the commit (and every earlier
-// one) is on disk.
-func (s *SQLite) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+// withConn runs fn on the write connection.
+func (s *SQLite) withConn(ctx context.Context, fn func(*sql.Conn) error) error {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	return fn(conn)
+}
+
+// durableTx runs fn in a transaction on the write connection with
+// synchronous=FULL: when it returns nil, the commit (and every earlier
+// one) is on disk.
+func (s *SQLite) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return s.withConn(ctx, func(conn *sql.Conn) error { return durableConnTx(ctx, conn, fn) })
+}
+
+// durableConnTx is durableTx on conn.
+func durableConnTx(ctx context.Context, conn *sql.Conn, fn func(*sql.Tx) error) error {
 	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
 		return err
 	}
@@ -255,220 +309,6 @@ func lookup(ctx context.Context, q querier, id string) (jobRef, error) {
 		return r, fmt.Errorf("look up job: %w", err)
 	}
 	return r, nil
-}
-
-// CreateImport implements Jobs.
-func (s *SQLite) CreateImport(ctx context.Context, spec JobSpec) (Job, error) {
-	if spec.ID == "" || spec.ChunkSize <= 0 {
-		return Job{}, errors.New("create import: job id and chunk size are required")
-	}
-	ns := spec.Created.UnixNano()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO blacklist_jobs
-		(id, supplier_id, operate_type, service_type, ability_type, chunk_size, state, created_ns, updated_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		spec.ID, spec.SupplierID, spec.OperateType, spec.ServiceType, spec.AbilityType, spec.ChunkSize,
-		StateImporting, ns, ns)
-	if err != nil {
-		return Job{}, fmt.Errorf("create import: %w", err)
-	}
-	return Job{JobSpec: spec, State: StateImporting, Updated: spec.Created}, nil
-}
-
-// insertRows is how many entries one INSERT statement carries.
-const insertRows = 100
-
-const insertImportOne = "INSERT INTO blacklist_import_entries (job, pos, mobile, reasons) VALUES (?, ?, ?, ?)"
-
-// insertImportMany inserts insertRows entries.
-func insertImportMany() string {
-	return "INSERT INTO blacklist_import_entries (job, pos, mobile, reasons) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", insertRows), ", ")
-}
-
-// AddImportEntries implements Jobs.
-func (s *SQLite) AddImportEntries(ctx context.Context, jobID string, entries []Entry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		ref, err := lookup(ctx, tx, jobID)
-		if err != nil {
-			return err
-		}
-		if ref.state != StateImporting {
-			return ErrStateConflict
-		}
-		args := make([]any, 0, 4*insertRows)
-		rest := entries
-		if len(rest) >= insertRows {
-			many, err := tx.PrepareContext(ctx, s.insertMany)
-			if err != nil {
-				return err
-			}
-			defer many.Close()
-			for ; len(rest) >= insertRows; rest = rest[insertRows:] {
-				args = args[:0]
-				for _, e := range rest[:insertRows] {
-					if args, err = appendEntry(args, ref.key, e); err != nil {
-						return err
-					}
-				}
-				if _, err := many.ExecContext(ctx, args...); err != nil {
-					return err
-				}
-			}
-		}
-		if len(rest) > 0 {
-			one, err := tx.PrepareContext(ctx, insertImportOne)
-			if err != nil {
-				return err
-			}
-			defer one.Close()
-			for _, e := range rest {
-				if args, err = appendEntry(args[:0], ref.key, e); err != nil {
-					return err
-				}
-				if _, err := one.ExecContext(ctx, args...); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("add import entries: %w", err)
-	}
-	return nil
-}
-
-func appendEntry(args []any, key int64, e Entry) ([]any, error) {
-	m, err := mobileNumber(e.Mobile)
-	if err != nil {
-		return args, err
-	}
-	return append(args, key, e.Pos, m, int64(e.Reasons)), nil
-}
-
-// mobileNumber turns an 11-digit mobile into the integer kept in the
-// database (it starts with 1, so no leading zero is lost).
-func mobileNumber(s string) (int64, error) {
-	if len(s) != 11 || s[0] != '1' {
-		return 0, errors.New("entry mobile is not an 11-digit number starting with 1")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, errors.New("entry mobile is not an 11-digit number starting with 1")
-	}
-	return n, nil
-}
-
-// CommitImport implements Jobs.
-func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts ImportCounts, now time.Time) (Job, error) {
-	var out Job
-	err := s.durableTx(ctx, func(tx *sql.Tx) error {
-		ref, err := lookup(ctx, tx, jobID)
-		if err != nil {
-			return err
-		}
-		if ref.state != StateImporting {
-			return ErrStateConflict
-		}
-		// With exactly one max() aggregate, SQLite takes the bare column
-		// reasons from the row holding the maximum: the last duplicate.
-		res, err := tx.ExecContext(ctx, `INSERT INTO blacklist_entries (job, seq, mobile, reasons)
-			SELECT ?, ROW_NUMBER() OVER (ORDER BY p) - 1, mobile, reasons
-			FROM (SELECT MAX(pos) AS p, mobile, reasons FROM blacklist_import_entries WHERE job = ? GROUP BY mobile)`,
-			ref.key, ref.key)
-		if err != nil {
-			return fmt.Errorf("number entries: %w", err)
-		}
-		total, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		res, err = tx.ExecContext(ctx, "DELETE FROM blacklist_import_entries WHERE job = ?", ref.key)
-		if err != nil {
-			return fmt.Errorf("drop staged entries: %w", err)
-		}
-		staged, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		chunks := (total + ref.chunkSize - 1) / ref.chunkSize
-		_, err = tx.ExecContext(ctx, `UPDATE blacklist_jobs SET state = ?, received = ?, rejected = ?,
-			duplicates = ?, total = ?, chunks = ?, updated_ns = ? WHERE key = ?`,
-			StateQueued, counts.Received, counts.Rejected, staged-total, total, chunks, now.UnixNano(), ref.key)
-		if err != nil {
-			return fmt.Errorf("queue job: %w", err)
-		}
-		out, err = job(ctx, tx, jobID)
-		return err
-	})
-	if err != nil {
-		return Job{}, fmt.Errorf("commit import %s: %w", jobID, err)
-	}
-	return out, nil
-}
-
-// DeleteImport implements Jobs.
-func (s *SQLite) DeleteImport(ctx context.Context, jobID string) error {
-	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		ref, err := lookup(ctx, tx, jobID)
-		if err != nil {
-			return err
-		}
-		if ref.state != StateImporting {
-			return ErrStateConflict
-		}
-		return deleteImport(ctx, tx, ref.key)
-	})
-	if err != nil {
-		return fmt.Errorf("delete import %s: %w", jobID, err)
-	}
-	return nil
-}
-
-func deleteImport(ctx context.Context, tx *sql.Tx, key int64) error {
-	if _, err := tx.ExecContext(ctx, "DELETE FROM blacklist_import_entries WHERE job = ?", key); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, "DELETE FROM blacklist_jobs WHERE key = ?", key)
-	return err
-}
-
-// DeleteStaleImports implements Jobs.
-func (s *SQLite) DeleteStaleImports(ctx context.Context) (int, error) {
-	n := 0
-	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT key FROM blacklist_jobs WHERE state = ?", StateImporting)
-		if err != nil {
-			return err
-		}
-		var keys []int64
-		for rows.Next() {
-			var k int64
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return err
-			}
-			keys = append(keys, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if err := deleteImport(ctx, tx, k); err != nil {
-				return err
-			}
-		}
-		n = len(keys)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("delete stale imports: %w", err)
-	}
-	return n, nil
 }
 
 // Job implements Jobs.
@@ -622,6 +462,9 @@ func (s *SQLite) CountJobs(ctx context.Context) (map[State]int64, error) {
 	return out, nil
 }
 
+// clearError is the SET clause that removes a job's last error.
+const clearError = "err_chunk = -1, err_code = '', err_sub_code = '', err_message = '', err_final = 0, err_ns = 0, err_top_request_id = ''"
+
 // UpdateJob implements Jobs.
 func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, error) {
 	var out Job
@@ -660,6 +503,11 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, er
 			}
 			u.Error = e
 		}
+		if u.State == StateSucceeded {
+			// Every entry was acknowledged: no failure stands.
+			set = append(set, clearError)
+			u.Error = nil
+		}
 		if e := u.Error; e != nil {
 			set = append(set, "err_chunk = ?", "err_code = ?", "err_sub_code = ?", "err_message = ?", "err_final = ?", "err_ns = ?", "err_top_request_id = ?")
 			args = append(args, e.Chunk, e.Code, e.SubCode, e.Message, e.Final, e.Time.UnixNano(), e.TOPRequestID)
@@ -672,7 +520,7 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, er
 		return err
 	})
 	if err != nil {
-		return Job{}, fmt.Errorf("update job %s: %w", id, err)
+		return Job{}, markFull(fmt.Errorf("update job %s: %w", id, err))
 	}
 	if conflict {
 		return out, fmt.Errorf("update job %s (%s): %w", id, out.State, ErrStateConflict)
@@ -750,7 +598,7 @@ func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("begin chunk %d of job %s: %w", n, jobID, err)
+		return 0, markFull(fmt.Errorf("begin chunk %d of job %s: %w", n, jobID, err))
 	}
 	return prev, nil
 }
@@ -787,6 +635,12 @@ func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r Chunk
 			if r.State == ChunkAcknowledged {
 				_, err = tx.ExecContext(ctx, "UPDATE blacklist_jobs SET acknowledged = acknowledged + ?, updated_ns = ? WHERE key = ?",
 					entries, ns, ref.key)
+				if err == nil {
+					// A failure of this chunk that was being retried is
+					// over: the last error no longer shows it.
+					_, err = tx.ExecContext(ctx, "UPDATE blacklist_jobs SET "+clearError+" WHERE key = ? AND err_final = 0 AND err_chunk = ?",
+						ref.key, n)
+				}
 			} else {
 				_, err = tx.ExecContext(ctx, `UPDATE blacklist_jobs SET failed = failed + ?, updated_ns = ?,
 					err_chunk = ?, err_code = ?, err_sub_code = ?, err_message = ?, err_final = 1, err_ns = ?,
@@ -800,7 +654,7 @@ func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r Chunk
 		return err
 	})
 	if err != nil {
-		return Job{}, fmt.Errorf("finish chunk %d of job %s: %w", n, jobID, err)
+		return Job{}, markFull(fmt.Errorf("finish chunk %d of job %s: %w", n, jobID, err))
 	}
 	return out, nil
 }

@@ -155,6 +155,11 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					VALUES (1, 'bj-old', '10000000001', 1, 1, 1, 2, 2, 3, 3, 2, 3, 2, 1, 2)`,
 				`INSERT INTO blacklist_entries (job, seq, mobile, reasons) VALUES (1, 0, 13800000000, 2), (1, 1, 13800000001, 2), (1, 2, 13800000002, 6)`,
 				`INSERT INTO blacklist_chunks (job, idx, state, entries, updated_ns) VALUES (1, 0, 2, 2, 2), (1, 1, 1, 1, 2)`,
+				// An import a crash interrupted, staged in the database as
+				// versions 1 to 3 did: the migration to 4 drops it.
+				`INSERT INTO blacklist_jobs (key, id, supplier_id, operate_type, service_type, ability_type, chunk_size, state, created_ns, updated_ns)
+					VALUES (2, 'bj-importing', '10000000001', 1, 1, 1, 2, 9, 1, 1)`,
+				`INSERT INTO blacklist_import_entries (job, pos, mobile, reasons) VALUES (2, 0, 13800000009, 2)`,
 			} {
 				if _, err := old.w.Exec(q); err != nil {
 					t.Fatal(err)
@@ -169,6 +174,10 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			defer s.Close()
 			if got := schemaOf(t, s); !slices.Equal(got, want) {
 				t.Errorf("migrated schema differs from a new one:\n got %q\nwant %q", got, want)
+			}
+			var rows int
+			if err := s.r.QueryRow("SELECT COUNT(*) FROM blacklist_jobs").Scan(&rows); err != nil || rows != 1 {
+				t.Errorf("%d job rows after migration, %v; want the interrupted import dropped", rows, err)
 			}
 			j, err := s.Job(ctx, "bj-old")
 			if err != nil {
@@ -268,10 +277,23 @@ func TestImportCollapsesDuplicatesAndNumbersEntries(t *testing.T) {
 	if err := s.AddImportEntries(ctx, "bj-1", entries(1)); !errors.Is(err, ErrStateConflict) {
 		t.Errorf("add to a committed job: %v", err)
 	}
-	var staged int
-	if err := s.r.QueryRow("SELECT COUNT(*) FROM blacklist_import_entries").Scan(&staged); err != nil || staged != 0 {
-		t.Errorf("%d staged rows left, %v", staged, err)
+	if left := stagingFiles(t, s); len(left) != 0 {
+		t.Errorf("staging files left after the commit: %v", left)
 	}
+}
+
+// stagingFiles lists the files in the store's staging directory.
+func stagingFiles(t *testing.T, s *SQLite) []string {
+	t.Helper()
+	des, err := os.ReadDir(s.stagingDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		out = append(out, de.Name())
+	}
+	return out
 }
 
 func TestImportRefusesBadMobiles(t *testing.T) {
@@ -290,7 +312,7 @@ func TestImportRefusesBadMobiles(t *testing.T) {
 func TestDeleteImports(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
-	for _, id := range []string{"bj-a", "bj-b", "bj-c"} {
+	for _, id := range []string{"bj-a", "bj-b"} {
 		if _, err := s.CreateImport(ctx, JobSpec{ID: id, ChunkSize: 10, Created: t0}); err != nil {
 			t.Fatal(err)
 		}
@@ -304,20 +326,47 @@ func TestDeleteImports(t *testing.T) {
 	if err := s.DeleteImport(ctx, "bj-a"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
+	if err := s.AddImportEntries(ctx, "bj-a", entries(1)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("add to a deleted import: %v", err)
+	}
 	done := importJob(t, s, "bj-done", 10, entries(5)...)
+	// What a crash leaves: staging files no import owns (one with the
+	// journal SQLite writes beside it), and a file that is not ours.
+	for _, name := range []string{"bj-x.import", "bj-y.import", "bj-y.import-journal", "README"} {
+		if err := os.WriteFile(filepath.Join(s.stagingDir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	n, err := s.DeleteStaleImports(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteStaleImports = %d, %v; want 2", n, err)
 	}
-	var jobs, staged int
-	if err := s.r.QueryRow("SELECT (SELECT COUNT(*) FROM blacklist_jobs), (SELECT COUNT(*) FROM blacklist_import_entries)").Scan(&jobs, &staged); err != nil {
+	if left := stagingFiles(t, s); !slices.Equal(left, []string{"README", "bj-b.import"}) {
+		t.Fatalf("staging files left: %v; want the live import's and the foreign one", left)
+	}
+	// The live import was not touched.
+	if _, err := s.CommitImport(ctx, "bj-b", ImportCounts{Received: 250}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if jobs != 1 || staged != 0 {
-		t.Fatalf("%d jobs and %d staged rows left; want the committed job only", jobs, staged)
+	var jobs int
+	if err := s.r.QueryRow("SELECT COUNT(*) FROM blacklist_jobs").Scan(&jobs); err != nil || jobs != 2 {
+		t.Fatalf("%d jobs, %v; want the two committed ones", jobs, err)
 	}
 	if j, err := s.Job(ctx, done.ID); err != nil || j.Total != 5 {
 		t.Fatalf("committed job: %+v, %v", j, err)
+	}
+	// Close drops the imports in progress with their files.
+	if _, err := s.CreateImport(ctx, JobSpec{ID: "bj-open", ChunkSize: 10, Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddImportEntries(ctx, "bj-open", entries(10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := stagingFiles(t, s); !slices.Equal(left, []string{"README"}) {
+		t.Fatalf("staging files left after Close: %v", left)
 	}
 }
 
@@ -414,6 +463,86 @@ func TestUpdateJobChecksState(t *testing.T) {
 	}
 	if _, err := s.UpdateJob(ctx, "bj-nope", JobUpdate{Time: t0}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown job: %v", err)
+	}
+}
+
+// TestLastErrorShowsWhatStands: a failure being retried shows until its
+// chunk is acknowledged, a final one until the end; a SUCCEEDED job shows
+// none.
+func TestLastErrorShowsWhatStands(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	importJob(t, s, "bj-1", 1, entries(3)...)
+	retry := func(chunk int64, code string) func() error {
+		return func() error {
+			_, err := s.UpdateJob(ctx, "bj-1", JobUpdate{Error: &JobError{Chunk: chunk, Code: code, Message: "busy", Time: t0}, Time: t0})
+			return err
+		}
+	}
+	begin := func(chunk int64) func() error {
+		return func() error { _, err := s.BeginChunk(ctx, "bj-1", chunk, t0); return err }
+	}
+	finish := func(chunk int64, state ChunkState) func() error {
+		return func() error {
+			_, err := s.FinishChunk(ctx, "bj-1", chunk, ChunkResult{State: state, Code: "400", Time: t0})
+			return err
+		}
+	}
+	to := func(state State) func() error {
+		return func() error { _, err := s.UpdateJob(ctx, "bj-1", JobUpdate{State: state, Time: t0}); return err }
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		// want is the last error's chunk and code; chunk -2 means none.
+		wantChunk int64
+		wantCode  string
+	}{
+		{"start", to(StateRunning), -2, ""},
+		{"begin 0", begin(0), -2, ""},
+		{"begin 1", begin(1), -2, ""},
+		{"chunk 0 retried", retry(0, "9999"), 0, "9999"},
+		{"chunk 1 retried", retry(1, "15"), 1, "15"},
+		{"chunk 0 acknowledged: chunk 1's failure still stands", finish(0, ChunkAcknowledged), 1, "15"},
+		{"chunk 1 acknowledged: nothing stands", finish(1, ChunkAcknowledged), -2, ""},
+		{"begin 2", begin(2), -2, ""},
+		{"chunk 2 retried", retry(2, "9999"), 2, "9999"},
+		{"chunk 2 acknowledged", finish(2, ChunkAcknowledged), -2, ""},
+		{"a failure of no chunk", retry(-1, "7"), -1, "7"},
+		{"succeeded: nothing stands", to(StateSucceeded), -2, ""},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		j, err := s.Job(ctx, "bj-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e := j.LastError; {
+		case st.wantChunk == -2 && e != nil:
+			t.Fatalf("%s: last error %+v, want none", st.name, *e)
+		case st.wantChunk != -2 && (e == nil || e.Chunk != st.wantChunk || e.Code != st.wantCode):
+			t.Fatalf("%s: last error %+v, want chunk %d code %s", st.name, e, st.wantChunk, st.wantCode)
+		}
+	}
+
+	// A chunk refused for good keeps showing, whatever is acknowledged.
+	importJob(t, s, "bj-2", 1, entries(2)...)
+	for _, n := range []int64{0, 1} {
+		if _, err := s.BeginChunk(ctx, "bj-2", n, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.FinishChunk(ctx, "bj-2", 0, ChunkResult{State: ChunkFailed, Code: "400", Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishChunk(ctx, "bj-2", 1, ChunkResult{State: ChunkAcknowledged, Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.UpdateJob(ctx, "bj-2", JobUpdate{State: StateFailed, Time: t0})
+	if err != nil || j.LastError == nil || !j.LastError.Final || j.LastError.Chunk != 0 || j.LastError.Code != "400" {
+		t.Fatalf("failed job: %+v, %v", j.LastError, err)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package store is servicecenterd's durable state: the blacklist sync
 // jobs of the bulk path (internal/bulksync) and the audit trail
 // (internal/audit). The default implementation is SQLite through a pure
-// Go driver (modernc.org/sqlite, no cgo), one file in the data directory;
+// Go driver (modernc.org/sqlite, no cgo), one file in the data directory
+// (and, while an import is in progress, a staging file of its own);
 // the job logic and the audit trail see only their interfaces, so that a
 // networked database can be added later without touching them.
 //
@@ -51,9 +52,13 @@ type Audit interface {
 // (duplicates collapsed) and makes the job visible as Queued. DeleteImport
 // removes an import that will not be committed; DeleteStaleImports removes
 // those a crash left behind. Job, ListJobs and CountJobs never show an
-// import before its commit.
+// import before its commit. Removing an import must work when the disk is
+// full: the SQLite store stages imports outside its database, so that
+// removing one is deleting a file.
+//
+// A write that finds the disk full fails with an error matching ErrFull.
 type Jobs interface {
-	// CreateImport records a new job in state Importing.
+	// CreateImport begins a new job in state Importing.
 	CreateImport(ctx context.Context, spec JobSpec) (Job, error)
 	// AddImportEntries stages entries of an import, in one transaction.
 	// Entry.Pos must grow across calls; Reasons are kept as given.
@@ -85,7 +90,8 @@ type Jobs interface {
 	// returns the job as it is now; when the job was in another state it
 	// returns it unchanged together with ErrStateConflict. An error that
 	// is not Final does not replace a Final one (the job keeps showing why
-	// it failed).
+	// it failed). A job that becomes Succeeded loses its last error: every
+	// entry was acknowledged, so no failure stands.
 	UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, error)
 
 	// ChunkEntries appends the entries of chunk n (numbers n*ChunkSize up
@@ -99,8 +105,9 @@ type Jobs interface {
 	BeginChunk(ctx context.Context, jobID string, n int64, now time.Time) (ChunkState, error)
 	// FinishChunk records the outcome of a begun chunk, and adds its
 	// entries to the job's Acknowledged or Failed counter; a failure also
-	// becomes the job's last error. Finishing a finished chunk changes
-	// nothing.
+	// becomes the job's last error, and an acknowledgement clears a last
+	// error of the same chunk that was being retried (not Final).
+	// Finishing a finished chunk changes nothing.
 	FinishChunk(ctx context.Context, jobID string, n int64, r ChunkResult) (Job, error)
 }
 
@@ -193,7 +200,9 @@ type Job struct {
 	Sent, Acknowledged, Failed int64
 	// Updated is the time of the last change.
 	Updated time.Time
-	// LastError is the last failure seen while sending, if any.
+	// LastError is the last failure seen while sending that still stands,
+	// if any: a chunk refused for good (Final), or a failure being retried
+	// until its chunk is acknowledged. A Succeeded job has none.
 	LastError *JobError
 }
 

@@ -1005,9 +1005,12 @@ type BlacklistSyncJob struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the job last changed. TOP: none.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// The last failure while sending, if any: a failure being retried
-	// (final false) or a chunk refused for good (final true).
-	// TOP: the failed call's answer.
+	// The last failure while sending that still stands, if any: a chunk
+	// refused for good (final true), or a failure being retried (final
+	// false), which is cleared once that chunk is acknowledged. Unset on a
+	// SUCCEEDED job: every entry was acknowledged, so no failure stands. A
+	// FAILED job shows a final error; a CANCELLED one the failure that stood
+	// when it was cancelled. TOP: the failed call's answer.
 	LastError     *BlacklistSyncJobError `protobuf:"bytes,15,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEmbeddedEmulatorLoopbackOnly: the embedded emulator (whose admin
+// API has no authentication and whose state holds phone and ID numbers)
+// listens on loopback only, whatever the security settings; an address
+// beyond loopback is refused at Validate, and by New should one get past.
+func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
+	p := newPKI(t)
+	security := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"no authentication", func(*Config) {}},
+		{"bearer tokens", func(c *Config) { c.ClientsFile = p.clientsFile }},
+		{"mTLS", func(c *Config) { c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = p.certFile, p.keyFile, p.caFile }},
+		{"insecure allowed", func(c *Config) { c.InsecureAllowUnauthenticated = true }},
+	}
+	addrs := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:0", true},
+		{"127.0.0.2:8800", true},
+		{"[::1]:8800", true},
+		{"localhost:0", true},
+		{"0.0.0.0:8800", false},
+		{":8800", false},
+		{"[::]:8800", false},
+		{"192.0.2.10:8800", false},
+		{"emulator.internal:8800", false},
+	}
+	for _, sec := range security {
+		for _, a := range addrs {
+			t.Run(sec.name+"/"+a.addr, func(t *testing.T) {
+				cfg := defaultConfig(t)
+				sec.mutate(&cfg)
+				cfg.EmulatorAddr = a.addr
+				err := cfg.Validate()
+				switch {
+				case a.ok && err != nil:
+					t.Fatal(err)
+				case !a.ok && (err == nil || !strings.Contains(err.Error(), "--emulator-addr") || !strings.Contains(err.Error(), "loopback only")):
+					t.Fatalf("Validate = %v, want --emulator-addr refused", err)
+				}
+				// Against real TOP there is no emulator: the address is unused.
+				cfg.TOPURL, cfg.TOPAppKey, cfg.TOPAppSecret = "sandbox", "k", "s"
+				if err := cfg.Validate(); err != nil {
+					t.Fatalf("with --top-url: %v", err)
+				}
+			})
+		}
+	}
+
+	t.Run("New refuses what Validate would", func(t *testing.T) {
+		cfg := defaultConfig(t)
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		cfg.EmulatorAddr = "0.0.0.0:0"
+		s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		if err == nil {
+			s.closeAll()
+			t.Fatal("New started an emulator on all interfaces")
+		}
+		if !strings.Contains(err.Error(), "loopback only") {
+			t.Fatalf("New: %v", err)
+		}
+	})
+
+	t.Run("the running emulator answers on loopback only", func(t *testing.T) {
+		ts := startServer(t, func(c *Config) { c.EmulatorAddr = "localhost:0" })
+		u, err := url.Parse(ts.EmulatorURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, port, err := net.SplitHostPort(u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			t.Fatalf("emulator at %s", ts.EmulatorURL())
+		}
+		ts.emulator(t, http.MethodGet, "/_emulator/stats", nil) // answers on loopback
+		other := nonLoopbackIP(t)
+		if other == nil {
+			t.Skip("this machine has no address beyond loopback to try")
+		}
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(other.String(), port), 5*time.Second)
+		if err == nil {
+			conn.Close()
+			t.Fatalf("the emulator accepted a connection on %s", other)
+		}
+	})
+}
+
+// nonLoopbackIP is an address of this machine beyond loopback, if any.
+func nonLoopbackIP(t *testing.T) net.IP {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP
+		}
+	}
+	return nil
+}
