@@ -217,7 +217,10 @@ func TestImportErrors(t *testing.T) {
 func TestProgressOnATerminal(t *testing.T) {
 	var b bytes.Buffer
 	p := newProgress(&b, true, "syncing")
+	clock := time.Unix(1700000000, 0)
+	p.now = func() time.Time { return clock }
 	p.update(0, 200, "0/200")
+	clock = clock.Add(99 * time.Millisecond)
 	p.update(50, 200, "50/200") // within 100ms: skipped
 	p.update(200, 200, "200/200")
 	p.done()

@@ -14,6 +14,7 @@ type progress struct {
 	w     io.Writer
 	tty   bool
 	label string
+	now   func() time.Time // the clock (tests set their own)
 	last  time.Time
 	step  int64
 	drawn bool
@@ -22,7 +23,7 @@ type progress struct {
 const barWidth = 30
 
 func newProgress(w io.Writer, tty bool, label string) *progress {
-	return &progress{w: w, tty: tty, label: label, step: -1}
+	return &progress{w: w, tty: tty, label: label, now: time.Now, step: -1}
 }
 
 // update shows done of total (total <= 0: unknown) and a text.
@@ -31,7 +32,7 @@ func (p *progress) update(done, total int64, text string) {
 	if total > 0 {
 		pct = min(100, done*100/total)
 	}
-	now := time.Now()
+	now := p.now()
 	if p.tty {
 		if p.drawn && now.Sub(p.last) < 100*time.Millisecond && pct != 100 {
 			return
