@@ -568,16 +568,24 @@ func TestConcurrentJobs(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	watched := make([][]store.Job, len(ids))
+	// Every watch has sent the job as queued before the workers start:
+	// a watch that a loaded machine starts late would begin at RUNNING.
+	var first sync.WaitGroup
+	first.Add(len(ids))
 	for i, id := range ids {
 		wg.Go(func() {
 			if err := e.m.Watch(context.Background(), id, func(j store.Job) error {
 				watched[i] = append(watched[i], j)
+				if len(watched[i]) == 1 {
+					first.Done()
+				}
 				return nil
 			}); err != nil {
 				t.Error(err)
 			}
 		})
 	}
+	first.Wait()
 	e.run()
 	wg.Wait()
 	for i, id := range ids {
