@@ -7,7 +7,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/server"
-	"github.com/servicecenterd/servicecenterd/internal/testpki"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 )
 
 // Tokens of the secured server's clients; none may ever be printed.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/logbuf"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
 	"go.uber.org/goleak"
 

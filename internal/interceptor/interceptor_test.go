@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servicecenterd/servicecenterd/internal/logbuf"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/logbuf"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -25,7 +25,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/testpki"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
 	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )

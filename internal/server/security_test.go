@@ -25,7 +25,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/service"
-	"github.com/servicecenterd/servicecenterd/internal/testpki"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 )
 
 // Bearer tokens of the test clients file.
