@@ -1,8 +1,8 @@
-// Package benchreport turns the points `make bench` measured into its
+// Package report turns the points `make bench` measured into its
 // results: JSON, a Markdown report (tables of every point, the ratios
 // between targets and the issue's goals), an SVG chart of rps and p99
 // against concurrency, and the generated section of docs/performance.md.
-package benchreport
+package report
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package loadbench
+package load
 
 import (
 	"bytes"

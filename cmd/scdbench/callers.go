@@ -1,4 +1,4 @@
-package benchcmd
+package main
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/loadbench"
+	"github.com/servicecenterd/servicecenterd/internal/bench/load"
 )
 
 // The methods the benchmark calls, with requests that succeed against the
@@ -72,7 +72,7 @@ func (g *grpcCaller) close() {
 var errNotSuccess = errors.New("answer is not success")
 
 // call returns the CallFunc for method.
-func (g *grpcCaller) call(method string) (loadbench.CallFunc, error) {
+func (g *grpcCaller) call(method string) (load.CallFunc, error) {
 	switch method {
 	case MethodGetWorkerTags:
 		clients := make([]scv1.WorkerServiceClient, len(g.conns))
@@ -126,7 +126,7 @@ func (r *restCaller) close() { r.client.CloseIdleConnections() }
 var successJSON = []byte(`"success":true`)
 
 // call returns the CallFunc for method; each worker reuses its own buffer.
-func (r *restCaller) call(method string, conc int) (loadbench.CallFunc, error) {
+func (r *restCaller) call(method string, conc int) (load.CallFunc, error) {
 	path, body, err := restRoute(method)
 	if err != nil {
 		return nil, err

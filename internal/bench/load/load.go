@@ -1,9 +1,9 @@
-// Package loadbench is servicecenterd's closed-loop load generator: a
+// Package load is servicecenterd's closed-loop load generator: a
 // fixed number of callers call as fast as answers come back, first for a
 // warm-up that is not measured, then for a measured window, recording
 // every call's latency and the CPU time that the watched processes (the
 // servers under test, never the generator) spent in that window.
-package loadbench
+package load
 
 import (
 	"context"

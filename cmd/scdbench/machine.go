@@ -1,4 +1,4 @@
-package benchcmd
+package main
 
 import (
 	"bufio"
@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/benchreport"
+	"github.com/servicecenterd/servicecenterd/internal/bench/report"
 )
 
 // describeMachine reads the CPU model, memory and kernel from /proc, and
 // the commit from git; what cannot be read is "unknown".
-func describeMachine(ctx context.Context) benchreport.Machine {
-	m := benchreport.Machine{
+func describeMachine(ctx context.Context) report.Machine {
+	m := report.Machine{
 		CPU: "unknown", Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Kernel: "unknown", GoVersion: runtime.Version(), Commit: "unknown",
 	}

@@ -1,4 +1,4 @@
-// Package benchfloor holds the two minimal servers that `make bench`
+// Package floor holds the two minimal servers that `make bench`
 // measures servicecenterd against: Upstream, a net/http TOP gateway that
 // answers every call with a fixed, valid TOP envelope (signatures are not
 // checked), and Floor, the least a gRPC gateway in front of TOP can do: a
@@ -6,7 +6,7 @@
 // HTTP POST to the upstream, read the answer and return a fixed response.
 // Floor does not sign, validate, decode TOP's JSON or log: it is the cost
 // of the two network hops, not a rival implementation.
-package benchfloor
+package floor
 
 import (
 	"bytes"

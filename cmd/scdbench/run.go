@@ -1,4 +1,4 @@
-package benchcmd
+package main
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/benchreport"
-	"github.com/servicecenterd/servicecenterd/internal/loadbench"
+	"github.com/servicecenterd/servicecenterd/internal/bench/load"
+	"github.com/servicecenterd/servicecenterd/internal/bench/report"
 )
 
 // Bench-only TOP credentials: the fixed upstream checks nothing, and they
@@ -134,11 +134,11 @@ type target struct {
 
 func (s *servers) target(id string) target {
 	switch id {
-	case benchreport.TargetFloor:
+	case report.TargetFloor:
 		return target{id: id, server: s.floor, upstream: s.upstream, grpcAddr: s.floorAddr}
-	case benchreport.TargetUpstream:
+	case report.TargetUpstream:
 		return target{id: id, server: s.scdUpstream, upstream: s.upstream, grpcAddr: s.scdUpGRPC}
-	case benchreport.TargetEmulator:
+	case report.TargetEmulator:
 		return target{id: id, server: s.scdEmulator, grpcAddr: s.scdEmuGRPC}
 	}
 	return target{id: id, server: s.scdUpstream, upstream: s.upstream, httpAddr: s.scdUpHTTP}
@@ -167,11 +167,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer srv.stop()
 
-	rep := &benchreport.Report{
+	rep := &report.Report{
 		Date:    start,
 		Machine: describeMachine(ctx),
-		Settings: benchreport.Settings{
-			Duration: benchreport.Duration(o.duration), Warmup: benchreport.Duration(o.warmup),
+		Settings: report.Settings{
+			Duration: report.Duration(o.duration), Warmup: report.Duration(o.warmup),
 			Concurrencies: o.concurrencies, Targets: o.targets, Methods: o.methods,
 			GRPCConns: o.grpcConns, SignMethod: o.signMethod, ServerEnv: o.scdEnv, Command: commandLine(o),
 		},
@@ -209,31 +209,31 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // runPoint measures one target, method and concurrency.
-func runPoint(ctx context.Context, o options, srv *servers, t target, method string, conc int, dir string) (benchreport.Point, error) {
+func runPoint(ctx context.Context, o options, srv *servers, t target, method string, conc int, dir string) (report.Point, error) {
 	if t.server == nil {
-		return benchreport.Point{}, errors.New("server not started")
+		return report.Point{}, errors.New("server not started")
 	}
-	var call loadbench.CallFunc
+	var call load.CallFunc
 	if t.grpcAddr != "" {
 		g, err := dialGRPC(t.grpcAddr, o.grpcConns)
 		if err != nil {
-			return benchreport.Point{}, err
+			return report.Point{}, err
 		}
 		defer g.close()
 		if call, err = g.call(method); err != nil {
-			return benchreport.Point{}, err
+			return report.Point{}, err
 		}
 	} else {
 		r := newRESTCaller(t.httpAddr, conc)
 		defer r.close()
 		var err error
 		if call, err = r.call(method, conc); err != nil {
-			return benchreport.Point{}, err
+			return report.Point{}, err
 		}
 	}
-	watch := []loadbench.Process{{Name: t.server.name, PID: t.server.pid()}, {Name: "scdbench"}}
+	watch := []load.Process{{Name: t.server.name, PID: t.server.pid()}, {Name: "scdbench"}}
 	if t.upstream != nil {
-		watch = append(watch, loadbench.Process{Name: t.upstream.name, PID: t.upstream.pid()})
+		watch = append(watch, load.Process{Name: t.upstream.name, PID: t.upstream.pid()})
 	}
 	var profiles sync.WaitGroup
 	var profErr error
@@ -243,26 +243,26 @@ func runPoint(ctx context.Context, o options, srv *servers, t target, method str
 				fmt.Sprintf("%s-%s-c%d", t.id, method, conc))
 		})
 	}
-	res, err := loadbench.Run(ctx, loadbench.Config{
+	res, err := load.Run(ctx, load.Config{
 		Concurrency: conc, Warmup: o.warmup, Duration: o.duration, CallTimeout: 10 * time.Second,
 		Call: call, Watch: watch,
 	})
 	profiles.Wait()
 	if err != nil {
-		return benchreport.Point{}, err
+		return report.Point{}, err
 	}
 	if profErr != nil {
-		return benchreport.Point{}, profErr
+		return report.Point{}, profErr
 	}
 	for _, c := range []*child{t.server, t.upstream} {
 		if c != nil {
 			if err := c.alive(); err != nil {
-				return benchreport.Point{}, err
+				return report.Point{}, err
 			}
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	p := benchreport.Point{
+	p := report.Point{
 		Target: t.id, Method: method, Concurrency: conc,
 		Requests: res.Requests, Errors: res.Errors, FirstError: res.FirstError,
 		RPS: res.RPS(), P50Ms: ms(res.Latency.P50), P99Ms: ms(res.Latency.P99), MeanMs: ms(res.Latency.Mean),
@@ -328,7 +328,7 @@ func download(ctx context.Context, url, path string) error {
 
 // writeResults writes results.md, results.json and chart.svg into dir, and
 // the generated section of doc when doc is set.
-func writeResults(rep *benchreport.Report, dir, doc string) error {
+func writeResults(rep *report.Report, dir, doc string) error {
 	js, err := rep.JSON()
 	if err != nil {
 		return err
@@ -354,7 +354,7 @@ func writeResults(rep *benchreport.Report, dir, doc string) error {
 	rel = filepath.ToSlash(rel)
 	section := fmt.Sprintf("![rps and p99 against concurrency](%s/chart.svg)\n\nFull results: [%s/results.md](%s/results.md), "+
 		"[results.json](%s/results.json).\n\n", rel, rel, rel, rel) + demoteHeadings(rep.Markdown())
-	updated, err := benchreport.ReplaceSection(old, section)
+	updated, err := report.ReplaceSection(old, section)
 	if err != nil {
 		return fmt.Errorf("update %s: %w", doc, err)
 	}

@@ -1,12 +1,4 @@
-// Package benchcmd is `scdbench`, the command behind `make bench`: it
-// starts the servers under test as child processes on loopback (the fixed
-// TOP upstream, the floor, servicecenterd against the upstream and
-// servicecenterd with its embedded emulator), drives each target, method
-// and concurrency with the closed-loop generator of internal/loadbench,
-// measures the servers' CPU from /proc, and writes the results and the
-// generated section of docs/performance.md. Its other subcommands are the
-// child processes themselves.
-package benchcmd
+package main
 
 import (
 	"context"
@@ -28,7 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
-	"github.com/servicecenterd/servicecenterd/internal/benchfloor"
+	"github.com/servicecenterd/servicecenterd/internal/bench/floor"
 	"github.com/servicecenterd/servicecenterd/internal/servecmd"
 )
 
@@ -42,8 +34,8 @@ Commands:
                    listener (-pprof-addr ADDR -- serve flags), for profiles
 `
 
-// Run dispatches to a subcommand by its name in args[0].
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run dispatches to a subcommand by its name in args[0].
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return runBench(ctx, args, stdout, stderr)
 	}
@@ -102,7 +94,7 @@ func runUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return serveHTTP(ctx, *addr, benchfloor.NewUpstream())
+	return serveHTTP(ctx, *addr, floor.NewUpstream())
 }
 
 func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
@@ -118,7 +110,7 @@ func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f := benchfloor.NewFloor(*upstream)
+	f := floor.NewFloor(*upstream)
 	defer f.Close()
 	srv := grpc.NewServer()
 	f.Register(srv)

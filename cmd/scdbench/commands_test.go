@@ -1,4 +1,4 @@
-package benchcmd
+package main
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/servicecenterd/servicecenterd/internal/benchreport"
+	"github.com/servicecenterd/servicecenterd/internal/bench/load"
+	"github.com/servicecenterd/servicecenterd/internal/bench/report"
 	"github.com/servicecenterd/servicecenterd/internal/config"
-	"github.com/servicecenterd/servicecenterd/internal/loadbench"
 	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
@@ -62,15 +62,15 @@ func TestWriteResults(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(doc, []byte("# Perf\n"+benchreport.BeginMarker+"\n"+benchreport.EndMarker+"\nkept\n"), 0o644); err != nil {
+	if err := os.WriteFile(doc, []byte("# Perf\n"+report.BeginMarker+"\n"+report.EndMarker+"\nkept\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "bench", "results", "2026-11-23")
 	if err := ensureDir(out); err != nil {
 		t.Fatal(err)
 	}
-	rep := &benchreport.Report{Settings: benchreport.Settings{Methods: []string{"GetWorkerTags"}},
-		Points: []benchreport.Point{{Target: "a", Method: "GetWorkerTags", Concurrency: 1, Requests: 10, RPS: 100}}}
+	rep := &report.Report{Settings: report.Settings{Methods: []string{"GetWorkerTags"}},
+		Points: []report.Point{{Target: "a", Method: "GetWorkerTags", Concurrency: 1, Requests: 10, RPS: 100}}}
 	if err := writeResults(rep, out, doc); err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +134,13 @@ func TestCallersAgainstServicecenterd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for proto, call := range map[string]loadbench.CallFunc{"grpc": gc, "rest": rc} {
+		for proto, call := range map[string]load.CallFunc{"grpc": gc, "rest": rc} {
 			const calls = 20
 			rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
 			err := call(rctx, 0)
-			var res loadbench.Result
+			var res load.Result
 			if err == nil {
-				res, err = loadbench.Run(rctx, loadbench.Config{Concurrency: 2, Duration: time.Millisecond, MinCalls: calls, Call: call})
+				res, err = load.Run(rctx, load.Config{Concurrency: 2, Duration: time.Millisecond, MinCalls: calls, Call: call})
 			}
 			rcancel()
 			if err != nil || res.Requests < calls || res.Errors != 0 {
