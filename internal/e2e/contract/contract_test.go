@@ -23,7 +23,7 @@ import (
 )
 
 // protoRoot is the buf module root holding servicecenter/v1/*.proto.
-const protoRoot = "../../proto"
+const protoRoot = "../../../proto"
 
 // pkg is the package the contract lives in.
 const pkg protoreflect.FullName = "servicecenter.v1"

@@ -1,4 +1,4 @@
-package bulke2e
+package blacklist
 
 import (
 	"context"

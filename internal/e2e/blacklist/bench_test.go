@@ -1,6 +1,6 @@
 //go:build blacklistbench
 
-package bulke2e
+package blacklist
 
 import (
 	"bufio"
