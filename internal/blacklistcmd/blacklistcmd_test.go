@@ -18,7 +18,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/server"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -146,7 +146,7 @@ func TestImportFollowsTheJobToItsEnd(t *testing.T) {
 func TestImportDeleteNDJSONNoWaitAndCancel(t *testing.T) {
 	s := startServer(t)
 	req, _ := http.NewRequest(http.MethodPut, s.EmulatorURL()+"/_emulator/faults",
-		strings.NewReader(`{"rules":[{"method":"`+topwire.MethodBlacklistSync+`","latency":"100ms"}]}`))
+		strings.NewReader(`{"rules":[{"method":"`+top.MethodBlacklistSync+`","latency":"100ms"}]}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/store"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // MaxChunkSize is the most entries one TOP call carries: TOP's per-call
@@ -68,7 +68,7 @@ const MaxRejections = 100
 // Client implements it: it signs, rate-limits, retries what is safe and
 // refuses calls during a quota ban with a *topclient.BanError).
 type Syncer interface {
-	SyncBlacklist(ctx context.Context, r *topapi.BlacklistSyncRequest) (*topapi.BlacklistSyncResponse, error)
+	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
 }
 
 // Config configures a Manager.

@@ -18,9 +18,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -133,7 +133,7 @@ func (e *env) faults(doc string) {
 // requestIDs lists the request_ids of the recorded sync calls, in order.
 func (e *env) requestIDs() []string {
 	e.t.Helper()
-	resp, err := http.Get(e.srv.URL + "/_emulator/calls?method=" + topwire.MethodBlacklistSync)
+	resp, err := http.Get(e.srv.URL + "/_emulator/calls?method=" + top.MethodBlacklistSync)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -431,12 +431,12 @@ func TestBadSpecs(t *testing.T) {
 func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 3 })
 	e.faults(`{"seed": 3, "rules": [
-		{"method": "` + topwire.MethodBlacklistSync + `", "count": 1, "error": {"code": 7, "sub_code": "` + topwire.SubCodeAppAccessCount + `", "sub_msg": "` + topwire.BanMessage(time.Second) + `"}},
-		{"method": "` + topwire.MethodBlacklistSync + `", "count": 4, "busy": true},
-		{"method": "` + topwire.MethodBlacklistSync + `", "count": 3, "error": {"code": 15, "sub_code": "isp.top-remote-service-unavailable"}},
-		{"method": "` + topwire.MethodBlacklistSync + `", "count": 3, "http_status": 503},
-		{"method": "` + topwire.MethodBlacklistSync + `", "count": 2, "drop": true},
-		{"method": "` + topwire.MethodBlacklistSync + `", "count": 5, "latency": "20ms", "probability": 0.5}
+		{"method": "` + top.MethodBlacklistSync + `", "count": 1, "error": {"code": 7, "sub_code": "` + top.SubCodeAppAccessCount + `", "sub_msg": "` + top.BanMessage(time.Second) + `"}},
+		{"method": "` + top.MethodBlacklistSync + `", "count": 4, "busy": true},
+		{"method": "` + top.MethodBlacklistSync + `", "count": 3, "error": {"code": 15, "sub_code": "isp.top-remote-service-unavailable"}},
+		{"method": "` + top.MethodBlacklistSync + `", "count": 3, "http_status": 503},
+		{"method": "` + top.MethodBlacklistSync + `", "count": 2, "drop": true},
+		{"method": "` + top.MethodBlacklistSync + `", "count": 5, "latency": "20ms", "probability": 0.5}
 	], "quota": {"calls_per_second": 15, "ban_seconds": 1}}`)
 	res := e.importEntries(1, inputs(0, 300)...)
 	e.run()
@@ -469,7 +469,7 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 // recorded with TOP's code; the other chunks go on; the job ends FAILED.
 func TestPermanentFailureFailsOneChunk(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 1 })
-	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "count": 1,
+	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
 		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "bad mobile 13912345678"}}]}`)
 	res := e.importEntries(2, inputs(0, 25)...)
 	e.run()
@@ -509,8 +509,8 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 // before the cancel, however slow the machine.
 func TestCancelStopsSending(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 1 })
-	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "30ms", "count": 2},
-		{"method": "` + topwire.MethodBlacklistSync + `", "latency": "5m"}]}`)
+	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "30ms", "count": 2},
+		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 200)...)
 	e.run()
 	e.waitAcked(res.Job.ID, 20)
@@ -539,8 +539,8 @@ func TestCancelStopsSending(t *testing.T) {
 // the job is mid-way at the stop, however slow the machine.
 func TestResumeAfterStop(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 2 })
-	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "15ms", "count": 10},
-		{"method": "` + topwire.MethodBlacklistSync + `", "latency": "5m"}]}`)
+	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "15ms", "count": 10},
+		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 400)...)
 	e.run()
 	e.waitAcked(res.Job.ID, 100)
@@ -619,7 +619,7 @@ func TestWatchEnds(t *testing.T) {
 	// holds the job's chunks (a latency the stop abandons), and the stop
 	// comes once the watch has sent the job.
 	e.run()
-	e.faults(`{"rules": [{"method": "` + topwire.MethodBlacklistSync + `", "latency": "5m"}]}`)
+	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res = e.importEntries(1, inputs(100, 50)...)
 	errc := make(chan error, 1)
 	watching := make(chan struct{})

@@ -12,9 +12,8 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 	"github.com/servicecenterd/servicecenterd/internal/store"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // runJob delivers every chunk of a job that is not finished yet, up to
@@ -123,7 +122,7 @@ func (m *Manager) deliver(ctx context.Context, j store.Job, n int64) {
 	}
 	req := chunkRequest(j, n, entries)
 	for attempt := 0; ; attempt++ {
-		req.UserBlacklistRequest.RequestTime = topwire.Int64(m.now().UnixMilli())
+		req.UserBlacklistRequest.RequestTime = top.Int64(m.now().UnixMilli())
 		resp, err := m.top.SyncBlacklist(ctx, req)
 		if ctx.Err() != nil {
 			return
@@ -216,19 +215,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // chunkRequest is the TOP call of chunk n: request_id RequestID(job, n),
 // and always the same payload (entries in order, reasons ascending).
-func chunkRequest(j store.Job, n int64, entries []store.Entry) *topapi.BlacklistSyncRequest {
-	u := &topapi.UserBlacklistRequest{
+func chunkRequest(j store.Job, n int64, entries []store.Entry) *top.BlacklistSyncRequest {
+	u := &top.UserBlacklistRequest{
 		RequestID:   RequestID(j.ID, n),
 		SupplierID:  j.SupplierID,
 		ServiceType: strconv.Itoa(j.ServiceType),
 		AbilityType: strconv.Itoa(j.AbilityType),
-		OperateType: topwire.Int64(j.OperateType),
-		Blacklist:   make([]topapi.Blacklist, len(entries)),
+		OperateType: top.Int64(j.OperateType),
+		Blacklist:   make([]top.Blacklist, len(entries)),
 	}
 	for i, e := range entries {
-		u.Blacklist[i] = topapi.Blacklist{Mobile: e.Mobile, Reason: ReasonText(e.Reasons)}
+		u.Blacklist[i] = top.Blacklist{Mobile: e.Mobile, Reason: ReasonText(e.Reasons)}
 	}
-	return &topapi.BlacklistSyncRequest{UserBlacklistRequest: u}
+	return &top.BlacklistSyncRequest{UserBlacklistRequest: u}
 }
 
 // ReasonText writes a reason bit set as TOP's comma list, ascending
@@ -274,7 +273,7 @@ type outcome struct {
 
 // classify turns a TOP answer into what to do with the chunk (see the
 // package comment).
-func classify(resp *topapi.BlacklistSyncResponse, err error) outcome {
+func classify(resp *top.BlacklistSyncResponse, err error) outcome {
 	var (
 		ban       *topclient.BanError
 		apiErr    *topclient.APIError
@@ -284,7 +283,7 @@ func classify(resp *topapi.BlacklistSyncResponse, err error) outcome {
 	switch {
 	case err == nil:
 		out := outcome{kind: outcomeAcknowledged, err: store.JobError{TOPRequestID: resp.RequestID}}
-		var biz *topapi.BusinessError
+		var biz *top.BusinessError
 		if errors.As(resp.Err(), &biz) {
 			out.kind = outcomeFailed
 			if biz.Retry {
@@ -319,18 +318,18 @@ func classify(resp *topapi.BlacklistSyncResponse, err error) outcome {
 // content, so that resending the same chunk cannot succeed: an isv.*
 // sub_code, or codes 40, 41, 43 (missing or invalid arguments).
 func refusesContent(code int, subCode string) bool {
-	if strings.HasPrefix(subCode, topwire.SubCodePrefixCaller) {
+	if strings.HasPrefix(subCode, top.SubCodePrefixCaller) {
 		return true
 	}
 	switch code {
-	case topwire.CodeMissingRequiredArguments, topwire.CodeInvalidArguments, topwire.CodeParameterError:
+	case top.CodeMissingRequiredArguments, top.CodeInvalidArguments, top.CodeParameterError:
 		return true
 	}
 	return false
 }
 
 // apiMessage is error_response's msg and sub_msg.
-func apiMessage(r topwire.ErrorResponse) string {
+func apiMessage(r top.ErrorResponse) string {
 	if r.SubMsg == "" {
 		return r.Msg
 	}

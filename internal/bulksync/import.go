@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/store"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/validation"
 )
 
@@ -166,7 +166,7 @@ func (s Spec) check() error {
 		return &SpecError{"supplier_id", "is required"}
 	case len(s.SupplierID) > 64:
 		return &SpecError{"supplier_id", "must be at most 64 characters"}
-	case s.OperateType != topapi.OperateUpsert && s.OperateType != topapi.OperateDelete:
+	case s.OperateType != top.OperateUpsert && s.OperateType != top.OperateDelete:
 		return &SpecError{"operate_type", "must be 1 (add or update) or 2 (delete)"}
 	case s.ServiceType != 0 && s.ServiceType != 1:
 		return &SpecError{"service_type", "must be 1 (door-to-door pickup)"}

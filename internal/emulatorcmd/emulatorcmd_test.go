@@ -20,8 +20,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 func TestMain(m *testing.M) {
@@ -101,19 +101,19 @@ func (r *running) stop(t *testing.T) error {
 // signedCall makes a taglist.get call with the demo worker.
 func signedCall(t *testing.T, url, appKey, secret, session string) map[string]any {
 	t.Helper()
-	params := []topwire.Param{
-		{Key: "method", Value: topwire.MethodWorkerTagList}, {Key: "app_key", Value: appKey},
-		{Key: "session", Value: session}, {Key: "timestamp", Value: topwire.FormatTime(time.Now())},
+	params := []top.Param{
+		{Key: "method", Value: top.MethodWorkerTagList}, {Key: "app_key", Value: appKey},
+		{Key: "session", Value: session}, {Key: "timestamp", Value: top.FormatTime(time.Now())},
 		{Key: "format", Value: "json"}, {Key: "v", Value: "2.0"}, {Key: "sign_method", Value: "md5"},
 		{Key: "id_number", Value: "11010519491231002X"}, {Key: "mobile", Value: "13245678901"},
 	}
-	topwire.SortParams(params)
-	sign, err := topwire.Sign(topwire.SignMD5, secret, params)
+	top.SortParams(params)
+	sign, err := top.Sign(top.SignMD5, secret, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	params = append(params, topwire.Param{Key: "sign", Value: sign})
-	resp, err := http.Post(url, topwire.FormContentType, bytes.NewReader(topwire.AppendForm(nil, params)))
+	params = append(params, top.Param{Key: "sign", Value: sign})
+	resp, err := http.Post(url, top.FormContentType, bytes.NewReader(top.AppendForm(nil, params)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,8 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -191,11 +191,11 @@ func TestEndToEndLeakScan(t *testing.T) {
 		Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}, {Mobile: "13900000002"}}})
 	expect("sync", err, codes.OK)
 	// TOP echoing a phone number in its error message.
-	emuAdmin(http.MethodPut, "/_emulator/faults", `{"rules":[{"method":"`+topwire.MethodBlacklistSync+`","count":3,
+	emuAdmin(http.MethodPut, "/_emulator/faults", `{"rules":[{"method":"`+top.MethodBlacklistSync+`","count":3,
 		"error":{"code":15,"sub_code":"isv.invalid-parameter","sub_msg":"mobile 13900000009 is invalid"}}]}`)
 	expectHTTP("sync refused by TOP over REST", rest(http.MethodPost, "/v1/blacklist:sync", tokenOps,
 		`{"supplier_id":"10000000001","operate_type":"OPERATE_TYPE_UPSERT","blacklist":[{"mobile":"13900000009"}]}`), 400)
-	emuAdmin(http.MethodPut, "/_emulator/faults", `{"rules":[{"method":"`+topwire.MethodWorkerTagList+`","count":3,"http_status":502}]}`)
+	emuAdmin(http.MethodPut, "/_emulator/faults", `{"rules":[{"method":"`+top.MethodWorkerTagList+`","count":3,"http_status":502}]}`)
 	_, err = workers.GetWorkerTags(call(tokenOps), tags)
 	expect("bad gateway", err, codes.Unavailable)
 	_, err = workcards.BindVirtualPhone(call(tokenOps), &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{ServiceStoreCode: "FWS1122"}})

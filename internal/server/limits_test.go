@@ -19,7 +19,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/service"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // TestRateLimit: a client over its rate gets RESOURCE_EXHAUSTED with
@@ -155,7 +155,7 @@ func tooLargeBody(body map[string]any, setting, bytes string) bool {
 func TestDefaultDeadline(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.DefaultDeadline = 300 * time.Millisecond })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
-		"method": topwire.MethodWorkerTagList, "latency": "3s"}}})
+		"method": top.MethodWorkerTagList, "latency": "3s"}}})
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	if _, err := ts.workers.GetWorkerTags(context.Background(), req); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("call without a deadline: %v", err)

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // upstream is the TOP gateway servicecenterd calls: real TOP, or the
@@ -70,7 +70,7 @@ func (u *upstream) clientConfig(cfg Config) topclient.Config {
 		AppKey:      u.appKey,
 		AppSecret:   u.appSecret,
 		Session:     u.session,
-		SignMethod:  topwire.SignMethod(cfg.TOPSignMethod),
+		SignMethod:  top.SignMethod(cfg.TOPSignMethod),
 		Timeout:     cfg.TOPTimeout,
 		MaxAttempts: cfg.TOPMaxAttempts,
 		RateLimit:   cfg.TOPRateLimit,

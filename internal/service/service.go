@@ -11,17 +11,17 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/bulksync"
 	"github.com/servicecenterd/servicecenterd/internal/interceptor"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // TOP is what the handlers need from the TOP client (internal/topclient
 // implements it).
 type TOP interface {
-	AssignWorker(ctx context.Context, r *topapi.AssignWorkerRequest) (*topapi.AssignWorkerResponse, error)
-	UpdateWorker(ctx context.Context, r *topapi.WorkerUpdateRequest) (*topapi.WorkerUpdateResponse, error)
-	GetWorkerTags(ctx context.Context, r *topapi.TagListGetRequest) (*topapi.TagListGetResponse, error)
-	BindVirtualPhone(ctx context.Context, r *topapi.VirtualPhoneBindRequest) (*topapi.VirtualPhoneBindResponse, error)
-	SyncBlacklist(ctx context.Context, r *topapi.BlacklistSyncRequest) (*topapi.BlacklistSyncResponse, error)
+	AssignWorker(ctx context.Context, r *top.AssignWorkerRequest) (*top.AssignWorkerResponse, error)
+	UpdateWorker(ctx context.Context, r *top.WorkerUpdateRequest) (*top.WorkerUpdateResponse, error)
+	GetWorkerTags(ctx context.Context, r *top.TagListGetRequest) (*top.TagListGetResponse, error)
+	BindVirtualPhone(ctx context.Context, r *top.VirtualPhoneBindRequest) (*top.VirtualPhoneBindResponse, error)
+	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
 }
 
 // TOPRequestIDHeader carries TOP's request_id back to the caller; the

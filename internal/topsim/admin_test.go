@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 var update = flag.Bool("update", false, "rewrite examples/emulator-seed.json from DemoState")
@@ -99,7 +98,7 @@ func TestResetAndState(t *testing.T) {
 	if len(got.Workers) != 1 || len(got.Blacklist) != 2 {
 		t.Fatalf("state after PUT: %s", mustJSON(t, got))
 	}
-	e.call(demoCalls(t)[topwire.MethodBlacklistSync])
+	e.call(demoCalls(t)[top.MethodBlacklistSync])
 	e.call(blacklistReq("x", 2, [2]string{"13900000001", ""}))
 	e.admin(http.MethodPost, "/_emulator/reset", nil, nil)
 	e.admin(http.MethodGet, "/_emulator/state", nil, &got)
@@ -133,7 +132,7 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 		rq.placement = inSplit
 		e.call(rq)
 	}
-	rq := demoCalls(t)[topwire.MethodWorkerUpdate]
+	rq := demoCalls(t)[top.MethodWorkerUpdate]
 	rq.biz["worker"] = mustJSON(t, map[string]any{"name": "张三", "phone": 13712345678, "biz_type": "appliance_install",
 		"provider_id": 1, "identity_id": "33010619880606123X", "address": map[string]any{"address_detail": "call 13912345678"}})
 	e.call(rq)
@@ -182,12 +181,12 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 	if !strings.Contains(number, "****") {
 		t.Fatalf("virtual number not masked in the recorded response: %s", last.Response)
 	}
-	if last.Method != topwire.MethodVirtualPhoneBind || last.HTTPStatus != 200 || last.RequestID == "" || last.Seq != 7 {
+	if last.Method != top.MethodVirtualPhoneBind || last.HTTPStatus != 200 || last.RequestID == "" || last.Seq != 7 {
 		t.Fatalf("record %+v", last)
 	}
 
 	// Filter by method, and limit.
-	e.admin(http.MethodGet, "/_emulator/calls?method="+topwire.MethodWorkerUpdate+"&limit=1", nil, &calls)
+	e.admin(http.MethodGet, "/_emulator/calls?method="+top.MethodWorkerUpdate+"&limit=1", nil, &calls)
 	if len(calls.Calls) != 1 || calls.Calls[0].Seq != 6 {
 		t.Fatalf("filtered calls %+v", calls.Calls)
 	}
@@ -201,7 +200,7 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 func TestRecordedCallsRingIsBounded(t *testing.T) {
 	e := newEnv(t, topsim.Config{MaxRecordedCalls: 3})
 	for range 5 {
-		e.call(demoCalls(t)[topwire.MethodWorkerTagList])
+		e.call(demoCalls(t)[top.MethodWorkerTagList])
 	}
 	var calls struct {
 		Recorded int64                 `json:"recorded"`
@@ -225,7 +224,7 @@ func TestFaultError(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
 	putFaults(t, e, `{"rules":[{"method":"tmall.servicecenter.worker.taglist.get","count":2,
 		"error":{"code":15,"sub_code":"isp.top-remote-service-unavailable","sub_msg":"try later"}}]}`)
-	tag := demoCalls(t)[topwire.MethodWorkerTagList]
+	tag := demoCalls(t)[top.MethodWorkerTagList]
 	for i := range 2 {
 		_, body := e.call(tag)
 		got := topErr(t, body)
@@ -237,7 +236,7 @@ func TestFaultError(t *testing.T) {
 	if _, body := e.call(tag); !strings.Contains(string(body), `"success":true`) {
 		t.Fatalf("third call: %s", body)
 	}
-	if _, body := e.call(demoCalls(t)[topwire.MethodBlacklistSync]); !strings.Contains(string(body), `"success":true`) {
+	if _, body := e.call(demoCalls(t)[top.MethodBlacklistSync]); !strings.Contains(string(body), `"success":true`) {
 		t.Fatalf("other method: %s", body)
 	}
 	var f topsim.Faults
@@ -259,7 +258,7 @@ func TestFaultHTTPStatusAndBusy(t *testing.T) {
 		{"method":"tmall.servicecenter.worker.taglist.get","http_status":502,"error":{"code":10},"count":1},
 		{"method":"taobao.logistics.express.user.blacklist.tms.sync","busy":true,"count":1},
 		{"method":"tmall.servicecenter.workcard.assignworker","busy":true}]}`)
-	tag := demoCalls(t)[topwire.MethodWorkerTagList]
+	tag := demoCalls(t)[top.MethodWorkerTagList]
 	status, body := e.call(tag)
 	if status != http.StatusServiceUnavailable || string(body) != "Service Unavailable\n" {
 		t.Fatalf("plain status: %d %s", status, body)
@@ -270,8 +269,8 @@ func TestFaultHTTPStatusAndBusy(t *testing.T) {
 	}
 	// Busy: the method's own transient failure, and nothing applied.
 	_, body = e.call(blacklistReq("busy-1", 1, [2]string{"13800000001", "1"}))
-	var r topapi.BlacklistSyncResponse
-	ok(t, topwire.MethodBlacklistSync, body, &r)
+	var r top.BlacklistSyncResponse
+	ok(t, top.MethodBlacklistSync, body, &r)
 	if u := r.UserBlacklistResponse; bool(u.Success) || u.Code != topsim.BlacklistCodeBusy || !bool(u.IsRetry) {
 		t.Fatalf("busy sync: %s", body)
 	}
@@ -281,7 +280,7 @@ func TestFaultHTTPStatusAndBusy(t *testing.T) {
 	if e.emu.Stats().Blacklist.EntriesApplied != 1 {
 		t.Fatal("busy call applied entries")
 	}
-	if success, code := outcome(t, topwire.MethodAssignWorker, mustCall(e, demoCalls(t)[topwire.MethodAssignWorker])); success || code != topsim.CodeSystemBusy {
+	if success, code := outcome(t, top.MethodAssignWorker, mustCall(e, demoCalls(t)[top.MethodAssignWorker])); success || code != topsim.CodeSystemBusy {
 		t.Fatalf("busy assign: %v %s", success, code)
 	}
 }
@@ -296,8 +295,8 @@ func TestFaultDropAndLatency(t *testing.T) {
 	putFaults(t, e, `{"rules":[
 		{"method":"tmall.servicecenter.worker.taglist.get","drop":true,"count":1},
 		{"method":"tmall.servicecenter.workcard.virtualphone.bind","latency":"150ms"}]}`)
-	u, body, _ := e.build(demoCalls(t)[topwire.MethodWorkerTagList])
-	resp, err := e.http.Post(u, topwire.FormContentType, strings.NewReader(body))
+	u, body, _ := e.build(demoCalls(t)[top.MethodWorkerTagList])
+	resp, err := e.http.Post(u, top.FormContentType, strings.NewReader(body))
 	if err == nil {
 		resp.Body.Close()
 		t.Fatalf("dropped call answered %d", resp.StatusCode)
@@ -314,7 +313,7 @@ func TestFaultDropAndLatency(t *testing.T) {
 	}
 
 	start := time.Now()
-	if _, body := e.call(demoCalls(t)[topwire.MethodVirtualPhoneBind]); !strings.Contains(string(body), `"success":true`) {
+	if _, body := e.call(demoCalls(t)[top.MethodVirtualPhoneBind]); !strings.Contains(string(body), `"success":true`) {
 		t.Fatalf("slow call: %s", body)
 	}
 	if elapsed := time.Since(start); elapsed < 150*time.Millisecond {
@@ -328,7 +327,7 @@ func TestFaultProbabilityIsSeeded(t *testing.T) {
 		putFaults(t, e, `{"seed":42,"rules":[{"probability":0.5,"error":{"code":10}}]}`)
 		var b strings.Builder
 		for range 40 {
-			_, body := e.call(demoCalls(t)[topwire.MethodWorkerTagList])
+			_, body := e.call(demoCalls(t)[top.MethodWorkerTagList])
 			if strings.Contains(string(body), "error_response") {
 				b.WriteByte('x')
 			} else {
@@ -350,7 +349,7 @@ func TestFaultProbabilityIsSeeded(t *testing.T) {
 func TestQuotaBan(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
 	putFaults(t, e, `{"quota":{"calls_per_second":2,"ban_seconds":30}}`)
-	tag := demoCalls(t)[topwire.MethodWorkerTagList]
+	tag := demoCalls(t)[top.MethodWorkerTagList]
 	for i := range 2 {
 		if _, body := e.call(tag); !strings.Contains(string(body), `"success":true`) {
 			t.Fatalf("call %d within quota: %s", i, body)
@@ -358,11 +357,11 @@ func TestQuotaBan(t *testing.T) {
 	}
 	_, body := e.call(tag)
 	got := topErr(t, body)
-	if got.Code != topwire.CodeAppCallLimited || got.Msg != "App Call Limited" ||
-		got.SubCode != topwire.SubCodeAppAccessCount || got.SubMsg != "This ban will last for 30 more seconds" {
+	if got.Code != top.CodeAppCallLimited || got.Msg != "App Call Limited" ||
+		got.SubCode != top.SubCodeAppAccessCount || got.SubMsg != "This ban will last for 30 more seconds" {
 		t.Fatalf("over quota: %s", body)
 	}
-	if ban, parsed := topwire.ParseBan(got.SubMsg); !parsed || ban != 30*time.Second {
+	if ban, parsed := top.ParseBan(got.SubMsg); !parsed || ban != 30*time.Second {
 		t.Fatalf("ban %v %v", ban, parsed)
 	}
 	e.clock.Advance(20 * time.Second)
@@ -420,9 +419,9 @@ func TestAdminRoutes(t *testing.T) {
 		t.Fatalf("bad limit: %d", status)
 	}
 	var st topsim.Stats
-	e.call(demoCalls(t)[topwire.MethodBlacklistSync])
+	e.call(demoCalls(t)[top.MethodBlacklistSync])
 	if status := e.admin(http.MethodGet, "/_emulator/stats?mobile=13111111111", nil, &st); status != http.StatusOK ||
-		st.Calls.Total != 1 || st.Calls.ByMethod[topwire.MethodBlacklistSync] != 1 || st.Blacklist.AppliesByMobile["13111111111"] != 1 {
+		st.Calls.Total != 1 || st.Calls.ByMethod[top.MethodBlacklistSync] != 1 || st.Blacklist.AppliesByMobile["13111111111"] != 1 {
 		t.Fatalf("stats %d %+v", status, st)
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // callers is the number of concurrent callers in the benchmarks.
@@ -31,7 +31,7 @@ func benchCalls(b *testing.B, e *env, next func(i int64) (string, string)) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			u, body := next(n.Add(1))
-			resp, err := client.Post(u, topwire.FormContentType, strings.NewReader(body))
+			resp, err := client.Post(u, top.FormContentType, strings.NewReader(body))
 			if err != nil {
 				b.Error(err)
 				return
@@ -51,7 +51,7 @@ func benchCalls(b *testing.B, e *env, next func(i int64) (string, string)) {
 // 64 callers.
 func BenchmarkTagListGet(b *testing.B) {
 	e := newEnv(b, topsim.Config{MaxRecordedCalls: 1000})
-	rq := demoCalls(b)[topwire.MethodWorkerTagList]
+	rq := demoCalls(b)[top.MethodWorkerTagList]
 	rq.placement = inSplit
 	u, body, _ := e.build(rq)
 	benchCalls(b, e, func(int64) (string, string) { return u, body })
@@ -69,7 +69,7 @@ func BenchmarkBlacklistSync100(b *testing.B) {
 			}
 			e := newEnv(b, cfg)
 			base := e.srv.URL + "/router/rest"
-			ts := topwire.FormatTime(e.clock.Now())
+			ts := top.FormatTime(e.clock.Now())
 			benchCalls(b, e, func(i int64) (string, string) {
 				return signedBlacklist(b, base, ts, i)
 			})
@@ -99,18 +99,18 @@ func signedBlacklist(b *testing.B, base, ts string, i int64) (string, string) {
 		obj = append(obj, `","reason":"1,2"}`...)
 	}
 	obj = append(obj, "]}"...)
-	sys := []topwire.Param{
+	sys := []top.Param{
 		{Key: "app_key", Value: topsim.DefaultAppKey}, {Key: "format", Value: "json"},
-		{Key: "method", Value: topwire.MethodBlacklistSync}, {Key: "sign_method", Value: "hmac-sha256"},
+		{Key: "method", Value: top.MethodBlacklistSync}, {Key: "sign_method", Value: "hmac-sha256"},
 		{Key: "timestamp", Value: ts}, {Key: "v", Value: "2.0"},
 	}
-	all := append(append([]topwire.Param{}, sys...), topwire.Param{Key: "user_blacklist_request", Value: string(obj)})
-	topwire.SortParams(all)
-	sign, err := topwire.Sign(topwire.SignHMACSHA256, topsim.DefaultAppSecret, all)
+	all := append(append([]top.Param{}, sys...), top.Param{Key: "user_blacklist_request", Value: string(obj)})
+	top.SortParams(all)
+	sign, err := top.Sign(top.SignHMACSHA256, topsim.DefaultAppSecret, all)
 	if err != nil {
 		b.Error(err)
 	}
-	sys = append(sys, topwire.Param{Key: "sign", Value: sign})
-	body := topwire.AppendForm(nil, []topwire.Param{{Key: "user_blacklist_request", Value: string(obj)}})
-	return base + "?" + string(topwire.AppendForm(nil, sys)), string(body)
+	sys = append(sys, top.Param{Key: "sign", Value: sign})
+	body := top.AppendForm(nil, []top.Param{{Key: "user_blacklist_request", Value: string(obj)}})
+	return base + "?" + string(top.AppendForm(nil, sys)), string(body)
 }

@@ -7,8 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Codes of user_blacklist_response. "200"/SUCCESS is from the API
@@ -24,8 +23,8 @@ const (
 const MaxBlacklistEntries = 100
 
 func blacklistAnswer(success bool, code, message string, retry bool) answer {
-	return answer{resp: &topapi.BlacklistSyncResponse{UserBlacklistResponse: topapi.UserBlacklistResponse{
-		Success: topwire.Bool(success), Code: topwire.String(code), Message: message, IsRetry: topwire.Bool(retry),
+	return answer{resp: &top.BlacklistSyncResponse{UserBlacklistResponse: top.UserBlacklistResponse{
+		Success: top.Bool(success), Code: top.String(code), Message: message, IsRetry: top.Bool(retry),
 	}}}
 }
 
@@ -39,7 +38,7 @@ func blacklistSuccess() answer { return blacklistAnswer(true, BlacklistCodeSucce
 // differs. The payload is compared without request_time, which a retry may
 // renew. Rejected requests (400, 500) do not use up their request_id.
 func (e *Emulator) syncBlacklist(ctx context.Context, p url.Values, now time.Time, busy bool) answer {
-	var req topapi.BlacklistSyncRequest
+	var req top.BlacklistSyncRequest
 	if err := req.DecodeParams(p); err != nil {
 		return invalidParam(err)
 	}
@@ -70,7 +69,7 @@ func (e *Emulator) syncBlacklist(ctx context.Context, p url.Values, now time.Tim
 	if invalid != "" {
 		return blacklistAnswer(false, BlacklistCodeInvalid, invalid, false)
 	}
-	listed := u.OperateType == topapi.OperateUpsert
+	listed := u.OperateType == top.OperateUpsert
 	supplier := e.m.intern(u.SupplierID)
 	updated := now.Unix()
 	rows := make([]blRow, 0, len(u.Blacklist))
@@ -120,7 +119,7 @@ func (e *Emulator) storageFailedRetry(err error) answer {
 }
 
 // validateBlacklist returns the PARAM_ERROR message for u, or "".
-func validateBlacklist(u *topapi.UserBlacklistRequest) string {
+func validateBlacklist(u *top.UserBlacklistRequest) string {
 	bad := func(why string) string { return "PARAM_ERROR: " + why }
 	switch {
 	case u.RequestID == "":
@@ -129,11 +128,11 @@ func validateBlacklist(u *topapi.UserBlacklistRequest) string {
 		return bad("request_time is required (epoch milliseconds)")
 	case u.SupplierID == "":
 		return bad("supplier_id is required")
-	case u.ServiceType != topapi.ServiceTypePickup:
+	case u.ServiceType != top.ServiceTypePickup:
 		return bad("service_type must be 1")
-	case u.AbilityType != topapi.AbilityTypePickup:
+	case u.AbilityType != top.AbilityTypePickup:
 		return bad("ability_type must be 1")
-	case u.OperateType != topapi.OperateUpsert && u.OperateType != topapi.OperateDelete:
+	case u.OperateType != top.OperateUpsert && u.OperateType != top.OperateDelete:
 		return bad("operate_type must be 1 (add or update) or 2 (delete)")
 	case len(u.Blacklist) == 0:
 		return bad("blacklist is required")
@@ -157,7 +156,7 @@ func validateBlacklist(u *topapi.UserBlacklistRequest) string {
 
 // fingerprint hashes the payload of a sync request without request_time.
 // Reasons are compared as sets ("2,1" equals "1,2").
-func fingerprint(u *topapi.UserBlacklistRequest) [sha256.Size]byte {
+func fingerprint(u *top.UserBlacklistRequest) [sha256.Size]byte {
 	h := sha256.New()
 	write := func(s string) {
 		h.Write([]byte(s))

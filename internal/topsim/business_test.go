@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // outcome decodes any method's answer into success and its business code
@@ -20,28 +19,28 @@ import (
 func outcome(t *testing.T, method string, body []byte) (bool, string) {
 	t.Helper()
 	switch method {
-	case topwire.MethodAssignWorker:
-		var r topapi.AssignWorkerResponse
+	case top.MethodAssignWorker:
+		var r top.AssignWorkerResponse
 		ok(t, method, body, &r)
 		return bool(r.Result.Success), string(r.Result.MsgCode)
-	case topwire.MethodWorkerUpdate:
-		var r topapi.WorkerUpdateResponse
+	case top.MethodWorkerUpdate:
+		var r top.WorkerUpdateResponse
 		ok(t, method, body, &r)
 		code := ""
 		if r.Result.ErrorCode != 0 {
 			code = r.Result.ErrorCode.String()
 		}
 		return bool(r.Result.Success), code
-	case topwire.MethodWorkerTagList:
-		var r topapi.TagListGetResponse
+	case top.MethodWorkerTagList:
+		var r top.TagListGetResponse
 		ok(t, method, body, &r)
 		return bool(r.Result.Success), string(r.Result.MsgCode)
-	case topwire.MethodVirtualPhoneBind:
-		var r topapi.VirtualPhoneBindResponse
+	case top.MethodVirtualPhoneBind:
+		var r top.VirtualPhoneBindResponse
 		ok(t, method, body, &r)
 		return bool(r.Result.Success), string(r.Result.MsgCode)
-	case topwire.MethodBlacklistSync:
-		var r topapi.BlacklistSyncResponse
+	case top.MethodBlacklistSync:
+		var r top.BlacklistSyncResponse
 		ok(t, method, body, &r)
 		return bool(r.UserBlacklistResponse.Success), string(r.UserBlacklistResponse.Code)
 	}
@@ -50,15 +49,15 @@ func outcome(t *testing.T, method string, body []byte) (bool, string) {
 }
 
 func assign(biz map[string]string) req {
-	return req{method: topwire.MethodAssignWorker, biz: biz}
+	return req{method: top.MethodAssignWorker, biz: biz}
 }
 
 func updateWorker(t *testing.T, w map[string]any) req {
-	return req{method: topwire.MethodWorkerUpdate, biz: map[string]string{"worker": mustJSON(t, w)}}
+	return req{method: top.MethodWorkerUpdate, biz: map[string]string{"worker": mustJSON(t, w)}}
 }
 
 func bind(workcardRequest string) req {
-	return req{method: topwire.MethodVirtualPhoneBind, biz: map[string]string{"workcard_request": workcardRequest}}
+	return req{method: top.MethodVirtualPhoneBind, biz: map[string]string{"workcard_request": workcardRequest}}
 }
 
 func TestBusinessRules(t *testing.T) {
@@ -88,7 +87,7 @@ func TestBusinessRules(t *testing.T) {
 
 		{"update", updateWorker(t, zhang(map[string]any{"work_type": "full_time"})), true, ""},
 		{"update by provider name", updateWorker(t, map[string]any{"name": "张三", "phone": 13712345678, "biz_type": "appliance_install", "provider_name": "演示服务商"}), true, ""},
-		{"update without worker", req{method: topwire.MethodWorkerUpdate}, false, "10004"},
+		{"update without worker", req{method: top.MethodWorkerUpdate}, false, "10004"},
 		{"update without provider", updateWorker(t, map[string]any{"name": "张三", "phone": 13712345678, "biz_type": "appliance_install"}), false, "10005"},
 		{"update without name", updateWorker(t, zhang(map[string]any{"name": ""})), false, "10008"},
 		{"update without phone", updateWorker(t, zhang(map[string]any{"phone": 0})), false, "10009"},
@@ -98,8 +97,8 @@ func TestBusinessRules(t *testing.T) {
 		{"update unknown worker", updateWorker(t, zhang(map[string]any{"phone": 13700000000})), false, "10006"},
 		{"update other provider", updateWorker(t, zhang(map[string]any{"provider_id": 2})), false, "10006"},
 
-		{"taglist", req{method: topwire.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002x", "mobile": "13245678901"}}, true, ""},
-		{"taglist wrong mobile", req{method: topwire.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002X", "mobile": "13712345678"}}, false, topsim.CodeWorkerNotFound},
+		{"taglist", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002x", "mobile": "13245678901"}}, true, ""},
+		{"taglist wrong mobile", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002X", "mobile": "13712345678"}}, false, topsim.CodeWorkerNotFound},
 
 		{"bind", bind(`{"request_source":{"service_store_code":"FWS1122"},"workcard_id":11111222}`), true, ""},
 		{"bind without store", bind(`{"request_source":{"real_tp_nick":"x"},"workcard_id":2345678}`), true, ""},
@@ -132,14 +131,14 @@ func TestBusinessRules(t *testing.T) {
 
 	// Messages follow the API documents.
 	_, body := e.call(assign(map[string]string{"workcard_id": "999", "target_worker_id": "1234567"}))
-	var ar topapi.AssignWorkerResponse
-	ok(t, topwire.MethodAssignWorker, body, &ar)
+	var ar top.AssignWorkerResponse
+	ok(t, top.MethodAssignWorker, body, &ar)
 	if ar.Result.MsgInfo != "工单不存在" || ar.Result.DisplayMsg != "工单不存在" {
 		t.Errorf("1008 answer: %s", body)
 	}
 	_, body = e.call(updateWorker(t, zhang(map[string]any{"phone": 13700000000})))
-	var wr topapi.WorkerUpdateResponse
-	ok(t, topwire.MethodWorkerUpdate, body, &wr)
+	var wr top.WorkerUpdateResponse
+	ok(t, top.MethodWorkerUpdate, body, &wr)
 	if wr.Result.ErrorMsg != "工人不存在" || bool(wr.Result.Value) {
 		t.Errorf("10006 answer: %s", body)
 	}
@@ -151,7 +150,7 @@ func TestBusinessRules(t *testing.T) {
 		cards[wc.ID] = wc
 	}
 	if a := cards[2345678].Assignment; a == nil || a.WorkerID != 1234567 || a.OperatorType != 2 ||
-		topwire.FormatTime(a.AssignedAt.Time) != topwire.FormatTime(e.clock.Now()) {
+		top.FormatTime(a.AssignedAt.Time) != top.FormatTime(e.clock.Now()) {
 		t.Errorf("assignment of 2345678: %+v", a)
 	}
 	if a := cards[3456789].Assignment; a == nil || a.WorkerID != 1234568 || a.OperatorType != 3 || a.ServiceStoreID != 12345 {
@@ -177,11 +176,11 @@ func TestBusinessRules(t *testing.T) {
 func TestWorkerUpdatePersistsFields(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
 	e.clock.Advance(time.Hour)
-	_, body := e.call(demoCalls(t)[topwire.MethodWorkerUpdate])
-	var r topapi.WorkerUpdateResponse
-	ok(t, topwire.MethodWorkerUpdate, body, &r)
+	_, body := e.call(demoCalls(t)[top.MethodWorkerUpdate])
+	var r top.WorkerUpdateResponse
+	ok(t, top.MethodWorkerUpdate, body, &r)
 	if !bool(r.Result.Success) || !bool(r.Result.Value) || !r.Result.GmtModified.Equal(e.clock.Now()) ||
-		topwire.FormatTime(r.Result.GmtCreate.Time) != "2024-06-28 10:30:00" {
+		top.FormatTime(r.Result.GmtCreate.Time) != "2024-06-28 10:30:00" {
 		t.Fatalf("answer %+v", r.Result)
 	}
 	for _, w := range e.emu.Snapshot().Workers {
@@ -199,15 +198,15 @@ func TestWorkerUpdatePersistsFields(t *testing.T) {
 
 func TestTagListRendersTags(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
-	_, body := e.call(req{method: topwire.MethodWorkerTagList, biz: map[string]string{"id_number": "440305197512250014", "mobile": "13698765432"}})
-	var r topapi.TagListGetResponse
-	ok(t, topwire.MethodWorkerTagList, body, &r)
+	_, body := e.call(req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "440305197512250014", "mobile": "13698765432"}})
+	var r top.TagListGetResponse
+	ok(t, top.MethodWorkerTagList, body, &r)
 	d := r.Result.ResultData
 	if d == nil || !bool(d.BlackList) || !bool(d.Degradation) || bool(d.Vip) || len(d.HomeWorkerTags) != 1 {
 		t.Fatalf("tags %s", body)
 	}
 	h := d.HomeWorkerTags[0]
-	if h.Name != "black" || topwire.FormatTime(h.BeginTime.Time) != "2024-12-20 17:42:01" || topwire.FormatTime(h.EndTime.Time) != "2030-12-31 23:59:59" {
+	if h.Name != "black" || top.FormatTime(h.BeginTime.Time) != "2024-12-20 17:42:01" || top.FormatTime(h.EndTime.Time) != "2030-12-31 23:59:59" {
 		t.Fatalf("home_worker_tags %+v", h)
 	}
 	if d.AbilityMap != `"ac_install":{"effective":false,"serviceCode":"ac_install","abilityLevel":3}` {
@@ -220,8 +219,8 @@ func TestVirtualNumberStableUntilExpiry(t *testing.T) {
 	number := func(workcard int64) string {
 		t.Helper()
 		_, body := e.call(bind(fmt.Sprintf(`{"request_source":{},"workcard_id":%d}`, workcard)))
-		var r topapi.VirtualPhoneBindResponse
-		ok(t, topwire.MethodVirtualPhoneBind, body, &r)
+		var r top.VirtualPhoneBindResponse
+		ok(t, top.MethodVirtualPhoneBind, body, &r)
 		if !bool(r.Result.Success) || len(r.Result.ResultData) != 11 {
 			t.Fatalf("bind %d: %s", workcard, body)
 		}
@@ -269,8 +268,8 @@ func TestBlacklistIdempotency(t *testing.T) {
 	// The same id with another payload is refused and changes nothing.
 	other := blacklistReq("same-id", 2, [2]string{"13800000001", ""})
 	_, body := e.call(other)
-	var r topapi.BlacklistSyncResponse
-	ok(t, topwire.MethodBlacklistSync, body, &r)
+	var r top.BlacklistSyncResponse
+	ok(t, top.MethodBlacklistSync, body, &r)
 	u := r.UserBlacklistResponse
 	if bool(u.Success) || u.Code != topsim.BlacklistCodeConflict || bool(u.IsRetry) {
 		t.Fatalf("conflict: %s", body)
@@ -300,8 +299,8 @@ func TestBlacklistIdempotency(t *testing.T) {
 
 func mustOutcome(t *testing.T, body []byte) []byte {
 	t.Helper()
-	var r topapi.BlacklistSyncResponse
-	ok(t, topwire.MethodBlacklistSync, body, &r)
+	var r top.BlacklistSyncResponse
+	ok(t, top.MethodBlacklistSync, body, &r)
 	return []byte(strconv.FormatBool(bool(r.UserBlacklistResponse.Success)) + "/" + string(r.UserBlacklistResponse.Code))
 }
 

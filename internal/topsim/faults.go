@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Faults is the fault document of /_emulator/faults: rules that make calls
@@ -136,7 +136,7 @@ func (f *Faults) validate() error {
 			r.Method = ""
 		}
 		if r.Error != nil && r.Error.Msg == "" {
-			r.Error.Msg = topwire.Message(r.Error.Code)
+			r.Error.Msg = top.Message(r.Error.Code)
 		}
 		r.Fired = 0
 	}

@@ -15,8 +15,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 func TestMain(m *testing.M) {
@@ -30,7 +30,7 @@ type clock struct {
 }
 
 func newClock() *clock {
-	return &clock{t: time.Date(2026, 3, 2, 9, 30, 0, 0, topwire.Beijing())}
+	return &clock{t: time.Date(2026, 3, 2, 9, 30, 0, 0, top.Beijing())}
 }
 
 func (c *clock) Now() time.Time {
@@ -96,7 +96,7 @@ type req struct {
 	biz        map[string]string
 	sys        map[string]string // overrides of system params; "-" removes one
 	placement  string
-	signMethod topwire.SignMethod
+	signMethod top.SignMethod
 	secret     string // default topsim.DefaultAppSecret
 	httpMethod string // overrides the placement's verb
 }
@@ -104,19 +104,19 @@ type req struct {
 // build returns the URL, the body and the verb of rq.
 func (e *env) build(rq req) (string, string, string) {
 	params := map[string]string{
-		topwire.ParamMethod:     rq.method,
-		topwire.ParamAppKey:     topsim.DefaultAppKey,
-		topwire.ParamTimestamp:  topwire.FormatTime(e.clock.Now()),
-		topwire.ParamFormat:     topwire.FormatJSON,
-		topwire.ParamVersion:    topwire.Version,
-		topwire.ParamSignMethod: string(rq.signMethod),
-		topwire.ParamPartnerID:  "topsim-test",
+		top.ParamMethod:     rq.method,
+		top.ParamAppKey:     topsim.DefaultAppKey,
+		top.ParamTimestamp:  top.FormatTime(e.clock.Now()),
+		top.ParamFormat:     top.FormatJSON,
+		top.ParamVersion:    top.Version,
+		top.ParamSignMethod: string(rq.signMethod),
+		top.ParamPartnerID:  "topsim-test",
 	}
 	if rq.signMethod == "" {
-		params[topwire.ParamSignMethod] = string(topwire.SignHMACSHA256)
+		params[top.ParamSignMethod] = string(top.SignHMACSHA256)
 	}
-	if topwire.NeedsSession(rq.method) {
-		params[topwire.ParamSession] = topsim.DefaultSession
+	if top.NeedsSession(rq.method) {
+		params[top.ParamSession] = topsim.DefaultSession
 	}
 	for k, v := range rq.biz {
 		params[k] = v
@@ -128,43 +128,43 @@ func (e *env) build(rq req) (string, string, string) {
 			params[k] = v
 		}
 	}
-	if _, given := rq.sys[topwire.ParamSign]; !given {
-		list := make([]topwire.Param, 0, len(params))
+	if _, given := rq.sys[top.ParamSign]; !given {
+		list := make([]top.Param, 0, len(params))
 		for k, v := range params {
-			list = append(list, topwire.Param{Key: k, Value: v})
+			list = append(list, top.Param{Key: k, Value: v})
 		}
-		topwire.SortParams(list)
+		top.SortParams(list)
 		secret := rq.secret
 		if secret == "" {
 			secret = topsim.DefaultAppSecret
 		}
-		m, err := topwire.ParseSignMethod(params[topwire.ParamSignMethod])
+		m, err := top.ParseSignMethod(params[top.ParamSignMethod])
 		if err != nil {
-			m = topwire.SignMD5 // absent or unknown: sign somehow, the emulator decides
+			m = top.SignMD5 // absent or unknown: sign somehow, the emulator decides
 		}
-		sign, err := topwire.Sign(m, secret, list)
+		sign, err := top.Sign(m, secret, list)
 		if err != nil {
 			e.t.Fatalf("sign: %v", err)
 		}
-		params[topwire.ParamSign] = sign
+		params[top.ParamSign] = sign
 	}
-	var query, body []topwire.Param
+	var query, body []top.Param
 	for k, v := range params {
-		p := topwire.Param{Key: k, Value: v}
+		p := top.Param{Key: k, Value: v}
 		switch {
 		case rq.placement == inQuery || rq.placement == inGET:
 			query = append(query, p)
-		case rq.placement == inSplit && topwire.IsSystemParam(k):
+		case rq.placement == inSplit && top.IsSystemParam(k):
 			query = append(query, p)
 		default:
 			body = append(body, p)
 		}
 	}
-	topwire.SortParams(query)
-	topwire.SortParams(body)
+	top.SortParams(query)
+	top.SortParams(body)
 	u := e.srv.URL + "/router/rest"
 	if len(query) > 0 {
-		u += "?" + string(topwire.AppendForm(nil, query))
+		u += "?" + string(top.AppendForm(nil, query))
 	}
 	verb := http.MethodPost
 	if rq.placement == inGET {
@@ -173,7 +173,7 @@ func (e *env) build(rq req) (string, string, string) {
 	if rq.httpMethod != "" {
 		verb = rq.httpMethod
 	}
-	return u, string(topwire.AppendForm(nil, body)), verb
+	return u, string(top.AppendForm(nil, body)), verb
 }
 
 // call sends rq and returns the HTTP status and body.
@@ -189,7 +189,7 @@ func (e *env) call(rq req) (int, []byte) {
 		e.t.Fatal(err)
 	}
 	if rd != nil {
-		hr.Header.Set("Content-Type", topwire.FormContentType)
+		hr.Header.Set("Content-Type", top.FormContentType)
 	}
 	resp, err := e.http.Do(hr)
 	if err != nil {
@@ -205,16 +205,16 @@ func (e *env) call(rq req) (int, []byte) {
 
 // topErr decodes an error envelope (JSON, or XML when the request's format
 // was not usable); it fails the test when body is not one.
-func topErr(t testing.TB, body []byte) *topwire.ErrorResponse {
+func topErr(t testing.TB, body []byte) *top.ErrorResponse {
 	t.Helper()
 	if bytes.HasPrefix(body, []byte("<?xml")) {
-		var er topwire.ErrorResponse
+		var er top.ErrorResponse
 		if err := xml.Unmarshal(body, &er); err != nil || er.Code == 0 {
 			t.Fatalf("not an error_response: %s (%v)", body, err)
 		}
 		return &er
 	}
-	var env topwire.ErrorEnvelope
+	var env top.ErrorEnvelope
 	if err := json.Unmarshal(body, &env); err != nil || env.ErrorResponse == nil {
 		t.Fatalf("not an error_response: %s (%v)", body, err)
 	}
@@ -228,9 +228,9 @@ func ok(t testing.TB, method string, body []byte, v any) {
 	if err := json.Unmarshal(body, &env); err != nil {
 		t.Fatalf("decode %s: %v", body, err)
 	}
-	inner, found := env[topwire.ResponseKey(method)]
+	inner, found := env[top.ResponseKey(method)]
 	if !found || len(env) != 1 {
-		t.Fatalf("want only key %s, got %s", topwire.ResponseKey(method), body)
+		t.Fatalf("want only key %s, got %s", top.ResponseKey(method), body)
 	}
 	if err := json.Unmarshal(inner, v); err != nil {
 		t.Fatalf("decode %s: %v", inner, err)
@@ -286,7 +286,7 @@ func blacklistReq(requestID string, op int, entries ...[2]string) req {
 		"request_id": requestID, "request_time": 1656674541001, "supplier_id": "10000000001",
 		"service_type": "1", "ability_type": "1", "operate_type": op, "blacklist": list,
 	})
-	return req{method: topwire.MethodBlacklistSync, biz: map[string]string{"user_blacklist_request": string(b)}}
+	return req{method: top.MethodBlacklistSync, biz: map[string]string{"user_blacklist_request": string(b)}}
 }
 
 // mustJSON encodes v.
@@ -302,25 +302,25 @@ func mustJSON(t testing.TB, v any) string {
 // demoCalls are one successful call of each method with the demo data.
 func demoCalls(t testing.TB) map[string]req {
 	return map[string]req{
-		topwire.MethodAssignWorker: {method: topwire.MethodAssignWorker, biz: map[string]string{
+		top.MethodAssignWorker: {method: top.MethodAssignWorker, biz: map[string]string{
 			"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_mobile": "13245678901",
 			"target_worker_name": "张师傅", "type": "2", "service_store_id": "12345", "fulfil_task_id": "1898",
 			"outer_id": "test12345", "ext_json": `{"carNumber":"1234"}`,
 		}},
-		topwire.MethodWorkerUpdate: {method: topwire.MethodWorkerUpdate, biz: map[string]string{
+		top.MethodWorkerUpdate: {method: top.MethodWorkerUpdate, biz: map[string]string{
 			"worker": mustJSON(t, map[string]any{
 				"name": "张三", "phone": 13712345678, "biz_type": "appliance_install", "provider_id": 1,
 				"cover_category_ids": "123|456", "service_codes": "washer_install|tv_install",
 				"address": map[string]any{"address_detail": "文二路 1 号", "address_names": []string{"浙江省", "杭州市"}},
 			}),
 		}},
-		topwire.MethodWorkerTagList: {method: topwire.MethodWorkerTagList, biz: map[string]string{
+		top.MethodWorkerTagList: {method: top.MethodWorkerTagList, biz: map[string]string{
 			"id_number": "11010519491231002X", "mobile": "13245678901",
 		}},
-		topwire.MethodVirtualPhoneBind: {method: topwire.MethodVirtualPhoneBind, biz: map[string]string{
+		top.MethodVirtualPhoneBind: {method: top.MethodVirtualPhoneBind, biz: map[string]string{
 			"workcard_request": `{"request_source":{"real_tp_nick":"天猫服务商XXX","service_store_code":"FWS1122"},"workcard_id":11111222}`,
 		}},
-		topwire.MethodBlacklistSync: blacklistReq("1656674541001", 1, [2]string{"13111111111", "1"}),
+		top.MethodBlacklistSync: blacklistReq("1656674541001", 1, [2]string{"13111111111", "1"}),
 	}
 }
 

@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Business codes (msg_code) of assignworker, taglist.get and
@@ -50,23 +49,23 @@ func businessMessage(code string) string {
 // workerMessage returns worker.update's message for its documented codes.
 func workerMessage(code int64) string {
 	switch code {
-	case topapi.WorkerCodeSystemError:
+	case top.WorkerCodeSystemError:
 		return "系统错误"
-	case topapi.WorkerCodeWorkerEmpty:
+	case top.WorkerCodeWorkerEmpty:
 		return "工人信息为空"
-	case topapi.WorkerCodeProviderEmpty:
+	case top.WorkerCodeProviderEmpty:
 		return "服务商id为空或者服务商名称为空"
-	case topapi.WorkerCodeWorkerNotFound:
+	case top.WorkerCodeWorkerNotFound:
 		return "工人不存在"
-	case topapi.WorkerCodeNameMissing:
+	case top.WorkerCodeNameMissing:
 		return "缺少工人姓名"
-	case topapi.WorkerCodePhoneMissing:
+	case top.WorkerCodePhoneMissing:
 		return "缺少工人电话"
-	case topapi.WorkerCodeStoreNotFound:
+	case top.WorkerCodeStoreNotFound:
 		return "网点不存在"
-	case topapi.WorkerCodeInvalidCategory:
+	case top.WorkerCodeInvalidCategory:
 		return "category_id 无效"
-	case topapi.WorkerCodeInvalidBizType:
+	case top.WorkerCodeInvalidBizType:
 		return "biz_type 无效"
 	}
 	return ""
@@ -76,57 +75,57 @@ func workerMessage(code int64) string {
 // transient failure instead (a fault rule).
 func (e *Emulator) dispatch(ctx context.Context, method string, p url.Values, now time.Time, busy bool) answer {
 	switch method {
-	case topwire.MethodAssignWorker:
+	case top.MethodAssignWorker:
 		return e.assignWorker(ctx, p, now, busy)
-	case topwire.MethodWorkerUpdate:
+	case top.MethodWorkerUpdate:
 		return e.updateWorker(ctx, p, now, busy)
-	case topwire.MethodWorkerTagList:
+	case top.MethodWorkerTagList:
 		return e.tagList(p, busy)
-	case topwire.MethodVirtualPhoneBind:
+	case top.MethodVirtualPhoneBind:
 		return e.bindVirtualPhone(ctx, p, now, busy)
-	case topwire.MethodBlacklistSync:
+	case top.MethodBlacklistSync:
 		return e.syncBlacklist(ctx, p, now, busy)
 	}
-	return topError(topwire.CodeInvalidMethod, "", "")
+	return topError(top.CodeInvalidMethod, "", "")
 }
 
 // storageFailed answers a failed save: TOP's platform error, worth a retry.
 func (e *Emulator) storageFailed(method string, err error) answer {
 	e.log.Error("save emulator state", "method", method, "err", err)
-	return topError(topwire.CodeRemoteServiceError, topwire.SubCodeServiceUnavailable, "emulator state could not be saved")
+	return topError(top.CodeRemoteServiceError, top.SubCodeServiceUnavailable, "emulator state could not be saved")
 }
 
 func assignResult(code string) answer {
 	msg := businessMessage(code)
-	return answer{resp: &topapi.AssignWorkerResponse{Result: topapi.AssignWorkerResult{
-		Success: false, MsgCode: topwire.String(code), MsgInfo: msg, DisplayMsg: msg,
+	return answer{resp: &top.AssignWorkerResponse{Result: top.AssignWorkerResult{
+		Success: false, MsgCode: top.String(code), MsgInfo: msg, DisplayMsg: msg,
 	}}}
 }
 
 // assignWorker is tmall.servicecenter.workcard.assignworker.
 func (e *Emulator) assignWorker(ctx context.Context, p url.Values, now time.Time, busy bool) answer {
-	var req topapi.AssignWorkerRequest
+	var req top.AssignWorkerRequest
 	if err := req.DecodeParams(p); err != nil {
 		return invalidParam(err)
 	}
 	switch {
 	case req.WorkcardID == 0:
-		return remoteInvalid(topwire.SubCodeMissingParameter, "workcard_id is required")
-	case req.Type != 0 && req.Type != topapi.OperatorProvider && req.Type != topapi.OperatorStore:
-		return remoteInvalid(topwire.SubCodeInvalidParameter, "type must be 2 (provider) or 3 (store)")
-	case req.Type == topapi.OperatorStore && req.ServiceStoreID == 0:
-		return remoteInvalid(topwire.SubCodeMissingParameter, "service_store_id is required when type is 3")
+		return remoteInvalid(top.SubCodeMissingParameter, "workcard_id is required")
+	case req.Type != 0 && req.Type != top.OperatorProvider && req.Type != top.OperatorStore:
+		return remoteInvalid(top.SubCodeInvalidParameter, "type must be 2 (provider) or 3 (store)")
+	case req.Type == top.OperatorStore && req.ServiceStoreID == 0:
+		return remoteInvalid(top.SubCodeMissingParameter, "service_store_id is required when type is 3")
 	case req.TargetWorkerID == 0 && req.TargetWorkerMobile == "":
-		return remoteInvalid(topwire.SubCodeMissingParameter, "target_worker_id or target_worker_mobile is required")
+		return remoteInvalid(top.SubCodeMissingParameter, "target_worker_id or target_worker_mobile is required")
 	case req.ExtJSON != "" && !isJSONObject(req.ExtJSON):
-		return remoteInvalid(topwire.SubCodeInvalidParameter, "ext_json must be a JSON object")
+		return remoteInvalid(top.SubCodeInvalidParameter, "ext_json must be a JSON object")
 	}
 	if busy {
 		return assignResult(CodeSystemBusy)
 	}
 	opType := req.Type
 	if opType == 0 {
-		opType = topapi.OperatorProvider
+		opType = top.OperatorProvider
 	}
 
 	e.mu.Lock()
@@ -164,10 +163,10 @@ func (e *Emulator) assignWorker(ctx context.Context, p url.Values, now time.Time
 		AssignedAt: beijingTime(now),
 	}
 	if err := e.saveLocked(ctx, workcardRow(wc)); err != nil {
-		return e.storageFailed(topwire.MethodAssignWorker, err)
+		return e.storageFailed(top.MethodAssignWorker, err)
 	}
 	e.m.workcards[wc.ID] = wc
-	return answer{resp: &topapi.AssignWorkerResponse{Result: topapi.AssignWorkerResult{Success: true}}}
+	return answer{resp: &top.AssignWorkerResponse{Result: top.AssignWorkerResult{Success: true}}}
 }
 
 // saveLocked saves documents when the state lives in a file. e.mu must be
@@ -192,8 +191,8 @@ func isJSONObject(s string) bool {
 }
 
 func workerFailure(code int64) answer {
-	return answer{resp: &topapi.WorkerUpdateResponse{Result: topapi.ResultBase{
-		Success: false, ErrorCode: topwire.Int64(code), ErrorMsg: workerMessage(code),
+	return answer{resp: &top.WorkerUpdateResponse{Result: top.ResultBase{
+		Success: false, ErrorCode: top.Int64(code), ErrorMsg: workerMessage(code),
 	}}}
 }
 
@@ -201,42 +200,42 @@ func workerFailure(code int64) answer {
 // provider + name + phone + biz_type, must exist; the other fields given
 // replace the stored ones.
 func (e *Emulator) updateWorker(ctx context.Context, p url.Values, now time.Time, busy bool) answer {
-	var req topapi.WorkerUpdateRequest
+	var req top.WorkerUpdateRequest
 	if err := req.DecodeParams(p); err != nil {
 		return invalidParam(err)
 	}
 	if busy {
-		return workerFailure(topapi.WorkerCodeSystemError)
+		return workerFailure(top.WorkerCodeSystemError)
 	}
 	dto := req.Worker
 	switch {
 	case dto == nil:
-		return workerFailure(topapi.WorkerCodeWorkerEmpty)
+		return workerFailure(top.WorkerCodeWorkerEmpty)
 	case dto.ProviderID == 0 && dto.ProviderName == "":
-		return workerFailure(topapi.WorkerCodeProviderEmpty)
+		return workerFailure(top.WorkerCodeProviderEmpty)
 	case dto.Name == "":
-		return workerFailure(topapi.WorkerCodeNameMissing)
+		return workerFailure(top.WorkerCodeNameMissing)
 	case dto.Phone == 0:
-		return workerFailure(topapi.WorkerCodePhoneMissing)
+		return workerFailure(top.WorkerCodePhoneMissing)
 	}
 	phone := strconv.FormatInt(int64(dto.Phone), 10)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.m.bizTypes[dto.BizType] {
-		return workerFailure(topapi.WorkerCodeInvalidBizType)
+		return workerFailure(top.WorkerCodeInvalidBizType)
 	}
 	if dto.CoverCategoryIds != "" {
 		for part := range strings.SplitSeq(dto.CoverCategoryIds, "|") {
 			id, err := strconv.ParseInt(part, 10, 64)
 			if err != nil || !e.m.categories[id] {
-				return workerFailure(topapi.WorkerCodeInvalidCategory)
+				return workerFailure(top.WorkerCodeInvalidCategory)
 			}
 		}
 	}
 	if dto.ServiceStoreCode != "" {
 		if _, ok := e.m.storeCodes[dto.ServiceStoreCode]; !ok {
-			return workerFailure(topapi.WorkerCodeStoreNotFound)
+			return workerFailure(top.WorkerCodeStoreNotFound)
 		}
 	}
 	var w Worker
@@ -250,22 +249,22 @@ func (e *Emulator) updateWorker(ctx context.Context, p url.Values, now time.Time
 		}
 	}
 	if !found {
-		return workerFailure(topapi.WorkerCodeWorkerNotFound)
+		return workerFailure(top.WorkerCodeWorkerNotFound)
 	}
 	applyWorkerDto(&w, dto)
 	w.GmtModified = beijingTime(now)
 	if err := e.saveLocked(ctx, workerRow(w)); err != nil {
-		return e.storageFailed(topwire.MethodWorkerUpdate, err)
+		return e.storageFailed(top.MethodWorkerUpdate, err)
 	}
 	e.m.workers[w.ID] = w
-	return answer{resp: &topapi.WorkerUpdateResponse{Result: topapi.ResultBase{
+	return answer{resp: &top.WorkerUpdateResponse{Result: top.ResultBase{
 		Success: true, Value: true, GmtCreate: w.GmtCreate, GmtModified: w.GmtModified,
 	}}}
 }
 
 // applyWorkerDto copies the fields worker.update sent onto w. Pictures are
 // accepted and not kept.
-func applyWorkerDto(w *Worker, d *topapi.WorkerDto) {
+func applyWorkerDto(w *Worker, d *top.WorkerDto) {
 	if d.ProviderName != "" {
 		w.ProviderName = d.ProviderName
 	}
@@ -301,15 +300,15 @@ func applyWorkerDto(w *Worker, d *topapi.WorkerDto) {
 }
 
 func tagFailure(code string) answer {
-	return answer{resp: &topapi.TagListGetResponse{Result: topapi.TagListResult{
-		Success: false, MsgCode: topwire.String(code), MsgInfo: businessMessage(code),
+	return answer{resp: &top.TagListGetResponse{Result: top.TagListResult{
+		Success: false, MsgCode: top.String(code), MsgInfo: businessMessage(code),
 	}}}
 }
 
 // tagList is tmall.servicecenter.worker.taglist.get: the worker with this
 // identity number and mobile.
 func (e *Emulator) tagList(p url.Values, busy bool) answer {
-	var req topapi.TagListGetRequest
+	var req top.TagListGetRequest
 	if err := req.DecodeParams(p); err != nil {
 		return invalidParam(err)
 	}
@@ -335,31 +334,31 @@ func (e *Emulator) tagList(p url.Values, busy bool) answer {
 	if !found {
 		return tagFailure(CodeWorkerNotFound)
 	}
-	abilities := make(map[string]topapi.Ability, len(w.Tags.Abilities))
+	abilities := make(map[string]top.Ability, len(w.Tags.Abilities))
 	for name, a := range w.Tags.Abilities {
-		abilities[name] = topapi.Ability{Effective: a.Effective, ServiceCode: a.ServiceCode, AbilityLevel: a.AbilityLevel}
+		abilities[name] = top.Ability{Effective: a.Effective, ServiceCode: a.ServiceCode, AbilityLevel: a.AbilityLevel}
 	}
-	tag := &topapi.WorkerTag{
-		BlackList: topwire.Bool(w.Tags.BlackList), Degradation: topwire.Bool(w.Tags.Degradation),
-		AbilityMap: topapi.FormatAbilityMap(abilities),
-		Vip:        topwire.Bool(w.Tags.Vip), BigPromotion: topwire.Bool(w.Tags.BigPromotion),
+	tag := &top.WorkerTag{
+		BlackList: top.Bool(w.Tags.BlackList), Degradation: top.Bool(w.Tags.Degradation),
+		AbilityMap: top.FormatAbilityMap(abilities),
+		Vip:        top.Bool(w.Tags.Vip), BigPromotion: top.Bool(w.Tags.BigPromotion),
 	}
 	for _, h := range w.Tags.HomeWorkerTags {
-		tag.HomeWorkerTags = append(tag.HomeWorkerTags, topapi.WorkerManageRule{Name: h.Name, BeginTime: h.BeginTime, EndTime: h.EndTime})
+		tag.HomeWorkerTags = append(tag.HomeWorkerTags, top.WorkerManageRule{Name: h.Name, BeginTime: h.BeginTime, EndTime: h.EndTime})
 	}
-	return answer{resp: &topapi.TagListGetResponse{Result: topapi.TagListResult{Success: true, ResultData: tag}}}
+	return answer{resp: &top.TagListGetResponse{Result: top.TagListResult{Success: true, ResultData: tag}}}
 }
 
 func phoneFailure(code string) answer {
-	return answer{resp: &topapi.VirtualPhoneBindResponse{Result: topapi.VirtualPhoneResult{
-		Success: false, MsgCode: topwire.String(code), MsgInfo: businessMessage(code),
+	return answer{resp: &top.VirtualPhoneBindResponse{Result: top.VirtualPhoneResult{
+		Success: false, MsgCode: top.String(code), MsgInfo: businessMessage(code),
 	}}}
 }
 
 // bindVirtualPhone is tmall.servicecenter.workcard.virtualphone.bind: the
 // same workcard gets the same number until the binding expires.
 func (e *Emulator) bindVirtualPhone(ctx context.Context, p url.Values, now time.Time, busy bool) answer {
-	var req topapi.VirtualPhoneBindRequest
+	var req top.VirtualPhoneBindRequest
 	if err := req.DecodeParams(p); err != nil {
 		return invalidParam(err)
 	}
@@ -368,9 +367,9 @@ func (e *Emulator) bindVirtualPhone(ctx context.Context, p url.Values, now time.
 	case wr == nil:
 		return missingParam("workcard_request")
 	case wr.RequestSource == nil:
-		return remoteInvalid(topwire.SubCodeMissingParameter, "workcard_request.request_source is required")
+		return remoteInvalid(top.SubCodeMissingParameter, "workcard_request.request_source is required")
 	case wr.WorkcardID == 0:
-		return remoteInvalid(topwire.SubCodeMissingParameter, "workcard_request.workcard_id is required")
+		return remoteInvalid(top.SubCodeMissingParameter, "workcard_request.workcard_id is required")
 	}
 	if busy {
 		return phoneFailure(CodeSystemBusy)
@@ -390,11 +389,11 @@ func (e *Emulator) bindVirtualPhone(ctx context.Context, p url.Values, now time.
 		v = VirtualNumber{WorkcardID: wc.ID, Number: e.m.nextNumber(), ExpiresAt: beijingTime(now.Add(e.cfg.VirtualNumberTTL))}
 		if err := e.saveLocked(ctx, vnumRow(v)); err != nil {
 			e.m.vseq = next
-			return e.storageFailed(topwire.MethodVirtualPhoneBind, err)
+			return e.storageFailed(top.MethodVirtualPhoneBind, err)
 		}
 		e.m.vnums[wc.ID] = v
 	}
-	return answer{resp: &topapi.VirtualPhoneBindResponse{Result: topapi.VirtualPhoneResult{
-		Success: true, ResultData: topwire.String(v.Number),
+	return answer{resp: &top.VirtualPhoneBindResponse{Result: top.VirtualPhoneResult{
+		Success: true, ResultData: top.String(v.Number),
 	}}}
 }

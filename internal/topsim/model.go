@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // model is the live state. Values are replaced, never changed in place, so
@@ -160,7 +160,7 @@ func (m *model) export() *State {
 func (b blEntry) entry(mobile string) BlacklistEntry {
 	return BlacklistEntry{
 		Mobile: mobile, Reasons: b.reasons.String(), SupplierID: b.supplier,
-		UpdatedAt: topwire.Time{Time: time.Unix(b.updated, 0).In(topwire.Beijing())},
+		UpdatedAt: top.Time{Time: time.Unix(b.updated, 0).In(top.Beijing())},
 	}
 }
 

@@ -7,15 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 func TestStateFileSurvivesRestart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "emulator.db")
 	first := newEnv(t, topsim.Config{StateFile: file})
-	for _, method := range []string{topwire.MethodAssignWorker, topwire.MethodWorkerUpdate, topwire.MethodBlacklistSync} {
+	for _, method := range []string{top.MethodAssignWorker, top.MethodWorkerUpdate, top.MethodBlacklistSync} {
 		if _, body := first.call(demoCalls(t)[method]); !strings.Contains(string(body), `"success":true`) {
 			t.Fatalf("%s: %s", method, body)
 		}
@@ -23,9 +22,9 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	if _, body := first.call(blacklistReq("del-1", 2, [2]string{"13111111111", ""})); !strings.Contains(string(body), `"success":true`) {
 		t.Fatalf("delete: %s", body)
 	}
-	_, body := first.call(demoCalls(t)[topwire.MethodVirtualPhoneBind])
-	var bound topapi.VirtualPhoneBindResponse
-	ok(t, topwire.MethodVirtualPhoneBind, body, &bound)
+	_, body := first.call(demoCalls(t)[top.MethodVirtualPhoneBind])
+	var bound top.VirtualPhoneBindResponse
+	ok(t, top.MethodVirtualPhoneBind, body, &bound)
 	before := mustJSON(t, first.emu.Snapshot())
 	statsBefore := first.emu.Stats().Blacklist
 	first.srv.Close()
@@ -44,7 +43,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 		t.Fatalf("the changes were not made: %s", before)
 	}
 	// Idempotency records survive: a replay changes nothing, a conflict is refused.
-	if _, body := second.call(demoCalls(t)[topwire.MethodBlacklistSync]); string(mustOutcome(t, body)) != "true/200" {
+	if _, body := second.call(demoCalls(t)[top.MethodBlacklistSync]); string(mustOutcome(t, body)) != "true/200" {
 		t.Fatalf("replay after restart: %s", body)
 	}
 	if _, body := second.call(blacklistReq("del-1", 1, [2]string{"13111111111", "1"})); string(mustOutcome(t, body)) != "false/409" {
@@ -56,16 +55,16 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 		t.Fatalf("stats after restart %+v, before %+v", after, statsBefore)
 	}
 	// The virtual number is kept.
-	_, body = second.call(demoCalls(t)[topwire.MethodVirtualPhoneBind])
-	var again topapi.VirtualPhoneBindResponse
-	ok(t, topwire.MethodVirtualPhoneBind, body, &again)
+	_, body = second.call(demoCalls(t)[top.MethodVirtualPhoneBind])
+	var again top.VirtualPhoneBindResponse
+	ok(t, top.MethodVirtualPhoneBind, body, &again)
 	if again.Result.ResultData != bound.Result.ResultData {
 		t.Fatalf("virtual number %s after restart, was %s", again.Result.ResultData, bound.Result.ResultData)
 	}
 	// And a new one does not reuse it.
 	second.clock.Advance(25 * time.Hour)
-	_, body = second.call(demoCalls(t)[topwire.MethodVirtualPhoneBind])
-	ok(t, topwire.MethodVirtualPhoneBind, body, &again)
+	_, body = second.call(demoCalls(t)[top.MethodVirtualPhoneBind])
+	ok(t, top.MethodVirtualPhoneBind, body, &again)
 	if again.Result.ResultData == bound.Result.ResultData {
 		t.Fatal("expired number handed out again")
 	}
@@ -92,7 +91,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	fourth := newEnv(t, topsim.Config{StateFile: file})
-	fourth.call(demoCalls(t)[topwire.MethodBlacklistSync])
+	fourth.call(demoCalls(t)[top.MethodBlacklistSync])
 	fourth.admin(http.MethodPost, "/_emulator/reset", nil, nil)
 	if got := fourth.emu.Snapshot(); len(got.Workers) != 1 {
 		t.Fatalf("reset after restart did not use the loaded seed: %d workers", len(got.Workers))

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // RecordedCall is one call of /router/rest as GET /_emulator/calls shows
@@ -118,7 +118,7 @@ const (
 // kindOf returns how a parameter or JSON field named key is masked.
 func kindOf(key string) maskKind {
 	switch key {
-	case topwire.ParamSign, topwire.ParamSession, "app_secret", "secret", "access_token", "refresh_token":
+	case top.ParamSign, top.ParamSession, "app_secret", "secret", "access_token", "refresh_token":
 		return maskSecret
 	case "mobile", "phone", "target_worker_mobile", "telephone", "tel":
 		return maskPhone

@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // State is the emulator's JSON seed document: everything the five methods
@@ -78,7 +77,7 @@ type Assignment struct {
 	// ExtJSON is ext_json when given.
 	ExtJSON string `json:"ext_json,omitempty"`
 	// AssignedAt is when the assignment was made.
-	AssignedAt topwire.Time `json:"assigned_at,omitzero"`
+	AssignedAt top.Time `json:"assigned_at,omitzero"`
 }
 
 // Worker is a worker. Within a provider, a worker is unique by name +
@@ -109,17 +108,17 @@ type Worker struct {
 	// ServiceTypes is service_types.
 	ServiceTypes []string `json:"service_types,omitempty"`
 	// Address is where the worker lives.
-	Address *topapi.AddressDto `json:"address,omitempty"`
+	Address *top.AddressDto `json:"address,omitempty"`
 	// ServiceAreas are the areas the worker serves.
-	ServiceAreas []topapi.DivisionDto `json:"service_areas,omitempty"`
+	ServiceAreas []top.DivisionDto `json:"service_areas,omitempty"`
 	// RegisterTime is register_time.
-	RegisterTime topwire.Time `json:"register_time,omitzero"`
+	RegisterTime top.Time `json:"register_time,omitzero"`
 	// Tags are what taglist.get answers.
 	Tags WorkerTags `json:"tags"`
 	// GmtCreate is when the worker was created.
-	GmtCreate topwire.Time `json:"gmt_create,omitzero"`
+	GmtCreate top.Time `json:"gmt_create,omitzero"`
 	// GmtModified is when the worker last changed.
-	GmtModified topwire.Time `json:"gmt_modified,omitzero"`
+	GmtModified top.Time `json:"gmt_modified,omitzero"`
 }
 
 // WorkerTags are a worker's tags as taglist.get reports them. A worker with
@@ -154,9 +153,9 @@ type HomeWorkerTag struct {
 	// Name is the rule's name, e.g. black.
 	Name string `json:"name"`
 	// BeginTime is when the rule starts.
-	BeginTime topwire.Time `json:"begin_time,omitzero"`
+	BeginTime top.Time `json:"begin_time,omitzero"`
 	// EndTime is when the rule ends.
-	EndTime topwire.Time `json:"end_time,omitzero"`
+	EndTime top.Time `json:"end_time,omitzero"`
 }
 
 // BlacklistEntry is one blacklisted pickup user.
@@ -168,7 +167,7 @@ type BlacklistEntry struct {
 	// SupplierID is the provider that listed the user.
 	SupplierID string `json:"supplier_id,omitempty"`
 	// UpdatedAt is when the entry last changed.
-	UpdatedAt topwire.Time `json:"updated_at,omitzero"`
+	UpdatedAt top.Time `json:"updated_at,omitzero"`
 }
 
 // VirtualNumber is a virtual phone number bound to a workcard.
@@ -178,7 +177,7 @@ type VirtualNumber struct {
 	// Number is the virtual number.
 	Number string `json:"number"`
 	// ExpiresAt is when the binding ends; a bind after it gets a new number.
-	ExpiresAt topwire.Time `json:"expires_at"`
+	ExpiresAt top.Time `json:"expires_at"`
 }
 
 // Demo ids, documented in README.md ("Testing against the emulator").
@@ -194,12 +193,12 @@ const (
 // 11111222 in store FWS1122), plus a blacklisted worker and a worker for
 // worker.update. examples/emulator-seed.json holds the same document.
 func DemoState() *State {
-	at := func(s string) topwire.Time {
-		t, err := topwire.ParseTime(s)
+	at := func(s string) top.Time {
+		t, err := top.ParseTime(s)
 		if err != nil {
 			panic(err) // constant input
 		}
-		return topwire.Time{Time: t}
+		return top.Time{Time: t}
 	}
 	created := at("2024-06-28 10:30:00")
 	return &State{
@@ -215,7 +214,7 @@ func DemoState() *State {
 		Workers: []Worker{
 			{
 				ID: 1234567, ProviderID: demoProviderID, ProviderName: demoProviderName,
-				Name: "张师傅", Phone: "13245678901", BizType: topapi.BizTypeApplianceInstallation,
+				Name: "张师傅", Phone: "13245678901", BizType: top.BizTypeApplianceInstallation,
 				IdentityID: "11010519491231002X", ServiceStoreCode: "FWS12345",
 				CoverCategoryIDs: "123|456", ServiceCodes: "tv_install|ac_install",
 				RegisterTime: created, GmtCreate: created, GmtModified: created,
@@ -232,10 +231,10 @@ func DemoState() *State {
 			},
 			{
 				ID: 1234568, ProviderID: demoProviderID, ProviderName: demoProviderName,
-				Name: "张三", Phone: "13712345678", BizType: topapi.BizTypeApplianceInstallation,
+				Name: "张三", Phone: "13712345678", BizType: top.BizTypeApplianceInstallation,
 				IdentityID: "33010619880606123X", ServiceStoreCode: "FWS12345",
 				CoverCategoryIDs: "123", ServiceCodes: "washer_install",
-				Address:      &topapi.AddressDto{AddressDetail: "文三路 22 号", AddressNames: []string{"浙江省", "杭州市", "西湖区", "文新街道"}},
+				Address:      &top.AddressDto{AddressDetail: "文三路 22 号", AddressNames: []string{"浙江省", "杭州市", "西湖区", "文新街道"}},
 				RegisterTime: created, GmtCreate: created, GmtModified: created,
 				Tags: WorkerTags{
 					Abilities: map[string]Ability{
@@ -245,7 +244,7 @@ func DemoState() *State {
 			},
 			{
 				ID: 1234569, ProviderID: demoProviderID, ProviderName: demoProviderName,
-				Name: "王师傅", Phone: "13698765432", BizType: topapi.BizTypeApplianceInstallation,
+				Name: "王师傅", Phone: "13698765432", BizType: top.BizTypeApplianceInstallation,
 				IdentityID: "440305197512250014", ServiceStoreCode: "FWS12345",
 				CoverCategoryIDs: "456", ServiceCodes: "ac_install",
 				RegisterTime: created, GmtCreate: created, GmtModified: created,
@@ -265,7 +264,7 @@ func DemoState() *State {
 		},
 		VirtualNumbers: []VirtualNumber{},
 		Categories:     []int64{123, 456, 789},
-		BizTypes:       []string{topapi.BizTypeApplianceInstallation},
+		BizTypes:       []string{top.BizTypeApplianceInstallation},
 	}
 }
 
@@ -448,6 +447,6 @@ func cmpInt(a, b int64) int {
 }
 
 // beijingTime wraps t as a TOP time truncated to seconds.
-func beijingTime(t time.Time) topwire.Time {
-	return topwire.Time{Time: t.Truncate(time.Second).In(topwire.Beijing())}
+func beijingTime(t time.Time) top.Time {
+	return top.Time{Time: t.Truncate(time.Second).In(top.Beijing())}
 }

@@ -25,7 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Default credentials of the emulator: demo values, not secrets of any
@@ -368,8 +368,8 @@ func (s *stats) countSync(replay, conflict bool) {
 // isKnownMethod reports whether the emulator implements method.
 func isKnownMethod(method string) bool {
 	switch method {
-	case topwire.MethodAssignWorker, topwire.MethodWorkerUpdate, topwire.MethodWorkerTagList,
-		topwire.MethodVirtualPhoneBind, topwire.MethodBlacklistSync:
+	case top.MethodAssignWorker, top.MethodWorkerUpdate, top.MethodWorkerTagList,
+		top.MethodVirtualPhoneBind, top.MethodBlacklistSync:
 		return true
 	}
 	return false

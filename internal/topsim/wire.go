@@ -17,8 +17,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // maxBodyBytes bounds a /router/rest request body.
@@ -30,10 +29,10 @@ const timestampWindow = 10 * time.Minute
 
 // answer is what the emulator replies to one call.
 type answer struct {
-	// resp is a topapi response (success envelope), or nil.
+	// resp is a top response (success envelope), or nil.
 	resp any
 	// err is an error_response, or nil.
-	err *topwire.ErrorResponse
+	err *top.ErrorResponse
 	// status is the HTTP status; 0 is 200.
 	status int
 	// fault names the injected fault, if any.
@@ -42,24 +41,24 @@ type answer struct {
 
 // topError builds an error answer with TOP's message for code.
 func topError(code int, subCode, subMsg string) answer {
-	return answer{err: &topwire.ErrorResponse{Code: code, Msg: topwire.Message(code), SubCode: subCode, SubMsg: subMsg}}
+	return answer{err: &top.ErrorResponse{Code: code, Msg: top.Message(code), SubCode: subCode, SubMsg: subMsg}}
 }
 
 // missingParam is TOP's gateway answer to a missing required parameter.
 func missingParam(name string) answer {
-	return topError(topwire.CodeMissingRequiredArguments, topwire.SubCodeMissingParameter, "missing required parameter: "+name)
+	return topError(top.CodeMissingRequiredArguments, top.SubCodeMissingParameter, "missing required parameter: "+name)
 }
 
 // invalidParam is TOP's gateway answer to a parameter that cannot be decoded.
 func invalidParam(err error) answer {
-	return topError(topwire.CodeInvalidArguments, topwire.SubCodeInvalidParameter, err.Error())
+	return topError(top.CodeInvalidArguments, top.SubCodeInvalidParameter, err.Error())
 }
 
 // remoteInvalid is TOP's answer when the back end rejects a business
 // parameter: a remote service error with an isv.* sub_code, as in the API
 // documents' error example.
 func remoteInvalid(subCode, what string) answer {
-	return topError(topwire.CodeRemoteServiceError, subCode, "非法参数: "+what)
+	return topError(top.CodeRemoteServiceError, subCode, "非法参数: "+what)
 }
 
 // serveTOP serves /router/rest. The checks run in TOP's order; the first
@@ -83,19 +82,19 @@ func (e *Emulator) serveTOP(w http.ResponseWriter, r *http.Request) {
 	arrived := e.now()
 	reqID := e.newRequestID()
 	params, queryKeys, readErr := readParams(w, r)
-	method := params.Get(topwire.ParamMethod)
-	format := params.Get(topwire.ParamFormat)
-	if format != topwire.FormatJSON {
-		format = topwire.FormatXML // TOP's default, also for an invalid format
+	method := params.Get(top.ParamMethod)
+	format := params.Get(top.ParamFormat)
+	if format != top.FormatJSON {
+		format = top.FormatXML // TOP's default, also for an invalid format
 	}
-	simplify := params.Get(topwire.ParamSimplify) == "true"
+	simplify := params.Get(top.ParamSimplify) == "true"
 
 	var a answer
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodPost:
-		a = topError(topwire.CodeHTTPActionNotAllowed, "", "")
+		a = topError(top.CodeHTTPActionNotAllowed, "", "")
 	case readErr != nil:
-		a = topError(topwire.CodeInvalidArguments, topwire.SubCodeInvalidParameter, readErr.Error())
+		a = topError(top.CodeInvalidArguments, top.SubCodeInvalidParameter, readErr.Error())
 	default:
 		a = e.handleCall(r.Context(), w, params, arrived, reqID)
 	}
@@ -130,7 +129,7 @@ func (e *Emulator) serveTOP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-	e.record(r, params, queryKeys, reqID, arrived, started, a, status, body, format == topwire.FormatJSON)
+	e.record(r, params, queryKeys, reqID, arrived, started, a, status, body, format == top.FormatJSON)
 }
 
 // handleCall runs the checks from the method parameter on.
@@ -138,10 +137,10 @@ func (e *Emulator) handleCall(ctx context.Context, w http.ResponseWriter, p url.
 	if a, failed := e.checkProtocol(p, arrived); failed {
 		return a
 	}
-	method := p.Get(topwire.ParamMethod)
-	appKey := p.Get(topwire.ParamAppKey)
+	method := p.Get(top.ParamMethod)
+	appKey := p.Get(top.ParamAppKey)
 	if ban, over := e.faults.checkQuota(appKey, arrived); over {
-		a := topError(topwire.CodeAppCallLimited, topwire.SubCodeAppAccessCount, topwire.BanMessage(ban))
+		a := topError(top.CodeAppCallLimited, top.SubCodeAppAccessCount, top.BanMessage(ban))
 		a.fault = "quota"
 		return a
 	}
@@ -163,7 +162,7 @@ func (e *Emulator) handleCall(ctx context.Context, w http.ResponseWriter, p url.
 		case rule.HTTPStatus != 0 || rule.Error != nil:
 			a := answer{status: rule.HTTPStatus, fault: rule.name()}
 			if fe := rule.Error; fe != nil {
-				a.err = &topwire.ErrorResponse{Code: fe.Code, Msg: fe.Msg, SubCode: fe.SubCode, SubMsg: fe.SubMsg}
+				a.err = &top.ErrorResponse{Code: fe.Code, Msg: fe.Msg, SubCode: fe.SubCode, SubMsg: fe.SubMsg}
 			}
 			return a
 		}
@@ -180,65 +179,65 @@ var versionPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 
 // checkProtocol checks the system parameters (steps 3 to 9 of serveTOP).
 func (e *Emulator) checkProtocol(p url.Values, now time.Time) (answer, bool) {
-	method := p.Get(topwire.ParamMethod)
+	method := p.Get(top.ParamMethod)
 	switch {
 	case method == "":
-		return topError(topwire.CodeMissingMethod, "", ""), true
+		return topError(top.CodeMissingMethod, "", ""), true
 	case !isKnownMethod(method):
-		return topError(topwire.CodeInvalidMethod, "", ""), true
+		return topError(top.CodeInvalidMethod, "", ""), true
 	}
-	switch appKey := p.Get(topwire.ParamAppKey); {
+	switch appKey := p.Get(top.ParamAppKey); {
 	case appKey == "":
-		return topError(topwire.CodeMissingAppKey, "", ""), true
+		return topError(top.CodeMissingAppKey, "", ""), true
 	case appKey != e.cfg.AppKey:
-		return topError(topwire.CodeInvalidAppKey, "", ""), true
+		return topError(top.CodeInvalidAppKey, "", ""), true
 	}
-	sign := p.Get(topwire.ParamSign)
+	sign := p.Get(top.ParamSign)
 	if sign == "" {
-		return topError(topwire.CodeMissingSignature, "", ""), true
+		return topError(top.CodeMissingSignature, "", ""), true
 	}
-	signMethod := topwire.SignMD5 // TOP's default when sign_method is absent
-	if s := p.Get(topwire.ParamSignMethod); s != "" {
-		m, err := topwire.ParseSignMethod(s)
+	signMethod := top.SignMD5 // TOP's default when sign_method is absent
+	if s := p.Get(top.ParamSignMethod); s != "" {
+		m, err := top.ParseSignMethod(s)
 		if err != nil {
-			return topError(topwire.CodeInvalidSignature, "", "sign_method must be md5, hmac or hmac-sha256"), true
+			return topError(top.CodeInvalidSignature, "", "sign_method must be md5, hmac or hmac-sha256"), true
 		}
 		signMethod = m
 	}
-	if !topwire.VerifySign(signMethod, e.cfg.AppSecret, signParams(p), sign) {
-		return topError(topwire.CodeInvalidSignature, "", ""), true
+	if !top.VerifySign(signMethod, e.cfg.AppSecret, signParams(p), sign) {
+		return topError(top.CodeInvalidSignature, "", ""), true
 	}
-	ts := p.Get(topwire.ParamTimestamp)
+	ts := p.Get(top.ParamTimestamp)
 	if ts == "" {
-		return topError(topwire.CodeMissingTimestamp, "", ""), true
+		return topError(top.CodeMissingTimestamp, "", ""), true
 	}
 	t, ok := parseTimestamp(ts)
 	if !ok {
-		return topError(topwire.CodeInvalidTimestamp, "", "timestamp must be yyyy-MM-dd HH:mm:ss in UTC+8"), true
+		return topError(top.CodeInvalidTimestamp, "", "timestamp must be yyyy-MM-dd HH:mm:ss in UTC+8"), true
 	}
 	if d := now.Sub(t); d > timestampWindow || d < -timestampWindow {
-		return topError(topwire.CodeInvalidTimestamp, "", "timestamp is more than 10 minutes away from the server time (UTC+8)"), true
+		return topError(top.CodeInvalidTimestamp, "", "timestamp is more than 10 minutes away from the server time (UTC+8)"), true
 	}
-	switch v := p.Get(topwire.ParamVersion); {
+	switch v := p.Get(top.ParamVersion); {
 	case v == "":
-		return topError(topwire.CodeMissingVersion, "", ""), true
+		return topError(top.CodeMissingVersion, "", ""), true
 	case !versionPattern.MatchString(v):
-		return topError(topwire.CodeInvalidVersion, "", ""), true
-	case v != topwire.Version:
-		return topError(topwire.CodeUnsupportedVersion, "", "only v=2.0 is supported"), true
+		return topError(top.CodeInvalidVersion, "", ""), true
+	case v != top.Version:
+		return topError(top.CodeUnsupportedVersion, "", "only v=2.0 is supported"), true
 	}
-	switch f := p.Get(topwire.ParamFormat); f {
-	case "", topwire.FormatJSON, topwire.FormatXML:
+	switch f := p.Get(top.ParamFormat); f {
+	case "", top.FormatJSON, top.FormatXML:
 	default:
-		return topError(topwire.CodeInvalidFormat, "", "format must be json or xml"), true
+		return topError(top.CodeInvalidFormat, "", "format must be json or xml"), true
 	}
-	if topwire.NeedsSession(method) {
-		session := p.Get(topwire.ParamSession)
+	if top.NeedsSession(method) {
+		session := p.Get(top.ParamSession)
 		switch {
 		case session == "":
-			return topError(topwire.CodeMissingSession, "", ""), true
+			return topError(top.CodeMissingSession, "", ""), true
 		case subtle.ConstantTimeCompare([]byte(session), []byte(e.cfg.Session)) != 1:
-			return topError(topwire.CodeInvalidSession, "", ""), true
+			return topError(top.CodeInvalidSession, "", ""), true
 		}
 	}
 	return answer{}, false
@@ -252,19 +251,19 @@ func parseTimestamp(s string) (time.Time, bool) {
 			return time.UnixMilli(ms), true
 		}
 	}
-	t, err := topwire.ParseTime(s)
+	t, err := top.ParseTime(s)
 	return t, err == nil
 }
 
 // signParams returns the parameters to sign, sorted, first value of each.
-func signParams(p url.Values) []topwire.Param {
-	out := make([]topwire.Param, 0, len(p))
+func signParams(p url.Values) []top.Param {
+	out := make([]top.Param, 0, len(p))
 	for k, vs := range p {
 		if len(vs) > 0 {
-			out = append(out, topwire.Param{Key: k, Value: vs[0]})
+			out = append(out, top.Param{Key: k, Value: vs[0]})
 		}
 	}
-	topwire.SortParams(out)
+	top.SortParams(out)
 	return out
 }
 
@@ -325,18 +324,18 @@ func dropConnection(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-// setRequestID sets request_id on a topapi response.
+// setRequestID sets request_id on a top response.
 func setRequestID(resp any, id string) {
 	switch r := resp.(type) {
-	case *topapi.AssignWorkerResponse:
+	case *top.AssignWorkerResponse:
 		r.RequestID = id
-	case *topapi.WorkerUpdateResponse:
+	case *top.WorkerUpdateResponse:
 		r.RequestID = id
-	case *topapi.TagListGetResponse:
+	case *top.TagListGetResponse:
 		r.RequestID = id
-	case *topapi.VirtualPhoneBindResponse:
+	case *top.VirtualPhoneBindResponse:
 		r.RequestID = id
-	case *topapi.BlacklistSyncResponse:
+	case *top.BlacklistSyncResponse:
 		r.RequestID = id
 	}
 }
@@ -346,7 +345,7 @@ func setRequestID(resp any, id string) {
 // (fields at the root, plain lists), or XML; errors always as
 // error_response.
 func encodeAnswer(method, format string, simplify bool, a answer) ([]byte, string, error) {
-	if format == topwire.FormatXML {
+	if format == top.FormatXML {
 		v := a.resp
 		if a.err != nil {
 			v = a.err
@@ -365,11 +364,11 @@ func encodeAnswer(method, format string, simplify bool, a answer) ([]byte, strin
 	var v any
 	switch {
 	case a.err != nil:
-		v = topwire.ErrorEnvelope{ErrorResponse: a.err}
+		v = top.ErrorEnvelope{ErrorResponse: a.err}
 	case simplify:
 		v = a.resp
 	default:
-		v = map[string]any{topwire.ResponseKey(method): normalForm(a.resp)}
+		v = map[string]any{top.ResponseKey(method): normalForm(a.resp)}
 	}
 	if err := enc.Encode(v); err != nil {
 		return nil, "", fmt.Errorf("encode json: %w", err)
@@ -380,26 +379,26 @@ func encodeAnswer(method, format string, simplify bool, a answer) ([]byte, strin
 // normalForm wraps the lists of a response as TOP's normal JSON does:
 // home_worker_tags becomes {"worker_manage_rule_d_t_o":[...]}.
 func normalForm(resp any) any {
-	tl, ok := resp.(*topapi.TagListGetResponse)
+	tl, ok := resp.(*top.TagListGetResponse)
 	if !ok {
 		return resp
 	}
 	type wrappedRules struct {
-		Items []topapi.WorkerManageRule `json:"worker_manage_rule_d_t_o"`
+		Items []top.WorkerManageRule `json:"worker_manage_rule_d_t_o"`
 	}
 	type workerTag struct {
-		BlackList      topwire.Bool  `json:"black_list"`
-		Degradation    topwire.Bool  `json:"degradation"`
+		BlackList      top.Bool      `json:"black_list"`
+		Degradation    top.Bool      `json:"degradation"`
 		AbilityMap     string        `json:"ability_map,omitempty"`
-		Vip            topwire.Bool  `json:"vip"`
-		BigPromotion   topwire.Bool  `json:"big_promotion"`
+		Vip            top.Bool      `json:"vip"`
+		BigPromotion   top.Bool      `json:"big_promotion"`
 		HomeWorkerTags *wrappedRules `json:"home_worker_tags,omitempty"`
 	}
 	type result struct {
-		ResultData *workerTag     `json:"result_data,omitempty"`
-		MsgCode    topwire.String `json:"msg_code,omitempty"`
-		MsgInfo    string         `json:"msg_info,omitempty"`
-		Success    topwire.Bool   `json:"success"`
+		ResultData *workerTag `json:"result_data,omitempty"`
+		MsgCode    top.String `json:"msg_code,omitempty"`
+		MsgInfo    string     `json:"msg_info,omitempty"`
+		Success    top.Bool   `json:"success"`
 	}
 	out := struct {
 		Result    result `json:"result"`
@@ -426,7 +425,7 @@ func normalForm(resp any) any {
 // record adds the call to the ring of recorded calls, masked, and counts it.
 func (e *Emulator) record(r *http.Request, p url.Values, queryKeys []string, reqID string,
 	arrived, started time.Time, a answer, status int, body []byte, isJSON bool) {
-	method := p.Get(topwire.ParamMethod)
+	method := p.Get(top.ParamMethod)
 	code, subCode := 0, ""
 	if a.err != nil {
 		code, subCode = a.err.Code, a.err.SubCode
@@ -446,7 +445,7 @@ func (e *Emulator) record(r *http.Request, p url.Values, queryKeys []string, req
 	}
 	e.rec.add(RecordedCall{
 		Time: arrived, RequestID: reqID, HTTPMethod: r.Method, Method: method,
-		AppKey: p.Get(topwire.ParamAppKey), Params: masked, QueryParams: queryKeys,
+		AppKey: p.Get(top.ParamAppKey), Params: masked, QueryParams: queryKeys,
 		HTTPStatus: status, Code: code, SubCode: subCode, Fault: a.fault,
 		DurationMS: float64(elapsed.Microseconds()) / 1000, Response: maskBody(body, isJSON),
 	})

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // successOf decodes the normal-form envelope of any of the five methods
@@ -18,24 +17,24 @@ import (
 func successOf(t *testing.T, method string, body []byte) (bool, string) {
 	t.Helper()
 	switch method {
-	case topwire.MethodAssignWorker:
-		var r topapi.AssignWorkerResponse
+	case top.MethodAssignWorker:
+		var r top.AssignWorkerResponse
 		ok(t, method, body, &r)
 		return bool(r.Result.Success), r.RequestID
-	case topwire.MethodWorkerUpdate:
-		var r topapi.WorkerUpdateResponse
+	case top.MethodWorkerUpdate:
+		var r top.WorkerUpdateResponse
 		ok(t, method, body, &r)
 		return bool(r.Result.Success), r.RequestID
-	case topwire.MethodWorkerTagList:
-		var r topapi.TagListGetResponse
+	case top.MethodWorkerTagList:
+		var r top.TagListGetResponse
 		ok(t, method, body, &r)
 		return bool(r.Result.Success), r.RequestID
-	case topwire.MethodVirtualPhoneBind:
-		var r topapi.VirtualPhoneBindResponse
+	case top.MethodVirtualPhoneBind:
+		var r top.VirtualPhoneBindResponse
 		ok(t, method, body, &r)
 		return bool(r.Result.Success), r.RequestID
-	case topwire.MethodBlacklistSync:
-		var r topapi.BlacklistSyncResponse
+	case top.MethodBlacklistSync:
+		var r top.BlacklistSyncResponse
 		ok(t, method, body, &r)
 		return bool(r.UserBlacklistResponse.Success), r.RequestID
 	}
@@ -69,7 +68,7 @@ func TestEveryMethodInEveryPlacement(t *testing.T) {
 	var calls struct {
 		Calls []topsim.RecordedCall `json:"calls"`
 	}
-	e.admin(http.MethodGet, "/_emulator/calls?method="+topwire.MethodWorkerTagList, nil, &calls)
+	e.admin(http.MethodGet, "/_emulator/calls?method="+top.MethodWorkerTagList, nil, &calls)
 	if len(calls.Calls) != 4 {
 		t.Fatalf("recorded %d taglist calls, want 4", len(calls.Calls))
 	}
@@ -81,9 +80,9 @@ func TestEveryMethodInEveryPlacement(t *testing.T) {
 
 func TestSignMethods(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
-	for _, m := range []topwire.SignMethod{topwire.SignMD5, topwire.SignHMAC, topwire.SignHMACSHA256} {
+	for _, m := range []top.SignMethod{top.SignMD5, top.SignHMAC, top.SignHMACSHA256} {
 		t.Run(string(m), func(t *testing.T) {
-			rq := demoCalls(t)[topwire.MethodAssignWorker] // carries Chinese text
+			rq := demoCalls(t)[top.MethodAssignWorker] // carries Chinese text
 			rq.signMethod = m
 			status, body := e.call(rq)
 			if success, _ := successOf(t, rq.method, body); status != http.StatusOK || !success {
@@ -91,14 +90,14 @@ func TestSignMethods(t *testing.T) {
 			}
 			rq.secret = "not-the-secret"
 			_, body = e.call(rq)
-			if got := topErr(t, body); got.Code != topwire.CodeInvalidSignature {
+			if got := topErr(t, body); got.Code != top.CodeInvalidSignature {
 				t.Fatalf("wrong secret under %s: %+v", m, got)
 			}
 		})
 	}
 	// No sign_method means md5, as TOP assumes.
-	rq := demoCalls(t)[topwire.MethodWorkerTagList]
-	rq.sys = map[string]string{topwire.ParamSignMethod: "-"}
+	rq := demoCalls(t)[top.MethodWorkerTagList]
+	rq.sys = map[string]string{top.ParamSignMethod: "-"}
 	if _, body := e.call(rq); !strings.Contains(string(body), `"success":true`) {
 		t.Fatalf("md5 by default refused: %s", body)
 	}
@@ -106,8 +105,8 @@ func TestSignMethods(t *testing.T) {
 
 func TestProtocolErrors(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
-	tag := demoCalls(t)[topwire.MethodWorkerTagList]
-	bl := demoCalls(t)[topwire.MethodBlacklistSync]
+	tag := demoCalls(t)[top.MethodWorkerTagList]
+	bl := demoCalls(t)[top.MethodBlacklistSync]
 	with := func(base req, sys map[string]string) req {
 		base.sys = sys
 		return base
@@ -132,25 +131,25 @@ func TestProtocolErrors(t *testing.T) {
 		{"bad sign wins over a bad timestamp", with(tag, map[string]string{"sign": "00", "timestamp": "yesterday"}), 25, ""},
 		{"missing timestamp", with(tag, map[string]string{"timestamp": "-"}), 30, ""},
 		{"malformed timestamp", with(tag, map[string]string{"timestamp": "2026/03/02 09:30"}), 31, ""},
-		{"timestamp 11 minutes old", with(tag, map[string]string{"timestamp": topwire.FormatTime(now.Add(-11 * time.Minute))}), 31, ""},
-		{"timestamp 11 minutes ahead", with(tag, map[string]string{"timestamp": topwire.FormatTime(now.Add(11 * time.Minute))}), 31, ""},
-		{"timestamp in UTC, not UTC+8", with(tag, map[string]string{"timestamp": now.UTC().Format(topwire.TimeLayout)}), 31, ""},
+		{"timestamp 11 minutes old", with(tag, map[string]string{"timestamp": top.FormatTime(now.Add(-11 * time.Minute))}), 31, ""},
+		{"timestamp 11 minutes ahead", with(tag, map[string]string{"timestamp": top.FormatTime(now.Add(11 * time.Minute))}), 31, ""},
+		{"timestamp in UTC, not UTC+8", with(tag, map[string]string{"timestamp": now.UTC().Format(top.TimeLayout)}), 31, ""},
 		{"missing version", with(tag, map[string]string{"v": "-"}), 32, ""},
 		{"invalid version", with(tag, map[string]string{"v": "two"}), 33, ""},
 		{"unsupported version", with(tag, map[string]string{"v": "1.0"}), 34, ""},
 		{"invalid format", with(tag, map[string]string{"format": "yaml"}), 23, ""},
 		{"missing session", with(tag, map[string]string{"session": "-"}), 26, ""},
 		{"invalid session", with(tag, map[string]string{"session": "someone-else"}), 27, ""},
-		{"missing id_number", req{method: tag.method, biz: map[string]string{"mobile": "13245678901"}}, 40, topwire.SubCodeMissingParameter},
-		{"missing mobile", req{method: tag.method, biz: map[string]string{"id_number": "11010519491231002X"}}, 40, topwire.SubCodeMissingParameter},
-		{"missing user_blacklist_request", req{method: bl.method}, 40, topwire.SubCodeMissingParameter},
-		{"workcard_id not a number", req{method: topwire.MethodAssignWorker, biz: map[string]string{"workcard_id": "12x", "target_worker_id": "1"}}, 41, topwire.SubCodeInvalidParameter},
-		{"worker not JSON", req{method: topwire.MethodWorkerUpdate, biz: map[string]string{"worker": `{"name":`}}, 41, topwire.SubCodeInvalidParameter},
-		{"blacklist wrong type", req{method: bl.method, biz: map[string]string{"user_blacklist_request": `{"blacklist":"13111111111"}`}}, 41, topwire.SubCodeInvalidParameter},
-		{"assignworker without workcard", req{method: topwire.MethodAssignWorker, biz: map[string]string{"target_worker_id": "1234567"}}, 15, topwire.SubCodeMissingParameter},
-		{"assignworker bad type", req{method: topwire.MethodAssignWorker, biz: map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "type": "9"}}, 15, topwire.SubCodeInvalidParameter},
-		{"assignworker ext_json not an object", req{method: topwire.MethodAssignWorker, biz: map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "ext_json": "[1]"}}, 15, topwire.SubCodeInvalidParameter},
-		{"virtualphone without workcard_id", req{method: topwire.MethodVirtualPhoneBind, biz: map[string]string{"workcard_request": `{"request_source":{}}`}}, 15, topwire.SubCodeMissingParameter},
+		{"missing id_number", req{method: tag.method, biz: map[string]string{"mobile": "13245678901"}}, 40, top.SubCodeMissingParameter},
+		{"missing mobile", req{method: tag.method, biz: map[string]string{"id_number": "11010519491231002X"}}, 40, top.SubCodeMissingParameter},
+		{"missing user_blacklist_request", req{method: bl.method}, 40, top.SubCodeMissingParameter},
+		{"workcard_id not a number", req{method: top.MethodAssignWorker, biz: map[string]string{"workcard_id": "12x", "target_worker_id": "1"}}, 41, top.SubCodeInvalidParameter},
+		{"worker not JSON", req{method: top.MethodWorkerUpdate, biz: map[string]string{"worker": `{"name":`}}, 41, top.SubCodeInvalidParameter},
+		{"blacklist wrong type", req{method: bl.method, biz: map[string]string{"user_blacklist_request": `{"blacklist":"13111111111"}`}}, 41, top.SubCodeInvalidParameter},
+		{"assignworker without workcard", req{method: top.MethodAssignWorker, biz: map[string]string{"target_worker_id": "1234567"}}, 15, top.SubCodeMissingParameter},
+		{"assignworker bad type", req{method: top.MethodAssignWorker, biz: map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "type": "9"}}, 15, top.SubCodeInvalidParameter},
+		{"assignworker ext_json not an object", req{method: top.MethodAssignWorker, biz: map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "ext_json": "[1]"}}, 15, top.SubCodeInvalidParameter},
+		{"virtualphone without workcard_id", req{method: top.MethodVirtualPhoneBind, biz: map[string]string{"workcard_request": `{"request_source":{}}`}}, 15, top.SubCodeMissingParameter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,8 +161,8 @@ func TestProtocolErrors(t *testing.T) {
 			if got.Code != tt.code || got.SubCode != tt.subCode {
 				t.Fatalf("got code %d sub_code %q, want %d %q: %s", got.Code, got.SubCode, tt.code, tt.subCode, body)
 			}
-			if got.Msg != topwire.Message(tt.code) {
-				t.Fatalf("msg %q, want %q", got.Msg, topwire.Message(tt.code))
+			if got.Msg != top.Message(tt.code) {
+				t.Fatalf("msg %q, want %q", got.Msg, top.Message(tt.code))
 			}
 			if len(got.RequestID) != 12 {
 				t.Fatalf("request_id %q", got.RequestID)
@@ -175,19 +174,19 @@ func TestProtocolErrors(t *testing.T) {
 func TestSessionAndTimestampVariants(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
 	// The blacklist sync takes no session.
-	bl := demoCalls(t)[topwire.MethodBlacklistSync]
-	bl.sys = map[string]string{topwire.ParamSession: "-"}
+	bl := demoCalls(t)[top.MethodBlacklistSync]
+	bl.sys = map[string]string{top.ParamSession: "-"}
 	if _, body := e.call(bl); !strings.Contains(string(body), `"success":true`) {
 		t.Fatalf("blacklist sync without session refused: %s", body)
 	}
-	tag := demoCalls(t)[topwire.MethodWorkerTagList]
+	tag := demoCalls(t)[top.MethodWorkerTagList]
 	now := e.clock.Now()
 	for name, ts := range map[string]string{
-		"9 minutes old":      topwire.FormatTime(now.Add(-9 * time.Minute)),
-		"9 minutes ahead":    topwire.FormatTime(now.Add(9 * time.Minute)),
+		"9 minutes old":      top.FormatTime(now.Add(-9 * time.Minute)),
+		"9 minutes ahead":    top.FormatTime(now.Add(9 * time.Minute)),
 		"epoch milliseconds": "1772415000000", // 2026-03-02 09:30:00 UTC+8
 	} {
-		tag.sys = map[string]string{topwire.ParamTimestamp: ts}
+		tag.sys = map[string]string{top.ParamTimestamp: ts}
 		if _, body := e.call(tag); !strings.Contains(string(body), `"success":true`) {
 			t.Errorf("timestamp %s refused: %s", name, body)
 		}
@@ -196,10 +195,10 @@ func TestSessionAndTimestampVariants(t *testing.T) {
 
 func TestXMLAnswers(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
-	tag := demoCalls(t)[topwire.MethodWorkerTagList]
-	tag.sys = map[string]string{topwire.ParamFormat: topwire.FormatXML}
+	tag := demoCalls(t)[top.MethodWorkerTagList]
+	tag.sys = map[string]string{top.ParamFormat: top.FormatXML}
 	_, body := e.call(tag)
-	var r topapi.TagListGetResponse
+	var r top.TagListGetResponse
 	if err := xml.Unmarshal(body, &r); err != nil {
 		t.Fatalf("xml: %v\n%s", err, body)
 	}
@@ -210,16 +209,16 @@ func TestXMLAnswers(t *testing.T) {
 		!strings.Contains(string(body), "<home_worker_tags><worker_manage_rule_d_t_o><name>vip</name>") {
 		t.Fatalf("decoded %+v from %s", r, body)
 	}
-	abilities, err := topapi.ParseAbilityMap(r.Result.ResultData.AbilityMap)
+	abilities, err := top.ParseAbilityMap(r.Result.ResultData.AbilityMap)
 	if err != nil || abilities["tv_install"].AbilityLevel != 4 {
 		t.Fatalf("ability_map %q: %v", r.Result.ResultData.AbilityMap, err)
 	}
 
 	// Absent format means XML (TOP's default); errors too.
-	tag.sys = map[string]string{topwire.ParamFormat: "-", topwire.ParamSession: "wrong"}
+	tag.sys = map[string]string{top.ParamFormat: "-", top.ParamSession: "wrong"}
 	_, body = e.call(tag)
-	var er topwire.ErrorResponse
-	if err := xml.Unmarshal(body, &er); err != nil || er.Code != topwire.CodeInvalidSession || er.RequestID == "" {
+	var er top.ErrorResponse
+	if err := xml.Unmarshal(body, &er); err != nil || er.Code != top.CodeInvalidSession || er.RequestID == "" {
 		t.Fatalf("xml error %+v (%v): %s", er, err, body)
 	}
 	if !strings.Contains(string(body), "<error_response><code>27</code>") {
@@ -229,7 +228,7 @@ func TestXMLAnswers(t *testing.T) {
 
 func TestSimplifiedAndNormalJSON(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
-	tag := demoCalls(t)[topwire.MethodWorkerTagList]
+	tag := demoCalls(t)[top.MethodWorkerTagList]
 
 	_, normal := e.call(tag)
 	var raw map[string]map[string]any
@@ -250,7 +249,7 @@ func TestSimplifiedAndNormalJSON(t *testing.T) {
 		t.Fatalf("ability_map %v", data["ability_map"])
 	}
 
-	tag.sys = map[string]string{topwire.ParamSimplify: "true"}
+	tag.sys = map[string]string{top.ParamSimplify: "true"}
 	_, simple := e.call(tag)
 	var flat map[string]any
 	if err := json.Unmarshal(simple, &flat); err != nil {
@@ -264,7 +263,7 @@ func TestSimplifiedAndNormalJSON(t *testing.T) {
 		t.Fatalf("simplified form must not wrap lists: %s", simple)
 	}
 	// Both forms decode to the same typed answer.
-	var a, b topapi.TagListGetResponse
+	var a, b top.TagListGetResponse
 	ok(t, tag.method, normal, &a)
 	if err := json.Unmarshal(simple, &b); err != nil {
 		t.Fatal(err)
@@ -275,16 +274,16 @@ func TestSimplifiedAndNormalJSON(t *testing.T) {
 	}
 
 	// Errors keep the error_response wrapper when simplified.
-	tag.sys = map[string]string{topwire.ParamSimplify: "true", topwire.ParamAppKey: "nope"}
+	tag.sys = map[string]string{top.ParamSimplify: "true", top.ParamAppKey: "nope"}
 	_, body := e.call(tag)
-	if got := topErr(t, body); got.Code != topwire.CodeInvalidAppKey {
+	if got := topErr(t, body); got.Code != top.CodeInvalidAppKey {
 		t.Fatalf("simplified error: %s", body)
 	}
 }
 
 func TestMultipartBody(t *testing.T) {
 	e := newEnv(t, topsim.Config{})
-	u, form, _ := e.build(demoCalls(t)[topwire.MethodWorkerTagList])
+	u, form, _ := e.build(demoCalls(t)[top.MethodWorkerTagList])
 	var sb strings.Builder
 	const boundary = "XyZboundary"
 	for k, vs := range values(t, form) {
@@ -296,12 +295,12 @@ func TestMultipartBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var r topapi.TagListGetResponse
+	var r top.TagListGetResponse
 	var env map[string]json.RawMessage
 	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(env[topwire.ResponseKey(topwire.MethodWorkerTagList)], &r); err != nil || !bool(r.Result.Success) {
+	if err := json.Unmarshal(env[top.ResponseKey(top.MethodWorkerTagList)], &r); err != nil || !bool(r.Result.Success) {
 		t.Fatalf("multipart: %v %+v %s", err, r, env)
 	}
 }

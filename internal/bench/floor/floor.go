@@ -23,7 +23,7 @@ import (
 	"google.golang.org/grpc"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // TagListBody is the upstream's answer to worker.taglist.get: TOP's normal
@@ -59,8 +59,8 @@ var (
 	tagListBody    = []byte(TagListBody)
 	assignBody     = []byte(AssignWorkerBody)
 	unknownAnswer  = []byte(unknownBody)
-	tagListParam   = []byte(topwire.ParamMethod + "=" + url.QueryEscape(topwire.MethodWorkerTagList))
-	assignParam    = []byte(topwire.ParamMethod + "=" + url.QueryEscape(topwire.MethodAssignWorker))
+	tagListParam   = []byte(top.ParamMethod + "=" + url.QueryEscape(top.MethodWorkerTagList))
+	assignParam    = []byte(top.ParamMethod + "=" + url.QueryEscape(top.MethodAssignWorker))
 	jsonHeaderVals = []string{"application/json;charset=UTF-8"}
 )
 
@@ -151,7 +151,7 @@ func (f *Floor) post(ctx context.Context, form string) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", topwire.FormContentType)
+	req.Header.Set("Content-Type", top.FormContentType)
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ type floorWorkers struct {
 
 // GetWorkerTags implements scv1.WorkerServiceServer.
 func (w *floorWorkers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest) (*scv1.GetWorkerTagsResponse, error) {
-	form := "method=" + topwire.MethodWorkerTagList + "&id_number=" + url.QueryEscape(req.GetIdNumber()) +
+	form := "method=" + top.MethodWorkerTagList + "&id_number=" + url.QueryEscape(req.GetIdNumber()) +
 		"&mobile=" + url.QueryEscape(req.GetMobile())
 	if err := w.f.post(ctx, form); err != nil {
 		return nil, err
@@ -188,7 +188,7 @@ type floorWorkcards struct {
 
 // AssignWorker implements scv1.WorkcardServiceServer.
 func (w *floorWorkcards) AssignWorker(ctx context.Context, req *scv1.AssignWorkerRequest) (*scv1.AssignWorkerResponse, error) {
-	form := "method=" + topwire.MethodAssignWorker + "&workcard_id=" + strconv.FormatInt(req.GetWorkcardId(), 10) +
+	form := "method=" + top.MethodAssignWorker + "&workcard_id=" + strconv.FormatInt(req.GetWorkcardId(), 10) +
 		"&target_worker_id=" + strconv.FormatInt(req.GetTargetWorkerId(), 10) +
 		"&type=" + strconv.Itoa(int(req.GetType()))
 	if err := w.f.post(ctx, form); err != nil {

@@ -15,9 +15,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,7 +36,7 @@ func TestUpstreamAnswersByMethod(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := http.Post(srv.URL+"/router/rest?"+tt.query, topwire.FormContentType, strings.NewReader(tt.body))
+			resp, err := http.Post(srv.URL+"/router/rest?"+tt.query, top.FormContentType, strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,15 +60,15 @@ func TestUpstreamSatisfiesTheClient(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	ctx := context.Background()
-	tags, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: "11010519491231002X", Mobile: "13245678901"})
+	tags, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: "11010519491231002X", Mobile: "13245678901"})
 	if err != nil || !tags.Result.Success || tags.RequestID != "bench0taglist" {
 		t.Fatalf("GetWorkerTags: %+v, %v", tags, err)
 	}
-	abilities, err := topapi.ParseAbilityMap(tags.Result.ResultData.AbilityMap)
+	abilities, err := top.ParseAbilityMap(tags.Result.ResultData.AbilityMap)
 	if err != nil || len(abilities) != 2 || len(tags.Result.ResultData.HomeWorkerTags) != 1 {
 		t.Fatalf("abilities %v (%v), tags %+v", abilities, err, tags.Result.ResultData)
 	}
-	assign, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2, Type: 2})
+	assign, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2, Type: 2})
 	if err != nil || !assign.Result.Success || assign.RequestID != "bench0assign" {
 		t.Fatalf("AssignWorker: %+v, %v", assign, err)
 	}
@@ -111,7 +110,7 @@ func TestFloor(t *testing.T) {
 	if err != nil || !assign.GetSuccess() {
 		t.Fatalf("AssignWorker: %v, %v", assign, err)
 	}
-	if got := []string{<-methods, <-methods}; got[0] != topwire.MethodWorkerTagList || got[1] != topwire.MethodAssignWorker {
+	if got := []string{<-methods, <-methods}; got[0] != top.MethodWorkerTagList || got[1] != top.MethodAssignWorker {
 		t.Fatalf("upstream saw %v", got)
 	}
 }

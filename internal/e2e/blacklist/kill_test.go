@@ -14,8 +14,8 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // TestKill9MidJobThenRestartAppliesEachEntryOnce imports 20,000 entries,
@@ -28,13 +28,13 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	bin := buildBinary(t)
 	e := startEmulator(t, topsim.Config{MaxRecordedCalls: 5000})
 	faults := `{"seed": 1, "rules": [
-		{"method": "` + topwire.MethodBlacklistSync + `", "busy": true, "latency": "15ms", "probability": 0.05},
-		{"method": "` + topwire.MethodBlacklistSync + `", "latency": "15ms"%s}%s]}`
+		{"method": "` + top.MethodBlacklistSync + `", "busy": true, "latency": "15ms", "probability": 0.05},
+		{"method": "` + top.MethodBlacklistSync + `", "latency": "15ms"%s}%s]}`
 	// Before the kill TOP answers 80 chunks (a third is 67), then holds
 	// the next ones (a latency the kill abandons): the job is mid-way at the
 	// kill, however slow the machine.
 	e.admin(t, http.MethodPut, "/_emulator/faults", fmt.Sprintf(faults, `, "count": 80`,
-		`, {"method": "`+topwire.MethodBlacklistSync+`", "latency": "5m"}`))
+		`, {"method": "`+top.MethodBlacklistSync+`", "latency": "5m"}`))
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -79,7 +79,7 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	var calls struct {
 		Calls []topsim.RecordedCall `json:"calls"`
 	}
-	if err := json.Unmarshal(e.admin(t, http.MethodGet, "/_emulator/calls?method="+topwire.MethodBlacklistSync+"&limit=5000", ""), &calls); err != nil {
+	if err := json.Unmarshal(e.admin(t, http.MethodGet, "/_emulator/calls?method="+top.MethodBlacklistSync+"&limit=5000", ""), &calls); err != nil {
 		t.Fatal(err)
 	}
 	re := regexp.MustCompile(`^` + regexp.QuoteMeta(id) + `:(\d+)$`)

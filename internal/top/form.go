@@ -1,4 +1,4 @@
-package topwire
+package top
 
 // AppendForm appends params to dst as an application/x-www-form-urlencoded
 // body ("k=v&k=v", values escaped like url.QueryEscape) and returns the

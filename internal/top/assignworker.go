@@ -1,9 +1,7 @@
-package topapi
+package top
 
 import (
 	"encoding/xml"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // Operator types of assignworker's type parameter.
@@ -42,10 +40,10 @@ type AssignWorkerRequest struct {
 }
 
 // APIMethod implements Request.
-func (*AssignWorkerRequest) APIMethod() string { return topwire.MethodAssignWorker }
+func (*AssignWorkerRequest) APIMethod() string { return MethodAssignWorker }
 
 // AppendParams implements Request.
-func (r *AssignWorkerRequest) AppendParams(dst []topwire.Param) ([]topwire.Param, error) {
+func (r *AssignWorkerRequest) AppendParams(dst []Param) ([]Param, error) {
 	dst = appendString(dst, "outer_id", r.OuterID)
 	dst = appendInt(dst, "target_worker_id", r.TargetWorkerID)
 	dst = appendString(dst, "target_worker_mobile", r.TargetWorkerMobile)
@@ -100,9 +98,9 @@ type AssignWorkerResult struct {
 	// DisplayMsg is display_msg, a message fit to show to people.
 	DisplayMsg string `json:"display_msg,omitempty" xml:"display_msg,omitempty"`
 	// Success is success.
-	Success topwire.Bool `json:"success" xml:"success"`
+	Success Bool `json:"success" xml:"success"`
 	// MsgCode is msg_code, the business code.
-	MsgCode topwire.String `json:"msg_code,omitempty" xml:"msg_code,omitempty"`
+	MsgCode String `json:"msg_code,omitempty" xml:"msg_code,omitempty"`
 	// MsgInfo is msg_info, the system message.
 	MsgInfo string `json:"msg_info,omitempty" xml:"msg_info,omitempty"`
 }

@@ -1,4 +1,4 @@
-package topwire
+package top
 
 // This file keeps the first implementation of the tolerant value types'
 // decoders as a reference: FuzzValuesMatchReference checks that the

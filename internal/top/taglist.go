@@ -1,9 +1,7 @@
-package topapi
+package top
 
 import (
 	"encoding/xml"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // TagListGetRequest is tmall.servicecenter.worker.taglist.get (获取工人标签).
@@ -16,10 +14,10 @@ type TagListGetRequest struct {
 }
 
 // APIMethod implements Request.
-func (*TagListGetRequest) APIMethod() string { return topwire.MethodWorkerTagList }
+func (*TagListGetRequest) APIMethod() string { return MethodWorkerTagList }
 
 // AppendParams implements Request.
-func (r *TagListGetRequest) AppendParams(dst []topwire.Param) ([]topwire.Param, error) {
+func (r *TagListGetRequest) AppendParams(dst []Param) ([]Param, error) {
 	dst = appendString(dst, "id_number", r.IDNumber)
 	dst = appendString(dst, "mobile", r.Mobile)
 	return dst, nil
@@ -46,11 +44,11 @@ type TagListResult struct {
 	// ResultData is result_data, the worker's tags.
 	ResultData *WorkerTag `json:"result_data,omitempty" xml:"result_data,omitempty"`
 	// MsgCode is msg_code.
-	MsgCode topwire.String `json:"msg_code,omitempty" xml:"msg_code,omitempty"`
+	MsgCode String `json:"msg_code,omitempty" xml:"msg_code,omitempty"`
 	// MsgInfo is msg_info.
 	MsgInfo string `json:"msg_info,omitempty" xml:"msg_info,omitempty"`
 	// Success is success.
-	Success topwire.Bool `json:"success" xml:"success"`
+	Success Bool `json:"success" xml:"success"`
 	// HomeWorkerTags is home_worker_tags when TOP puts it beside
 	// result_data instead of inside it; the seed's field table reads so,
 	// its XML example does not. Decoders should merge both.
@@ -60,15 +58,15 @@ type TagListResult struct {
 // WorkerTag is a worker's tags.
 type WorkerTag struct {
 	// BlackList is black_list: the worker is blacklisted.
-	BlackList topwire.Bool `json:"black_list" xml:"black_list"`
+	BlackList Bool `json:"black_list" xml:"black_list"`
 	// Degradation is degradation (飞单状态).
-	Degradation topwire.Bool `json:"degradation" xml:"degradation"`
+	Degradation Bool `json:"degradation" xml:"degradation"`
 	// AbilityMap is ability_map, a JSON fragment; see ParseAbilityMap.
 	AbilityMap string `json:"ability_map,omitempty" xml:"ability_map,omitempty"`
 	// Vip is vip.
-	Vip topwire.Bool `json:"vip" xml:"vip"`
+	Vip Bool `json:"vip" xml:"vip"`
 	// BigPromotion is big_promotion (大促工人).
-	BigPromotion topwire.Bool `json:"big_promotion" xml:"big_promotion"`
+	BigPromotion Bool `json:"big_promotion" xml:"big_promotion"`
 	// HomeWorkerTags is home_worker_tags, the 家享 management rules.
 	HomeWorkerTags List[WorkerManageRule] `json:"home_worker_tags,omitempty" xml:"home_worker_tags>worker_manage_rule_d_t_o,omitempty"`
 }
@@ -82,7 +80,7 @@ type WorkerManageRule struct {
 	// Name is name, e.g. black.
 	Name string `json:"name,omitempty" xml:"name,omitempty"`
 	// BeginTime is begin_time.
-	BeginTime topwire.Time `json:"begin_time,omitzero" xml:"begin_time,omitempty"`
+	BeginTime Time `json:"begin_time,omitzero" xml:"begin_time,omitempty"`
 	// EndTime is end_time.
-	EndTime topwire.Time `json:"end_time,omitzero" xml:"end_time,omitempty"`
+	EndTime Time `json:"end_time,omitzero" xml:"end_time,omitempty"`
 }

@@ -1,4 +1,4 @@
-package topapi
+package top
 
 import (
 	"strconv"

@@ -1,9 +1,7 @@
-package topapi
+package top
 
 import (
 	"encoding/xml"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // Business error codes of tmall.servicecenter.worker.update, from its API
@@ -53,15 +51,15 @@ type WorkerDto struct {
 	// Name is name, the worker's name.
 	Name string `json:"name,omitempty"`
 	// Phone is phone, the worker's mobile (a Number in TOP).
-	Phone topwire.Int64 `json:"phone,omitempty"`
+	Phone Int64 `json:"phone,omitempty"`
 	// Photo is photo.
 	Photo string `json:"photo,omitempty"`
 	// ProviderID is provider_id.
-	ProviderID topwire.Int64 `json:"provider_id,omitempty"`
+	ProviderID Int64 `json:"provider_id,omitempty"`
 	// ProviderName is provider_name.
 	ProviderName string `json:"provider_name,omitempty"`
 	// RegisterTime is register_time.
-	RegisterTime topwire.Time `json:"register_time,omitzero"`
+	RegisterTime Time `json:"register_time,omitzero"`
 	// ServiceAreas is service_areas.
 	ServiceAreas []DivisionDto `json:"service_areas,omitempty"`
 	// ServiceStoreCode is service_store_code, the store (网点) code.
@@ -89,10 +87,10 @@ type DivisionDto struct {
 }
 
 // APIMethod implements Request.
-func (*WorkerUpdateRequest) APIMethod() string { return topwire.MethodWorkerUpdate }
+func (*WorkerUpdateRequest) APIMethod() string { return MethodWorkerUpdate }
 
 // AppendParams implements Request.
-func (r *WorkerUpdateRequest) AppendParams(dst []topwire.Param) ([]topwire.Param, error) {
+func (r *WorkerUpdateRequest) AppendParams(dst []Param) ([]Param, error) {
 	if r.Worker == nil {
 		return dst, nil
 	}
@@ -125,15 +123,15 @@ type WorkerUpdateResponse struct {
 // the WorkerCode constants) on a business failure.
 type ResultBase struct {
 	// ErrorCode is error_code.
-	ErrorCode topwire.Int64 `json:"error_code,omitempty" xml:"error_code,omitempty"`
+	ErrorCode Int64 `json:"error_code,omitempty" xml:"error_code,omitempty"`
 	// ErrorMsg is error_msg.
 	ErrorMsg string `json:"error_msg,omitempty" xml:"error_msg,omitempty"`
 	// GmtCreate is gmt_create, when the worker was created.
-	GmtCreate topwire.Time `json:"gmt_create,omitzero" xml:"gmt_create,omitempty"`
+	GmtCreate Time `json:"gmt_create,omitzero" xml:"gmt_create,omitempty"`
 	// GmtModified is gmt_modified, when the worker last changed.
-	GmtModified topwire.Time `json:"gmt_modified,omitzero" xml:"gmt_modified,omitempty"`
+	GmtModified Time `json:"gmt_modified,omitzero" xml:"gmt_modified,omitempty"`
 	// Success is success.
-	Success topwire.Bool `json:"success" xml:"success"`
+	Success Bool `json:"success" xml:"success"`
 	// Value is value.
-	Value topwire.Bool `json:"value" xml:"value"`
+	Value Bool `json:"value" xml:"value"`
 }

@@ -1,4 +1,4 @@
-package topapi
+package top
 
 import (
 	"encoding/json"
@@ -9,11 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
-func toValues(params []topwire.Param) url.Values {
+func toValues(params []Param) url.Values {
 	v := url.Values{}
 	for _, p := range params {
 		v.Set(p.Key, p.Value)
@@ -22,7 +20,7 @@ func toValues(params []topwire.Param) url.Values {
 }
 
 func TestRequestsRoundTrip(t *testing.T) {
-	reg := topwire.Time{Time: time.Date(2016, 6, 28, 10, 30, 0, 0, topwire.Beijing())}
+	reg := Time{Time: time.Date(2016, 6, 28, 10, 30, 0, 0, Beijing())}
 	tests := []struct {
 		name string
 		in   interface {
@@ -104,7 +102,7 @@ func TestRequestsRoundTrip(t *testing.T) {
 
 func TestNestedJSONShape(t *testing.T) {
 	req := &WorkerUpdateRequest{Worker: &WorkerDto{Name: "张三", Phone: 13812345678,
-		RegisterTime: topwire.Time{Time: time.Date(2016, 6, 28, 2, 30, 0, 0, time.UTC)},
+		RegisterTime: Time{Time: time.Date(2016, 6, 28, 2, 30, 0, 0, time.UTC)},
 		Address:      &AddressDto{AddressNames: []string{"a", "b"}}}}
 	params, _ := req.AppendParams(nil)
 	want := `{"address":{"address_names":["a","b"]},"name":"张三","phone":13812345678,"register_time":"2016-06-28 10:30:00"}`
@@ -144,7 +142,7 @@ func TestTagListDecodeBothShapes(t *testing.T) {
 			if !bool(r.Result.Success) || d == nil || !bool(d.Vip) || !bool(d.BigPromotion) || len(d.HomeWorkerTags) != 1 {
 				t.Fatalf("decoded %+v", r)
 			}
-			if got := topwire.FormatTime(d.HomeWorkerTags[0].EndTime.Time); got != "2024-12-23 17:42:01" {
+			if got := FormatTime(d.HomeWorkerTags[0].EndTime.Time); got != "2024-12-23 17:42:01" {
 				t.Fatalf("end_time %s", got)
 			}
 			abilities, err := ParseAbilityMap(d.AbilityMap)
@@ -189,7 +187,7 @@ func TestAbilityMap(t *testing.T) {
 func TestResponsesXMLRoot(t *testing.T) {
 	resp := TagListGetResponse{Result: TagListResult{Success: true, ResultData: &WorkerTag{
 		AbilityMap:     `"a":{}`,
-		HomeWorkerTags: List[WorkerManageRule]{{Name: "black", BeginTime: topwire.Time{Time: time.Date(2024, 12, 20, 17, 42, 1, 0, topwire.Beijing())}}},
+		HomeWorkerTags: List[WorkerManageRule]{{Name: "black", BeginTime: Time{Time: time.Date(2024, 12, 20, 17, 42, 1, 0, Beijing())}}},
 	}}}
 	b, err := xml.Marshal(resp)
 	if err != nil {
@@ -202,10 +200,10 @@ func TestResponsesXMLRoot(t *testing.T) {
 		}
 	}
 	roots := map[string]any{
-		topwire.ResponseKey(topwire.MethodAssignWorker):     AssignWorkerResponse{},
-		topwire.ResponseKey(topwire.MethodWorkerUpdate):     WorkerUpdateResponse{},
-		topwire.ResponseKey(topwire.MethodVirtualPhoneBind): VirtualPhoneBindResponse{},
-		topwire.ResponseKey(topwire.MethodBlacklistSync):    BlacklistSyncResponse{},
+		ResponseKey(MethodAssignWorker):     AssignWorkerResponse{},
+		ResponseKey(MethodWorkerUpdate):     WorkerUpdateResponse{},
+		ResponseKey(MethodVirtualPhoneBind): VirtualPhoneBindResponse{},
+		ResponseKey(MethodBlacklistSync):    BlacklistSyncResponse{},
 	}
 	for root, v := range roots {
 		b, err := xml.Marshal(v)
@@ -223,15 +221,15 @@ func TestBusinessErrors(t *testing.T) {
 	}{
 		{"assign ok", (&AssignWorkerResponse{Result: AssignWorkerResult{Success: true}}).Err(), nil},
 		{"assign 1008", (&AssignWorkerResponse{RequestID: "r", Result: AssignWorkerResult{MsgCode: "1008", MsgInfo: "工单不存在", DisplayMsg: "工单不存在"}}).Err(),
-			&BusinessError{Method: topwire.MethodAssignWorker, Code: "1008", Message: "工单不存在", DisplayMsg: "工单不存在", RequestID: "r"}},
+			&BusinessError{Method: MethodAssignWorker, Code: "1008", Message: "工单不存在", DisplayMsg: "工单不存在", RequestID: "r"}},
 		{"update 10006", (&WorkerUpdateResponse{Result: ResultBase{ErrorCode: 10006, ErrorMsg: "工人不存在"}}).Err(),
-			&BusinessError{Method: topwire.MethodWorkerUpdate, Code: "10006", Message: "工人不存在"}},
+			&BusinessError{Method: MethodWorkerUpdate, Code: "10006", Message: "工人不存在"}},
 		{"tags fail", (&TagListGetResponse{Result: TagListResult{MsgCode: "404"}}).Err(),
-			&BusinessError{Method: topwire.MethodWorkerTagList, Code: "404"}},
+			&BusinessError{Method: MethodWorkerTagList, Code: "404"}},
 		{"bind fail", (&VirtualPhoneBindResponse{Result: VirtualPhoneResult{MsgCode: "1008"}}).Err(),
-			&BusinessError{Method: topwire.MethodVirtualPhoneBind, Code: "1008"}},
+			&BusinessError{Method: MethodVirtualPhoneBind, Code: "1008"}},
 		{"sync retry", (&BlacklistSyncResponse{UserBlacklistResponse: UserBlacklistResponse{Code: "500", Message: "busy", IsRetry: true}}).Err(),
-			&BusinessError{Method: topwire.MethodBlacklistSync, Code: "500", Message: "busy", Retry: true}},
+			&BusinessError{Method: MethodBlacklistSync, Code: "500", Message: "busy", Retry: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package topapi
+package top
 
 import (
 	"bytes"
@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // Ability is one entry of taglist.get's ability_map, e.g.
@@ -61,15 +59,15 @@ func parseAbilitiesSlow(text string) (map[string]Ability, error) {
 			var err error
 			switch k {
 			case "effective":
-				var b topwire.Bool
+				var b Bool
 				err = json.Unmarshal(v, &b)
 				a.Effective = bool(b)
 			case "serviceCode":
-				var s topwire.String
+				var s String
 				err = json.Unmarshal(v, &s)
 				a.ServiceCode = string(s)
 			case "abilityLevel":
-				var n topwire.Int64
+				var n Int64
 				err = json.Unmarshal(v, &n)
 				a.AbilityLevel = int64(n)
 			default:
@@ -105,15 +103,15 @@ func parseAbilitiesFast(text []byte) (map[string]Ability, bool) {
 			var err error
 			switch k {
 			case "effective":
-				var b topwire.Bool
+				var b Bool
 				err = b.UnmarshalJSON(v)
 				a.Effective = bool(b)
 			case "serviceCode":
-				var s topwire.String
+				var s String
 				err = s.UnmarshalJSON(v)
 				a.ServiceCode = string(s)
 			case "abilityLevel":
-				var n topwire.Int64
+				var n Int64
 				err = n.UnmarshalJSON(v)
 				a.AbilityLevel = int64(n)
 			default:

@@ -1,5 +1,5 @@
 //go:build !race
 
-package topwire
+package top
 
 const raceEnabled = false

@@ -1,9 +1,7 @@
-package topapi
+package top
 
 import (
 	"encoding/xml"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // Operate types of the blacklist sync.
@@ -31,7 +29,7 @@ type UserBlacklistRequest struct {
 	// RequestID is request_id (required), the idempotency key.
 	RequestID string `json:"request_id,omitempty"`
 	// RequestTime is request_time (required), epoch milliseconds.
-	RequestTime topwire.Int64 `json:"request_time,omitempty"`
+	RequestTime Int64 `json:"request_time,omitempty"`
 	// SupplierID is supplier_id (required), the provider's id.
 	SupplierID string `json:"supplier_id,omitempty"`
 	// ServiceType is service_type (required): "1" door-to-door pickup.
@@ -41,7 +39,7 @@ type UserBlacklistRequest struct {
 	// Blacklist is blacklist (required), the users.
 	Blacklist []Blacklist `json:"blacklist,omitempty"`
 	// OperateType is operate_type (required): 1 add/update, 2 delete.
-	OperateType topwire.Int64 `json:"operate_type,omitempty"`
+	OperateType Int64 `json:"operate_type,omitempty"`
 }
 
 // Blacklist is one blacklisted user.
@@ -54,10 +52,10 @@ type Blacklist struct {
 }
 
 // APIMethod implements Request.
-func (*BlacklistSyncRequest) APIMethod() string { return topwire.MethodBlacklistSync }
+func (*BlacklistSyncRequest) APIMethod() string { return MethodBlacklistSync }
 
 // AppendParams implements Request.
-func (r *BlacklistSyncRequest) AppendParams(dst []topwire.Param) ([]topwire.Param, error) {
+func (r *BlacklistSyncRequest) AppendParams(dst []Param) ([]Param, error) {
 	if r.UserBlacklistRequest == nil {
 		return dst, nil
 	}
@@ -89,12 +87,12 @@ type BlacklistSyncResponse struct {
 // UserBlacklistResponse is user_blacklist_response.
 type UserBlacklistResponse struct {
 	// Success is success.
-	Success topwire.Bool `json:"success" xml:"success"`
+	Success Bool `json:"success" xml:"success"`
 	// Code is code, e.g. "200".
-	Code topwire.String `json:"code,omitempty" xml:"code,omitempty"`
+	Code String `json:"code,omitempty" xml:"code,omitempty"`
 	// Message is message, e.g. SUCCESS.
 	Message string `json:"message,omitempty" xml:"message,omitempty"`
 	// IsRetry is is_retry: the failure is transient and the same request
 	// may be sent again.
-	IsRetry topwire.Bool `json:"is_retry" xml:"is_retry"`
+	IsRetry Bool `json:"is_retry" xml:"is_retry"`
 }

@@ -1,9 +1,7 @@
-package topapi
+package top
 
 import (
 	"encoding/xml"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // VirtualPhoneBindRequest is tmall.servicecenter.workcard.virtualphone.bind
@@ -18,7 +16,7 @@ type WorkcardBaseRequest struct {
 	// RequestSource is request_source (required): who asks.
 	RequestSource *WorkcardRequestSource `json:"request_source,omitempty"`
 	// WorkcardID is workcard_id (required).
-	WorkcardID topwire.Int64 `json:"workcard_id,omitempty"`
+	WorkcardID Int64 `json:"workcard_id,omitempty"`
 }
 
 // WorkcardRequestSource is request_source.
@@ -30,10 +28,10 @@ type WorkcardRequestSource struct {
 }
 
 // APIMethod implements Request.
-func (*VirtualPhoneBindRequest) APIMethod() string { return topwire.MethodVirtualPhoneBind }
+func (*VirtualPhoneBindRequest) APIMethod() string { return MethodVirtualPhoneBind }
 
 // AppendParams implements Request.
-func (r *VirtualPhoneBindRequest) AppendParams(dst []topwire.Param) ([]topwire.Param, error) {
+func (r *VirtualPhoneBindRequest) AppendParams(dst []Param) ([]Param, error) {
 	if r.WorkcardRequest == nil {
 		return dst, nil
 	}
@@ -65,11 +63,11 @@ type VirtualPhoneBindResponse struct {
 // VirtualPhoneResult is virtualphone.bind's result (FulfilplatformResult).
 type VirtualPhoneResult struct {
 	// ResultData is result_data, the virtual phone number.
-	ResultData topwire.String `json:"result_data,omitempty" xml:"result_data,omitempty"`
+	ResultData String `json:"result_data,omitempty" xml:"result_data,omitempty"`
 	// Success is success.
-	Success topwire.Bool `json:"success" xml:"success"`
+	Success Bool `json:"success" xml:"success"`
 	// MsgCode is msg_code.
-	MsgCode topwire.String `json:"msg_code,omitempty" xml:"msg_code,omitempty"`
+	MsgCode String `json:"msg_code,omitempty" xml:"msg_code,omitempty"`
 	// MsgInfo is msg_info.
 	MsgInfo string `json:"msg_info,omitempty" xml:"msg_info,omitempty"`
 }

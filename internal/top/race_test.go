@@ -1,6 +1,6 @@
 //go:build race
 
-package topwire
+package top
 
 // raceEnabled is true under -race, where sync.Pool drops items on purpose
 // and allocation counts do not hold.

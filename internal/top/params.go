@@ -1,4 +1,4 @@
-package topwire
+package top
 
 // System parameter names.
 const (

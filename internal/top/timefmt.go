@@ -1,4 +1,4 @@
-package topwire
+package top
 
 import (
 	"fmt"

@@ -1,18 +1,10 @@
-// Package topapi holds typed requests and responses for the five TOP methods
-// servicecenterd calls, with the field names of the API documents in
-// ../shared/seeds. Requests know how to turn themselves into TOP's form
-// parameters and back; responses decode both TOP's normal and simplified
-// JSON and encode as TOP does (JSON and XML). The TOP client and the TOP
-// emulator share these types so the two sides cannot drift apart.
-package topapi
+package top
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // Request is a typed TOP request.
@@ -22,7 +14,7 @@ type Request interface {
 	// AppendParams appends the business parameters as TOP expects them:
 	// scalars formatted, objects as one JSON string with snake_case keys,
 	// empty values left out.
-	AppendParams(dst []topwire.Param) ([]topwire.Param, error)
+	AppendParams(dst []Param) ([]Param, error)
 }
 
 // Getter reads one received parameter by name; url.Values satisfies it.
@@ -45,26 +37,26 @@ func (e *ParamError) Error() string {
 	return "invalid parameter " + e.Param + ": " + e.Reason
 }
 
-func appendString(dst []topwire.Param, key, value string) []topwire.Param {
+func appendString(dst []Param, key, value string) []Param {
 	if value == "" {
 		return dst
 	}
-	return append(dst, topwire.Param{Key: key, Value: value})
+	return append(dst, Param{Key: key, Value: value})
 }
 
-func appendInt(dst []topwire.Param, key string, value int64) []topwire.Param {
+func appendInt(dst []Param, key string, value int64) []Param {
 	if value == 0 {
 		return dst
 	}
-	return append(dst, topwire.Param{Key: key, Value: strconv.FormatInt(value, 10)})
+	return append(dst, Param{Key: key, Value: strconv.FormatInt(value, 10)})
 }
 
-func appendObject(dst []topwire.Param, key string, value any) ([]topwire.Param, error) {
+func appendObject(dst []Param, key string, value any) ([]Param, error) {
 	b, err := json.Marshal(value)
 	if err != nil {
 		return dst, fmt.Errorf("encode %s: %w", key, err)
 	}
-	return append(dst, topwire.Param{Key: key, Value: string(b)}), nil
+	return append(dst, Param{Key: key, Value: string(b)}), nil
 }
 
 func decodeInt(g Getter, key string) (int64, error) {
