@@ -20,7 +20,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -31,7 +31,7 @@ type env struct {
 	t     *testing.T
 	path  string
 	store *store.SQLite
-	emu   *topsim.Emulator
+	emu   *topemu.Emulator
 	srv   *httptest.Server
 	top   *topclient.Client
 	cfg   Config
@@ -47,7 +47,7 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, path: filepath.Join(t.TempDir(), store.FileName)}
 	var err error
-	if e.emu, err = topsim.New(topsim.Config{}); err != nil {
+	if e.emu, err = topemu.New(topemu.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(e.emu)
@@ -56,8 +56,8 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 		e.emu.Close()
 	})
 	e.top, err = topclient.New(topclient.Config{
-		URL: e.srv.URL + "/router/rest", AppKey: topsim.DefaultAppKey, AppSecret: topsim.DefaultAppSecret,
-		Session: topsim.DefaultSession, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Timeout: 10 * time.Second,
+		URL: e.srv.URL + "/router/rest", AppKey: topemu.DefaultAppKey, AppSecret: topemu.DefaultAppSecret,
+		Session: topemu.DefaultSession, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Timeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func (e *env) requestIDs() []string {
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Calls []topsim.RecordedCall `json:"calls"`
+		Calls []topemu.RecordedCall `json:"calls"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		e.t.Fatal(err)
@@ -498,7 +498,7 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 	}
 	e.run()
 	j := e.waitState(res.Job.ID, store.StateFailed)
-	if j.Failed != 10 || j.LastError == nil || j.LastError.Code != topsim.BlacklistCodeConflict {
+	if j.Failed != 10 || j.LastError == nil || j.LastError.Code != topemu.BlacklistCodeConflict {
 		t.Fatalf("job %+v, last error %+v", j, j.LastError)
 	}
 }

@@ -1,5 +1,5 @@
 // Package emulatorcmd is `servicecenterd emulator`: the TOP emulator
-// (internal/topsim) alone on an HTTP listener, for other teams' TOP SDKs.
+// (internal/topemu) alone on an HTTP listener, for other teams' TOP SDKs.
 package emulatorcmd
 
 import (
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // DefaultAddr is where the emulator listens unless --addr says otherwise.
@@ -75,17 +75,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	var seed *topsim.State
+	var seed *topemu.State
 	if o.SeedFile != "" {
 		b, err := os.ReadFile(o.SeedFile)
 		if err != nil {
 			return fmt.Errorf("--seed: %w", err)
 		}
-		if seed, err = topsim.ParseState(b); err != nil {
+		if seed, err = topemu.ParseState(b); err != nil {
 			return fmt.Errorf("--seed %s: %w", o.SeedFile, err)
 		}
 	}
-	emu, err := topsim.New(topsim.Config{
+	emu, err := topemu.New(topemu.Config{
 		AppKey: o.AppKey, AppSecret: o.AppSecret, Session: o.Session,
 		Seed: seed, StateFile: o.StateFile, Logger: logger, MaxRecordedCalls: o.MaxCalls,
 	})
@@ -174,6 +174,6 @@ func printBanner(w io.Writer, base string, o options) {
 		"  admin:      %s/_emulator/\n"+
 		"  seed:       %s\n"+
 		"  state:      %s\n",
-		base, o.AppKey, shown(o.AppSecret, topsim.DefaultAppSecret), shown(o.Session, topsim.DefaultSession),
+		base, o.AppKey, shown(o.AppSecret, topemu.DefaultAppSecret), shown(o.Session, topemu.DefaultSession),
 		base, seed, state)
 }

@@ -21,7 +21,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 func TestMain(m *testing.M) {
@@ -157,7 +157,7 @@ func TestRunHidesGivenSecrets(t *testing.T) {
 	if _, found := out["tmall_servicecenter_worker_taglist_get_response"]; !found {
 		t.Fatalf("call with the given credentials: %v", out)
 	}
-	out = signedCall(t, r.banner["url"], "12345678", topsim.DefaultAppSecret, session)
+	out = signedCall(t, r.banner["url"], "12345678", topemu.DefaultAppSecret, session)
 	if e, _ := out["error_response"].(map[string]any); e == nil || e["code"] != float64(25) {
 		t.Fatalf("demo secret accepted: %v", out)
 	}
@@ -173,7 +173,7 @@ func TestRunHidesGivenSecrets(t *testing.T) {
 
 func TestRunSeedAndStateFile(t *testing.T) {
 	dir := t.TempDir()
-	seed := topsim.DemoState()
+	seed := topemu.DemoState()
 	seed.Workers = seed.Workers[:1]
 	b, err := json.Marshal(seed)
 	if err != nil {
@@ -190,7 +190,7 @@ func TestRunSeedAndStateFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var s topsim.State
+		var s topemu.State
 		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -62,7 +62,7 @@ var personalData = []string{
 func TestEndToEndLeakScan(t *testing.T) {
 	dir := t.TempDir()
 	emuLogs := &logbuf.Buffer{}
-	emu, err := topsim.New(topsim.Config{AppKey: "e2e-app", AppSecret: appSecret, Session: session,
+	emu, err := topemu.New(topemu.Config{AppKey: "e2e-app", AppSecret: appSecret, Session: session,
 		Logger: slog.New(slog.NewJSONHandler(emuLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,6 @@
 // normal and simplified JSON and encode as TOP does (JSON and XML).
 //
 // The TOP client (internal/topclient) and the TOP emulator
-// (internal/topsim) both build on this package, so the two sides cannot
+// (internal/topemu) both build on this package, so the two sides cannot
 // drift apart. Sources for every rule are in ../shared/docs/top-protocol.md.
 package top

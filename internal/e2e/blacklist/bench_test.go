@@ -16,7 +16,7 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // TestBenchBlacklist is `make bench-blacklist`: for each size (BENCH_SIZES,
@@ -51,7 +51,7 @@ func TestBenchBlacklist(t *testing.T) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "blacklist.csv")
 		r.fileBytes = writeCSV(t, file, n)
-		e := startEmulator(t, topsim.Config{MaxRecordedCalls: -1})
+		e := startEmulator(t, topemu.Config{MaxRecordedCalls: -1})
 		p := startProcess(t, bin, e, filepath.Join(dir, "data"), strings.Fields(os.Getenv("BENCH_SERVE_FLAGS"))...)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 

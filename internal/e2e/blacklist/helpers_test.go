@@ -23,7 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // buildBinary builds servicecenterd into a temp dir once per test binary.
@@ -65,13 +65,13 @@ func TestMain(m *testing.M) {
 
 // emulator is a TOP emulator served from the test process.
 type emulator struct {
-	emu *topsim.Emulator
+	emu *topemu.Emulator
 	srv *httptest.Server
 }
 
-func startEmulator(t testing.TB, cfg topsim.Config) *emulator {
+func startEmulator(t testing.TB, cfg topemu.Config) *emulator {
 	t.Helper()
-	emu, err := topsim.New(cfg)
+	emu, err := topemu.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +118,8 @@ type process struct {
 func startProcess(t testing.TB, bin string, e *emulator, dataDir string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"serve",
-		"--top-url", e.srv.URL + "/router/rest", "--top-app-key", topsim.DefaultAppKey,
-		"--top-app-secret", topsim.DefaultAppSecret, "--top-session", topsim.DefaultSession,
+		"--top-url", e.srv.URL + "/router/rest", "--top-app-key", topemu.DefaultAppKey,
+		"--top-app-secret", topemu.DefaultAppSecret, "--top-session", topemu.DefaultSession,
 		"--data-dir", dataDir, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 		"--log-format", "json",
 	}, extra...)

@@ -15,7 +15,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // TestKill9MidJobThenRestartAppliesEachEntryOnce imports 20,000 entries,
@@ -26,7 +26,7 @@ import (
 func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	const n, chunk = 20000, 100
 	bin := buildBinary(t)
-	e := startEmulator(t, topsim.Config{MaxRecordedCalls: 5000})
+	e := startEmulator(t, topemu.Config{MaxRecordedCalls: 5000})
 	faults := `{"seed": 1, "rules": [
 		{"method": "` + top.MethodBlacklistSync + `", "busy": true, "latency": "15ms", "probability": 0.05},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "15ms"%s}%s]}`
@@ -77,7 +77,7 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	// The recorded calls: every request_id is "<job>:<chunk>", each chunk
 	// was sent, and a chunk sent more than once was a replay (or busy).
 	var calls struct {
-		Calls []topsim.RecordedCall `json:"calls"`
+		Calls []topemu.RecordedCall `json:"calls"`
 	}
 	if err := json.Unmarshal(e.admin(t, http.MethodGet, "/_emulator/calls?method="+top.MethodBlacklistSync+"&limit=5000", ""), &calls); err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 // is streaming: after a restart there is no job and nothing reached TOP.
 func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 	bin := buildBinary(t)
-	e := startEmulator(t, topsim.Config{})
+	e := startEmulator(t, topemu.Config{})
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -1,4 +1,4 @@
-package topsim_test
+package topemu_test
 
 import (
 	"net/http"
@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 func TestStateFileSurvivesRestart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "emulator.db")
-	first := newEnv(t, topsim.Config{StateFile: file})
+	first := newEnv(t, topemu.Config{StateFile: file})
 	for _, method := range []string{top.MethodAssignWorker, top.MethodWorkerUpdate, top.MethodBlacklistSync} {
 		if _, body := first.call(demoCalls(t)[method]); !strings.Contains(string(body), `"success":true`) {
 			t.Fatalf("%s: %s", method, body)
@@ -33,9 +33,9 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	}
 
 	// A new emulator on the same file, given another seed: the file wins.
-	other := topsim.DemoState()
+	other := topemu.DemoState()
 	other.Workers = other.Workers[:1]
-	second := newEnv(t, topsim.Config{StateFile: file, Seed: other})
+	second := newEnv(t, topemu.Config{StateFile: file, Seed: other})
 	if got := mustJSON(t, second.emu.Snapshot()); got != before {
 		t.Fatalf("state after restart:\n%s\nwant\n%s", got, before)
 	}
@@ -76,8 +76,8 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	if err := second.emu.Close(); err != nil {
 		t.Fatal(err)
 	}
-	third := newEnv(t, topsim.Config{StateFile: file})
-	if got, want := mustJSON(t, third.emu.Snapshot()), mustJSON(t, topsim.DemoState()); got != want {
+	third := newEnv(t, topemu.Config{StateFile: file})
+	if got, want := mustJSON(t, third.emu.Snapshot()), mustJSON(t, topemu.DemoState()); got != want {
 		t.Fatalf("after reset and restart:\n%s", got)
 	}
 	if st := third.emu.Stats().Blacklist; st.SyncRequestsApplied != 0 || st.EntriesApplied != 0 {
@@ -90,7 +90,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	if err := third.emu.Close(); err != nil {
 		t.Fatal(err)
 	}
-	fourth := newEnv(t, topsim.Config{StateFile: file})
+	fourth := newEnv(t, topemu.Config{StateFile: file})
 	fourth.call(demoCalls(t)[top.MethodBlacklistSync])
 	fourth.admin(http.MethodPost, "/_emulator/reset", nil, nil)
 	if got := fourth.emu.Snapshot(); len(got.Workers) != 1 {
@@ -99,18 +99,18 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 }
 
 func TestStateFileBadPath(t *testing.T) {
-	if _, err := topsim.New(topsim.Config{StateFile: filepath.Join(t.TempDir(), "no", "such", "dir", "x.db")}); err == nil {
+	if _, err := topemu.New(topemu.Config{StateFile: filepath.Join(t.TempDir(), "no", "such", "dir", "x.db")}); err == nil {
 		t.Fatal("state file in a missing directory accepted")
 	}
-	if _, err := topsim.New(topsim.Config{StateFile: "x?.db"}); err == nil {
+	if _, err := topemu.New(topemu.Config{StateFile: "x?.db"}); err == nil {
 		t.Fatal("state file with ? accepted")
 	}
 }
 
 func TestInvalidSeedRefused(t *testing.T) {
-	bad := topsim.DemoState()
+	bad := topemu.DemoState()
 	bad.Workcards[0].ServiceStoreID = 777
-	if _, err := topsim.New(topsim.Config{Seed: bad}); err == nil || !strings.Contains(err.Error(), "service_store_id") {
+	if _, err := topemu.New(topemu.Config{Seed: bad}); err == nil || !strings.Contains(err.Error(), "service_store_id") {
 		t.Fatalf("bad seed: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package topsim
+package topemu
 
 import (
 	"crypto/sha256"

@@ -1,4 +1,4 @@
-package topsim_test
+package topemu_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 var update = flag.Bool("update", false, "rewrite examples/emulator-seed.json from DemoState")
@@ -23,7 +23,7 @@ const exampleSeed = "../../examples/emulator-seed.json"
 // TestExampleSeedIsDemoState keeps the documented example equal to the
 // demo data.
 func TestExampleSeedIsDemoState(t *testing.T) {
-	want, err := json.MarshalIndent(topsim.DemoState(), "", "  ")
+	want, err := json.MarshalIndent(topemu.DemoState(), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,30 +35,30 @@ func TestExampleSeedIsDemoState(t *testing.T) {
 	}
 	got, err := os.ReadFile(exampleSeed)
 	if err != nil {
-		t.Fatalf("%v (run go test ./internal/topsim -run TestExampleSeedIsDemoState -update)", err)
+		t.Fatalf("%v (run go test ./internal/topemu -run TestExampleSeedIsDemoState -update)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from DemoState(); run go test ./internal/topsim -run TestExampleSeedIsDemoState -update", exampleSeed)
+		t.Fatalf("%s differs from DemoState(); run go test ./internal/topemu -run TestExampleSeedIsDemoState -update", exampleSeed)
 	}
-	parsed, err := topsim.ParseState(got)
+	parsed, err := topemu.ParseState(got)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mustJSON(t, parsed) != mustJSON(t, topsim.DemoState()) {
+	if mustJSON(t, parsed) != mustJSON(t, topemu.DemoState()) {
 		t.Fatal("example does not parse back to DemoState")
 	}
 	// The demo state is also what a new emulator exports.
-	e := newEnv(t, topsim.Config{})
-	var exported topsim.State
+	e := newEnv(t, topemu.Config{})
+	var exported topemu.State
 	e.admin(http.MethodGet, "/_emulator/state", nil, &exported)
-	if mustJSON(t, exported) != mustJSON(t, topsim.DemoState()) {
+	if mustJSON(t, exported) != mustJSON(t, topemu.DemoState()) {
 		t.Fatalf("exported state differs from the demo:\n%s", mustJSON(t, exported))
 	}
 }
 
 func TestResetAndState(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
-	demo := mustJSON(t, topsim.DemoState())
+	e := newEnv(t, topemu.Config{})
+	demo := mustJSON(t, topemu.DemoState())
 	for _, rq := range demoCalls(t) {
 		e.call(rq)
 	}
@@ -75,7 +75,7 @@ func TestResetAndState(t *testing.T) {
 	}
 	var calls struct {
 		Recorded int64                 `json:"recorded"`
-		Calls    []topsim.RecordedCall `json:"calls"`
+		Calls    []topemu.RecordedCall `json:"calls"`
 	}
 	e.admin(http.MethodGet, "/_emulator/calls", nil, &calls)
 	if calls.Recorded != 0 || len(calls.Calls) != 0 {
@@ -86,14 +86,14 @@ func TestResetAndState(t *testing.T) {
 	}
 
 	// PUT loads a document, which also becomes the reset target.
-	small := topsim.DemoState()
+	small := topemu.DemoState()
 	small.Workers = small.Workers[:1]
 	small.Workcards[0].Assignment = nil
-	small.Blacklist = append(small.Blacklist, topsim.BlacklistEntry{Mobile: "13900000001", Reasons: "2,5"})
+	small.Blacklist = append(small.Blacklist, topemu.BlacklistEntry{Mobile: "13900000001", Reasons: "2,5"})
 	if status := e.admin(http.MethodPut, "/_emulator/state", small, &okAns); status != http.StatusOK {
 		t.Fatalf("put state: %d", status)
 	}
-	var got topsim.State
+	var got topemu.State
 	e.admin(http.MethodGet, "/_emulator/state", nil, &got)
 	if len(got.Workers) != 1 || len(got.Blacklist) != 2 {
 		t.Fatalf("state after PUT: %s", mustJSON(t, got))
@@ -127,7 +127,7 @@ func TestResetAndState(t *testing.T) {
 }
 
 func TestRecordedCallsAreMasked(t *testing.T) {
-	e := newEnv(t, topsim.Config{MaxRecordedCalls: 50})
+	e := newEnv(t, topemu.Config{MaxRecordedCalls: 50})
 	for _, rq := range demoCalls(t) {
 		rq.placement = inSplit
 		e.call(rq)
@@ -150,7 +150,7 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 	s := string(raw)
 	for _, secret := range []string{
 		"13245678901", "13712345678", "13111111111", "13912345678", "11010519491231002X", "33010619880606123X",
-		topsim.DefaultSession, topsim.DefaultAppSecret,
+		topemu.DefaultSession, topemu.DefaultAppSecret,
 	} {
 		if strings.Contains(s, secret) {
 			t.Errorf("recorded calls leak %s", secret)
@@ -162,7 +162,7 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 		}
 	}
 	var calls struct {
-		Calls []topsim.RecordedCall `json:"calls"`
+		Calls []topemu.RecordedCall `json:"calls"`
 	}
 	if err := json.Unmarshal(raw, &calls); err != nil {
 		t.Fatal(err)
@@ -198,13 +198,13 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 }
 
 func TestRecordedCallsRingIsBounded(t *testing.T) {
-	e := newEnv(t, topsim.Config{MaxRecordedCalls: 3})
+	e := newEnv(t, topemu.Config{MaxRecordedCalls: 3})
 	for range 5 {
 		e.call(demoCalls(t)[top.MethodWorkerTagList])
 	}
 	var calls struct {
 		Recorded int64                 `json:"recorded"`
-		Calls    []topsim.RecordedCall `json:"calls"`
+		Calls    []topemu.RecordedCall `json:"calls"`
 	}
 	e.admin(http.MethodGet, "/_emulator/calls", nil, &calls)
 	if calls.Recorded != 5 || len(calls.Calls) != 3 || calls.Calls[0].Seq != 3 || calls.Calls[2].Seq != 5 {
@@ -221,7 +221,7 @@ func putFaults(t *testing.T, e *env, doc string) {
 }
 
 func TestFaultError(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	putFaults(t, e, `{"rules":[{"method":"tmall.servicecenter.worker.taglist.get","count":2,
 		"error":{"code":15,"sub_code":"isp.top-remote-service-unavailable","sub_msg":"try later"}}]}`)
 	tag := demoCalls(t)[top.MethodWorkerTagList]
@@ -239,7 +239,7 @@ func TestFaultError(t *testing.T) {
 	if _, body := e.call(demoCalls(t)[top.MethodBlacklistSync]); !strings.Contains(string(body), `"success":true`) {
 		t.Fatalf("other method: %s", body)
 	}
-	var f topsim.Faults
+	var f topemu.Faults
 	e.admin(http.MethodGet, "/_emulator/faults", nil, &f)
 	if len(f.Rules) != 1 || f.Rules[0].Fired != 2 {
 		t.Fatalf("faults %+v", f)
@@ -252,7 +252,7 @@ func TestFaultError(t *testing.T) {
 }
 
 func TestFaultHTTPStatusAndBusy(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	putFaults(t, e, `{"rules":[
 		{"method":"tmall.servicecenter.worker.taglist.get","http_status":503,"count":1},
 		{"method":"tmall.servicecenter.worker.taglist.get","http_status":502,"error":{"code":10},"count":1},
@@ -271,7 +271,7 @@ func TestFaultHTTPStatusAndBusy(t *testing.T) {
 	_, body = e.call(blacklistReq("busy-1", 1, [2]string{"13800000001", "1"}))
 	var r top.BlacklistSyncResponse
 	ok(t, top.MethodBlacklistSync, body, &r)
-	if u := r.UserBlacklistResponse; bool(u.Success) || u.Code != topsim.BlacklistCodeBusy || !bool(u.IsRetry) {
+	if u := r.UserBlacklistResponse; bool(u.Success) || u.Code != topemu.BlacklistCodeBusy || !bool(u.IsRetry) {
 		t.Fatalf("busy sync: %s", body)
 	}
 	if _, body := e.call(blacklistReq("busy-1", 1, [2]string{"13800000001", "1"})); string(mustOutcome(t, body)) != "true/200" {
@@ -280,7 +280,7 @@ func TestFaultHTTPStatusAndBusy(t *testing.T) {
 	if e.emu.Stats().Blacklist.EntriesApplied != 1 {
 		t.Fatal("busy call applied entries")
 	}
-	if success, code := outcome(t, top.MethodAssignWorker, mustCall(e, demoCalls(t)[top.MethodAssignWorker])); success || code != topsim.CodeSystemBusy {
+	if success, code := outcome(t, top.MethodAssignWorker, mustCall(e, demoCalls(t)[top.MethodAssignWorker])); success || code != topemu.CodeSystemBusy {
 		t.Fatalf("busy assign: %v %s", success, code)
 	}
 }
@@ -291,7 +291,7 @@ func mustCall(e *env, rq req) []byte {
 }
 
 func TestFaultDropAndLatency(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	putFaults(t, e, `{"rules":[
 		{"method":"tmall.servicecenter.worker.taglist.get","drop":true,"count":1},
 		{"method":"tmall.servicecenter.workcard.virtualphone.bind","latency":"150ms"}]}`)
@@ -305,7 +305,7 @@ func TestFaultDropAndLatency(t *testing.T) {
 		t.Fatalf("dropped call: %v", err)
 	}
 	var calls struct {
-		Calls []topsim.RecordedCall `json:"calls"`
+		Calls []topemu.RecordedCall `json:"calls"`
 	}
 	e.admin(http.MethodGet, "/_emulator/calls", nil, &calls)
 	if len(calls.Calls) != 1 || calls.Calls[0].Fault != "drop" || calls.Calls[0].HTTPStatus != 0 {
@@ -323,7 +323,7 @@ func TestFaultDropAndLatency(t *testing.T) {
 
 func TestFaultProbabilityIsSeeded(t *testing.T) {
 	pattern := func() string {
-		e := newEnv(t, topsim.Config{})
+		e := newEnv(t, topemu.Config{})
 		putFaults(t, e, `{"seed":42,"rules":[{"probability":0.5,"error":{"code":10}}]}`)
 		var b strings.Builder
 		for range 40 {
@@ -347,7 +347,7 @@ func TestFaultProbabilityIsSeeded(t *testing.T) {
 }
 
 func TestQuotaBan(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	putFaults(t, e, `{"quota":{"calls_per_second":2,"ban_seconds":30}}`)
 	tag := demoCalls(t)[top.MethodWorkerTagList]
 	for i := range 2 {
@@ -379,7 +379,7 @@ func TestQuotaBan(t *testing.T) {
 }
 
 func TestFaultDocumentValidation(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	for name, doc := range map[string]string{
 		"no effect":          `{"rules":[{"method":"x"}]}`,
 		"bad probability":    `{"rules":[{"drop":true,"probability":2}]}`,
@@ -396,7 +396,7 @@ func TestFaultDocumentValidation(t *testing.T) {
 		}
 	}
 	// Latency as milliseconds is accepted and shown as a duration.
-	var f topsim.Faults
+	var f topemu.Faults
 	e.admin(http.MethodPut, "/_emulator/faults", `{"rules":[{"latency":25}]}`, &f)
 	if len(f.Rules) != 1 || time.Duration(f.Rules[0].Latency) != 25*time.Millisecond {
 		t.Fatalf("faults %+v", f)
@@ -404,7 +404,7 @@ func TestFaultDocumentValidation(t *testing.T) {
 }
 
 func TestAdminRoutes(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	var index map[string]any
 	if status := e.admin(http.MethodGet, "/_emulator/", nil, &index); status != http.StatusOK || index["top_endpoint"] != "/router/rest" {
 		t.Fatalf("index %d %v", status, index)
@@ -418,7 +418,7 @@ func TestAdminRoutes(t *testing.T) {
 	if status := e.admin(http.MethodGet, "/_emulator/calls?limit=-1", nil, nil); status != http.StatusBadRequest {
 		t.Fatalf("bad limit: %d", status)
 	}
-	var st topsim.Stats
+	var st topemu.Stats
 	e.call(demoCalls(t)[top.MethodBlacklistSync])
 	if status := e.admin(http.MethodGet, "/_emulator/stats?mobile=13111111111", nil, &st); status != http.StatusOK ||
 		st.Calls.Total != 1 || st.Calls.ByMethod[top.MethodBlacklistSync] != 1 || st.Blacklist.AppliesByMobile["13111111111"] != 1 {

@@ -1,4 +1,4 @@
-package topsim_test
+package topemu_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 func TestMain(m *testing.M) {
@@ -48,7 +48,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is an emulator behind a real loopback listener.
 type env struct {
 	t     testing.TB
-	emu   *topsim.Emulator
+	emu   *topemu.Emulator
 	srv   *httptest.Server
 	clock *clock
 	http  *http.Client
@@ -56,14 +56,14 @@ type env struct {
 
 // newEnv starts an emulator with cfg (its clock replaced by a test clock)
 // on 127.0.0.1.
-func newEnv(t testing.TB, cfg topsim.Config) *env {
+func newEnv(t testing.TB, cfg topemu.Config) *env {
 	t.Helper()
 	c := newClock()
 	cfg.Now = c.Now
 	if cfg.FaultSeed == 0 {
 		cfg.FaultSeed = 1
 	}
-	emu, err := topsim.New(cfg)
+	emu, err := topemu.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -97,7 +97,7 @@ type req struct {
 	sys        map[string]string // overrides of system params; "-" removes one
 	placement  string
 	signMethod top.SignMethod
-	secret     string // default topsim.DefaultAppSecret
+	secret     string // default topemu.DefaultAppSecret
 	httpMethod string // overrides the placement's verb
 }
 
@@ -105,18 +105,18 @@ type req struct {
 func (e *env) build(rq req) (string, string, string) {
 	params := map[string]string{
 		top.ParamMethod:     rq.method,
-		top.ParamAppKey:     topsim.DefaultAppKey,
+		top.ParamAppKey:     topemu.DefaultAppKey,
 		top.ParamTimestamp:  top.FormatTime(e.clock.Now()),
 		top.ParamFormat:     top.FormatJSON,
 		top.ParamVersion:    top.Version,
 		top.ParamSignMethod: string(rq.signMethod),
-		top.ParamPartnerID:  "topsim-test",
+		top.ParamPartnerID:  "topemu-test",
 	}
 	if rq.signMethod == "" {
 		params[top.ParamSignMethod] = string(top.SignHMACSHA256)
 	}
 	if top.NeedsSession(rq.method) {
-		params[top.ParamSession] = topsim.DefaultSession
+		params[top.ParamSession] = topemu.DefaultSession
 	}
 	for k, v := range rq.biz {
 		params[k] = v
@@ -136,7 +136,7 @@ func (e *env) build(rq req) (string, string, string) {
 		top.SortParams(list)
 		secret := rq.secret
 		if secret == "" {
-			secret = topsim.DefaultAppSecret
+			secret = topemu.DefaultAppSecret
 		}
 		m, err := top.ParseSignMethod(params[top.ParamSignMethod])
 		if err != nil {

@@ -1,4 +1,4 @@
-package topsim_test
+package topemu_test
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // outcome decodes any method's answer into success and its business code
@@ -76,14 +76,14 @@ func TestBusinessRules(t *testing.T) {
 	}{
 		{"assign by id", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567"}), true, ""},
 		{"assign by mobile", assign(map[string]string{"workcard_id": "3456789", "target_worker_mobile": "13712345678", "type": "3", "service_store_id": "12345"}), true, ""},
-		{"assign unknown workcard", assign(map[string]string{"workcard_id": "999", "target_worker_id": "1234567"}), false, topsim.CodeWorkcardNotFound},
-		{"assign unknown worker id", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "42"}), false, topsim.CodeWorkerNotFound},
-		{"assign unknown worker mobile", assign(map[string]string{"workcard_id": "2345678", "target_worker_mobile": "13900000000"}), false, topsim.CodeWorkerNotFound},
-		{"assign blacklisted worker", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234569"}), false, topsim.CodeWorkerBlacklisted},
-		{"assign in another store", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "service_store_id": "1122"}), false, topsim.CodeStoreMismatch},
-		{"assign id and mobile disagree", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_mobile": "13712345678"}), false, topsim.CodeWorkerMismatch},
-		{"assign wrong name", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_name": "李四"}), false, topsim.CodeWorkerMismatch},
-		{"assign unknown fulfil task", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "fulfil_task_id": "7"}), false, topsim.CodeFulfilTaskNotFound},
+		{"assign unknown workcard", assign(map[string]string{"workcard_id": "999", "target_worker_id": "1234567"}), false, topemu.CodeWorkcardNotFound},
+		{"assign unknown worker id", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "42"}), false, topemu.CodeWorkerNotFound},
+		{"assign unknown worker mobile", assign(map[string]string{"workcard_id": "2345678", "target_worker_mobile": "13900000000"}), false, topemu.CodeWorkerNotFound},
+		{"assign blacklisted worker", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234569"}), false, topemu.CodeWorkerBlacklisted},
+		{"assign in another store", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "service_store_id": "1122"}), false, topemu.CodeStoreMismatch},
+		{"assign id and mobile disagree", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_mobile": "13712345678"}), false, topemu.CodeWorkerMismatch},
+		{"assign wrong name", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_name": "李四"}), false, topemu.CodeWorkerMismatch},
+		{"assign unknown fulfil task", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "fulfil_task_id": "7"}), false, topemu.CodeFulfilTaskNotFound},
 
 		{"update", updateWorker(t, zhang(map[string]any{"work_type": "full_time"})), true, ""},
 		{"update by provider name", updateWorker(t, map[string]any{"name": "张三", "phone": 13712345678, "biz_type": "appliance_install", "provider_name": "演示服务商"}), true, ""},
@@ -98,12 +98,12 @@ func TestBusinessRules(t *testing.T) {
 		{"update other provider", updateWorker(t, zhang(map[string]any{"provider_id": 2})), false, "10006"},
 
 		{"taglist", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002x", "mobile": "13245678901"}}, true, ""},
-		{"taglist wrong mobile", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002X", "mobile": "13712345678"}}, false, topsim.CodeWorkerNotFound},
+		{"taglist wrong mobile", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002X", "mobile": "13712345678"}}, false, topemu.CodeWorkerNotFound},
 
 		{"bind", bind(`{"request_source":{"service_store_code":"FWS1122"},"workcard_id":11111222}`), true, ""},
 		{"bind without store", bind(`{"request_source":{"real_tp_nick":"x"},"workcard_id":2345678}`), true, ""},
-		{"bind unknown workcard", bind(`{"request_source":{},"workcard_id":1}`), false, topsim.CodeWorkcardNotFound},
-		{"bind other store", bind(`{"request_source":{"service_store_code":"FWS12345"},"workcard_id":11111222}`), false, topsim.CodeStoreMismatch},
+		{"bind unknown workcard", bind(`{"request_source":{},"workcard_id":1}`), false, topemu.CodeWorkcardNotFound},
+		{"bind other store", bind(`{"request_source":{"service_store_code":"FWS12345"},"workcard_id":11111222}`), false, topemu.CodeStoreMismatch},
 
 		{"blacklist add", blacklistReq("r-add", 1, [2]string{"13800000001", "1,2"}, [2]string{"13800000002", ""}), true, "200"},
 		{"blacklist delete", blacklistReq("r-del", 2, [2]string{"13111111111", ""}), true, "200"},
@@ -115,7 +115,7 @@ func TestBusinessRules(t *testing.T) {
 		{"blacklist empty", blacklistReq("r-empty", 1), false, "400"},
 		{"blacklist without request_id", blacklistReq("", 1, [2]string{"13800000003", "1"}), false, "400"},
 	}
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, body := e.call(tt.rq)
@@ -145,7 +145,7 @@ func TestBusinessRules(t *testing.T) {
 
 	// The changes are visible in the state.
 	s := e.emu.Snapshot()
-	cards := map[int64]topsim.Workcard{}
+	cards := map[int64]topemu.Workcard{}
 	for _, wc := range s.Workcards {
 		cards[wc.ID] = wc
 	}
@@ -174,7 +174,7 @@ func TestBusinessRules(t *testing.T) {
 }
 
 func TestWorkerUpdatePersistsFields(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	e.clock.Advance(time.Hour)
 	_, body := e.call(demoCalls(t)[top.MethodWorkerUpdate])
 	var r top.WorkerUpdateResponse
@@ -197,7 +197,7 @@ func TestWorkerUpdatePersistsFields(t *testing.T) {
 }
 
 func TestTagListRendersTags(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	_, body := e.call(req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "440305197512250014", "mobile": "13698765432"}})
 	var r top.TagListGetResponse
 	ok(t, top.MethodWorkerTagList, body, &r)
@@ -215,7 +215,7 @@ func TestTagListRendersTags(t *testing.T) {
 }
 
 func TestVirtualNumberStableUntilExpiry(t *testing.T) {
-	e := newEnv(t, topsim.Config{VirtualNumberTTL: time.Hour})
+	e := newEnv(t, topemu.Config{VirtualNumberTTL: time.Hour})
 	number := func(workcard int64) string {
 		t.Helper()
 		_, body := e.call(bind(fmt.Sprintf(`{"request_source":{},"workcard_id":%d}`, workcard)))
@@ -246,7 +246,7 @@ func TestVirtualNumberStableUntilExpiry(t *testing.T) {
 }
 
 func TestBlacklistIdempotency(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	add := blacklistReq("same-id", 1, [2]string{"13800000001", "1,2"}, [2]string{"13800000002", "5"})
 	if _, body := e.call(add); string(mustOutcome(t, body)) != "true/200" {
 		t.Fatalf("first call: %s", body)
@@ -271,7 +271,7 @@ func TestBlacklistIdempotency(t *testing.T) {
 	var r top.BlacklistSyncResponse
 	ok(t, top.MethodBlacklistSync, body, &r)
 	u := r.UserBlacklistResponse
-	if bool(u.Success) || u.Code != topsim.BlacklistCodeConflict || bool(u.IsRetry) {
+	if bool(u.Success) || u.Code != topemu.BlacklistCodeConflict || bool(u.IsRetry) {
 		t.Fatalf("conflict: %s", body)
 	}
 	if mustJSON(t, e.emu.Snapshot()) != mustJSON(t, before) {
@@ -313,7 +313,7 @@ func replaceOnce(t *testing.T, s, old, new string) string {
 }
 
 func TestBlacklistConcurrentDuplicates(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	const requests, copies, perRequest = 8, 16, 25
 	var wg sync.WaitGroup
 	failures := make(chan string, requests*copies)
@@ -348,15 +348,15 @@ func TestBlacklistConcurrentDuplicates(t *testing.T) {
 }
 
 func TestBlacklistLimit(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
-	entries := make([][2]string, topsim.MaxBlacklistEntries+1)
+	e := newEnv(t, topemu.Config{})
+	entries := make([][2]string, topemu.MaxBlacklistEntries+1)
 	for i := range entries {
 		entries[i] = [2]string{fmt.Sprintf("1370000%04d", i), "1"}
 	}
 	if _, body := e.call(blacklistReq("too-many", 1, entries...)); string(mustOutcome(t, body)) != "false/400" {
 		t.Fatalf("101 entries: %s", body)
 	}
-	if _, body := e.call(blacklistReq("just-enough", 1, entries[:topsim.MaxBlacklistEntries]...)); string(mustOutcome(t, body)) != "true/200" {
+	if _, body := e.call(blacklistReq("just-enough", 1, entries[:topemu.MaxBlacklistEntries]...)); string(mustOutcome(t, body)) != "true/200" {
 		t.Fatalf("100 entries: %s", body)
 	}
 }
@@ -364,7 +364,7 @@ func TestBlacklistLimit(t *testing.T) {
 func TestDemoIdentityNumbersAreValid(t *testing.T) {
 	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 	const checks = "10X98765432"
-	for _, w := range topsim.DemoState().Workers {
+	for _, w := range topemu.DemoState().Workers {
 		id := w.IdentityID
 		if len(id) != 18 {
 			t.Fatalf("worker %d: identity %s is not 18 characters", w.ID, redact.ID(id))

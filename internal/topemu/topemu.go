@@ -1,4 +1,4 @@
-// Package topsim is the embedded Taobao Open Platform (TOP) gateway
+// Package topemu is the embedded Taobao Open Platform (TOP) gateway
 // emulator. It serves /router/rest as TOP does (system parameter checks,
 // the three signature methods, the ±10 minute timestamp window in UTC+8,
 // sessions, TOP's error codes, JSON, simplified JSON and XML) and
@@ -11,7 +11,7 @@
 // The Emulator is an http.Handler; run it in-process (httptest, or behind
 // servicecenterd's own client) or alone with `servicecenterd emulator`.
 // State lives in memory, or in a SQLite file that survives restarts.
-package topsim
+package topemu
 
 import (
 	"context"
@@ -265,7 +265,7 @@ func (e *Emulator) Snapshot() *State {
 	out, err := s.clone()
 	if err != nil {
 		// The state was built from validated JSON; it always encodes.
-		panic(fmt.Sprintf("topsim: snapshot: %v", err))
+		panic(fmt.Sprintf("topemu: snapshot: %v", err))
 	}
 	return out
 }

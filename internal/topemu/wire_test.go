@@ -1,4 +1,4 @@
-package topsim_test
+package topemu_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // successOf decodes the normal-form envelope of any of the five methods
@@ -43,7 +43,7 @@ func successOf(t *testing.T, method string, body []byte) (bool, string) {
 }
 
 func TestEveryMethodInEveryPlacement(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	seen := map[string]bool{}
 	for _, placement := range []string{inBody, inQuery, inSplit, inGET} {
 		for method, rq := range demoCalls(t) {
@@ -66,7 +66,7 @@ func TestEveryMethodInEveryPlacement(t *testing.T) {
 	}
 	// The recorded calls show where each parameter came from.
 	var calls struct {
-		Calls []topsim.RecordedCall `json:"calls"`
+		Calls []topemu.RecordedCall `json:"calls"`
 	}
 	e.admin(http.MethodGet, "/_emulator/calls?method="+top.MethodWorkerTagList, nil, &calls)
 	if len(calls.Calls) != 4 {
@@ -79,7 +79,7 @@ func TestEveryMethodInEveryPlacement(t *testing.T) {
 }
 
 func TestSignMethods(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	for _, m := range []top.SignMethod{top.SignMD5, top.SignHMAC, top.SignHMACSHA256} {
 		t.Run(string(m), func(t *testing.T) {
 			rq := demoCalls(t)[top.MethodAssignWorker] // carries Chinese text
@@ -104,7 +104,7 @@ func TestSignMethods(t *testing.T) {
 }
 
 func TestProtocolErrors(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	tag := demoCalls(t)[top.MethodWorkerTagList]
 	bl := demoCalls(t)[top.MethodBlacklistSync]
 	with := func(base req, sys map[string]string) req {
@@ -172,7 +172,7 @@ func TestProtocolErrors(t *testing.T) {
 }
 
 func TestSessionAndTimestampVariants(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	// The blacklist sync takes no session.
 	bl := demoCalls(t)[top.MethodBlacklistSync]
 	bl.sys = map[string]string{top.ParamSession: "-"}
@@ -194,7 +194,7 @@ func TestSessionAndTimestampVariants(t *testing.T) {
 }
 
 func TestXMLAnswers(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	tag := demoCalls(t)[top.MethodWorkerTagList]
 	tag.sys = map[string]string{top.ParamFormat: top.FormatXML}
 	_, body := e.call(tag)
@@ -227,7 +227,7 @@ func TestXMLAnswers(t *testing.T) {
 }
 
 func TestSimplifiedAndNormalJSON(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	tag := demoCalls(t)[top.MethodWorkerTagList]
 
 	_, normal := e.call(tag)
@@ -282,7 +282,7 @@ func TestSimplifiedAndNormalJSON(t *testing.T) {
 }
 
 func TestMultipartBody(t *testing.T) {
-	e := newEnv(t, topsim.Config{})
+	e := newEnv(t, topemu.Config{})
 	u, form, _ := e.build(demoCalls(t)[top.MethodWorkerTagList])
 	var sb strings.Builder
 	const boundary = "XyZboundary"

@@ -1,4 +1,4 @@
-package topsim_test
+package topemu_test
 
 import (
 	"io"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // callers is the number of concurrent callers in the benchmarks.
@@ -50,7 +50,7 @@ func benchCalls(b *testing.B, e *env, next func(i int64) (string, string)) {
 // BenchmarkTagListGet is taglist.get (split placement, hmac-sha256) from
 // 64 callers.
 func BenchmarkTagListGet(b *testing.B) {
-	e := newEnv(b, topsim.Config{MaxRecordedCalls: 1000})
+	e := newEnv(b, topemu.Config{MaxRecordedCalls: 1000})
 	rq := demoCalls(b)[top.MethodWorkerTagList]
 	rq.placement = inSplit
 	u, body, _ := e.build(rq)
@@ -63,7 +63,7 @@ func BenchmarkTagListGet(b *testing.B) {
 func BenchmarkBlacklistSync100(b *testing.B) {
 	for _, store := range []string{"memory", "sqlite"} {
 		b.Run(store, func(b *testing.B) {
-			cfg := topsim.Config{MaxRecordedCalls: 1000}
+			cfg := topemu.Config{MaxRecordedCalls: 1000}
 			if store == "sqlite" {
 				cfg.StateFile = filepath.Join(b.TempDir(), "bench.db")
 			}
@@ -100,13 +100,13 @@ func signedBlacklist(b *testing.B, base, ts string, i int64) (string, string) {
 	}
 	obj = append(obj, "]}"...)
 	sys := []top.Param{
-		{Key: "app_key", Value: topsim.DefaultAppKey}, {Key: "format", Value: "json"},
+		{Key: "app_key", Value: topemu.DefaultAppKey}, {Key: "format", Value: "json"},
 		{Key: "method", Value: top.MethodBlacklistSync}, {Key: "sign_method", Value: "hmac-sha256"},
 		{Key: "timestamp", Value: ts}, {Key: "v", Value: "2.0"},
 	}
 	all := append(append([]top.Param{}, sys...), top.Param{Key: "user_blacklist_request", Value: string(obj)})
 	top.SortParams(all)
-	sign, err := top.Sign(top.SignHMACSHA256, topsim.DefaultAppSecret, all)
+	sign, err := top.Sign(top.SignHMACSHA256, topemu.DefaultAppSecret, all)
 	if err != nil {
 		b.Error(err)
 	}
