@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/validation"
 )
 
 // Spec is what a job is imported with.

@@ -26,7 +26,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklistfile"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // importMethod is the RPC a file upload becomes.
@@ -191,8 +191,8 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		return
 	}
 	_ = u.rc.SetWriteDeadline(time.Now().Add(cfg.HTTPWriteTimeout))
-	if md, err := u.stream.Header(); err == nil && len(md.Get(interceptor.RequestIDHeader)) > 0 {
-		u.w.Header().Set(interceptor.RequestIDHeader, md.Get(interceptor.RequestIDHeader)[0])
+	if md, err := u.stream.Header(); err == nil && len(md.Get(rpc.RequestIDHeader)) > 0 {
+		u.w.Header().Set(rpc.RequestIDHeader, md.Get(rpc.RequestIDHeader)[0])
 	}
 	u.w.Header().Set("Content-Type", marshaler.ContentType(resp))
 	u.w.WriteHeader(http.StatusOK)
@@ -263,7 +263,7 @@ func fileRefusal(err error, body *uploadReader) error {
 	case body.err != nil:
 		return body.err
 	case errors.As(err, &se):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{
 			Field: "body", Description: se.Error(), Reason: "upload.malformed",
 		})
 	case errors.As(err, &tl):
@@ -282,7 +282,7 @@ func contentTypeError(ct string) error {
 			got += "…"
 		}
 	}
-	return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{
+	return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{
 		Field: "Content-Type",
 		Description: "must be text/csv (a CSV file), application/x-ndjson (an NDJSON file; also application/ndjson, " +
 			"application/jsonl, application/x-jsonlines) or application/json (ImportUserBlacklistRequest messages); got " + got,
@@ -301,8 +301,8 @@ func uploadTooLarge(limit int64) error {
 // authorized, rate-limited and audited as the same call over gRPC.
 func uploadMetadata(r *http.Request) metadata.MD {
 	md := metadata.MD{}
-	if id := r.Header.Get(interceptor.RequestIDHeader); id != "" {
-		md.Set(interceptor.RequestIDHeader, id)
+	if id := r.Header.Get(rpc.RequestIDHeader); id != "" {
+		md.Set(rpc.RequestIDHeader, id)
 	}
 	if v := r.Header.Values("Authorization"); len(v) > 0 {
 		md.Set("authorization", v...)
@@ -343,7 +343,7 @@ func uploadSettings(q url.Values) (*scv1.BlacklistSyncJobSettings, error) {
 		}
 	}
 	if len(bad) > 0 {
-		return nil, interceptor.FieldViolations(bad...)
+		return nil, rpc.FieldViolations(bad...)
 	}
 	return s, nil
 }
@@ -478,7 +478,7 @@ func newUploadRefusals() *uploadRefusals { return &uploadRefusals{m: map[string]
 
 // register starts an upload and returns its key.
 func (u *uploadRefusals) register() string {
-	key := interceptor.NewRequestID()
+	key := rpc.NewRequestID()
 	u.mu.Lock()
 	u.m[key] = nil
 	u.mu.Unlock()

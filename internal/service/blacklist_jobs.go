@@ -14,7 +14,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/bulksync"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 )
 
@@ -50,14 +50,14 @@ func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.I
 	}
 	msg, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
 	}
 	if err != nil {
 		return err
 	}
 	s := msg.GetSettings()
 	if s == nil {
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
 	}
 	im, err := h.jobs.BeginImport(ctx, bulksync.Spec{
 		SupplierID: s.GetSupplierId(), OperateType: int(s.GetOperateType()),
@@ -91,7 +91,7 @@ func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.I
 			return err
 		}
 		if msg.GetSettings() != nil {
-			return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "only the first message may carry settings", Reason: "import.settings_first"})
+			return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "only the first message may carry settings", Reason: "import.settings_first"})
 		}
 	}
 	res, err := im.Commit(ctx)
@@ -247,11 +247,11 @@ func jobStatus(err error) (error, bool) {
 	case errors.Is(err, bulksync.ErrStopped):
 		return withInfo(codes.Unavailable, "servicecenterd is shutting down", ReasonShuttingDown, nil), true
 	case errors.Is(err, bulksync.ErrBadPageToken):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "page_token", Description: "is not a token this server made", Reason: "page_token.invalid"}), true
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "page_token", Description: "is not a token this server made", Reason: "page_token.invalid"}), true
 	case errors.Is(err, bulksync.ErrNoEntries):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "entries", Description: "the import has no entries", Reason: "import.no_entries"}), true
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "entries", Description: "the import has no entries", Reason: "import.no_entries"}), true
 	case errors.As(err, &spec):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings." + spec.Field, Description: spec.Problem}), true
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings." + spec.Field, Description: spec.Problem}), true
 	case errors.As(err, &noValid):
 		vs := make([]*errdetails.BadRequest_FieldViolation, 0, len(noValid.Rejections))
 		for _, r := range noValid.Rejections {

@@ -8,7 +8,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/bulksync"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -53,7 +53,7 @@ func (h *Logistics) SyncUserBlacklist(ctx context.Context, req *scv1.SyncUserBla
 func BlacklistSyncToTOP(req *scv1.SyncUserBlacklistRequest, now func() time.Time) *top.BlacklistSyncRequest {
 	id := req.GetRequestId()
 	if id == "" {
-		id = "scd-" + interceptor.NewRequestID()
+		id = "scd-" + rpc.NewRequestID()
 	}
 	u := &top.UserBlacklistRequest{
 		RequestID:   id,

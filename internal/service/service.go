@@ -10,7 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/servicecenterd/servicecenterd/internal/bulksync"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -25,8 +25,8 @@ type TOP interface {
 }
 
 // TOPRequestIDHeader carries TOP's request_id back to the caller; the
-// request id interceptor sets it from the Call (interceptor.TOPRequestIDHeader).
-const TOPRequestIDHeader = interceptor.TOPRequestIDHeader
+// request id interceptor sets it from the Call (rpc.TOPRequestIDHeader).
+const TOPRequestIDHeader = rpc.TOPRequestIDHeader
 
 // Deps are the handlers' dependencies.
 type Deps struct {
@@ -66,5 +66,5 @@ func noteTOPRequestID(ctx context.Context, id string) {
 	if id == "" {
 		return
 	}
-	interceptor.CallFrom(ctx).TOPRequestID = id
+	rpc.CallFrom(ctx).TOPRequestID = id
 }

@@ -17,7 +17,7 @@ import (
 // own object included, so {"a":[1]} is 2 deep. Deeper is INVALID_ARGUMENT
 // with rule struct.max_depth on the field. protovalidate's CEL cannot
 // recurse, so Validator checks it natively; the request's decode depth
-// (internal/codec.MaxDepth) leaves room for it.
+// (internal/rpc/codec.MaxDepth) leaves room for it.
 const MaxJSONDepth = 32
 
 // maxPlanDepth bounds how deeply bounds looks into singular message fields.

@@ -1,4 +1,4 @@
-package interceptor
+package middleware
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // UnaryDefaultDeadline gives a call that came without a deadline one of d
@@ -139,7 +141,7 @@ func (l *RateLimiter) check(ctx context.Context, method string) error {
 	if l.exempt != nil && l.exempt(method) {
 		return nil
 	}
-	client := CallFrom(ctx).Client
+	client := rpc.CallFrom(ctx).Client
 	ok, wait := l.Allow(client, time.Now())
 	if ok {
 		return nil

@@ -1,4 +1,4 @@
-package interceptor
+package middleware
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 func TestRateLimiterAllow(t *testing.T) {
@@ -47,7 +49,7 @@ func TestRateLimitInterceptor(t *testing.T) {
 	var limited []string
 	l := NewRateLimiter(func(string) RateLimit { return RateLimit{PerSecond: 0.001, Burst: 1} },
 		func(m string) bool { return m == "/h.H/Check" }, func(c string) { limited = append(limited, c) })
-	ctx := WithCall(context.Background(), &Call{Client: "c1"})
+	ctx := rpc.WithCall(context.Background(), &rpc.Call{Client: "c1"})
 	ok := func(context.Context, any) (any, error) { return "ok", nil }
 	call := func(method string) error {
 		_, err := l.UnaryInterceptor()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: method}, ok)

@@ -1,4 +1,4 @@
-package interceptor
+package middleware
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // MaxLoggedError bounds the error message of a call's log line, in bytes;
@@ -45,7 +46,7 @@ func StreamLogging(logger *slog.Logger) grpc.StreamServerInterceptor {
 }
 
 func logCall(ctx context.Context, logger *slog.Logger, err error, d time.Duration) {
-	c := CallFrom(ctx)
+	c := rpc.CallFrom(ctx)
 	st := status.Convert(err)
 	level := Level(st.Code())
 	if !logger.Enabled(ctx, level) {

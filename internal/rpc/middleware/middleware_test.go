@@ -1,4 +1,4 @@
-package interceptor
+package middleware
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -28,11 +29,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // healthStub answers Check according to the service name it is asked about.
 type healthStub struct {
 	healthpb.UnimplementedHealthServer
-	seen chan *Call
+	seen chan *rpc.Call
 }
 
 func (h *healthStub) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	c := CallFrom(ctx)
+	c := rpc.CallFrom(ctx)
 	c.TOPRequestID = "top-1"
 	h.seen <- c
 	switch req.GetService() {
@@ -48,7 +49,7 @@ func startServer(t *testing.T, logs *logbuf.Buffer) (healthpb.HealthClient, *hea
 	t.Helper()
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(UnaryRequestID(), UnaryLogging(logger), UnaryRecovery(logger)))
-	stub := &healthStub{seen: make(chan *Call, 1)}
+	stub := &healthStub{seen: make(chan *rpc.Call, 1)}
 	healthpb.RegisterHealthServer(srv, stub)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,7 +88,7 @@ func TestChain(t *testing.T) {
 			client, stub := startServer(t, logs)
 			ctx := context.Background()
 			if tt.inID != "" {
-				ctx = metadata.AppendToOutgoingContext(ctx, RequestIDHeader, tt.inID)
+				ctx = metadata.AppendToOutgoingContext(ctx, rpc.RequestIDHeader, tt.inID)
 			}
 			var header metadata.MD
 			_, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: tt.service}, grpc.Header(&header))
@@ -95,7 +96,7 @@ func TestChain(t *testing.T) {
 				t.Fatalf("code = %v, want %v (%v)", got, tt.wantCode, err)
 			}
 			c := <-stub.seen
-			ids := header.Get(RequestIDHeader)
+			ids := header.Get(rpc.RequestIDHeader)
 			if len(ids) != 1 || ids[0] != c.RequestID {
 				t.Fatalf("header ids %v, call id %q", ids, c.RequestID)
 			}
@@ -170,9 +171,9 @@ func TestValidationStatusBounded(t *testing.T) {
 			RuleId: proto.String("r"), Message: proto.String("bad"),
 		}.Build()})
 	}
-	st := status.Convert(ValidationStatus(verr))
+	st := status.Convert(rpc.ValidationStatus(verr))
 	br, ok := st.Details()[0].(*errdetails.BadRequest)
-	if st.Code() != codes.InvalidArgument || !ok || len(br.GetFieldViolations()) != MaxFieldViolations {
+	if st.Code() != codes.InvalidArgument || !ok || len(br.GetFieldViolations()) != rpc.MaxFieldViolations {
 		t.Fatalf("%v %v", st.Code(), st.Details())
 	}
 	if want := "invalid f0: bad (and 249 more, 150 of them not listed)"; st.Message() != want {

@@ -1,56 +1,14 @@
-package interceptor
+package rpc
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
-
-// UnaryValidate checks every request against its buf.validate rules before
-// the handler runs; a violation is INVALID_ARGUMENT with a
-// google.rpc.BadRequest listing each field path and what is wrong.
-func UnaryValidate(v protovalidate.Validator) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if msg, ok := req.(proto.Message); ok {
-			if err := v.Validate(msg); err != nil {
-				return nil, ValidationStatus(err)
-			}
-		}
-		return handler(ctx, req)
-	}
-}
-
-// StreamValidate validates every message a client streams in.
-func StreamValidate(v protovalidate.Validator) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		return handler(srv, &validatingStream{ServerStream: ss, v: v})
-	}
-}
-
-type validatingStream struct {
-	grpc.ServerStream
-	v protovalidate.Validator
-}
-
-// RecvMsg implements grpc.ServerStream.
-func (s *validatingStream) RecvMsg(m any) error {
-	if err := s.ServerStream.RecvMsg(m); err != nil {
-		return err
-	}
-	if msg, ok := m.(proto.Message); ok {
-		if err := s.v.Validate(msg); err != nil {
-			return ValidationStatus(err)
-		}
-	}
-	return nil
-}
 
 // MaxFieldViolations bounds the field violations of one answer; the
 // message counts the ones left out. A request whose every list item is

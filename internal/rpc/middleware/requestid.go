@@ -1,44 +1,28 @@
-package interceptor
+package middleware
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
-
-// RequestIDHeader carries servicecenterd's request id in gRPC metadata and
-// HTTP headers, both ways.
-const RequestIDHeader = "x-request-id"
-
-// TOPRequestIDHeader carries TOP's request_id of the call's upstream TOP
-// call back to the caller, as gRPC response metadata and (through the
-// gateway) as an HTTP header.
-const TOPRequestIDHeader = "x-top-request-id"
 
 // maxRequestIDLen bounds a caller-supplied request id.
 const maxRequestIDLen = 128
-
-// NewRequestID returns a random 128-bit request id in hex.
-func NewRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return hex.EncodeToString(b[:])
-}
 
 // requestID takes the caller's x-request-id when it is a sane token, else
 // makes a new one.
 func requestID(ctx context.Context) string {
 	// ValueFromIncomingContext copies one key's values, not the whole
 	// metadata as FromIncomingContext does.
-	for _, v := range metadata.ValueFromIncomingContext(ctx, RequestIDHeader) {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, rpc.RequestIDHeader) {
 		if validRequestID(v) {
 			return v
 		}
 	}
-	return NewRequestID()
+	return rpc.NewRequestID()
 }
 
 func validRequestID(s string) bool {
@@ -54,9 +38,9 @@ func validRequestID(s string) bool {
 	return true
 }
 
-func startCall(ctx context.Context, method string) (context.Context, *Call) {
-	c := &Call{Method: method, RequestID: requestID(ctx)}
-	return WithCall(ctx, c), c
+func startCall(ctx context.Context, method string) (context.Context, *rpc.Call) {
+	c := &rpc.Call{Method: method, RequestID: requestID(ctx)}
+	return rpc.WithCall(ctx, c), c
 }
 
 // UnaryRequestID gives every call a request id (the caller's x-request-id
@@ -68,9 +52,9 @@ func UnaryRequestID() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, c := startCall(ctx, info.FullMethod)
 		resp, err := handler(ctx, req)
-		md := metadata.MD{RequestIDHeader: []string{c.RequestID}}
+		md := metadata.MD{rpc.RequestIDHeader: []string{c.RequestID}}
 		if c.TOPRequestID != "" {
-			md[TOPRequestIDHeader] = []string{c.TOPRequestID}
+			md[rpc.TOPRequestIDHeader] = []string{c.TOPRequestID}
 		}
 		_ = grpc.SetHeader(ctx, md)
 		return resp, err
@@ -81,7 +65,7 @@ func UnaryRequestID() grpc.UnaryServerInterceptor {
 func StreamRequestID() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, c := startCall(ss.Context(), info.FullMethod)
-		_ = ss.SetHeader(metadata.Pairs(RequestIDHeader, c.RequestID))
+		_ = ss.SetHeader(metadata.Pairs(rpc.RequestIDHeader, c.RequestID))
 		return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 	}
 }

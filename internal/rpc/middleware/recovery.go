@@ -1,4 +1,4 @@
-package interceptor
+package middleware
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // UnaryRecovery turns a handler panic into codes.Internal, logging the
@@ -43,7 +44,7 @@ func StreamRecovery(logger *slog.Logger) grpc.StreamServerInterceptor {
 func recovered(ctx context.Context, logger *slog.Logger, method string, p any) error {
 	logger.ErrorContext(ctx, "panic in handler",
 		slog.String("method", method),
-		slog.String("request_id", CallFrom(ctx).RequestID),
+		slog.String("request_id", rpc.CallFrom(ctx).RequestID),
 		slog.String("panic", redact.Text(fmt.Sprint(p))),
 		slog.String("stack", string(debug.Stack())))
 	return status.Error(codes.Internal, "internal error")
