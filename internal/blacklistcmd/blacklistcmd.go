@@ -35,7 +35,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/blacklistfile"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
 )
 
 // DefaultAddr is the gRPC address of a servicecenterd with default settings.
@@ -206,9 +206,9 @@ func (c *cli) importFile(ctx context.Context, args []string) error {
 		return errors.New("import: --supplier-id is required")
 	}
 	name := pos[0]
-	format, ok := blacklistfile.FormatOfName(name)
+	format, ok := entryfile.FormatOfName(name)
 	if *formatName != "" {
-		if format, err = blacklistfile.ParseFormat(*formatName); err != nil {
+		if format, err = entryfile.ParseFormat(*formatName); err != nil {
 			return fmt.Errorf("import: --format: %w", err)
 		}
 	} else if !ok {
@@ -250,7 +250,7 @@ func (c *cli) importFile(ctx context.Context, args []string) error {
 
 // upload streams the file as one import.
 func (c *cli) upload(ctx context.Context, client scv1.LogisticsServiceClient, addr string, f io.Reader, size int64,
-	name string, format blacklistfile.Format, settings *scv1.BlacklistSyncJobSettings) (*scv1.ImportUserBlacklistResponse, error) {
+	name string, format entryfile.Format, settings *scv1.BlacklistSyncJobSettings) (*scv1.ImportUserBlacklistResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := client.ImportUserBlacklist(ctx)
@@ -271,7 +271,7 @@ func (c *cli) upload(ctx context.Context, client scv1.LogisticsServiceClient, ad
 		return nil, err
 	}
 	counted := &countingReader{r: f}
-	rd := blacklistfile.NewReader(counted, format)
+	rd := entryfile.NewReader(counted, format)
 	bar := newProgress(c.stdout, c.tty, "uploading")
 	batch := make([]*scv1.BlacklistImportEntry, 0, batchSize)
 	var n int64

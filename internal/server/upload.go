@@ -25,7 +25,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/blacklistfile"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
@@ -71,7 +71,7 @@ const (
 // The caller is authenticated and authorized before any of the body is
 // read; a refused caller's call goes to gRPC without a body, to be denied
 // there. A file is bounded: --http-max-upload-size in all,
-// blacklistfile.MaxRecord a record, and it must keep arriving
+// entryfile.MaxRecord a record, and it must keep arriving
 // (--http-upload-min-rate, --http-upload-timeout). An upload refused for
 // its content type, settings, size, pace or syntax ends its stream with
 // that refusal (uploadRefusals), which drops the import: no job is left,
@@ -127,7 +127,7 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		u.end(nil) // gRPC denies the call, without its body
 		return
 	}
-	format, ok := blacklistfile.FormatOfContentType(contentType)
+	format, ok := entryfile.FormatOfContentType(contentType)
 	if !ok {
 		u.end(contentTypeError(contentType))
 		return
@@ -146,7 +146,7 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		return
 	}
 	u.body = newUploadReader(u.r.Body, u.rc, cfg)
-	rd := blacklistfile.NewReader(u.body, format)
+	rd := entryfile.NewReader(u.body, format)
 	budget := min(uploadBatchBytes, cfg.GRPCMaxRecvMsgSize/2)
 	batch, size := make([]*scv1.BlacklistImportEntry, 0, uploadBatch), 0
 	for {
@@ -256,8 +256,8 @@ func (u *upload) answer(err error) {
 // long; nil when the client went away.
 func fileRefusal(err error, body *uploadReader) error {
 	var (
-		se *blacklistfile.SyntaxError
-		tl *blacklistfile.TooLargeError
+		se *entryfile.SyntaxError
+		tl *entryfile.TooLargeError
 	)
 	switch {
 	case body.err != nil:

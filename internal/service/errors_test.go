@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
@@ -63,14 +63,14 @@ func TestStatus(t *testing.T) {
 		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "", 0},
 		{"status passes through", status.Error(codes.InvalidArgument, "x"), codes.InvalidArgument, "", 0},
 		{"unexpected", errors.New("boom 13812345678"), codes.Internal, "", 0},
-		{"job not found", fmt.Errorf("x: %w", bulksync.ErrJobNotFound), codes.NotFound, ReasonJobNotFound, 0},
-		{"job finished", bulksync.ErrJobFinished, codes.FailedPrecondition, ReasonJobFinished, 0},
-		{"jobs stopping", bulksync.ErrStopped, codes.Unavailable, ReasonShuttingDown, 0},
-		{"no entries", bulksync.ErrNoEntries, codes.InvalidArgument, "", 0},
-		{"bad page token", bulksync.ErrBadPageToken, codes.InvalidArgument, "", 0},
-		{"bad spec", &bulksync.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
+		{"job not found", fmt.Errorf("x: %w", syncjob.ErrJobNotFound), codes.NotFound, ReasonJobNotFound, 0},
+		{"job finished", syncjob.ErrJobFinished, codes.FailedPrecondition, ReasonJobFinished, 0},
+		{"jobs stopping", syncjob.ErrStopped, codes.Unavailable, ReasonShuttingDown, 0},
+		{"no entries", syncjob.ErrNoEntries, codes.InvalidArgument, "", 0},
+		{"bad page token", syncjob.ErrBadPageToken, codes.InvalidArgument, "", 0},
+		{"bad spec", &syncjob.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
 		{"store full", fmt.Errorf("import bj-1: %w", fmt.Errorf("%w: add import entries: database or disk is full (13)", store.ErrFull)), codes.ResourceExhausted, ReasonStoreFull, 0},
-		{"no valid entries", &bulksync.NoValidEntriesError{Rejected: 1, Rejections: []bulksync.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
+		{"no valid entries", &syncjob.NoValidEntriesError{Rejected: 1, Rejections: []syncjob.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +130,7 @@ func TestReasonPart(t *testing.T) {
 // refused answers INVALID_ARGUMENT with one field violation per reported
 // entry, naming its index and line.
 func TestNoValidEntriesListsRejections(t *testing.T) {
-	err := Status(context.Background(), slog.New(slog.DiscardHandler), &bulksync.NoValidEntriesError{Rejected: 5, Rejections: []bulksync.Rejection{
+	err := Status(context.Background(), slog.New(slog.DiscardHandler), &syncjob.NoValidEntriesError{Rejected: 5, Rejections: []syncjob.Rejection{
 		{Index: 0, Line: 2, Field: "mobile", Description: "must be a mainland China mobile number"},
 		{Index: 4, Field: "reason[1]", Description: "repeats a reason"},
 	}})

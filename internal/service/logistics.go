@@ -7,7 +7,7 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
@@ -16,7 +16,7 @@ import (
 type Logistics struct {
 	scv1.UnimplementedLogisticsServiceServer
 	handlers
-	jobs *bulksync.Manager // the bulk path (blacklist_jobs.go); may be nil
+	jobs *syncjob.Manager // the bulk path (blacklist_jobs.go); may be nil
 	now  func() time.Time
 }
 

@@ -9,7 +9,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
@@ -36,7 +36,7 @@ type Deps struct {
 	Logger *slog.Logger
 	// BlacklistJobs runs the bulk blacklist sync jobs; nil disables their
 	// RPCs (UNIMPLEMENTED).
-	BlacklistJobs *bulksync.Manager
+	BlacklistJobs *syncjob.Manager
 }
 
 // handlers holds what every service's handlers share.

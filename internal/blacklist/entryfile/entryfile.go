@@ -1,4 +1,4 @@
-// Package blacklistfile reads blacklist entries from a file, streaming:
+// Package entryfile reads blacklist entries from a file, streaming:
 // CSV with a header row naming the columns mobile and (optionally) reason,
 // or NDJSON, one JSON object per line:
 //
@@ -18,7 +18,7 @@
 // CSV record, an NDJSON line) longer than MaxRecord bytes refuses the file
 // with a *TooLargeError, and a file that is not UTF-8 is refused with a
 // *SyntaxError naming the line.
-package blacklistfile
+package entryfile
 
 import (
 	"bufio"

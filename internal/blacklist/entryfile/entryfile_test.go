@@ -1,4 +1,4 @@
-package blacklistfile
+package entryfile
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package bulksync
+package syncjob
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-// Package bulksync is the durable bulk blacklist sync: it imports entries
+// Package syncjob is the durable bulk blacklist sync: it imports entries
 // into a job in the store (internal/store), then a delivery worker sends
 // the job to TOP's taobao.logistics.express.user.blacklist.tms.sync in
 // chunks until every chunk is acknowledged or refused for good, across
@@ -28,7 +28,7 @@
 // chunk was tried and at least one failed for good, CANCELLED when
 // cancelled before it finished (chunks not yet sent are never sent; a
 // chunk in flight may or may not have reached TOP).
-package bulksync
+package syncjob
 
 import (
 	"context"
