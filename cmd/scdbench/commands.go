@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/servicecenterd/servicecenterd/internal/bench/floor"
-	"github.com/servicecenterd/servicecenterd/internal/servecmd"
+	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
 const usage = `Usage: scdbench <command> [flags]
@@ -128,7 +128,7 @@ func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // runProfiledServer is `servicecenterd serve` (the same code, through
-// servecmd.Run) with net/http/pprof on -pprof-addr.
+// server.RunCommand) with net/http/pprof on -pprof-addr.
 func runProfiledServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("scdbench servicecenterd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -139,7 +139,7 @@ func runProfiledServer(ctx context.Context, args []string, stdout, stderr io.Wri
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveHTTP(gctx, *pprofAddr, pprofHandler()) })
 	g.Go(func() error {
-		err := servecmd.Run(gctx, fs.Args(), stdout, stderr)
+		err := server.RunCommand(gctx, fs.Args(), stdout, stderr)
 		if err == nil {
 			err = errors.New("servicecenterd stopped") // stop the pprof listener too
 		}

@@ -1,4 +1,4 @@
-package emulatorcmd_test
+package main
 
 import (
 	"bufio"
@@ -17,19 +17,12 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
-	"go.uber.org/goleak"
-
-	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-// running is an emulator started by Run on 127.0.0.1:0.
-type running struct {
+// runningEmulator is an emulator started by Run on 127.0.0.1:0.
+type runningEmulator struct {
 	banner map[string]string // banner fields by name: url, app_key, ...
 	text   string
 	stderr *logbuf.Buffer
@@ -37,14 +30,14 @@ type running struct {
 	done   chan error
 }
 
-// start runs the command and waits for its banner.
-func start(t *testing.T, args ...string) *running {
+// startEmulatorCmd runs the command and waits for its banner.
+func startEmulatorCmd(t *testing.T, args ...string) *runningEmulator {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	r := &running{banner: map[string]string{}, stderr: &logbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &runningEmulator{banner: map[string]string{}, stderr: &logbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		err := emulatorcmd.Run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, r.stderr)
+		err := runEmulator(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), pw, r.stderr)
 		pw.Close()
 		r.done <- err
 	}()
@@ -82,7 +75,7 @@ func start(t *testing.T, args ...string) *running {
 }
 
 // stop cancels the context and waits for Run to return.
-func (r *running) stop(t *testing.T) error {
+func (r *runningEmulator) stop(t *testing.T) error {
 	t.Helper()
 	r.cancel()
 	select {
@@ -126,7 +119,7 @@ func signedCall(t *testing.T, url, appKey, secret, session string) map[string]an
 }
 
 func TestRunServesDemoAndShutsDown(t *testing.T) {
-	r := start(t)
+	r := startEmulatorCmd(t)
 	if !strings.HasPrefix(r.banner["url"], "http") || r.banner["app_key"] != "emulator" ||
 		r.banner["app_secret"] != "emulator-secret" || r.banner["session"] != "emulator-session" ||
 		r.banner["state"] != "in memory" {
@@ -146,7 +139,7 @@ func TestRunServesDemoAndShutsDown(t *testing.T) {
 
 func TestRunHidesGivenSecrets(t *testing.T) {
 	const secret, session = "s3cr3t-from-ops", "real-session-token"
-	r := start(t, "--app-key", "12345678", "--app-secret", secret, "--session", session, "--log-level", "debug")
+	r := startEmulatorCmd(t, "--app-key", "12345678", "--app-secret", secret, "--session", session, "--log-level", "debug")
 	if strings.Contains(r.text, secret) || strings.Contains(r.text, session) {
 		t.Fatalf("banner leaks a given secret:\n%s", r.text)
 	}
@@ -184,7 +177,7 @@ func TestRunSeedAndStateFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	stateFile := filepath.Join(dir, "state.db")
-	workers := func(r *running) int {
+	workers := func(r *runningEmulator) int {
 		resp, err := http.Get(strings.TrimSuffix(r.banner["admin"], "/") + "/state")
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +189,7 @@ func TestRunSeedAndStateFile(t *testing.T) {
 		}
 		return len(s.Workers)
 	}
-	r := start(t, "--seed", seedFile, "--state-file", stateFile)
+	r := startEmulatorCmd(t, "--seed", seedFile, "--state-file", stateFile)
 	if n := workers(r); n != 1 {
 		t.Fatalf("seed not loaded: %d workers", n)
 	}
@@ -204,7 +197,7 @@ func TestRunSeedAndStateFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Restarted without --seed: the file keeps the seeded state.
-	r = start(t, "--state-file", stateFile)
+	r = startEmulatorCmd(t, "--state-file", stateFile)
 	if n := workers(r); n != 1 || !strings.Contains(r.banner["state"], stateFile) {
 		t.Fatalf("after restart: %d workers; banner:\n%s", n, r.text)
 	}
@@ -230,7 +223,7 @@ func TestRunRefusals(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			err := emulatorcmd.Run(ctx, tt.args, &stdout, &stderr)
+			err := runEmulator(ctx, tt.args, &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error()+stderr.String(), tt.want) {
 				t.Fatalf("err %v, stderr %s; want %q", err, stderr.String(), tt.want)
 			}
@@ -240,7 +233,7 @@ func TestRunRefusals(t *testing.T) {
 		})
 	}
 	var stderr bytes.Buffer
-	if err := emulatorcmd.Run(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) ||
+	if err := runEmulator(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) ||
 		!strings.Contains(stderr.String(), "--state-file") && !strings.Contains(stderr.String(), "-state-file") {
 		t.Fatalf("-h: %v %s", err, stderr.String())
 	}
@@ -248,12 +241,12 @@ func TestRunRefusals(t *testing.T) {
 
 func TestFlagsAreMirroredByEnv(t *testing.T) {
 	t.Setenv("SERVICECENTERD_EMULATOR_ADDR", "0.0.0.0:8800")
-	err := emulatorcmd.Run(context.Background(), nil, io.Discard, io.Discard)
+	err := runEmulator(context.Background(), nil, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `--addr "0.0.0.0:8800" is not a loopback address`) {
 		t.Fatalf("err = %v", err)
 	}
 	t.Setenv("SERVICECENTERD_EMULATOR_MAX_CALLS", "many")
-	if err := emulatorcmd.Run(context.Background(), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "SERVICECENTERD_EMULATOR_MAX_CALLS") {
+	if err := runEmulator(context.Background(), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "SERVICECENTERD_EMULATOR_MAX_CALLS") {
 		t.Fatalf("err = %v", err)
 	}
 }

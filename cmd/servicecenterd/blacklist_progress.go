@@ -1,4 +1,4 @@
-package blacklistcmd
+package main
 
 import (
 	"fmt"

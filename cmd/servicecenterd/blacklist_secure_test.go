@@ -1,4 +1,4 @@
-package blacklistcmd
+package main
 
 import (
 	"path/filepath"
@@ -12,9 +12,9 @@ import (
 
 // Tokens of the secured server's clients; none may ever be printed.
 const (
-	tokenOps    = "scd_cli-ops-token-4Hq9"
-	tokenReader = "scd_cli-reader-token-8Zt2"
-	tokenWrong  = "scd_cli-wrong-token-1Pw6"
+	blacklistTokenOps = "scd_cli-ops-token-4Hq9"
+	tokenReader       = "scd_cli-reader-token-8Zt2"
+	tokenWrong        = "scd_cli-wrong-token-1Pw6"
 )
 
 // TestSecuredServer runs the commands against a real servicecenterd with
@@ -35,7 +35,7 @@ func TestSecuredServer(t *testing.T) {
 	clients := filepath.Join(dir, "clients.yaml")
 	testpki.WriteFile(t, clients, []byte(`clients:
   - name: ops
-    token_sha256: [`+auth.HashToken(tokenOps)+`]
+    token_sha256: [`+auth.HashToken(blacklistTokenOps)+`]
     allow: ["*"]
   - name: reader
     token_sha256: [`+auth.HashToken(tokenReader)+`]
@@ -49,7 +49,7 @@ func TestSecuredServer(t *testing.T) {
 		testpki.WriteFile(t, path, []byte(token+"\n"))
 		return path
 	}
-	opsFile, readerFile, wrongFile, emptyFile := writeToken("ops.token", tokenOps), writeToken("reader.token", tokenReader),
+	opsFile, readerFile, wrongFile, emptyFile := writeToken("ops.token", blacklistTokenOps), writeToken("reader.token", tokenReader),
 		writeToken("wrong.token", tokenWrong), writeToken("empty.token", "")
 
 	s := startServerWith(t, func(c *server.Config) {
@@ -61,7 +61,7 @@ func TestSecuredServer(t *testing.T) {
 
 	// The job the other cases look at, imported with a token file and the
 	// server's CA, followed to its end.
-	out, errOut, err := run(t, "import", file, "--supplier-id", "10000000001", "--addr", addr, "--token-file", opsFile, "--tls-ca-file", caFile)
+	out, errOut, err := runBlacklistCLI(t, "import", file, "--supplier-id", "10000000001", "--addr", addr, "--token-file", opsFile, "--tls-ca-file", caFile)
 	if err != nil || !strings.Contains(out, "SUCCEEDED: 30 of 30 acknowledged") {
 		t.Fatalf("import with --token-file and --tls-ca-file: %v\n%s%s", err, out, errOut)
 	}
@@ -77,7 +77,7 @@ func TestSecuredServer(t *testing.T) {
 		ok   bool
 	}{
 		{"token and CA from the environment", map[string]string{
-			TokenEnv: tokenOps, "SERVICECENTERD_BLACKLIST_TLS_CA_FILE": caFile, "SERVICECENTERD_BLACKLIST_ADDR": addr,
+			blacklistTokenEnv: blacklistTokenOps, "SERVICECENTERD_BLACKLIST_TLS_CA_FILE": caFile, "SERVICECENTERD_BLACKLIST_ADDR": addr,
 		}, []string{"jobs"}, id, true},
 		{"token file from the environment", map[string]string{
 			"SERVICECENTERD_BLACKLIST_TOKEN_FILE": opsFile, "SERVICECENTERD_BLACKLIST_TLS_CA_FILE": caFile,
@@ -91,34 +91,34 @@ func TestSecuredServer(t *testing.T) {
 		}, []string{"import", file, "--supplier-id", "10000000001", "--no-wait"}, "queued: 30 received", true},
 		{"the server name checked", nil,
 			[]string{"jobs", "--addr", addr, "--token-file", opsFile, "--tls-ca-file", caFile, "--tls-server-name", "localhost"}, id, true},
-		{"a flag beats its environment variable", map[string]string{TokenEnv: tokenOps, "SERVICECENTERD_BLACKLIST_ADDR": "127.0.0.1:1"},
+		{"a flag beats its environment variable", map[string]string{blacklistTokenEnv: blacklistTokenOps, "SERVICECENTERD_BLACKLIST_ADDR": "127.0.0.1:1"},
 			[]string{"jobs", "--addr", addr, "--tls-ca-file", caFile}, id, true},
 
 		{"no credentials", nil, []string{"jobs", "--addr", addr, "--tls-ca-file", caFile},
 			"(Unauthenticated) (give a token with --token-file or SERVICECENTERD_TOKEN, or a client certificate", false},
 		{"a wrong token", nil, []string{"jobs", "--addr", addr, "--tls-ca-file", caFile, "--token-file", wrongFile},
 			"invalid bearer token (Unauthenticated) (the server refused the token)", false},
-		{"a token not allowed to cancel", map[string]string{TokenEnv: tokenReader},
+		{"a token not allowed to cancel", map[string]string{blacklistTokenEnv: tokenReader},
 			[]string{"cancel", id, "--addr", addr, "--tls-ca-file", caFile}, "(PermissionDenied)", false},
 		// The TLS client does not present a certificate the server's
 		// CAs did not issue: the server sees none.
 		{"a certificate of another CA", nil,
 			[]string{"jobs", "--addr", addr, "--tls-ca-file", caFile, "--tls-cert-file", strangerCert, "--tls-key-file", strangerKey},
 			"(Unauthenticated) (the server did not take the client certificate: is it issued by a CA of the server's --tls-client-ca-file?)", false},
-		{"plaintext to a TLS server", map[string]string{TokenEnv: tokenOps}, []string{"jobs", "--addr", addr},
+		{"plaintext to a TLS server", map[string]string{blacklistTokenEnv: blacklistTokenOps}, []string{"jobs", "--addr", addr},
 			"(if the server uses TLS: --tls-ca-file FILE, or --tls)", false},
 		{"the system's CAs do not know the server", nil, []string{"jobs", "--addr", addr, "--tls", "--token-file", readerFile},
 			"certificate signed by unknown authority", false},
 		{"the wrong server name", nil,
 			[]string{"jobs", "--addr", addr, "--token-file", opsFile, "--tls-ca-file", caFile, "--tls-server-name", "servicecenterd.example"},
 			"servicecenterd.example", false},
-		{"a token in clear text beyond loopback", map[string]string{TokenEnv: tokenOps}, []string{"jobs", "--addr", "192.0.2.1:9090"},
+		{"a token in clear text beyond loopback", map[string]string{blacklistTokenEnv: blacklistTokenOps}, []string{"jobs", "--addr", "192.0.2.1:9090"},
 			"refusing to send the bearer token in clear text to 192.0.2.1:9090", false},
-		{"both a token file and a token", map[string]string{TokenEnv: tokenOps},
+		{"both a token file and a token", map[string]string{blacklistTokenEnv: blacklistTokenOps},
 			[]string{"jobs", "--addr", addr, "--tls-ca-file", caFile, "--token-file", opsFile}, "use one", false},
 		{"an empty token file", nil, []string{"jobs", "--addr", addr, "--tls-ca-file", caFile, "--token-file", emptyFile},
 			"the token is empty", false},
-		{"a token with a space", map[string]string{TokenEnv: tokenOps + " x"}, []string{"jobs", "--addr", addr, "--tls-ca-file", caFile},
+		{"a token with a space", map[string]string{blacklistTokenEnv: blacklistTokenOps + " x"}, []string{"jobs", "--addr", addr, "--tls-ca-file", caFile},
 			"SERVICECENTERD_TOKEN: the token holds a space", false},
 		{"a missing token file", nil, []string{"jobs", "--addr", addr, "--token-file", filepath.Join(dir, "none")}, "--token-file", false},
 		{"a certificate without its key", nil, []string{"jobs", "--addr", addr, "--tls-cert-file", clientCert},
@@ -134,7 +134,7 @@ func TestSecuredServer(t *testing.T) {
 			if err != nil {
 				all += err.Error()
 			}
-			for _, token := range []string{tokenOps, tokenReader, tokenWrong} {
+			for _, token := range []string{blacklistTokenOps, tokenReader, tokenWrong} {
 				if strings.Contains(all, token) {
 					t.Fatalf("a token was printed:\n%s", all)
 				}
@@ -155,7 +155,7 @@ func TestSecuredServer(t *testing.T) {
 // with their environment variables.
 func TestConnectionFlagsUsage(t *testing.T) {
 	for _, cmd := range []string{"import", "jobs", "status", "cancel"} {
-		_, errOut, _ := run(t, cmd, "-h")
+		_, errOut, _ := runBlacklistCLI(t, cmd, "-h")
 		for _, want := range []string{
 			"-addr string", "SERVICECENTERD_BLACKLIST_ADDR", "-token-file string", "SERVICECENTERD_BLACKLIST_TOKEN_FILE",
 			"-tls\n", "SERVICECENTERD_BLACKLIST_TLS)", "-tls-ca-file string", "SERVICECENTERD_BLACKLIST_TLS_CA_FILE",

@@ -1,4 +1,4 @@
-package configcmd
+package main
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 // TestReferenceMatchesDocs fails when docs/configuration.md differs from
 // the settings in the code: run make docs.
 func TestReferenceMatchesDocs(t *testing.T) {
-	want, err := Reference()
+	want, err := configReference()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestCheck(t *testing.T) {
 			file := write("c.yaml", tt.yaml)
 			var out bytes.Buffer
 			getenv := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
-			err := Check(file, tt.flags, getenv, &out)
+			err := checkConfig(file, tt.flags, getenv, &out)
 			text := out.String()
 			if err != nil {
 				text += err.Error()
@@ -112,11 +112,11 @@ func TestCheck(t *testing.T) {
 
 func TestRunUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if err := Run([]string{"check"}, noEnv, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "config check FILE") {
+	if err := runConfig([]string{"check"}, noEnv, &out, &errOut); err == nil || !strings.Contains(errOut.String(), "config check FILE") {
 		t.Fatalf("err %v, stderr %q", err, errOut.String())
 	}
 	out.Reset()
-	if err := Run([]string{"reference"}, noEnv, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "# Configuration reference") {
+	if err := runConfig([]string{"reference"}, noEnv, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "# Configuration reference") {
 		t.Fatalf("reference: %v %q", err, out.String()[:min(40, out.Len())])
 	}
 }

@@ -1,8 +1,4 @@
-// Package configcmd is `servicecenterd config`: `config check FILE`
-// validates a YAML configuration file and prints every resolved setting
-// with its source, secrets redacted; `config reference` prints the
-// settings reference that docs/configuration.md holds.
-package configcmd
+package main
 
 import (
 	"errors"
@@ -15,46 +11,49 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
-const usage = `Usage:
+const configUsage = `Usage:
   servicecenterd config check FILE [serve flags]   validate FILE and print the resolved settings
   servicecenterd config reference                  print the settings reference (docs/configuration.md)
 `
 
-// Run is `servicecenterd config ...`; getenv reads the environment (nil
-// means the process's).
-func Run(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
+// runConfig is `servicecenterd config`: `config check FILE` validates a
+// YAML configuration file and prints every resolved setting with its
+// source, secrets redacted; `config reference` prints the settings
+// reference that docs/configuration.md holds. getenv reads the
+// environment (nil means the process's).
+func runConfig(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, configUsage)
 		return errors.New("config: want check or reference")
 	}
 	switch args[0] {
 	case "check":
 		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprint(stderr, usage)
+			fmt.Fprint(stderr, configUsage)
 			return errors.New("config check: want a FILE")
 		}
-		return Check(args[1], args[2:], getenv, stdout)
+		return checkConfig(args[1], args[2:], getenv, stdout)
 	case "reference":
-		ref, err := Reference()
+		ref, err := configReference()
 		if err != nil {
 			return err
 		}
 		_, err = io.WriteString(stdout, ref)
 		return err
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, configUsage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, configUsage)
 	return fmt.Errorf("config: unknown command %q", args[0])
 }
 
-// Check resolves the settings `servicecenterd serve --config file flags...`
+// checkConfig resolves the settings `servicecenterd serve --config file flags...`
 // would run with (flags > env > file > defaults), prints each with its
 // value (secrets redacted) and source, and validates them, reading the
 // files they name (secrets, clients file, TLS certificates). It returns
 // an error listing every problem.
-func Check(file string, flags []string, getenv func(string) (string, bool), stdout io.Writer) error {
+func checkConfig(file string, flags []string, getenv func(string) (string, bool), stdout io.Writer) error {
 	var cfg server.Config
 	loader := config.Loader{Name: "servicecenterd config check", Getenv: getenv, Output: stdout}
 	res, err := loader.Load(&cfg, append([]string{"--config", file}, flags...))
@@ -84,10 +83,10 @@ func Check(file string, flags []string, getenv func(string) (string, bool), stdo
 	return nil
 }
 
-// Reference is the Markdown of docs/configuration.md: every setting of
+// configReference is the Markdown of docs/configuration.md: every setting of
 // `servicecenterd serve` with its flag, environment variable, YAML key,
 // default and meaning, generated from server.Config.
-func Reference() (string, error) {
+func configReference() (string, error) {
 	settings, err := config.Settings(&server.Config{})
 	if err != nil {
 		return "", err

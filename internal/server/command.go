@@ -1,8 +1,4 @@
-// Package servecmd is `servicecenterd serve` (also plain
-// `servicecenterd`): it resolves the settings (flags > SERVICECENTERD_*
-// env > YAML file > defaults), logs them with secrets redacted, and runs
-// the server until the context ends.
-package servecmd
+package server
 
 import (
 	"context"
@@ -12,13 +8,12 @@ import (
 	"os"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
-	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
-// Load resolves the serve settings from args and the environment and
+// LoadConfig resolves the serve settings from args and the environment and
 // validates them (reading secret files).
-func Load(args []string, stderr io.Writer) (server.Config, *config.Result, error) {
-	var cfg server.Config
+func LoadConfig(args []string, stderr io.Writer) (Config, *config.Result, error) {
+	var cfg Config
 	res, err := config.Loader{Name: "servicecenterd serve", Output: stderr}.Load(&cfg, args)
 	if err != nil {
 		return cfg, nil, err
@@ -32,9 +27,13 @@ func Load(args []string, stderr io.Writer) (server.Config, *config.Result, error
 	return cfg, res, nil
 }
 
-// Run is `servicecenterd serve [flags]`. Logs go to stderr.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, res, err := Load(args, stderr)
+// RunCommand is `servicecenterd serve [flags]` (also plain
+// `servicecenterd`): it resolves the settings (flags > SERVICECENTERD_*
+// env > YAML file > defaults), logs them with secrets redacted, and runs
+// the server until the context ends. Logs go to stderr. scdbench's
+// -profile mode runs it in-process.
+func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, res, err := LoadConfig(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -48,5 +47,5 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	attrs = append(attrs, slog.String("gogc", tuneGC(os.LookupEnv)))
 	logger.Info("settings", attrs...)
-	return server.Run(ctx, cfg, logger)
+	return Run(ctx, cfg, logger)
 }

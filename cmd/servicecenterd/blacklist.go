@@ -1,23 +1,4 @@
-// Package blacklistcmd is `servicecenterd blacklist`: the bulk blacklist
-// sync for people, talking gRPC to a running servicecenterd.
-//
-//	servicecenterd blacklist import FILE --supplier-id ID [--delete] [--format csv|ndjson] [--no-wait] [connection flags]
-//	servicecenterd blacklist jobs [--state STATE] [--supplier-id ID] [--limit N] [connection flags]
-//	servicecenterd blacklist status JOB_ID [--wait] [connection flags]
-//	servicecenterd blacklist cancel JOB_ID [connection flags]
-//
-// The connection flags (conn.go) say where the server is and how to reach
-// a secured one: --addr, --token-file (or SERVICECENTERD_TOKEN), --tls,
-// --tls-ca-file, --tls-cert-file and --tls-key-file, --tls-server-name;
-// each is mirrored by an environment variable SERVICECENTERD_BLACKLIST_*.
-// The flags of what to do (--delete, --wait...) are not: an environment
-// variable must not turn an import into a delete.
-//
-// import streams the file (CSV with a header mobile,reason, or NDJSON) to
-// ImportUserBlacklist, prints the job and the rejected lines, then follows
-// the job to its end: a progress bar on a terminal, a line per 10% step
-// otherwise, and a summary.
-package blacklistcmd
+package main
 
 import (
 	"context"
@@ -38,16 +19,16 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
 )
 
-// DefaultAddr is the gRPC address of a servicecenterd with default settings.
-const DefaultAddr = "127.0.0.1:9090"
+// defaultServerAddr is the gRPC address of a servicecenterd with default settings.
+const defaultServerAddr = "127.0.0.1:9090"
 
-// batchSize is how many entries go in one ImportUserBlacklist message.
-const batchSize = 1000
+// importBatchSize is how many entries go in one ImportUserBlacklist message.
+const importBatchSize = 1000
 
-const usage = `Usage: servicecenterd blacklist <command> [flags]
+const blacklistUsage = `Usage: servicecenterd blacklist <command> [flags]
 
 Durable bulk sync of the door-to-door pickup user blacklist, through a
-running servicecenterd (gRPC, --addr, default ` + DefaultAddr + `).
+running servicecenterd (gRPC, --addr, default ` + defaultServerAddr + `).
 
 Commands:
   import FILE     import a CSV (header mobile,reason) or NDJSON file as a sync job, then follow it
@@ -56,23 +37,43 @@ Commands:
   cancel JOB_ID   cancel a job that has not finished
 
 A secured server (--clients-file, TLS) takes a bearer token from
---token-file or ` + TokenEnv + `, and TLS with --tls-ca-file (or --tls), a client
+--token-file or ` + blacklistTokenEnv + `, and TLS with --tls-ca-file (or --tls), a client
 certificate with --tls-cert-file and --tls-key-file. Each connection flag
-has an environment variable: ` + EnvPrefix + `ADDR, ` + EnvPrefix + `TOKEN_FILE...
+has an environment variable: ` + blacklistEnvPrefix + `ADDR, ` + blacklistEnvPrefix + `TOKEN_FILE...
 
 Run servicecenterd blacklist <command> -h for its flags.
 `
 
-// Run runs `servicecenterd blacklist` with args (after "blacklist"); the
-// connection flags not given fall back to the environment.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// runBlacklist is `servicecenterd blacklist`: the bulk blacklist sync for
+// people, talking gRPC to a running servicecenterd. args are those after
+// "blacklist"; the connection flags not given fall back to the
+// environment.
+//
+//	servicecenterd blacklist import FILE --supplier-id ID [--delete] [--format csv|ndjson] [--no-wait] [connection flags]
+//	servicecenterd blacklist jobs [--state STATE] [--supplier-id ID] [--limit N] [connection flags]
+//	servicecenterd blacklist status JOB_ID [--wait] [connection flags]
+//	servicecenterd blacklist cancel JOB_ID [connection flags]
+//
+// The connection flags (blacklist_conn.go) say where the server is and
+// how to reach a secured one: --addr, --token-file (or
+// SERVICECENTERD_TOKEN), --tls, --tls-ca-file, --tls-cert-file and
+// --tls-key-file, --tls-server-name; each is mirrored by an environment
+// variable SERVICECENTERD_BLACKLIST_*. The flags of what to do (--delete,
+// --wait...) are not: an environment variable must not turn an import
+// into a delete.
+//
+// import streams the file (CSV with a header mobile,reason, or NDJSON) to
+// ImportUserBlacklist, prints the job and the rejected lines, then follows
+// the job to its end: a progress bar on a terminal, a line per 10% step
+// otherwise, and a summary.
+func runBlacklist(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runWithEnv(ctx, args, stdout, stderr, os.LookupEnv)
 }
 
 // runWithEnv is Run with the environment read through getenv.
 func runWithEnv(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) (string, bool)) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, blacklistUsage)
 		return errors.New("blacklist: a command is required")
 	}
 	c := &cli{stdout: stdout, stderr: stderr, tty: isTerminal(stdout), getenv: getenv}
@@ -86,10 +87,10 @@ func runWithEnv(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	case "cancel":
 		return c.cancel(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, blacklistUsage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, blacklistUsage)
 	return fmt.Errorf("blacklist: unknown command %q", args[0])
 }
 
@@ -111,7 +112,7 @@ func (c *cli) flags(name, args string) (*flag.FlagSet, *conn) {
 	fs.Usage = func() {
 		fmt.Fprintf(c.stderr, "Usage: servicecenterd blacklist %s %s[flags]\n\nFlags:\n", name, args)
 		fs.PrintDefaults()
-		fmt.Fprintf(c.stderr, "\nEnvironment: %s holds the bearer token itself (instead of --token-file).\n", TokenEnv)
+		fmt.Fprintf(c.stderr, "\nEnvironment: %s holds the bearer token itself (instead of --token-file).\n", blacklistTokenEnv)
 	}
 	return fs, cn
 }
@@ -179,7 +180,7 @@ func (c *cli) rpcError(addr string, err error) error {
 		case c.cert:
 			hint = " (the server did not take the client certificate: is it issued by a CA of the server's --tls-client-ca-file?)"
 		default:
-			hint = " (give a token with --token-file or " + TokenEnv + ", or a client certificate with --tls-cert-file and --tls-key-file)"
+			hint = " (give a token with --token-file or " + blacklistTokenEnv + ", or a client certificate with --tls-cert-file and --tls-key-file)"
 		}
 		return fmt.Errorf("%s (%s)%s", st.Message(), st.Code(), hint)
 	case codes.Canceled:
@@ -273,7 +274,7 @@ func (c *cli) upload(ctx context.Context, client scv1.LogisticsServiceClient, ad
 	counted := &countingReader{r: f}
 	rd := entryfile.NewReader(counted, format)
 	bar := newProgress(c.stdout, c.tty, "uploading")
-	batch := make([]*scv1.BlacklistImportEntry, 0, batchSize)
+	batch := make([]*scv1.BlacklistImportEntry, 0, importBatchSize)
 	var n int64
 	for {
 		e, err := rd.Next()
@@ -286,7 +287,7 @@ func (c *cli) upload(ctx context.Context, client scv1.LogisticsServiceClient, ad
 			return nil, fmt.Errorf("import: %s: %w (nothing was imported)", name, err)
 		}
 		n++
-		if batch = append(batch, e); len(batch) == batchSize {
+		if batch = append(batch, e); len(batch) == importBatchSize {
 			if err := send(&scv1.ImportUserBlacklistRequest{Entries: batch}); err != nil {
 				bar.done()
 				return nil, err

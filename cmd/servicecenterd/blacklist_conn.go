@@ -1,4 +1,4 @@
-package blacklistcmd
+package main
 
 import (
 	"context"
@@ -17,16 +17,16 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// EnvPrefix starts the environment variables that mirror the connection
+// blacklistEnvPrefix starts the environment variables that mirror the connection
 // flags: --tls-ca-file is SERVICECENTERD_BLACKLIST_TLS_CA_FILE. Not
 // SERVICECENTERD_ alone: serve's --tls-cert-file (the server's
 // certificate) is SERVICECENTERD_TLS_CERT_FILE, which a shell that runs
 // both must not hand to the client.
-const EnvPrefix = "SERVICECENTERD_BLACKLIST_"
+const blacklistEnvPrefix = "SERVICECENTERD_BLACKLIST_"
 
-// TokenEnv holds the bearer token itself. It has no flag: a token on the
+// blacklistTokenEnv holds the bearer token itself. It has no flag: a token on the
 // command line would show in every user's process list.
-const TokenEnv = "SERVICECENTERD_TOKEN"
+const blacklistTokenEnv = "SERVICECENTERD_TOKEN"
 
 // connFlag is a flag of the connection to servicecenterd.
 type connFlag struct {
@@ -38,8 +38,8 @@ type connFlag struct {
 // mirrored by an environment variable, EnvPrefix + its name in upper case
 // with underscores; a flag given on the command line wins.
 var connFlags = []connFlag{
-	{name: "addr", def: DefaultAddr, help: "gRPC address of the running servicecenterd (host:port)"},
-	{name: "token-file", help: "file holding the bearer token to send (trailing newlines are ignored); or set " + TokenEnv + " to the token itself"},
+	{name: "addr", def: defaultServerAddr, help: "gRPC address of the running servicecenterd (host:port)"},
+	{name: "token-file", help: "file holding the bearer token to send (trailing newlines are ignored); or set " + blacklistTokenEnv + " to the token itself"},
 	{name: "tls", boolean: true, def: "false", help: "use TLS, verifying the server's certificate against the system's CAs (implied by the other --tls-* flags)"},
 	{name: "tls-ca-file", help: "PEM CA certificates to verify the server's certificate with, instead of the system's; turns TLS on"},
 	{name: "tls-cert-file", help: "PEM client certificate to present (for a server with --tls-client-ca-file), with --tls-key-file; turns TLS on"},
@@ -49,7 +49,7 @@ var connFlags = []connFlag{
 
 // envName is the environment variable of connection flag name.
 func envName(name string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	return blacklistEnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
 // conn is the connection settings as parsed.
@@ -104,7 +104,7 @@ func (c *conn) tlsOn() bool {
 
 // sendsToken reports whether a bearer token is sent.
 func (c *conn) sendsToken(getenv func(string) (string, bool)) bool {
-	_, inEnv := getenv(TokenEnv)
+	_, inEnv := getenv(blacklistTokenEnv)
 	return inEnv || *c.values["token-file"] != ""
 }
 
@@ -160,11 +160,11 @@ func (c *conn) dialOptions(getenv func(string) (string, bool)) ([]grpc.DialOptio
 // neither is set.
 func (c *conn) token(getenv func(string) (string, bool)) (string, error) {
 	file := *c.values["token-file"]
-	env, inEnv := getenv(TokenEnv)
+	env, inEnv := getenv(blacklistTokenEnv)
 	var token, from string
 	switch {
 	case file != "" && inEnv:
-		return "", fmt.Errorf("both --token-file (or %s) and %s are set: use one", envName("token-file"), TokenEnv)
+		return "", fmt.Errorf("both --token-file (or %s) and %s are set: use one", envName("token-file"), blacklistTokenEnv)
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -172,7 +172,7 @@ func (c *conn) token(getenv func(string) (string, bool)) (string, error) {
 		}
 		token, from = strings.TrimRight(string(b), "\r\n"), "--token-file "+file
 	case inEnv:
-		token, from = strings.TrimRight(env, "\r\n"), TokenEnv
+		token, from = strings.TrimRight(env, "\r\n"), blacklistTokenEnv
 	default:
 		return "", nil
 	}

@@ -1,6 +1,4 @@
-// Package emulatorcmd is `servicecenterd emulator`: the TOP emulator
-// (internal/topemu) alone on an HTTP listener, for other teams' TOP SDKs.
-package emulatorcmd
+package main
 
 import (
 	"context"
@@ -17,17 +15,17 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
-// DefaultAddr is where the emulator listens unless --addr says otherwise.
-const DefaultAddr = "127.0.0.1:8800"
+// defaultEmulatorAddr is where the emulator listens unless --addr says otherwise.
+const defaultEmulatorAddr = "127.0.0.1:8800"
 
-// shutdownTimeout bounds the graceful shutdown; calls still running then
+// emulatorShutdownTimeout bounds the graceful shutdown; calls still running then
 // (such as injected delays) are cut.
-const shutdownTimeout = 10 * time.Second
+const emulatorShutdownTimeout = 10 * time.Second
 
-// options are the emulator's settings. Each is a flag, an environment
+// emulatorOptions are the emulator's settings. Each is a flag, an environment
 // variable SERVICECENTERD_EMULATOR_<FLAG> and a key of the --config YAML
 // file (internal/config).
-type options struct {
+type emulatorOptions struct {
 	Addr             string `flag:"addr" default:"127.0.0.1:8800" help:"Listen address (host:port); loopback only unless --allow-non-loopback."`
 	AppKey           string `flag:"app-key" default:"emulator" help:"The app key callers must send."`
 	AppSecret        string `flag:"app-secret" default:"emulator-secret" secret:"true" help:"The app secret callers sign with."`
@@ -39,12 +37,12 @@ type options struct {
 	AllowNonLoopback bool   `flag:"allow-non-loopback" default:"false" help:"Allow listening beyond loopback (the admin API has no authentication)."`
 }
 
-// EnvPrefix starts the emulator's environment variables.
-const EnvPrefix = "SERVICECENTERD_EMULATOR_"
+// emulatorEnvPrefix starts the emulator's environment variables.
+const emulatorEnvPrefix = "SERVICECENTERD_EMULATOR_"
 
-func parse(args []string, stderr io.Writer) (options, error) {
-	var o options
-	res, err := config.Loader{Name: "servicecenterd emulator", EnvPrefix: EnvPrefix, Output: stderr}.Load(&o, args)
+func parseEmulatorFlags(args []string, stderr io.Writer) (emulatorOptions, error) {
+	var o emulatorOptions
+	res, err := config.Loader{Name: "servicecenterd emulator", EnvPrefix: emulatorEnvPrefix, Output: stderr}.Load(&o, args)
 	if err != nil {
 		return o, err
 	}
@@ -57,16 +55,18 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// Run parses args (the flags after `servicecenterd emulator`), serves the
+// runEmulator is `servicecenterd emulator`: the TOP emulator
+// (internal/topemu) alone on an HTTP listener, for other teams' TOP SDKs.
+// It parses args (the flags after `servicecenterd emulator`), serves the
 // emulator until ctx is done, then shuts down gracefully. The URL and the
 // credentials go to stdout; the demo secret and session are printed, ones
 // given by flag are not. Logs go to stderr.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parse(args, stderr)
+func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseEmulatorFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	if err := checkLoopback(o.Addr, o.AllowNonLoopback); err != nil {
+	if err := checkEmulatorLoopback(o.Addr, o.AllowNonLoopback); err != nil {
 		return err
 	}
 	var level slog.Level
@@ -106,7 +106,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	printBanner(stdout, "http://"+ln.Addr().String(), o)
+	printEmulatorBanner(stdout, "http://"+ln.Addr().String(), o)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -116,7 +116,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down the emulator")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), emulatorShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()
@@ -129,9 +129,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// checkLoopback refuses addresses beyond loopback unless allowed: the
+// checkEmulatorLoopback refuses addresses beyond loopback unless allowed: the
 // admin API can change the state and read recorded calls.
-func checkLoopback(addr string, allowed bool) error {
+func checkEmulatorLoopback(addr string, allowed bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: %w", addr, err)
@@ -145,16 +145,16 @@ func checkLoopback(addr string, allowed bool) error {
 	return fmt.Errorf("--addr %q is not a loopback address; the emulator's admin API has no authentication (pass --allow-non-loopback to listen there anyway)", addr)
 }
 
-// shown prints a credential only when it is the emulator's public demo
+// shownCredential prints a credential only when it is the emulator's public demo
 // value; a value given by flag may be a real secret.
-func shown(value, demo string) string {
+func shownCredential(value, demo string) string {
 	if value == demo {
 		return value
 	}
 	return "[REDACTED] (as given)"
 }
 
-func printBanner(w io.Writer, base string, o options) {
+func printEmulatorBanner(w io.Writer, base string, o emulatorOptions) {
 	state := "in memory"
 	if o.StateFile != "" {
 		state = "SQLite file " + o.StateFile
@@ -174,6 +174,6 @@ func printBanner(w io.Writer, base string, o options) {
 		"  admin:      %s/_emulator/\n"+
 		"  seed:       %s\n"+
 		"  state:      %s\n",
-		base, o.AppKey, shown(o.AppSecret, topemu.DefaultAppSecret), shown(o.Session, topemu.DefaultSession),
+		base, o.AppKey, shownCredential(o.AppSecret, topemu.DefaultAppSecret), shownCredential(o.Session, topemu.DefaultSession),
 		base, seed, state)
 }

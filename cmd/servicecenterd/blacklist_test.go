@@ -1,4 +1,4 @@
-package blacklistcmd
+package main
 
 import (
 	"bytes"
@@ -14,18 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// startServer runs a real servicecenterd (embedded emulator, store in a
+// startBlacklistServer runs a real servicecenterd (embedded emulator, store in a
 // temp dir) on loopback and returns it.
-func startServer(t *testing.T) *server.Server { return startServerWith(t, nil) }
+func startBlacklistServer(t *testing.T) *server.Server { return startServerWith(t, nil) }
 
 // startServerWith is startServer with settings changed by mutate.
 func startServerWith(t *testing.T, mutate func(*server.Config)) *server.Server {
@@ -60,9 +56,9 @@ func startServerWith(t *testing.T, mutate func(*server.Config)) *server.Server {
 	return s
 }
 
-// run runs the command, with an empty environment, and returns stdout,
+// runBlacklistCLI runs the command, with an empty environment, and returns stdout,
 // stderr and the error.
-func run(t *testing.T, args ...string) (string, string, error) {
+func runBlacklistCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	return runEnv(t, nil, args...)
 }
@@ -100,9 +96,9 @@ func csvFile(t *testing.T, n int, extra string) string {
 var jobIDRe = regexp.MustCompile(`job (bj-[a-z0-9]+) queued`)
 
 func TestImportFollowsTheJobToItsEnd(t *testing.T) {
-	s := startServer(t)
+	s := startBlacklistServer(t)
 	file := csvFile(t, 500, "13600000001,1\n12345,1\n")
-	out, _, err := run(t, "import", file, "--supplier-id", "10000000001", "--addr", s.GRPCAddr())
+	out, _, err := runBlacklistCLI(t, "import", file, "--supplier-id", "10000000001", "--addr", s.GRPCAddr())
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
@@ -122,29 +118,29 @@ func TestImportFollowsTheJobToItsEnd(t *testing.T) {
 	}
 	id := jobIDRe.FindStringSubmatch(out)[1]
 
-	out, _, err = run(t, "jobs", "--addr", s.GRPCAddr(), "--state", "succeeded")
+	out, _, err = runBlacklistCLI(t, "jobs", "--addr", s.GRPCAddr(), "--state", "succeeded")
 	if err != nil || !regexp.MustCompile(`(?m)^`+id+`\s+succeeded\s+10000000001\s+upsert\s+500\s+500\s+0\s+1\s`).MatchString(out) {
 		t.Fatalf("jobs: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "status", id, "--addr", s.GRPCAddr())
+	out, _, err = runBlacklistCLI(t, "status", id, "--addr", s.GRPCAddr())
 	if err != nil || !strings.Contains(out, "acknowledged:  500") || !strings.Contains(out, "to send:       500 in 50 chunks of 10") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "status", "--wait", id, "--addr", s.GRPCAddr())
+	out, _, err = runBlacklistCLI(t, "status", "--wait", id, "--addr", s.GRPCAddr())
 	if err != nil || !strings.Contains(out, "SUCCEEDED") {
 		t.Fatalf("status --wait: %v\n%s", err, out)
 	}
-	if _, _, err = run(t, "cancel", id, "--addr", s.GRPCAddr()); err == nil || !strings.Contains(err.Error(), "already finished") {
+	if _, _, err = runBlacklistCLI(t, "cancel", id, "--addr", s.GRPCAddr()); err == nil || !strings.Contains(err.Error(), "already finished") {
 		t.Fatalf("cancel of a finished job: %v", err)
 	}
-	out, _, err = run(t, "jobs", "--addr", s.GRPCAddr(), "--state", "failed")
+	out, _, err = runBlacklistCLI(t, "jobs", "--addr", s.GRPCAddr(), "--state", "failed")
 	if err != nil || !strings.Contains(out, "(no jobs)") {
 		t.Fatalf("jobs --state failed: %v\n%s", err, out)
 	}
 }
 
 func TestImportDeleteNDJSONNoWaitAndCancel(t *testing.T) {
-	s := startServer(t)
+	s := startBlacklistServer(t)
 	req, _ := http.NewRequest(http.MethodPut, s.EmulatorURL()+"/_emulator/faults",
 		strings.NewReader(`{"rules":[{"method":"`+top.MethodBlacklistSync+`","latency":"100ms"}]}`))
 	resp, err := http.DefaultClient.Do(req)
@@ -157,27 +153,27 @@ func TestImportDeleteNDJSONNoWaitAndCancel(t *testing.T) {
 		fmt.Fprintf(&b, "{\"mobile\":\"136%08d\"}\n", i)
 	}
 	file := writeFile(t, "list.jsonl", b.String())
-	out, _, err := run(t, "import", "--delete", "--no-wait", "--addr", s.GRPCAddr(), "--supplier-id", "10000000001", file)
+	out, _, err := runBlacklistCLI(t, "import", "--delete", "--no-wait", "--addr", s.GRPCAddr(), "--supplier-id", "10000000001", file)
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
 	id := jobIDRe.FindStringSubmatch(out)[1]
-	out, _, err = run(t, "jobs", "--addr", s.GRPCAddr())
+	out, _, err = runBlacklistCLI(t, "jobs", "--addr", s.GRPCAddr())
 	if err != nil || !strings.Contains(out, "delete") {
 		t.Fatalf("jobs: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "cancel", id, "--addr", s.GRPCAddr())
+	out, _, err = runBlacklistCLI(t, "cancel", id, "--addr", s.GRPCAddr())
 	if err != nil || !strings.Contains(out, "job "+id+" cancelled") {
 		t.Fatalf("cancel: %v\n%s", err, out)
 	}
-	out, _, err = run(t, "status", id, "--wait", "--addr", s.GRPCAddr())
+	out, _, err = runBlacklistCLI(t, "status", id, "--wait", "--addr", s.GRPCAddr())
 	if err == nil || !strings.Contains(err.Error(), "ended cancelled") || !strings.Contains(out, "CANCELLED") {
 		t.Fatalf("status --wait of a cancelled job: %v\n%s", err, out)
 	}
 }
 
 func TestImportErrors(t *testing.T) {
-	s := startServer(t)
+	s := startBlacklistServer(t)
 	addr := s.GRPCAddr()
 	good := csvFile(t, 3, "")
 	tests := []struct {
@@ -202,13 +198,13 @@ func TestImportErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := run(t, tt.args...)
+			_, _, err := runBlacklistCLI(t, tt.args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want %q", err, tt.want)
 			}
 		})
 	}
-	out, _, err := run(t, "jobs", "--addr", addr)
+	out, _, err := runBlacklistCLI(t, "jobs", "--addr", addr)
 	if err != nil || !strings.Contains(out, "(no jobs)") {
 		t.Fatalf("a failed import left a job: %v\n%s", err, out)
 	}

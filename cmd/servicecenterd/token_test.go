@@ -1,4 +1,4 @@
-package tokencmd
+package main
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func TestHash(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
-		err := Run([]string{"hash"}, strings.NewReader(tt.in), &out, &errOut)
+		err := runToken([]string{"hash"}, strings.NewReader(tt.in), &out, &errOut)
 		if (err != nil) != tt.wantErr {
 			t.Fatalf("%q: err %v", tt.in, err)
 		}
@@ -38,7 +38,7 @@ func TestHash(t *testing.T) {
 
 func TestGenerate(t *testing.T) {
 	var out bytes.Buffer
-	if err := Run([]string{"generate"}, nil, &out, &out); err != nil {
+	if err := runToken([]string{"generate"}, nil, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	var token, hash string
@@ -51,10 +51,10 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 	sum := sha256.Sum256([]byte(token))
-	if !strings.HasPrefix(token, TokenPrefix) || len(token) != len(TokenPrefix)+43 || hash != hex.EncodeToString(sum[:]) {
+	if !strings.HasPrefix(token, tokenPrefix) || len(token) != len(tokenPrefix)+43 || hash != hex.EncodeToString(sum[:]) {
 		t.Fatalf("token %q hash %q", token, hash)
 	}
-	if Generate() == Generate() {
+	if generateToken() == generateToken() {
 		t.Fatal("two tokens alike")
 	}
 }

@@ -1,4 +1,4 @@
-package servecmd
+package server
 
 import (
 	"runtime/debug"

@@ -1,8 +1,4 @@
-// Package tokencmd is `servicecenterd token`: `token generate` makes a
-// new random bearer token and prints it with its hash for the clients
-// file; `token hash` prints the hash of a token read from standard input
-// (never from the command line, where other users could see it).
-package tokencmd
+package main
 
 import (
 	"bufio"
@@ -16,24 +12,27 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 )
 
-// TokenPrefix starts every generated token, so that a leaked one is easy
+// tokenPrefix starts every generated token, so that a leaked one is easy
 // to recognise (secret scanners).
-const TokenPrefix = "scd_"
+const tokenPrefix = "scd_"
 
-const usage = `Usage:
+const tokenUsage = `Usage:
   servicecenterd token generate   print a new random token and its token_sha256 for the clients file
   servicecenterd token hash       read a token from standard input and print its token_sha256
 `
 
-// Run is `servicecenterd token ...`.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// runToken is `servicecenterd token`: `token generate` makes a new random
+// bearer token and prints it with its hash for the clients file; `token
+// hash` prints the hash of a token read from standard input (never from
+// the command line, where other users could see it).
+func runToken(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) != 1 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, tokenUsage)
 		return errors.New("token: want generate or hash")
 	}
 	switch args[0] {
 	case "generate":
-		token := Generate()
+		token := generateToken()
 		fmt.Fprintf(stdout, "token:        %s\ntoken_sha256: %s\n\n", token, auth.HashToken(token))
 		fmt.Fprintln(stdout, "Give the token to the client (it sends Authorization: Bearer <token>); put only token_sha256 in the clients file.")
 		return nil
@@ -49,17 +48,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, auth.HashToken(token))
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, tokenUsage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, tokenUsage)
 	return fmt.Errorf("token: unknown command %q", args[0])
 }
 
-// Generate returns a new token: TokenPrefix and 32 random bytes in
+// generateToken returns a new token: TokenPrefix and 32 random bytes in
 // base64url.
-func Generate() string {
+func generateToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -1,4 +1,4 @@
-package servecmd
+package main
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -29,8 +28,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // Credentials and personal data of the end-to-end run. Every one of them
 // must stay out of the logs, the metrics and the emulator's recordings.
@@ -92,7 +89,7 @@ func TestEndToEndLeakScan(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{
+		done <- runServe(ctx, []string{
 			"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--top-url", upstream.URL + "/router/rest", "--top-app-key", "e2e-app", "--top-app-secret-file", secretFile,
 			"--top-sign-method", "md5", "--clients-file", clientsFile, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
