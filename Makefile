@@ -133,11 +133,11 @@ bench-profile: ## Like bench, with CPU and allocation profiles of the servers at
 
 .PHONY: bench-emulator
 bench-emulator: ## Benchmark the TOP emulator (calls/s at 64 callers on loopback).
-	$(GO) test ./internal/topsim -run '^$$' -bench . -benchmem
+	$(GO) test ./internal/topemu -run '^$$' -bench . -benchmem
 
 .PHONY: bench-blacklist
 bench-blacklist: ## Import and sync 100k and 1M blacklist entries through a real servicecenterd; entries/s and peak RSS (BENCH_SIZES=n,m to change).
-	$(GO) test -tags blacklistbench ./internal/bulke2e -run '^TestBenchBlacklist$$' -count=1 -v -timeout 60m
+	$(GO) test -tags blacklistbench ./internal/e2e/blacklist -run '^TestBenchBlacklist$$' -count=1 -v -timeout 60m
 
 .PHONY: emulator
 emulator: ## Run the TOP emulator alone on 127.0.0.1:8800 (demo data, in memory).

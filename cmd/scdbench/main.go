@@ -2,6 +2,14 @@
 // against the floor of two network hops, all on loopback. See
 // docs/performance.md.
 //
+// It starts the servers under test as child processes on loopback (the
+// fixed TOP upstream, the floor, servicecenterd against the upstream and
+// servicecenterd with its embedded emulator), drives each target, method
+// and concurrency with the closed-loop generator of internal/bench/load,
+// measures the servers' CPU from /proc, and writes the results and the
+// generated section of docs/performance.md. Its other subcommands are the
+// child processes themselves.
+//
 //	scdbench run -servicecenterd PATH [flags]   run the benchmark
 //	scdbench upstream|floor|servicecenterd      the child processes
 package main
@@ -14,13 +22,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/servicecenterd/servicecenterd/internal/benchcmd"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := benchcmd.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "scdbench:", err)

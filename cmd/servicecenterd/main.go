@@ -20,12 +20,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/servicecenterd/servicecenterd/internal/blacklistcmd"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
-	"github.com/servicecenterd/servicecenterd/internal/configcmd"
-	"github.com/servicecenterd/servicecenterd/internal/emulatorcmd"
-	"github.com/servicecenterd/servicecenterd/internal/servecmd"
-	"github.com/servicecenterd/servicecenterd/internal/tokencmd"
 )
 
 func isHelp(arg string) bool {
@@ -60,22 +55,22 @@ Commands:
 // flag first, means serve.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
-		return servecmd.Run(ctx, args, stdout, stderr)
+		return runServe(ctx, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "serve":
-		return servecmd.Run(ctx, args[1:], stdout, stderr)
+		return runServe(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, buildinfo.Read())
 		return nil
 	case "emulator":
-		return emulatorcmd.Run(ctx, args[1:], stdout, stderr)
+		return runEmulator(ctx, args[1:], stdout, stderr)
 	case "blacklist":
-		return blacklistcmd.Run(ctx, args[1:], stdout, stderr)
+		return runBlacklist(ctx, args[1:], stdout, stderr)
 	case "config":
-		return configcmd.Run(args[1:], nil, stdout, stderr)
+		return runConfig(args[1:], nil, stdout, stderr)
 	case "token":
-		return tokencmd.Run(args[1:], os.Stdin, stdout, stderr)
+		return runToken(args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 func targetsText(ts []Target) string {
@@ -96,9 +96,9 @@ func TestInterceptor(t *testing.T) {
 	failures := 0
 	a := NewAuditor(Multi(mem, failing{}), logger, Options{Methods: []string{"/s.S/Mutate"}, Failed: func() { failures++ }})
 	unary := a.UnaryInterceptor()
-	ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r1"})
+	ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r1"})
 	handler := func(ctx context.Context, req any) (any, error) {
-		c := interceptor.CallFrom(ctx)
+		c := rpc.CallFrom(ctx)
 		c.Client, c.TOPRequestID = "billing", "top-1"
 		return "answer", status.Error(codes.NotFound, "no")
 	}
@@ -157,13 +157,13 @@ func TestStreamInterceptor(t *testing.T) {
 	} {
 		mem := NewMemory()
 		a := NewAuditor(mem, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Import"}})
-		ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r2", Client: "bulk"})
+		ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r2", Client: "bulk"})
 		fs := &fakeStream{ctx: ctx, in: []any{
 			&scv1.SyncUserBlacklistRequest{SupplierId: "S1", Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}}},
 			&scv1.SyncUserBlacklistRequest{SupplierId: "S2"},
 		}}
 		err := a.StreamInterceptor()(nil, fs, &grpc.StreamServerInfo{FullMethod: "/s.S/Import"}, func(_ any, ss grpc.ServerStream) error {
-			interceptor.CallFrom(ss.Context()).Authorized = tt.authorized // as authentication does
+			rpc.CallFrom(ss.Context()).Authorized = tt.authorized // as authentication does
 			for {
 				var m scv1.SyncUserBlacklistRequest
 				if err := ss.RecvMsg(&m); err != nil {
@@ -206,7 +206,7 @@ func TestFailClosed(t *testing.T) {
 			failures := 0
 			a := NewAuditor(rec, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Mutate", "/s.S/Stream"}, FailClosed: failClosed, Failed: func() { failures++ }})
 			unary, stream := a.UnaryInterceptor(), a.StreamInterceptor()
-			ctx := interceptor.WithCall(context.Background(), &interceptor.Call{RequestID: "r"})
+			ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r"})
 			acted := 0
 			handler := func(context.Context, any) (any, error) { acted++; return "ok", nil }
 			call := func(method string) error {

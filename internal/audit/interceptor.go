@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/redact"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // recordTimeout bounds recording one event; the call's own context may
@@ -90,7 +90,7 @@ func (a *Auditor) Audited(fullMethod string) bool { return a.methods[fullMethod]
 // outcome (denied, invalid and failed calls included). Chain it after the
 // request id interceptor and outside authentication, so that it sees the
 // request id, the client name authentication sets, whether the call was
-// admitted (interceptor.Call.Authorized: a denied call's blacklist
+// admitted (rpc.Call.Authorized: a denied call's blacklist
 // entries are not listed, see Targets) and the final status of a denied
 // call.
 func (a *Auditor) UnaryInterceptor() grpc.UnaryServerInterceptor {
@@ -104,7 +104,7 @@ func (a *Auditor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 			return nil, err
 		}
 		resp, err := handler(ctx, req)
-		a.record(ctx, start, info.FullMethod, Targets(req, resp, interceptor.CallFrom(ctx).Authorized), err)
+		a.record(ctx, start, info.FullMethod, Targets(req, resp, rpc.CallFrom(ctx).Authorized), err)
 		return resp, err
 	}
 }
@@ -124,13 +124,13 @@ func (a *Auditor) StreamInterceptor() grpc.StreamServerInterceptor {
 		ws := &watchedStream{ServerStream: ss}
 		err := handler(srv, ws)
 		first, last := ws.messages()
-		a.record(ss.Context(), start, info.FullMethod, Targets(first, last, interceptor.CallFrom(ss.Context()).Authorized), err)
+		a.record(ss.Context(), start, info.FullMethod, Targets(first, last, rpc.CallFrom(ss.Context()).Authorized), err)
 		return err
 	}
 }
 
 func (a *Auditor) record(ctx context.Context, start time.Time, method string, targets []Target, err error) {
-	call := interceptor.CallFrom(ctx)
+	call := rpc.CallFrom(ctx)
 	a.Record(ctx, Event{
 		Time:         start,
 		Client:       call.Client,

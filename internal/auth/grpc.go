@@ -11,13 +11,13 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // UnaryInterceptor authenticates and authorizes every call before the
 // handler (and before request validation, so an unauthenticated caller
 // learns nothing about the API), and records the client's name in the
-// call (interceptor.Call.Client) for logging, rate limiting and audit.
+// call (rpc.Call.Client) for logging, rate limiting and audit.
 // A denial is UNAUTHENTICATED or PERMISSION_DENIED with an ErrorInfo and
 // is logged with the client's name.
 func (a *Authenticator) UnaryInterceptor(logger *slog.Logger) grpc.UnaryServerInterceptor {
@@ -44,7 +44,7 @@ func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, meth
 	if d == nil {
 		d = deniedAtGateway(ctx, method, id)
 	}
-	call := interceptor.CallFrom(ctx)
+	call := rpc.CallFrom(ctx)
 	if d != nil {
 		call.Client = d.Client
 		logDenial(ctx, logger, d, call.RequestID, peerAddress(ctx))

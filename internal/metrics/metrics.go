@@ -22,14 +22,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // Namespace prefixes every metric name.
 const Namespace = "servicecenterd"
 
-// OtherMethod is the TOP method label of a method outside topwire.Methods.
+// OtherMethod is the TOP method label of a method outside top.Methods.
 const OtherMethod = "other"
 
 // SyncJobCounter reports how many bulk sync jobs are in each state, for
@@ -132,7 +132,7 @@ func New(logger *slog.Logger) *Metrics {
 		m.topCalls, m.topSeconds, m.topRetries, m.topQuotaWait, m.topBans,
 		m.rateLimited, m.auditFailures, m.auditPruned, buildInfo, m.syncJobs,
 	)
-	for _, method := range append(topwire.Methods(), OtherMethod) {
+	for _, method := range append(top.Methods(), OtherMethod) {
 		m.topRetries.WithLabelValues(method)
 		m.topBans.WithLabelValues(method)
 	}
@@ -156,7 +156,7 @@ func (m *Metrics) SetSyncJobs(c SyncJobCounter) { m.syncJobs.src.Store(&c) }
 
 // ObserveTOP is a topclient.Config.Observer: it counts a finished TOP
 // call. CallInfo carries no parameter values; only its method (one of
-// topwire.Methods, else "other") and outcome become labels.
+// top.Methods, else "other") and outcome become labels.
 func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
 	method := topMethod(ci.Method)
 	outcome := string(ci.Outcome)
@@ -176,7 +176,7 @@ func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
 }
 
 func topMethod(method string) string {
-	for _, known := range topwire.Methods() {
+	for _, known := range top.Methods() {
 		if method == known {
 			return known
 		}

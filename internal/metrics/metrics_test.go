@@ -8,8 +8,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // series returns "name{k=v,...} value" for every sample, in the order
@@ -51,11 +51,11 @@ func value(typ dto.MetricType, s *dto.Metric) float64 {
 func TestObserveTOP(t *testing.T) {
 	m := New(slog.New(slog.DiscardHandler))
 	for _, ci := range []topclient.CallInfo{
-		{Method: topwire.MethodWorkerTagList, Outcome: topclient.OutcomeOK, Attempts: 1, Duration: time.Millisecond},
-		{Method: topwire.MethodWorkerTagList, Outcome: topclient.OutcomeAPIError, Attempts: 3, Duration: time.Second, RequestID: "abc", SubCode: "isp.x"},
-		{Method: topwire.MethodAssignWorker, Outcome: topclient.OutcomeBanned, Attempts: 1, Code: 7},
-		{Method: topwire.MethodAssignWorker, Outcome: topclient.OutcomeBanned, Attempts: 0, Code: 7},
-		{Method: topwire.MethodAssignWorker, Outcome: topclient.OutcomeOK, Attempts: 1, QuotaWait: 50 * time.Millisecond},
+		{Method: top.MethodWorkerTagList, Outcome: topclient.OutcomeOK, Attempts: 1, Duration: time.Millisecond},
+		{Method: top.MethodWorkerTagList, Outcome: topclient.OutcomeAPIError, Attempts: 3, Duration: time.Second, RequestID: "abc", SubCode: "isp.x"},
+		{Method: top.MethodAssignWorker, Outcome: topclient.OutcomeBanned, Attempts: 1, Code: 7},
+		{Method: top.MethodAssignWorker, Outcome: topclient.OutcomeBanned, Attempts: 0, Code: 7},
+		{Method: top.MethodAssignWorker, Outcome: topclient.OutcomeOK, Attempts: 1, QuotaWait: 50 * time.Millisecond},
 		{Method: "taobao.some.other 13812345678", Outcome: topclient.OutcomeOK, Attempts: 1},
 	} {
 		m.ObserveTOP(ci)

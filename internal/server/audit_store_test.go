@@ -19,7 +19,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 )
 
@@ -44,7 +44,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 	ts := startServer(t, mutate)
 	ops := withToken(grpcCtx(t), tokenOps)
 	post := func(token, path, contentType, body, requestID string) (int, map[string]any) {
-		h := http.Header{"Authorization": {"Bearer " + token}, interceptor.RequestIDHeader: {requestID}}
+		h := http.Header{"Authorization": {"Bearer " + token}, rpc.RequestIDHeader: {requestID}}
 		req, err := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +81,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 		t.Fatalf("import: %d %v", code, imported)
 	}
 	jobID := imported["job"].(map[string]any)["job_id"].(string)
-	if _, err := ts.logistics.CancelBlacklistSyncJob(metadata.AppendToOutgoingContext(ops, interceptor.RequestIDHeader, "grpc-cancel-1"),
+	if _, err := ts.logistics.CancelBlacklistSyncJob(metadata.AppendToOutgoingContext(ops, rpc.RequestIDHeader, "grpc-cancel-1"),
 		&scv1.CancelBlacklistSyncJobRequest{JobId: "bj-unknown"}); status.Code(err) != codes.NotFound {
 		t.Fatalf("cancel: %v", err)
 	}
@@ -100,7 +100,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 		"ops|" + scv1.LogisticsService_SyncUserBlacklist_FullMethodName + "|OK|supplier:10000000001 blacklist_request:" + synced["request_id"].(string) +
 			" operate_type:OPERATE_TYPE_DELETE blacklist_entries:1 mobile:139****0001|" + synced["top_request_id"].(string) + "|rest-sync-1",
 		"ops|" + scv1.WorkcardService_AssignWorker_FullMethodName + "|OK|workcard:2345678 worker_mobile:132****8901 service_store:12345|" +
-			assign.GetTopRequestId() + "|" + header.Get(interceptor.RequestIDHeader)[0],
+			assign.GetTopRequestId() + "|" + header.Get(rpc.RequestIDHeader)[0],
 	}
 	var got []string
 	for _, e := range resp.GetEvents() {

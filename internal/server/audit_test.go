@@ -22,7 +22,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // TestAuditTrail makes known mutating calls over gRPC and REST (allowed,
@@ -128,7 +128,7 @@ func testAuditTrail(t *testing.T, backend string) {
 			t.Errorf("event %d = %+v, want %+v", i, e, w)
 		}
 	}
-	if events[0].RequestID != header.Get(interceptor.RequestIDHeader)[0] || events[0].TOPRequestID != assign.GetTopRequestId() {
+	if events[0].RequestID != header.Get(rpc.RequestIDHeader)[0] || events[0].TOPRequestID != assign.GetTopRequestId() {
 		t.Errorf("event 0 ids %s/%s, call %v/%s", events[0].RequestID, events[0].TOPRequestID, header, assign.GetTopRequestId())
 	}
 	logs := ts.logs.String()

@@ -10,14 +10,14 @@ import (
 	"runtime"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 )
 
 // bulk is the durable bulk blacklist sync: the job manager that imports
 // and delivers jobs, over the store in --data-dir.
 type bulk struct {
-	jobs *bulksync.Manager
+	jobs *syncjob.Manager
 }
 
 // validateBulk checks the bulk sync settings and fills the default
@@ -31,8 +31,8 @@ func (c *Config) validateBulk() []error {
 		}
 		c.DataDir = dir
 	}
-	if c.SyncChunkSize < 1 || c.SyncChunkSize > bulksync.MaxChunkSize {
-		errs = append(errs, fmt.Errorf("--sync-chunk-size must be 1 to %d (TOP's entries per call)", bulksync.MaxChunkSize))
+	if c.SyncChunkSize < 1 || c.SyncChunkSize > syncjob.MaxChunkSize {
+		errs = append(errs, fmt.Errorf("--sync-chunk-size must be 1 to %d (TOP's entries per call)", syncjob.MaxChunkSize))
 	}
 	if c.SyncConcurrentJobs < 1 || c.SyncConcurrentJobs > 64 {
 		errs = append(errs, errors.New("--sync-concurrent-jobs must be 1 to 64"))
@@ -91,8 +91,8 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, opts ...sto
 
 // startBulk builds the job manager over st; uncommitted imports of a
 // previous run are dropped.
-func startBulk(ctx context.Context, cfg Config, st store.Jobs, top bulksync.Syncer, logger *slog.Logger) (*bulk, error) {
-	jobs, err := bulksync.New(ctx, bulksync.Config{
+func startBulk(ctx context.Context, cfg Config, st store.Jobs, top syncjob.Syncer, logger *slog.Logger) (*bulk, error) {
+	jobs, err := syncjob.New(ctx, syncjob.Config{
 		Store: st, TOP: top, ChunkSize: cfg.SyncChunkSize,
 		ConcurrentJobs: cfg.SyncConcurrentJobs, ChunksInFlight: cfg.SyncChunksInFlight,
 		Logger: logger.With(slog.String("component", "bulksync")),
@@ -107,8 +107,8 @@ func startBulk(ctx context.Context, cfg Config, st store.Jobs, top bulksync.Sync
 func (b *bulk) run(ctx context.Context) error { return b.jobs.Run(ctx) }
 
 // BlacklistJobs is the bulk blacklist sync job manager (for metrics and
-// audit hooks: see bulksync.Manager.Counts and bulksync.Config.Observer).
-func (s *Server) BlacklistJobs() *bulksync.Manager { return s.bulk.jobs }
+// audit hooks: see syncjob.Manager.Counts and syncjob.Config.Observer).
+func (s *Server) BlacklistJobs() *syncjob.Manager { return s.bulk.jobs }
 
 // longStreams are the bulk sync's streams, which last as long as their
 // work (an import of millions of entries, a watch until the job ends):

@@ -18,7 +18,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 func bulkMobile(i int) string { return fmt.Sprintf("137%08d", i) }
@@ -354,8 +354,8 @@ func TestMalformedUploadLeavesNoJob(t *testing.T) {
 func TestCancelOverREST(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.SyncChunksInFlight = 1 })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
-		{"method": topwire.MethodBlacklistSync, "latency": "50ms", "count": 3},
-		{"method": topwire.MethodBlacklistSync, "latency": "5m"},
+		{"method": top.MethodBlacklistSync, "latency": "50ms", "count": 3},
+		{"method": top.MethodBlacklistSync, "latency": "5m"},
 	}})
 	var nd strings.Builder
 	for i := range 2000 {
@@ -460,7 +460,7 @@ func TestBulkWithSecurity(t *testing.T) {
 	// watch below has outlived the default deadline: the job cannot finish
 	// before, however slow the machine.
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
-		{"method": topwire.MethodBlacklistSync, "busy": true},
+		{"method": top.MethodBlacklistSync, "busy": true},
 	}})
 	var csv strings.Builder
 	csv.WriteString("mobile\n")

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // Config is every setting of `servicecenterd serve`. Each field's `flag`
@@ -62,7 +62,7 @@ func (c *Config) Validate() error {
 			"whatever the other settings, since its admin API has no authentication and shows the demo data's phone and ID numbers "+
 			"(use 127.0.0.1:PORT or [::1]:PORT; to serve other machines, run `servicecenterd emulator` on its own)", c.EmulatorAddr))
 	}
-	if _, err := topwire.ParseSignMethod(c.TOPSignMethod); err != nil {
+	if _, err := top.ParseSignMethod(c.TOPSignMethod); err != nil {
 		errs = append(errs, fmt.Errorf("--top-sign-method: %w", err))
 	}
 	if err := readSecretFile(&c.TOPAppSecret, c.TOPAppSecretFile, "top-app-secret"); err != nil {

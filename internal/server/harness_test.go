@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/logbuf"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"

@@ -19,8 +19,8 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
-	"github.com/servicecenterd/servicecenterd/internal/codec"
-	"github.com/servicecenterd/servicecenterd/internal/validation"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
 )
 
 // rawCodec sends request bytes as they are, so that a test can send what
@@ -277,7 +277,7 @@ func violationsOf(st *status.Status) (fields, reasons []string) {
 // emulator records no call.
 func TestBadRequestsNeverReachTOP(t *testing.T) {
 	ts := startServer(t, nil)
-	sync := func(f func(r *scv1.SyncUserBlacklistRequest)) rpc {
+	sync := func(f func(r *scv1.SyncUserBlacklistRequest)) rpcCase {
 		r := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT,
 			Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}}}
 		f(r)
@@ -285,7 +285,7 @@ func TestBadRequestsNeverReachTOP(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		rpc   rpc
+		rpc   rpcCase
 		body  string // REST body when not the request's JSON
 		field string
 	}{

@@ -14,16 +14,16 @@ import (
 	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/codec"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 )
 
 // forwardedHeaders pass between HTTP and gRPC metadata under their own
 // names, both ways.
 var forwardedHeaders = map[string]bool{
-	interceptor.RequestIDHeader: true,
-	service.TOPRequestIDHeader:  true,
+	rpc.RequestIDHeader:        true,
+	service.TOPRequestIDHeader: true,
 }
 
 // httpHandler serves the REST gateway (dialing our own gRPC server over

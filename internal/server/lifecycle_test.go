@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 var tagsReq = &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
@@ -77,7 +77,7 @@ func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
 // TestRealTOPSettings points servicecenterd at a separate gateway with its
 // own credentials, as against production: the flags must reach the wire.
 func TestRealTOPSettings(t *testing.T) {
-	emu, err := topsim.New(topsim.Config{AppKey: "app-1", AppSecret: "real-secret-1", Session: "real-session-1"})
+	emu, err := topemu.New(topemu.Config{AppKey: "app-1", AppSecret: "real-secret-1", Session: "real-session-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/service"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // TestRateLimit: a client over its rate gets RESOURCE_EXHAUSTED with
@@ -62,7 +62,7 @@ func TestRateLimit(t *testing.T) {
 	if retry == nil || retry.GetRetryDelay().AsDuration() < 50*time.Second || retry.GetRetryDelay().AsDuration() > 100*time.Second {
 		t.Fatalf("RetryInfo %v", retry)
 	}
-	if info == nil || info.GetReason() != interceptor.RateLimitReason || info.GetDomain() != service.ErrorDomain || info.GetMetadata()["client"] != "slow" {
+	if info == nil || info.GetReason() != middleware.RateLimitReason || info.GetDomain() != service.ErrorDomain || info.GetMetadata()["client"] != "slow" {
 		t.Fatalf("ErrorInfo %v", info)
 	}
 	if callCount(t, ts) != before {
@@ -155,7 +155,7 @@ func tooLargeBody(body map[string]any, setting, bytes string) bool {
 func TestDefaultDeadline(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.DefaultDeadline = 300 * time.Millisecond })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
-		"method": topwire.MethodWorkerTagList, "latency": "3s"}}})
+		"method": top.MethodWorkerTagList, "latency": "3s"}}})
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	if _, err := ts.workers.GetWorkerTags(context.Background(), req); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("call without a deadline: %v", err)

@@ -15,7 +15,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // scrape reads /metrics from base and returns the samples by their
@@ -73,7 +73,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
-		"method": topwire.MethodWorkerTagList, "count": 2, "error": map[string]any{"code": 15, "sub_code": "isp.top-remote-service-unavailable"}}}})
+		"method": top.MethodWorkerTagList, "count": 2, "error": map[string]any{"code": 15, "sub_code": "isp.top-remote-service-unavailable"}}}})
 	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 3: two retries, then ok
 		t.Fatal(err)
 	}
@@ -84,8 +84,8 @@ func TestMetrics(t *testing.T) {
 	// calls per calendar second: two calls in a row could land in two
 	// seconds and both pass.)
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
-		"method": topwire.MethodWorkerTagList, "count": 1, "error": map[string]any{
-			"code": topwire.CodeAppCallLimited, "sub_code": topwire.SubCodeAppAccessCount, "sub_msg": topwire.BanMessage(30 * time.Second)}}}})
+		"method": top.MethodWorkerTagList, "count": 1, "error": map[string]any{
+			"code": top.CodeAppCallLimited, "sub_code": top.SubCodeAppAccessCount, "sub_msg": top.BanMessage(30 * time.Second)}}}})
 	if _, err := ts.workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 5: TOP bans
 		t.Fatalf("quota: %v", err)
 	}

@@ -20,7 +20,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
-	"github.com/servicecenterd/servicecenterd/internal/blacklistfile"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
 )
 
 // route is one REST route of the gateway, from the google.api.http rules.
@@ -349,7 +349,7 @@ func TestUploadRefusals(t *testing.T) {
 		c.ClientsFile = p.clientsFile
 		c.HTTPMaxUploadSize = maxUpload
 	}, WithAuditStore(trail))
-	longField := strings.Repeat("1", blacklistfile.MaxRecord)
+	longField := strings.Repeat("1", entryfile.MaxRecord)
 	var big strings.Builder
 	big.WriteString("mobile\n")
 	for big.Len() <= maxUpload {
@@ -439,7 +439,7 @@ func TestUploadRefusals(t *testing.T) {
 func limitBytes(limit string) string {
 	switch limit {
 	case "record":
-		return fmt.Sprint(blacklistfile.MaxRecord)
+		return fmt.Sprint(entryfile.MaxRecord)
 	case "--http-max-upload-size":
 		return "204800"
 	}

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 )
 
@@ -147,7 +147,7 @@ func gatewayError(msg string) error {
 	if m := strconvError.FindStringSubmatch(desc); m != nil {
 		desc = fmt.Sprintf("must be %s (%s), got %s", strconvKind(m[1]), m[3], m[2])
 	}
-	return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{
+	return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{
 		Field: clip(field), Description: clip(desc), Reason: "request.unparsable",
 	})
 }

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // restJSON is the gateway's marshaler: runtime.JSONPb's answers, and a
@@ -141,7 +141,7 @@ func jsonError(data []byte, msg proto.Message, err error, where string) error {
 }
 
 func badJSON(field, desc, reason string) error {
-	return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: field, Description: desc, Reason: reason})
+	return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: field, Description: desc, Reason: reason})
 }
 
 // trailingData reports whether data is one valid JSON value followed by

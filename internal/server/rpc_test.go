@@ -24,40 +24,40 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/service"
 )
 
-// rpc is one call, made both through the generated gRPC client and
+// rpcCase is one call, made both through the generated gRPC client and
 // through the REST gateway with the same request.
-type rpc struct {
+type rpcCase struct {
 	req  proto.Message
 	path string
 	call func(ctx context.Context, ts *testServer, opts ...grpc.CallOption) (proto.Message, error)
 }
 
-func assignWorker(r *scv1.AssignWorkerRequest) rpc {
-	return rpc{r, fmt.Sprintf("/v1/workcards/%d:assignWorker", r.GetWorkcardId()), func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
+func assignWorker(r *scv1.AssignWorkerRequest) rpcCase {
+	return rpcCase{r, fmt.Sprintf("/v1/workcards/%d:assignWorker", r.GetWorkcardId()), func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
 		return ts.workcards.AssignWorker(ctx, r, o...)
 	}}
 }
 
-func bindVirtualPhone(r *scv1.BindVirtualPhoneRequest) rpc {
-	return rpc{r, fmt.Sprintf("/v1/workcards/%d:bindVirtualPhone", r.GetWorkcardId()), func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
+func bindVirtualPhone(r *scv1.BindVirtualPhoneRequest) rpcCase {
+	return rpcCase{r, fmt.Sprintf("/v1/workcards/%d:bindVirtualPhone", r.GetWorkcardId()), func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
 		return ts.workcards.BindVirtualPhone(ctx, r, o...)
 	}}
 }
 
-func updateWorker(r *scv1.UpdateWorkerRequest) rpc {
-	return rpc{r, "/v1/workers:update", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
+func updateWorker(r *scv1.UpdateWorkerRequest) rpcCase {
+	return rpcCase{r, "/v1/workers:update", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
 		return ts.workers.UpdateWorker(ctx, r, o...)
 	}}
 }
 
-func getWorkerTags(r *scv1.GetWorkerTagsRequest) rpc {
-	return rpc{r, "/v1/workers:getTags", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
+func getWorkerTags(r *scv1.GetWorkerTagsRequest) rpcCase {
+	return rpcCase{r, "/v1/workers:getTags", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
 		return ts.workers.GetWorkerTags(ctx, r, o...)
 	}}
 }
 
-func syncBlacklist(r *scv1.SyncUserBlacklistRequest) rpc {
-	return rpc{r, "/v1/blacklist:sync", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
+func syncBlacklist(r *scv1.SyncUserBlacklistRequest) rpcCase {
+	return rpcCase{r, "/v1/blacklist:sync", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
 		return ts.logistics.SyncUserBlacklist(ctx, r, o...)
 	}}
 }
@@ -103,7 +103,7 @@ func TestRPCFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		faults map[string]any
-		rpc    rpc
+		rpc    rpcCase
 		want   failure
 	}{
 		{"assign: unknown workcard", nil, assignWorker(&scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567}),

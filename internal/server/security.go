@@ -20,10 +20,10 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/codec"
 	"github.com/servicecenterd/servicecenterd/internal/filewatch"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
 )
@@ -64,13 +64,13 @@ type security struct {
 	authn    *auth.Authenticator
 	tls      *tlsfiles.Store // nil without TLS
 	metrics  *metrics.Metrics
-	limiter  *interceptor.RateLimiter
+	limiter  *middleware.RateLimiter
 	auditor  *audit.Auditor
 	audit    audit.Store      // nil: the log is the only audit trail
 	prune    *audit.Retention // nil: audit events are kept forever (audit.go)
 	internal *auth.InternalListener
 	// codec decodes requests with bounded nesting and turns the ones that
-	// do not decode into INVALID_ARGUMENT (internal/codec).
+	// do not decode into INVALID_ARGUMENT (internal/rpc/codec).
 	codec *codec.Codec
 	// uploads carries the refusals of file uploads to the gRPC server.
 	uploads *uploadRefusals
@@ -107,7 +107,7 @@ func newSecurity(cfg Config, logger *slog.Logger, opts []Option) (*security, err
 		}
 	}
 	sec.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLSClientCAFile != "", Open: open})
-	sec.limiter = interceptor.NewRateLimiter(sec.rateOf, sec.authn.Open, sec.metrics.RateLimited)
+	sec.limiter = middleware.NewRateLimiter(sec.rateOf, sec.authn.Open, sec.metrics.RateLimited)
 	if sec.auditor, sec.prune, err = newAuditor(cfg.AuditConfig, sec.audit, sec.metrics, logger); err != nil {
 		return nil, err
 	}
@@ -118,11 +118,11 @@ func newSecurity(cfg Config, logger *slog.Logger, opts []Option) (*security, err
 
 // rateOf is a client's rate limit: its own from the clients file, else
 // the server's.
-func (sec *security) rateOf(client string) interceptor.RateLimit {
-	limit := interceptor.RateLimit{PerSecond: sec.cfg.RateLimit, Burst: sec.cfg.RateBurst}
+func (sec *security) rateOf(client string) middleware.RateLimit {
+	limit := middleware.RateLimit{PerSecond: sec.cfg.RateLimit, Burst: sec.cfg.RateBurst}
 	if p := sec.authn.Policy(); p != nil && client != "" {
 		if c, ok := p.ByName(client); ok && c.RateLimit > 0 {
-			limit = interceptor.RateLimit{PerSecond: c.RateLimit, Burst: c.RateBurst}
+			limit = middleware.RateLimit{PerSecond: c.RateLimit, Burst: c.RateBurst}
 		}
 	}
 	return limit
@@ -152,7 +152,7 @@ func (sec *security) requireClientCert() bool {
 // request that did not decode and before validation, so that an
 // unauthenticated caller learns nothing about the API. The claim comes
 // first so that every decode failure is taken from the codec's table
-// whatever refuses the call (see internal/codec). Streams have, after
+// whatever refuses the call (see internal/rpc/codec). Streams have, after
 // auth, the file upload's refusals (uploadRefusals).
 func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Validator) []grpc.ServerOption {
 	var base credentials.TransportCredentials = insecure.NewCredentials()
@@ -173,28 +173,28 @@ func (sec *security) grpcOptions(logger *slog.Logger, validator protovalidate.Va
 		grpc.ChainUnaryInterceptor(
 			sec.codec.UnaryInterceptor(),
 			sec.metrics.UnaryInterceptor(),
-			interceptor.UnaryRequestID(),
-			interceptor.UnaryLogging(logger),
+			middleware.UnaryRequestID(),
+			middleware.UnaryLogging(logger),
 			sec.auditor.UnaryInterceptor(),
-			interceptor.UnaryRecovery(logger),
+			middleware.UnaryRecovery(logger),
 			sec.authn.UnaryInterceptor(logger),
 			sec.limiter.UnaryInterceptor(),
-			interceptor.UnaryDefaultDeadline(c.DefaultDeadline),
+			middleware.UnaryDefaultDeadline(c.DefaultDeadline),
 			codec.UnaryRefuse(),
-			interceptor.UnaryValidate(validator),
+			middleware.UnaryValidate(validator),
 		),
 		grpc.ChainStreamInterceptor(
 			sec.codec.StreamInterceptor(),
 			sec.metrics.StreamInterceptor(),
-			interceptor.StreamRequestID(),
-			interceptor.StreamLogging(logger),
+			middleware.StreamRequestID(),
+			middleware.StreamLogging(logger),
 			sec.auditor.StreamInterceptor(),
-			interceptor.StreamRecovery(logger),
+			middleware.StreamRecovery(logger),
 			sec.authn.StreamInterceptor(logger),
 			sec.uploads.StreamInterceptor(),
 			sec.limiter.StreamInterceptor(),
-			interceptor.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
-			interceptor.StreamValidate(validator),
+			middleware.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
+			middleware.StreamValidate(validator),
 		),
 	}
 }

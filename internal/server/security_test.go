@@ -25,7 +25,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/service"
-	"github.com/servicecenterd/servicecenterd/internal/testpki"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 )
 
 // Bearer tokens of the test clients file.
@@ -180,7 +180,7 @@ func TestAuthMatrix(t *testing.T) {
 		token      string
 		header     map[string]string // extra gRPC metadata / HTTP headers (REST: as Grpc-Metadata-*)
 		raw        string            // raw authorization value instead of a token
-		rpc        rpc
+		rpc        rpcCase
 		wantCode   codes.Code
 		wantReason string
 		wantHTTP   int
@@ -255,7 +255,7 @@ func TestAuthMatrix(t *testing.T) {
 }
 
 // methodOf is the full method an rpc helper calls.
-func methodOf(r rpc) string {
+func methodOf(r rpcCase) string {
 	switch r.req.(type) {
 	case *scv1.GetWorkerTagsRequest:
 		return scv1.WorkerService_GetWorkerTags_FullMethodName

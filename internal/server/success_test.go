@@ -19,7 +19,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/service"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 func grpcCtx(t *testing.T) context.Context {
@@ -29,9 +29,9 @@ func grpcCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func emulatorState(t *testing.T, ts *testServer) *topsim.State {
+func emulatorState(t *testing.T, ts *testServer) *topemu.State {
 	t.Helper()
-	state, err := topsim.ParseState(ts.emulator(t, http.MethodGet, "/_emulator/state", nil))
+	state, err := topemu.ParseState(ts.emulator(t, http.MethodGet, "/_emulator/state", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestRPCSuccess(t *testing.T) {
 		}
 		for _, w := range emulatorState(t, ts).Workers {
 			if w.ID == 1234568 && (w.WorkType != "full_time" || w.CoverCategoryIDs != "123|456" || w.ServiceCodes != "tv_install|ac_install" ||
-				topsimTime(w.RegisterTime) != "2016-06-28 10:30:00") {
+				topemuTime(w.RegisterTime) != "2016-06-28 10:30:00") {
 				t.Fatalf("worker in emulator: %+v", w)
 			}
 		}
@@ -163,7 +163,7 @@ func TestRPCSuccess(t *testing.T) {
 	})
 }
 
-func topsimTime(t interface{ MarshalText() ([]byte, error) }) string {
+func topemuTime(t interface{ MarshalText() ([]byte, error) }) string {
 	b, _ := t.MarshalText()
 	return string(b)
 }

@@ -25,8 +25,8 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/blacklistfile"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // importMethod is the RPC a file upload becomes.
@@ -71,7 +71,7 @@ const (
 // The caller is authenticated and authorized before any of the body is
 // read; a refused caller's call goes to gRPC without a body, to be denied
 // there. A file is bounded: --http-max-upload-size in all,
-// blacklistfile.MaxRecord a record, and it must keep arriving
+// entryfile.MaxRecord a record, and it must keep arriving
 // (--http-upload-min-rate, --http-upload-timeout). An upload refused for
 // its content type, settings, size, pace or syntax ends its stream with
 // that refusal (uploadRefusals), which drops the import: no job is left,
@@ -127,7 +127,7 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		u.end(nil) // gRPC denies the call, without its body
 		return
 	}
-	format, ok := blacklistfile.FormatOfContentType(contentType)
+	format, ok := entryfile.FormatOfContentType(contentType)
 	if !ok {
 		u.end(contentTypeError(contentType))
 		return
@@ -146,7 +146,7 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		return
 	}
 	u.body = newUploadReader(u.r.Body, u.rc, cfg)
-	rd := blacklistfile.NewReader(u.body, format)
+	rd := entryfile.NewReader(u.body, format)
 	budget := min(uploadBatchBytes, cfg.GRPCMaxRecvMsgSize/2)
 	batch, size := make([]*scv1.BlacklistImportEntry, 0, uploadBatch), 0
 	for {
@@ -191,8 +191,8 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		return
 	}
 	_ = u.rc.SetWriteDeadline(time.Now().Add(cfg.HTTPWriteTimeout))
-	if md, err := u.stream.Header(); err == nil && len(md.Get(interceptor.RequestIDHeader)) > 0 {
-		u.w.Header().Set(interceptor.RequestIDHeader, md.Get(interceptor.RequestIDHeader)[0])
+	if md, err := u.stream.Header(); err == nil && len(md.Get(rpc.RequestIDHeader)) > 0 {
+		u.w.Header().Set(rpc.RequestIDHeader, md.Get(rpc.RequestIDHeader)[0])
 	}
 	u.w.Header().Set("Content-Type", marshaler.ContentType(resp))
 	u.w.WriteHeader(http.StatusOK)
@@ -256,14 +256,14 @@ func (u *upload) answer(err error) {
 // long; nil when the client went away.
 func fileRefusal(err error, body *uploadReader) error {
 	var (
-		se *blacklistfile.SyntaxError
-		tl *blacklistfile.TooLargeError
+		se *entryfile.SyntaxError
+		tl *entryfile.TooLargeError
 	)
 	switch {
 	case body.err != nil:
 		return body.err
 	case errors.As(err, &se):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{
 			Field: "body", Description: se.Error(), Reason: "upload.malformed",
 		})
 	case errors.As(err, &tl):
@@ -282,7 +282,7 @@ func contentTypeError(ct string) error {
 			got += "…"
 		}
 	}
-	return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{
+	return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{
 		Field: "Content-Type",
 		Description: "must be text/csv (a CSV file), application/x-ndjson (an NDJSON file; also application/ndjson, " +
 			"application/jsonl, application/x-jsonlines) or application/json (ImportUserBlacklistRequest messages); got " + got,
@@ -301,8 +301,8 @@ func uploadTooLarge(limit int64) error {
 // authorized, rate-limited and audited as the same call over gRPC.
 func uploadMetadata(r *http.Request) metadata.MD {
 	md := metadata.MD{}
-	if id := r.Header.Get(interceptor.RequestIDHeader); id != "" {
-		md.Set(interceptor.RequestIDHeader, id)
+	if id := r.Header.Get(rpc.RequestIDHeader); id != "" {
+		md.Set(rpc.RequestIDHeader, id)
 	}
 	if v := r.Header.Values("Authorization"); len(v) > 0 {
 		md.Set("authorization", v...)
@@ -343,7 +343,7 @@ func uploadSettings(q url.Values) (*scv1.BlacklistSyncJobSettings, error) {
 		}
 	}
 	if len(bad) > 0 {
-		return nil, interceptor.FieldViolations(bad...)
+		return nil, rpc.FieldViolations(bad...)
 	}
 	return s, nil
 }
@@ -478,7 +478,7 @@ func newUploadRefusals() *uploadRefusals { return &uploadRefusals{m: map[string]
 
 // register starts an upload and returns its key.
 func (u *uploadRefusals) register() string {
-	key := interceptor.NewRequestID()
+	key := rpc.NewRequestID()
 	u.mu.Lock()
 	u.m[key] = nil
 	u.mu.Unlock()

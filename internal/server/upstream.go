@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // upstream is the TOP gateway servicecenterd calls: real TOP, or the
@@ -21,7 +21,7 @@ type upstream struct {
 	url                        string
 	appKey, appSecret, session string
 	emulatorURL                string
-	emulator                   *topsim.Emulator
+	emulator                   *topemu.Emulator
 	emulatorSrv                *http.Server
 	probe                      *http.Client
 	mu                         sync.Mutex
@@ -39,7 +39,7 @@ func startUpstream(cfg Config, logger *slog.Logger) (*upstream, error) {
 		u.url, u.appKey, u.appSecret, u.session = url, cfg.TOPAppKey, cfg.TOPAppSecret, cfg.TOPSession
 		return u, nil
 	}
-	emu, err := topsim.New(topsim.Config{Logger: logger.With(slog.String("component", "emulator"))})
+	emu, err := topemu.New(topemu.Config{Logger: logger.With(slog.String("component", "emulator"))})
 	if err != nil {
 		return nil, fmt.Errorf("embedded emulator: %w", err)
 	}
@@ -60,7 +60,7 @@ func startUpstream(cfg Config, logger *slog.Logger) (*upstream, error) {
 	go func() { _ = u.emulatorSrv.Serve(lis) }()
 	u.emulatorURL = "http://" + lis.Addr().String()
 	u.url = u.emulatorURL + "/router/rest"
-	u.appKey, u.appSecret, u.session = topsim.DefaultAppKey, topsim.DefaultAppSecret, topsim.DefaultSession
+	u.appKey, u.appSecret, u.session = topemu.DefaultAppKey, topemu.DefaultAppSecret, topemu.DefaultSession
 	return u, nil
 }
 
@@ -70,7 +70,7 @@ func (u *upstream) clientConfig(cfg Config) topclient.Config {
 		AppKey:      u.appKey,
 		AppSecret:   u.appSecret,
 		Session:     u.session,
-		SignMethod:  topwire.SignMethod(cfg.TOPSignMethod),
+		SignMethod:  top.SignMethod(cfg.TOPSignMethod),
 		Timeout:     cfg.TOPTimeout,
 		MaxAttempts: cfg.TOPMaxAttempts,
 		RateLimit:   cfg.TOPRateLimit,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topsim"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // waitTimeout bounds every wait on a condition: long enough for a loaded
@@ -34,7 +34,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func waitFaultFired(t *testing.T, ts *testServer, i, n int) {
 	t.Helper()
 	waitFor(t, "the emulator's fault rule to fire", func() bool {
-		var f topsim.Faults
+		var f topemu.Faults
 		if err := json.Unmarshal(ts.emulator(t, http.MethodGet, "/_emulator/faults", nil), &f); err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // Page sizes of ListAuditEvents.
@@ -163,5 +163,5 @@ func parsePageToken(tok string, fp [8]byte) (int64, bool) {
 }
 
 func badAuditField(field, why string) error {
-	return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: field, Description: why})
+	return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: field, Description: why})
 }

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 )
 
@@ -50,16 +50,16 @@ func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.I
 	}
 	msg, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
 	}
 	if err != nil {
 		return err
 	}
 	s := msg.GetSettings()
 	if s == nil {
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "the first message must carry the job's settings", Reason: "import.settings_first"})
 	}
-	im, err := h.jobs.BeginImport(ctx, bulksync.Spec{
+	im, err := h.jobs.BeginImport(ctx, syncjob.Spec{
 		SupplierID: s.GetSupplierId(), OperateType: int(s.GetOperateType()),
 		ServiceType: int(s.GetServiceType()), AbilityType: int(s.GetAbilityType()),
 	})
@@ -68,7 +68,7 @@ func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.I
 	}
 	defer im.Abort(ctx) // nothing after a commit
 	var (
-		buf     []bulksync.EntryInput
+		buf     []syncjob.EntryInput
 		reasons []int32
 	)
 	for {
@@ -78,7 +78,7 @@ func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.I
 			for _, r := range e.GetReason() {
 				reasons = append(reasons, int32(r))
 			}
-			buf = append(buf, bulksync.EntryInput{Mobile: e.GetMobile(), Line: e.GetLine(), Reasons: reasons[start:len(reasons):len(reasons)]})
+			buf = append(buf, syncjob.EntryInput{Mobile: e.GetMobile(), Line: e.GetLine(), Reasons: reasons[start:len(reasons):len(reasons)]})
 		}
 		if err := im.Add(ctx, buf...); err != nil {
 			return h.fail(ctx, err)
@@ -91,7 +91,7 @@ func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.I
 			return err
 		}
 		if msg.GetSettings() != nil {
-			return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "only the first message may carry settings", Reason: "import.settings_first"})
+			return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings", Description: "only the first message may carry settings", Reason: "import.settings_first"})
 		}
 	}
 	res, err := im.Commit(ctx)
@@ -232,26 +232,26 @@ func stateFromProto(s scv1.BlacklistSyncJobState) store.State {
 // Status); it reports false for other errors.
 func jobStatus(err error) (error, bool) {
 	var (
-		noValid *bulksync.NoValidEntriesError
-		spec    *bulksync.SpecError
+		noValid *syncjob.NoValidEntriesError
+		spec    *syncjob.SpecError
 	)
 	switch {
 	case errors.Is(err, store.ErrFull):
 		// Not UNAVAILABLE, which clients and retry policies resend at once:
 		// the disk stays full until an operator frees space.
 		return withInfo(codes.ResourceExhausted, storeFullMessage, ReasonStoreFull, nil), true
-	case errors.Is(err, bulksync.ErrJobNotFound):
+	case errors.Is(err, syncjob.ErrJobNotFound):
 		return withInfo(codes.NotFound, "blacklist sync job not found", ReasonJobNotFound, nil), true
-	case errors.Is(err, bulksync.ErrJobFinished):
+	case errors.Is(err, syncjob.ErrJobFinished):
 		return withInfo(codes.FailedPrecondition, "blacklist sync job already finished", ReasonJobFinished, nil), true
-	case errors.Is(err, bulksync.ErrStopped):
+	case errors.Is(err, syncjob.ErrStopped):
 		return withInfo(codes.Unavailable, "servicecenterd is shutting down", ReasonShuttingDown, nil), true
-	case errors.Is(err, bulksync.ErrBadPageToken):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "page_token", Description: "is not a token this server made", Reason: "page_token.invalid"}), true
-	case errors.Is(err, bulksync.ErrNoEntries):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "entries", Description: "the import has no entries", Reason: "import.no_entries"}), true
+	case errors.Is(err, syncjob.ErrBadPageToken):
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "page_token", Description: "is not a token this server made", Reason: "page_token.invalid"}), true
+	case errors.Is(err, syncjob.ErrNoEntries):
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "entries", Description: "the import has no entries", Reason: "import.no_entries"}), true
 	case errors.As(err, &spec):
-		return interceptor.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings." + spec.Field, Description: spec.Problem}), true
+		return rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{Field: "settings." + spec.Field, Description: spec.Problem}), true
 	case errors.As(err, &noValid):
 		vs := make([]*errdetails.BadRequest_FieldViolation, 0, len(noValid.Rejections))
 		for _, r := range noValid.Rejections {

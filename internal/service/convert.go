@@ -10,20 +10,20 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // toTOPTime converts a Timestamp to TOP's UTC+8 date; nil is the zero
 // time, which is not sent.
-func toTOPTime(ts *timestamppb.Timestamp) topwire.Time {
+func toTOPTime(ts *timestamppb.Timestamp) top.Time {
 	if ts == nil {
-		return topwire.Time{}
+		return top.Time{}
 	}
-	return topwire.Time{Time: ts.AsTime()}
+	return top.Time{Time: ts.AsTime()}
 }
 
 // fromTOPTime converts TOP's date to a Timestamp; the zero time is nil.
-func fromTOPTime(t topwire.Time) *timestamppb.Timestamp {
+func fromTOPTime(t top.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
 	}

@@ -15,9 +15,8 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 	"github.com/servicecenterd/servicecenterd/internal/store"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 // ErrorDomain is the domain of every google.rpc.ErrorInfo servicecenterd
@@ -40,27 +39,27 @@ const (
 // worker.update's 100000-20001; 1009-1013 and 9999 are the embedded
 // emulator's, the best knowledge we have of TOP's undocumented ones.
 var businessCodes = map[string]codes.Code{
-	topapi.MsgCodeWorkcardNotFound: codes.NotFound,           // 工单不存在
-	"1009":                         codes.NotFound,           // 工人不存在 (emulator)
-	"1010":                         codes.FailedPrecondition, // 工人已被列入黑名单 (emulator)
-	"1011":                         codes.FailedPrecondition, // 工单不属于该网点 (emulator)
-	"1012":                         codes.InvalidArgument,    // 工人信息不一致 (emulator)
-	"1013":                         codes.NotFound,           // 核销单不存在 (emulator)
-	"9999":                         codes.Unavailable,        // 系统繁忙 (emulator)
-	"100000":                       codes.Unavailable,        // 系统错误
-	"100001":                       codes.InvalidArgument,    // 工人信息校验失败
-	"100002":                       codes.PermissionDenied,   // 用户校验失败
-	"10004":                        codes.InvalidArgument,    // 工人信息为空
-	"10005":                        codes.InvalidArgument,    // 服务商id为空或者服务商名称为空
-	"10006":                        codes.NotFound,           // 工人不存在
-	"10007":                        codes.AlreadyExists,      // 工人已存在
-	"10008":                        codes.InvalidArgument,    // 缺少工人姓名
-	"10009":                        codes.InvalidArgument,    // 缺少工人电话
-	"10010":                        codes.NotFound,           // 网点不存在
-	"11000":                        codes.InvalidArgument,    // category_id 无效
-	"11001":                        codes.InvalidArgument,    // biz_type 无效
-	"400":                          codes.InvalidArgument,    // blacklist sync PARAM_ERROR (emulator)
-	"409":                          codes.AlreadyExists,      // blacklist sync REQUEST_ID_CONFLICT (emulator)
+	top.MsgCodeWorkcardNotFound: codes.NotFound,           // 工单不存在
+	"1009":                      codes.NotFound,           // 工人不存在 (emulator)
+	"1010":                      codes.FailedPrecondition, // 工人已被列入黑名单 (emulator)
+	"1011":                      codes.FailedPrecondition, // 工单不属于该网点 (emulator)
+	"1012":                      codes.InvalidArgument,    // 工人信息不一致 (emulator)
+	"1013":                      codes.NotFound,           // 核销单不存在 (emulator)
+	"9999":                      codes.Unavailable,        // 系统繁忙 (emulator)
+	"100000":                    codes.Unavailable,        // 系统错误
+	"100001":                    codes.InvalidArgument,    // 工人信息校验失败
+	"100002":                    codes.PermissionDenied,   // 用户校验失败
+	"10004":                     codes.InvalidArgument,    // 工人信息为空
+	"10005":                     codes.InvalidArgument,    // 服务商id为空或者服务商名称为空
+	"10006":                     codes.NotFound,           // 工人不存在
+	"10007":                     codes.AlreadyExists,      // 工人已存在
+	"10008":                     codes.InvalidArgument,    // 缺少工人姓名
+	"10009":                     codes.InvalidArgument,    // 缺少工人电话
+	"10010":                     codes.NotFound,           // 网点不存在
+	"11000":                     codes.InvalidArgument,    // category_id 无效
+	"11001":                     codes.InvalidArgument,    // biz_type 无效
+	"400":                       codes.InvalidArgument,    // blacklist sync PARAM_ERROR (emulator)
+	"409":                       codes.AlreadyExists,      // blacklist sync REQUEST_ID_CONFLICT (emulator)
 }
 
 // Status turns any handler error into the gRPC status the caller sees:
@@ -88,7 +87,7 @@ func Status(ctx context.Context, logger *slog.Logger, err error) error {
 		banErr       *topclient.BanError
 		transportErr *topclient.TransportError
 		decodeErr    *topclient.DecodeError
-		bizErr       *topapi.BusinessError
+		bizErr       *top.BusinessError
 	)
 	switch {
 	case errors.As(err, &bizErr):
@@ -139,7 +138,7 @@ func topRequestID(err error) string {
 	var (
 		apiErr *topclient.APIError
 		banErr *topclient.BanError
-		bizErr *topapi.BusinessError
+		bizErr *top.BusinessError
 	)
 	switch {
 	case errors.As(err, &bizErr):
@@ -154,30 +153,30 @@ func topRequestID(err error) string {
 
 // apiCode maps TOP's error_response to a gRPC code, by class (sub_code
 // first, then code), as the product's error table says.
-func apiCode(r *topwire.ErrorResponse) codes.Code {
+func apiCode(r *top.ErrorResponse) codes.Code {
 	switch r.Class() {
-	case topwire.ClassCaller:
+	case top.ClassCaller:
 		switch r.Code {
-		case topwire.CodeMissingRequiredArguments, topwire.CodeInvalidArguments, topwire.CodeParameterError,
-			topwire.CodeRemoteServiceError, topwire.CodeRemoteServiceErrorDoc:
+		case top.CodeMissingRequiredArguments, top.CodeInvalidArguments, top.CodeParameterError,
+			top.CodeRemoteServiceError, top.CodeRemoteServiceErrorDoc:
 			return codes.InvalidArgument
 		}
-		if strings.HasPrefix(r.SubCode, topwire.SubCodePrefixCaller) {
+		if strings.HasPrefix(r.SubCode, top.SubCodePrefixCaller) {
 			return codes.InvalidArgument
 		}
 		// 9, 21-23, 30-34, 42: servicecenterd built a request TOP refuses.
 		return codes.Internal
-	case topwire.ClassAuth:
-		if r.Code == topwire.CodeMissingSession || r.Code == topwire.CodeInvalidSession {
+	case top.ClassAuth:
+		if r.Code == top.CodeMissingSession || r.Code == top.CodeInvalidSession {
 			return codes.Unauthenticated
 		}
 		// A bad app key or signature is servicecenterd's configuration.
 		return codes.Internal
-	case topwire.ClassPermission:
+	case top.ClassPermission:
 		return codes.PermissionDenied
-	case topwire.ClassQuota:
+	case top.ClassQuota:
 		return codes.ResourceExhausted
-	case topwire.ClassPlatform:
+	case top.ClassPlatform:
 		return codes.Unavailable
 	}
 	return codes.Unknown
@@ -185,14 +184,14 @@ func apiCode(r *topwire.ErrorResponse) codes.Code {
 
 // apiReason is TOP_ plus the sub_code (TOP_ISV_INVALID_PARAMETER) or, when
 // there is none, TOP_CODE_ plus the code (TOP_CODE_7).
-func apiReason(r *topwire.ErrorResponse) string {
+func apiReason(r *top.ErrorResponse) string {
 	if r.SubCode != "" {
 		return "TOP_" + reasonPart(r.SubCode)
 	}
 	return "TOP_CODE_" + strconv.Itoa(r.Code)
 }
 
-func addResp(md map[string]string, r *topwire.ErrorResponse) {
+func addResp(md map[string]string, r *top.ErrorResponse) {
 	md["top_code"] = strconv.Itoa(r.Code)
 	put(md, "top_sub_code", r.SubCode)
 	putMasked(md, "top_msg", r.Msg)

@@ -13,15 +13,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/store"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
 )
 
 func apiErr(code int, sub string) error {
-	return &topclient.APIError{Method: topwire.MethodAssignWorker, Resp: topwire.ErrorResponse{Code: code, SubCode: sub, Msg: topwire.Message(code), RequestID: "rid"}}
+	return &topclient.APIError{Method: top.MethodAssignWorker, Resp: top.ErrorResponse{Code: code, SubCode: sub, Msg: top.Message(code), RequestID: "rid"}}
 }
 
 func TestStatus(t *testing.T) {
@@ -33,13 +32,13 @@ func TestStatus(t *testing.T) {
 		retry  time.Duration
 	}{
 		{"nil", nil, codes.OK, "", 0},
-		{"business 1008", &topapi.BusinessError{Method: topwire.MethodAssignWorker, Code: "1008"}, codes.NotFound, "TOP_BIZ_1008", 0},
-		{"business 10006", &topapi.BusinessError{Method: topwire.MethodWorkerUpdate, Code: "10006"}, codes.NotFound, "TOP_BIZ_10006", 0},
-		{"business 10007", &topapi.BusinessError{Method: topwire.MethodWorkerUpdate, Code: "10007"}, codes.AlreadyExists, "TOP_BIZ_10007", 0},
-		{"business 11001", &topapi.BusinessError{Method: topwire.MethodWorkerUpdate, Code: "11001"}, codes.InvalidArgument, "TOP_BIZ_11001", 0},
-		{"business unknown", &topapi.BusinessError{Method: topwire.MethodAssignWorker, Code: "4242"}, codes.Unknown, "TOP_BIZ_4242", 0},
-		{"business no code", &topapi.BusinessError{Method: topwire.MethodAssignWorker}, codes.Unknown, "TOP_BIZ_UNKNOWN", 0},
-		{"business retry", &topapi.BusinessError{Method: topwire.MethodBlacklistSync, Code: "500", Retry: true}, codes.Unavailable, "TOP_BIZ_500", 0},
+		{"business 1008", &top.BusinessError{Method: top.MethodAssignWorker, Code: "1008"}, codes.NotFound, "TOP_BIZ_1008", 0},
+		{"business 10006", &top.BusinessError{Method: top.MethodWorkerUpdate, Code: "10006"}, codes.NotFound, "TOP_BIZ_10006", 0},
+		{"business 10007", &top.BusinessError{Method: top.MethodWorkerUpdate, Code: "10007"}, codes.AlreadyExists, "TOP_BIZ_10007", 0},
+		{"business 11001", &top.BusinessError{Method: top.MethodWorkerUpdate, Code: "11001"}, codes.InvalidArgument, "TOP_BIZ_11001", 0},
+		{"business unknown", &top.BusinessError{Method: top.MethodAssignWorker, Code: "4242"}, codes.Unknown, "TOP_BIZ_4242", 0},
+		{"business no code", &top.BusinessError{Method: top.MethodAssignWorker}, codes.Unknown, "TOP_BIZ_UNKNOWN", 0},
+		{"business retry", &top.BusinessError{Method: top.MethodBlacklistSync, Code: "500", Retry: true}, codes.Unavailable, "TOP_BIZ_500", 0},
 		{"isv with 50", apiErr(50, "isv.invalid-parameter"), codes.InvalidArgument, "TOP_ISV_INVALID_PARAMETER", 0},
 		{"isv with 15", apiErr(15, "isv.missing-parameter:worker"), codes.InvalidArgument, "TOP_ISV_MISSING_PARAMETER_WORKER", 0},
 		{"isp", apiErr(15, "isp.top-remote-connection-timeout"), codes.Unavailable, "TOP_ISP_TOP_REMOTE_CONNECTION_TIMEOUT", 0},
@@ -53,25 +52,25 @@ func TestStatus(t *testing.T) {
 		{"7 quota without ban", apiErr(7, ""), codes.ResourceExhausted, "TOP_CODE_7", 0},
 		{"10 unavailable", apiErr(10, ""), codes.Unavailable, "TOP_CODE_10", 0},
 		{"unknown code", apiErr(777, ""), codes.Unknown, "TOP_CODE_777", 0},
-		{"ban", &topclient.BanError{Method: topwire.MethodAssignWorker, RetryAfter: 42 * time.Second,
-			Resp: &topwire.ErrorResponse{Code: 7, SubCode: topwire.SubCodeAppAccessCount, SubMsg: "This ban will last for 42 more seconds"}},
+		{"ban", &topclient.BanError{Method: top.MethodAssignWorker, RetryAfter: 42 * time.Second,
+			Resp: &top.ErrorResponse{Code: 7, SubCode: top.SubCodeAppAccessCount, SubMsg: "This ban will last for 42 more seconds"}},
 			codes.ResourceExhausted, "TOP_ACCESSCONTROL_LIMITED_BY_APP_ACCESS_COUNT", 42 * time.Second},
-		{"ban without response", &topclient.BanError{Method: topwire.MethodAssignWorker, RetryAfter: time.Second}, codes.ResourceExhausted, ReasonTOPQuotaBanned, time.Second},
-		{"transport", &topclient.TransportError{Method: topwire.MethodAssignWorker, StatusCode: 502}, codes.Unavailable, ReasonTOPUnavailable, 0},
-		{"decode", &topclient.DecodeError{Method: topwire.MethodAssignWorker, Err: errors.New("bad")}, codes.Unavailable, ReasonTOPBadResponse, 0},
+		{"ban without response", &topclient.BanError{Method: top.MethodAssignWorker, RetryAfter: time.Second}, codes.ResourceExhausted, ReasonTOPQuotaBanned, time.Second},
+		{"transport", &topclient.TransportError{Method: top.MethodAssignWorker, StatusCode: 502}, codes.Unavailable, ReasonTOPUnavailable, 0},
+		{"decode", &topclient.DecodeError{Method: top.MethodAssignWorker, Err: errors.New("bad")}, codes.Unavailable, ReasonTOPBadResponse, 0},
 		{"wrapped", fmt.Errorf("assign: %w", apiErr(27, "")), codes.Unauthenticated, "TOP_CODE_27", 0},
 		{"canceled", context.Canceled, codes.Canceled, "", 0},
 		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "", 0},
 		{"status passes through", status.Error(codes.InvalidArgument, "x"), codes.InvalidArgument, "", 0},
 		{"unexpected", errors.New("boom 13812345678"), codes.Internal, "", 0},
-		{"job not found", fmt.Errorf("x: %w", bulksync.ErrJobNotFound), codes.NotFound, ReasonJobNotFound, 0},
-		{"job finished", bulksync.ErrJobFinished, codes.FailedPrecondition, ReasonJobFinished, 0},
-		{"jobs stopping", bulksync.ErrStopped, codes.Unavailable, ReasonShuttingDown, 0},
-		{"no entries", bulksync.ErrNoEntries, codes.InvalidArgument, "", 0},
-		{"bad page token", bulksync.ErrBadPageToken, codes.InvalidArgument, "", 0},
-		{"bad spec", &bulksync.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
+		{"job not found", fmt.Errorf("x: %w", syncjob.ErrJobNotFound), codes.NotFound, ReasonJobNotFound, 0},
+		{"job finished", syncjob.ErrJobFinished, codes.FailedPrecondition, ReasonJobFinished, 0},
+		{"jobs stopping", syncjob.ErrStopped, codes.Unavailable, ReasonShuttingDown, 0},
+		{"no entries", syncjob.ErrNoEntries, codes.InvalidArgument, "", 0},
+		{"bad page token", syncjob.ErrBadPageToken, codes.InvalidArgument, "", 0},
+		{"bad spec", &syncjob.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
 		{"store full", fmt.Errorf("import bj-1: %w", fmt.Errorf("%w: add import entries: database or disk is full (13)", store.ErrFull)), codes.ResourceExhausted, ReasonStoreFull, 0},
-		{"no valid entries", &bulksync.NoValidEntriesError{Rejected: 1, Rejections: []bulksync.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
+		{"no valid entries", &syncjob.NoValidEntriesError{Rejected: 1, Rejections: []syncjob.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +130,7 @@ func TestReasonPart(t *testing.T) {
 // refused answers INVALID_ARGUMENT with one field violation per reported
 // entry, naming its index and line.
 func TestNoValidEntriesListsRejections(t *testing.T) {
-	err := Status(context.Background(), slog.New(slog.DiscardHandler), &bulksync.NoValidEntriesError{Rejected: 5, Rejections: []bulksync.Rejection{
+	err := Status(context.Background(), slog.New(slog.DiscardHandler), &syncjob.NoValidEntriesError{Rejected: 5, Rejections: []syncjob.Rejection{
 		{Index: 0, Line: 2, Field: "mobile", Description: "must be a mainland China mobile number"},
 		{Index: 4, Field: "reason[1]", Description: "repeats a reason"},
 	}})

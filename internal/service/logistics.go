@@ -7,17 +7,16 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Logistics implements servicecenter.v1.LogisticsService.
 type Logistics struct {
 	scv1.UnimplementedLogisticsServiceServer
 	handlers
-	jobs *bulksync.Manager // the bulk path (blacklist_jobs.go); may be nil
+	jobs *syncjob.Manager // the bulk path (blacklist_jobs.go); may be nil
 	now  func() time.Time
 }
 
@@ -51,24 +50,24 @@ func (h *Logistics) SyncUserBlacklist(ctx context.Context, req *scv1.SyncUserBla
 
 // BlacklistSyncToTOP maps a sync request to TOP's, filling an empty
 // request_id with a new one and an unset request_time with now.
-func BlacklistSyncToTOP(req *scv1.SyncUserBlacklistRequest, now func() time.Time) *topapi.BlacklistSyncRequest {
+func BlacklistSyncToTOP(req *scv1.SyncUserBlacklistRequest, now func() time.Time) *top.BlacklistSyncRequest {
 	id := req.GetRequestId()
 	if id == "" {
-		id = "scd-" + interceptor.NewRequestID()
+		id = "scd-" + rpc.NewRequestID()
 	}
-	u := &topapi.UserBlacklistRequest{
+	u := &top.UserBlacklistRequest{
 		RequestID:   id,
-		RequestTime: topwire.Int64(unixMillis(req.GetRequestTime(), now)),
+		RequestTime: top.Int64(unixMillis(req.GetRequestTime(), now)),
 		SupplierID:  req.GetSupplierId(),
 		ServiceType: typeOrPickup(int32(req.GetServiceType())),
 		AbilityType: typeOrPickup(int32(req.GetAbilityType())),
-		OperateType: topwire.Int64(req.GetOperateType()),
-		Blacklist:   make([]topapi.Blacklist, 0, len(req.GetBlacklist())),
+		OperateType: top.Int64(req.GetOperateType()),
+		Blacklist:   make([]top.Blacklist, 0, len(req.GetBlacklist())),
 	}
 	for _, e := range req.GetBlacklist() {
-		u.Blacklist = append(u.Blacklist, topapi.Blacklist{Mobile: e.GetMobile(), Reason: JoinReasons(e.GetReason())})
+		u.Blacklist = append(u.Blacklist, top.Blacklist{Mobile: e.GetMobile(), Reason: JoinReasons(e.GetReason())})
 	}
-	return &topapi.BlacklistSyncRequest{UserBlacklistRequest: u}
+	return &top.BlacklistSyncRequest{UserBlacklistRequest: u}
 }
 
 // JoinReasons writes reasons as TOP's comma list, e.g. "1,2".
@@ -84,7 +83,7 @@ func JoinReasons(reasons []scv1.BlacklistReason) string {
 // door-to-door pickup, the only type TOP documents.
 func typeOrPickup(v int32) string {
 	if v == 0 {
-		return topapi.ServiceTypePickup
+		return top.ServiceTypePickup
 	}
 	return strconv.Itoa(int(v))
 }

@@ -9,24 +9,24 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/servicecenterd/servicecenterd/internal/bulksync"
-	"github.com/servicecenterd/servicecenterd/internal/interceptor"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // TOP is what the handlers need from the TOP client (internal/topclient
 // implements it).
 type TOP interface {
-	AssignWorker(ctx context.Context, r *topapi.AssignWorkerRequest) (*topapi.AssignWorkerResponse, error)
-	UpdateWorker(ctx context.Context, r *topapi.WorkerUpdateRequest) (*topapi.WorkerUpdateResponse, error)
-	GetWorkerTags(ctx context.Context, r *topapi.TagListGetRequest) (*topapi.TagListGetResponse, error)
-	BindVirtualPhone(ctx context.Context, r *topapi.VirtualPhoneBindRequest) (*topapi.VirtualPhoneBindResponse, error)
-	SyncBlacklist(ctx context.Context, r *topapi.BlacklistSyncRequest) (*topapi.BlacklistSyncResponse, error)
+	AssignWorker(ctx context.Context, r *top.AssignWorkerRequest) (*top.AssignWorkerResponse, error)
+	UpdateWorker(ctx context.Context, r *top.WorkerUpdateRequest) (*top.WorkerUpdateResponse, error)
+	GetWorkerTags(ctx context.Context, r *top.TagListGetRequest) (*top.TagListGetResponse, error)
+	BindVirtualPhone(ctx context.Context, r *top.VirtualPhoneBindRequest) (*top.VirtualPhoneBindResponse, error)
+	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
 }
 
 // TOPRequestIDHeader carries TOP's request_id back to the caller; the
-// request id interceptor sets it from the Call (interceptor.TOPRequestIDHeader).
-const TOPRequestIDHeader = interceptor.TOPRequestIDHeader
+// request id interceptor sets it from the Call (rpc.TOPRequestIDHeader).
+const TOPRequestIDHeader = rpc.TOPRequestIDHeader
 
 // Deps are the handlers' dependencies.
 type Deps struct {
@@ -36,7 +36,7 @@ type Deps struct {
 	Logger *slog.Logger
 	// BlacklistJobs runs the bulk blacklist sync jobs; nil disables their
 	// RPCs (UNIMPLEMENTED).
-	BlacklistJobs *bulksync.Manager
+	BlacklistJobs *syncjob.Manager
 }
 
 // handlers holds what every service's handlers share.
@@ -66,5 +66,5 @@ func noteTOPRequestID(ctx context.Context, id string) {
 	if id == "" {
 		return
 	}
-	interceptor.CallFrom(ctx).TOPRequestID = id
+	rpc.CallFrom(ctx).TOPRequestID = id
 }

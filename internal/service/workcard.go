@@ -6,8 +6,7 @@ import (
 	"fmt"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Workcards implements servicecenter.v1.WorkcardService.
@@ -42,8 +41,8 @@ func (h *Workcards) AssignWorker(ctx context.Context, req *scv1.AssignWorkerRequ
 	}, nil
 }
 
-func assignWorkerToTOP(req *scv1.AssignWorkerRequest) (*topapi.AssignWorkerRequest, error) {
-	in := &topapi.AssignWorkerRequest{
+func assignWorkerToTOP(req *scv1.AssignWorkerRequest) (*top.AssignWorkerRequest, error) {
+	in := &top.AssignWorkerRequest{
 		OuterID:                  req.GetOuterId(),
 		TargetWorkerID:           req.GetTargetWorkerId(),
 		TargetWorkerMobile:       req.GetTargetWorkerMobile(),
@@ -69,9 +68,9 @@ func assignWorkerToTOP(req *scv1.AssignWorkerRequest) (*topapi.AssignWorkerReque
 // BindVirtualPhone calls tmall.servicecenter.workcard.virtualphone.bind.
 func (h *Workcards) BindVirtualPhone(ctx context.Context, req *scv1.BindVirtualPhoneRequest) (*scv1.BindVirtualPhoneResponse, error) {
 	src := req.GetRequestSource()
-	out, err := h.top.BindVirtualPhone(ctx, &topapi.VirtualPhoneBindRequest{WorkcardRequest: &topapi.WorkcardBaseRequest{
-		WorkcardID:    topwire.Int64(req.GetWorkcardId()),
-		RequestSource: &topapi.WorkcardRequestSource{RealTpNick: src.GetRealTpNick(), ServiceStoreCode: src.GetServiceStoreCode()},
+	out, err := h.top.BindVirtualPhone(ctx, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{
+		WorkcardID:    top.Int64(req.GetWorkcardId()),
+		RequestSource: &top.WorkcardRequestSource{RealTpNick: src.GetRealTpNick(), ServiceStoreCode: src.GetServiceStoreCode()},
 	}})
 	if err != nil {
 		return nil, h.fail(ctx, err)

@@ -7,8 +7,7 @@ import (
 	"strings"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Workers implements servicecenter.v1.WorkerService.
@@ -28,7 +27,7 @@ func (h *Workers) UpdateWorker(ctx context.Context, req *scv1.UpdateWorkerReques
 	if err != nil {
 		return nil, h.fail(ctx, err)
 	}
-	out, err := h.top.UpdateWorker(ctx, &topapi.WorkerUpdateRequest{Worker: dto})
+	out, err := h.top.UpdateWorker(ctx, &top.WorkerUpdateRequest{Worker: dto})
 	if err != nil {
 		return nil, h.fail(ctx, err)
 	}
@@ -43,13 +42,13 @@ func (h *Workers) UpdateWorker(ctx context.Context, req *scv1.UpdateWorkerReques
 	}, nil
 }
 
-func workerToTOP(w *scv1.Worker) (*topapi.WorkerDto, error) {
+func workerToTOP(w *scv1.Worker) (*top.WorkerDto, error) {
 	// phone is validated as a mainland mobile, so it parses; TOP wants a Number.
 	phone, err := strconv.ParseInt(w.GetPhone(), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("worker phone is not numeric")
 	}
-	dto := &topapi.WorkerDto{
+	dto := &top.WorkerDto{
 		BizType:          w.GetBizType(),
 		CoverCategoryIds: joinInts(w.GetCoverCategoryIds(), "|"),
 		HandheldCardPic:  w.GetHandheldCardPic(),
@@ -57,9 +56,9 @@ func workerToTOP(w *scv1.Worker) (*topapi.WorkerDto, error) {
 		IDCardPicBack:    w.GetIdCardPicBack(),
 		IdentityID:       w.GetIdentityId(),
 		Name:             w.GetName(),
-		Phone:            topwire.Int64(phone),
+		Phone:            top.Int64(phone),
 		Photo:            w.GetPhoto(),
-		ProviderID:       topwire.Int64(w.GetProviderId()),
+		ProviderID:       top.Int64(w.GetProviderId()),
 		ProviderName:     w.GetProviderName(),
 		RegisterTime:     toTOPTime(w.GetRegisterTime()),
 		ServiceStoreCode: w.GetServiceStoreCode(),
@@ -68,17 +67,17 @@ func workerToTOP(w *scv1.Worker) (*topapi.WorkerDto, error) {
 		ServiceCodes:     strings.Join(w.GetServiceCodes(), "|"),
 	}
 	if a := w.GetAddress(); a != nil {
-		dto.Address = &topapi.AddressDto{AddressDetail: a.GetAddressDetail(), AddressNames: a.GetAddressNames()}
+		dto.Address = &top.AddressDto{AddressDetail: a.GetAddressDetail(), AddressNames: a.GetAddressNames()}
 	}
 	for _, d := range w.GetServiceAreas() {
-		dto.ServiceAreas = append(dto.ServiceAreas, topapi.DivisionDto{DivisionNames: d.GetDivisionNames()})
+		dto.ServiceAreas = append(dto.ServiceAreas, top.DivisionDto{DivisionNames: d.GetDivisionNames()})
 	}
 	return dto, nil
 }
 
 // GetWorkerTags calls tmall.servicecenter.worker.taglist.get.
 func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest) (*scv1.GetWorkerTagsResponse, error) {
-	out, err := h.top.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: req.GetIdNumber(), Mobile: req.GetMobile()})
+	out, err := h.top.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: req.GetIdNumber(), Mobile: req.GetMobile()})
 	if err != nil {
 		return nil, h.fail(ctx, err)
 	}
@@ -90,7 +89,7 @@ func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequ
 	resp := &scv1.GetWorkerTagsResponse{
 		Success: bool(r.Success), MsgCode: string(r.MsgCode), MsgInfo: r.MsgInfo, TopRequestId: out.RequestID,
 	}
-	var rules topapi.List[topapi.WorkerManageRule]
+	var rules top.List[top.WorkerManageRule]
 	if d := r.ResultData; d != nil {
 		resp.ResultData = &scv1.WorkerTag{
 			BlackList: bool(d.BlackList), Degradation: bool(d.Degradation),
@@ -120,7 +119,7 @@ func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequ
 }
 
 func abilitiesFromTOP(text string) (map[string]*scv1.Ability, error) {
-	parsed, err := topapi.ParseAbilityMap(text)
+	parsed, err := top.ParseAbilityMap(text)
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,5 @@
 // Package store is servicecenterd's durable state: the blacklist sync
-// jobs of the bulk path (internal/bulksync) and the audit trail
+// jobs of the bulk path (internal/blacklist/syncjob) and the audit trail
 // (internal/audit). The default implementation is SQLite through a pure
 // Go driver (modernc.org/sqlite, no cgo), one file in the data directory
 // (and, while an import is in progress, a staging file of its own);

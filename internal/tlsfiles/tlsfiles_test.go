@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/servicecenterd/servicecenterd/internal/testpki"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // maxBan caps a ban TOP announces: its longest bans (the daily app quota)
@@ -15,7 +15,7 @@ const maxBan = 24 * time.Hour
 // ban is one quota ban TOP announced.
 type ban struct {
 	until time.Time
-	resp  topwire.ErrorResponse
+	resp  top.ErrorResponse
 }
 
 // bans remembers the quota bans of one app key: one for the whole app and
@@ -47,10 +47,10 @@ func (b *bans) check(method string, now time.Time) *BanError {
 		return nil
 	}
 	if x := b.app; x != nil {
-		return x.errorFor(method, topwire.BanApp, now)
+		return x.errorFor(method, top.BanApp, now)
 	}
 	if x := b.api[method]; x != nil {
-		return x.errorFor(method, topwire.BanAPI, now)
+		return x.errorFor(method, top.BanAPI, now)
 	}
 	return nil
 }
@@ -58,24 +58,24 @@ func (b *bans) check(method string, now time.Time) *BanError {
 // record starts a ban if resp is a quota error announcing one ("This ban
 // will last for N more seconds"); it returns the BanError for the call that
 // received resp, or nil when resp announces no ban.
-func (b *bans) record(method string, resp *topwire.ErrorResponse, now time.Time) *BanError {
+func (b *bans) record(method string, resp *top.ErrorResponse, now time.Time) *BanError {
 	if !isQuota(resp) {
 		return nil
 	}
-	d, ok := topwire.ParseBan(resp.SubMsg)
+	d, ok := top.ParseBan(resp.SubMsg)
 	if !ok {
-		d, ok = topwire.ParseBan(resp.Msg)
+		d, ok = top.ParseBan(resp.Msg)
 	}
 	if !ok || d <= 0 {
 		return nil
 	}
 	d = min(d, maxBan)
 	x := &ban{until: now.Add(d), resp: *resp}
-	scope := topwire.ScopeOfBan(resp.SubCode)
+	scope := top.ScopeOfBan(resp.SubCode)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch scope {
-	case topwire.BanAPI:
+	case top.BanAPI:
 		if old := b.api[method]; old == nil || old.until.Before(x.until) {
 			if b.api == nil {
 				b.api = make(map[string]*ban)
@@ -91,14 +91,14 @@ func (b *bans) record(method string, resp *topwire.ErrorResponse, now time.Time)
 	return x.errorFor(method, scope, now)
 }
 
-func (x *ban) errorFor(method string, scope topwire.BanScope, now time.Time) *BanError {
+func (x *ban) errorFor(method string, scope top.BanScope, now time.Time) *BanError {
 	resp := x.resp
 	return &BanError{Method: method, Scope: scope, RetryAfter: x.until.Sub(now), Until: x.until, Resp: &resp}
 }
 
 // isQuota reports whether resp is a flow-control error: codes 4 to 8 or an
 // accesscontrol.* sub-code.
-func isQuota(resp *topwire.ErrorResponse) bool {
-	return resp.Code >= topwire.CodeUserCallLimited && resp.Code <= topwire.CodeAppCallExceedsFrequency ||
-		resp.Class() == topwire.ClassQuota
+func isQuota(resp *top.ErrorResponse) bool {
+	return resp.Code >= top.CodeUserCallLimited && resp.Code <= top.CodeAppCallExceedsFrequency ||
+		resp.Class() == top.ClassQuota
 }

@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // banReply answers the first call with a quota ban of secs seconds under
@@ -23,7 +22,7 @@ func banReply(code int, subCode string, secs string) func(w http.ResponseWriter,
 	}
 }
 
-func itoa(n int) string { return topwire.Int64(n).String() }
+func itoa(n int) string { return top.Int64(n).String() }
 
 // TestBanFailsFast checks a per-app ban: the call that meets it and every
 // later call of the app fail with a BanError without reaching the gateway
@@ -34,32 +33,32 @@ func TestBanFailsFast(t *testing.T) {
 		t.Run(itoa(code), func(t *testing.T) {
 			t.Parallel()
 			clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-			u := newUpstream(t, banReply(code, topwire.SubCodeAppAccessCount, "60"))
+			u := newUpstream(t, banReply(code, top.SubCodeAppAccessCount, "60"))
 			var infos []CallInfo
 			c := newTestClient(t, u, func(cfg *Config) {
 				cfg.Now = clock.Now
 				cfg.Observer = func(ci CallInfo) { infos = append(infos, ci) }
 			})
 			ctx := testCtx(t)
-			_, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1})
+			_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
 			var be *BanError
-			if !errors.As(err, &be) || be.Scope != topwire.BanApp || be.RetryAfter != time.Minute ||
-				!be.Until.Equal(clock.Now().Add(time.Minute)) || be.Resp == nil || be.Resp.Code != code || be.Method != topwire.MethodAssignWorker {
+			if !errors.As(err, &be) || be.Scope != top.BanApp || be.RetryAfter != time.Minute ||
+				!be.Until.Equal(clock.Now().Add(time.Minute)) || be.Resp == nil || be.Resp.Code != code || be.Method != top.MethodAssignWorker {
 				t.Fatalf("first call: err = %v (%+v)", err, be)
 			}
 			clock.Advance(20 * time.Second)
-			_, err = c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
-			if !errors.As(err, &be) || be.RetryAfter != 40*time.Second || be.Method != topwire.MethodWorkerTagList {
+			_, err = c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			if !errors.As(err, &be) || be.RetryAfter != 40*time.Second || be.Method != top.MethodWorkerTagList {
 				t.Fatalf("during the ban: err = %v", err)
 			}
 			if n := u.count.Load(); n != 1 {
 				t.Fatalf("banned call reached the gateway (%d requests)", n)
 			}
-			if last := infos[len(infos)-1]; last.Outcome != OutcomeBanned || last.Attempts != 0 || last.Class != topwire.ClassQuota {
+			if last := infos[len(infos)-1]; last.Outcome != OutcomeBanned || last.Attempts != 0 || last.Class != top.ClassQuota {
 				t.Fatalf("CallInfo %+v", last)
 			}
 			clock.Advance(40 * time.Second)
-			if _, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone}); err != nil {
+			if _, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}); err != nil {
 				t.Fatalf("after the ban: %v", err)
 			}
 			if n := u.count.Load(); n != 2 {
@@ -74,21 +73,21 @@ func TestBanFailsFast(t *testing.T) {
 func TestBanPerAPI(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	u := newUpstream(t, banReply(7, topwire.SubCodeAPIAccessCount, "30"))
+	u := newUpstream(t, banReply(7, top.SubCodeAPIAccessCount, "30"))
 	c := newTestClient(t, u, func(cfg *Config) { cfg.Now = clock.Now })
 	ctx := testCtx(t)
 	tags := func() error {
-		_, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+		_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 		return err
 	}
 	var be *BanError
-	if err := tags(); !errors.As(err, &be) || be.Scope != topwire.BanAPI {
+	if err := tags(); !errors.As(err, &be) || be.Scope != top.BanAPI {
 		t.Fatalf("first call: %v", err)
 	}
 	if err := tags(); !errors.As(err, &be) || u.count.Load() != 1 {
 		t.Fatalf("same API during the ban: %v (%d requests)", err, u.count.Load())
 	}
-	if _, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 		t.Fatalf("other API during the ban: %v", err)
 	}
 	clock.Advance(30 * time.Second)
@@ -113,12 +112,12 @@ func TestQuotaWithoutBan(t *testing.T) {
 	})
 	c := newTestClient(t, u, nil)
 	ctx := testCtx(t)
-	_, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1})
+	_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Class() != topwire.ClassQuota {
+	if !errors.As(err, &ae) || ae.Class() != top.ClassQuota {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil || u.count.Load() != 2 {
+	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil || u.count.Load() != 2 {
 		t.Fatalf("second call: %v (%d requests)", err, u.count.Load())
 	}
 }
@@ -126,9 +125,9 @@ func TestQuotaWithoutBan(t *testing.T) {
 // TestBanIsCapped checks that an absurd ban length is capped at a day.
 func TestBanIsCapped(t *testing.T) {
 	t.Parallel()
-	u := newUpstream(t, banReply(7, topwire.SubCodeDynamicAccessCount, "99999999999999"))
+	u := newUpstream(t, banReply(7, top.SubCodeDynamicAccessCount, "99999999999999"))
 	c := newTestClient(t, u, nil)
-	_, err := c.AssignWorker(testCtx(t), &topapi.AssignWorkerRequest{WorkcardID: 1})
+	_, err := c.AssignWorker(testCtx(t), &top.AssignWorkerRequest{WorkcardID: 1})
 	var be *BanError
 	if !errors.As(err, &be) || be.RetryAfter != 24*time.Hour {
 		t.Fatalf("err = %v", err)

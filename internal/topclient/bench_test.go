@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // benchTagListBody is a realistic worker.taglist.get answer in TOP's normal
@@ -43,7 +42,7 @@ func benchUpstream(b *testing.B) *httptest.Server {
 	return srv
 }
 
-func benchClient(b *testing.B, rawURL string, m topwire.SignMethod) *Client {
+func benchClient(b *testing.B, rawURL string, m top.SignMethod) *Client {
 	b.Helper()
 	c, err := New(Config{URL: rawURL + "/router/rest", AppKey: testAppKey, AppSecret: testSecret, Session: testSession, SignMethod: m})
 	if err != nil {
@@ -58,19 +57,19 @@ func benchClient(b *testing.B, rawURL string, m topwire.SignMethod) *Client {
 // decoding the answer into the typed response.
 func BenchmarkEncodeSignDecode(b *testing.B) {
 	body := []byte(benchTagListBody)
-	for _, m := range []topwire.SignMethod{topwire.SignMD5, topwire.SignHMACSHA256} {
+	for _, m := range []top.SignMethod{top.SignMD5, top.SignHMACSHA256} {
 		b.Run(string(m), func(b *testing.B) {
 			c := benchClient(b, "http://127.0.0.1:1", m)
-			req := topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
+			req := top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
 			b.ReportAllocs()
 			for b.Loop() {
 				st := c.getState()
 				st.params, _ = req.AppendParams(st.params[:0])
-				if err := c.encode(st, topwire.MethodWorkerTagList, c.now()); err != nil {
+				if err := c.encode(st, top.MethodWorkerTagList, c.now()); err != nil {
 					b.Fatal(err)
 				}
-				var out topapi.TagListGetResponse
-				if apiErr, err := decodeResponse(topwire.MethodWorkerTagList, body, &out); err != nil || apiErr != nil {
+				var out top.TagListGetResponse
+				if apiErr, err := decodeResponse(top.MethodWorkerTagList, body, &out); err != nil || apiErr != nil {
 					b.Fatal(err, apiErr)
 				}
 				mergeHomeWorkerTags(&out.Result)
@@ -84,11 +83,11 @@ func BenchmarkEncodeSignDecode(b *testing.B) {
 // loopback HTTP; compare with BenchmarkFloorTagList.
 func BenchmarkCallTagList(b *testing.B) {
 	srv := benchUpstream(b)
-	for _, m := range []topwire.SignMethod{topwire.SignMD5, topwire.SignHMACSHA256} {
+	for _, m := range []top.SignMethod{top.SignMD5, top.SignHMACSHA256} {
 		b.Run(string(m), func(b *testing.B) {
 			c := benchClient(b, srv.URL, m)
 			ctx := context.Background()
-			req := topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
+			req := top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
 			b.ReportAllocs()
 			for b.Loop() {
 				resp, err := c.GetWorkerTags(ctx, &req)
@@ -104,12 +103,12 @@ func BenchmarkCallTagList(b *testing.B) {
 // calls over loopback HTTP; compare calls/s with BenchmarkFloorParallel64.
 func BenchmarkCallParallel64(b *testing.B) {
 	srv := benchUpstream(b)
-	for _, m := range []topwire.SignMethod{topwire.SignMD5, topwire.SignHMACSHA256} {
+	for _, m := range []top.SignMethod{top.SignMD5, top.SignHMACSHA256} {
 		b.Run(string(m), func(b *testing.B) {
 			c := benchClient(b, srv.URL, m)
 			ctx := context.Background()
 			runParallel64(b, func() error {
-				req := topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
+				req := top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
 				resp, err := c.GetWorkerTags(ctx, &req)
 				if err == nil && !resp.Result.Success {
 					err = errors.New("not success")

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Sizes of the pooled per-call buffers.
@@ -33,7 +33,7 @@ const (
 // it is handed to net/http (the request body is a copy), so it is free for
 // the next call as soon as the call returns.
 type callState struct {
-	params []topwire.Param
+	params []top.Param
 	form   []byte // the signed form body, built here and copied for sending
 	resp   []byte
 	// written is set when net/http reports the current attempt's request
@@ -44,7 +44,7 @@ type callState struct {
 
 func newCallState() *callState {
 	st := &callState{
-		params: make([]topwire.Param, 0, initialParams),
+		params: make([]top.Param, 0, initialParams),
 		form:   make([]byte, 0, initialForm),
 		resp:   make([]byte, 0, initialResp),
 	}
@@ -95,7 +95,7 @@ type attempt struct {
 	failure   failure
 	outcome   Outcome
 	status    int
-	apiErr    *topwire.ErrorResponse
+	apiErr    *top.ErrorResponse
 	requestID string
 }
 
@@ -107,7 +107,7 @@ func (c *Client) do(ctx context.Context, method string, st *callState, out any, 
 	info := CallInfo{Method: method}
 	if be := c.bans.check(method, start); be != nil {
 		c.putState(st)
-		info.Outcome, info.Class, info.Code, info.SubCode = OutcomeBanned, topwire.ClassQuota, be.Resp.Code, be.Resp.SubCode
+		info.Outcome, info.Class, info.Code, info.SubCode = OutcomeBanned, top.ClassQuota, be.Resp.Code, be.Resp.SubCode
 		c.observe(&info, start)
 		return be
 	}
@@ -236,41 +236,41 @@ func (c *Client) encode(st *callState, method string, now time.Time) error {
 		}
 	}
 	ps = append(ps,
-		topwire.Param{Key: topwire.ParamMethod, Value: method},
-		topwire.Param{Key: topwire.ParamAppKey, Value: c.appKey},
-		topwire.Param{Key: topwire.ParamTimestamp, Value: c.timestamp(now)},
-		topwire.Param{Key: topwire.ParamFormat, Value: topwire.FormatJSON},
-		topwire.Param{Key: topwire.ParamVersion, Value: topwire.Version},
-		topwire.Param{Key: topwire.ParamSignMethod, Value: string(c.signMethod)},
-		topwire.Param{Key: topwire.ParamPartnerID, Value: c.partnerID},
+		top.Param{Key: top.ParamMethod, Value: method},
+		top.Param{Key: top.ParamAppKey, Value: c.appKey},
+		top.Param{Key: top.ParamTimestamp, Value: c.timestamp(now)},
+		top.Param{Key: top.ParamFormat, Value: top.FormatJSON},
+		top.Param{Key: top.ParamVersion, Value: top.Version},
+		top.Param{Key: top.ParamSignMethod, Value: string(c.signMethod)},
+		top.Param{Key: top.ParamPartnerID, Value: c.partnerID},
 	)
 	if c.session != "" && sendsSession(method) {
-		ps = append(ps, topwire.Param{Key: topwire.ParamSession, Value: c.session})
+		ps = append(ps, top.Param{Key: top.ParamSession, Value: c.session})
 	}
 	if c.simplify {
-		ps = append(ps, topwire.Param{Key: topwire.ParamSimplify, Value: "true"})
+		ps = append(ps, top.Param{Key: top.ParamSimplify, Value: "true"})
 	}
-	topwire.SortParams(ps)
+	top.SortParams(ps)
 	for i := 1; i < len(ps); i++ {
 		if ps[i].Key == ps[i-1].Key {
 			return errors.New("top " + method + ": parameter " + ps[i].Key + " given twice")
 		}
 	}
 	st.params = ps
-	form := topwire.AppendForm(st.form[:0], ps)
-	form = append(form, "&"+topwire.ParamSign+"="...)
+	form := top.AppendForm(st.form[:0], ps)
+	form = append(form, "&"+top.ParamSign+"="...)
 	st.form = c.signer.AppendSign(form, ps)
 	return nil
 }
 
 // sendsSession reports whether the session goes with method: for the five
-// known methods as topwire.NeedsSession says (the blacklist sync takes
+// known methods as top.NeedsSession says (the blacklist sync takes
 // none), for any other method whenever one is configured.
 func sendsSession(method string) bool {
 	switch method {
-	case topwire.MethodAssignWorker, topwire.MethodWorkerUpdate, topwire.MethodWorkerTagList,
-		topwire.MethodVirtualPhoneBind, topwire.MethodBlacklistSync:
-		return topwire.NeedsSession(method)
+	case top.MethodAssignWorker, top.MethodWorkerUpdate, top.MethodWorkerTagList,
+		top.MethodVirtualPhoneBind, top.MethodBlacklistSync:
+		return top.NeedsSession(method)
 	}
 	return true
 }
@@ -365,9 +365,9 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		a.err = &APIError{Method: method, Resp: *apiErr, HTTPStatus: resp.StatusCode, Attempts: n}
 		a.outcome = OutcomeAPIError
 		switch {
-		case apiErr.Code == topwire.CodeServiceUnavailable:
+		case apiErr.Code == top.CodeServiceUnavailable:
 			a.failure = refused
-		case strings.HasPrefix(apiErr.SubCode, topwire.SubCodePrefixPlatform):
+		case strings.HasPrefix(apiErr.SubCode, top.SubCodePrefixPlatform):
 			a.failure = ambiguous
 		}
 	default:
@@ -423,7 +423,7 @@ func (e *scrubbedError) Unwrap() error { return e.err }
 
 // sign returns the signature at the end of the encoded form.
 func (st *callState) sign() []byte {
-	const key = "&" + topwire.ParamSign + "="
+	const key = "&" + top.ParamSign + "="
 	i := bytes.LastIndex(st.form, []byte(key))
 	if i < 0 {
 		return nil

@@ -1,7 +1,7 @@
 // Package topclient is servicecenterd's gateway adapter to the Taobao Open
 // Platform (TOP): it signs calls, sends them over a pooled keep-alive HTTP
 // transport, decodes TOP's answers into the typed responses of
-// internal/topapi and TOP's errors into typed errors, retries only where a
+// internal/top and TOP's errors into typed errors, retries only where a
 // retry is safe, keeps to the app's quota and honours TOP's quota bans.
 //
 // Every parameter, the system ones included, travels in the POST body, so
@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Client calls TOP for one app key. It is safe for concurrent use; create
@@ -31,8 +31,8 @@ type Client struct {
 	url                     *url.URL
 	header                  http.Header // read only, shared by every request
 	appKey, secret, session string
-	signMethod              topwire.SignMethod
-	signer                  *topwire.Signer
+	signMethod              top.SignMethod
+	signer                  *top.Signer
 	partnerID               string
 	simplify                bool
 	timeout                 time.Duration
@@ -70,7 +70,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		url:         u,
-		header:      http.Header{"Content-Type": {topwire.FormContentType}},
+		header:      http.Header{"Content-Type": {top.FormContentType}},
 		appKey:      cfg.AppKey,
 		secret:      cfg.AppSecret,
 		session:     cfg.Session,
@@ -87,7 +87,7 @@ func New(cfg Config) (*Client, error) {
 		now:         cfg.Now,
 		jitter:      rand.Int64N,
 	}
-	if c.signer, err = topwire.NewSigner(cfg.SignMethod, cfg.AppSecret); err != nil {
+	if c.signer, err = top.NewSigner(cfg.SignMethod, cfg.AppSecret); err != nil {
 		return nil, &ConfigError{Field: "SignMethod", Reason: "must be md5, hmac or hmac-sha256"}
 	}
 	if c.rt == nil {
@@ -136,7 +136,7 @@ func (c *Client) timestamp(now time.Time) string {
 	if s := c.stamp.Load(); s != nil && s.unix == unix {
 		return s.text
 	}
-	s := &stamp{unix: unix, text: topwire.FormatTime(now)}
+	s := &stamp{unix: unix, text: top.FormatTime(now)}
 	c.stamp.Store(s)
 	return s.text
 }

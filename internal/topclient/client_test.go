@@ -8,15 +8,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // echoReply answers with a body derived from the request, so a caller can
 // tell its own answer from another caller's.
 func echoReply(w http.ResponseWriter, _ *http.Request, got received, _ int) {
 	switch got.Method {
-	case topwire.MethodWorkerTagList:
+	case top.MethodWorkerTagList:
 		m := got.Form.Get("mobile")
 		writeJSON(w, `{"tmall_servicecenter_worker_taglist_get_response":{"result":{"msg_info":"`+m+`","success":true},"request_id":"r`+m+`"}}`)
 	default:
@@ -49,7 +48,7 @@ func TestConcurrentCallers(t *testing.T) {
 				id := strconv.Itoa(g*1000 + i)
 				if i%2 == 0 {
 					mobile := "139" + id
-					resp, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: "x", Mobile: mobile})
+					resp, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: "x", Mobile: mobile})
 					if err != nil {
 						errs <- err
 						continue
@@ -62,7 +61,7 @@ func TestConcurrentCallers(t *testing.T) {
 				var out struct {
 					Value string `json:"value"`
 				}
-				if err := c.Call(ctx, "taobao.echo", []topwire.Param{{Key: "n", Value: id}}, &out, Idempotent()); err != nil {
+				if err := c.Call(ctx, "taobao.echo", []top.Param{{Key: "n", Value: id}}, &out, Idempotent()); err != nil {
 					errs <- err
 					continue
 				}
@@ -112,7 +111,7 @@ func TestRateLimiter(t *testing.T) {
 	})
 	ctx := testCtx(t)
 	for range 4 {
-		if _, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+		if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,10 +133,10 @@ func TestRateLimiterHonoursDeadline(t *testing.T) {
 	u := newUpstream(t, nil)
 	c := newTestClient(t, u, func(cfg *Config) { cfg.RateLimit, cfg.RateBurst = 0.001, 1 })
 	ctx := testCtx(t)
-	if _, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1})
+	_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
 	if err == nil || u.count.Load() != 1 {
 		t.Fatalf("err = %v, %d requests", err, u.count.Load())
 	}
@@ -185,12 +184,12 @@ func TestCallerClientTrace(t *testing.T) {
 		mu.Unlock()
 	}})
 	for range 3 {
-		if _, err := c.AssignWorker(traced, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+		if _, err := c.AssignWorker(traced, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 3 {
-		if _, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+		if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Endpoint presets accepted by ResolveURL and Config.URL.
@@ -24,7 +24,7 @@ const (
 
 // Defaults of the Config knobs.
 const (
-	DefaultSignMethod       = topwire.SignHMACSHA256
+	DefaultSignMethod       = top.SignHMACSHA256
 	DefaultTimeout          = 15 * time.Second
 	DefaultMaxAttempts      = 3
 	DefaultBackoffBase      = 100 * time.Millisecond
@@ -85,7 +85,7 @@ type Config struct {
 	// for an authorised user; empty means none is sent.
 	Session string
 	// SignMethod is md5, hmac or hmac-sha256 (default).
-	SignMethod topwire.SignMethod
+	SignMethod top.SignMethod
 	// Version is servicecenterd's version, named in the default PartnerID.
 	// Default: the main module's version from the binary's build
 	// information, or "dev".
@@ -156,7 +156,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.SignMethod == "" {
 		cfg.SignMethod = DefaultSignMethod
 	}
-	if _, err := topwire.ParseSignMethod(string(cfg.SignMethod)); err != nil {
+	if _, err := top.ParseSignMethod(string(cfg.SignMethod)); err != nil {
 		return cfg, &ConfigError{Field: "SignMethod", Reason: "must be md5, hmac or hmac-sha256"}
 	}
 	if cfg.Version == "" {

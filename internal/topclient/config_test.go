@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 func TestResolveURL(t *testing.T) {
@@ -98,7 +98,7 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.url.String() != URLProduction || c.signMethod != topwire.SignHMACSHA256 || c.timeout != 15*time.Second ||
+	if c.url.String() != URLProduction || c.signMethod != top.SignHMACSHA256 || c.timeout != 15*time.Second ||
 		c.maxAttempts != 3 || c.backoffBase != 100*time.Millisecond || c.backoffMax != 2*time.Second ||
 		c.maxResponse != 4<<20 || c.limiter != nil || c.partnerID != "servicecenterd-dev" {
 		t.Fatalf("defaults: %+v", c)

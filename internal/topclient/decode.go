@@ -7,8 +7,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // notJSONError is an answer body that is not JSON (an HTML error page, a
@@ -64,7 +63,7 @@ func (e *tooLargeError) Error() string {
 // ({"<method>_response":{...}}) or its simplified shape (the fields at the
 // root), whichever the body has. A body that is not JSON gives a
 // *notJSONError; JSON that does not fit out gives the decoder's error.
-func decodeResponse(method string, body []byte, out any) (*topwire.ErrorResponse, error) {
+func decodeResponse(method string, body []byte, out any) (*top.ErrorResponse, error) {
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 || b[0] != '{' || b[len(b)-1] != '}' {
 		if len(b) == 0 {
@@ -77,8 +76,8 @@ func decodeResponse(method string, body []byte, out any) (*topwire.ErrorResponse
 		return decodeSlow(method, b, out)
 	}
 	switch {
-	case string(key) == topwire.ErrorResponseKey:
-		var e topwire.ErrorResponse
+	case string(key) == top.ErrorResponseKey:
+		var e top.ErrorResponse
 		if err := json.Unmarshal(value, &e); err != nil {
 			return decodeSlow(method, b, out)
 		}
@@ -136,7 +135,7 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// isResponseKey reports whether key is topwire.ResponseKey(method), without
+// isResponseKey reports whether key is top.ResponseKey(method), without
 // allocating.
 func isResponseKey(key []byte, method string) bool {
 	const prefix, suffix = "taobao.", "_response"
@@ -176,7 +175,7 @@ func decodeSimplified(b []byte, out any) error {
 // decodeSlow decodes any JSON object: it is the fallback for bodies the
 // fast path does not recognise (escaped keys, envelopes with more than one
 // member, malformed JSON).
-func decodeSlow(method string, b []byte, out any) (*topwire.ErrorResponse, error) {
+func decodeSlow(method string, b []byte, out any) (*top.ErrorResponse, error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(b, &env); err != nil {
 		if isSyntaxError(err) {
@@ -184,14 +183,14 @@ func decodeSlow(method string, b []byte, out any) (*topwire.ErrorResponse, error
 		}
 		return nil, err
 	}
-	if raw, ok := env[topwire.ErrorResponseKey]; ok {
-		var e topwire.ErrorResponse
+	if raw, ok := env[top.ErrorResponseKey]; ok {
+		var e top.ErrorResponse
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return nil, errors.New("error_response: " + err.Error())
 		}
 		return &e, nil
 	}
-	if raw, ok := env[topwire.ResponseKey(method)]; ok {
+	if raw, ok := env[top.ResponseKey(method)]; ok {
 		if out == nil {
 			return nil, nil
 		}
@@ -209,15 +208,15 @@ func isSyntaxError(err error) bool {
 // responses carry it; for anything else it is looked up in the body.
 func requestIDOf(out any, body []byte) string {
 	switch r := out.(type) {
-	case *topapi.AssignWorkerResponse:
+	case *top.AssignWorkerResponse:
 		return r.RequestID
-	case *topapi.WorkerUpdateResponse:
+	case *top.WorkerUpdateResponse:
 		return r.RequestID
-	case *topapi.TagListGetResponse:
+	case *top.TagListGetResponse:
 		return r.RequestID
-	case *topapi.VirtualPhoneBindResponse:
+	case *top.VirtualPhoneBindResponse:
 		return r.RequestID
-	case *topapi.BlacklistSyncResponse:
+	case *top.BlacklistSyncResponse:
 		return r.RequestID
 	}
 	return findRequestID(body)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Outcome is how a call ended, as reported to the Observer.
@@ -41,7 +41,7 @@ type CallInfo struct {
 	// Outcome is how the call ended.
 	Outcome Outcome
 	// Class classifies TOP's error (api_error and banned outcomes).
-	Class topwire.Class
+	Class top.Class
 	// Code and SubCode are TOP's error code and sub_code, if any.
 	Code    int
 	SubCode string
@@ -62,15 +62,15 @@ type APIError struct {
 	// Method is the TOP method.
 	Method string
 	// Resp is TOP's error: code, msg, sub_code, sub_msg, request_id.
-	Resp topwire.ErrorResponse
+	Resp top.ErrorResponse
 	// HTTPStatus is the HTTP status of the answer (normally 200).
 	HTTPStatus int
 	// Attempts is how many times the call was sent.
 	Attempts int
 }
 
-// Class classifies the error by sub_code, then code (topwire.Classify).
-func (e *APIError) Class() topwire.Class { return e.Resp.Class() }
+// Class classifies the error by sub_code, then code (top.Classify).
+func (e *APIError) Class() top.Class { return e.Resp.Class() }
 
 // Error implements error.
 func (e *APIError) Error() string {
@@ -91,22 +91,22 @@ type BanError struct {
 	// Method is the refused call's method.
 	Method string
 	// Scope says whether the ban covers the whole app or one API.
-	Scope topwire.BanScope
+	Scope top.BanScope
 	// RetryAfter is how long the ban still lasts.
 	RetryAfter time.Duration
 	// Until is when the ban ends.
 	Until time.Time
 	// Resp is the TOP error that started the ban.
-	Resp *topwire.ErrorResponse
+	Resp *top.ErrorResponse
 }
 
-// Class is always topwire.ClassQuota.
-func (e *BanError) Class() topwire.Class { return topwire.ClassQuota }
+// Class is always top.ClassQuota.
+func (e *BanError) Class() top.Class { return top.ClassQuota }
 
 // Error implements error.
 func (e *BanError) Error() string {
 	scope := "app"
-	if e.Scope == topwire.BanAPI {
+	if e.Scope == top.BanAPI {
 		scope = "api"
 	}
 	secs := int64((e.RetryAfter + time.Second - 1) / time.Second)

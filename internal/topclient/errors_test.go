@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // TestAPIErrors checks that TOP's error_response becomes an APIError with
@@ -21,18 +20,18 @@ func TestAPIErrors(t *testing.T) {
 		name, body string
 		code       int
 		subCode    string
-		class      topwire.Class
+		class      top.Class
 	}{
-		{"seed remote error 50 isv", `{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数 ` + testPhone + `"}`, 50, "isv.invalid-parameter", topwire.ClassCaller},
-		{"live remote error 15 isv", `{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"id ` + testID + ` invalid"}`, 15, "isv.invalid-parameter", topwire.ClassCaller},
-		{"15 without sub_code", `{"code":15,"msg":"Remote service error"}`, 15, "", topwire.ClassPlatform},
-		{"50 isp", `{"code":50,"msg":"Remote service error","sub_code":"isp.top-remote-unknown-error"}`, 50, "isp.top-remote-unknown-error", topwire.ClassPlatform},
-		{"signature", `{"code":25,"msg":"Invalid signature"}`, 25, "", topwire.ClassAuth},
-		{"session", `{"code":"27","msg":"Invalid session"}`, 27, "", topwire.ClassAuth},
-		{"permission", `{"code":11,"msg":"Insufficient ISV Permissions","sub_code":"isv.permission-api-package-limit"}`, 11, "isv.permission-api-package-limit", topwire.ClassPermission},
-		{"arguments", `{"code":41,"msg":"Invalid arguments:worker"}`, 41, "", topwire.ClassCaller},
-		{"quota without ban", `{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count"}`, 7, "accesscontrol.limited-by-app-access-count", topwire.ClassQuota},
-		{"unknown", `{"code":99,"msg":"?"}`, 99, "", topwire.ClassUnknown},
+		{"seed remote error 50 isv", `{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数 ` + testPhone + `"}`, 50, "isv.invalid-parameter", top.ClassCaller},
+		{"live remote error 15 isv", `{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"id ` + testID + ` invalid"}`, 15, "isv.invalid-parameter", top.ClassCaller},
+		{"15 without sub_code", `{"code":15,"msg":"Remote service error"}`, 15, "", top.ClassPlatform},
+		{"50 isp", `{"code":50,"msg":"Remote service error","sub_code":"isp.top-remote-unknown-error"}`, 50, "isp.top-remote-unknown-error", top.ClassPlatform},
+		{"signature", `{"code":25,"msg":"Invalid signature"}`, 25, "", top.ClassAuth},
+		{"session", `{"code":"27","msg":"Invalid session"}`, 27, "", top.ClassAuth},
+		{"permission", `{"code":11,"msg":"Insufficient ISV Permissions","sub_code":"isv.permission-api-package-limit"}`, 11, "isv.permission-api-package-limit", top.ClassPermission},
+		{"arguments", `{"code":41,"msg":"Invalid arguments:worker"}`, 41, "", top.ClassCaller},
+		{"quota without ban", `{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count"}`, 7, "accesscontrol.limited-by-app-access-count", top.ClassQuota},
+		{"unknown", `{"code":99,"msg":"?"}`, 99, "", top.ClassUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,12 +40,12 @@ func TestAPIErrors(t *testing.T) {
 			u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, body) })
 			var info CallInfo
 			c := newTestClient(t, u, func(cfg *Config) { cfg.Observer = func(ci CallInfo) { info = ci } })
-			_, err := c.UpdateWorker(testCtx(t), &topapi.WorkerUpdateRequest{Worker: &topapi.WorkerDto{Name: "x"}})
+			_, err := c.UpdateWorker(testCtx(t), &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "x"}})
 			var ae *APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("err = %v (%T), want APIError", err, err)
 			}
-			if ae.Method != topwire.MethodWorkerUpdate || ae.Resp.Code != tt.code || ae.Resp.SubCode != tt.subCode ||
+			if ae.Method != top.MethodWorkerUpdate || ae.Resp.Code != tt.code || ae.Resp.SubCode != tt.subCode ||
 				ae.Resp.RequestID != "req-1" || ae.HTTPStatus != 200 || ae.Attempts != 1 || ae.Class() != tt.class {
 				t.Fatalf("APIError %+v class %v, want code %d sub_code %q class %v", ae, ae.Class(), tt.code, tt.subCode, tt.class)
 			}
@@ -104,9 +103,9 @@ func TestTransportErrors(t *testing.T) {
 				cfg.MaxResponseBytes = 1024
 				cfg.Observer = func(ci CallInfo) { info = ci }
 			})
-			_, err := c.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			var te *TransportError
-			if !errors.As(err, &te) || te.StatusCode != tt.status || te.Method != topwire.MethodWorkerTagList {
+			if !errors.As(err, &te) || te.StatusCode != tt.status || te.Method != top.MethodWorkerTagList {
 				t.Fatalf("err = %v (%T), want TransportError with status %d", err, err, tt.status)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -157,7 +156,7 @@ func TestNoLeaks(t *testing.T) {
 		ctx := testCtx(t)
 		var errs []error
 		for range 2 { // the second call meets the ban, if any
-			_, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			if err == nil {
 				t.Fatalf("reply %d: no error", i)
 			}

@@ -6,15 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // FuzzDecodeResponse feeds arbitrary bytes to the answer decoding path
 // (bounded read, envelope, typed responses, request_id lookup, bans, error
 // messages): it must never panic, and its results must be consistent.
 func FuzzDecodeResponse(f *testing.F) {
-	for _, m := range topwire.Methods() {
+	for _, m := range top.Methods() {
 		f.Add([]byte(okBody(m, false)), uint8(0))
 		f.Add([]byte(okBody(m, true)), uint8(1))
 	}
@@ -31,19 +30,19 @@ func FuzzDecodeResponse(f *testing.F) {
 		f.Add([]byte(s), uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
-		method := topwire.Methods()[int(which)%len(topwire.Methods())]
+		method := top.Methods()[int(which)%len(top.Methods())]
 		var out any
 		switch which % 7 {
 		case 0:
-			out = new(topapi.AssignWorkerResponse)
+			out = new(top.AssignWorkerResponse)
 		case 1:
-			out = new(topapi.WorkerUpdateResponse)
+			out = new(top.WorkerUpdateResponse)
 		case 2:
-			out = new(topapi.TagListGetResponse)
+			out = new(top.TagListGetResponse)
 		case 3:
-			out = new(topapi.VirtualPhoneBindResponse)
+			out = new(top.VirtualPhoneBindResponse)
 		case 4:
-			out = new(topapi.BlacklistSyncResponse)
+			out = new(top.BlacklistSyncResponse)
 		case 5:
 			out = new(map[string]any)
 		}
@@ -60,7 +59,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			t.Fatalf("both an error_response and an error: %v", err)
 		}
 		_ = requestIDOf(out, buf)
-		if r, ok := out.(*topapi.TagListGetResponse); ok && err == nil && apiErr == nil {
+		if r, ok := out.(*top.TagListGetResponse); ok && err == nil && apiErr == nil {
 			n := len(r.Result.HomeWorkerTags)
 			if r.Result.ResultData != nil {
 				n += len(r.Result.ResultData.HomeWorkerTags)

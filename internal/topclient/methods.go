@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // CallOption adjusts one generic Call.
@@ -31,11 +30,11 @@ func setIdempotent(o *callOptions) { o.idempotent = true }
 // AssignWorker calls tmall.servicecenter.workcard.assignworker. It is a
 // write that TOP cannot deduplicate, so it is retried only when the request
 // cannot have reached TOP.
-func (c *Client) AssignWorker(ctx context.Context, r *topapi.AssignWorkerRequest) (*topapi.AssignWorkerResponse, error) {
+func (c *Client) AssignWorker(ctx context.Context, r *top.AssignWorkerRequest) (*top.AssignWorkerResponse, error) {
 	if r == nil {
-		return nil, nilRequest(topwire.MethodAssignWorker)
+		return nil, nilRequest(top.MethodAssignWorker)
 	}
-	out := new(topapi.AssignWorkerResponse)
+	out := new(top.AssignWorkerResponse)
 	if err := c.callRequest(ctx, r, out, false); err != nil {
 		return nil, err
 	}
@@ -44,11 +43,11 @@ func (c *Client) AssignWorker(ctx context.Context, r *topapi.AssignWorkerRequest
 
 // UpdateWorker calls tmall.servicecenter.worker.update, a write retried only
 // when the request cannot have reached TOP.
-func (c *Client) UpdateWorker(ctx context.Context, r *topapi.WorkerUpdateRequest) (*topapi.WorkerUpdateResponse, error) {
+func (c *Client) UpdateWorker(ctx context.Context, r *top.WorkerUpdateRequest) (*top.WorkerUpdateResponse, error) {
 	if r == nil {
-		return nil, nilRequest(topwire.MethodWorkerUpdate)
+		return nil, nilRequest(top.MethodWorkerUpdate)
 	}
-	out := new(topapi.WorkerUpdateResponse)
+	out := new(top.WorkerUpdateResponse)
 	if err := c.callRequest(ctx, r, out, false); err != nil {
 		return nil, err
 	}
@@ -59,11 +58,11 @@ func (c *Client) UpdateWorker(ctx context.Context, r *topapi.WorkerUpdateRequest
 // retried whenever retrying may help). When TOP puts home_worker_tags
 // beside result_data, they are moved into result_data.home_worker_tags
 // (result_data is created if TOP sent none).
-func (c *Client) GetWorkerTags(ctx context.Context, r *topapi.TagListGetRequest) (*topapi.TagListGetResponse, error) {
+func (c *Client) GetWorkerTags(ctx context.Context, r *top.TagListGetRequest) (*top.TagListGetResponse, error) {
 	if r == nil {
-		return nil, nilRequest(topwire.MethodWorkerTagList)
+		return nil, nilRequest(top.MethodWorkerTagList)
 	}
-	out := new(topapi.TagListGetResponse)
+	out := new(top.TagListGetResponse)
 	if err := c.callRequest(ctx, r, out, true); err != nil {
 		return nil, err
 	}
@@ -73,13 +72,13 @@ func (c *Client) GetWorkerTags(ctx context.Context, r *topapi.TagListGetRequest)
 
 // mergeHomeWorkerTags moves result.home_worker_tags into
 // result.result_data.home_worker_tags.
-func mergeHomeWorkerTags(r *topapi.TagListResult) {
+func mergeHomeWorkerTags(r *top.TagListResult) {
 	if len(r.HomeWorkerTags) == 0 {
 		r.HomeWorkerTags = nil
 		return
 	}
 	if r.ResultData == nil {
-		r.ResultData = new(topapi.WorkerTag)
+		r.ResultData = new(top.WorkerTag)
 	}
 	r.ResultData.HomeWorkerTags = append(r.ResultData.HomeWorkerTags, r.HomeWorkerTags...)
 	r.HomeWorkerTags = nil
@@ -87,11 +86,11 @@ func mergeHomeWorkerTags(r *topapi.TagListResult) {
 
 // BindVirtualPhone calls tmall.servicecenter.workcard.virtualphone.bind, a
 // write retried only when the request cannot have reached TOP.
-func (c *Client) BindVirtualPhone(ctx context.Context, r *topapi.VirtualPhoneBindRequest) (*topapi.VirtualPhoneBindResponse, error) {
+func (c *Client) BindVirtualPhone(ctx context.Context, r *top.VirtualPhoneBindRequest) (*top.VirtualPhoneBindResponse, error) {
 	if r == nil {
-		return nil, nilRequest(topwire.MethodVirtualPhoneBind)
+		return nil, nilRequest(top.MethodVirtualPhoneBind)
 	}
-	out := new(topapi.VirtualPhoneBindResponse)
+	out := new(top.VirtualPhoneBindResponse)
 	if err := c.callRequest(ctx, r, out, false); err != nil {
 		return nil, err
 	}
@@ -101,11 +100,11 @@ func (c *Client) BindVirtualPhone(ctx context.Context, r *topapi.VirtualPhoneBin
 // SyncBlacklist calls taobao.logistics.express.user.blacklist.tms.sync. It
 // is idempotent by user_blacklist_request.request_id, so it is retried
 // whenever retrying may help; no session is sent.
-func (c *Client) SyncBlacklist(ctx context.Context, r *topapi.BlacklistSyncRequest) (*topapi.BlacklistSyncResponse, error) {
+func (c *Client) SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error) {
 	if r == nil {
-		return nil, nilRequest(topwire.MethodBlacklistSync)
+		return nil, nilRequest(top.MethodBlacklistSync)
 	}
-	out := new(topapi.BlacklistSyncResponse)
+	out := new(top.BlacklistSyncResponse)
 	if err := c.callRequest(ctx, r, out, true); err != nil {
 		return nil, err
 	}
@@ -118,7 +117,7 @@ func (c *Client) SyncBlacklist(ctx context.Context, r *topapi.BlacklistSyncReque
 // like TOP's system parameters are refused, except target_app_key. Without
 // the Idempotent option, a call is retried only when the request cannot
 // have reached TOP.
-func (c *Client) Call(ctx context.Context, method string, params []topwire.Param, out any, opts ...CallOption) error {
+func (c *Client) Call(ctx context.Context, method string, params []top.Param, out any, opts ...CallOption) error {
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -132,7 +131,7 @@ func (c *Client) Call(ctx context.Context, method string, params []topwire.Param
 		}
 	}
 	for _, p := range params {
-		if topwire.IsSystemParam(p.Key) && p.Key != topwire.ParamTargetAppKey {
+		if top.IsSystemParam(p.Key) && p.Key != top.ParamTargetAppKey {
 			return errors.New("top " + method + ": parameter " + p.Key + " is a system parameter")
 		}
 	}
@@ -141,7 +140,7 @@ func (c *Client) Call(ctx context.Context, method string, params []topwire.Param
 	return c.do(ctx, method, st, out, o.idempotent)
 }
 
-func (c *Client) callRequest(ctx context.Context, r topapi.Request, out any, idempotent bool) error {
+func (c *Client) callRequest(ctx context.Context, r top.Request, out any, idempotent bool) error {
 	st := c.getState()
 	params, err := r.AppendParams(st.params[:0])
 	if err != nil {

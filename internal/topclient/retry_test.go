@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // caller is one way of calling TOP, idempotent or not.
@@ -23,30 +22,30 @@ type caller struct {
 func callers() []caller {
 	return []caller{
 		{"AssignWorker", false, func(ctx context.Context, c *Client) error {
-			_, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1})
+			_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
 			return err
 		}},
 		{"UpdateWorker", false, func(ctx context.Context, c *Client) error {
-			_, err := c.UpdateWorker(ctx, &topapi.WorkerUpdateRequest{Worker: &topapi.WorkerDto{Name: "x"}})
+			_, err := c.UpdateWorker(ctx, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "x"}})
 			return err
 		}},
 		{"BindVirtualPhone", false, func(ctx context.Context, c *Client) error {
-			_, err := c.BindVirtualPhone(ctx, &topapi.VirtualPhoneBindRequest{WorkcardRequest: &topapi.WorkcardBaseRequest{WorkcardID: 1}})
+			_, err := c.BindVirtualPhone(ctx, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 1}})
 			return err
 		}},
 		{"Call", false, func(ctx context.Context, c *Client) error {
-			return c.Call(ctx, "taobao.some.write", []topwire.Param{{Key: "a", Value: "1"}}, new(genericResult))
+			return c.Call(ctx, "taobao.some.write", []top.Param{{Key: "a", Value: "1"}}, new(genericResult))
 		}},
 		{"GetWorkerTags", true, func(ctx context.Context, c *Client) error {
-			_, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			return err
 		}},
 		{"SyncBlacklist", true, func(ctx context.Context, c *Client) error {
-			_, err := c.SyncBlacklist(ctx, &topapi.BlacklistSyncRequest{UserBlacklistRequest: &topapi.UserBlacklistRequest{RequestID: "r1"}})
+			_, err := c.SyncBlacklist(ctx, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1"}})
 			return err
 		}},
 		{"Call+Idempotent", true, func(ctx context.Context, c *Client) error {
-			return c.Call(ctx, "taobao.some.read", []topwire.Param{{Key: "a", Value: "1"}}, new(genericResult), Idempotent())
+			return c.Call(ctx, "taobao.some.read", []top.Param{{Key: "a", Value: "1"}}, new(genericResult), Idempotent())
 		}},
 	}
 }
@@ -54,7 +53,7 @@ func callers() []caller {
 // genericResult is what the generic callers decode into.
 type genericResult struct {
 	Result struct {
-		Success topwire.Bool `json:"success"`
+		Success top.Bool `json:"success"`
 	} `json:"result"`
 }
 
@@ -195,7 +194,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+		_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 		done <- err
 	}()
 	<-sleeping
@@ -227,7 +226,7 @@ func TestBackoffRespectsDeadline(t *testing.T) {
 		cfg.BackoffBase, cfg.BackoffMax, cfg.Timeout = time.Hour, time.Hour, time.Minute
 	})
 	c.jitter = func(n int64) int64 { return n - 1 }
-	_, err := c.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	_, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	var te *TransportError
 	if !errors.As(err, &te) || te.StatusCode != 503 || u.count.Load() != 1 {
 		t.Fatalf("err = %v after %d attempts, want the 503 after 1", err, u.count.Load())
@@ -242,7 +241,7 @@ func TestCanceledBeforeSend(t *testing.T) {
 	c := newTestClient(t, u, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1})
+	_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
 	if !errors.Is(err, context.Canceled) || u.count.Load() != 0 {
 		t.Fatalf("err = %v, %d requests", err, u.count.Load())
 	}

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // result is what one typed call returned.
@@ -20,17 +19,17 @@ type result struct {
 // callAll calls each of the five typed methods and returns what came back.
 func callAll(ctx context.Context, c *Client) map[string]result {
 	out := map[string]result{}
-	a, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2})
-	out[topwire.MethodAssignWorker] = result{a, err}
-	w, err := c.UpdateWorker(ctx, &topapi.WorkerUpdateRequest{Worker: &topapi.WorkerDto{Name: "张三", Phone: 13812345678}})
-	out[topwire.MethodWorkerUpdate] = result{w, err}
-	tg, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
-	out[topwire.MethodWorkerTagList] = result{tg, err}
-	v, err := c.BindVirtualPhone(ctx, &topapi.VirtualPhoneBindRequest{WorkcardRequest: &topapi.WorkcardBaseRequest{WorkcardID: 3}})
-	out[topwire.MethodVirtualPhoneBind] = result{v, err}
-	b, err := c.SyncBlacklist(ctx, &topapi.BlacklistSyncRequest{UserBlacklistRequest: &topapi.UserBlacklistRequest{RequestID: "r1",
-		Blacklist: []topapi.Blacklist{{Mobile: testPhone, Reason: "1,2"}}, OperateType: topapi.OperateUpsert}})
-	out[topwire.MethodBlacklistSync] = result{b, err}
+	a, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2})
+	out[top.MethodAssignWorker] = result{a, err}
+	w, err := c.UpdateWorker(ctx, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "张三", Phone: 13812345678}})
+	out[top.MethodWorkerUpdate] = result{w, err}
+	tg, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	out[top.MethodWorkerTagList] = result{tg, err}
+	v, err := c.BindVirtualPhone(ctx, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 3}})
+	out[top.MethodVirtualPhoneBind] = result{v, err}
+	b, err := c.SyncBlacklist(ctx, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1",
+		Blacklist: []top.Blacklist{{Mobile: testPhone, Reason: "1,2"}}, OperateType: top.OperateUpsert}})
+	out[top.MethodBlacklistSync] = result{b, err}
 	return out
 }
 
@@ -59,34 +58,34 @@ func TestResponseShapes(t *testing.T) {
 					t.Errorf("%s: request_id %q", method, got)
 				}
 			}
-			a := results[topwire.MethodAssignWorker].resp.(*topapi.AssignWorkerResponse)
-			wantRID(topwire.MethodAssignWorker, a.RequestID)
+			a := results[top.MethodAssignWorker].resp.(*top.AssignWorkerResponse)
+			wantRID(top.MethodAssignWorker, a.RequestID)
 			if !a.Result.Success || a.Result.MsgCode != "1008" || a.Result.DisplayMsg != "工单不存在" {
 				t.Errorf("assignworker %+v", a.Result)
 			}
-			w := results[topwire.MethodWorkerUpdate].resp.(*topapi.WorkerUpdateResponse)
-			wantRID(topwire.MethodWorkerUpdate, w.RequestID)
+			w := results[top.MethodWorkerUpdate].resp.(*top.WorkerUpdateResponse)
+			wantRID(top.MethodWorkerUpdate, w.RequestID)
 			if w.Result.Success || w.Result.ErrorCode != 123 || !w.Result.Value ||
-				topwire.FormatTime(w.Result.GmtModified.Time) != "2016-06-28 10:30:00" {
+				top.FormatTime(w.Result.GmtModified.Time) != "2016-06-28 10:30:00" {
 				t.Errorf("worker.update %+v", w.Result)
 			}
-			tg := results[topwire.MethodWorkerTagList].resp.(*topapi.TagListGetResponse)
-			wantRID(topwire.MethodWorkerTagList, tg.RequestID)
+			tg := results[top.MethodWorkerTagList].resp.(*top.TagListGetResponse)
+			wantRID(top.MethodWorkerTagList, tg.RequestID)
 			d := tg.Result.ResultData
 			if !tg.Result.Success || d == nil || d.BlackList || !d.Vip || !d.BigPromotion || len(d.HomeWorkerTags) != 1 ||
-				d.HomeWorkerTags[0].Name != "black" || topwire.FormatTime(d.HomeWorkerTags[0].EndTime.Time) != "2024-12-23 17:42:01" {
+				d.HomeWorkerTags[0].Name != "black" || top.FormatTime(d.HomeWorkerTags[0].EndTime.Time) != "2024-12-23 17:42:01" {
 				t.Errorf("taglist %+v / %+v", tg.Result, d)
 			}
-			if abilities, err := topapi.ParseAbilityMap(d.AbilityMap); err != nil || abilities["tv_install"].AbilityLevel != 4 {
+			if abilities, err := top.ParseAbilityMap(d.AbilityMap); err != nil || abilities["tv_install"].AbilityLevel != 4 {
 				t.Errorf("ability_map %q: %v %v", d.AbilityMap, abilities, err)
 			}
-			v := results[topwire.MethodVirtualPhoneBind].resp.(*topapi.VirtualPhoneBindResponse)
-			wantRID(topwire.MethodVirtualPhoneBind, v.RequestID)
+			v := results[top.MethodVirtualPhoneBind].resp.(*top.VirtualPhoneBindResponse)
+			wantRID(top.MethodVirtualPhoneBind, v.RequestID)
 			if !v.Result.Success || v.Result.ResultData != "17788889898" || v.Result.MsgCode != "223343" {
 				t.Errorf("virtualphone.bind %+v", v.Result)
 			}
-			b := results[topwire.MethodBlacklistSync].resp.(*topapi.BlacklistSyncResponse)
-			wantRID(topwire.MethodBlacklistSync, b.RequestID)
+			b := results[top.MethodBlacklistSync].resp.(*top.BlacklistSyncResponse)
+			wantRID(top.MethodBlacklistSync, b.RequestID)
 			if ub := b.UserBlacklistResponse; !ub.Success || ub.Code != "200" || ub.Message != "SUCCESS" || ub.IsRetry {
 				t.Errorf("blacklist %+v", ub)
 			}
@@ -111,7 +110,7 @@ func TestTagListMergesHomeWorkerTags(t *testing.T) {
 	for i, body := range bodies {
 		u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, body) })
 		c := newTestClient(t, u, nil)
-		resp, err := c.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+		resp, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 		if err != nil {
 			t.Fatalf("body %d: %v", i, err)
 		}
@@ -140,9 +139,9 @@ func TestDecodeProblems(t *testing.T) {
 			t.Parallel()
 			u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, tt.body) })
 			c := newTestClient(t, u, nil)
-			_, err := c.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			var de *DecodeError
-			if !errors.As(err, &de) || de.Method != topwire.MethodWorkerTagList {
+			if !errors.As(err, &de) || de.Method != top.MethodWorkerTagList {
 				t.Fatalf("err = %v (%T), want DecodeError", err, err)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -173,7 +172,7 @@ func TestGenericCall(t *testing.T) {
 			Value     string `json:"value"`
 			RequestID string `json:"request_id"`
 		}
-		if err := c.Call(testCtx(t), "taobao.some.thing.get", []topwire.Param{{Key: "q", Value: "1"}}, &out); err != nil {
+		if err := c.Call(testCtx(t), "taobao.some.thing.get", []top.Param{{Key: "q", Value: "1"}}, &out); err != nil {
 			t.Fatal(err)
 		}
 		if out.Value != "generic" || out.RequestID != "rid-taobao.some.thing.get" || info.RequestID != out.RequestID {

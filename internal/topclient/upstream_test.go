@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Test credentials. The secret, session, phone and ID values are checked
@@ -32,7 +32,7 @@ const (
 
 // oracleSign is the documented TOP signature (top-protocol.md §3), written
 // here from crypto/md5 and crypto/hmac directly so that the client's wire
-// output is checked against the specification, not against topwire.
+// output is checked against the specification, not against top.
 func oracleSign(method, secret string, form url.Values) string {
 	keys := make([]string, 0, len(form))
 	for k := range form {
@@ -148,23 +148,23 @@ func writeJSON(w http.ResponseWriter, body string) {
 // JSON; they differ in list wrapping and in how values are quoted.
 func okFields(method string) ([2]string, bool) {
 	f, ok := map[string][2]string{
-		topwire.MethodAssignWorker: {
+		top.MethodAssignWorker: {
 			`"result":{"display_msg":"工单不存在","success":true,"msg_code":"1008","msg_info":"工单不存在"}`,
 			`"result":{"display_msg":"工单不存在","success":"true","msg_code":1008,"msg_info":"工单不存在"}`,
 		},
-		topwire.MethodWorkerUpdate: {
+		top.MethodWorkerUpdate: {
 			`"result":{"error_code":123,"error_msg":"demo","gmt_create":"2016-06-28 10:30:00","gmt_modified":"2016-06-28 10:30:00","success":false,"value":true}`,
 			`"result":{"error_code":"123","error_msg":"demo","gmt_create":"2016-06-28 10:30:00","gmt_modified":1467081000000,"success":"false","value":"true"}`,
 		},
-		topwire.MethodWorkerTagList: {
+		top.MethodWorkerTagList: {
 			`"result":{"result_data":{"black_list":false,"degradation":false,"ability_map":"\"tv_install\":{\"effective\":true,\"serviceCode\":\"tv_install\",\"abilityLevel\":4}","vip":true,"big_promotion":true,"home_worker_tags":{"worker_manage_rule_d_t_o":[{"name":"black","begin_time":"2024-12-20 17:42:01","end_time":"2024-12-23 17:42:01"}]}},"msg_code":"0","msg_info":"ok","success":true}`,
 			`"result":{"result_data":{"black_list":"false","degradation":false,"ability_map":"\"tv_install\":{\"effective\":true,\"serviceCode\":\"tv_install\",\"abilityLevel\":4}","vip":"true","big_promotion":true,"home_worker_tags":[{"name":"black","begin_time":"2024-12-20 17:42:01","end_time":"2024-12-23 17:42:01"}]},"msg_code":0,"msg_info":"ok","success":true}`,
 		},
-		topwire.MethodVirtualPhoneBind: {
+		top.MethodVirtualPhoneBind: {
 			`"result":{"result_data":"17788889898","success":true,"msg_code":"223343","msg_info":"错误表述"}`,
 			`"result":{"result_data":17788889898,"success":true,"msg_code":223343,"msg_info":"错误表述"}`,
 		},
-		topwire.MethodBlacklistSync: {
+		top.MethodBlacklistSync: {
 			`"user_blacklist_response":{"success":true,"code":"200","message":"SUCCESS","is_retry":false}`,
 			`"user_blacklist_response":{"success":"true","code":200,"message":"SUCCESS","is_retry":"false"}`,
 		},
@@ -181,7 +181,7 @@ func okBody(method string, simplified bool) string {
 	if simplified {
 		return "{" + f[1] + `,"request_id":"rid-` + method + `"}`
 	}
-	return `{"` + topwire.ResponseKey(method) + `":{` + f[0] + `,"request_id":"rid-` + method + `"}}`
+	return `{"` + top.ResponseKey(method) + `":{` + f[0] + `,"request_id":"rid-` + method + `"}}`
 }
 
 // newTestClient returns a client for u with fast retries; adjust changes

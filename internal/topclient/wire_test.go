@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/topapi"
-	"github.com/servicecenterd/servicecenterd/internal/topwire"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // TestOracleSignOfficialVector checks the test's own signature oracle
@@ -40,17 +39,17 @@ func TestWireFormat(t *testing.T) {
 	// 2016-06-28 10:30:00 in UTC+8.
 	instant := time.Date(2016, 6, 28, 2, 30, 0, 0, time.UTC)
 	elsewhere := time.FixedZone("UTC-5", -5*60*60)
-	reg := topwire.Time{Time: time.Date(2016, 6, 28, 10, 30, 0, 0, topwire.Beijing())}
-	worker := &topapi.WorkerDto{
+	reg := top.Time{Time: time.Date(2016, 6, 28, 10, 30, 0, 0, top.Beijing())}
+	worker := &top.WorkerDto{
 		Name: "张师傅 & 李", Phone: 13812345678, BizType: "appliance_install",
-		Address:      &topapi.AddressDto{AddressDetail: "文一西路969号", AddressNames: []string{"浙江省", "杭州市"}},
-		ServiceAreas: []topapi.DivisionDto{{DivisionNames: []string{"浙江省", "杭州市", "余杭区"}}},
+		Address:      &top.AddressDto{AddressDetail: "文一西路969号", AddressNames: []string{"浙江省", "杭州市"}},
+		ServiceAreas: []top.DivisionDto{{DivisionNames: []string{"浙江省", "杭州市", "余杭区"}}},
 		ServiceTypes: []string{"install", "repair"}, RegisterTime: reg,
 	}
 	wantWorker := `{"address":{"address_detail":"文一西路969号","address_names":["浙江省","杭州市"]},` +
 		`"biz_type":"appliance_install","name":"张师傅 \u0026 李","phone":13812345678,"register_time":"2016-06-28 10:30:00",` +
 		`"service_areas":[{"division_names":["浙江省","杭州市","余杭区"]}],"service_types":["install","repair"]}`
-	for _, m := range []topwire.SignMethod{topwire.SignMD5, topwire.SignHMAC, topwire.SignHMACSHA256} {
+	for _, m := range []top.SignMethod{top.SignMD5, top.SignHMAC, top.SignHMACSHA256} {
 		t.Run(string(m), func(t *testing.T) {
 			t.Parallel()
 			u := newUpstream(t, nil)
@@ -59,7 +58,7 @@ func TestWireFormat(t *testing.T) {
 				cfg.Now = func() time.Time { return instant.In(elsewhere) }
 				cfg.Version = "v9.9.9"
 			})
-			if _, err := c.UpdateWorker(testCtx(t), &topapi.WorkerUpdateRequest{Worker: worker}); err != nil {
+			if _, err := c.UpdateWorker(testCtx(t), &top.WorkerUpdateRequest{Worker: worker}); err != nil {
 				t.Fatal(err)
 			}
 			got := u.received()[0]
@@ -73,7 +72,7 @@ func TestWireFormat(t *testing.T) {
 				t.Fatalf("Content-Type %q", got.ContentType)
 			}
 			want := map[string]string{
-				"method": topwire.MethodWorkerUpdate, "app_key": testAppKey, "session": testSession,
+				"method": top.MethodWorkerUpdate, "app_key": testAppKey, "session": testSession,
 				"timestamp": "2016-06-28 10:30:00", "format": "json", "v": "2.0", "sign_method": string(m),
 				"partner_id": "servicecenterd-v9.9.9", "worker": wantWorker,
 			}
@@ -109,22 +108,22 @@ func TestSessionPlacement(t *testing.T) {
 		wantSession bool
 	}{
 		{"taglist with session", func(c *Client) error {
-			_, err := c.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			return err
 		}, true},
 		{"blacklist with session", func(c *Client) error {
-			_, err := c.SyncBlacklist(ctx, &topapi.BlacklistSyncRequest{UserBlacklistRequest: &topapi.UserBlacklistRequest{RequestID: "r1"}})
+			_, err := c.SyncBlacklist(ctx, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1"}})
 			return err
 		}, false},
 		{"generic with session", func(c *Client) error {
-			return c.Call(ctx, "taobao.item.seller.get", []topwire.Param{{Key: "num_iid", Value: "1"}}, nil)
+			return c.Call(ctx, "taobao.item.seller.get", []top.Param{{Key: "num_iid", Value: "1"}}, nil)
 		}, true},
 		{"taglist without session", func(*Client) error {
-			_, err := without.GetWorkerTags(ctx, &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := without.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			return err
 		}, false},
 		{"generic without session", func(*Client) error {
-			return without.Call(ctx, "taobao.item.seller.get", []topwire.Param{{Key: "num_iid", Value: "1"}}, nil)
+			return without.Call(ctx, "taobao.item.seller.get", []top.Param{{Key: "num_iid", Value: "1"}}, nil)
 		}, false},
 	}
 	for _, tt := range tests {
@@ -146,10 +145,10 @@ func TestEmptyValuesNotSent(t *testing.T) {
 	u := newUpstream(t, nil)
 	c := newTestClient(t, u, func(cfg *Config) { cfg.Simplify = true })
 	ctx := testCtx(t)
-	if _, err := c.AssignWorker(ctx, &topapi.AssignWorkerRequest{WorkcardID: 7, TargetWorkerName: "王五"}); err != nil {
+	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 7, TargetWorkerName: "王五"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Call(ctx, "tmall.servicecenter.x", []topwire.Param{{Key: "a", Value: ""}, {Key: "b", Value: "1"}}, nil); err != nil {
+	if err := c.Call(ctx, "tmall.servicecenter.x", []top.Param{{Key: "a", Value: ""}, {Key: "b", Value: "1"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	calls := u.received()
@@ -177,7 +176,7 @@ func TestCallRefusesBadParams(t *testing.T) {
 	u := newUpstream(t, nil)
 	c := newTestClient(t, u, nil)
 	ctx := testCtx(t)
-	for _, params := range [][]topwire.Param{
+	for _, params := range [][]top.Param{
 		{{Key: "sign", Value: "X"}},
 		{{Key: "app_key", Value: "other"}},
 		{{Key: "", Value: "x"}},
@@ -197,7 +196,7 @@ func TestCallRefusesBadParams(t *testing.T) {
 	if n := u.count.Load(); n != 0 {
 		t.Fatalf("refused calls reached the gateway %d times", n)
 	}
-	if err := c.Call(ctx, "taobao.x.get", []topwire.Param{{Key: "target_app_key", Value: "9"}}, nil); err != nil {
+	if err := c.Call(ctx, "taobao.x.get", []top.Param{{Key: "target_app_key", Value: "9"}}, nil); err != nil {
 		t.Fatalf("target_app_key refused: %v", err)
 	}
 }
@@ -217,7 +216,7 @@ func TestGzipAnswer(t *testing.T) {
 		_ = zw.Close()
 	})
 	c := newTestClient(t, u, nil)
-	resp, err := c.BindVirtualPhone(testCtx(t), &topapi.VirtualPhoneBindRequest{WorkcardRequest: &topapi.WorkcardBaseRequest{WorkcardID: 1}})
+	resp, err := c.BindVirtualPhone(testCtx(t), &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +238,7 @@ func TestTLS(t *testing.T) {
 	t.Cleanup(u.srv.Close)
 
 	untrusting := newTestClient(t, u, nil)
-	_, err := untrusting.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	_, err := untrusting.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	var te *TransportError
 	var certErr *tls.CertificateVerificationError
 	if !errors.As(err, &te) || !errors.As(err, &certErr) || te.Attempts != 1 {
@@ -259,7 +258,7 @@ func TestTLS(t *testing.T) {
 	}
 	u.mu.Unlock()
 	trusting := newTestClient(t, u, func(cfg *Config) { cfg.Transport = u.srv.Client().Transport })
-	resp, err := trusting.GetWorkerTags(testCtx(t), &topapi.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	resp, err := trusting.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	if err != nil || !resp.Result.Success {
 		t.Fatalf("trusted gateway: %v", err)
 	}

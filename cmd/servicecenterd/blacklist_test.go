@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/config"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/top"
+)
+
+// startBlacklistServer runs a real servicecenterd (embedded emulator, store in a
+// temp dir) on loopback and returns it.
+func startBlacklistServer(t *testing.T) *server.Server { return startServerWith(t, nil) }
+
+// startServerWith is startServer with settings changed by mutate.
+func startServerWith(t *testing.T, mutate func(*server.Config)) *server.Server {
+	t.Helper()
+	var cfg server.Config
+	if _, err := (config.Loader{Name: "test", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.SyncChunkSize = 10
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		http.DefaultClient.CloseIdleConnections()
+	})
+	return s
+}
+
+// runBlacklistCLI runs the command, with an empty environment, and returns stdout,
+// stderr and the error.
+func runBlacklistCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	return runEnv(t, nil, args...)
+}
+
+// runEnv is run with the environment env.
+func runEnv(t *testing.T, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errw bytes.Buffer
+	err := runWithEnv(ctx, args, &out, &errw, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return out.String(), errw.String(), err
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func csvFile(t *testing.T, n int, extra string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("mobile,reason\n")
+	for i := range n {
+		fmt.Fprintf(&b, "136%08d,\"1,%d\"\n", i, 2+i%4)
+	}
+	b.WriteString(extra)
+	return writeFile(t, "list.csv", b.String())
+}
+
+var jobIDRe = regexp.MustCompile(`job (bj-[a-z0-9]+) queued`)
+
+func TestImportFollowsTheJobToItsEnd(t *testing.T) {
+	s := startBlacklistServer(t)
+	file := csvFile(t, 500, "13600000001,1\n12345,1\n")
+	out, _, err := runBlacklistCLI(t, "import", file, "--supplier-id", "10000000001", "--addr", s.GRPCAddr())
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"uploading: 100%  502 entries, storing",
+		"queued: 502 received, 1 rejected, 1 duplicates, 500 to send in 50 chunks of 10",
+		"rejected entries of " + file + ":\n  line 503: mobile must be a mainland China mobile number",
+		"syncing: 100%  500/500 acknowledged, 0 failed, ",
+		"SUCCEEDED: 500 of 500 acknowledged, 0 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\r") {
+		t.Errorf("not a terminal, but the output redraws:\n%q", out)
+	}
+	id := jobIDRe.FindStringSubmatch(out)[1]
+
+	out, _, err = runBlacklistCLI(t, "jobs", "--addr", s.GRPCAddr(), "--state", "succeeded")
+	if err != nil || !regexp.MustCompile(`(?m)^`+id+`\s+succeeded\s+10000000001\s+upsert\s+500\s+500\s+0\s+1\s`).MatchString(out) {
+		t.Fatalf("jobs: %v\n%s", err, out)
+	}
+	out, _, err = runBlacklistCLI(t, "status", id, "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "acknowledged:  500") || !strings.Contains(out, "to send:       500 in 50 chunks of 10") {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	out, _, err = runBlacklistCLI(t, "status", "--wait", id, "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("status --wait: %v\n%s", err, out)
+	}
+	if _, _, err = runBlacklistCLI(t, "cancel", id, "--addr", s.GRPCAddr()); err == nil || !strings.Contains(err.Error(), "already finished") {
+		t.Fatalf("cancel of a finished job: %v", err)
+	}
+	out, _, err = runBlacklistCLI(t, "jobs", "--addr", s.GRPCAddr(), "--state", "failed")
+	if err != nil || !strings.Contains(out, "(no jobs)") {
+		t.Fatalf("jobs --state failed: %v\n%s", err, out)
+	}
+}
+
+func TestImportDeleteNDJSONNoWaitAndCancel(t *testing.T) {
+	s := startBlacklistServer(t)
+	req, _ := http.NewRequest(http.MethodPut, s.EmulatorURL()+"/_emulator/faults",
+		strings.NewReader(`{"rules":[{"method":"`+top.MethodBlacklistSync+`","latency":"100ms"}]}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, "{\"mobile\":\"136%08d\"}\n", i)
+	}
+	file := writeFile(t, "list.jsonl", b.String())
+	out, _, err := runBlacklistCLI(t, "import", "--delete", "--no-wait", "--addr", s.GRPCAddr(), "--supplier-id", "10000000001", file)
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	id := jobIDRe.FindStringSubmatch(out)[1]
+	out, _, err = runBlacklistCLI(t, "jobs", "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "delete") {
+		t.Fatalf("jobs: %v\n%s", err, out)
+	}
+	out, _, err = runBlacklistCLI(t, "cancel", id, "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "job "+id+" cancelled") {
+		t.Fatalf("cancel: %v\n%s", err, out)
+	}
+	out, _, err = runBlacklistCLI(t, "status", id, "--wait", "--addr", s.GRPCAddr())
+	if err == nil || !strings.Contains(err.Error(), "ended cancelled") || !strings.Contains(out, "CANCELLED") {
+		t.Fatalf("status --wait of a cancelled job: %v\n%s", err, out)
+	}
+}
+
+func TestImportErrors(t *testing.T) {
+	s := startBlacklistServer(t)
+	addr := s.GRPCAddr()
+	good := csvFile(t, 3, "")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "a command is required"},
+		{"unknown command", []string{"purge"}, `unknown command "purge"`},
+		{"no file", []string{"import", "--supplier-id", "1", "--addr", addr}, "one FILE is required"},
+		{"no supplier", []string{"import", good, "--addr", addr}, "--supplier-id is required"},
+		{"unknown format", []string{"import", writeFile(t, "list.txt", "mobile\n"), "--supplier-id", "1", "--addr", addr}, "cannot tell the format"},
+		{"bad --format", []string{"import", good, "--format", "xml", "--supplier-id", "1", "--addr", addr}, `format "xml"`},
+		{"missing file", []string{"import", "/nonexistent.csv", "--supplier-id", "1", "--addr", addr}, "no such file"},
+		{"malformed file", []string{"import", csvFile(t, 2500, "13600000001,1,2\n"), "--supplier-id", "1", "--addr", addr},
+			"line 2502: wrong number of fields (want as many as the header) (nothing was imported)"},
+		{"only bad entries", []string{"import", writeFile(t, "bad.csv", "mobile\n1\n2\n"), "--supplier-id", "1", "--addr", addr}, "no valid entries: all 2 were rejected"},
+		{"server down", []string{"import", good, "--supplier-id", "1", "--addr", "127.0.0.1:1"}, "cannot reach servicecenterd at 127.0.0.1:1"},
+		{"bad state", []string{"jobs", "--state", "done", "--addr", addr}, `--state "done"`},
+		{"unknown job", []string{"status", "bj-nope", "--addr", addr}, "blacklist sync job not found (NotFound)"},
+		{"cancel without id", []string{"cancel", "--addr", addr}, "one JOB_ID is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := runBlacklistCLI(t, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want %q", err, tt.want)
+			}
+		})
+	}
+	out, _, err := runBlacklistCLI(t, "jobs", "--addr", addr)
+	if err != nil || !strings.Contains(out, "(no jobs)") {
+		t.Fatalf("a failed import left a job: %v\n%s", err, out)
+	}
+}
+
+func TestProgressOnATerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b, true, "syncing")
+	clock := time.Unix(1700000000, 0)
+	p.now = func() time.Time { return clock }
+	p.update(0, 200, "0/200")
+	clock = clock.Add(99 * time.Millisecond)
+	p.update(50, 200, "50/200") // within 100ms: skipped
+	p.update(200, 200, "200/200")
+	p.done()
+	want := "\r\033[Ksyncing   [" + strings.Repeat(".", 30) + "]   0%  0/200" +
+		"\r\033[Ksyncing   [" + strings.Repeat("#", 30) + "] 100%  200/200\n"
+	if b.String() != want {
+		t.Fatalf("got %q\nwant %q", b.String(), want)
+	}
+	var plain bytes.Buffer
+	p = newProgress(&plain, false, "uploading")
+	for i := int64(0); i <= 100; i += 5 {
+		p.update(i, 100, fmt.Sprint(i))
+	}
+	p.done()
+	if lines := strings.Count(plain.String(), "\n"); lines != 11 {
+		t.Fatalf("%d plain lines, want 11 (0%%, 10%%, ... 100%%):\n%s", lines, plain.String())
+	}
+	if isTerminal(io.Discard) {
+		t.Fatal("io.Discard is a terminal")
+	}
+}

@@ -1,0 +1,340 @@
+package syncjob
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/redact"
+	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/top"
+	"github.com/servicecenterd/servicecenterd/internal/topclient"
+)
+
+// runJob delivers every chunk of a job that is not finished yet, up to
+// ChunksInFlight at a time, then records the job's end. It returns early,
+// leaving the job to the next run, when ctx ends.
+func (m *Manager) runJob(ctx context.Context, id string) {
+	j, err := m.store.UpdateJob(ctx, id, store.JobUpdate{
+		From: []store.State{store.StateQueued, store.StateRunning}, State: store.StateRunning, Time: m.now(),
+	})
+	if err != nil {
+		if !errors.Is(err, store.ErrStateConflict) && ctx.Err() == nil {
+			m.logger.Error("start blacklist sync job", slog.String("job_id", id), slog.String("error", err.Error()))
+		}
+		return
+	}
+	m.logger.Info("blacklist sync job running", slog.String("job_id", id), slog.Int64("chunks", j.Chunks),
+		slog.Int64("acknowledged", j.Acknowledged), slog.Int64("failed", j.Failed))
+	m.changedJob(j)
+	m.emit(Event{Kind: EventJobStarted, Job: j, Chunk: -1})
+
+	slots := make(chan struct{}, m.cfg.ChunksInFlight)
+	var wg sync.WaitGroup
+	for n := int64(0); n < j.Chunks; n++ {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			m.deliver(ctx, j, n)
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return // cancelled (the state says so) or shutting down (resumed at the next start)
+	}
+	m.finishJob(ctx, id)
+}
+
+// finishJob records the end of a job whose chunks are all finished.
+func (m *Manager) finishJob(ctx context.Context, id string) {
+	for attempt := 0; ; attempt++ {
+		j, err := m.store.Job(ctx, id)
+		if err == nil {
+			state := store.StateSucceeded
+			if j.Failed > 0 || j.Acknowledged != j.Total {
+				state = store.StateFailed
+			}
+			j, err = m.store.UpdateJob(ctx, id, store.JobUpdate{From: []store.State{store.StateRunning}, State: state, Time: m.now()})
+			if errors.Is(err, store.ErrStateConflict) {
+				return // cancelled meanwhile
+			}
+			if err == nil {
+				m.logger.Info("blacklist sync job finished", slog.String("job_id", id), slog.String("state", j.State.String()),
+					slog.Int64("acknowledged", j.Acknowledged), slog.Int64("failed", j.Failed))
+				m.changedJob(j)
+				m.emit(Event{Kind: EventJobFinished, Job: j, Chunk: -1})
+				return
+			}
+		}
+		if !m.storeRetry(ctx, "finish job", id, attempt, err) {
+			return
+		}
+	}
+}
+
+// storeRetry logs a store failure and waits before the next attempt; it
+// reports false when ctx ended.
+func (m *Manager) storeRetry(ctx context.Context, what, id string, attempt int, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	m.logger.Error("blacklist sync: store failed; retrying", slog.String("op", what), slog.String("job_id", id),
+		slog.String("error", err.Error()))
+	return sleep(ctx, m.backoff(attempt))
+}
+
+// deliver sends chunk n of j until TOP acknowledges or refuses it for
+// good, or ctx ends.
+func (m *Manager) deliver(ctx context.Context, j store.Job, n int64) {
+	var prev store.ChunkState
+	for attempt := 0; ; attempt++ {
+		var err error
+		if prev, err = m.store.BeginChunk(ctx, j.ID, n, m.now()); err == nil {
+			break
+		}
+		if !m.storeRetry(ctx, "begin chunk", j.ID, attempt, err) {
+			return
+		}
+	}
+	if prev == store.ChunkAcknowledged || prev == store.ChunkFailed {
+		return
+	}
+	var entries []store.Entry
+	for attempt := 0; ; attempt++ {
+		var err error
+		if entries, err = m.store.ChunkEntries(ctx, j.ID, n, make([]store.Entry, 0, j.ChunkSize)); err == nil {
+			break
+		}
+		if !m.storeRetry(ctx, "read chunk", j.ID, attempt, err) {
+			return
+		}
+	}
+	req := chunkRequest(j, n, entries)
+	for attempt := 0; ; attempt++ {
+		req.UserBlacklistRequest.RequestTime = top.Int64(m.now().UnixMilli())
+		resp, err := m.top.SyncBlacklist(ctx, req)
+		if ctx.Err() != nil {
+			return
+		}
+		out := classify(resp, err)
+		out.err.Chunk, out.err.Time = n, m.now()
+		switch out.kind {
+		case outcomeAcknowledged, outcomeFailed:
+			m.finishChunk(ctx, j.ID, n, out)
+			return
+		case outcomeBanned, outcomeRetry:
+			wait := m.backoff(attempt)
+			if out.kind == outcomeBanned {
+				wait = out.wait + time.Duration(rand.Int64N(int64(100*time.Millisecond)))
+			}
+			m.retrying(ctx, j.ID, out.err, wait)
+			if !sleep(ctx, wait) {
+				return
+			}
+		}
+	}
+}
+
+// finishChunk records a chunk's outcome, retrying store failures.
+func (m *Manager) finishChunk(ctx context.Context, id string, n int64, out outcome) {
+	r := store.ChunkResult{State: store.ChunkAcknowledged, TOPRequestID: out.err.TOPRequestID, Time: out.err.Time}
+	kind := EventChunkAcknowledged
+	if out.kind == outcomeFailed {
+		r.State, r.Code, r.SubCode, r.Message = store.ChunkFailed, out.err.Code, out.err.SubCode, out.err.Message
+		kind = EventChunkFailed
+	}
+	for attempt := 0; ; attempt++ {
+		j, err := m.store.FinishChunk(ctx, id, n, r)
+		if err == nil {
+			if out.kind == outcomeFailed {
+				e := out.err
+				e.Final = true
+				m.logger.Warn("blacklist chunk refused by TOP", slog.String("job_id", id), slog.Int64("chunk", n),
+					slog.String("code", e.Code), slog.String("sub_code", e.SubCode), slog.String("message", e.Message))
+				m.emit(Event{Kind: kind, Job: j, Chunk: n, Error: &e})
+			} else {
+				m.emit(Event{Kind: kind, Job: j, Chunk: n})
+			}
+			m.changedJob(j)
+			return
+		}
+		if !m.storeRetry(ctx, "finish chunk", id, attempt, err) {
+			return
+		}
+	}
+}
+
+// retrying records a transient failure as the job's last error.
+func (m *Manager) retrying(ctx context.Context, id string, e store.JobError, wait time.Duration) {
+	m.logger.Warn("blacklist chunk failed; will resend", slog.String("job_id", id), slog.Int64("chunk", e.Chunk),
+		slog.String("code", e.Code), slog.String("sub_code", e.SubCode), slog.String("message", e.Message),
+		slog.Duration("wait", wait))
+	j, err := m.store.UpdateJob(ctx, id, store.JobUpdate{From: []store.State{store.StateRunning}, Error: &e, Time: m.now()})
+	if err != nil {
+		if !errors.Is(err, store.ErrStateConflict) && ctx.Err() == nil {
+			m.logger.Error("record blacklist chunk failure", slog.String("job_id", id), slog.String("error", err.Error()))
+		}
+		return
+	}
+	m.changedJob(j)
+	m.emit(Event{Kind: EventChunkRetrying, Job: j, Chunk: e.Chunk, Error: &e})
+}
+
+// backoff is the wait before resend attempt+1: a random time in
+// [d/2, d], d = min(RetryMax, RetryBase·2^attempt).
+func (m *Manager) backoff(attempt int) time.Duration {
+	d := m.cfg.RetryMax
+	if attempt < 30 {
+		d = min(d, m.cfg.RetryBase<<attempt)
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// chunkRequest is the TOP call of chunk n: request_id RequestID(job, n),
+// and always the same payload (entries in order, reasons ascending).
+func chunkRequest(j store.Job, n int64, entries []store.Entry) *top.BlacklistSyncRequest {
+	u := &top.UserBlacklistRequest{
+		RequestID:   RequestID(j.ID, n),
+		SupplierID:  j.SupplierID,
+		ServiceType: strconv.Itoa(j.ServiceType),
+		AbilityType: strconv.Itoa(j.AbilityType),
+		OperateType: top.Int64(j.OperateType),
+		Blacklist:   make([]top.Blacklist, len(entries)),
+	}
+	for i, e := range entries {
+		u.Blacklist[i] = top.Blacklist{Mobile: e.Mobile, Reason: ReasonText(e.Reasons)}
+	}
+	return &top.BlacklistSyncRequest{UserBlacklistRequest: u}
+}
+
+// ReasonText writes a reason bit set as TOP's comma list, ascending
+// ("1,3"); "" for none.
+func ReasonText(set uint8) string {
+	var b strings.Builder
+	for r := 1; r <= 5; r++ {
+		if set&(1<<r) != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte(byte('0' + r))
+		}
+	}
+	return b.String()
+}
+
+// Reasons lists the reasons of a bit set, ascending.
+func Reasons(set uint8) []int32 {
+	var out []int32
+	for r := int32(1); r <= 5; r++ {
+		if set&(1<<r) != 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+type outcomeKind int
+
+const (
+	outcomeAcknowledged outcomeKind = iota
+	outcomeFailed                   // refused for good
+	outcomeRetry                    // transient: resend after a backoff
+	outcomeBanned                   // quota ban: resend when it ends
+)
+
+type outcome struct {
+	kind outcomeKind
+	err  store.JobError
+	wait time.Duration
+}
+
+// classify turns a TOP answer into what to do with the chunk (see the
+// package comment).
+func classify(resp *top.BlacklistSyncResponse, err error) outcome {
+	var (
+		ban       *topclient.BanError
+		apiErr    *topclient.APIError
+		transport *topclient.TransportError
+		decode    *topclient.DecodeError
+	)
+	switch {
+	case err == nil:
+		out := outcome{kind: outcomeAcknowledged, err: store.JobError{TOPRequestID: resp.RequestID}}
+		var biz *top.BusinessError
+		if errors.As(resp.Err(), &biz) {
+			out.kind = outcomeFailed
+			if biz.Retry {
+				out.kind = outcomeRetry
+			}
+			out.err.Code, out.err.Message = biz.Code, redact.Text(biz.Message)
+		}
+		return out
+	case errors.As(err, &ban):
+		out := outcome{kind: outcomeBanned, wait: ban.RetryAfter, err: store.JobError{Message: ban.Error()}}
+		if ban.Resp != nil {
+			out.err.Code, out.err.SubCode, out.err.TOPRequestID = strconv.Itoa(ban.Resp.Code), ban.Resp.SubCode, ban.Resp.RequestID
+		}
+		return out
+	case errors.As(err, &apiErr):
+		r := apiErr.Resp
+		out := outcome{kind: outcomeRetry, err: store.JobError{Code: strconv.Itoa(r.Code), SubCode: r.SubCode,
+			Message: redact.Text(apiMessage(r)), TOPRequestID: r.RequestID}}
+		if refusesContent(r.Code, r.SubCode) {
+			out.kind = outcomeFailed
+		}
+		return out
+	case errors.As(err, &transport):
+		return outcome{kind: outcomeRetry, err: store.JobError{Message: transport.Error()}}
+	case errors.As(err, &decode):
+		return outcome{kind: outcomeRetry, err: store.JobError{Message: decode.Error()}}
+	}
+	return outcome{kind: outcomeRetry, err: store.JobError{Message: redact.Text(err.Error())}}
+}
+
+// refusesContent reports whether TOP's error_response refuses the call's
+// content, so that resending the same chunk cannot succeed: an isv.*
+// sub_code, or codes 40, 41, 43 (missing or invalid arguments).
+func refusesContent(code int, subCode string) bool {
+	if strings.HasPrefix(subCode, top.SubCodePrefixCaller) {
+		return true
+	}
+	switch code {
+	case top.CodeMissingRequiredArguments, top.CodeInvalidArguments, top.CodeParameterError:
+		return true
+	}
+	return false
+}
+
+// apiMessage is error_response's msg and sub_msg.
+func apiMessage(r top.ErrorResponse) string {
+	if r.SubMsg == "" {
+		return r.Msg
+	}
+	if r.Msg == "" {
+		return r.SubMsg
+	}
+	return r.Msg + ": " + r.SubMsg
+}

@@ -1,0 +1,444 @@
+// Package syncjob is the durable bulk blacklist sync: it imports entries
+// into a job in the store (internal/store), then a delivery worker sends
+// the job to TOP's taobao.logistics.express.user.blacklist.tms.sync in
+// chunks until every chunk is acknowledged or refused for good, across
+// TOP outages and restarts of servicecenterd.
+//
+// Exactly once: after its import, a job's entries are numbered in a fixed
+// order and chunk n always holds entries n*ChunkSize to (n+1)*ChunkSize-1
+// (the chunk size is fixed when the job is created). Each chunk is sent
+// with request_id "<job id>:<n>" (RequestID) and the same payload, so a
+// chunk resent after a crash is answered by TOP as a replay of its
+// idempotency key and applied once.
+//
+// Outcomes of a chunk:
+//   - TOP accepts it: acknowledged.
+//   - TOP refuses its content for good (an isv.* sub_code, codes 40, 41
+//     and 43, or the sync's own success=false with is_retry=false, such as
+//     400 PARAM_ERROR or 409 REQUEST_ID_CONFLICT): failed, with TOP's code
+//     and message; the job goes on with its other chunks.
+//   - A quota ban: the worker waits until the ban ends, then resends.
+//   - Anything else (is_retry=true, isp.* and platform errors, transport
+//     failures, bad answers, and also auth or permission errors, which an
+//     operator can fix): resent with exponential backoff (full jitter,
+//     RetryBase doubling up to RetryMax), without limit, until it succeeds
+//     or the job is cancelled. The job's last error shows the failure.
+//
+// A job ends SUCCEEDED when every entry was acknowledged, FAILED when every
+// chunk was tried and at least one failed for good, CANCELLED when
+// cancelled before it finished (chunks not yet sent are never sent; a
+// chunk in flight may or may not have reached TOP).
+package syncjob
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/top"
+)
+
+// MaxChunkSize is the most entries one TOP call carries: TOP's per-call
+// limit as servicecenterd knows it (SyncUserBlacklist's and the emulator's).
+const MaxChunkSize = 100
+
+// Defaults of Config.
+const (
+	DefaultChunkSize      = 100
+	DefaultConcurrentJobs = 2
+	DefaultChunksInFlight = 4
+	DefaultRetryBase      = 500 * time.Millisecond
+	DefaultRetryMax       = 30 * time.Second
+	DefaultWatchInterval  = 250 * time.Millisecond
+)
+
+// MaxRejections is how many rejected entries an import reports one by one;
+// the job's Rejected counter counts them all.
+const MaxRejections = 100
+
+// Syncer sends one blacklist sync call to TOP (internal/topclient's
+// Client implements it: it signs, rate-limits, retries what is safe and
+// refuses calls during a quota ban with a *topclient.BanError).
+type Syncer interface {
+	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
+}
+
+// Config configures a Manager.
+type Config struct {
+	// Store keeps the jobs (required).
+	Store store.Jobs
+	// TOP sends the chunks (required).
+	TOP Syncer
+	// ChunkSize is the entries per TOP call of new jobs, 1 to
+	// MaxChunkSize; 0 means DefaultChunkSize.
+	ChunkSize int
+	// ConcurrentJobs is how many jobs are delivered at once; 0 means
+	// DefaultConcurrentJobs. Later jobs wait in state QUEUED.
+	ConcurrentJobs int
+	// ChunksInFlight is how many chunks of one job are sent at once; 0
+	// means DefaultChunksInFlight.
+	ChunksInFlight int
+	// RetryBase and RetryMax bound the backoff between resends of a chunk
+	// after a transient failure; 0 means DefaultRetryBase, DefaultRetryMax.
+	RetryBase, RetryMax time.Duration
+	// WatchInterval is the least time between two updates of one Watch;
+	// 0 means DefaultWatchInterval.
+	WatchInterval time.Duration
+	// Logger logs job starts and ends and failures (never entries); nil
+	// discards.
+	Logger *slog.Logger
+	// Observer, when set, is told of every job and chunk event (for
+	// metrics and audit). It is called synchronously from the import and
+	// delivery goroutines: it must be quick and safe for concurrent use.
+	Observer func(Event)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// EventKind says what happened.
+type EventKind int
+
+// The events.
+const (
+	// EventJobQueued: an import was committed; the job is QUEUED.
+	EventJobQueued EventKind = iota + 1
+	// EventJobStarted: a worker started (or resumed) the job.
+	EventJobStarted
+	// EventChunkAcknowledged: TOP accepted a chunk.
+	EventChunkAcknowledged
+	// EventChunkFailed: TOP refused a chunk for good (Event.Error says why).
+	EventChunkFailed
+	// EventChunkRetrying: a chunk failed transiently and will be resent
+	// (Event.Error says why).
+	EventChunkRetrying
+	// EventJobFinished: the job reached SUCCEEDED, FAILED or CANCELLED.
+	EventJobFinished
+)
+
+// String names the event.
+func (k EventKind) String() string {
+	switch k {
+	case EventJobQueued:
+		return "job_queued"
+	case EventJobStarted:
+		return "job_started"
+	case EventChunkAcknowledged:
+		return "chunk_acknowledged"
+	case EventChunkFailed:
+		return "chunk_failed"
+	case EventChunkRetrying:
+		return "chunk_retrying"
+	case EventJobFinished:
+		return "job_finished"
+	}
+	return "unknown"
+}
+
+// Event is one thing that happened to a job.
+type Event struct {
+	// Kind says what happened.
+	Kind EventKind
+	// Job is the job as it was right after the event (for
+	// EventChunkRetrying, as last read).
+	Job store.Job
+	// Chunk is the chunk's number for chunk events, else -1.
+	Chunk int64
+	// Error is the failure of EventChunkFailed and EventChunkRetrying.
+	Error *store.JobError
+}
+
+// Errors of the Manager.
+var (
+	// ErrJobNotFound: no job has this id.
+	ErrJobNotFound = errors.New("blacklist sync job not found")
+	// ErrJobFinished: the job already finished, so it cannot be cancelled.
+	ErrJobFinished = errors.New("blacklist sync job already finished")
+	// ErrStopped: the manager is shutting down.
+	ErrStopped = errors.New("blacklist sync is shutting down")
+	// ErrNoEntries: an import received no entry at all.
+	ErrNoEntries = errors.New("the import has no entries")
+	// ErrBadPageToken: ListJobs got a page token it did not make.
+	ErrBadPageToken = errors.New("invalid page token")
+)
+
+// Manager runs blacklist sync jobs: imports, delivery, cancellation,
+// progress. It is safe for concurrent use.
+type Manager struct {
+	cfg    Config
+	store  store.Jobs
+	top    Syncer
+	logger *slog.Logger
+	now    func() time.Time
+
+	kick     chan struct{}
+	stopped  chan struct{} // closed when Run's context ends
+	stopOnce sync.Once
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // jobs being delivered
+	changed map[string]*watchSlot         // watchers waiting for a job's next change
+}
+
+// watchSlot is closed at a job's next change; n counts its watchers.
+type watchSlot struct {
+	ch chan struct{}
+	n  int
+}
+
+// New returns a Manager. It removes imports a crash left uncommitted, so
+// it must be created before any import of this process begins.
+func New(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.TOP == nil {
+		return nil, errors.New("bulksync: Store and TOP are required")
+	}
+	if cfg.ChunkSize == 0 {
+		cfg.ChunkSize = DefaultChunkSize
+	}
+	if cfg.ChunkSize < 1 || cfg.ChunkSize > MaxChunkSize {
+		return nil, fmt.Errorf("bulksync: chunk size %d: want 1 to %d", cfg.ChunkSize, MaxChunkSize)
+	}
+	if cfg.ConcurrentJobs <= 0 {
+		cfg.ConcurrentJobs = DefaultConcurrentJobs
+	}
+	if cfg.ChunksInFlight <= 0 {
+		cfg.ChunksInFlight = DefaultChunksInFlight
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = DefaultRetryMax
+	}
+	if cfg.WatchInterval <= 0 {
+		cfg.WatchInterval = DefaultWatchInterval
+	}
+	m := &Manager{
+		cfg: cfg, store: cfg.Store, top: cfg.TOP, logger: cfg.Logger, now: cfg.Now,
+		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
+		running: map[string]context.CancelFunc{}, changed: map[string]*watchSlot{},
+	}
+	if m.logger == nil {
+		m.logger = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	n, err := m.store.DeleteStaleImports(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bulksync: %w", err)
+	}
+	if n > 0 {
+		m.logger.Warn("removed blacklist imports a previous run left unfinished", slog.Int("imports", n))
+	}
+	return m, nil
+}
+
+// ChunkSize is the chunk size of new jobs.
+func (m *Manager) ChunkSize() int { return m.cfg.ChunkSize }
+
+// RequestID is the request_id of chunk n of a job: "<job id>:<n>". It is
+// the same on every send of the chunk, so TOP applies the chunk once.
+func RequestID(jobID string, n int64) string {
+	return jobID + ":" + strconv.FormatInt(n, 10)
+}
+
+// newJobID returns a new job id: "bj-" and 24 random base32 characters
+// (120 bits), so request ids stay unique for TOP even across data
+// directories.
+func newJobID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return "bj-" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+}
+
+// Job returns a job.
+func (m *Manager) Job(ctx context.Context, id string) (store.Job, error) {
+	j, err := m.store.Job(ctx, id)
+	return j, mapStoreErr(err)
+}
+
+// ListJobs returns one page of jobs, newest first.
+func (m *Manager) ListJobs(ctx context.Context, q store.JobQuery) (store.JobPage, error) {
+	p, err := m.store.ListJobs(ctx, q)
+	return p, mapStoreErr(err)
+}
+
+// Counts counts the jobs by state (for metrics).
+func (m *Manager) Counts(ctx context.Context) (map[store.State]int64, error) {
+	return m.store.CountJobs(ctx)
+}
+
+// SyncJobCounts counts the jobs by state name (queued, running,
+// succeeded, failed, cancelled; every state, 0 when none), for the
+// servicecenterd_sync_jobs gauge (metrics.SyncJobCounter).
+func (m *Manager) SyncJobCounts(ctx context.Context) (map[string]int64, error) {
+	counts, err := m.store.CountJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, 5)
+	for _, st := range store.CommittedStates() {
+		out[st.String()] = counts[st]
+	}
+	return out, nil
+}
+
+func mapStoreErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrJobNotFound, err)
+	case errors.Is(err, store.ErrBadPageToken):
+		return ErrBadPageToken
+	}
+	return err
+}
+
+// Cancel cancels a job that has not finished: chunks not yet sent are
+// never sent, a chunk in flight is abandoned. It returns the job, and
+// ErrJobFinished (with the job) when it had already finished.
+func (m *Manager) Cancel(ctx context.Context, id string) (store.Job, error) {
+	j, err := m.store.UpdateJob(ctx, id, store.JobUpdate{
+		From: []store.State{store.StateQueued, store.StateRunning}, State: store.StateCancelled, Time: m.now(),
+	})
+	switch {
+	case errors.Is(err, store.ErrStateConflict):
+		return j, ErrJobFinished
+	case err != nil:
+		return j, mapStoreErr(err)
+	}
+	m.mu.Lock()
+	stop := m.running[id]
+	m.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	m.logger.Info("blacklist sync job cancelled", slog.String("job_id", id))
+	m.changedJob(j)
+	m.emit(Event{Kind: EventJobFinished, Job: j, Chunk: -1})
+	return j, nil
+}
+
+// Run delivers jobs until ctx ends, then waits for the deliveries in
+// flight to stop (a chunk in flight is resent, with the same request_id,
+// by the next run). Jobs left RUNNING or QUEUED by a previous run resume.
+func (m *Manager) Run(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		m.stopOnce.Do(func() { close(m.stopped) })
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	<-retry.C
+	for {
+		if err := m.startJobs(ctx, &wg); err != nil && ctx.Err() == nil {
+			m.logger.Error("blacklist sync: cannot list jobs to deliver; retrying", slog.String("error", err.Error()))
+			retry.Reset(time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.kick:
+		case <-retry.C:
+		}
+	}
+}
+
+// wake makes Run look for jobs to start.
+func (m *Manager) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// startJobs starts the oldest runnable jobs while there is room.
+func (m *Manager) startJobs(ctx context.Context, wg *sync.WaitGroup) error {
+	m.mu.Lock()
+	free := m.cfg.ConcurrentJobs - len(m.running)
+	busy := len(m.running)
+	m.mu.Unlock()
+	if free <= 0 || ctx.Err() != nil {
+		return nil
+	}
+	page, err := m.store.ListJobs(ctx, store.JobQuery{
+		States: []store.State{store.StateQueued, store.StateRunning}, OldestFirst: true, PageSize: free + busy,
+	})
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, j := range page.Jobs {
+		if len(m.running) >= m.cfg.ConcurrentJobs {
+			break
+		}
+		if _, ok := m.running[j.ID]; ok {
+			continue
+		}
+		jctx, cancel := context.WithCancel(ctx)
+		m.running[j.ID] = cancel
+		id := j.ID
+		wg.Go(func() {
+			defer m.jobStopped(id, cancel)
+			m.runJob(jctx, id)
+		})
+	}
+	return nil
+}
+
+func (m *Manager) jobStopped(id string, cancel context.CancelFunc) {
+	cancel()
+	m.mu.Lock()
+	delete(m.running, id)
+	m.mu.Unlock()
+	m.wake()
+}
+
+// changedJob wakes the watchers of j.
+func (m *Manager) changedJob(j store.Job) {
+	m.mu.Lock()
+	slot := m.changed[j.ID]
+	delete(m.changed, j.ID)
+	m.mu.Unlock()
+	if slot != nil {
+		close(slot.ch)
+	}
+}
+
+// changes returns a channel closed at the job's next change, and a
+// function to call when no longer waiting on it.
+func (m *Manager) changes(id string) (<-chan struct{}, func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	slot := m.changed[id]
+	if slot == nil {
+		slot = &watchSlot{ch: make(chan struct{})}
+		m.changed[id] = slot
+	}
+	slot.n++
+	return slot.ch, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if slot.n--; slot.n == 0 && m.changed[id] == slot {
+			delete(m.changed, id)
+		}
+	}
+}
+
+func (m *Manager) emit(e Event) {
+	if m.cfg.Observer != nil {
+		m.cfg.Observer(e)
+	}
+}

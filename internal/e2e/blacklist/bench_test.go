@@ -1,0 +1,151 @@
+//go:build blacklistbench
+
+package blacklist
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
+)
+
+// TestBenchBlacklist is `make bench-blacklist`: for each size (BENCH_SIZES,
+// default 100000,1000000) it writes a CSV file, imports it with
+// `servicecenterd blacklist import --no-wait` into a real servicecenterd
+// (default settings, its store in a fresh temp dir) against an in-memory
+// emulator in this process, waits for the job to succeed, checks that
+// every entry was applied exactly once, and reports entries per second of
+// the import and of the sync, and the server's peak RSS (VmHWM).
+func TestBenchBlacklist(t *testing.T) {
+	sizes := []int{100_000, 1_000_000}
+	if s := os.Getenv("BENCH_SIZES"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				t.Fatalf("BENCH_SIZES: %q", f)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	bin := buildBinary(t)
+	type row struct {
+		n                     int
+		importDur, syncDur    time.Duration
+		rssImport, rssTotal   int64
+		fileBytes, storeBytes int64
+	}
+	var rows []row
+	for _, n := range sizes {
+		r := row{n: n}
+		dir := t.TempDir()
+		file := filepath.Join(dir, "blacklist.csv")
+		r.fileBytes = writeCSV(t, file, n)
+		e := startEmulator(t, topemu.Config{MaxRecordedCalls: -1})
+		p := startProcess(t, bin, e, filepath.Join(dir, "data"), strings.Fields(os.Getenv("BENCH_SERVE_FLAGS"))...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+
+		start := time.Now()
+		out, err := exec.CommandContext(ctx, bin, "blacklist", "import", file, "--supplier-id", "10000000001", "--no-wait", "--addr", p.grpcAddr).CombinedOutput()
+		r.importDur = time.Since(start)
+		if err != nil {
+			t.Fatalf("import of %d: %v\n%s", n, err, out)
+		}
+		m := regexp.MustCompile(`job (bj-[a-z0-9]+) queued`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("no job id in %s", out)
+		}
+		r.rssImport = p.peakRSS(t)
+
+		start = time.Now()
+		j := waitJob(ctx, t, p.client, string(m[1]))
+		r.syncDur = time.Since(start)
+		r.rssTotal = p.peakRSS(t)
+		cancel()
+		if j.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || j.GetAcknowledgedCount() != int64(n) {
+			t.Fatalf("job of %d: %v", n, j)
+		}
+		b := e.emu.Stats().Blacklist
+		if b.EntriesApplied != int64(n) || b.MobilesApplied != n || b.MaxAppliesPerMobile != 1 {
+			t.Fatalf("emulator for %d: %+v", n, b)
+		}
+		p.stop(t)
+		r.storeBytes = dirSize(t, filepath.Join(dir, "data"))
+		rows = append(rows, r)
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nbulk blacklist sync: servicecenterd (default settings: chunks of 100, 4 in flight) against the in-memory emulator, %s\n\n", cpuInfo())
+	fmt.Fprintf(&b, "| entries | CSV | import (CLI → store) | import entries/s | sync (store → TOP) | sync entries/s | peak RSS after import | peak RSS overall | store on disk |\n")
+	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %s | %s | %.0f | %s | %.0f | %s | %s | %s |\n", r.n, mib(r.fileBytes),
+			r.importDur.Round(10*time.Millisecond), float64(r.n)/r.importDur.Seconds(),
+			r.syncDur.Round(10*time.Millisecond), float64(r.n)/r.syncDur.Seconds(),
+			mib(r.rssImport), mib(r.rssTotal), mib(r.storeBytes))
+	}
+	fmt.Print(b.String())
+}
+
+func writeCSV(t *testing.T, path string, n int) int64 {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString("mobile,reason\n")
+	for i := range n {
+		fmt.Fprintf(w, "%s,%d\n", mobile(i), 1+i%5)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	f.Close()
+	return fi.Size()
+}
+
+func dirSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	var total int64
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			total += fi.Size()
+		}
+	}
+	return total
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func cpuInfo() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	model, cpus := "", 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "processor") {
+			cpus++
+		}
+		if v, ok := strings.CutPrefix(line, "model name"); ok && model == "" {
+			model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return fmt.Sprintf("%d × %s", cpus, model)
+}

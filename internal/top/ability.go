@@ -1,0 +1,257 @@
+package top
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Ability is one entry of taglist.get's ability_map, e.g.
+// "tv_install":{"effective":true,"serviceCode":"tv_install","abilityLevel":4}.
+type Ability struct {
+	// Effective says whether the ability is active.
+	Effective bool
+	// ServiceCode is the service the worker can perform.
+	ServiceCode string
+	// AbilityLevel is 0 none, 1 junior, 2 intermediate, 3 senior, 4 expert.
+	AbilityLevel int64
+	// Extra holds attributes beyond the documented three, as raw JSON.
+	Extra map[string]json.RawMessage
+}
+
+// ParseAbilityMap parses ability_map. TOP sends a JSON object's members,
+// sometimes without the outer braces (as in the API document's example);
+// both forms parse. Unknown abilities and attributes are kept. An empty
+// text is an empty map.
+func ParseAbilityMap(s string) (map[string]Ability, error) {
+	text := strings.TrimSpace(s)
+	if text == "" {
+		return map[string]Ability{}, nil
+	}
+	if !strings.HasPrefix(text, "{") {
+		text = "{" + text + "}"
+	}
+	if out, ok := parseAbilitiesFast([]byte(text)); ok {
+		return out, nil
+	}
+	return parseAbilitiesSlow(text)
+}
+
+// parseAbilitiesSlow is ParseAbilityMap through encoding/json, one
+// json.Unmarshal per ability and attribute; it words every error.
+func parseAbilitiesSlow(text string) (map[string]Ability, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &raw); err != nil {
+		return nil, fmt.Errorf("ability_map is not a JSON object: %s", jsonReason(err))
+	}
+	out := make(map[string]Ability, len(raw))
+	for name, value := range raw {
+		var attrs map[string]json.RawMessage
+		if err := json.Unmarshal(value, &attrs); err != nil {
+			return nil, fmt.Errorf("ability_map[%q] is not a JSON object", name)
+		}
+		var a Ability
+		for k, v := range attrs {
+			var err error
+			switch k {
+			case "effective":
+				var b Bool
+				err = json.Unmarshal(v, &b)
+				a.Effective = bool(b)
+			case "serviceCode":
+				var s String
+				err = json.Unmarshal(v, &s)
+				a.ServiceCode = string(s)
+			case "abilityLevel":
+				var n Int64
+				err = json.Unmarshal(v, &n)
+				a.AbilityLevel = int64(n)
+			default:
+				if a.Extra == nil {
+					a.Extra = map[string]json.RawMessage{}
+				}
+				a.Extra[k] = v
+			}
+			if err != nil {
+				return nil, fmt.Errorf("ability_map[%q].%s: %w", name, k, err)
+			}
+		}
+		out[name] = a
+	}
+	return out, nil
+}
+
+// parseAbilitiesFast parses the abilities of the JSON object text in one
+// pass, without reflection. It gives up (false) on anything unusual, an
+// escaped or non-UTF-8 key, a value that is not an object, an attribute
+// that does not decode, so that parseAbilitiesSlow answers (and words the
+// error); when it succeeds, its result is parseAbilitiesSlow's (duplicate
+// names and attributes: the last wins, as in a map). FuzzParseAbilityMap
+// holds it to that.
+func parseAbilitiesFast(text []byte) (map[string]Ability, bool) {
+	if !json.Valid(text) {
+		return nil, false
+	}
+	out := make(map[string]Ability, 4)
+	ok := eachMember(text, skipJSONSpace(text, 0), func(name string, value []byte) bool {
+		var a Ability
+		if !eachMember(value, 0, func(k string, v []byte) bool {
+			var err error
+			switch k {
+			case "effective":
+				var b Bool
+				err = b.UnmarshalJSON(v)
+				a.Effective = bool(b)
+			case "serviceCode":
+				var s String
+				err = s.UnmarshalJSON(v)
+				a.ServiceCode = string(s)
+			case "abilityLevel":
+				var n Int64
+				err = n.UnmarshalJSON(v)
+				a.AbilityLevel = int64(n)
+			default:
+				if a.Extra == nil {
+					a.Extra = map[string]json.RawMessage{}
+				}
+				a.Extra[k] = bytes.Clone(v)
+			}
+			return err == nil
+		}) {
+			return false
+		}
+		out[name] = a
+		return true
+	})
+	return out, ok
+}
+
+// eachMember calls fn with each member of the valid JSON object starting
+// at b[i] (its value's exact bytes), and reports false when b[i] is not an
+// object, a key has an escape or is not UTF-8, or fn returns false.
+func eachMember(b []byte, i int, fn func(key string, value []byte) bool) bool {
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for i < len(b) && b[i] == '"' {
+		end := bytes.IndexByte(b[i+1:], '"')
+		if end < 0 {
+			return false
+		}
+		key := b[i+1 : i+1+end]
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			return false
+		}
+		i = skipJSONSpace(b, i+end+2)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		start := skipJSONSpace(b, i+1)
+		i = skipJSONValue(b, start)
+		if !fn(string(key), b[start:i]) {
+			return false
+		}
+		i = skipJSONSpace(b, i)
+		if i < len(b) && b[i] == '}' {
+			return true
+		}
+		if i >= len(b) || b[i] != ',' {
+			return false
+		}
+		i = skipJSONSpace(b, i+1)
+	}
+	return false
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the end of the valid JSON value starting at b[i].
+func skipJSONValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			i++
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			i++
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+			i++
+		default:
+			i++
+		}
+		if depth == 0 && i > 0 && (b[i-1] == '"' || b[i-1] == '}' || b[i-1] == ']') {
+			return i
+		}
+	}
+	return i
+}
+
+// FormatAbilityMap renders abilities as TOP does: the members of a JSON
+// object without the outer braces, keys in sorted order.
+func FormatAbilityMap(abilities map[string]Ability) string {
+	names := make([]string, 0, len(abilities))
+	for name := range abilities {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var b bytes.Buffer
+	for i, name := range names {
+		a := abilities[name]
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, name)
+		b.WriteString(`:{"effective":`)
+		b.WriteString(strconv.FormatBool(a.Effective))
+		b.WriteString(`,"serviceCode":`)
+		writeJSONString(&b, a.ServiceCode)
+		b.WriteString(`,"abilityLevel":`)
+		b.WriteString(strconv.FormatInt(a.AbilityLevel, 10))
+		extras := make([]string, 0, len(a.Extra))
+		for k := range a.Extra {
+			extras = append(extras, k)
+		}
+		slices.Sort(extras)
+		for _, k := range extras {
+			b.WriteByte(',')
+			writeJSONString(&b, k)
+			b.WriteByte(':')
+			b.Write(a.Extra[k])
+		}
+		b.WriteByte('}')
+	}
+	return b.String()
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	q, _ := json.Marshal(s) // marshalling a string cannot fail
+	b.Write(q)
+}

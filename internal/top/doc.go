@@ -1,0 +1,13 @@
+// Package top is servicecenterd's knowledge of the Taobao Open Platform
+// (TOP) REST protocol, written once for both sides of a call: method
+// names, system parameters, signing, form encoding, the UTC+8 time
+// format, envelopes, the platform's error codes and how they classify,
+// and the typed requests and responses of the TOP methods servicecenterd
+// calls, with the field names of their API documents. Requests turn
+// themselves into TOP's form parameters and back; responses decode TOP's
+// normal and simplified JSON and encode as TOP does (JSON and XML).
+//
+// The TOP client (internal/topclient) and the TOP emulator
+// (internal/topemu) both build on this package, so the two sides cannot
+// drift apart. Sources for every rule are in ../shared/docs/top-protocol.md.
+package top

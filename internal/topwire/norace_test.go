@@ -1,5 +1,0 @@
-//go:build !race
-
-package topwire
-
-const raceEnabled = false

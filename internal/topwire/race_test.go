@@ -1,7 +1,0 @@
-//go:build race
-
-package topwire
-
-// raceEnabled is true under -race, where sync.Pool drops items on purpose
-// and allocation counts do not hold.
-const raceEnabled = true
