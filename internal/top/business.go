@@ -6,7 +6,8 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 )
 
-// Business codes the seeds document for the workcard methods.
+// Business codes the API documents give for the workcard methods
+// (docs/top-protocol.md §8).
 const (
 	// MsgCodeWorkcardNotFound is assignworker's 1008 工单不存在.
 	MsgCodeWorkcardNotFound = "1008"

@@ -9,5 +9,6 @@
 //
 // The TOP client (internal/topclient) and the TOP emulator
 // (internal/topemu) both build on this package, so the two sides cannot
-// drift apart. Sources for every rule are in ../shared/docs/top-protocol.md.
+// drift apart. docs/top-protocol.md states every rule in prose, with its
+// source (API document, platform table, SDKs, or our emulator's choice).
 package top

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Platform error codes from TOP's published table (top-protocol.md §6).
+// Platform error codes from TOP's published table (docs/top-protocol.md §6).
 const (
 	CodeUploadFail               = 3
 	CodeUserCallLimited          = 4
@@ -38,8 +38,9 @@ const (
 	CodeInvalidArguments         = 41
 	CodeForbiddenRequest         = 42
 	CodeParameterError           = 43
-	// CodeRemoteServiceErrorDoc is the code the seeds' error examples show
-	// with "Remote service error"; live TOP sends 15. Both mean the same.
+	// CodeRemoteServiceErrorDoc is the code the API documents' error
+	// examples show with "Remote service error"; live TOP sends 15. Both
+	// mean the same (docs/top-protocol.md §6).
 	CodeRemoteServiceErrorDoc = 50
 	CodeInsufficientSecurity  = 53
 )
@@ -153,7 +154,7 @@ const (
 	// ClassQuota is flow control (4-8, accesscontrol.* sub-codes).
 	ClassQuota
 	// ClassPlatform is a platform fault (isp.* sub-codes, 10, 15 and the
-	// seeds' 50 without a caller sub-code). Often transient.
+	// API documents' 50 without a caller sub-code). Often transient.
 	ClassPlatform
 )
 
@@ -175,7 +176,7 @@ func (c Class) String() string {
 }
 
 // Classify classifies a TOP error by its sub_code first and its code second.
-// A remote service error (15, or 50 as the seeds show it) carrying an isv.*
+// A remote service error (15, or 50 as the API documents show it) carrying an isv.*
 // sub_code is the caller's fault; with an isp.* sub_code or none it is the
 // platform's.
 func Classify(code int, subCode string) Class {

@@ -50,7 +50,7 @@ type TagListResult struct {
 	// Success is success.
 	Success Bool `json:"success" xml:"success"`
 	// HomeWorkerTags is home_worker_tags when TOP puts it beside
-	// result_data instead of inside it; the seed's field table reads so,
+	// result_data instead of inside it; the API document's field table reads so,
 	// its XML example does not. Decoders should merge both.
 	HomeWorkerTags List[WorkerManageRule] `json:"home_worker_tags,omitempty" xml:"-"`
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // TOP documents its fields as String, Number, Boolean and Date, but real
-// answers (and the seeds' examples) send numbers as strings, booleans as
+// answers (and the API documents' examples) send numbers as strings, booleans as
 // strings and dates as strings in UTC+8. The types below decode every
 // harmless variant and reject the rest with an error that shows the value.
 
@@ -37,7 +37,7 @@ func (n Int64) String() string { return strconv.FormatInt(int64(n), 10) }
 
 // Bool is a TOP Boolean. It decodes from true/false, the strings "true",
 // "false", "1", "0" and "" (false), and from any JSON number (0 is false);
-// anything else, such as the seeds' "xxx", is an error.
+// anything else, such as the API document's "xxx", is an error.
 type Bool bool
 
 // UnmarshalJSON implements json.Unmarshaler.

@@ -99,7 +99,7 @@ func TestResponseShapes(t *testing.T) {
 }
 
 // TestTagListMergesHomeWorkerTags checks that home_worker_tags sent beside
-// result_data (as the seed's field table reads) end up in result_data.
+// result_data (as the API document's field table reads) end up in result_data.
 func TestTagListMergesHomeWorkerTags(t *testing.T) {
 	t.Parallel()
 	bodies := []string{

@@ -30,7 +30,7 @@ const (
 	testID      = "11010519491231002X"
 )
 
-// oracleSign is the documented TOP signature (top-protocol.md §3), written
+// oracleSign is the documented TOP signature (docs/top-protocol.md §3), written
 // here from crypto/md5 and crypto/hmac directly so that the client's wire
 // output is checked against the specification, not against top.
 func oracleSign(method, secret string, form url.Values) string {

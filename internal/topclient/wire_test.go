@@ -17,7 +17,7 @@ import (
 )
 
 // TestOracleSignOfficialVector checks the test's own signature oracle
-// against TOP's published example (top-protocol.md §3, V1), so that the
+// against TOP's published example (docs/top-protocol.md §3), so that the
 // wire tests below check the client against the specification.
 func TestOracleSignOfficialVector(t *testing.T) {
 	t.Parallel()
