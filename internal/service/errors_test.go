@@ -112,20 +112,6 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestReasonPart(t *testing.T) {
-	tests := map[string]string{
-		"isv.invalid-parameter":        "ISV_INVALID_PARAMETER",
-		"isv.invalid-parameter:mobile": "ISV_INVALID_PARAMETER_MOBILE",
-		"..":                           "UNKNOWN",
-		strings.Repeat("a", 80):        strings.Repeat("A", 50),
-	}
-	for in, want := range tests {
-		if got := reasonPart(in); got != want {
-			t.Errorf("reasonPart(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestNoValidEntriesListsRejections: an import whose entries were all
 // refused answers INVALID_ARGUMENT with one field violation per reported
 // entry, naming its index and line.
@@ -149,5 +135,82 @@ func TestNoValidEntriesListsRejections(t *testing.T) {
 	want := []string{"entries[0].mobile: must be a mainland China mobile number (line 2)", "entries[4].reason[1]: repeats a reason"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("violations %q, want %q", got, want)
+	}
+}
+
+// TestStatusMetadata compares the whole status of every kind of TOP
+// failure: code, message and ErrorInfo metadata, as callers read them.
+func TestStatusMetadata(t *testing.T) {
+	ban := &top.ErrorResponse{Code: 7, Msg: "App Call Limited", SubCode: top.SubCodeAppAccessCount,
+		SubMsg: "This ban will last for 42 more seconds", RequestID: "rid-ban"}
+	tests := []struct {
+		name string
+		err  error
+		code codes.Code
+		msg  string
+		md   map[string]string
+	}{
+		{"business", &top.BusinessError{Method: top.MethodAssignWorker, Code: "1008", Message: "工单不存在 13812345678",
+			DisplayMsg: "工单不存在", RequestID: "rid-biz"}, codes.NotFound,
+			"tmall.servicecenter.workcard.assignworker: business failure 1008: 工单不存在 138****5678",
+			map[string]string{"top_method": top.MethodAssignWorker, "top_biz_code": "1008", "top_msg": "工单不存在 138****5678",
+				"top_display_msg": "工单不存在", "top_request_id": "rid-biz"}},
+		{"business without code", &top.BusinessError{Method: top.MethodWorkerUpdate}, codes.Unknown,
+			"tmall.servicecenter.worker.update: business failure",
+			map[string]string{"top_method": top.MethodWorkerUpdate, "top_biz_code": ""}},
+		{"platform", &topclient.APIError{Method: top.MethodWorkerTagList, HTTPStatus: 200, Attempts: 1, Resp: top.ErrorResponse{
+			Code: 15, Msg: "Remote service error", SubCode: "isv.invalid-parameter", SubMsg: "mobile 13812345678", RequestID: "rid-api"}},
+			codes.InvalidArgument,
+			"top tmall.servicecenter.worker.taglist.get: top error 15 Remote service error (isv.invalid-parameter: mobile 138****5678) request_id=rid-api",
+			map[string]string{"top_method": top.MethodWorkerTagList, "top_code": "15", "top_sub_code": "isv.invalid-parameter",
+				"top_msg": "Remote service error", "top_sub_msg": "mobile 138****5678", "top_request_id": "rid-api"}},
+		{"ban", &topclient.BanError{Method: top.MethodAssignWorker, RetryAfter: 41500 * time.Millisecond, Resp: ban},
+			codes.ResourceExhausted,
+			"top tmall.servicecenter.workcard.assignworker: quota ban (app) for 42s more: top error 7 App Call Limited (accesscontrol.limited-by-app-access-count: This ban will last for 42 more seconds)",
+			map[string]string{"top_method": top.MethodAssignWorker, "retry_after_seconds": "42", "top_code": "7",
+				"top_sub_code": top.SubCodeAppAccessCount, "top_msg": "App Call Limited",
+				"top_sub_msg": "This ban will last for 42 more seconds", "top_request_id": "rid-ban"}},
+		{"transport", &topclient.TransportError{Method: top.MethodBlacklistSync, StatusCode: 503, Attempts: 3},
+			codes.Unavailable, "top taobao.logistics.express.user.blacklist.tms.sync: HTTP 503 Service Unavailable after 3 attempts",
+			map[string]string{"top_method": top.MethodBlacklistSync, "http_status": "503"}},
+		{"transport without response", &topclient.TransportError{Method: top.MethodBlacklistSync, Err: errors.New("connection refused")},
+			codes.Unavailable, "top taobao.logistics.express.user.blacklist.tms.sync: no HTTP response: connection refused",
+			map[string]string{"top_method": top.MethodBlacklistSync}},
+		{"decode", &topclient.DecodeError{Method: top.MethodWorkerTagList, Err: errors.New("success: xxx is not a boolean")},
+			codes.Unavailable, "top tmall.servicecenter.worker.taglist.get: decode response: success: xxx is not a boolean",
+			map[string]string{"top_method": top.MethodWorkerTagList}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := status.Convert(Status(context.Background(), slog.New(slog.DiscardHandler), fmt.Errorf("handler: %w", tt.err)))
+			if st.Code() != tt.code || st.Message() != tt.msg {
+				t.Fatalf("status %v %q, want %v %q", st.Code(), st.Message(), tt.code, tt.msg)
+			}
+			var md map[string]string
+			for _, d := range st.Details() {
+				if info, ok := d.(*errdetails.ErrorInfo); ok {
+					md = info.GetMetadata()
+				}
+			}
+			if fmt.Sprint(md) != fmt.Sprint(tt.md) {
+				t.Fatalf("metadata\n got %v\nwant %v", md, tt.md)
+			}
+		})
+	}
+}
+
+// TestEveryKindHasACode: every top.Kind maps to its own gRPC code, and
+// only KindUnknown to UNKNOWN.
+func TestEveryKindHasACode(t *testing.T) {
+	seen := map[codes.Code]top.Kind{}
+	for _, k := range top.Kinds() {
+		c := CodeOf(k)
+		if c == codes.OK || (c == codes.Unknown) != (k == top.KindUnknown) {
+			t.Errorf("kind %v maps to %v", k, c)
+		}
+		if prev, dup := seen[c]; dup {
+			t.Errorf("kinds %v and %v both map to %v", prev, k, c)
+		}
+		seen[c] = k
 	}
 }

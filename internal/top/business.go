@@ -6,13 +6,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 )
 
-// Business codes the API documents give for the workcard methods
-// (docs/top-protocol.md §8).
-const (
-	// MsgCodeWorkcardNotFound is assignworker's 1008 工单不存在.
-	MsgCodeWorkcardNotFound = "1008"
-)
-
 // BusinessError is a failure TOP reports inside a success envelope:
 // result.success=false with msg_code/msg_info (assignworker, taglist.get,
 // virtualphone.bind), error_code/error_msg (worker.update) or

@@ -45,9 +45,6 @@ func (e *ErrorResponse) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Class classifies the error; see Classify.
-func (e *ErrorResponse) Class() Class { return Classify(e.Code, e.SubCode) }
-
 // Error describes the error with TOP's code, sub-code and messages. Phone
 // and identity numbers that TOP echoes in its messages are masked.
 func (e *ErrorResponse) Error() string {

@@ -1,6 +1,7 @@
 package top
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,74 +46,76 @@ const (
 	CodeInsufficientSecurity  = 53
 )
 
+// PlatformCode is one row of TOP's platform error table: what the code
+// means when no sub-code says otherwise (docs/top-protocol.md §6, §7).
+type PlatformCode struct {
+	// Code is error_response.code.
+	Code int
+	// Message is TOP's msg for the code, as the table spells it.
+	Message string
+	// Kind says who must act.
+	Kind Kind
+	// Repeat says whether the same call may be sent again.
+	Repeat Repeat
+}
+
+// platformCodes is TOP's platform error table. A new platform code is one
+// row here; the client's retries, the gRPC status and the bulk sync follow.
+var platformCodes = [...]PlatformCode{
+	{CodeUploadFail, "Upload Fail", KindConfig, RepeatLater},
+	{CodeUserCallLimited, "User Call Limited", KindQuota, RepeatLater},
+	{CodeSessionCallLimited, "Session Call Limited", KindQuota, RepeatLater},
+	{CodePartnerCallLimited, "Partner Call Limited", KindQuota, RepeatLater},
+	{CodeAppCallLimited, "App Call Limited", KindQuota, RepeatLater},
+	{CodeAppCallExceedsFrequency, "App Call Exceeds Limited Frequency", KindQuota, RepeatLater},
+	{CodeHTTPActionNotAllowed, "Http Action Not Allowed", KindConfig, RepeatLater},
+	// TOP did not run the call: any call may be sent again at once.
+	{CodeServiceUnavailable, "Service Currently Unavailable", KindUnavailable, RepeatNow},
+	{CodeInsufficientISVPerms, "Insufficient ISV Permissions", KindPermission, RepeatLater},
+	{CodeInsufficientUserPerms, "Insufficient User Permissions", KindPermission, RepeatLater},
+	{CodeInsufficientPartnerPerms, "Insufficient Partner Permissions", KindPermission, RepeatLater},
+	{CodeRemoteServiceError, "Remote service error", KindUnavailable, RepeatLater},
+	{CodeMissingMethod, "Missing Method", KindConfig, RepeatLater},
+	{CodeInvalidMethod, "Invalid Method", KindConfig, RepeatLater},
+	{CodeInvalidFormat, "Invalid Format", KindConfig, RepeatLater},
+	{CodeMissingSignature, "Missing Signature", KindConfig, RepeatLater},
+	{CodeInvalidSignature, "Invalid Signature", KindConfig, RepeatLater},
+	{CodeMissingSession, "Missing Session", KindSession, RepeatLater},
+	{CodeInvalidSession, "Invalid Session", KindSession, RepeatLater},
+	{CodeMissingAppKey, "Missing App Key", KindConfig, RepeatLater},
+	{CodeInvalidAppKey, "Invalid App Key", KindConfig, RepeatLater},
+	{CodeMissingTimestamp, "Missing Timestamp", KindConfig, RepeatLater},
+	{CodeInvalidTimestamp, "Invalid Timestamp", KindConfig, RepeatLater},
+	{CodeMissingVersion, "Missing Version", KindConfig, RepeatLater},
+	{CodeInvalidVersion, "Invalid Version", KindConfig, RepeatLater},
+	{CodeUnsupportedVersion, "Unsupported Version", KindConfig, RepeatLater},
+	// The request's content is refused: sending it again cannot succeed.
+	{CodeMissingRequiredArguments, "Missing Required Arguments", KindInvalid, RepeatNever},
+	{CodeInvalidArguments, "Invalid Arguments", KindInvalid, RepeatNever},
+	{CodeForbiddenRequest, "Forbidden Request", KindConfig, RepeatLater},
+	{CodeParameterError, "Parameter Error", KindInvalid, RepeatNever},
+	{CodeRemoteServiceErrorDoc, "Remote service error", KindUnavailable, RepeatLater},
+	{CodeInsufficientSecurity, "Insufficient security level", KindPermission, RepeatLater},
+}
+
+// PlatformCodes returns a copy of TOP's platform error table, in code order.
+func PlatformCodes() []PlatformCode { return slices.Clone(platformCodes[:]) }
+
+// LookupPlatformCode returns the table's row for code.
+func LookupPlatformCode(code int) (PlatformCode, bool) {
+	for _, c := range platformCodes {
+		if c.Code == code {
+			return c, true
+		}
+	}
+	return PlatformCode{}, false
+}
+
 // Message returns TOP's message for a platform code, or "" when the code is
 // not in the published table.
 func Message(code int) string {
-	switch code {
-	case CodeUploadFail:
-		return "Upload Fail"
-	case CodeUserCallLimited:
-		return "User Call Limited"
-	case CodeSessionCallLimited:
-		return "Session Call Limited"
-	case CodePartnerCallLimited:
-		return "Partner Call Limited"
-	case CodeAppCallLimited:
-		return "App Call Limited"
-	case CodeAppCallExceedsFrequency:
-		return "App Call Exceeds Limited Frequency"
-	case CodeHTTPActionNotAllowed:
-		return "Http Action Not Allowed"
-	case CodeServiceUnavailable:
-		return "Service Currently Unavailable"
-	case CodeInsufficientISVPerms:
-		return "Insufficient ISV Permissions"
-	case CodeInsufficientUserPerms:
-		return "Insufficient User Permissions"
-	case CodeInsufficientPartnerPerms:
-		return "Insufficient Partner Permissions"
-	case CodeRemoteServiceError, CodeRemoteServiceErrorDoc:
-		return "Remote service error"
-	case CodeMissingMethod:
-		return "Missing Method"
-	case CodeInvalidMethod:
-		return "Invalid Method"
-	case CodeInvalidFormat:
-		return "Invalid Format"
-	case CodeMissingSignature:
-		return "Missing Signature"
-	case CodeInvalidSignature:
-		return "Invalid Signature"
-	case CodeMissingSession:
-		return "Missing Session"
-	case CodeInvalidSession:
-		return "Invalid Session"
-	case CodeMissingAppKey:
-		return "Missing App Key"
-	case CodeInvalidAppKey:
-		return "Invalid App Key"
-	case CodeMissingTimestamp:
-		return "Missing Timestamp"
-	case CodeInvalidTimestamp:
-		return "Invalid Timestamp"
-	case CodeMissingVersion:
-		return "Missing Version"
-	case CodeInvalidVersion:
-		return "Invalid Version"
-	case CodeUnsupportedVersion:
-		return "Unsupported Version"
-	case CodeMissingRequiredArguments:
-		return "Missing Required Arguments"
-	case CodeInvalidArguments:
-		return "Invalid Arguments"
-	case CodeForbiddenRequest:
-		return "Forbidden Request"
-	case CodeParameterError:
-		return "Parameter Error"
-	case CodeInsufficientSecurity:
-		return "Insufficient security level"
-	}
-	return ""
+	c, _ := LookupPlatformCode(code)
+	return c.Message
 }
 
 // Sub-code prefixes and the sub-codes servicecenterd acts on.
@@ -134,90 +137,6 @@ const (
 	// SubCodeDynamicAccessCount is a frequency ban for this app.
 	SubCodeDynamicAccessCount = "accesscontrol.limited-by-dynamic-access-count"
 )
-
-// Class groups TOP errors by who must act on them.
-type Class int
-
-// The error classes.
-const (
-	// ClassUnknown is an error TOP's documentation does not explain.
-	ClassUnknown Class = iota
-	// ClassCaller is the caller's fault: missing or invalid parameters, a
-	// business rule (isv.* sub-codes, 21-23, 30-34, 40-43). Do not retry
-	// without changing the request.
-	ClassCaller
-	// ClassAuth is a credential problem: app key, signature or session
-	// (24-29). Fix the configuration or re-authorise.
-	ClassAuth
-	// ClassPermission is a missing permission (11-13, 53).
-	ClassPermission
-	// ClassQuota is flow control (4-8, accesscontrol.* sub-codes).
-	ClassQuota
-	// ClassPlatform is a platform fault (isp.* sub-codes, 10, 15 and the
-	// API documents' 50 without a caller sub-code). Often transient.
-	ClassPlatform
-)
-
-// String names the class.
-func (c Class) String() string {
-	switch c {
-	case ClassCaller:
-		return "caller"
-	case ClassAuth:
-		return "auth"
-	case ClassPermission:
-		return "permission"
-	case ClassQuota:
-		return "quota"
-	case ClassPlatform:
-		return "platform"
-	}
-	return "unknown"
-}
-
-// Classify classifies a TOP error by its sub_code first and its code second.
-// A remote service error (15, or 50 as the API documents show it) carrying an isv.*
-// sub_code is the caller's fault; with an isp.* sub_code or none it is the
-// platform's.
-func Classify(code int, subCode string) Class {
-	switch {
-	case strings.HasPrefix(subCode, SubCodePrefixQuota):
-		return ClassQuota
-	case strings.HasPrefix(subCode, SubCodePrefixPlatform):
-		return ClassPlatform
-	case strings.HasPrefix(subCode, SubCodePrefixCaller):
-		if strings.Contains(subCode, "permission") {
-			return ClassPermission
-		}
-		return ClassCaller
-	}
-	switch code {
-	case CodeUserCallLimited, CodeSessionCallLimited, CodePartnerCallLimited,
-		CodeAppCallLimited, CodeAppCallExceedsFrequency:
-		return ClassQuota
-	case CodeServiceUnavailable, CodeRemoteServiceError, CodeRemoteServiceErrorDoc:
-		return ClassPlatform
-	case CodeInsufficientISVPerms, CodeInsufficientUserPerms, CodeInsufficientPartnerPerms,
-		CodeInsufficientSecurity:
-		return ClassPermission
-	case CodeMissingSignature, CodeInvalidSignature, CodeMissingSession, CodeInvalidSession,
-		CodeMissingAppKey, CodeInvalidAppKey:
-		return ClassAuth
-	case CodeUploadFail, CodeHTTPActionNotAllowed, CodeMissingMethod, CodeInvalidMethod,
-		CodeInvalidFormat, CodeMissingTimestamp, CodeInvalidTimestamp, CodeMissingVersion,
-		CodeInvalidVersion, CodeUnsupportedVersion, CodeMissingRequiredArguments,
-		CodeInvalidArguments, CodeForbiddenRequest, CodeParameterError:
-		return ClassCaller
-	}
-	return ClassUnknown
-}
-
-// Retryable reports whether repeating the same call may succeed without any
-// change: code 10 (service unavailable) and isp.* sub-codes. Quota errors
-// are not retryable here; they end when their ban ends (see ParseBan).
-func Retryable(code int, subCode string) bool {
-	return code == CodeServiceUnavailable || strings.HasPrefix(subCode, SubCodePrefixPlatform)
-}
 
 // BanScope says what a quota ban applies to.
 type BanScope int

@@ -202,40 +202,6 @@ func TestResponseKey(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
-	tests := []struct {
-		code      int
-		sub       string
-		class     Class
-		retryable bool
-	}{
-		{50, "isv.invalid-parameter", ClassCaller, false},
-		{15, "isv.invalid-parameter", ClassCaller, false},
-		{15, "isp.top-remote-connection-timeout", ClassPlatform, true},
-		{50, "", ClassPlatform, false},
-		{15, "", ClassPlatform, false},
-		{10, "", ClassPlatform, true},
-		{7, "accesscontrol.limited-by-app-access-count", ClassQuota, false},
-		{8, "", ClassQuota, false},
-		{27, "", ClassAuth, false},
-		{25, "", ClassAuth, false},
-		{11, "", ClassPermission, false},
-		{15, "isv.permission-api-package-limit", ClassPermission, false},
-		{40, "", ClassCaller, false},
-		{41, "", ClassCaller, false},
-		{31, "", ClassCaller, false},
-		{999, "", ClassUnknown, false},
-	}
-	for _, tt := range tests {
-		if got := Classify(tt.code, tt.sub); got != tt.class {
-			t.Errorf("Classify(%d, %q) = %s, want %s", tt.code, tt.sub, got, tt.class)
-		}
-		if got := Retryable(tt.code, tt.sub); got != tt.retryable {
-			t.Errorf("Retryable(%d, %q) = %v", tt.code, tt.sub, got)
-		}
-	}
-}
-
 func TestParseBan(t *testing.T) {
 	tests := []struct {
 		msg  string
@@ -266,7 +232,7 @@ func TestErrorResponseDecodeAndMask(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := env.ErrorResponse
-	if e.Code != 15 || e.RequestID != "abc" || e.Class() != ClassCaller {
+	if e.Code != 15 || e.RequestID != "abc" || KindOf(e.Code, e.SubCode) != KindInvalid {
 		t.Fatalf("decoded %+v", e)
 	}
 	if strings.Contains(e.Error(), "13812345678") || !strings.Contains(e.Error(), "138****5678") {

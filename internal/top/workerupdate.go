@@ -5,7 +5,7 @@ import (
 )
 
 // Business error codes of tmall.servicecenter.worker.update, from its API
-// document.
+// document; their texts and kinds are in the business-code table (codes.go).
 const (
 	WorkerCodeSystemError        = 100000 // 系统错误
 	WorkerCodeCheckFailed        = 100001 // 工人信息校验失败

@@ -59,7 +59,7 @@ func (b *bans) check(method string, now time.Time) *BanError {
 // will last for N more seconds"); it returns the BanError for the call that
 // received resp, or nil when resp announces no ban.
 func (b *bans) record(method string, resp *top.ErrorResponse, now time.Time) *BanError {
-	if !isQuota(resp) {
+	if !top.IsQuota(resp.Code, resp.SubCode) {
 		return nil
 	}
 	d, ok := top.ParseBan(resp.SubMsg)
@@ -94,11 +94,4 @@ func (b *bans) record(method string, resp *top.ErrorResponse, now time.Time) *Ba
 func (x *ban) errorFor(method string, scope top.BanScope, now time.Time) *BanError {
 	resp := x.resp
 	return &BanError{Method: method, Scope: scope, RetryAfter: x.until.Sub(now), Until: x.until, Resp: &resp}
-}
-
-// isQuota reports whether resp is a flow-control error: codes 4 to 8 or an
-// accesscontrol.* sub-code.
-func isQuota(resp *top.ErrorResponse) bool {
-	return resp.Code >= top.CodeUserCallLimited && resp.Code <= top.CodeAppCallExceedsFrequency ||
-		resp.Class() == top.ClassQuota
 }

@@ -54,7 +54,7 @@ func TestBanFailsFast(t *testing.T) {
 			if n := u.count.Load(); n != 1 {
 				t.Fatalf("banned call reached the gateway (%d requests)", n)
 			}
-			if last := infos[len(infos)-1]; last.Outcome != OutcomeBanned || last.Attempts != 0 || last.Class != top.ClassQuota {
+			if last := infos[len(infos)-1]; last.Outcome != OutcomeBanned || last.Attempts != 0 || last.Kind != top.KindQuota {
 				t.Fatalf("CallInfo %+v", last)
 			}
 			clock.Advance(40 * time.Second)
@@ -114,7 +114,7 @@ func TestQuotaWithoutBan(t *testing.T) {
 	ctx := testCtx(t)
 	_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Class() != top.ClassQuota {
+	if !errors.As(err, &ae) || ae.TOPFailure().Kind != top.KindQuota {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil || u.count.Load() != 2 {

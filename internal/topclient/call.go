@@ -72,27 +72,14 @@ func (c *Client) putState(st *callState) {
 	c.states.Put(st)
 }
 
-// failure says whether a failed attempt may be retried.
-type failure int
-
-const (
-	// final: do not retry.
-	final failure = iota
-	// notSent: the request cannot have reached the server complete; safe
-	// to retry any call.
-	notSent
-	// ambiguous: the server may have acted (request written, no answer or
-	// a 502/503/504, or an isp.* platform error); retry idempotent calls only.
-	ambiguous
-	// refused: TOP answered that it did not run the call (code 10);
-	// safe to retry any call.
-	refused
-)
-
 // attempt is the result of sending a call once.
 type attempt struct {
-	err       error // nil on success
-	failure   failure
+	err error // nil on success
+	// repeat says whether the attempt may be repeated (top.Repeat.Retry):
+	// top.RepeatOf for TOP's errors, and for a failed exchange RepeatNow
+	// when nothing was written, RepeatIfIdempotent when TOP may have
+	// acted, RepeatLater otherwise.
+	repeat    top.Repeat
 	outcome   Outcome
 	status    int
 	apiErr    *top.ErrorResponse
@@ -107,7 +94,7 @@ func (c *Client) do(ctx context.Context, method string, st *callState, out any, 
 	info := CallInfo{Method: method}
 	if be := c.bans.check(method, start); be != nil {
 		c.putState(st)
-		info.Outcome, info.Class, info.Code, info.SubCode = OutcomeBanned, top.ClassQuota, be.Resp.Code, be.Resp.SubCode
+		info.Outcome, info.Kind, info.Code, info.SubCode = OutcomeBanned, top.KindQuota, be.Resp.Code, be.Resp.SubCode
 		c.observe(&info, start)
 		return be
 	}
@@ -137,7 +124,7 @@ func (c *Client) do(ctx context.Context, method string, st *callState, out any, 
 		}
 		info.Attempts++
 		a = c.send(ctx, method, st, data, out, info.Attempts)
-		if a.err == nil || !c.shouldRetry(a.failure, idempotent) || info.Attempts >= c.maxAttempts {
+		if a.err == nil || !a.repeat.Retry(idempotent) || info.Attempts >= c.maxAttempts {
 			break
 		}
 		if err := c.sleep(ctx, info.Attempts); err != nil {
@@ -151,7 +138,7 @@ func (c *Client) do(ctx context.Context, method string, st *callState, out any, 
 	if c.observer != nil {
 		info.Outcome, info.HTTPStatus, info.RequestID = a.outcome, a.status, a.requestID
 		if a.apiErr != nil {
-			info.Class, info.Code, info.SubCode = a.apiErr.Class(), a.apiErr.Code, a.apiErr.SubCode
+			info.Kind, info.Code, info.SubCode = top.KindOf(a.apiErr.Code, a.apiErr.SubCode), a.apiErr.Code, a.apiErr.SubCode
 			if info.RequestID == "" {
 				info.RequestID = a.apiErr.RequestID
 			}
@@ -166,16 +153,6 @@ func (c *Client) observe(info *CallInfo, start time.Time) {
 		info.Duration = c.now().Sub(start)
 		c.observer(*info)
 	}
-}
-
-func (c *Client) shouldRetry(f failure, idempotent bool) bool {
-	switch f {
-	case notSent, refused:
-		return true
-	case ambiguous:
-		return idempotent
-	}
-	return false
 }
 
 // sleep waits before retry number n (1 for the first retry) with full
@@ -303,27 +280,28 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		if ctx.Err() != nil {
 			return attempt{err: canceled(ctx, method, "sending"), outcome: OutcomeCanceled}
 		}
-		f := notSent
+		r := top.RepeatNow // nothing reached TOP
 		var certErr *tls.CertificateVerificationError
 		switch {
 		case errors.As(err, &certErr):
-			f = final // the same certificate will fail again
+			r = top.RepeatLater // the same certificate will fail again
 		case st.written.Load():
-			f = ambiguous
+			r = top.RepeatIfIdempotent
 		}
-		return attempt{err: &TransportError{Method: method, Err: c.scrubError(unwrapURLError(err), st), Attempts: n},
-			failure: f, outcome: OutcomeTransportError}
+		return attempt{err: &TransportError{Method: method, Err: c.scrubError(unwrapURLError(err), st), Attempts: n, repeat: r},
+			repeat: r, outcome: OutcomeTransportError}
 	}
 	defer resp.Body.Close()
 	a := attempt{status: resp.StatusCode}
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
-		a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Attempts: n}
-		a.outcome = OutcomeTransportError
+		a.repeat = top.RepeatLater
 		switch resp.StatusCode {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			a.failure = ambiguous
+			a.repeat = top.RepeatIfIdempotent
 		}
+		a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Attempts: n, repeat: a.repeat}
+		a.outcome = OutcomeTransportError
 		return a
 	}
 	buf, err := readBounded(resp.Body, st.resp[:0], c.maxResponse, resp.ContentLength)
@@ -333,11 +311,12 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 			a.err, a.outcome = canceled(ctx, method, "reading the answer"), OutcomeCanceled
 			return a
 		}
-		a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Err: c.scrubError(err, st), Attempts: n}
-		a.outcome = OutcomeTransportError
+		a.repeat = top.RepeatLater
 		if tl := (*tooLargeError)(nil); !errors.As(err, &tl) {
-			a.failure = ambiguous // the answer was cut short
+			a.repeat = top.RepeatIfIdempotent // the answer was cut short
 		}
+		a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Err: c.scrubError(err, st), Attempts: n, repeat: a.repeat}
+		a.outcome = OutcomeTransportError
 		return a
 	}
 	apiErr, err := decodeResponse(method, buf, out)
@@ -346,8 +325,9 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		var nj *notJSONError
 		isNotJSON := errors.As(err, &nj)
 		err = c.scrubError(err, st)
+		a.repeat = top.RepeatLater
 		if isNotJSON {
-			a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Err: err, Attempts: n}
+			a.err = &TransportError{Method: method, StatusCode: resp.StatusCode, Err: err, Attempts: n, repeat: a.repeat}
 			a.outcome = OutcomeTransportError
 		} else {
 			a.err, a.outcome = &DecodeError{Method: method, Err: err}, OutcomeDecodeError
@@ -359,17 +339,12 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		apiErr.Msg, apiErr.SubMsg = c.scrub(apiErr.Msg, st), c.scrub(apiErr.SubMsg, st)
 		a.apiErr = apiErr
 		if be := c.bans.record(method, apiErr, c.now()); be != nil {
-			a.err, a.outcome = be, OutcomeBanned
+			a.err, a.outcome, a.repeat = be, OutcomeBanned, top.RepeatAfterBan
 			return a
 		}
 		a.err = &APIError{Method: method, Resp: *apiErr, HTTPStatus: resp.StatusCode, Attempts: n}
 		a.outcome = OutcomeAPIError
-		switch {
-		case apiErr.Code == top.CodeServiceUnavailable:
-			a.failure = refused
-		case strings.HasPrefix(apiErr.SubCode, top.SubCodePrefixPlatform):
-			a.failure = ambiguous
-		}
+		a.repeat = top.RepeatOf(apiErr.Code, apiErr.SubCode)
 	default:
 		a.outcome = OutcomeOK
 		if c.observer != nil {

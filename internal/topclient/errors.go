@@ -40,8 +40,9 @@ type CallInfo struct {
 	Duration time.Duration
 	// Outcome is how the call ended.
 	Outcome Outcome
-	// Class classifies TOP's error (api_error and banned outcomes).
-	Class top.Class
+	// Kind says who must act on TOP's error (api_error and banned
+	// outcomes; see top.KindOf).
+	Kind top.Kind
 	// Code and SubCode are TOP's error code and sub_code, if any.
 	Code    int
 	SubCode string
@@ -69,8 +70,13 @@ type APIError struct {
 	Attempts int
 }
 
-// Class classifies the error by sub_code, then code (top.Classify).
-func (e *APIError) Class() top.Class { return e.Resp.Class() }
+// TOPFailure implements top.Failer: TOP's error_response classified by
+// sub_code, then code (top.PlatformFailure).
+func (e *APIError) TOPFailure() top.Failure {
+	f := top.PlatformFailure(e.Method, &e.Resp)
+	f.Err = e
+	return f
+}
 
 // Error implements error.
 func (e *APIError) Error() string {
@@ -100,8 +106,16 @@ type BanError struct {
 	Resp *top.ErrorResponse
 }
 
-// Class is always top.ClassQuota.
-func (e *BanError) Class() top.Class { return top.ClassQuota }
+// TOPFailure implements top.Failer: always top.KindQuota and
+// top.RepeatAfterBan, with the reason of the error that started the ban.
+func (e *BanError) TOPFailure() top.Failure {
+	f := top.Failure{Kind: top.KindQuota, Repeat: top.RepeatAfterBan, RetryAfter: e.RetryAfter,
+		Reason: top.ReasonQuotaBanned, Method: e.Method, Platform: e.Resp, Err: e}
+	if e.Resp != nil {
+		f.Reason, f.RequestID = top.PlatformReason(e.Resp.Code, e.Resp.SubCode), e.Resp.RequestID
+	}
+	return f
+}
 
 // Error implements error.
 func (e *BanError) Error() string {
@@ -128,10 +142,26 @@ type TransportError struct {
 	Err error
 	// Attempts is how many times the call was sent.
 	Attempts int
+	// repeat is what the client decided about sending the call again;
+	// RepeatNever (unset, as in an error built by hand) reads as RepeatLater.
+	repeat top.Repeat
 }
 
 // Unwrap returns the cause.
 func (e *TransportError) Unwrap() error { return e.Err }
+
+// TOPFailure implements top.Failer: top.KindUnavailable; the call may be
+// sent again at once when it never left, when idempotent when TOP may have
+// acted (written and unanswered, cut short, HTTP 502/503/504), later
+// otherwise.
+func (e *TransportError) TOPFailure() top.Failure {
+	r := e.repeat
+	if r == top.RepeatNever {
+		r = top.RepeatLater
+	}
+	return top.Failure{Kind: top.KindUnavailable, Repeat: r, Reason: top.ReasonUnavailable,
+		Method: e.Method, HTTPStatus: e.StatusCode, Err: e}
+}
 
 // Error implements error.
 func (e *TransportError) Error() string {
@@ -164,6 +194,12 @@ type DecodeError struct {
 
 // Unwrap returns the decoder's error.
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// TOPFailure implements top.Failer: top.KindUnavailable, top.RepeatLater.
+func (e *DecodeError) TOPFailure() top.Failure {
+	return top.Failure{Kind: top.KindUnavailable, Repeat: top.RepeatLater, Reason: top.ReasonBadResponse,
+		Method: e.Method, Err: e}
+}
 
 // Error implements error; values quoted by the decoder are masked.
 func (e *DecodeError) Error() string {

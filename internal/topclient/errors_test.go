@@ -20,18 +20,18 @@ func TestAPIErrors(t *testing.T) {
 		name, body string
 		code       int
 		subCode    string
-		class      top.Class
+		kind       top.Kind
 	}{
-		{"seed remote error 50 isv", `{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数 ` + testPhone + `"}`, 50, "isv.invalid-parameter", top.ClassCaller},
-		{"live remote error 15 isv", `{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"id ` + testID + ` invalid"}`, 15, "isv.invalid-parameter", top.ClassCaller},
-		{"15 without sub_code", `{"code":15,"msg":"Remote service error"}`, 15, "", top.ClassPlatform},
-		{"50 isp", `{"code":50,"msg":"Remote service error","sub_code":"isp.top-remote-unknown-error"}`, 50, "isp.top-remote-unknown-error", top.ClassPlatform},
-		{"signature", `{"code":25,"msg":"Invalid signature"}`, 25, "", top.ClassAuth},
-		{"session", `{"code":"27","msg":"Invalid session"}`, 27, "", top.ClassAuth},
-		{"permission", `{"code":11,"msg":"Insufficient ISV Permissions","sub_code":"isv.permission-api-package-limit"}`, 11, "isv.permission-api-package-limit", top.ClassPermission},
-		{"arguments", `{"code":41,"msg":"Invalid arguments:worker"}`, 41, "", top.ClassCaller},
-		{"quota without ban", `{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count"}`, 7, "accesscontrol.limited-by-app-access-count", top.ClassQuota},
-		{"unknown", `{"code":99,"msg":"?"}`, 99, "", top.ClassUnknown},
+		{"API document remote error 50 isv", `{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数 ` + testPhone + `"}`, 50, "isv.invalid-parameter", top.KindInvalid},
+		{"live remote error 15 isv", `{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"id ` + testID + ` invalid"}`, 15, "isv.invalid-parameter", top.KindInvalid},
+		{"15 without sub_code", `{"code":15,"msg":"Remote service error"}`, 15, "", top.KindUnavailable},
+		{"50 isp", `{"code":50,"msg":"Remote service error","sub_code":"isp.top-remote-unknown-error"}`, 50, "isp.top-remote-unknown-error", top.KindUnavailable},
+		{"signature", `{"code":25,"msg":"Invalid signature"}`, 25, "", top.KindConfig},
+		{"session", `{"code":"27","msg":"Invalid session"}`, 27, "", top.KindSession},
+		{"permission", `{"code":11,"msg":"Insufficient ISV Permissions","sub_code":"isv.permission-api-package-limit"}`, 11, "isv.permission-api-package-limit", top.KindPermission},
+		{"arguments", `{"code":41,"msg":"Invalid arguments:worker"}`, 41, "", top.KindInvalid},
+		{"quota without ban", `{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-app-access-count"}`, 7, "accesscontrol.limited-by-app-access-count", top.KindQuota},
+		{"unknown", `{"code":99,"msg":"?"}`, 99, "", top.KindUnknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,8 +46,8 @@ func TestAPIErrors(t *testing.T) {
 				t.Fatalf("err = %v (%T), want APIError", err, err)
 			}
 			if ae.Method != top.MethodWorkerUpdate || ae.Resp.Code != tt.code || ae.Resp.SubCode != tt.subCode ||
-				ae.Resp.RequestID != "req-1" || ae.HTTPStatus != 200 || ae.Attempts != 1 || ae.Class() != tt.class {
-				t.Fatalf("APIError %+v class %v, want code %d sub_code %q class %v", ae, ae.Class(), tt.code, tt.subCode, tt.class)
+				ae.Resp.RequestID != "req-1" || ae.HTTPStatus != 200 || ae.Attempts != 1 || ae.TOPFailure().Kind != tt.kind {
+				t.Fatalf("APIError %+v kind %v, want code %d sub_code %q kind %v", ae, ae.TOPFailure().Kind, tt.code, tt.subCode, tt.kind)
 			}
 			if ae.Resp.Msg == "" {
 				t.Fatal("msg lost")
@@ -55,7 +55,7 @@ func TestAPIErrors(t *testing.T) {
 			if l := leaks(err.Error()); len(l) > 0 {
 				t.Fatalf("error %q leaks %v", err, l)
 			}
-			if info.Outcome != OutcomeAPIError || info.Code != tt.code || info.SubCode != tt.subCode || info.Class != tt.class ||
+			if info.Outcome != OutcomeAPIError || info.Code != tt.code || info.SubCode != tt.subCode || info.Kind != tt.kind ||
 				info.RequestID != "req-1" || info.Attempts != 1 || info.HTTPStatus != 200 {
 				t.Fatalf("CallInfo %+v", info)
 			}

@@ -62,8 +62,10 @@ type genericResult struct {
 type failureKind struct {
 	name  string
 	retry string // "always", "idempotent", "never"
-	dial  bool   // fail at connect time, before anything is written
-	reply func(w http.ResponseWriter)
+	// repeat is what top.FailureOf says of the error when the failure persists.
+	repeat top.Repeat
+	dial   bool // fail at connect time, before anything is written
+	reply  func(w http.ResponseWriter)
 }
 
 func failureKinds() []failureKind {
@@ -74,28 +76,28 @@ func failureKinds() []failureKind {
 		return func(w http.ResponseWriter) { http.Error(w, http.StatusText(code), code) }
 	}
 	return []failureKind{
-		{name: "connection refused", retry: "always", dial: true},
-		{name: "dropped after request", retry: "idempotent", reply: func(w http.ResponseWriter) {
+		{name: "connection refused", retry: "always", repeat: top.RepeatNow, dial: true},
+		{name: "dropped after request", retry: "idempotent", repeat: top.RepeatIfIdempotent, reply: func(w http.ResponseWriter) {
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err == nil {
 				_ = conn.Close()
 			}
 		}},
-		{name: "answer cut short", retry: "idempotent", reply: func(w http.ResponseWriter) {
+		{name: "answer cut short", retry: "idempotent", repeat: top.RepeatIfIdempotent, reply: func(w http.ResponseWriter) {
 			w.Header().Set("Content-Length", "200")
 			_, _ = w.Write([]byte(`{"result":`))
 		}},
-		{name: "HTTP 502", retry: "idempotent", reply: status(502)},
-		{name: "HTTP 503", retry: "idempotent", reply: status(503)},
-		{name: "HTTP 504", retry: "idempotent", reply: status(504)},
-		{name: "HTTP 500", retry: "never", reply: status(500)},
-		{name: "code 10", retry: "always", reply: errBody(`{"code":10,"msg":"Service Currently Unavailable"}`)},
-		{name: "isp sub-code", retry: "idempotent", reply: errBody(`{"code":15,"msg":"Remote service error","sub_code":"isp.top-remote-connection-timeout"}`)},
-		{name: "isv sub-code", retry: "never", reply: errBody(`{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter"}`)},
-		{name: "signature", retry: "never", reply: errBody(`{"code":25,"msg":"Invalid signature"}`)},
-		{name: "quota without ban", retry: "never", reply: errBody(`{"code":7,"msg":"App Call Limited"}`)},
-		{name: "not JSON", retry: "never", reply: func(w http.ResponseWriter) { _, _ = w.Write([]byte("<html>")) }},
-		{name: "bad success", retry: "never", reply: func(w http.ResponseWriter) {
+		{name: "HTTP 502", retry: "idempotent", repeat: top.RepeatIfIdempotent, reply: status(502)},
+		{name: "HTTP 503", retry: "idempotent", repeat: top.RepeatIfIdempotent, reply: status(503)},
+		{name: "HTTP 504", retry: "idempotent", repeat: top.RepeatIfIdempotent, reply: status(504)},
+		{name: "HTTP 500", retry: "never", repeat: top.RepeatLater, reply: status(500)},
+		{name: "code 10", retry: "always", repeat: top.RepeatNow, reply: errBody(`{"code":10,"msg":"Service Currently Unavailable"}`)},
+		{name: "isp sub-code", retry: "idempotent", repeat: top.RepeatIfIdempotent, reply: errBody(`{"code":15,"msg":"Remote service error","sub_code":"isp.top-remote-connection-timeout"}`)},
+		{name: "isv sub-code", retry: "never", repeat: top.RepeatNever, reply: errBody(`{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter"}`)},
+		{name: "signature", retry: "never", repeat: top.RepeatLater, reply: errBody(`{"code":25,"msg":"Invalid signature"}`)},
+		{name: "quota without ban", retry: "never", repeat: top.RepeatLater, reply: errBody(`{"code":7,"msg":"App Call Limited"}`)},
+		{name: "not JSON", retry: "never", repeat: top.RepeatLater, reply: func(w http.ResponseWriter) { _, _ = w.Write([]byte("<html>")) }},
+		{name: "bad success", retry: "never", repeat: top.RepeatLater, reply: func(w http.ResponseWriter) {
 			writeJSON(w, `{"result":{"success":"xxx"},"user_blacklist_response":{"success":"xxx"}}`)
 		}},
 	}
@@ -158,6 +160,11 @@ func runRetryCase(t *testing.T, kind failureKind, cl caller, failN, wantAttempts
 	err := cl.call(testCtx(t), c)
 	if (err == nil) != wantOK {
 		t.Fatalf("err = %v, want success %v", err, wantOK)
+	}
+	if err != nil {
+		if f, ok := top.FailureOf(err); !ok || f.Repeat != kind.repeat || f.Err == nil {
+			t.Fatalf("FailureOf(%v) = %+v, %v; want repeat %v", err, f, ok, kind.repeat)
+		}
 	}
 	if info.Attempts != wantAttempts {
 		t.Fatalf("%d attempts, want %d (err %v)", info.Attempts, wantAttempts, err)

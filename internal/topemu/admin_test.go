@@ -271,7 +271,7 @@ func TestFaultHTTPStatusAndBusy(t *testing.T) {
 	_, body = e.call(blacklistReq("busy-1", 1, [2]string{"13800000001", "1"}))
 	var r top.BlacklistSyncResponse
 	ok(t, top.MethodBlacklistSync, body, &r)
-	if u := r.UserBlacklistResponse; bool(u.Success) || u.Code != topemu.BlacklistCodeBusy || !bool(u.IsRetry) {
+	if u := r.UserBlacklistResponse; bool(u.Success) || u.Code != top.BlacklistCodeBusy || !bool(u.IsRetry) {
 		t.Fatalf("busy sync: %s", body)
 	}
 	if _, body := e.call(blacklistReq("busy-1", 1, [2]string{"13800000001", "1"})); string(mustOutcome(t, body)) != "true/200" {
@@ -280,7 +280,7 @@ func TestFaultHTTPStatusAndBusy(t *testing.T) {
 	if e.emu.Stats().Blacklist.EntriesApplied != 1 {
 		t.Fatal("busy call applied entries")
 	}
-	if success, code := outcome(t, top.MethodAssignWorker, mustCall(e, demoCalls(t)[top.MethodAssignWorker])); success || code != topemu.CodeSystemBusy {
+	if success, code := outcome(t, top.MethodAssignWorker, mustCall(e, demoCalls(t)[top.MethodAssignWorker])); success || code != top.BizSystemBusy {
 		t.Fatalf("busy assign: %v %s", success, code)
 	}
 }

@@ -10,15 +10,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
-// Codes of user_blacklist_response. "200"/SUCCESS is from the API
-// document; the others are the emulator's choice, listed in README.md.
-const (
-	BlacklistCodeSuccess  = "200" // SUCCESS
-	BlacklistCodeInvalid  = "400" // PARAM_ERROR: <which field and why>
-	BlacklistCodeConflict = "409" // REQUEST_ID_CONFLICT: same request_id, different payload
-	BlacklistCodeBusy     = "500" // SYSTEM_BUSY, is_retry true
-)
-
 // MaxBlacklistEntries is the most entries one sync call may carry.
 const MaxBlacklistEntries = 100
 
@@ -29,7 +20,9 @@ func blacklistAnswer(success bool, code, message string, retry bool) answer {
 }
 
 // blacklistSuccess is the answer to an applied request and to its replays.
-func blacklistSuccess() answer { return blacklistAnswer(true, BlacklistCodeSuccess, "SUCCESS", false) }
+func blacklistSuccess() answer {
+	return blacklistAnswer(true, top.BlacklistCodeSuccess, "SUCCESS", false)
+}
 
 // syncBlacklist is taobao.logistics.express.user.blacklist.tms.sync.
 //
@@ -47,11 +40,11 @@ func (e *Emulator) syncBlacklist(ctx context.Context, p url.Values, now time.Tim
 		return missingParam("user_blacklist_request")
 	}
 	if busy {
-		return blacklistAnswer(false, BlacklistCodeBusy, "SYSTEM_BUSY", true)
+		return blacklistAnswer(false, top.BlacklistCodeBusy, "SYSTEM_BUSY", true)
 	}
 	invalid := validateBlacklist(u)
 	if u.RequestID == "" {
-		return blacklistAnswer(false, BlacklistCodeInvalid, invalid, false)
+		return blacklistAnswer(false, top.BlacklistCodeInvalid, invalid, false)
 	}
 	fp := fingerprint(u)
 
@@ -63,11 +56,11 @@ func (e *Emulator) syncBlacklist(ctx context.Context, p url.Values, now time.Tim
 			return blacklistSuccess()
 		}
 		e.stats.countSync(false, true)
-		return blacklistAnswer(false, BlacklistCodeConflict,
+		return blacklistAnswer(false, top.BlacklistCodeConflict,
 			"REQUEST_ID_CONFLICT: request_id was already used with a different payload", false)
 	}
 	if invalid != "" {
-		return blacklistAnswer(false, BlacklistCodeInvalid, invalid, false)
+		return blacklistAnswer(false, top.BlacklistCodeInvalid, invalid, false)
 	}
 	listed := u.OperateType == top.OperateUpsert
 	supplier := e.m.intern(u.SupplierID)
@@ -115,7 +108,7 @@ func (e *Emulator) syncBlacklist(ctx context.Context, p url.Values, now time.Tim
 // storageFailedRetry answers a failed save of a sync: a transient failure.
 func (e *Emulator) storageFailedRetry(err error) answer {
 	e.log.Error("save blacklist sync", "err", err)
-	return blacklistAnswer(false, BlacklistCodeBusy, "SYSTEM_BUSY", true)
+	return blacklistAnswer(false, top.BlacklistCodeBusy, "SYSTEM_BUSY", true)
 }
 
 // validateBlacklist returns the PARAM_ERROR message for u, or "".

@@ -3,6 +3,7 @@ package topemu_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,14 +77,14 @@ func TestBusinessRules(t *testing.T) {
 	}{
 		{"assign by id", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567"}), true, ""},
 		{"assign by mobile", assign(map[string]string{"workcard_id": "3456789", "target_worker_mobile": "13712345678", "type": "3", "service_store_id": "12345"}), true, ""},
-		{"assign unknown workcard", assign(map[string]string{"workcard_id": "999", "target_worker_id": "1234567"}), false, topemu.CodeWorkcardNotFound},
-		{"assign unknown worker id", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "42"}), false, topemu.CodeWorkerNotFound},
-		{"assign unknown worker mobile", assign(map[string]string{"workcard_id": "2345678", "target_worker_mobile": "13900000000"}), false, topemu.CodeWorkerNotFound},
-		{"assign blacklisted worker", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234569"}), false, topemu.CodeWorkerBlacklisted},
-		{"assign in another store", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "service_store_id": "1122"}), false, topemu.CodeStoreMismatch},
-		{"assign id and mobile disagree", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_mobile": "13712345678"}), false, topemu.CodeWorkerMismatch},
-		{"assign wrong name", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_name": "李四"}), false, topemu.CodeWorkerMismatch},
-		{"assign unknown fulfil task", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "fulfil_task_id": "7"}), false, topemu.CodeFulfilTaskNotFound},
+		{"assign unknown workcard", assign(map[string]string{"workcard_id": "999", "target_worker_id": "1234567"}), false, top.BizWorkcardNotFound},
+		{"assign unknown worker id", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "42"}), false, top.BizWorkerNotFound},
+		{"assign unknown worker mobile", assign(map[string]string{"workcard_id": "2345678", "target_worker_mobile": "13900000000"}), false, top.BizWorkerNotFound},
+		{"assign blacklisted worker", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234569"}), false, top.BizWorkerBlacklisted},
+		{"assign in another store", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "service_store_id": "1122"}), false, top.BizStoreMismatch},
+		{"assign id and mobile disagree", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_mobile": "13712345678"}), false, top.BizWorkerMismatch},
+		{"assign wrong name", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "target_worker_name": "李四"}), false, top.BizWorkerMismatch},
+		{"assign unknown fulfil task", assign(map[string]string{"workcard_id": "2345678", "target_worker_id": "1234567", "fulfil_task_id": "7"}), false, top.BizFulfilTaskNotFound},
 
 		{"update", updateWorker(t, zhang(map[string]any{"work_type": "full_time"})), true, ""},
 		{"update by provider name", updateWorker(t, map[string]any{"name": "张三", "phone": 13712345678, "biz_type": "appliance_install", "provider_name": "演示服务商"}), true, ""},
@@ -98,12 +99,12 @@ func TestBusinessRules(t *testing.T) {
 		{"update other provider", updateWorker(t, zhang(map[string]any{"provider_id": 2})), false, "10006"},
 
 		{"taglist", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002x", "mobile": "13245678901"}}, true, ""},
-		{"taglist wrong mobile", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002X", "mobile": "13712345678"}}, false, topemu.CodeWorkerNotFound},
+		{"taglist wrong mobile", req{method: top.MethodWorkerTagList, biz: map[string]string{"id_number": "11010519491231002X", "mobile": "13712345678"}}, false, top.BizWorkerNotFound},
 
 		{"bind", bind(`{"request_source":{"service_store_code":"FWS1122"},"workcard_id":11111222}`), true, ""},
 		{"bind without store", bind(`{"request_source":{"real_tp_nick":"x"},"workcard_id":2345678}`), true, ""},
-		{"bind unknown workcard", bind(`{"request_source":{},"workcard_id":1}`), false, topemu.CodeWorkcardNotFound},
-		{"bind other store", bind(`{"request_source":{"service_store_code":"FWS12345"},"workcard_id":11111222}`), false, topemu.CodeStoreMismatch},
+		{"bind unknown workcard", bind(`{"request_source":{},"workcard_id":1}`), false, top.BizWorkcardNotFound},
+		{"bind other store", bind(`{"request_source":{"service_store_code":"FWS12345"},"workcard_id":11111222}`), false, top.BizStoreMismatch},
 
 		{"blacklist add", blacklistReq("r-add", 1, [2]string{"13800000001", "1,2"}, [2]string{"13800000002", ""}), true, "200"},
 		{"blacklist delete", blacklistReq("r-del", 2, [2]string{"13111111111", ""}), true, "200"},
@@ -125,6 +126,10 @@ func TestBusinessRules(t *testing.T) {
 			success, code := outcome(t, tt.rq.method, body)
 			if success != tt.success || code != tt.code {
 				t.Fatalf("got success=%v code=%q, want %v %q: %s", success, code, tt.success, tt.code, body)
+			}
+			// Every code the emulator answers is in top's table, for this method.
+			if c, found := top.LookupBusinessCode(code); code != "" && (!found || !slices.Contains(c.Methods, tt.rq.method)) {
+				t.Fatalf("code %q of %s is not in top's business-code table for it (%+v)", code, tt.rq.method, c)
 			}
 		})
 	}
@@ -271,7 +276,7 @@ func TestBlacklistIdempotency(t *testing.T) {
 	var r top.BlacklistSyncResponse
 	ok(t, top.MethodBlacklistSync, body, &r)
 	u := r.UserBlacklistResponse
-	if bool(u.Success) || u.Code != topemu.BlacklistCodeConflict || bool(u.IsRetry) {
+	if bool(u.Success) || u.Code != top.BlacklistCodeConflict || bool(u.IsRetry) {
 		t.Fatalf("conflict: %s", body)
 	}
 	if mustJSON(t, e.emu.Snapshot()) != mustJSON(t, before) {

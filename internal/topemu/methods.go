@@ -12,65 +12,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
-// Business codes (msg_code) of assignworker, taglist.get and
-// virtualphone.bind. 1008 is from the API document; the others are the
-// emulator's choice, listed in README.md.
-const (
-	CodeWorkcardNotFound   = "1008" // 工单不存在
-	CodeWorkerNotFound     = "1009" // 工人不存在
-	CodeWorkerBlacklisted  = "1010" // 工人已被列入黑名单
-	CodeStoreMismatch      = "1011" // 工单不属于该网点
-	CodeWorkerMismatch     = "1012" // 工人信息不一致
-	CodeFulfilTaskNotFound = "1013" // 核销单不存在
-	CodeSystemBusy         = "9999" // 系统繁忙，请稍后重试
-)
-
-// businessMessage returns the message of a business code.
-func businessMessage(code string) string {
-	switch code {
-	case CodeWorkcardNotFound:
-		return "工单不存在"
-	case CodeWorkerNotFound:
-		return "工人不存在"
-	case CodeWorkerBlacklisted:
-		return "工人已被列入黑名单"
-	case CodeStoreMismatch:
-		return "工单不属于该网点"
-	case CodeWorkerMismatch:
-		return "工人信息不一致"
-	case CodeFulfilTaskNotFound:
-		return "核销单不存在"
-	case CodeSystemBusy:
-		return "系统繁忙，请稍后重试"
-	}
-	return ""
-}
-
-// workerMessage returns worker.update's message for its documented codes.
-func workerMessage(code int64) string {
-	switch code {
-	case top.WorkerCodeSystemError:
-		return "系统错误"
-	case top.WorkerCodeWorkerEmpty:
-		return "工人信息为空"
-	case top.WorkerCodeProviderEmpty:
-		return "服务商id为空或者服务商名称为空"
-	case top.WorkerCodeWorkerNotFound:
-		return "工人不存在"
-	case top.WorkerCodeNameMissing:
-		return "缺少工人姓名"
-	case top.WorkerCodePhoneMissing:
-		return "缺少工人电话"
-	case top.WorkerCodeStoreNotFound:
-		return "网点不存在"
-	case top.WorkerCodeInvalidCategory:
-		return "category_id 无效"
-	case top.WorkerCodeInvalidBizType:
-		return "biz_type 无效"
-	}
-	return ""
-}
-
 // dispatch runs the method's business logic. busy answers the method's
 // transient failure instead (a fault rule).
 func (e *Emulator) dispatch(ctx context.Context, method string, p url.Values, now time.Time, busy bool) answer {
@@ -96,7 +37,7 @@ func (e *Emulator) storageFailed(method string, err error) answer {
 }
 
 func assignResult(code string) answer {
-	msg := businessMessage(code)
+	msg := top.BusinessText(code)
 	return answer{resp: &top.AssignWorkerResponse{Result: top.AssignWorkerResult{
 		Success: false, MsgCode: top.String(code), MsgInfo: msg, DisplayMsg: msg,
 	}}}
@@ -121,7 +62,7 @@ func (e *Emulator) assignWorker(ctx context.Context, p url.Values, now time.Time
 		return remoteInvalid(top.SubCodeInvalidParameter, "ext_json must be a JSON object")
 	}
 	if busy {
-		return assignResult(CodeSystemBusy)
+		return assignResult(top.BizSystemBusy)
 	}
 	opType := req.Type
 	if opType == 0 {
@@ -132,30 +73,30 @@ func (e *Emulator) assignWorker(ctx context.Context, p url.Values, now time.Time
 	defer e.mu.Unlock()
 	wc, ok := e.m.workcards[req.WorkcardID]
 	if !ok {
-		return assignResult(CodeWorkcardNotFound)
+		return assignResult(top.BizWorkcardNotFound)
 	}
 	if req.ServiceStoreID != 0 && req.ServiceStoreID != wc.ServiceStoreID {
-		return assignResult(CodeStoreMismatch)
+		return assignResult(top.BizStoreMismatch)
 	}
 	if req.FulfilTaskID != 0 && !slices.Contains(wc.FulfilTaskIDs, req.FulfilTaskID) {
-		return assignResult(CodeFulfilTaskNotFound)
+		return assignResult(top.BizFulfilTaskNotFound)
 	}
 	var w Worker
 	if req.TargetWorkerID != 0 {
 		w, ok = e.m.workers[req.TargetWorkerID]
 		if ok && req.TargetWorkerMobile != "" && w.Phone != req.TargetWorkerMobile {
-			return assignResult(CodeWorkerMismatch)
+			return assignResult(top.BizWorkerMismatch)
 		}
 	} else {
 		w, ok = e.m.workerByMobile(req.TargetWorkerMobile)
 	}
 	switch {
 	case !ok:
-		return assignResult(CodeWorkerNotFound)
+		return assignResult(top.BizWorkerNotFound)
 	case req.TargetWorkerName != "" && req.TargetWorkerName != w.Name:
-		return assignResult(CodeWorkerMismatch)
+		return assignResult(top.BizWorkerMismatch)
 	case w.Tags.BlackList:
-		return assignResult(CodeWorkerBlacklisted)
+		return assignResult(top.BizWorkerBlacklisted)
 	}
 	wc.Assignment = &Assignment{
 		WorkerID: w.ID, OperatorType: opType, ServiceStoreID: req.ServiceStoreID,
@@ -192,7 +133,7 @@ func isJSONObject(s string) bool {
 
 func workerFailure(code int64) answer {
 	return answer{resp: &top.WorkerUpdateResponse{Result: top.ResultBase{
-		Success: false, ErrorCode: top.Int64(code), ErrorMsg: workerMessage(code),
+		Success: false, ErrorCode: top.Int64(code), ErrorMsg: top.BusinessText(strconv.FormatInt(code, 10)),
 	}}}
 }
 
@@ -301,7 +242,7 @@ func applyWorkerDto(w *Worker, d *top.WorkerDto) {
 
 func tagFailure(code string) answer {
 	return answer{resp: &top.TagListGetResponse{Result: top.TagListResult{
-		Success: false, MsgCode: top.String(code), MsgInfo: businessMessage(code),
+		Success: false, MsgCode: top.String(code), MsgInfo: top.BusinessText(code),
 	}}}
 }
 
@@ -319,7 +260,7 @@ func (e *Emulator) tagList(p url.Values, busy bool) answer {
 		return missingParam("mobile")
 	}
 	if busy {
-		return tagFailure(CodeSystemBusy)
+		return tagFailure(top.BizSystemBusy)
 	}
 	e.mu.RLock()
 	var w Worker
@@ -332,7 +273,7 @@ func (e *Emulator) tagList(p url.Values, busy bool) answer {
 	}
 	e.mu.RUnlock()
 	if !found {
-		return tagFailure(CodeWorkerNotFound)
+		return tagFailure(top.BizWorkerNotFound)
 	}
 	abilities := make(map[string]top.Ability, len(w.Tags.Abilities))
 	for name, a := range w.Tags.Abilities {
@@ -351,7 +292,7 @@ func (e *Emulator) tagList(p url.Values, busy bool) answer {
 
 func phoneFailure(code string) answer {
 	return answer{resp: &top.VirtualPhoneBindResponse{Result: top.VirtualPhoneResult{
-		Success: false, MsgCode: top.String(code), MsgInfo: businessMessage(code),
+		Success: false, MsgCode: top.String(code), MsgInfo: top.BusinessText(code),
 	}}}
 }
 
@@ -372,16 +313,16 @@ func (e *Emulator) bindVirtualPhone(ctx context.Context, p url.Values, now time.
 		return remoteInvalid(top.SubCodeMissingParameter, "workcard_request.workcard_id is required")
 	}
 	if busy {
-		return phoneFailure(CodeSystemBusy)
+		return phoneFailure(top.BizSystemBusy)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	wc, ok := e.m.workcards[int64(wr.WorkcardID)]
 	if !ok {
-		return phoneFailure(CodeWorkcardNotFound)
+		return phoneFailure(top.BizWorkcardNotFound)
 	}
 	if code := wr.RequestSource.ServiceStoreCode; code != "" && e.m.stores[wc.ServiceStoreID].Code != code {
-		return phoneFailure(CodeStoreMismatch)
+		return phoneFailure(top.BizStoreMismatch)
 	}
 	v, bound := e.m.vnums[wc.ID]
 	if !bound || !now.Before(v.ExpiresAt.Time) {

@@ -13,7 +13,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
-	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
 
 // runJob delivers every chunk of a job that is not finished yet, up to
@@ -272,64 +271,41 @@ type outcome struct {
 }
 
 // classify turns a TOP answer into what to do with the chunk (see the
-// package comment).
+// package comment), as top's taxonomy says: a failure that may never be
+// repeated fails the chunk, a quota ban waits for its end, anything else
+// (and an error that is not TOP's) is resent after a backoff.
 func classify(resp *top.BlacklistSyncResponse, err error) outcome {
-	var (
-		ban       *topclient.BanError
-		apiErr    *topclient.APIError
-		transport *topclient.TransportError
-		decode    *topclient.DecodeError
-	)
+	if err == nil {
+		if err = resp.Err(); err == nil {
+			return outcome{kind: outcomeAcknowledged, err: store.JobError{TOPRequestID: resp.RequestID}}
+		}
+	}
+	f, ok := top.FailureOf(err)
+	if !ok {
+		return outcome{kind: outcomeRetry, err: store.JobError{Message: redact.Text(err.Error())}}
+	}
+	out := outcome{kind: outcomeRetry, err: store.JobError{Message: f.Err.Error(), TOPRequestID: f.RequestID}}
 	switch {
-	case err == nil:
-		out := outcome{kind: outcomeAcknowledged, err: store.JobError{TOPRequestID: resp.RequestID}}
-		var biz *top.BusinessError
-		if errors.As(resp.Err(), &biz) {
-			out.kind = outcomeFailed
-			if biz.Retry {
-				out.kind = outcomeRetry
-			}
-			out.err.Code, out.err.Message = biz.Code, redact.Text(biz.Message)
+	case f.Business != nil:
+		out.err.Code, out.err.Message = f.Business.Code, redact.Text(f.Business.Message)
+	case f.Platform != nil:
+		r := f.Platform
+		out.err.Code, out.err.SubCode = strconv.Itoa(r.Code), r.SubCode
+		if f.Repeat != top.RepeatAfterBan {
+			out.err.Message = redact.Text(apiMessage(r))
 		}
-		return out
-	case errors.As(err, &ban):
-		out := outcome{kind: outcomeBanned, wait: ban.RetryAfter, err: store.JobError{Message: ban.Error()}}
-		if ban.Resp != nil {
-			out.err.Code, out.err.SubCode, out.err.TOPRequestID = strconv.Itoa(ban.Resp.Code), ban.Resp.SubCode, ban.Resp.RequestID
-		}
-		return out
-	case errors.As(err, &apiErr):
-		r := apiErr.Resp
-		out := outcome{kind: outcomeRetry, err: store.JobError{Code: strconv.Itoa(r.Code), SubCode: r.SubCode,
-			Message: redact.Text(apiMessage(r)), TOPRequestID: r.RequestID}}
-		if refusesContent(r.Code, r.SubCode) {
-			out.kind = outcomeFailed
-		}
-		return out
-	case errors.As(err, &transport):
-		return outcome{kind: outcomeRetry, err: store.JobError{Message: transport.Error()}}
-	case errors.As(err, &decode):
-		return outcome{kind: outcomeRetry, err: store.JobError{Message: decode.Error()}}
 	}
-	return outcome{kind: outcomeRetry, err: store.JobError{Message: redact.Text(err.Error())}}
-}
-
-// refusesContent reports whether TOP's error_response refuses the call's
-// content, so that resending the same chunk cannot succeed: an isv.*
-// sub_code, or codes 40, 41, 43 (missing or invalid arguments).
-func refusesContent(code int, subCode string) bool {
-	if strings.HasPrefix(subCode, top.SubCodePrefixCaller) {
-		return true
+	switch f.Repeat {
+	case top.RepeatNever:
+		out.kind = outcomeFailed
+	case top.RepeatAfterBan:
+		out.kind, out.wait = outcomeBanned, f.RetryAfter
 	}
-	switch code {
-	case top.CodeMissingRequiredArguments, top.CodeInvalidArguments, top.CodeParameterError:
-		return true
-	}
-	return false
+	return out
 }
 
 // apiMessage is error_response's msg and sub_msg.
-func apiMessage(r top.ErrorResponse) string {
+func apiMessage(r *top.ErrorResponse) string {
 	if r.SubMsg == "" {
 		return r.Msg
 	}

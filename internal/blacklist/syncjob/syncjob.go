@@ -13,10 +13,11 @@
 //
 // Outcomes of a chunk:
 //   - TOP accepts it: acknowledged.
-//   - TOP refuses its content for good (an isv.* sub_code, codes 40, 41
-//     and 43, or the sync's own success=false with is_retry=false, such as
-//     400 PARAM_ERROR or 409 REQUEST_ID_CONFLICT): failed, with TOP's code
-//     and message; the job goes on with its other chunks.
+//   - TOP refuses its content for good (top.RepeatNever: an isv.*
+//     sub_code, codes 40, 41 and 43 without an isp.* sub_code, or the
+//     sync's own success=false with is_retry=false, such as 400 PARAM_ERROR
+//     or 409 REQUEST_ID_CONFLICT): failed, with TOP's code and message; the
+//     job goes on with its other chunks.
 //   - A quota ban: the worker waits until the ban ends, then resends.
 //   - Anything else (is_retry=true, isp.* and platform errors, transport
 //     failures, bad answers, and also auth or permission errors, which an
@@ -66,7 +67,8 @@ const MaxRejections = 100
 
 // Syncer sends one blacklist sync call to TOP (internal/topclient's
 // Client implements it: it signs, rate-limits, retries what is safe and
-// refuses calls during a quota ban with a *topclient.BanError).
+// refuses calls during a quota ban). Its errors are read through
+// top.FailureOf.
 type Syncer interface {
 	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
 }

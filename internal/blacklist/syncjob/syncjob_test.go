@@ -498,7 +498,7 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 	}
 	e.run()
 	j := e.waitState(res.Job.ID, store.StateFailed)
-	if j.Failed != 10 || j.LastError == nil || j.LastError.Code != topemu.BlacklistCodeConflict {
+	if j.Failed != 10 || j.LastError == nil || j.LastError.Code != top.BlacklistCodeConflict {
 		t.Fatalf("job %+v, last error %+v", j, j.LastError)
 	}
 }

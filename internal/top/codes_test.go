@@ -1,0 +1,103 @@
+package top
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// TestBusinessCodeTable checks every row: a code, a text, an origin, known
+// methods, and no code twice (the lookup is by code alone).
+func TestBusinessCodeTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range BusinessCodes() {
+		if c.Code == "" || c.Text == "" {
+			t.Errorf("row %+v lacks a code or a text", c)
+		}
+		if c.Origin != OriginDocument && c.Origin != OriginEmulator {
+			t.Errorf("code %s has no origin", c.Code)
+		}
+		if c.Kind < KindUnknown || c.Kind > KindUnavailable {
+			t.Errorf("code %s has kind %v", c.Code, c.Kind)
+		}
+		if len(c.Methods) == 0 {
+			t.Errorf("code %s names no method", c.Code)
+		}
+		for _, m := range c.Methods {
+			if !slices.Contains(Methods(), m) {
+				t.Errorf("code %s names unknown method %s", c.Code, m)
+			}
+		}
+		if seen[c.Code] {
+			t.Errorf("code %s twice", c.Code)
+		}
+		seen[c.Code] = true
+		if got, ok := LookupBusinessCode(c.Code); !ok || got.Text != c.Text || BusinessText(c.Code) != c.Text {
+			t.Errorf("lookup of %s = %+v, %v", c.Code, got, ok)
+		}
+	}
+	if _, ok := LookupBusinessCode("4242"); ok || BusinessText("4242") != "" {
+		t.Error("unknown code found")
+	}
+}
+
+// TestBusinessConstantsInTable checks that every named business code is in
+// the table with the origin its doc comment claims.
+func TestBusinessConstantsInTable(t *testing.T) {
+	tests := []struct {
+		code   string
+		origin Origin
+		method string
+	}{
+		{BizWorkcardNotFound, OriginDocument, MethodAssignWorker},
+		{BizWorkerNotFound, OriginEmulator, MethodAssignWorker},
+		{BizWorkerBlacklisted, OriginEmulator, MethodAssignWorker},
+		{BizStoreMismatch, OriginEmulator, MethodAssignWorker},
+		{BizWorkerMismatch, OriginEmulator, MethodAssignWorker},
+		{BizFulfilTaskNotFound, OriginEmulator, MethodAssignWorker},
+		{BizSystemBusy, OriginEmulator, MethodWorkerTagList},
+		{BlacklistCodeSuccess, OriginDocument, MethodBlacklistSync},
+		{BlacklistCodeInvalid, OriginEmulator, MethodBlacklistSync},
+		{BlacklistCodeConflict, OriginEmulator, MethodBlacklistSync},
+		{BlacklistCodeBusy, OriginEmulator, MethodBlacklistSync},
+	}
+	for _, n := range []int{WorkerCodeSystemError, WorkerCodeCheckFailed, WorkerCodeUserCheckFailed,
+		WorkerCodeOperationFailed, WorkerCodeWorkerEmpty, WorkerCodeProviderEmpty, WorkerCodeWorkerNotFound,
+		WorkerCodeWorkerExists, WorkerCodeNameMissing, WorkerCodePhoneMissing, WorkerCodeStoreNotFound,
+		WorkerCodeInvalidCategory, WorkerCodeInvalidBizType, WorkerCodeLastPage} {
+		tests = append(tests, struct {
+			code   string
+			origin Origin
+			method string
+		}{strconv.Itoa(n), OriginDocument, MethodWorkerUpdate})
+	}
+	for _, tt := range tests {
+		c, ok := LookupBusinessCode(tt.code)
+		if !ok || c.Origin != tt.origin || !slices.Contains(c.Methods, tt.method) {
+			t.Errorf("code %s: row %+v (%v), want origin %v for %s", tt.code, c, ok, tt.origin, tt.method)
+		}
+	}
+}
+
+// TestBusinessKinds pins the gRPC-facing meaning of the codes the service
+// answered before the table existed, so that the table cannot drift.
+func TestBusinessKinds(t *testing.T) {
+	want := map[string]Kind{
+		"1008": KindNotFound, "1009": KindNotFound, "1010": KindPrecondition, "1011": KindPrecondition,
+		"1012": KindInvalid, "1013": KindNotFound, "9999": KindUnavailable, "100000": KindUnavailable,
+		"100001": KindInvalid, "100002": KindPermission, "10004": KindInvalid, "10005": KindInvalid,
+		"10006": KindNotFound, "10007": KindExists, "10008": KindInvalid, "10009": KindInvalid,
+		"10010": KindNotFound, "11000": KindInvalid, "11001": KindInvalid, "400": KindInvalid, "409": KindExists,
+		"100003": KindUnknown, "20001": KindUnknown, "200": KindUnknown, "500": KindUnknown,
+	}
+	for _, c := range BusinessCodes() {
+		w, ok := want[c.Code]
+		if !ok {
+			t.Errorf("code %s: no expectation in this test", c.Code)
+			continue
+		}
+		if c.Kind != w {
+			t.Errorf("code %s: kind %v, want %v", c.Code, c.Kind, w)
+		}
+	}
+}
