@@ -132,10 +132,12 @@ func New(logger *slog.Logger) *Metrics {
 		m.topCalls, m.topSeconds, m.topRetries, m.topQuotaWait, m.topBans,
 		m.rateLimited, m.auditFailures, m.auditPruned, buildInfo, m.syncJobs,
 	)
-	for _, method := range append(top.Methods(), OtherMethod) {
-		m.topRetries.WithLabelValues(method)
-		m.topBans.WithLabelValues(method)
+	for _, method := range top.Methods() {
+		m.topRetries.WithLabelValues(method.Name)
+		m.topBans.WithLabelValues(method.Name)
 	}
+	m.topRetries.WithLabelValues(OtherMethod)
+	m.topBans.WithLabelValues(OtherMethod)
 	return m
 }
 
@@ -176,10 +178,8 @@ func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
 }
 
 func topMethod(method string) string {
-	for _, known := range top.Methods() {
-		if method == known {
-			return known
-		}
+	if m, ok := top.Lookup(method); ok {
+		return m.Name
 	}
 	return OtherMethod
 }

@@ -33,14 +33,10 @@ func NewLogistics(d Deps) *Logistics {
 // once.
 func (h *Logistics) SyncUserBlacklist(ctx context.Context, req *scv1.SyncUserBlacklistRequest) (*scv1.SyncUserBlacklistResponse, error) {
 	in := BlacklistSyncToTOP(req, h.now)
-	out, err := h.top.SyncBlacklist(ctx, in)
+	out, err := call(ctx, h.handlers, top.BlacklistSync, in)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, err
 	}
-	if err := out.Err(); err != nil {
-		return nil, h.fail(ctx, err)
-	}
-	noteTOPRequestID(ctx, out.RequestID)
 	u := out.UserBlacklistResponse
 	return &scv1.SyncUserBlacklistResponse{
 		RequestId: in.UserBlacklistRequest.RequestID, Success: bool(u.Success), Code: string(u.Code),

@@ -1,8 +1,9 @@
 // Package service implements servicecenterd's gRPC services. Each handler
-// does the same four steps: the request has already been validated by the
+// does the same steps: the request has already been validated by the
 // protovalidate interceptor; the handler maps it to a typed TOP request,
-// calls TOP through the client, and maps the answer back. Every failure
-// leaves through one function, Status (errors.go).
+// calls TOP with call (call.go: the call, its business result, TOP's
+// request id), and maps the answer back. Every failure leaves through one
+// function, Status (errors.go).
 package service
 
 import (
@@ -14,24 +15,14 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
-// TOP is what the handlers need from the TOP client (internal/topclient
-// implements it).
-type TOP interface {
-	AssignWorker(ctx context.Context, r *top.AssignWorkerRequest) (*top.AssignWorkerResponse, error)
-	UpdateWorker(ctx context.Context, r *top.WorkerUpdateRequest) (*top.WorkerUpdateResponse, error)
-	GetWorkerTags(ctx context.Context, r *top.TagListGetRequest) (*top.TagListGetResponse, error)
-	BindVirtualPhone(ctx context.Context, r *top.VirtualPhoneBindRequest) (*top.VirtualPhoneBindResponse, error)
-	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
-}
-
 // TOPRequestIDHeader carries TOP's request_id back to the caller; the
 // request id interceptor sets it from the Call (rpc.TOPRequestIDHeader).
 const TOPRequestIDHeader = rpc.TOPRequestIDHeader
 
 // Deps are the handlers' dependencies.
 type Deps struct {
-	// TOP is the TOP client.
-	TOP TOP
+	// TOP sends the TOP calls (internal/topclient's Client).
+	TOP top.Invoker
 	// Logger logs unexpected errors.
 	Logger *slog.Logger
 	// BlacklistJobs runs the bulk blacklist sync jobs; nil disables their
@@ -41,7 +32,7 @@ type Deps struct {
 
 // handlers holds what every service's handlers share.
 type handlers struct {
-	top    TOP
+	top    top.Invoker
 	logger *slog.Logger
 }
 
@@ -54,7 +45,8 @@ func newHandlers(d Deps) handlers {
 }
 
 // fail records TOP's request_id when err carries one, then maps err to
-// the caller's status (see Status).
+// the caller's status (see Status). Handlers use it directly only for
+// errors before a TOP call; call uses it for the rest.
 func (h handlers) fail(ctx context.Context, err error) error {
 	noteTOPRequestID(ctx, topRequestID(err))
 	return Status(ctx, h.logger, err)

@@ -26,14 +26,10 @@ func (h *Workcards) AssignWorker(ctx context.Context, req *scv1.AssignWorkerRequ
 	if err != nil {
 		return nil, h.fail(ctx, err)
 	}
-	out, err := h.top.AssignWorker(ctx, in)
+	out, err := call(ctx, h.handlers, top.AssignWorker, in)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, err
 	}
-	if err := out.Err(); err != nil {
-		return nil, h.fail(ctx, err)
-	}
-	noteTOPRequestID(ctx, out.RequestID)
 	r := out.Result
 	return &scv1.AssignWorkerResponse{
 		Success: bool(r.Success), MsgCode: string(r.MsgCode), MsgInfo: r.MsgInfo,
@@ -68,17 +64,13 @@ func assignWorkerToTOP(req *scv1.AssignWorkerRequest) (*top.AssignWorkerRequest,
 // BindVirtualPhone calls tmall.servicecenter.workcard.virtualphone.bind.
 func (h *Workcards) BindVirtualPhone(ctx context.Context, req *scv1.BindVirtualPhoneRequest) (*scv1.BindVirtualPhoneResponse, error) {
 	src := req.GetRequestSource()
-	out, err := h.top.BindVirtualPhone(ctx, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{
+	out, err := call(ctx, h.handlers, top.VirtualPhoneBind, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{
 		WorkcardID:    top.Int64(req.GetWorkcardId()),
 		RequestSource: &top.WorkcardRequestSource{RealTpNick: src.GetRealTpNick(), ServiceStoreCode: src.GetServiceStoreCode()},
 	}})
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, err
 	}
-	if err := out.Err(); err != nil {
-		return nil, h.fail(ctx, err)
-	}
-	noteTOPRequestID(ctx, out.RequestID)
 	r := out.Result
 	return &scv1.BindVirtualPhoneResponse{
 		ResultData: string(r.ResultData), Success: bool(r.Success), MsgCode: string(r.MsgCode),

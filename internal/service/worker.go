@@ -27,14 +27,10 @@ func (h *Workers) UpdateWorker(ctx context.Context, req *scv1.UpdateWorkerReques
 	if err != nil {
 		return nil, h.fail(ctx, err)
 	}
-	out, err := h.top.UpdateWorker(ctx, &top.WorkerUpdateRequest{Worker: dto})
+	out, err := call(ctx, h.handlers, top.WorkerUpdate, &top.WorkerUpdateRequest{Worker: dto})
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, err
 	}
-	if err := out.Err(); err != nil {
-		return nil, h.fail(ctx, err)
-	}
-	noteTOPRequestID(ctx, out.RequestID)
 	r := out.Result
 	return &scv1.UpdateWorkerResponse{
 		Success: bool(r.Success), Value: bool(r.Value), ErrorCode: int64(r.ErrorCode), ErrorMsg: r.ErrorMsg,
@@ -77,14 +73,10 @@ func workerToTOP(w *scv1.Worker) (*top.WorkerDto, error) {
 
 // GetWorkerTags calls tmall.servicecenter.worker.taglist.get.
 func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest) (*scv1.GetWorkerTagsResponse, error) {
-	out, err := h.top.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: req.GetIdNumber(), Mobile: req.GetMobile()})
+	out, err := call(ctx, h.handlers, top.WorkerTagList, &top.TagListGetRequest{IDNumber: req.GetIdNumber(), Mobile: req.GetMobile()})
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, err
 	}
-	if err := out.Err(); err != nil {
-		return nil, h.fail(ctx, err)
-	}
-	noteTOPRequestID(ctx, out.RequestID)
 	r := out.Result
 	resp := &scv1.GetWorkerTagsResponse{
 		Success: bool(r.Success), MsgCode: string(r.MsgCode), MsgInfo: r.MsgInfo, TopRequestId: out.RequestID,

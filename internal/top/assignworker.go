@@ -92,6 +92,21 @@ type AssignWorkerResponse struct {
 	RequestID string `json:"request_id,omitempty" xml:"request_id,omitempty"`
 }
 
+// TOPRequestID implements Response.
+func (r *AssignWorkerResponse) TOPRequestID() string { return r.RequestID }
+
+// SetTOPRequestID implements Response.
+func (r *AssignWorkerResponse) SetTOPRequestID(id string) { r.RequestID = id }
+
+// Err returns the business failure in r, or nil when result.success is true.
+func (r *AssignWorkerResponse) Err() error {
+	if r.Result.Success {
+		return nil
+	}
+	return &BusinessError{Method: MethodAssignWorker, Code: string(r.Result.MsgCode),
+		Message: r.Result.MsgInfo, DisplayMsg: r.Result.DisplayMsg, RequestID: r.RequestID}
+}
+
 // AssignWorkerResult is assignworker's result. A business failure is
 // Success false with MsgCode, e.g. 1008 工单不存在 (workcard not found).
 type AssignWorkerResult struct {

@@ -84,6 +84,22 @@ type BlacklistSyncResponse struct {
 	RequestID string `json:"request_id,omitempty" xml:"request_id,omitempty"`
 }
 
+// TOPRequestID implements Response.
+func (r *BlacklistSyncResponse) TOPRequestID() string { return r.RequestID }
+
+// SetTOPRequestID implements Response.
+func (r *BlacklistSyncResponse) SetTOPRequestID(id string) { r.RequestID = id }
+
+// Err returns the business failure in r, or nil when success is true.
+func (r *BlacklistSyncResponse) Err() error {
+	u := r.UserBlacklistResponse
+	if u.Success {
+		return nil
+	}
+	return &BusinessError{Method: MethodBlacklistSync, Code: string(u.Code),
+		Message: u.Message, Retry: bool(u.IsRetry), RequestID: r.RequestID}
+}
+
 // UserBlacklistResponse is user_blacklist_response.
 type UserBlacklistResponse struct {
 	// Success is success.

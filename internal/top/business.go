@@ -1,8 +1,6 @@
 package top
 
 import (
-	"strconv"
-
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 )
 
@@ -36,54 +34,4 @@ func (e *BusinessError) Error() string {
 		s += ": " + redact.Text(e.Message)
 	}
 	return s
-}
-
-// Err returns the business failure in r, or nil when result.success is true.
-func (r *AssignWorkerResponse) Err() error {
-	if r.Result.Success {
-		return nil
-	}
-	return &BusinessError{Method: (*AssignWorkerRequest)(nil).APIMethod(), Code: string(r.Result.MsgCode),
-		Message: r.Result.MsgInfo, DisplayMsg: r.Result.DisplayMsg, RequestID: r.RequestID}
-}
-
-// Err returns the business failure in r, or nil when result.success is true.
-func (r *WorkerUpdateResponse) Err() error {
-	if r.Result.Success {
-		return nil
-	}
-	code := ""
-	if r.Result.ErrorCode != 0 {
-		code = strconv.FormatInt(int64(r.Result.ErrorCode), 10)
-	}
-	return &BusinessError{Method: (*WorkerUpdateRequest)(nil).APIMethod(), Code: code,
-		Message: r.Result.ErrorMsg, RequestID: r.RequestID}
-}
-
-// Err returns the business failure in r, or nil when result.success is true.
-func (r *TagListGetResponse) Err() error {
-	if r.Result.Success {
-		return nil
-	}
-	return &BusinessError{Method: (*TagListGetRequest)(nil).APIMethod(), Code: string(r.Result.MsgCode),
-		Message: r.Result.MsgInfo, RequestID: r.RequestID}
-}
-
-// Err returns the business failure in r, or nil when result.success is true.
-func (r *VirtualPhoneBindResponse) Err() error {
-	if r.Result.Success {
-		return nil
-	}
-	return &BusinessError{Method: (*VirtualPhoneBindRequest)(nil).APIMethod(), Code: string(r.Result.MsgCode),
-		Message: r.Result.MsgInfo, RequestID: r.RequestID}
-}
-
-// Err returns the business failure in r, or nil when success is true.
-func (r *BlacklistSyncResponse) Err() error {
-	u := r.UserBlacklistResponse
-	if u.Success {
-		return nil
-	}
-	return &BusinessError{Method: (*BlacklistSyncRequest)(nil).APIMethod(), Code: string(u.Code),
-		Message: u.Message, Retry: bool(u.IsRetry), RequestID: r.RequestID}
 }

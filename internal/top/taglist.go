@@ -39,6 +39,21 @@ type TagListGetResponse struct {
 	RequestID string `json:"request_id,omitempty" xml:"request_id,omitempty"`
 }
 
+// TOPRequestID implements Response.
+func (r *TagListGetResponse) TOPRequestID() string { return r.RequestID }
+
+// SetTOPRequestID implements Response.
+func (r *TagListGetResponse) SetTOPRequestID(id string) { r.RequestID = id }
+
+// Err returns the business failure in r, or nil when result.success is true.
+func (r *TagListGetResponse) Err() error {
+	if r.Result.Success {
+		return nil
+	}
+	return &BusinessError{Method: MethodWorkerTagList, Code: string(r.Result.MsgCode),
+		Message: r.Result.MsgInfo, RequestID: r.RequestID}
+}
+
 // TagListResult is taglist.get's result.
 type TagListResult struct {
 	// ResultData is result_data, the worker's tags.

@@ -60,6 +60,21 @@ type VirtualPhoneBindResponse struct {
 	RequestID string `json:"request_id,omitempty" xml:"request_id,omitempty"`
 }
 
+// TOPRequestID implements Response.
+func (r *VirtualPhoneBindResponse) TOPRequestID() string { return r.RequestID }
+
+// SetTOPRequestID implements Response.
+func (r *VirtualPhoneBindResponse) SetTOPRequestID(id string) { r.RequestID = id }
+
+// Err returns the business failure in r, or nil when result.success is true.
+func (r *VirtualPhoneBindResponse) Err() error {
+	if r.Result.Success {
+		return nil
+	}
+	return &BusinessError{Method: MethodVirtualPhoneBind, Code: string(r.Result.MsgCode),
+		Message: r.Result.MsgInfo, RequestID: r.RequestID}
+}
+
 // VirtualPhoneResult is virtualphone.bind's result (FulfilplatformResult).
 type VirtualPhoneResult struct {
 	// ResultData is result_data, the virtual phone number.

@@ -197,9 +197,6 @@ func TestResponseKey(t *testing.T) {
 			t.Errorf("ResponseKey(%s) = %s, want %s", m, got, want)
 		}
 	}
-	if NeedsSession(MethodBlacklistSync) || !NeedsSession(MethodAssignWorker) {
-		t.Error("NeedsSession wrong")
-	}
 }
 
 func TestParseBan(t *testing.T) {

@@ -2,6 +2,7 @@ package top
 
 import (
 	"encoding/xml"
+	"strconv"
 )
 
 // Business error codes of tmall.servicecenter.worker.update, from its API
@@ -117,6 +118,25 @@ type WorkerUpdateResponse struct {
 	Result ResultBase `json:"result" xml:"result"`
 	// RequestID is TOP's request_id.
 	RequestID string `json:"request_id,omitempty" xml:"request_id,omitempty"`
+}
+
+// TOPRequestID implements Response.
+func (r *WorkerUpdateResponse) TOPRequestID() string { return r.RequestID }
+
+// SetTOPRequestID implements Response.
+func (r *WorkerUpdateResponse) SetTOPRequestID(id string) { r.RequestID = id }
+
+// Err returns the business failure in r, or nil when result.success is true.
+func (r *WorkerUpdateResponse) Err() error {
+	if r.Result.Success {
+		return nil
+	}
+	code := ""
+	if r.Result.ErrorCode != 0 {
+		code = strconv.FormatInt(int64(r.Result.ErrorCode), 10)
+	}
+	return &BusinessError{Method: MethodWorkerUpdate, Code: code,
+		Message: r.Result.ErrorMsg, RequestID: r.RequestID}
 }
 
 // ResultBase is worker.update's result: Success false with ErrorCode (see

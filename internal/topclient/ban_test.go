@@ -40,14 +40,14 @@ func TestBanFailsFast(t *testing.T) {
 				cfg.Observer = func(ci CallInfo) { infos = append(infos, ci) }
 			})
 			ctx := testCtx(t)
-			_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
+			_, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
 			var be *BanError
 			if !errors.As(err, &be) || be.Scope != top.BanApp || be.RetryAfter != time.Minute ||
 				!be.Until.Equal(clock.Now().Add(time.Minute)) || be.Resp == nil || be.Resp.Code != code || be.Method != top.MethodAssignWorker {
 				t.Fatalf("first call: err = %v (%+v)", err, be)
 			}
 			clock.Advance(20 * time.Second)
-			_, err = c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err = top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			if !errors.As(err, &be) || be.RetryAfter != 40*time.Second || be.Method != top.MethodWorkerTagList {
 				t.Fatalf("during the ban: err = %v", err)
 			}
@@ -58,7 +58,7 @@ func TestBanFailsFast(t *testing.T) {
 				t.Fatalf("CallInfo %+v", last)
 			}
 			clock.Advance(40 * time.Second)
-			if _, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}); err != nil {
+			if _, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}); err != nil {
 				t.Fatalf("after the ban: %v", err)
 			}
 			if n := u.count.Load(); n != 2 {
@@ -77,7 +77,7 @@ func TestBanPerAPI(t *testing.T) {
 	c := newTestClient(t, u, func(cfg *Config) { cfg.Now = clock.Now })
 	ctx := testCtx(t)
 	tags := func() error {
-		_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+		_, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 		return err
 	}
 	var be *BanError
@@ -87,7 +87,7 @@ func TestBanPerAPI(t *testing.T) {
 	if err := tags(); !errors.As(err, &be) || u.count.Load() != 1 {
 		t.Fatalf("same API during the ban: %v (%d requests)", err, u.count.Load())
 	}
-	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+	if _, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 		t.Fatalf("other API during the ban: %v", err)
 	}
 	clock.Advance(30 * time.Second)
@@ -112,12 +112,12 @@ func TestQuotaWithoutBan(t *testing.T) {
 	})
 	c := newTestClient(t, u, nil)
 	ctx := testCtx(t)
-	_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
+	_, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.TOPFailure().Kind != top.KindQuota {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil || u.count.Load() != 2 {
+	if _, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil || u.count.Load() != 2 {
 		t.Fatalf("second call: %v (%d requests)", err, u.count.Load())
 	}
 }
@@ -127,7 +127,7 @@ func TestBanIsCapped(t *testing.T) {
 	t.Parallel()
 	u := newUpstream(t, banReply(7, top.SubCodeDynamicAccessCount, "99999999999999"))
 	c := newTestClient(t, u, nil)
-	_, err := c.AssignWorker(testCtx(t), &top.AssignWorkerRequest{WorkcardID: 1})
+	_, err := top.Do(testCtx(t), c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
 	var be *BanError
 	if !errors.As(err, &be) || be.RetryAfter != 24*time.Hour {
 		t.Fatalf("err = %v", err)

@@ -65,7 +65,7 @@ func BenchmarkEncodeSignDecode(b *testing.B) {
 			for b.Loop() {
 				st := c.getState()
 				st.params, _ = req.AppendParams(st.params[:0])
-				if err := c.encode(st, top.MethodWorkerTagList, c.now()); err != nil {
+				if err := c.encode(st, top.MethodWorkerTagList, true, c.now()); err != nil {
 					b.Fatal(err)
 				}
 				var out top.TagListGetResponse
@@ -90,7 +90,7 @@ func BenchmarkCallTagList(b *testing.B) {
 			req := top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
 			b.ReportAllocs()
 			for b.Loop() {
-				resp, err := c.GetWorkerTags(ctx, &req)
+				resp, err := top.Do(ctx, c, top.WorkerTagList, &req)
 				if err != nil || !resp.Result.Success {
 					b.Fatal(err)
 				}
@@ -109,7 +109,7 @@ func BenchmarkCallParallel64(b *testing.B) {
 			ctx := context.Background()
 			runParallel64(b, func() error {
 				req := top.TagListGetRequest{IDNumber: testID, Mobile: testPhone}
-				resp, err := c.GetWorkerTags(ctx, &req)
+				resp, err := top.Do(ctx, c, top.WorkerTagList, &req)
 				if err == nil && !resp.Result.Success {
 					err = errors.New("not success")
 				}

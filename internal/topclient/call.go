@@ -87,9 +87,9 @@ type attempt struct {
 }
 
 // do runs one call whose business parameters are in st.params: it checks
-// bans, signs, sends with retries, decodes into out and reports to the
-// Observer. It owns st.
-func (c *Client) do(ctx context.Context, method string, st *callState, out any, idempotent bool) error {
+// bans, signs (with the session when session is set), sends with retries,
+// decodes into out and reports to the Observer. It owns st.
+func (c *Client) do(ctx context.Context, method string, session bool, st *callState, out any, idempotent bool) error {
 	start := c.now()
 	info := CallInfo{Method: method}
 	if be := c.bans.check(method, start); be != nil {
@@ -98,7 +98,7 @@ func (c *Client) do(ctx context.Context, method string, st *callState, out any, 
 		c.observe(&info, start)
 		return be
 	}
-	if err := c.encode(st, method, start); err != nil {
+	if err := c.encode(st, method, session, start); err != nil {
 		c.putState(st)
 		return err
 	}
@@ -204,8 +204,9 @@ func (e *canceledError) Error() string {
 func (e *canceledError) Unwrap() error { return e.err }
 
 // encode adds the system parameters to the business parameters in
-// st.params, sorts them, and writes the signed form body into st.form.
-func (c *Client) encode(st *callState, method string, now time.Time) error {
+// st.params (the session, when one is configured and session is set),
+// sorts them, and writes the signed form body into st.form.
+func (c *Client) encode(st *callState, method string, session bool, now time.Time) error {
 	ps := st.params
 	for _, p := range ps {
 		if p.Key == "" {
@@ -221,7 +222,7 @@ func (c *Client) encode(st *callState, method string, now time.Time) error {
 		top.Param{Key: top.ParamSignMethod, Value: string(c.signMethod)},
 		top.Param{Key: top.ParamPartnerID, Value: c.partnerID},
 	)
-	if c.session != "" && sendsSession(method) {
+	if session && c.session != "" {
 		ps = append(ps, top.Param{Key: top.ParamSession, Value: c.session})
 	}
 	if c.simplify {
@@ -238,18 +239,6 @@ func (c *Client) encode(st *callState, method string, now time.Time) error {
 	form = append(form, "&"+top.ParamSign+"="...)
 	st.form = c.signer.AppendSign(form, ps)
 	return nil
-}
-
-// sendsSession reports whether the session goes with method: for the five
-// known methods as top.NeedsSession says (the blacklist sync takes
-// none), for any other method whenever one is configured.
-func sendsSession(method string) bool {
-	switch method {
-	case top.MethodAssignWorker, top.MethodWorkerUpdate, top.MethodWorkerTagList,
-		top.MethodVirtualPhoneBind, top.MethodBlacklistSync:
-		return top.NeedsSession(method)
-	}
-	return true
 }
 
 // send sends the call (its signed form body is data) once and decodes the

@@ -48,7 +48,7 @@ func TestConcurrentCallers(t *testing.T) {
 				id := strconv.Itoa(g*1000 + i)
 				if i%2 == 0 {
 					mobile := "139" + id
-					resp, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: "x", Mobile: mobile})
+					resp, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: "x", Mobile: mobile})
 					if err != nil {
 						errs <- err
 						continue
@@ -111,7 +111,7 @@ func TestRateLimiter(t *testing.T) {
 	})
 	ctx := testCtx(t)
 	for range 4 {
-		if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+		if _, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,10 +133,10 @@ func TestRateLimiterHonoursDeadline(t *testing.T) {
 	u := newUpstream(t, nil)
 	c := newTestClient(t, u, func(cfg *Config) { cfg.RateLimit, cfg.RateBurst = 0.001, 1 })
 	ctx := testCtx(t)
-	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+	if _, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
+	_, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
 	if err == nil || u.count.Load() != 1 {
 		t.Fatalf("err = %v, %d requests", err, u.count.Load())
 	}
@@ -149,15 +149,15 @@ func TestNilRequests(t *testing.T) {
 	c := newTestClient(t, u, nil)
 	ctx := testCtx(t)
 	errs := []error{}
-	_, err := c.AssignWorker(ctx, nil)
+	_, err := top.Do(ctx, c, top.AssignWorker, nil)
 	errs = append(errs, err)
-	_, err = c.UpdateWorker(ctx, nil)
+	_, err = top.Do(ctx, c, top.WorkerUpdate, nil)
 	errs = append(errs, err)
-	_, err = c.GetWorkerTags(ctx, nil)
+	_, err = top.Do(ctx, c, top.WorkerTagList, nil)
 	errs = append(errs, err)
-	_, err = c.BindVirtualPhone(ctx, nil)
+	_, err = top.Do(ctx, c, top.VirtualPhoneBind, nil)
 	errs = append(errs, err)
-	_, err = c.SyncBlacklist(ctx, nil)
+	_, err = top.Do(ctx, c, top.BlacklistSync, nil)
 	errs = append(errs, err)
 	for i, err := range errs {
 		if err == nil {
@@ -184,12 +184,12 @@ func TestCallerClientTrace(t *testing.T) {
 		mu.Unlock()
 	}})
 	for range 3 {
-		if _, err := c.AssignWorker(traced, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+		if _, err := top.Do(traced, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 3 {
-		if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
+		if _, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -204,20 +204,11 @@ func isSyntaxError(err error) bool {
 	return errors.As(err, &syn)
 }
 
-// requestIDOf returns the request_id of a decoded response: the typed
-// responses carry it; for anything else it is looked up in the body.
+// requestIDOf returns the request_id of a decoded response: a
+// top.Response carries it; for anything else it is looked up in the body.
 func requestIDOf(out any, body []byte) string {
-	switch r := out.(type) {
-	case *top.AssignWorkerResponse:
-		return r.RequestID
-	case *top.WorkerUpdateResponse:
-		return r.RequestID
-	case *top.TagListGetResponse:
-		return r.RequestID
-	case *top.VirtualPhoneBindResponse:
-		return r.RequestID
-	case *top.BlacklistSyncResponse:
-		return r.RequestID
+	if r, ok := out.(top.Response); ok {
+		return r.TOPRequestID()
 	}
 	return findRequestID(body)
 }

@@ -40,7 +40,7 @@ func TestAPIErrors(t *testing.T) {
 			u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, body) })
 			var info CallInfo
 			c := newTestClient(t, u, func(cfg *Config) { cfg.Observer = func(ci CallInfo) { info = ci } })
-			_, err := c.UpdateWorker(testCtx(t), &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "x"}})
+			_, err := top.Do(testCtx(t), c, top.WorkerUpdate, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "x"}})
 			var ae *APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("err = %v (%T), want APIError", err, err)
@@ -103,7 +103,7 @@ func TestTransportErrors(t *testing.T) {
 				cfg.MaxResponseBytes = 1024
 				cfg.Observer = func(ci CallInfo) { info = ci }
 			})
-			_, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := top.Do(testCtx(t), c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			var te *TransportError
 			if !errors.As(err, &te) || te.StatusCode != tt.status || te.Method != top.MethodWorkerTagList {
 				t.Fatalf("err = %v (%T), want TransportError with status %d", err, err, tt.status)
@@ -156,7 +156,7 @@ func TestNoLeaks(t *testing.T) {
 		ctx := testCtx(t)
 		var errs []error
 		for range 2 { // the second call meets the ban, if any
-			_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			if err == nil {
 				t.Fatalf("reply %d: no error", i)
 			}

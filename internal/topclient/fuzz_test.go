@@ -14,8 +14,8 @@ import (
 // messages): it must never panic, and its results must be consistent.
 func FuzzDecodeResponse(f *testing.F) {
 	for _, m := range top.Methods() {
-		f.Add([]byte(okBody(m, false)), uint8(0))
-		f.Add([]byte(okBody(m, true)), uint8(1))
+		f.Add([]byte(okBody(m.Name, false)), uint8(0))
+		f.Add([]byte(okBody(m.Name, true)), uint8(1))
 	}
 	for _, s := range []string{
 		`{"error_response":{"code":7,"msg":"App Call Limited","sub_code":"accesscontrol.limited-by-api-access-count","sub_msg":"This ban will last for 31062 more seconds","request_id":"x"}}`,
@@ -30,20 +30,13 @@ func FuzzDecodeResponse(f *testing.F) {
 		f.Add([]byte(s), uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
-		method := top.Methods()[int(which)%len(top.Methods())]
+		methods := top.Methods()
+		method := methods[int(which)%len(methods)].Name
 		var out any
-		switch which % 7 {
-		case 0:
-			out = new(top.AssignWorkerResponse)
-		case 1:
-			out = new(top.WorkerUpdateResponse)
-		case 2:
-			out = new(top.TagListGetResponse)
-		case 3:
-			out = new(top.VirtualPhoneBindResponse)
-		case 4:
-			out = new(top.BlacklistSyncResponse)
-		case 5:
+		switch n := int(which) % (len(methods) + 2); {
+		case n < len(methods):
+			out = methods[n].NewResponse()
+		case n == len(methods):
 			out = new(map[string]any)
 		}
 		buf, err := readBounded(bytes.NewReader(body), nil, 1<<10, -1)

@@ -24,50 +24,32 @@ func Idempotent() CallOption { return setIdempotent }
 
 func setIdempotent(o *callOptions) { o.idempotent = true }
 
-// Business failures (result.success false) are not errors here: the typed
-// response comes back and the caller reads its success and codes.
-
-// AssignWorker calls tmall.servicecenter.workcard.assignworker. It is a
-// write that TOP cannot deduplicate, so it is retried only when the request
-// cannot have reached TOP.
-func (c *Client) AssignWorker(ctx context.Context, r *top.AssignWorkerRequest) (*top.AssignWorkerResponse, error) {
-	if r == nil {
-		return nil, nilRequest(top.MethodAssignWorker)
+// Invoke sends one call of m (a method of top.Methods, normally through
+// top.Do) and decodes TOP's answer into resp. The session goes with it when
+// m.Session says so; it is retried when the request may have reached TOP
+// only when m is idempotent (top.Method.Idempotent). A business failure
+// (result.success false) is not an error here: it is in resp.Err().
+func (c *Client) Invoke(ctx context.Context, m top.Method, req top.Request, resp top.Response) error {
+	if req == nil || resp == nil {
+		return errors.New("top " + m.Name + ": nil request or response")
 	}
-	out := new(top.AssignWorkerResponse)
-	if err := c.callRequest(ctx, r, out, false); err != nil {
-		return nil, err
+	if name := req.APIMethod(); name != m.Name {
+		return errors.New("top " + m.Name + ": request is for " + name)
 	}
-	return out, nil
-}
-
-// UpdateWorker calls tmall.servicecenter.worker.update, a write retried only
-// when the request cannot have reached TOP.
-func (c *Client) UpdateWorker(ctx context.Context, r *top.WorkerUpdateRequest) (*top.WorkerUpdateResponse, error) {
-	if r == nil {
-		return nil, nilRequest(top.MethodWorkerUpdate)
+	st := c.getState()
+	params, err := req.AppendParams(st.params[:0])
+	if err != nil {
+		c.putState(st)
+		return fmt.Errorf("top %s: encode request: %w", m.Name, err)
 	}
-	out := new(top.WorkerUpdateResponse)
-	if err := c.callRequest(ctx, r, out, false); err != nil {
-		return nil, err
+	st.params = params
+	if err := c.do(ctx, m.Name, m.Session, st, resp, m.Idempotent()); err != nil {
+		return err
 	}
-	return out, nil
-}
-
-// GetWorkerTags calls tmall.servicecenter.worker.taglist.get, a read (so
-// retried whenever retrying may help). When TOP puts home_worker_tags
-// beside result_data, they are moved into result_data.home_worker_tags
-// (result_data is created if TOP sent none).
-func (c *Client) GetWorkerTags(ctx context.Context, r *top.TagListGetRequest) (*top.TagListGetResponse, error) {
-	if r == nil {
-		return nil, nilRequest(top.MethodWorkerTagList)
+	if r, ok := resp.(*top.TagListGetResponse); ok {
+		mergeHomeWorkerTags(&r.Result)
 	}
-	out := new(top.TagListGetResponse)
-	if err := c.callRequest(ctx, r, out, true); err != nil {
-		return nil, err
-	}
-	mergeHomeWorkerTags(&out.Result)
-	return out, nil
+	return nil
 }
 
 // mergeHomeWorkerTags moves result.home_worker_tags into
@@ -84,39 +66,12 @@ func mergeHomeWorkerTags(r *top.TagListResult) {
 	r.HomeWorkerTags = nil
 }
 
-// BindVirtualPhone calls tmall.servicecenter.workcard.virtualphone.bind, a
-// write retried only when the request cannot have reached TOP.
-func (c *Client) BindVirtualPhone(ctx context.Context, r *top.VirtualPhoneBindRequest) (*top.VirtualPhoneBindResponse, error) {
-	if r == nil {
-		return nil, nilRequest(top.MethodVirtualPhoneBind)
-	}
-	out := new(top.VirtualPhoneBindResponse)
-	if err := c.callRequest(ctx, r, out, false); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// SyncBlacklist calls taobao.logistics.express.user.blacklist.tms.sync. It
-// is idempotent by user_blacklist_request.request_id, so it is retried
-// whenever retrying may help; no session is sent.
-func (c *Client) SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error) {
-	if r == nil {
-		return nil, nilRequest(top.MethodBlacklistSync)
-	}
-	out := new(top.BlacklistSyncResponse)
-	if err := c.callRequest(ctx, r, out, true); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // Call calls any TOP method with business parameters already formatted
 // (empty values are not sent) and decodes the success envelope, normal or
 // simplified, into out (a pointer, or nil to discard it). Parameters named
-// like TOP's system parameters are refused, except target_app_key. Without
-// the Idempotent option, a call is retried only when the request cannot
-// have reached TOP.
+// like TOP's system parameters are refused, except target_app_key. The
+// session, when configured, is always sent. Without the Idempotent option,
+// a call is retried only when the request cannot have reached TOP.
 func (c *Client) Call(ctx context.Context, method string, params []top.Param, out any, opts ...CallOption) error {
 	var o callOptions
 	for _, opt := range opts {
@@ -137,20 +92,5 @@ func (c *Client) Call(ctx context.Context, method string, params []top.Param, ou
 	}
 	st := c.getState()
 	st.params = append(st.params[:0], params...)
-	return c.do(ctx, method, st, out, o.idempotent)
-}
-
-func (c *Client) callRequest(ctx context.Context, r top.Request, out any, idempotent bool) error {
-	st := c.getState()
-	params, err := r.AppendParams(st.params[:0])
-	if err != nil {
-		c.putState(st)
-		return fmt.Errorf("top %s: encode request: %w", r.APIMethod(), err)
-	}
-	st.params = params
-	return c.do(ctx, r.APIMethod(), st, out, idempotent)
-}
-
-func nilRequest(method string) error {
-	return errors.New("top " + method + ": nil request")
+	return c.do(ctx, method, c.session != "", st, out, o.idempotent)
 }

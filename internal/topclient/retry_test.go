@@ -22,26 +22,26 @@ type caller struct {
 func callers() []caller {
 	return []caller{
 		{"AssignWorker", false, func(ctx context.Context, c *Client) error {
-			_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
+			_, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
 			return err
 		}},
 		{"UpdateWorker", false, func(ctx context.Context, c *Client) error {
-			_, err := c.UpdateWorker(ctx, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "x"}})
+			_, err := top.Do(ctx, c, top.WorkerUpdate, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "x"}})
 			return err
 		}},
 		{"BindVirtualPhone", false, func(ctx context.Context, c *Client) error {
-			_, err := c.BindVirtualPhone(ctx, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 1}})
+			_, err := top.Do(ctx, c, top.VirtualPhoneBind, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 1}})
 			return err
 		}},
 		{"Call", false, func(ctx context.Context, c *Client) error {
 			return c.Call(ctx, "taobao.some.write", []top.Param{{Key: "a", Value: "1"}}, new(genericResult))
 		}},
 		{"GetWorkerTags", true, func(ctx context.Context, c *Client) error {
-			_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			return err
 		}},
 		{"SyncBlacklist", true, func(ctx context.Context, c *Client) error {
-			_, err := c.SyncBlacklist(ctx, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1"}})
+			_, err := top.Do(ctx, c, top.BlacklistSync, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1"}})
 			return err
 		}},
 		{"Call+Idempotent", true, func(ctx context.Context, c *Client) error {
@@ -201,7 +201,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+		_, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 		done <- err
 	}()
 	<-sleeping
@@ -233,7 +233,7 @@ func TestBackoffRespectsDeadline(t *testing.T) {
 		cfg.BackoffBase, cfg.BackoffMax, cfg.Timeout = time.Hour, time.Hour, time.Minute
 	})
 	c.jitter = func(n int64) int64 { return n - 1 }
-	_, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	_, err := top.Do(testCtx(t), c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	var te *TransportError
 	if !errors.As(err, &te) || te.StatusCode != 503 || u.count.Load() != 1 {
 		t.Fatalf("err = %v after %d attempts, want the 503 after 1", err, u.count.Load())
@@ -248,7 +248,7 @@ func TestCanceledBeforeSend(t *testing.T) {
 	c := newTestClient(t, u, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1})
+	_, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
 	if !errors.Is(err, context.Canceled) || u.count.Load() != 0 {
 		t.Fatalf("err = %v, %d requests", err, u.count.Load())
 	}

@@ -19,15 +19,15 @@ type result struct {
 // callAll calls each of the five typed methods and returns what came back.
 func callAll(ctx context.Context, c *Client) map[string]result {
 	out := map[string]result{}
-	a, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2})
+	a, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2})
 	out[top.MethodAssignWorker] = result{a, err}
-	w, err := c.UpdateWorker(ctx, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "张三", Phone: 13812345678}})
+	w, err := top.Do(ctx, c, top.WorkerUpdate, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "张三", Phone: 13812345678}})
 	out[top.MethodWorkerUpdate] = result{w, err}
-	tg, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	tg, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	out[top.MethodWorkerTagList] = result{tg, err}
-	v, err := c.BindVirtualPhone(ctx, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 3}})
+	v, err := top.Do(ctx, c, top.VirtualPhoneBind, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 3}})
 	out[top.MethodVirtualPhoneBind] = result{v, err}
-	b, err := c.SyncBlacklist(ctx, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1",
+	b, err := top.Do(ctx, c, top.BlacklistSync, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1",
 		Blacklist: []top.Blacklist{{Mobile: testPhone, Reason: "1,2"}}, OperateType: top.OperateUpsert}})
 	out[top.MethodBlacklistSync] = result{b, err}
 	return out
@@ -110,7 +110,7 @@ func TestTagListMergesHomeWorkerTags(t *testing.T) {
 	for i, body := range bodies {
 		u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, body) })
 		c := newTestClient(t, u, nil)
-		resp, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+		resp, err := top.Do(testCtx(t), c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 		if err != nil {
 			t.Fatalf("body %d: %v", i, err)
 		}
@@ -139,7 +139,7 @@ func TestDecodeProblems(t *testing.T) {
 			t.Parallel()
 			u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ received, _ int) { writeJSON(w, tt.body) })
 			c := newTestClient(t, u, nil)
-			_, err := c.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := top.Do(testCtx(t), c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			var de *DecodeError
 			if !errors.As(err, &de) || de.Method != top.MethodWorkerTagList {
 				t.Fatalf("err = %v (%T), want DecodeError", err, err)

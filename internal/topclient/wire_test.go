@@ -58,7 +58,7 @@ func TestWireFormat(t *testing.T) {
 				cfg.Now = func() time.Time { return instant.In(elsewhere) }
 				cfg.Version = "v9.9.9"
 			})
-			if _, err := c.UpdateWorker(testCtx(t), &top.WorkerUpdateRequest{Worker: worker}); err != nil {
+			if _, err := top.Do(testCtx(t), c, top.WorkerUpdate, &top.WorkerUpdateRequest{Worker: worker}); err != nil {
 				t.Fatal(err)
 			}
 			got := u.received()[0]
@@ -108,18 +108,18 @@ func TestSessionPlacement(t *testing.T) {
 		wantSession bool
 	}{
 		{"taglist with session", func(c *Client) error {
-			_, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			return err
 		}, true},
 		{"blacklist with session", func(c *Client) error {
-			_, err := c.SyncBlacklist(ctx, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1"}})
+			_, err := top.Do(ctx, c, top.BlacklistSync, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1"}})
 			return err
 		}, false},
 		{"generic with session", func(c *Client) error {
 			return c.Call(ctx, "taobao.item.seller.get", []top.Param{{Key: "num_iid", Value: "1"}}, nil)
 		}, true},
 		{"taglist without session", func(*Client) error {
-			_, err := without.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+			_, err := top.Do(ctx, without, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 			return err
 		}, false},
 		{"generic without session", func(*Client) error {
@@ -145,7 +145,7 @@ func TestEmptyValuesNotSent(t *testing.T) {
 	u := newUpstream(t, nil)
 	c := newTestClient(t, u, func(cfg *Config) { cfg.Simplify = true })
 	ctx := testCtx(t)
-	if _, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 7, TargetWorkerName: "王五"}); err != nil {
+	if _, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 7, TargetWorkerName: "王五"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Call(ctx, "tmall.servicecenter.x", []top.Param{{Key: "a", Value: ""}, {Key: "b", Value: "1"}}, nil); err != nil {
@@ -216,7 +216,7 @@ func TestGzipAnswer(t *testing.T) {
 		_ = zw.Close()
 	})
 	c := newTestClient(t, u, nil)
-	resp, err := c.BindVirtualPhone(testCtx(t), &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 1}})
+	resp, err := top.Do(testCtx(t), c, top.VirtualPhoneBind, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestTLS(t *testing.T) {
 	t.Cleanup(u.srv.Close)
 
 	untrusting := newTestClient(t, u, nil)
-	_, err := untrusting.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	_, err := top.Do(testCtx(t), untrusting, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	var te *TransportError
 	var certErr *tls.CertificateVerificationError
 	if !errors.As(err, &te) || !errors.As(err, &certErr) || te.Attempts != 1 {
@@ -258,7 +258,7 @@ func TestTLS(t *testing.T) {
 	}
 	u.mu.Unlock()
 	trusting := newTestClient(t, u, func(cfg *Config) { cfg.Transport = u.srv.Client().Transport })
-	resp, err := trusting.GetWorkerTags(testCtx(t), &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
+	resp, err := top.Do(testCtx(t), trusting, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	if err != nil || !resp.Result.Success {
 		t.Fatalf("trusted gateway: %v", err)
 	}

@@ -115,7 +115,7 @@ func (e *env) build(rq req) (string, string, string) {
 	if rq.signMethod == "" {
 		params[top.ParamSignMethod] = string(top.SignHMACSHA256)
 	}
-	if top.NeedsSession(rq.method) {
+	if m, _ := top.Lookup(rq.method); m.Session {
 		params[top.ParamSession] = topemu.DefaultSession
 	}
 	for k, v := range rq.biz {

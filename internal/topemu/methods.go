@@ -12,22 +12,21 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
-// dispatch runs the method's business logic. busy answers the method's
+// handler answers one call of a TOP method; busy answers the method's
 // transient failure instead (a fault rule).
-func (e *Emulator) dispatch(ctx context.Context, method string, p url.Values, now time.Time, busy bool) answer {
-	switch method {
-	case top.MethodAssignWorker:
-		return e.assignWorker(ctx, p, now, busy)
-	case top.MethodWorkerUpdate:
-		return e.updateWorker(ctx, p, now, busy)
-	case top.MethodWorkerTagList:
-		return e.tagList(p, busy)
-	case top.MethodVirtualPhoneBind:
-		return e.bindVirtualPhone(ctx, p, now, busy)
-	case top.MethodBlacklistSync:
-		return e.syncBlacklist(ctx, p, now, busy)
+type handler func(ctx context.Context, p url.Values, now time.Time, busy bool) answer
+
+// handlers is the emulator's one table of TOP methods: a method is known
+// (code 22 otherwise) exactly when it has a handler here. A test checks it
+// against top.Methods.
+func (e *Emulator) handlers() map[string]handler {
+	return map[string]handler{
+		top.AssignWorker.Name:     e.assignWorker,
+		top.WorkerUpdate.Name:     e.updateWorker,
+		top.WorkerTagList.Name:    e.tagList,
+		top.VirtualPhoneBind.Name: e.bindVirtualPhone,
+		top.BlacklistSync.Name:    e.syncBlacklist,
 	}
-	return topError(top.CodeInvalidMethod, "", "")
 }
 
 // storageFailed answers a failed save: TOP's platform error, worth a retry.
@@ -248,7 +247,7 @@ func tagFailure(code string) answer {
 
 // tagList is tmall.servicecenter.worker.taglist.get: the worker with this
 // identity number and mobile.
-func (e *Emulator) tagList(p url.Values, busy bool) answer {
+func (e *Emulator) tagList(_ context.Context, p url.Values, _ time.Time, busy bool) answer {
 	var req top.TagListGetRequest
 	if err := req.DecodeParams(p); err != nil {
 		return invalidParam(err)

@@ -24,8 +24,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // Default credentials of the emulator: demo values, not secrets of any
@@ -89,6 +87,9 @@ type Emulator struct {
 	mu   sync.RWMutex
 	seed *State
 	m    *model
+
+	// handle answers the TOP methods (handlers); it never changes.
+	handle map[string]handler
 
 	reqPrefix string
 	reqSeq    atomic.Uint64
@@ -160,6 +161,7 @@ func New(cfg Config) (*Emulator, error) {
 	} else if err := e.openStateFile(); err != nil {
 		return nil, err
 	}
+	e.handle = e.handlers()
 	e.routes()
 	return e, nil
 }
@@ -365,12 +367,8 @@ func (s *stats) countSync(replay, conflict bool) {
 	}
 }
 
-// isKnownMethod reports whether the emulator implements method.
-func isKnownMethod(method string) bool {
-	switch method {
-	case top.MethodAssignWorker, top.MethodWorkerUpdate, top.MethodWorkerTagList,
-		top.MethodVirtualPhoneBind, top.MethodBlacklistSync:
-		return true
-	}
-	return false
+// knows reports whether the emulator implements method.
+func (e *Emulator) knows(method string) bool {
+	_, ok := e.handle[method]
+	return ok
 }

@@ -30,7 +30,7 @@ const timestampWindow = 10 * time.Minute
 // answer is what the emulator replies to one call.
 type answer struct {
 	// resp is a top response (success envelope), or nil.
-	resp any
+	resp top.Response
 	// err is an error_response, or nil.
 	err *top.ErrorResponse
 	// status is the HTTP status; 0 is 200.
@@ -106,7 +106,7 @@ func (e *Emulator) serveTOP(w http.ResponseWriter, r *http.Request) {
 	if a.err != nil {
 		a.err.RequestID = reqID
 	} else if a.resp != nil {
-		setRequestID(a.resp, reqID)
+		a.resp.SetTOPRequestID(reqID)
 	}
 	status := a.status
 	if status == 0 {
@@ -168,7 +168,7 @@ func (e *Emulator) handleCall(ctx context.Context, w http.ResponseWriter, p url.
 		}
 	}
 	busy := fired && rule.Busy
-	a := e.dispatch(ctx, method, p, arrived, busy)
+	a := e.handle[method](ctx, p, arrived, busy) // checkProtocol refused unknown methods
 	if fired {
 		a.fault = rule.name()
 	}
@@ -183,7 +183,7 @@ func (e *Emulator) checkProtocol(p url.Values, now time.Time) (answer, bool) {
 	switch {
 	case method == "":
 		return topError(top.CodeMissingMethod, "", ""), true
-	case !isKnownMethod(method):
+	case !e.knows(method):
 		return topError(top.CodeInvalidMethod, "", ""), true
 	}
 	switch appKey := p.Get(top.ParamAppKey); {
@@ -231,7 +231,7 @@ func (e *Emulator) checkProtocol(p url.Values, now time.Time) (answer, bool) {
 	default:
 		return topError(top.CodeInvalidFormat, "", "format must be json or xml"), true
 	}
-	if top.NeedsSession(method) {
+	if m, _ := top.Lookup(method); m.Session {
 		session := p.Get(top.ParamSession)
 		switch {
 		case session == "":
@@ -324,29 +324,13 @@ func dropConnection(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-// setRequestID sets request_id on a top response.
-func setRequestID(resp any, id string) {
-	switch r := resp.(type) {
-	case *top.AssignWorkerResponse:
-		r.RequestID = id
-	case *top.WorkerUpdateResponse:
-		r.RequestID = id
-	case *top.TagListGetResponse:
-		r.RequestID = id
-	case *top.VirtualPhoneBindResponse:
-		r.RequestID = id
-	case *top.BlacklistSyncResponse:
-		r.RequestID = id
-	}
-}
-
 // encodeAnswer renders an answer as TOP does: JSON in normal form
 // ({"<key>":{...,"request_id":...}}, lists wrapped) or simplified form
 // (fields at the root, plain lists), or XML; errors always as
 // error_response.
 func encodeAnswer(method, format string, simplify bool, a answer) ([]byte, string, error) {
 	if format == top.FormatXML {
-		v := a.resp
+		var v any = a.resp
 		if a.err != nil {
 			v = a.err
 		}

@@ -60,7 +60,7 @@ func TestUpstreamSatisfiesTheClient(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	ctx := context.Background()
-	tags, err := c.GetWorkerTags(ctx, &top.TagListGetRequest{IDNumber: "11010519491231002X", Mobile: "13245678901"})
+	tags, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: "11010519491231002X", Mobile: "13245678901"})
 	if err != nil || !tags.Result.Success || tags.RequestID != "bench0taglist" {
 		t.Fatalf("GetWorkerTags: %+v, %v", tags, err)
 	}
@@ -68,7 +68,7 @@ func TestUpstreamSatisfiesTheClient(t *testing.T) {
 	if err != nil || len(abilities) != 2 || len(tags.Result.ResultData.HomeWorkerTags) != 1 {
 		t.Fatalf("abilities %v (%v), tags %+v", abilities, err, tags.Result.ResultData)
 	}
-	assign, err := c.AssignWorker(ctx, &top.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2, Type: 2})
+	assign, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2, Type: 2})
 	if err != nil || !assign.Result.Success || assign.RequestID != "bench0assign" {
 		t.Fatalf("AssignWorker: %+v, %v", assign, err)
 	}

@@ -122,7 +122,7 @@ func (m *Manager) deliver(ctx context.Context, j store.Job, n int64) {
 	req := chunkRequest(j, n, entries)
 	for attempt := 0; ; attempt++ {
 		req.UserBlacklistRequest.RequestTime = top.Int64(m.now().UnixMilli())
-		resp, err := m.top.SyncBlacklist(ctx, req)
+		resp, err := top.Do(ctx, m.top, top.BlacklistSync, req)
 		if ctx.Err() != nil {
 			return
 		}

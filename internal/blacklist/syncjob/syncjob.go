@@ -65,13 +65,11 @@ const (
 // the job's Rejected counter counts them all.
 const MaxRejections = 100
 
-// Syncer sends one blacklist sync call to TOP (internal/topclient's
-// Client implements it: it signs, rate-limits, retries what is safe and
-// refuses calls during a quota ban). Its errors are read through
-// top.FailureOf.
-type Syncer interface {
-	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
-}
+// Syncer sends the blacklist sync calls to TOP: top.BlacklistSync through
+// top.Do (internal/topclient's Client implements it: it signs,
+// rate-limits, retries what is safe and refuses calls during a quota ban).
+// Its errors are read through top.FailureOf.
+type Syncer = top.Invoker
 
 // Config configures a Manager.
 type Config struct {

@@ -493,7 +493,7 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 	// Someone else used the chunk's request_id with another payload.
 	other := chunkRequest(res.Job, 0, []store.Entry{{Mobile: "13700000000"}})
 	other.UserBlacklistRequest.RequestTime = 1
-	if _, err := e.top.SyncBlacklist(context.Background(), other); err != nil {
+	if _, err := top.Do(context.Background(), e.top, top.BlacklistSync, other); err != nil {
 		t.Fatal(err)
 	}
 	e.run()
