@@ -97,7 +97,7 @@ func parseAbilitiesFast(text []byte) (map[string]Ability, bool) {
 		return nil, false
 	}
 	out := make(map[string]Ability, 4)
-	ok := eachMember(text, skipJSONSpace(text, 0), func(name string, value []byte) bool {
+	ok := eachMember(text, skipSpace(text, 0), func(name string, value []byte) bool {
 		var a Ability
 		if !eachMember(value, 0, func(k string, v []byte) bool {
 			var err error
@@ -137,7 +137,7 @@ func eachMember(b []byte, i int, fn func(key string, value []byte) bool) bool {
 	if i >= len(b) || b[i] != '{' {
 		return false
 	}
-	i = skipJSONSpace(b, i+1)
+	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return true
 	}
@@ -150,32 +150,25 @@ func eachMember(b []byte, i int, fn func(key string, value []byte) bool) bool {
 		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 			return false
 		}
-		i = skipJSONSpace(b, i+end+2)
+		i = skipSpace(b, i+end+2)
 		if i >= len(b) || b[i] != ':' {
 			return false
 		}
-		start := skipJSONSpace(b, i+1)
+		start := skipSpace(b, i+1)
 		i = skipJSONValue(b, start)
 		if !fn(string(key), b[start:i]) {
 			return false
 		}
-		i = skipJSONSpace(b, i)
+		i = skipSpace(b, i)
 		if i < len(b) && b[i] == '}' {
 			return true
 		}
 		if i >= len(b) || b[i] != ',' {
 			return false
 		}
-		i = skipJSONSpace(b, i+1)
+		i = skipSpace(b, i+1)
 	}
 	return false
-}
-
-func skipJSONSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // skipJSONValue returns the end of the valid JSON value starting at b[i].

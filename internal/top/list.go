@@ -77,10 +77,3 @@ func wrappedArray(b []byte) ([]byte, bool) {
 	}
 	return inner, true
 }
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}

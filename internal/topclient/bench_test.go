@@ -69,7 +69,7 @@ func BenchmarkEncodeSignDecode(b *testing.B) {
 					b.Fatal(err)
 				}
 				var out top.TagListGetResponse
-				if apiErr, err := decodeResponse(top.MethodWorkerTagList, body, &out); err != nil || apiErr != nil {
+				if apiErr, err := top.DecodeEnvelope(top.MethodWorkerTagList, body, &out); err != nil || apiErr != nil {
 					b.Fatal(err, apiErr)
 				}
 				mergeHomeWorkerTags(&out.Result)

@@ -308,10 +308,10 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		a.outcome = OutcomeTransportError
 		return a
 	}
-	apiErr, err := decodeResponse(method, buf, out)
+	apiErr, err := top.DecodeEnvelope(method, buf, out)
 	switch {
 	case err != nil:
-		var nj *notJSONError
+		var nj *top.NotJSONError
 		isNotJSON := errors.As(err, &nj)
 		err = c.scrubError(err, st)
 		a.repeat = top.RepeatLater
@@ -322,7 +322,7 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 			a.err, a.outcome = &DecodeError{Method: method, Err: err}, OutcomeDecodeError
 		}
 		if c.observer != nil {
-			a.requestID = findRequestID(buf)
+			a.requestID = top.FindRequestID(buf)
 		}
 	case apiErr != nil:
 		apiErr.Msg, apiErr.SubMsg = c.scrub(apiErr.Msg, st), c.scrub(apiErr.SubMsg, st)

@@ -47,7 +47,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		if err != nil {
 			buf = body
 		}
-		apiErr, err := decodeResponse(method, buf, out)
+		apiErr, err := top.DecodeEnvelope(method, buf, out)
 		if apiErr != nil && err != nil {
 			t.Fatalf("both an error_response and an error: %v", err)
 		}
