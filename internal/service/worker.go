@@ -81,7 +81,6 @@ func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequ
 	resp := &scv1.GetWorkerTagsResponse{
 		Success: bool(r.Success), MsgCode: string(r.MsgCode), MsgInfo: r.MsgInfo, TopRequestId: out.RequestID,
 	}
-	var rules top.List[top.WorkerManageRule]
 	if d := r.ResultData; d != nil {
 		resp.ResultData = &scv1.WorkerTag{
 			BlackList: bool(d.BlackList), Degradation: bool(d.Degradation),
@@ -94,18 +93,13 @@ func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequ
 		} else {
 			resp.ResultData.AbilityMap = abilities
 		}
-		rules = d.HomeWorkerTags
-	}
-	// TOP's document shows home_worker_tags both inside and beside
-	// result_data; take both.
-	rules = append(rules, r.HomeWorkerTags...)
-	if len(rules) > 0 && resp.ResultData == nil {
-		resp.ResultData = &scv1.WorkerTag{}
-	}
-	for _, rule := range rules {
-		resp.ResultData.HomeWorkerTags = append(resp.ResultData.HomeWorkerTags, &scv1.WorkerManageRule{
-			Name: rule.Name, BeginTime: fromTOPTime(rule.BeginTime), EndTime: fromTOPTime(rule.EndTime),
-		})
+		// home_worker_tags sent beside result_data are already here (top
+		// merges both shapes when it decodes).
+		for _, rule := range d.HomeWorkerTags {
+			resp.ResultData.HomeWorkerTags = append(resp.ResultData.HomeWorkerTags, &scv1.WorkerManageRule{
+				Name: rule.Name, BeginTime: fromTOPTime(rule.BeginTime), EndTime: fromTOPTime(rule.EndTime),
+			})
+		}
 	}
 	return resp, nil
 }

@@ -129,14 +129,30 @@ func TestDecodeParamsErrors(t *testing.T) {
 	}
 }
 
+// TestTagListDecodeBothShapes decodes taglist.get's answer in TOP's
+// normal and simplified JSON, with home_worker_tags inside result_data (the
+// document's example) and beside it (its field table): every shape decodes
+// to the same value, the tags inside result_data.
 func TestTagListDecodeBothShapes(t *testing.T) {
-	normal := `{"result":{"result_data":{"black_list":false,"degradation":"false","ability_map":"\"tv_install\":{\"effective\":true,\"serviceCode\":\"tv_install\",\"abilityLevel\":4}","vip":true,"big_promotion":"true","home_worker_tags":{"worker_manage_rule_d_t_o":[{"name":"black","begin_time":"2024-12-20 17:42:01","end_time":"2024-12-23 17:42:01"}]}},"msg_code":"0","success":true},"request_id":"r1"}`
-	simplified := `{"result":{"result_data":{"black_list":false,"degradation":false,"ability_map":"{\"tv_install\":{\"effective\":true,\"serviceCode\":\"tv_install\",\"abilityLevel\":\"4\"}}","vip":true,"big_promotion":true,"home_worker_tags":[{"name":"black","begin_time":"2024-12-20 17:42:01","end_time":"2024-12-23 17:42:01"}]},"msg_code":0,"success":"true"},"request_id":"r1"}`
-	for name, body := range map[string]string{"normal": normal, "simplified": simplified} {
-		t.Run(name, func(t *testing.T) {
-			var r TagListGetResponse
-			if err := json.Unmarshal([]byte(body), &r); err != nil {
-				t.Fatal(err)
+	const rules = `{"name":"black","begin_time":"2024-12-20 17:42:01","end_time":"2024-12-23 17:42:01"}`
+	const data = `"black_list":false,"degradation":"false","ability_map":"\"tv_install\":{\"effective\":true,\"serviceCode\":\"tv_install\",\"abilityLevel\":4}","vip":true,"big_promotion":"true"`
+	normal := `{"tmall_servicecenter_worker_taglist_get_response":{"result":{"result_data":{` + data + `,"home_worker_tags":{"worker_manage_rule_d_t_o":[` + rules + `]}},"msg_code":"0","success":true},"request_id":"r1"}}`
+	simplified := `{"result":{"result_data":{` + data + `,"home_worker_tags":[` + rules + `]},"msg_code":0,"success":"true"},"request_id":"r1"}`
+	normalBeside := `{"tmall_servicecenter_worker_taglist_get_response":{"result":{"result_data":{` + data + `},"home_worker_tags":{"worker_manage_rule_d_t_o":[` + rules + `]},"msg_code":"0","success":true},"request_id":"r1"}}`
+	simplifiedBeside := `{"result":{"result_data":{` + data + `},"home_worker_tags":[` + rules + `],"msg_code":"0","success":true},"request_id":"r1"}`
+	var first *TagListGetResponse
+	for _, tc := range []struct{ name, body string }{
+		{"normal", normal}, {"simplified", simplified}, {"normal beside", normalBeside}, {"simplified beside", simplifiedBeside},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := new(TagListGetResponse)
+			if apiErr, err := DecodeEnvelope(MethodWorkerTagList, []byte(tc.body), r); err != nil || apiErr != nil {
+				t.Fatal(apiErr, err)
+			}
+			if first == nil {
+				first = r
+			} else if !reflect.DeepEqual(r, first) {
+				t.Fatalf("decodes to\n%+v\nnot\n%+v", r.Result, first.Result)
 			}
 			d := r.Result.ResultData
 			if !bool(r.Result.Success) || d == nil || !bool(d.Vip) || !bool(d.BigPromotion) || len(d.HomeWorkerTags) != 1 {

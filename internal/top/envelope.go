@@ -77,13 +77,29 @@ type NotJSONError struct {
 
 func (e *NotJSONError) Error() string { return "body is not JSON: " + e.Reason }
 
-// DecodeEnvelope decodes TOP's answer to method (docs/top-protocol.md §5). It returns TOP's
-// error_response when the body is one; otherwise it decodes the success
-// envelope into out (when out is not nil), in TOP's normal shape
-// ({"<method>_response":{...}}) or its simplified shape (the fields at the
-// root), whichever the body has. A body that is not JSON gives a
-// *NotJSONError; JSON that does not fit out gives the decoder's error.
+// DecodeEnvelope decodes TOP's answer to method (docs/top-protocol.md §5).
+// It returns TOP's error_response when the body is one; otherwise it
+// decodes the success envelope into out (when out is not nil), in TOP's
+// normal shape ({"<method>_response":{...}}) or its simplified shape (the
+// fields at the root), whichever the body has, and lets the response
+// finish itself (taglist.get's home_worker_tags merge). A body that is not
+// JSON gives a *NotJSONError; JSON that does not fit out gives the
+// decoder's error.
 func DecodeEnvelope(method string, body []byte, out any) (*ErrorResponse, error) {
+	apiErr, err := decodeEnvelope(method, body, out)
+	if apiErr == nil && err == nil {
+		if f, ok := out.(finisher); ok {
+			f.finishDecode()
+		}
+	}
+	return apiErr, err
+}
+
+// finisher is a response that completes itself once decoded (see
+// TagListGetResponse.finishDecode).
+type finisher interface{ finishDecode() }
+
+func decodeEnvelope(method string, body []byte, out any) (*ErrorResponse, error) {
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 || b[0] != '{' || b[len(b)-1] != '}' {
 		if len(b) == 0 {

@@ -64,10 +64,29 @@ type TagListResult struct {
 	MsgInfo string `json:"msg_info,omitempty" xml:"msg_info,omitempty"`
 	// Success is success.
 	Success Bool `json:"success" xml:"success"`
-	// HomeWorkerTags is home_worker_tags when TOP puts it beside
-	// result_data instead of inside it; the API document's field table reads so,
-	// its XML example does not. Decoders should merge both.
-	HomeWorkerTags List[WorkerManageRule] `json:"home_worker_tags,omitempty" xml:"-"`
+	// HomeWorkerTagsBeside receives home_worker_tags when TOP puts it
+	// beside result_data instead of inside it: the API document's field
+	// table reads so, its example does not. DecodeEnvelope moves it into
+	// ResultData.HomeWorkerTags, so after decoding it is always empty: read
+	// ResultData.HomeWorkerTags.
+	HomeWorkerTagsBeside List[WorkerManageRule] `json:"home_worker_tags,omitempty" xml:"-"`
+}
+
+// finishDecode moves home_worker_tags found beside result_data into
+// result_data.home_worker_tags (creating result_data when TOP sent none),
+// so that both shapes of the API document decode to the same value. It is
+// the one place of this merge.
+func (r *TagListGetResponse) finishDecode() {
+	res := &r.Result
+	if len(res.HomeWorkerTagsBeside) == 0 {
+		res.HomeWorkerTagsBeside = nil
+		return
+	}
+	if res.ResultData == nil {
+		res.ResultData = new(WorkerTag)
+	}
+	res.ResultData.HomeWorkerTags = append(res.ResultData.HomeWorkerTags, res.HomeWorkerTagsBeside...)
+	res.HomeWorkerTagsBeside = nil
 }
 
 // WorkerTag is a worker's tags.

@@ -72,7 +72,6 @@ func BenchmarkEncodeSignDecode(b *testing.B) {
 				if apiErr, err := top.DecodeEnvelope(top.MethodWorkerTagList, body, &out); err != nil || apiErr != nil {
 					b.Fatal(err, apiErr)
 				}
-				mergeHomeWorkerTags(&out.Result)
 				c.putState(st)
 			}
 		})

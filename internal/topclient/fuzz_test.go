@@ -52,15 +52,8 @@ func FuzzDecodeResponse(f *testing.F) {
 			t.Fatalf("both an error_response and an error: %v", err)
 		}
 		_ = requestIDOf(out, buf)
-		if r, ok := out.(*top.TagListGetResponse); ok && err == nil && apiErr == nil {
-			n := len(r.Result.HomeWorkerTags)
-			if r.Result.ResultData != nil {
-				n += len(r.Result.ResultData.HomeWorkerTags)
-			}
-			mergeHomeWorkerTags(&r.Result)
-			if r.Result.HomeWorkerTags != nil || n > 0 && len(r.Result.ResultData.HomeWorkerTags) != n {
-				t.Fatalf("merge lost tags: %+v", r.Result)
-			}
+		if r, ok := out.(*top.TagListGetResponse); ok && err == nil && apiErr == nil && r.Result.HomeWorkerTagsBeside != nil {
+			t.Fatalf("home_worker_tags left beside result_data: %+v", r.Result)
 		}
 		switch {
 		case apiErr != nil:

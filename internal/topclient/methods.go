@@ -43,27 +43,7 @@ func (c *Client) Invoke(ctx context.Context, m top.Method, req top.Request, resp
 		return fmt.Errorf("top %s: encode request: %w", m.Name, err)
 	}
 	st.params = params
-	if err := c.do(ctx, m.Name, m.Session, st, resp, m.Idempotent()); err != nil {
-		return err
-	}
-	if r, ok := resp.(*top.TagListGetResponse); ok {
-		mergeHomeWorkerTags(&r.Result)
-	}
-	return nil
-}
-
-// mergeHomeWorkerTags moves result.home_worker_tags into
-// result.result_data.home_worker_tags.
-func mergeHomeWorkerTags(r *top.TagListResult) {
-	if len(r.HomeWorkerTags) == 0 {
-		r.HomeWorkerTags = nil
-		return
-	}
-	if r.ResultData == nil {
-		r.ResultData = new(top.WorkerTag)
-	}
-	r.ResultData.HomeWorkerTags = append(r.ResultData.HomeWorkerTags, r.HomeWorkerTags...)
-	r.HomeWorkerTags = nil
+	return c.do(ctx, m.Name, m.Session, st, resp, m.Idempotent())
 }
 
 // Call calls any TOP method with business parameters already formatted

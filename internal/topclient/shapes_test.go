@@ -115,7 +115,7 @@ func TestTagListMergesHomeWorkerTags(t *testing.T) {
 			t.Fatalf("body %d: %v", i, err)
 		}
 		d := resp.Result.ResultData
-		if d == nil || len(d.HomeWorkerTags) != 2 || d.HomeWorkerTags[1].Name != "vip" || resp.Result.HomeWorkerTags != nil {
+		if d == nil || len(d.HomeWorkerTags) != 2 || d.HomeWorkerTags[1].Name != "vip" || resp.Result.HomeWorkerTagsBeside != nil {
 			t.Fatalf("body %d: result %+v data %+v", i, resp.Result, d)
 		}
 	}
