@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/backoff"
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
@@ -155,31 +156,16 @@ func (c *Client) observe(info *CallInfo, start time.Time) {
 	}
 }
 
-// sleep waits before retry number n (1 for the first retry) with full
-// jitter. It returns an error, without sleeping, when the wait would pass
-// the context's deadline, and as soon as the context ends.
+// sleep waits before retry number n (1 for the first retry), as the
+// client's backoff policy says (full jitter). It returns an error, without
+// sleeping, when the wait would pass the context's deadline, and as soon
+// as the context ends.
 func (c *Client) sleep(ctx context.Context, n int) error {
-	ceiling := c.backoffBase
-	for i := 1; i < n && ceiling < c.backoffMax; i++ {
-		if ceiling > c.backoffMax/2 {
-			ceiling = c.backoffMax
-			break
-		}
-		ceiling *= 2
-	}
-	ceiling = min(ceiling, c.backoffMax)
-	d := time.Duration(c.jitter(int64(ceiling)))
+	d := c.backoff.Delay(n)
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
 		return errors.New("backoff would pass the deadline")
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return backoff.Wait(ctx, d)
 }
 
 // canceled is the error of a call its context ended (or was about to end:

@@ -12,7 +12,6 @@ package topclient
 
 import (
 	"crypto/tls"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +21,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/servicecenterd/servicecenterd/internal/backoff"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -37,14 +37,12 @@ type Client struct {
 	simplify                bool
 	timeout                 time.Duration
 	maxAttempts             int
-	backoffBase, backoffMax time.Duration
+	backoff                 backoff.Policy // full jitter; tests replace Rand
 	maxResponse             int64
 	rt                      http.RoundTripper
 	limiter                 *rate.Limiter
 	observer                func(CallInfo)
 	now                     func() time.Time
-	// jitter returns a random duration in [0, n); tests replace it.
-	jitter func(n int64) int64
 
 	bans   bans
 	states sync.Pool // *callState
@@ -79,13 +77,11 @@ func New(cfg Config) (*Client, error) {
 		simplify:    cfg.Simplify,
 		timeout:     cfg.Timeout,
 		maxAttempts: cfg.MaxAttempts,
-		backoffBase: cfg.BackoffBase,
-		backoffMax:  cfg.BackoffMax,
+		backoff:     backoff.Policy{Base: cfg.BackoffBase, Max: cfg.BackoffMax, Jitter: backoff.Full},
 		maxResponse: cfg.MaxResponseBytes,
 		rt:          cfg.Transport,
 		observer:    cfg.Observer,
 		now:         cfg.Now,
-		jitter:      rand.Int64N,
 	}
 	if c.signer, err = top.NewSigner(cfg.SignMethod, cfg.AppSecret); err != nil {
 		return nil, &ConfigError{Field: "SignMethod", Reason: "must be md5, hmac or hmac-sha256"}

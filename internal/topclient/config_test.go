@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/backoff"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -99,7 +100,7 @@ func TestNewDefaults(t *testing.T) {
 	}
 	defer c.Close()
 	if c.url.String() != URLProduction || c.signMethod != top.SignHMACSHA256 || c.timeout != 15*time.Second ||
-		c.maxAttempts != 3 || c.backoffBase != 100*time.Millisecond || c.backoffMax != 2*time.Second ||
+		c.maxAttempts != 3 || c.backoff.Base != 100*time.Millisecond || c.backoff.Max != 2*time.Second || c.backoff.Jitter != backoff.Full ||
 		c.maxResponse != 4<<20 || c.limiter != nil || c.partnerID != "servicecenterd-dev" {
 		t.Fatalf("defaults: %+v", c)
 	}

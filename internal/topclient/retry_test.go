@@ -191,7 +191,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 		cfg.Observer = func(ci CallInfo) { info = ci }
 	})
 	sleeping := make(chan struct{}, 1)
-	c.jitter = func(n int64) int64 { // called just before the client sleeps
+	c.backoff.Rand = func(n int64) int64 { // called just before the client sleeps
 		sleeping <- struct{}{}
 		return n - 1 // the full hour
 	}
@@ -232,7 +232,7 @@ func TestBackoffRespectsDeadline(t *testing.T) {
 	c := newTestClient(t, u, func(cfg *Config) {
 		cfg.BackoffBase, cfg.BackoffMax, cfg.Timeout = time.Hour, time.Hour, time.Minute
 	})
-	c.jitter = func(n int64) int64 { return n - 1 }
+	c.backoff.Rand = func(n int64) int64 { return n - 1 }
 	_, err := top.Do(testCtx(t), c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
 	var te *TransportError
 	if !errors.As(err, &te) || te.StatusCode != 503 || u.count.Load() != 1 {
@@ -261,7 +261,7 @@ func TestBackoffGrowsWithFullJitter(t *testing.T) {
 	u := newUpstream(t, nil)
 	c := newTestClient(t, u, func(cfg *Config) { cfg.BackoffBase, cfg.BackoffMax = 100*time.Millisecond, 350*time.Millisecond })
 	var ceilings []time.Duration
-	c.jitter = func(n int64) int64 {
+	c.backoff.Rand = func(n int64) int64 {
 		ceilings = append(ceilings, time.Duration(n))
 		return 0
 	}
@@ -276,15 +276,10 @@ func TestBackoffGrowsWithFullJitter(t *testing.T) {
 			t.Fatalf("ceilings %v, want %v", ceilings, want)
 		}
 	}
-	c.jitter = rand64N()
+	c.backoff.Rand = nil // the real random source
 	for range 100 {
-		if d := c.jitter(int64(time.Second)); d < 0 || d >= int64(time.Second) {
-			t.Fatalf("jitter %d out of [0, 1s)", d)
+		if d := c.backoff.Delay(1); d < 0 || d >= 100*time.Millisecond {
+			t.Fatalf("delay %v out of [0, 100ms)", d)
 		}
 	}
-}
-
-func rand64N() func(int64) int64 {
-	c, _ := New(Config{URL: "sandbox", AppKey: "k", AppSecret: "s"})
-	return c.jitter
 }

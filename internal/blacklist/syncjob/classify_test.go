@@ -148,3 +148,17 @@ func (e *env) sawRetrying(code, sub string) bool {
 	}
 	return false
 }
+
+// TestResendBackoffKeepsAFloor: a chunk's resend waits a random time in
+// [d/2, d], d = min(RetryMax, RetryBase·2^attempt) (equal jitter).
+func TestResendBackoffKeepsAFloor(t *testing.T) {
+	m := &Manager{cfg: Config{RetryBase: 100 * time.Millisecond, RetryMax: time.Second}}
+	for attempt, d := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+		800 * time.Millisecond, time.Second, time.Second} {
+		for range 200 {
+			if got := m.backoff(attempt); got < d/2 || got > d {
+				t.Fatalf("backoff(%d) = %v, want within [%v, %v]", attempt, got, d/2, d)
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/backoff"
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
@@ -90,7 +91,7 @@ func (m *Manager) storeRetry(ctx context.Context, what, id string, attempt int, 
 	}
 	m.logger.Error("blacklist sync: store failed; retrying", slog.String("op", what), slog.String("job_id", id),
 		slog.String("error", err.Error()))
-	return sleep(ctx, m.backoff(attempt))
+	return backoff.Wait(ctx, m.backoff(attempt)) == nil
 }
 
 // deliver sends chunk n of j until TOP acknowledges or refuses it for
@@ -138,7 +139,7 @@ func (m *Manager) deliver(ctx context.Context, j store.Job, n int64) {
 				wait = out.wait + time.Duration(rand.Int64N(int64(100*time.Millisecond)))
 			}
 			m.retrying(ctx, j.ID, out.err, wait)
-			if !sleep(ctx, wait) {
+			if backoff.Wait(ctx, wait) != nil {
 				return
 			}
 		}
@@ -190,26 +191,12 @@ func (m *Manager) retrying(ctx context.Context, id string, e store.JobError, wai
 	m.emit(Event{Kind: EventChunkRetrying, Job: j, Chunk: e.Chunk, Error: &e})
 }
 
-// backoff is the wait before resend attempt+1: a random time in
-// [d/2, d], d = min(RetryMax, RetryBase·2^attempt).
+// backoff is the wait before resend attempt+1 (attempt 0 is the first
+// resend): equal jitter, a random time in [d/2, d] with d =
+// min(RetryMax, RetryBase·2^attempt). The resends have no limit, so each
+// keeps at least half its delay (internal/backoff).
 func (m *Manager) backoff(attempt int) time.Duration {
-	d := m.cfg.RetryMax
-	if attempt < 30 {
-		d = min(d, m.cfg.RetryBase<<attempt)
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-// sleep waits d or until ctx ends; it reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return backoff.Policy{Base: m.cfg.RetryBase, Max: m.cfg.RetryMax, Jitter: backoff.Equal}.Delay(attempt + 1)
 }
 
 // chunkRequest is the TOP call of chunk n: request_id RequestID(job, n),

@@ -21,9 +21,10 @@
 //   - A quota ban: the worker waits until the ban ends, then resends.
 //   - Anything else (is_retry=true, isp.* and platform errors, transport
 //     failures, bad answers, and also auth or permission errors, which an
-//     operator can fix): resent with exponential backoff (full jitter,
-//     RetryBase doubling up to RetryMax), without limit, until it succeeds
-//     or the job is cancelled. The job's last error shows the failure.
+//     operator can fix): resent with exponential backoff (equal jitter: a
+//     random wait in [d/2, d], d doubling from RetryBase up to RetryMax;
+//     internal/backoff), without limit, until it succeeds or the job is
+//     cancelled. The job's last error shows the failure.
 //
 // A job ends SUCCEEDED when every entry was acknowledged, FAILED when every
 // chunk was tried and at least one failed for good, CANCELLED when
