@@ -3,8 +3,6 @@ package service
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -28,15 +26,6 @@ func fromTOPTime(t top.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t.Time)
-}
-
-// joinInts joins ids with sep, as TOP's "123|456" lists.
-func joinInts(ids []int64, sep string) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, sep)
 }
 
 // rawToStruct turns raw JSON members into a Struct; nil when there are none.

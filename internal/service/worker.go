@@ -46,7 +46,7 @@ func workerToTOP(w *scv1.Worker) (*top.WorkerDto, error) {
 	}
 	dto := &top.WorkerDto{
 		BizType:          w.GetBizType(),
-		CoverCategoryIds: joinInts(w.GetCoverCategoryIds(), "|"),
+		CoverCategoryIds: top.FormatIDList(w.GetCoverCategoryIds()),
 		HandheldCardPic:  w.GetHandheldCardPic(),
 		IDCardPic:        w.GetIdCardPic(),
 		IDCardPicBack:    w.GetIdCardPicBack(),

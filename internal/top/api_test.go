@@ -266,3 +266,28 @@ func TestBusinessErrors(t *testing.T) {
 		t.Fatalf("Error leaks: %s", e.Error())
 	}
 }
+
+func TestIDList(t *testing.T) {
+	tests := []struct {
+		ids  []int64
+		text string
+	}{
+		{nil, ""},
+		{[]int64{123}, "123"},
+		{[]int64{123, 456, -7}, "123|456|-7"},
+	}
+	for _, tt := range tests {
+		if got := FormatIDList(tt.ids); got != tt.text {
+			t.Errorf("FormatIDList(%v) = %q, want %q", tt.ids, got, tt.text)
+		}
+		got, err := ParseIDList(tt.text)
+		if err != nil || !reflect.DeepEqual(got, tt.ids) {
+			t.Errorf("ParseIDList(%q) = %v, %v", tt.text, got, err)
+		}
+	}
+	for _, bad := range []string{"12a", "1||2", "1|", "|1", " 1", "99999999999999999999"} {
+		if _, err := ParseIDList(bad); err == nil || strings.Contains(err.Error(), bad) {
+			t.Errorf("ParseIDList(%q) = %v, want an error that does not quote the text", bad, err)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package top
 
 import (
 	"encoding/xml"
+	"errors"
 	"strconv"
+	"strings"
 )
 
 // Business error codes of tmall.servicecenter.worker.update, from its API
@@ -39,7 +41,8 @@ type WorkerDto struct {
 	Address *AddressDto `json:"address,omitempty"`
 	// BizType is biz_type; appliance_install for appliance installation.
 	BizType string `json:"biz_type,omitempty"`
-	// CoverCategoryIds is cover_category_ids, category ids joined by "|".
+	// CoverCategoryIds is cover_category_ids, category ids joined by "|"
+	// (FormatIDList, ParseIDList).
 	CoverCategoryIds string `json:"cover_category_ids,omitempty"`
 	// HandheldCardPic is handheld_card_pic, a picture of the worker holding the ID card.
 	HandheldCardPic string `json:"handheld_card_pic,omitempty"`
@@ -154,4 +157,41 @@ type ResultBase struct {
 	Success Bool `json:"success" xml:"success"`
 	// Value is value.
 	Value Bool `json:"value" xml:"value"`
+}
+
+// IDListSeparator joins the ids of a TOP id list field, such as
+// cover_category_ids ("123|456").
+const IDListSeparator = "|"
+
+// FormatIDList writes ids as a TOP id list: decimal, joined by "|"; "" for
+// none.
+func FormatIDList(ids []int64) string {
+	var b []byte
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, IDListSeparator...)
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(b)
+}
+
+// ParseIDList reads a TOP id list ("123|456"); "" is none. A part that is
+// not a whole number (an empty one included) is an error that names its
+// position, not its text.
+func ParseIDList(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ids []int64
+	n := 0
+	for part := range strings.SplitSeq(s, IDListSeparator) {
+		id, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			return nil, errors.New("id list: part " + strconv.Itoa(n) + " is not a whole number")
+		}
+		ids = append(ids, id)
+		n++
+	}
+	return ids, nil
 }

@@ -165,12 +165,13 @@ func (e *Emulator) updateWorker(ctx context.Context, p url.Values, now time.Time
 	if !e.m.bizTypes[dto.BizType] {
 		return workerFailure(top.WorkerCodeInvalidBizType)
 	}
-	if dto.CoverCategoryIds != "" {
-		for part := range strings.SplitSeq(dto.CoverCategoryIds, "|") {
-			id, err := strconv.ParseInt(part, 10, 64)
-			if err != nil || !e.m.categories[id] {
-				return workerFailure(top.WorkerCodeInvalidCategory)
-			}
+	ids, err := top.ParseIDList(dto.CoverCategoryIds)
+	if err != nil {
+		return workerFailure(top.WorkerCodeInvalidCategory)
+	}
+	for _, id := range ids {
+		if !e.m.categories[id] {
+			return workerFailure(top.WorkerCodeInvalidCategory)
 		}
 	}
 	if dto.ServiceStoreCode != "" {
