@@ -142,27 +142,23 @@ func TestRateLimiterHonoursDeadline(t *testing.T) {
 	}
 }
 
-// TestNilRequests checks that typed calls refuse nil requests.
+// TestNilRequests checks that calls of every method refuse a nil request
+// or response before anything is sent, through Invoke and through top.Do.
 func TestNilRequests(t *testing.T) {
 	t.Parallel()
 	u := newUpstream(t, nil)
 	c := newTestClient(t, u, nil)
 	ctx := testCtx(t)
-	errs := []error{}
-	_, err := top.Do(ctx, c, top.AssignWorker, nil)
-	errs = append(errs, err)
-	_, err = top.Do(ctx, c, top.WorkerUpdate, nil)
-	errs = append(errs, err)
-	_, err = top.Do(ctx, c, top.WorkerTagList, nil)
-	errs = append(errs, err)
-	_, err = top.Do(ctx, c, top.VirtualPhoneBind, nil)
-	errs = append(errs, err)
-	_, err = top.Do(ctx, c, top.BlacklistSync, nil)
-	errs = append(errs, err)
-	for i, err := range errs {
-		if err == nil {
-			t.Errorf("call %d accepted a nil request", i)
+	for _, m := range top.Methods() {
+		if err := c.Invoke(ctx, m, nil, m.NewResponse()); err == nil {
+			t.Errorf("%s: Invoke accepted a nil request", m.Name)
 		}
+		if err := c.Invoke(ctx, m, m.NewRequest(), nil); err == nil {
+			t.Errorf("%s: Invoke accepted a nil response", m.Name)
+		}
+	}
+	if _, err := top.Do(ctx, c, top.WorkerTagList, nil); err == nil {
+		t.Error("Do accepted a nil request")
 	}
 	if u.count.Load() != 0 {
 		t.Fatal("nil requests reached the gateway")
