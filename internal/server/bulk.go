@@ -91,7 +91,7 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, opts ...sto
 
 // startBulk builds the job manager over st; uncommitted imports of a
 // previous run are dropped.
-func startBulk(ctx context.Context, cfg Config, st store.Jobs, top syncjob.Syncer, logger *slog.Logger) (*bulk, error) {
+func startBulk(ctx context.Context, cfg Config, st syncjob.Store, top syncjob.Syncer, logger *slog.Logger) (*bulk, error) {
 	jobs, err := syncjob.New(ctx, syncjob.Config{
 		Store: st, TOP: top, ChunkSize: cfg.SyncChunkSize,
 		ConcurrentJobs: cfg.SyncConcurrentJobs, ChunksInFlight: cfg.SyncChunksInFlight,

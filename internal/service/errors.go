@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/redact"
-	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
@@ -77,7 +77,7 @@ func Status(ctx context.Context, logger *slog.Logger, err error) error {
 		return err
 	}
 	if st, ok := jobStatus(err); ok {
-		if errors.Is(err, store.ErrFull) {
+		if errors.Is(err, syncjob.ErrFull) {
 			logger.ErrorContext(ctx, "store full: free space in --data-dir", slog.String("error", redact.Text(err.Error())))
 		}
 		return st

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
-	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
@@ -69,7 +68,7 @@ func TestStatus(t *testing.T) {
 		{"no entries", syncjob.ErrNoEntries, codes.InvalidArgument, "", 0},
 		{"bad page token", syncjob.ErrBadPageToken, codes.InvalidArgument, "", 0},
 		{"bad spec", &syncjob.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
-		{"store full", fmt.Errorf("import bj-1: %w", fmt.Errorf("%w: add import entries: database or disk is full (13)", store.ErrFull)), codes.ResourceExhausted, ReasonStoreFull, 0},
+		{"store full", fmt.Errorf("import bj-1: %w", fmt.Errorf("%w: add import entries: database or disk is full (13)", syncjob.ErrFull)), codes.ResourceExhausted, ReasonStoreFull, 0},
 		{"no valid entries", &syncjob.NoValidEntriesError{Rejected: 1, Rejections: []syncjob.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
 	}
 	for _, tt := range tests {

@@ -1,5 +1,6 @@
 // Package syncjob is the durable bulk blacklist sync: it imports entries
-// into a job in the store (internal/store), then a delivery worker sends
+// into a job in its Store (the job model is this package's, job.go;
+// internal/store implements the Store), then a delivery worker sends
 // the job to TOP's taobao.logistics.express.user.blacklist.tms.sync in
 // chunks until every chunk is acknowledged or refused for good, across
 // TOP outages and restarts of servicecenterd.
@@ -42,7 +43,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -74,7 +74,7 @@ type Syncer interface {
 // Config configures a Manager.
 type Config struct {
 	// Store keeps the jobs (required).
-	Store store.Jobs
+	Store Store
 	// TOP sends the chunks (required).
 	TOP Syncer
 	// ChunkSize is the entries per TOP call of new jobs, 1 to
@@ -148,32 +148,28 @@ type Event struct {
 	Kind EventKind
 	// Job is the job as it was right after the event (for
 	// EventChunkRetrying, as last read).
-	Job store.Job
+	Job Job
 	// Chunk is the chunk's number for chunk events, else -1.
 	Chunk int64
 	// Error is the failure of EventChunkFailed and EventChunkRetrying.
-	Error *store.JobError
+	Error *JobError
 }
 
-// Errors of the Manager.
+// Errors of the Manager, besides those of the job model (job.go).
 var (
-	// ErrJobNotFound: no job has this id.
-	ErrJobNotFound = errors.New("blacklist sync job not found")
 	// ErrJobFinished: the job already finished, so it cannot be cancelled.
 	ErrJobFinished = errors.New("blacklist sync job already finished")
 	// ErrStopped: the manager is shutting down.
 	ErrStopped = errors.New("blacklist sync is shutting down")
 	// ErrNoEntries: an import received no entry at all.
 	ErrNoEntries = errors.New("the import has no entries")
-	// ErrBadPageToken: ListJobs got a page token it did not make.
-	ErrBadPageToken = errors.New("invalid page token")
 )
 
 // Manager runs blacklist sync jobs: imports, delivery, cancellation,
 // progress. It is safe for concurrent use.
 type Manager struct {
 	cfg    Config
-	store  store.Jobs
+	store  Store
 	top    Syncer
 	logger *slog.Logger
 	now    func() time.Time
@@ -259,20 +255,18 @@ func newJobID() string {
 	return "bj-" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
 }
 
-// Job returns a job.
-func (m *Manager) Job(ctx context.Context, id string) (store.Job, error) {
-	j, err := m.store.Job(ctx, id)
-	return j, mapStoreErr(err)
+// Job returns a committed job; ErrJobNotFound if there is none.
+func (m *Manager) Job(ctx context.Context, id string) (Job, error) {
+	return m.store.Job(ctx, id)
 }
 
-// ListJobs returns one page of jobs, newest first.
-func (m *Manager) ListJobs(ctx context.Context, q store.JobQuery) (store.JobPage, error) {
-	p, err := m.store.ListJobs(ctx, q)
-	return p, mapStoreErr(err)
+// ListJobs returns one page of committed jobs (Store.ListJobs).
+func (m *Manager) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
+	return m.store.ListJobs(ctx, q)
 }
 
 // Counts counts the jobs by state (for metrics).
-func (m *Manager) Counts(ctx context.Context) (map[store.State]int64, error) {
+func (m *Manager) Counts(ctx context.Context) (map[State]int64, error) {
 	return m.store.CountJobs(ctx)
 }
 
@@ -285,36 +279,24 @@ func (m *Manager) SyncJobCounts(ctx context.Context) (map[string]int64, error) {
 		return nil, err
 	}
 	out := make(map[string]int64, 5)
-	for _, st := range store.CommittedStates() {
+	for _, st := range CommittedStates() {
 		out[st.String()] = counts[st]
 	}
 	return out, nil
 }
 
-func mapStoreErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrJobNotFound, err)
-	case errors.Is(err, store.ErrBadPageToken):
-		return ErrBadPageToken
-	}
-	return err
-}
-
 // Cancel cancels a job that has not finished: chunks not yet sent are
 // never sent, a chunk in flight is abandoned. It returns the job, and
 // ErrJobFinished (with the job) when it had already finished.
-func (m *Manager) Cancel(ctx context.Context, id string) (store.Job, error) {
-	j, err := m.store.UpdateJob(ctx, id, store.JobUpdate{
-		From: []store.State{store.StateQueued, store.StateRunning}, State: store.StateCancelled, Time: m.now(),
+func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
+	j, err := m.store.UpdateJob(ctx, id, JobUpdate{
+		From: []State{StateQueued, StateRunning}, State: StateCancelled, Time: m.now(),
 	})
 	switch {
-	case errors.Is(err, store.ErrStateConflict):
+	case errors.Is(err, ErrStateConflict):
 		return j, ErrJobFinished
 	case err != nil:
-		return j, mapStoreErr(err)
+		return j, err
 	}
 	m.mu.Lock()
 	stop := m.running[id]
@@ -372,8 +354,8 @@ func (m *Manager) startJobs(ctx context.Context, wg *sync.WaitGroup) error {
 	if free <= 0 || ctx.Err() != nil {
 		return nil
 	}
-	page, err := m.store.ListJobs(ctx, store.JobQuery{
-		States: []store.State{store.StateQueued, store.StateRunning}, OldestFirst: true, PageSize: free + busy,
+	page, err := m.store.ListJobs(ctx, JobQuery{
+		States: []State{StateQueued, StateRunning}, OldestFirst: true, PageSize: free + busy,
 	})
 	if err != nil {
 		return err
@@ -407,7 +389,7 @@ func (m *Manager) jobStopped(id string, cancel context.CancelFunc) {
 }
 
 // changedJob wakes the watchers of j.
-func (m *Manager) changedJob(j store.Job) {
+func (m *Manager) changedJob(j Job) {
 	m.mu.Lock()
 	slot := m.changed[j.ID]
 	delete(m.changed, j.ID)
