@@ -129,6 +129,19 @@ func (a *Authenticator) Policy() *Policy { return a.policy.Load() }
 // Enabled reports whether callers must authenticate at all.
 func (a *Authenticator) Enabled() bool { return a.verifiedCerts || a.policy.Load() != nil }
 
+// RequireClientCert says whether the TLS layer itself must require a
+// client certificate: only when nothing can be called without one (no
+// open endpoints, no token clients in the current policy). Otherwise
+// certificates are verified when given, and the authenticator requires
+// credentials on every call that is not open.
+func (a *Authenticator) RequireClientCert() bool {
+	if len(a.open) > 0 {
+		return false
+	}
+	p := a.Policy()
+	return p == nil || !p.HasTokenClients()
+}
+
 // Open reports whether fullMethod is open to anyone.
 func (a *Authenticator) Open(fullMethod string) bool {
 	for _, p := range a.open {

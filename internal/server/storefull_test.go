@@ -116,10 +116,10 @@ func stagingLeft(t *testing.T, dataDir string) []string {
 // REST, leaves nothing behind, and a small import then goes through.
 // TestStoreFullOnARealFilesystem does the same on a real full filesystem.
 func TestStoreFullOverGRPCAndREST(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.SyncChunkSize = 10 }, WithStoreOptions(store.WithMaxPages(128))) // 512 KiB per file
+	ts := startServer(t, func(c *Config) { c.Sync.ChunkSize = 10 }, WithStoreOptions(store.WithMaxPages(128))) // 512 KiB per file
 	_, err := ts.importEntries(t, 0, 60_000)
 	wantStoreFull(t, "gRPC import of 60,000 entries", err)
-	if left := stagingLeft(t, ts.cfg.DataDir); len(left) != 0 {
+	if left := stagingLeft(t, ts.cfg.Store.DataDir); len(left) != 0 {
 		t.Fatalf("the aborted import left %v", left)
 	}
 	ts.importSucceeds(t, "a 2-entry import after the full one", 0, 2)
@@ -133,7 +133,7 @@ func TestStoreFullOverGRPCAndREST(t *testing.T) {
 	if code != http.StatusInsufficientStorage || !strings.Contains(fmt.Sprint(body), service.ReasonStoreFull) {
 		t.Fatalf("REST upload of 60,000 entries: HTTP %d %v, want 507 with %s", code, body, service.ReasonStoreFull)
 	}
-	if left := stagingLeft(t, ts.cfg.DataDir); len(left) != 0 {
+	if left := stagingLeft(t, ts.cfg.Store.DataDir); len(left) != 0 {
 		t.Fatalf("the aborted upload left %v", left)
 	}
 	ts.importSucceeds(t, "a 2-entry import after the full upload", 10, 2)

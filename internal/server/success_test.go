@@ -227,7 +227,7 @@ func TestOperationalEndpoints(t *testing.T) {
 
 func TestReadyzWhenUpstreamIsDown(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
-		c.TOPURL, c.TOPAppKey, c.TOPAppSecret = "http://127.0.0.1:1/router/rest", "k", "s3cr3t-value"
+		c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret = "http://127.0.0.1:1/router/rest", "k", "s3cr3t-value"
 	})
 	resp, err := http.Get("http://" + ts.HTTPAddr() + "/readyz")
 	if err != nil {

@@ -50,7 +50,7 @@ import (
 // limit as servicecenterd knows it (SyncUserBlacklist's and the emulator's).
 const MaxChunkSize = 100
 
-// Defaults of Config.
+// Defaults of Config and Settings.
 const (
 	DefaultChunkSize      = 100
 	DefaultConcurrentJobs = 2
@@ -77,15 +77,10 @@ type Config struct {
 	Store Store
 	// TOP sends the chunks (required).
 	TOP Syncer
-	// ChunkSize is the entries per TOP call of new jobs, 1 to
-	// MaxChunkSize; 0 means DefaultChunkSize.
-	ChunkSize int
-	// ConcurrentJobs is how many jobs are delivered at once; 0 means
-	// DefaultConcurrentJobs. Later jobs wait in state QUEUED.
-	ConcurrentJobs int
-	// ChunksInFlight is how many chunks of one job are sent at once; 0
-	// means DefaultChunksInFlight.
-	ChunksInFlight int
+	// Settings are the chunk size and the concurrency (settings.go); a
+	// zero value means its default (DefaultChunkSize,
+	// DefaultConcurrentJobs, DefaultChunksInFlight).
+	Settings
 	// RetryBase and RetryMax bound the backoff between resends of a chunk
 	// after a transient failure; 0 means DefaultRetryBase, DefaultRetryMax.
 	RetryBase, RetryMax time.Duration
@@ -195,17 +190,9 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.TOP == nil {
 		return nil, errors.New("bulksync: Store and TOP are required")
 	}
-	if cfg.ChunkSize == 0 {
-		cfg.ChunkSize = DefaultChunkSize
-	}
-	if cfg.ChunkSize < 1 || cfg.ChunkSize > MaxChunkSize {
-		return nil, fmt.Errorf("bulksync: chunk size %d: want 1 to %d", cfg.ChunkSize, MaxChunkSize)
-	}
-	if cfg.ConcurrentJobs <= 0 {
-		cfg.ConcurrentJobs = DefaultConcurrentJobs
-	}
-	if cfg.ChunksInFlight <= 0 {
-		cfg.ChunksInFlight = DefaultChunksInFlight
+	cfg.Settings = cfg.Settings.withDefaults()
+	if err := cfg.Settings.Validate(); err != nil {
+		return nil, fmt.Errorf("bulksync: %w", err)
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = DefaultRetryBase

@@ -65,7 +65,7 @@ func newEnv(t *testing.T, mutate func(*syncjob.Config)) *env {
 	}
 	t.Cleanup(e.top.Close)
 	e.cfg = syncjob.Config{
-		TOP: e.top, ChunkSize: 10, RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+		TOP: e.top, Settings: syncjob.Settings{ChunkSize: 10}, RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 		WatchInterval: time.Millisecond,
 		Observer: func(ev syncjob.Event) {
 			e.mu.Lock()
@@ -417,9 +417,28 @@ func TestBadSpecs(t *testing.T) {
 			t.Errorf("BeginImport(%+v) = %v", s, err)
 		}
 	}
-	for _, size := range []int{-1, 101} {
-		if _, err := syncjob.New(context.Background(), syncjob.Config{Store: e.store, TOP: e.top, ChunkSize: size}); err == nil {
-			t.Errorf("chunk size %d accepted", size)
+	for _, bad := range []syncjob.Settings{{ChunkSize: -1}, {ChunkSize: 101}, {ConcurrentJobs: 65}, {ChunksInFlight: -1}} {
+		if _, err := syncjob.New(context.Background(), syncjob.Config{Store: e.store, TOP: e.top, Settings: bad}); err == nil {
+			t.Errorf("settings %+v accepted", bad)
+		}
+	}
+}
+
+func TestSettingsValidate(t *testing.T) {
+	tests := []struct {
+		s    syncjob.Settings
+		want string
+	}{
+		{syncjob.Settings{ChunkSize: 1, ConcurrentJobs: 1, ChunksInFlight: 1}, ""},
+		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 64, ChunksInFlight: 64}, ""},
+		{syncjob.Settings{ChunkSize: 0, ConcurrentJobs: 65, ChunksInFlight: 0}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)\n" +
+			"--sync-concurrent-jobs must be 1 to 64\n--sync-chunks-in-flight must be 1 to 64"},
+		{syncjob.Settings{ChunkSize: 101, ConcurrentJobs: 2, ChunksInFlight: 4}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)"},
+	}
+	for _, tt := range tests {
+		err := tt.s.Validate()
+		if got := fmt.Sprint(err); (err == nil) != (tt.want == "") || (err != nil && got != tt.want) {
+			t.Errorf("Validate(%+v) = %v, want %q", tt.s, err, tt.want)
 		}
 	}
 }
