@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
+	"github.com/servicecenterd/servicecenterd/internal/mainland"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -95,7 +95,7 @@ func ValidateEntry(mobile string, reasons []int32) (e Entry, field, problem stri
 	switch {
 	case mobile == "":
 		return e, "mobile", msgMobileRequired
-	case !validation.ValidMobile(mobile):
+	case !mainland.ValidMobile(mobile):
 		return e, "mobile", msgMobileFormat
 	}
 	e.Mobile = mobile
