@@ -6,14 +6,10 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-// ErrorDomain is the domain of the google.rpc.ErrorInfo of a denial; it is
-// servicecenterd's one error domain (service.ErrorDomain).
-const ErrorDomain = "servicecenterd"
 
 // Reasons of a denial's ErrorInfo.
 const (
@@ -79,14 +75,15 @@ type Denial struct {
 // Error implements error.
 func (d *Denial) Error() string { return d.Message }
 
-// GRPCStatus is the denial as a gRPC status with one ErrorInfo.
+// GRPCStatus is the denial as a gRPC status with one ErrorInfo (domain
+// rpc.ErrorDomain).
 func (d *Denial) GRPCStatus() *status.Status {
 	md := map[string]string{"rpc": d.Method}
 	if d.Client != "" {
 		md["client"] = d.Client
 	}
 	st := status.New(d.Code, d.Message)
-	if with, err := st.WithDetails(&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: d.Reason, Metadata: md}); err == nil {
+	if with, err := st.WithDetails(rpc.Info(d.Reason, md)); err == nil {
 		return with
 	}
 	return st

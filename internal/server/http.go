@@ -23,7 +23,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
-	"github.com/servicecenterd/servicecenterd/internal/service"
 )
 
 // HTTPSettings are the HTTP server's settings: timeouts and the limits of
@@ -72,8 +71,8 @@ func (s HTTPSettings) Validate() error {
 // forwardedHeaders pass between HTTP and gRPC metadata under their own
 // names, both ways.
 var forwardedHeaders = map[string]bool{
-	rpc.RequestIDHeader:        true,
-	service.TOPRequestIDHeader: true,
+	rpc.RequestIDHeader:    true,
+	rpc.TOPRequestIDHeader: true,
 }
 
 // httpHandler serves the REST gateway (dialing our own gRPC server over

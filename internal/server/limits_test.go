@@ -17,8 +17,8 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
-	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -62,7 +62,7 @@ func TestRateLimit(t *testing.T) {
 	if retry == nil || retry.GetRetryDelay().AsDuration() < 50*time.Second || retry.GetRetryDelay().AsDuration() > 100*time.Second {
 		t.Fatalf("RetryInfo %v", retry)
 	}
-	if info == nil || info.GetReason() != middleware.RateLimitReason || info.GetDomain() != service.ErrorDomain || info.GetMetadata()["client"] != "slow" {
+	if info == nil || info.GetReason() != middleware.RateLimitReason || info.GetDomain() != rpc.ErrorDomain || info.GetMetadata()["client"] != "slow" {
 		t.Fatalf("ErrorInfo %v", info)
 	}
 	if callCount(t, ts) != before {

@@ -24,7 +24,6 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 )
 
@@ -580,13 +579,5 @@ func TestClientsFileReload(t *testing.T) {
 	}
 	if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_new"), req); err != nil {
 		t.Fatalf("previous policy not kept: %v", err)
-	}
-}
-
-// TestErrorDomains keeps the ErrorInfo domains of denials and rate
-// limits equal to the one of TOP errors.
-func TestErrorDomains(t *testing.T) {
-	if auth.ErrorDomain != service.ErrorDomain {
-		t.Fatalf("auth.ErrorDomain %q != service.ErrorDomain %q", auth.ErrorDomain, service.ErrorDomain)
 	}
 }

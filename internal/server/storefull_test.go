@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 )
@@ -61,7 +62,7 @@ func wantStoreFull(t *testing.T, what string, err error) {
 			t.Errorf("%s: RetryInfo %v: a full disk is not a reason to retry at once", what, d)
 		}
 	}
-	if reason != service.ErrorDomain+"/"+service.ReasonStoreFull || !strings.Contains(st.Message(), "store is full") {
+	if reason != rpc.ErrorDomain+"/"+service.ReasonStoreFull || !strings.Contains(st.Message(), "store is full") {
 		t.Fatalf("%s: %q with ErrorInfo %s, want the store-full reason", what, st.Message(), reason)
 	}
 }

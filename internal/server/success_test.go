@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/service"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
@@ -50,7 +50,7 @@ func TestRPCSuccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !resp.GetSuccess() || resp.GetTopRequestId() == "" || header.Get(service.TOPRequestIDHeader)[0] != resp.GetTopRequestId() {
+		if !resp.GetSuccess() || resp.GetTopRequestId() == "" || header.Get(rpc.TOPRequestIDHeader)[0] != resp.GetTopRequestId() {
 			t.Fatalf("resp %v header %v", resp, header)
 		}
 		for _, wc := range emulatorState(t, ts).Workcards {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
@@ -92,7 +93,7 @@ func TestStatus(t *testing.T) {
 			switch {
 			case tt.reason == "" && len(infos) != 0:
 				t.Fatalf("unexpected ErrorInfo %v", infos)
-			case tt.reason != "" && (len(infos) != 1 || infos[0].GetReason() != tt.reason || infos[0].GetDomain() != ErrorDomain):
+			case tt.reason != "" && (len(infos) != 1 || infos[0].GetReason() != tt.reason || infos[0].GetDomain() != rpc.ErrorDomain):
 				t.Fatalf("ErrorInfo %v, want one with reason %s", infos, tt.reason)
 			}
 			if tt.retry != 0 && (retry == nil || retry.GetRetryDelay().AsDuration() != tt.retry) {
