@@ -24,10 +24,6 @@ type TOP interface {
 	SyncBlacklist(ctx context.Context, r *top.BlacklistSyncRequest) (*top.BlacklistSyncResponse, error)
 }
 
-// TOPRequestIDHeader carries TOP's request_id back to the caller; the
-// request id interceptor sets it from the Call (rpc.TOPRequestIDHeader).
-const TOPRequestIDHeader = rpc.TOPRequestIDHeader
-
 // Deps are the handlers' dependencies.
 type Deps struct {
 	// TOP is the TOP client.
