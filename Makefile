@@ -92,7 +92,7 @@ for f in $(4); do install -D -m 0644 "$$dir/$(3)/$$f" "$(THIRD_PARTY)/$$f"; done
 endef
 
 .PHONY: docs
-docs: ## Regenerate docs/configuration.md from the settings in internal/server (a test fails when it is stale).
+docs: ## Regenerate docs/configuration.md from the settings server.Config composes (a test fails when it is stale).
 	$(GO) run ./cmd/servicecenterd config reference > docs/configuration.md
 
 .PHONY: fmt

@@ -95,11 +95,11 @@ func TestWriteResults(t *testing.T) {
 // can fill with nothing.
 func TestCallersAgainstServicecenterd(t *testing.T) {
 	var cfg server.Config
-	if _, err := (config.Loader{Name: "test", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
+	if err := config.Defaults(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg.Listen.GRPCAddr, cfg.Listen.HTTPAddr, cfg.Emulator.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Store.DataDir = t.TempDir()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -53,8 +53,8 @@ func TestSecuredServer(t *testing.T) {
 		writeToken("wrong.token", tokenWrong), writeToken("empty.token", "")
 
 	s := startServerWith(t, func(c *server.Config) {
-		c.ClientsFile = clients
-		c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = serverCert, serverKey, caFile
+		c.Auth.ClientsFile = clients
+		c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = serverCert, serverKey, caFile
 	})
 	addr := s.GRPCAddr()
 	file := csvFile(t, 30, "")

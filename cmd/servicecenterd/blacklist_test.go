@@ -27,11 +27,11 @@ func startBlacklistServer(t *testing.T) *server.Server { return startServerWith(
 func startServerWith(t *testing.T, mutate func(*server.Config)) *server.Server {
 	t.Helper()
 	var cfg server.Config
-	if _, err := (config.Loader{Name: "test", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
+	if err := config.Defaults(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	cfg.SyncChunkSize = 10
+	cfg.Listen.GRPCAddr, cfg.Listen.HTTPAddr, cfg.Emulator.Addr, cfg.Store.DataDir = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.Sync.ChunkSize = 10
 	if mutate != nil {
 		mutate(&cfg)
 	}

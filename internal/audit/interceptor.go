@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,10 +18,6 @@ import (
 // recordTimeout bounds recording one event; the call's own context may
 // already be over (the caller went away), the event is recorded anyway.
 const recordTimeout = 5 * time.Second
-
-// ErrorDomain is the domain of the ErrorInfo of a call refused because
-// the trail is failing (servicecenterd's domain, as everywhere).
-const ErrorDomain = "servicecenterd"
 
 // ReasonUnavailable is the ErrorInfo reason of a mutating call refused
 // with UNAVAILABLE because its event could not be recorded (FailClosed).
@@ -75,12 +70,8 @@ func (a *Auditor) refuse(method string) error {
 	if !a.opts.FailClosed || !a.failing.Load() {
 		return nil
 	}
-	st := status.New(codes.Unavailable, "the audit trail cannot record calls right now; retry later")
-	with, err := st.WithDetails(&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: ReasonUnavailable, Metadata: map[string]string{"rpc": method}})
-	if err != nil {
-		return st.Err()
-	}
-	return with.Err()
+	return rpc.ErrorInfo(codes.Unavailable, "the audit trail cannot record calls right now; retry later",
+		ReasonUnavailable, map[string]string{"rpc": method})
 }
 
 // Audited reports whether calls of fullMethod are recorded.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 )
@@ -190,7 +191,7 @@ func TestAuthenticate(t *testing.T) {
 				t.Fatalf("status %v", st)
 			}
 			info := st.Details()[0].(*errdetails.ErrorInfo)
-			if info.GetDomain() != ErrorDomain || info.GetReason() != tt.wantReason || info.GetMetadata()["rpc"] != tt.method {
+			if info.GetDomain() != rpc.ErrorDomain || info.GetReason() != tt.wantReason || info.GetMetadata()["rpc"] != tt.method {
 				t.Fatalf("ErrorInfo %v", info)
 			}
 			if strings.Contains(st.Message(), "token-") {

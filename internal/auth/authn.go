@@ -6,14 +6,10 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-// ErrorDomain is the domain of the google.rpc.ErrorInfo of a denial; it is
-// servicecenterd's one error domain (service.ErrorDomain).
-const ErrorDomain = "servicecenterd"
 
 // Reasons of a denial's ErrorInfo.
 const (
@@ -79,14 +75,15 @@ type Denial struct {
 // Error implements error.
 func (d *Denial) Error() string { return d.Message }
 
-// GRPCStatus is the denial as a gRPC status with one ErrorInfo.
+// GRPCStatus is the denial as a gRPC status with one ErrorInfo (domain
+// rpc.ErrorDomain).
 func (d *Denial) GRPCStatus() *status.Status {
 	md := map[string]string{"rpc": d.Method}
 	if d.Client != "" {
 		md["client"] = d.Client
 	}
 	st := status.New(d.Code, d.Message)
-	if with, err := st.WithDetails(&errdetails.ErrorInfo{Domain: ErrorDomain, Reason: d.Reason, Metadata: md}); err == nil {
+	if with, err := st.WithDetails(rpc.Info(d.Reason, md)); err == nil {
 		return with
 	}
 	return st
@@ -128,6 +125,19 @@ func (a *Authenticator) Policy() *Policy { return a.policy.Load() }
 
 // Enabled reports whether callers must authenticate at all.
 func (a *Authenticator) Enabled() bool { return a.verifiedCerts || a.policy.Load() != nil }
+
+// RequireClientCert says whether the TLS layer itself must require a
+// client certificate: only when nothing can be called without one (no
+// open endpoints, no token clients in the current policy). Otherwise
+// certificates are verified when given, and the authenticator requires
+// credentials on every call that is not open.
+func (a *Authenticator) RequireClientCert() bool {
+	if len(a.open) > 0 {
+		return false
+	}
+	p := a.Policy()
+	return p == nil || !p.HasTokenClients()
+}
 
 // Open reports whether fullMethod is open to anyone.
 func (a *Authenticator) Open(fullMethod string) bool {

@@ -2,11 +2,29 @@
 // SERVICECENTERD_* environment variables, an optional YAML file and
 // defaults, in that order of precedence (flag > env > file > default).
 //
-// Every setting is one field of Config with a struct tag naming its flag;
-// the environment variable and the YAML key derive from the flag name
-// (--top-url, SERVICECENTERD_TOP_URL, top_url). The same table drives
-// parsing, `config check`, the redacted start-up log and the generated
-// reference in docs/configuration.md, so they cannot drift apart.
+// Every setting is one field of a settings struct with a struct tag
+// naming its flag; the environment variable and the YAML key derive from
+// the flag name (--top-url, SERVICECENTERD_TOP_URL, top_url). The same
+// table drives parsing, `config check`, the redacted start-up log and the
+// generated reference in docs/configuration.md, so they cannot drift
+// apart.
+//
+// # Sections
+//
+// Each component owns its settings: a Settings struct in its own package
+// (topclient.Settings, syncjob.Settings, auth.Settings...) with the tagged
+// fields and a Validate method, which checks them and names the flag in
+// its errors. A command composes the sections as fields of its own struct
+// with a `section:"name"` tag; their settings appear in place, in field
+// order, as if they were the command's own:
+//
+//	type Config struct {
+//		TOP  topclient.Settings `section:"top"`
+//		Sync syncjob.Settings   `section:"sync"`
+//	}
+//
+// The defaults are the tags' (there is no SetDefaults); Defaults fills a
+// struct with them, for programs and tests that build settings in code.
 package config
 
 import (
@@ -45,6 +63,10 @@ type Setting struct {
 	Secret bool
 	// Type names the value's type: string, int, float, bool, duration, list.
 	Type string
+	// Section is the name of the section the setting belongs to (its
+	// field's `section` tag, sections inside sections joined with "."), ""
+	// for a field of the struct itself.
+	Section string
 
 	index []int
 }
@@ -72,8 +94,9 @@ type Value struct {
 
 // Settings lists the settings of a config struct type (a pointer to a
 // struct whose fields carry `flag` tags), in field order, with
-// environment variables under EnvPrefix. The fields of an embedded struct
-// without a flag tag are settings too, in its place.
+// environment variables under EnvPrefix. The settings of a struct field
+// with a `section` tag (see Sections), and those of an embedded struct
+// without a flag tag, are listed in its place.
 func Settings(target any) ([]Setting, error) {
 	return SettingsWithPrefix(target, EnvPrefix)
 }
@@ -84,7 +107,7 @@ func SettingsWithPrefix(target any, prefix string) ([]Setting, error) {
 	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("config target must be a pointer to a struct, got %T", target)
 	}
-	out, err := structSettings(t.Elem(), nil, prefix)
+	out, err := structSettings(t.Elem(), nil, "", prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -99,18 +122,32 @@ func SettingsWithPrefix(target any, prefix string) ([]Setting, error) {
 }
 
 // structSettings lists the tagged fields of struct type t, whose index
-// path starts with at, with environment variables under envPrefix;
-// embedded structs without a flag tag contribute their own settings in
-// place.
-func structSettings(t reflect.Type, at []int, envPrefix string) ([]Setting, error) {
+// path starts with at, in section, with environment variables under
+// envPrefix; section fields and embedded structs without a flag tag
+// contribute their own settings in place.
+func structSettings(t reflect.Type, at []int, section, envPrefix string) ([]Setting, error) {
 	var out []Setting
 	for i := range t.NumField() {
 		f := t.Field(i)
 		index := append(slices.Clone(at), f.Index...)
 		name := f.Tag.Get("flag")
+		if sec, ok := f.Tag.Lookup("section"); ok {
+			if name != "" || f.Type.Kind() != reflect.Struct || sec == "" || !f.IsExported() {
+				return nil, fmt.Errorf("field %s: a section is an exported struct field with a section name and no flag tag", f.Name)
+			}
+			if section != "" {
+				sec = section + "." + sec
+			}
+			inner, err := structSettings(f.Type, index, sec, envPrefix)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, inner...)
+			continue
+		}
 		if name == "" {
 			if f.Anonymous && f.Type.Kind() == reflect.Struct {
-				inner, err := structSettings(f.Type, index, envPrefix)
+				inner, err := structSettings(f.Type, index, section, envPrefix)
 				if err != nil {
 					return nil, err
 				}
@@ -130,6 +167,7 @@ func structSettings(t reflect.Type, at []int, envPrefix string) ([]Setting, erro
 			Help:    f.Tag.Get("help"),
 			Secret:  f.Tag.Get("secret") == "true",
 			Type:    typ,
+			Section: section,
 			index:   index,
 		})
 	}
@@ -302,6 +340,47 @@ func (l Loader) Load(target any, args []string) (*Result, error) {
 		res.Values = append(res.Values, Value{Setting: s, Shown: show(v, s), From: sources[s.Flag]})
 	}
 	return res, nil
+}
+
+// Defaults sets every setting of target (a pointer to a struct with
+// `flag` tags, as for Load) to its default, ignoring the environment and
+// any file: the settings a program or test starts from before changing
+// some and calling Validate.
+func Defaults(target any) error {
+	settings, err := Settings(target)
+	if err != nil {
+		return err
+	}
+	v := reflect.ValueOf(target).Elem()
+	for _, s := range settings {
+		if err := set(v, s, s.Default); err != nil {
+			return fmt.Errorf("default of --%s: %w", s.Flag, err)
+		}
+	}
+	return nil
+}
+
+// SecretFile fills *value from file when file is set, for a secret that
+// can be given inline (--name) or in a file (--name-file); trailing
+// newlines are dropped. Setting both is an error, so that it is clear
+// which one is used; so is an empty file. Errors name the flags and the
+// file, never the secret.
+func SecretFile(value *string, file, name string) error {
+	if file == "" {
+		return nil
+	}
+	if *value != "" {
+		return fmt.Errorf("--%s and --%s-file are both set; use one", name, name)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--%s-file: %w", name, err)
+	}
+	*value = strings.TrimRight(string(b), "\r\n")
+	if *value == "" {
+		return fmt.Errorf("--%s-file %s is empty", name, file)
+	}
+	return nil
 }
 
 func usageLine(s Setting) string {

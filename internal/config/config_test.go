@@ -219,3 +219,141 @@ func TestEmbeddedSettings(t *testing.T) {
 		t.Fatalf("duplicate flag: %v", err)
 	}
 }
+
+type listenSection struct {
+	Addr string `flag:"addr" default:"127.0.0.1:80" help:"address"`
+}
+
+type limitsSection struct {
+	Max   int           `flag:"max" default:"10" help:"most"`
+	Inner innerConfig   `section:"inner"`
+	Wait  time.Duration `flag:"wait" default:"1s" help:"wait"`
+}
+
+type sectionedConfig struct {
+	Name   string        `flag:"name" help:"name"`
+	Listen listenSection `section:"listen"`
+	Limits limitsSection `section:"limits"`
+	Tail   bool          `flag:"tail" default:"false" help:"tail"`
+}
+
+func TestSectionSettings(t *testing.T) {
+	settings, err := Settings(&sectionedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range settings {
+		got = append(got, s.Flag+"@"+s.Section)
+	}
+	want := "name@,addr@listen,max@limits,port@limits.inner,token@limits.inner,wait@limits,tail@"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("settings %v, want %s", got, want)
+	}
+	var c sectionedConfig
+	files := map[string]string{"c.yaml": "addr: file:1\nport: 81\n"}
+	res, err := loader(map[string]string{"SERVICECENTERD_TOKEN": "t0k", "SERVICECENTERD_WAIT": "2s"}, files).Load(&c, []string{"--config", "c.yaml", "--max", "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantC := sectionedConfig{Listen: listenSection{Addr: "file:1"}, Limits: limitsSection{Max: 5, Inner: innerConfig{Port: 81, Token: "t0k"}, Wait: 2 * time.Second}}
+	if !reflect.DeepEqual(c, wantC) {
+		t.Fatalf("c = %+v, want %+v", c, wantC)
+	}
+	from := map[string]Source{}
+	for _, v := range res.Values {
+		from[v.Flag] = v.From
+		if v.Flag == "token" && v.Shown != "[REDACTED]" {
+			t.Errorf("token shown %q", v.Shown)
+		}
+	}
+	if from["addr"] != SourceFile || from["max"] != SourceFlag || from["wait"] != SourceEnv || from["tail"] != SourceDefault {
+		t.Errorf("sources %v", from)
+	}
+
+	bad := []struct {
+		name   string
+		target any
+	}{
+		{"flag and section", &struct {
+			S listenSection `section:"s" flag:"s"`
+		}{}},
+		{"not a struct", &struct {
+			S int `section:"s"`
+		}{}},
+		{"no name", &struct {
+			S listenSection `section:""`
+		}{}},
+		{"unexported", &struct {
+			s listenSection `section:"s"`
+		}{}},
+		{"a flag in two sections", &struct {
+			A listenSection `section:"a"`
+			B listenSection `section:"b"`
+		}{}},
+	}
+	for _, b := range bad {
+		if _, err := Settings(b.target); err == nil {
+			t.Errorf("%s: accepted", b.name)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Setenv("SERVICECENTERD_MAX", "99")        // ignored
+	c := sectionedConfig{Name: "x", Tail: true} // both back to their defaults: "" and false
+	if err := Defaults(&c); err != nil {
+		t.Fatal(err)
+	}
+	want := sectionedConfig{Listen: listenSection{Addr: "127.0.0.1:80"}, Limits: limitsSection{Max: 10, Inner: innerConfig{Port: 80}, Wait: time.Second}}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("defaults %+v, want %+v", c, want)
+	}
+	if err := Defaults(sectionedConfig{}); err == nil {
+		t.Error("non-pointer accepted")
+	}
+	type badDefault struct {
+		N int `flag:"n" default:"many"`
+	}
+	if err := Defaults(&badDefault{}); err == nil || !strings.Contains(err.Error(), "--n") {
+		t.Errorf("bad default: %v", err)
+	}
+}
+
+func TestSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good, blank := write("good", "s3cr3t\r\n\n"), write("blank", "\n")
+	tests := []struct {
+		name, value, file string
+		want, wantErr     string
+	}{
+		{"no file keeps the value", "inline", "", "inline", ""},
+		{"no file, no value", "", "", "", ""},
+		{"file, newlines dropped", "", good, "s3cr3t", ""},
+		{"both set", "inline", good, "inline", "--app-secret and --app-secret-file are both set; use one"},
+		{"missing file", "", filepath.Join(dir, "missing"), "", "--app-secret-file: open "},
+		{"empty file", "", blank, "", "--app-secret-file " + blank + " is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := tt.value
+			err := SecretFile(&v, tt.file, "app-secret")
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err %v, want %q", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("error shows the secret: %v", err)
+			}
+			if tt.wantErr == "" && v != tt.want {
+				t.Fatalf("value %q, want %q", v, tt.want)
+			}
+		})
+	}
+}

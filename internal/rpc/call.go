@@ -1,7 +1,9 @@
 // Package rpc is what every part of servicecenterd's gRPC path shares about
 // one call: the *Call carried in its context (method, client, servicecenterd's
 // and TOP's request ids), the header names that carry those ids, and the
-// status helpers behind the error details callers rely on.
+// status helpers behind the error details callers rely on: servicecenterd's
+// one ErrorInfo domain (ErrorDomain, ErrorInfo) and BadRequest field
+// violations (FieldViolations).
 package rpc
 
 import "context"

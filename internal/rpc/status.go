@@ -8,7 +8,33 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 )
+
+// ErrorDomain is the domain of every google.rpc.ErrorInfo servicecenterd
+// returns, whichever layer refuses the call.
+const ErrorDomain = "servicecenterd"
+
+// Info is a google.rpc.ErrorInfo of ErrorDomain.
+func Info(reason string, md map[string]string) *errdetails.ErrorInfo {
+	return &errdetails.ErrorInfo{Domain: ErrorDomain, Reason: reason, Metadata: md}
+}
+
+// ErrorInfo is a status error of code and msg with one ErrorInfo of
+// ErrorDomain (reason, md).
+func ErrorInfo(code codes.Code, msg, reason string, md map[string]string) error {
+	return WithDetails(status.New(code, msg), Info(reason, md))
+}
+
+// WithDetails is st's error with details attached; st's error alone if
+// they cannot be attached (a detail that does not marshal).
+func WithDetails(st *status.Status, details ...protoadapt.MessageV1) error {
+	with, err := st.WithDetails(details...)
+	if err != nil {
+		return st.Err()
+	}
+	return with.Err()
+}
 
 // MaxFieldViolations bounds the field violations of one answer; the
 // message counts the ones left out. A request whose every list item is
@@ -58,9 +84,5 @@ func fieldViolations(omitted int, violations ...*errdetails.BadRequest_FieldViol
 			msg += " (and more)"
 		}
 	}
-	st, err := status.New(codes.InvalidArgument, msg).WithDetails(&errdetails.BadRequest{FieldViolations: violations})
-	if err != nil {
-		return status.Error(codes.InvalidArgument, msg)
-	}
-	return st.Err()
+	return WithDetails(status.New(codes.InvalidArgument, msg), &errdetails.BadRequest{FieldViolations: violations})
 }

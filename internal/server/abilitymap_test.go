@@ -33,7 +33,7 @@ func TestAbilityMapShapes(t *testing.T) {
 			}))
 			t.Cleanup(upstream.Close)
 			ts := startServer(t, func(c *Config) {
-				c.TOPURL, c.TOPAppKey, c.TOPAppSecret, c.TOPSession = upstream.URL, "k", "s", "sess"
+				c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret, c.TOP.Session = upstream.URL, "k", "s", "sess"
 			})
 			resp, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
 			if err != nil {

@@ -40,7 +40,7 @@ func eventLine(e *scv1.AuditEvent) string {
 func TestAuditSurvivesRestart(t *testing.T) {
 	p := newPKI(t)
 	dir := t.TempDir()
-	mutate := func(c *Config) { c.ClientsFile, c.DataDir = p.clientsFile, dir }
+	mutate := func(c *Config) { c.Auth.ClientsFile, c.Store.DataDir = p.clientsFile, dir }
 	ts := startServer(t, mutate)
 	ops := withToken(grpcCtx(t), tokenOps)
 	post := func(token, path, contentType, body, requestID string) (int, map[string]any) {
@@ -146,7 +146,7 @@ func TestAuditRetention(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, func(c *Config) { c.DataDir, c.AuditRetention = dir, 48*time.Hour })
+	ts := startServer(t, func(c *Config) { c.Store.DataDir, c.Audit.Retention = dir, 48*time.Hour })
 	// The prune runs at start, beside serving: wait for its count.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		samples, _ := scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
@@ -171,7 +171,7 @@ func TestAuditRetention(t *testing.T) {
 
 	cfg := defaultConfig(t)
 	for _, bad := range []time.Duration{-time.Hour, time.Minute} {
-		cfg.AuditRetention = bad
+		cfg.Audit.Retention = bad
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--audit-retention") {
 			t.Errorf("--audit-retention %v: %v", bad, err)
 		}
@@ -197,7 +197,7 @@ func (b *brokenStore) Record(ctx context.Context, e audit.Event) error {
 // the failures are counted; once a write succeeds again calls go through.
 func TestAuditFailClosed(t *testing.T) {
 	trail := &brokenStore{Memory: audit.NewMemory()}
-	ts := startServer(t, func(c *Config) { c.AuditFailClosed = true }, WithAuditStore(trail))
+	ts := startServer(t, func(c *Config) { c.Audit.FailClosed = true }, WithAuditStore(trail))
 	bind := &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{}}
 	if _, err := ts.workcards.BindVirtualPhone(grpcCtx(t), bind); err != nil {
 		t.Fatal(err)

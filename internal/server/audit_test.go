@@ -61,7 +61,7 @@ func testAuditTrail(t *testing.T, backend string) {
 		mem := audit.NewMemory()
 		opts, trail = append(opts, WithAuditStore(mem)), mem
 	}
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile }, opts...)
+	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile }, opts...)
 	if trail == nil {
 		trail = ts.store
 	}
@@ -270,7 +270,7 @@ func testAuditTrail(t *testing.T, backend string) {
 	}
 	if backend == "sqlite" {
 		ts.stop(t)
-		assertNoPIIInDataDir(t, ts.cfg.DataDir, auditPII)
+		assertNoPIIInDataDir(t, ts.cfg.Store.DataDir, auditPII)
 	}
 }
 

@@ -32,8 +32,8 @@ func BenchmarkSecurityChain(b *testing.B) {
 			if _, err := (config.Loader{Name: "bench", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
 				b.Fatal(err)
 			}
-			cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-			cfg.ClientsFile, cfg.OpenEndpoints, cfg.RateLimit, cfg.RateBurst = p.clientsFile, bc.open, 1e9, 1e9
+			cfg.Listen.GRPCAddr, cfg.Listen.HTTPAddr, cfg.Emulator.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+			cfg.Auth.ClientsFile, cfg.Auth.OpenEndpoints, cfg.RateLimit.PerSecond, cfg.RateLimit.Burst = p.clientsFile, bc.open, 1e9, 1e9
 			if err := cfg.Validate(); err != nil {
 				b.Fatal(err)
 			}

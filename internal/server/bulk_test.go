@@ -100,7 +100,7 @@ func (ts *testServer) watchREST(t *testing.T, id string) []string {
 }
 
 func TestImportOverGRPC(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.SyncChunkSize = 7 })
+	ts := startServer(t, func(c *Config) { c.Sync.ChunkSize = 7 })
 	ctx := grpcCtx(t)
 	stream, err := ts.logistics.ImportUserBlacklist(ctx)
 	if err != nil {
@@ -352,7 +352,7 @@ func TestMalformedUploadLeavesNoJob(t *testing.T) {
 // chunks, then holds the fourth (a 5-minute latency the cancel abandons):
 // the job cannot finish before the cancel, however slow the machine.
 func TestCancelOverREST(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.SyncChunksInFlight = 1 })
+	ts := startServer(t, func(c *Config) { c.Sync.ChunksInFlight = 1 })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
 		{"method": top.MethodBlacklistSync, "latency": "50ms", "count": 3},
 		{"method": top.MethodBlacklistSync, "latency": "5m"},
@@ -391,7 +391,7 @@ func TestCancelOverREST(t *testing.T) {
 // on the same directory is refused while the first runs.
 func TestStoreSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, func(c *Config) { c.DataDir = dir })
+	ts := startServer(t, func(c *Config) { c.Store.DataDir = dir })
 	code, body := ts.upload(t, "supplier_id=10000000001", "text/csv", "mobile\n13700000001\n")
 	if code != http.StatusOK {
 		t.Fatalf("upload %d %v", code, body)
@@ -399,7 +399,7 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	id := body["job"].(map[string]any)["job_id"].(string)
 	ts.watchREST(t, id)
 	cfg := defaultConfig(t)
-	cfg.DataDir = dir
+	cfg.Store.DataDir = dir
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -410,36 +410,31 @@ func TestStoreSurvivesRestart(t *testing.T) {
 		t.Fatalf("second server on one data dir: %v", err)
 	}
 	ts.stop(t)
-	ts2 := startServer(t, func(c *Config) { c.DataDir = dir })
+	ts2 := startServer(t, func(c *Config) { c.Store.DataDir = dir })
 	if code, got := ts2.get(t, "/v1/blacklist/jobs/"+id); code != http.StatusOK ||
 		got["job"].(map[string]any)["state"] != "BLACKLIST_SYNC_JOB_STATE_SUCCEEDED" {
 		t.Fatalf("after restart %d %v", code, got)
 	}
 }
 
-func TestDataDirDefault(t *testing.T) {
+// TestBulkSettingsValidate: the server's Validate fills the default data
+// directory (store.DefaultDir) and checks the bulk sync's settings.
+func TestBulkSettingsValidate(t *testing.T) {
 	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
 		t.Skip("the user config directory there")
 	}
-	t.Setenv("XDG_DATA_HOME", "/xdg")
-	if d, err := DefaultDataDir(); err != nil || d != "/xdg/servicecenterd" {
-		t.Fatalf("DefaultDataDir = %q, %v", d, err)
-	}
 	t.Setenv("XDG_DATA_HOME", "relative") // ignored, as the XDG spec says
 	t.Setenv("HOME", "/home/u")
-	if d, err := DefaultDataDir(); err != nil || d != "/home/u/.local/share/servicecenterd" {
-		t.Fatalf("DefaultDataDir = %q, %v", d, err)
-	}
 	cfg := defaultConfig(t)
-	cfg.DataDir, cfg.SyncChunkSize, cfg.SyncConcurrentJobs, cfg.SyncChunksInFlight = "", 101, 0, 65
+	cfg.Store.DataDir, cfg.Sync.ChunkSize, cfg.Sync.ConcurrentJobs, cfg.Sync.ChunksInFlight = "", 101, 0, 65
 	err := cfg.Validate()
 	for _, want := range []string{"--sync-chunk-size must be 1 to 100", "--sync-concurrent-jobs", "--sync-chunks-in-flight"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v, want %q", err, want)
 		}
 	}
-	if cfg.DataDir != "/home/u/.local/share/servicecenterd" {
-		t.Errorf("DataDir %q", cfg.DataDir)
+	if cfg.Store.DataDir != "/home/u/.local/share/servicecenterd" {
+		t.Errorf("DataDir %q", cfg.Store.DataDir)
 	}
 }
 
@@ -452,9 +447,9 @@ func TestBulkWithSecurity(t *testing.T) {
 	p := newPKI(t)
 	trail := audit.NewMemory()
 	ts := startServer(t, func(c *Config) {
-		c.ClientsFile = p.clientsFile
-		c.DefaultDeadline = 300 * time.Millisecond
-		c.SyncChunkSize, c.SyncChunksInFlight = 10, 1
+		c.Auth.ClientsFile = p.clientsFile
+		c.GRPC.DefaultDeadline = 300 * time.Millisecond
+		c.Sync.ChunkSize, c.Sync.ChunksInFlight = 10, 1
 	}, WithAuditStore(trail))
 	// TOP answers busy (a transient failure the job retries) until the
 	// watch below has outlived the default deadline: the job cannot finish

@@ -37,7 +37,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	logger := cfg.NewLogger(stderr)
+	logger := cfg.Process.NewLogger(stderr)
 	attrs := make([]any, 0, len(res.Values)+2)
 	if res.File != "" {
 		attrs = append(attrs, slog.String("config_file", res.File))

@@ -5,140 +5,207 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/top"
+	"github.com/servicecenterd/servicecenterd/internal/audit"
+	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/metrics"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
+	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
 
-// Config is every setting of `servicecenterd serve`. Each field's `flag`
-// tag names its flag; internal/config derives the SERVICECENTERD_* env var
-// and the YAML key from it, and docs/configuration.md is generated from
-// these tags.
+// Config is every setting of `servicecenterd serve`, composed of the
+// components' sections: each owns its settings (flag tags, from which
+// internal/config derives the SERVICECENTERD_* variable and the YAML key,
+// and docs/configuration.md is generated) and their Validate. The field
+// order is the order of the settings everywhere they are listed.
 type Config struct {
-	GRPCAddr string `flag:"grpc-addr" default:"127.0.0.1:9090" help:"gRPC listen address (host:port)."`
-	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, health and OpenAPI listen address (host:port)."`
-
-	TOPURL           string        `flag:"top-url" help:"TOP gateway: production, sandbox, overseas or an http(s) URL. Empty runs the embedded emulator with its demo data."`
-	TOPAppKey        string        `flag:"top-app-key" help:"TOP app key (required with --top-url)."`
-	TOPAppSecret     string        `flag:"top-app-secret" secret:"true" help:"TOP app secret (required with --top-url, or use --top-app-secret-file)."`
-	TOPAppSecretFile string        `flag:"top-app-secret-file" help:"File holding the TOP app secret; trailing newlines are ignored."`
-	TOPSession       string        `flag:"top-session" secret:"true" help:"TOP session (access token) sent with the tmall.* methods."`
-	TOPSessionFile   string        `flag:"top-session-file" help:"File holding the TOP session; trailing newlines are ignored."`
-	TOPSignMethod    string        `flag:"top-sign-method" default:"hmac-sha256" help:"TOP signature method: md5, hmac or hmac-sha256."`
-	TOPTimeout       time.Duration `flag:"top-timeout" default:"15s" help:"Timeout of one TOP call when the caller's deadline is later or unset."`
-	TOPMaxAttempts   int           `flag:"top-max-attempts" default:"3" help:"Attempts per TOP call, retries included (retries only where safe)."`
-	TOPRateLimit     float64       `flag:"top-rate-limit" default:"0" help:"TOP calls per second for the app key (token bucket); 0 is no limit."`
-	TOPRateBurst     int           `flag:"top-rate-burst" default:"0" help:"Token bucket burst; 0 means the rate rounded up."`
-
-	EmulatorAddr string `flag:"emulator-addr" default:"127.0.0.1:0" help:"Listen address of the embedded emulator (only without --top-url): loopback only, always (its admin API has no authentication); port 0 picks a free one."`
-
-	DataDir            string `flag:"data-dir" help:"Directory of the durable store (servicecenterd.db: bulk blacklist sync jobs and the audit trail). Empty: $XDG_DATA_HOME/servicecenterd, else ~/.local/share/servicecenterd (on macOS and Windows, servicecenterd in the user config directory)."`
-	SyncChunkSize      int    `flag:"sync-chunk-size" default:"100" help:"Entries per TOP call of new bulk blacklist sync jobs, 1 to 100 (fixed per job)."`
-	SyncConcurrentJobs int    `flag:"sync-concurrent-jobs" default:"2" help:"Bulk blacklist sync jobs delivered at once; later jobs wait QUEUED."`
-	SyncChunksInFlight int    `flag:"sync-chunks-in-flight" default:"4" help:"TOP calls in flight per bulk blacklist sync job."`
-
-	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
-	LogLevel        string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
-	LogFormat       string        `flag:"log-format" default:"text" help:"Log format: text or json."`
-
-	SecurityConfig
+	// Listen are the gRPC and HTTP listeners' addresses.
+	Listen ListenSettings `section:"listen"`
+	// TOP is the TOP gateway and the client's credentials and limits.
+	TOP topclient.Settings `section:"top"`
+	// Emulator is the embedded emulator's listener (without --top-url).
+	Emulator EmulatorSettings `section:"emulator"`
+	// Store is the durable store's directory.
+	Store store.Settings `section:"store"`
+	// Sync are the bulk blacklist sync's chunk size and concurrency.
+	Sync syncjob.Settings `section:"sync"`
+	// Process are shutdown and logging.
+	Process ProcessSettings `section:"process"`
+	// Auth is caller authentication: the clients file, open endpoints.
+	Auth auth.Settings `section:"auth"`
+	// TLS are the listeners' certificate and client CAs.
+	TLS tlsfiles.Settings `section:"tls"`
+	// GRPC are the gRPC server's limits and keepalive (grpc.go).
+	GRPC GRPCSettings `section:"grpc"`
+	// HTTP are the HTTP server's timeouts and body limits (http.go).
+	HTTP HTTPSettings `section:"http"`
+	// RateLimit is every client's default rate limit.
+	RateLimit middleware.RateLimitSettings `section:"rate_limit"`
+	// Metrics is the metrics listener.
+	Metrics metrics.Settings `section:"metrics"`
+	// Audit is the audit trail's retention and failure policy.
+	Audit audit.Settings `section:"audit"`
 }
 
-// Validate checks the settings and loads secrets from their files. Errors
-// name the setting, never a secret's value.
-func (c *Config) Validate() error {
+// ListenSettings are the addresses the server listens on.
+type ListenSettings struct {
+	GRPCAddr string `flag:"grpc-addr" default:"127.0.0.1:9090" help:"gRPC listen address (host:port)."`
+	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, health and OpenAPI listen address (host:port)."`
+}
+
+// Validate checks the settings; errors name the flag.
+func (s ListenSettings) Validate() error {
 	var errs []error
-	for _, a := range []struct{ flag, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}, {"emulator-addr", c.EmulatorAddr}} {
+	for _, a := range []struct{ flag, addr string }{{"grpc-addr", s.GRPCAddr}, {"http-addr", s.HTTPAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q is not host:port", a.flag, a.addr))
 		}
 	}
-	if _, _, err := net.SplitHostPort(c.EmulatorAddr); err == nil && c.TOPURL == "" && !isLoopback(c.EmulatorAddr) {
-		errs = append(errs, fmt.Errorf("--emulator-addr %q is not a loopback address: the embedded emulator listens on loopback only, "+
-			"whatever the other settings, since its admin API has no authentication and shows the demo data's phone and ID numbers "+
-			"(use 127.0.0.1:PORT or [::1]:PORT; to serve other machines, run `servicecenterd emulator` on its own)", c.EmulatorAddr))
-	}
-	if _, err := top.ParseSignMethod(c.TOPSignMethod); err != nil {
-		errs = append(errs, fmt.Errorf("--top-sign-method: %w", err))
-	}
-	if err := readSecretFile(&c.TOPAppSecret, c.TOPAppSecretFile, "top-app-secret"); err != nil {
-		errs = append(errs, err)
-	}
-	if err := readSecretFile(&c.TOPSession, c.TOPSessionFile, "top-session"); err != nil {
-		errs = append(errs, err)
-	}
-	if c.TOPURL != "" {
-		if _, err := topclient.ResolveURL(c.TOPURL); err != nil {
-			errs = append(errs, fmt.Errorf("--top-url: %w", err))
-		}
-		if c.TOPAppKey == "" {
-			errs = append(errs, errors.New("--top-app-key is required with --top-url"))
-		}
-		if c.TOPAppSecret == "" {
-			errs = append(errs, errors.New("--top-app-secret or --top-app-secret-file is required with --top-url"))
-		}
-	}
-	if c.TOPTimeout <= 0 {
-		errs = append(errs, errors.New("--top-timeout must be positive"))
-	}
-	if c.TOPMaxAttempts < 1 || c.TOPMaxAttempts > 10 {
-		errs = append(errs, errors.New("--top-max-attempts must be 1 to 10"))
-	}
-	if c.TOPRateLimit < 0 || c.TOPRateBurst < 0 {
-		errs = append(errs, errors.New("--top-rate-limit and --top-rate-burst must not be negative"))
-	}
-	errs = append(errs, c.validateBulk()...)
-	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
-	}
-	if _, err := c.level(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
-	}
-	errs = append(errs, c.validateSecurity(c.listeners())...)
 	return errors.Join(errs...)
 }
 
-// readSecretFile fills *value from file when file is set; setting both is
-// an error, so that it is clear which one is used.
-func readSecretFile(value *string, file, name string) error {
-	if file == "" {
-		return nil
+// EmulatorSettings are the embedded emulator's, which stands in for TOP
+// when no --top-url is given.
+type EmulatorSettings struct {
+	Addr string `flag:"emulator-addr" default:"127.0.0.1:0" help:"Listen address of the embedded emulator (only without --top-url): loopback only, always (its admin API has no authentication); port 0 picks a free one."`
+}
+
+// Validate checks the settings; embedded says whether the emulator will
+// run (no --top-url), when its address must be a loopback one.
+func (s EmulatorSettings) Validate(embedded bool) error {
+	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
+		return fmt.Errorf("--emulator-addr %q is not host:port", s.Addr)
 	}
-	if *value != "" {
-		return fmt.Errorf("--%s and --%s-file are both set; use one", name, name)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("--%s-file: %w", name, err)
-	}
-	*value = strings.TrimRight(string(b), "\r\n")
-	if *value == "" {
-		return fmt.Errorf("--%s-file %s is empty", name, file)
+	if embedded && !isLoopback(s.Addr) {
+		return fmt.Errorf("--emulator-addr %q is not a loopback address: the embedded emulator listens on loopback only, "+
+			"whatever the other settings, since its admin API has no authentication and shows the demo data's phone and ID numbers "+
+			"(use 127.0.0.1:PORT or [::1]:PORT; to serve other machines, run `servicecenterd emulator` on its own)", s.Addr)
 	}
 	return nil
 }
 
-func (c *Config) level() (slog.Level, error) {
+// ProcessSettings are the process's: shutdown and logs.
+type ProcessSettings struct {
+	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
+	LogLevel        string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
+	LogFormat       string        `flag:"log-format" default:"text" help:"Log format: text or json."`
+}
+
+// Validate checks the settings; errors name the flag.
+func (s ProcessSettings) Validate() error {
+	var errs []error
+	if s.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if _, err := s.level(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.LogFormat != "text" && s.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", s.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func (s ProcessSettings) level() (slog.Level, error) {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	if err := l.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.LogLevel)
 	}
 	return l, nil
 }
 
 // NewLogger returns the logger the settings ask for, writing to w.
-func (c *Config) NewLogger(w io.Writer) *slog.Logger {
-	level, _ := c.level()
+func (s ProcessSettings) NewLogger(w io.Writer) *slog.Logger {
+	level, _ := s.level()
 	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
+	if s.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Validate checks every section, reading the files the settings name
+// (secrets, which it loads into the TOP settings, the clients file, TLS
+// files), and then the rules across sections. It fills the defaults that
+// depend on the machine (the store's directory). Errors name the
+// setting, never a secret's value, and come one per line, every problem
+// at once.
+func (c *Config) Validate() error {
+	errs := []error{
+		c.Listen.Validate(),
+		c.Emulator.Validate(c.TOP.Embedded()),
+		c.TOP.Validate(),
+		c.Store.Validate(),
+		c.Sync.Validate(),
+		c.Process.Validate(),
+		c.Auth.Validate(KnownMethods()),
+		c.TLS.Validate(),
+		c.Metrics.Validate(),
+		c.GRPC.Validate(),
+		c.HTTP.Validate(),
+		c.RateLimit.Validate(),
+		c.Audit.Validate(),
+		c.checkExposure(),
+	}
+	return errors.Join(errs...)
+}
+
+// authOn reports whether callers must authenticate: with a clients file
+// or client certificates.
+func (c *Config) authOn() bool { return c.Auth.ClientsFile != "" || c.TLS.VerifiesClients() }
+
+// checkExposure refuses to listen beyond loopback without caller
+// authentication, unless told to.
+func (c *Config) checkExposure() error {
+	if c.authOn() || c.Auth.InsecureAllowUnauthenticated {
+		return nil
+	}
+	listeners := c.listeners()
+	var wide []string
+	for _, flag := range slices.Sorted(maps.Keys(listeners)) {
+		if !isLoopback(listeners[flag]) {
+			wide = append(wide, fmt.Sprintf("--%s %s", flag, listeners[flag]))
+		}
+	}
+	if len(wide) == 0 {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen beyond loopback (%s) without caller authentication: "+
+		"anyone who can reach the port could act for your Tmall app with its secret and session. "+
+		"Configure --clients-file (bearer tokens) and/or --tls-client-ca-file (client certificates), "+
+		"or pass --insecure-allow-unauthenticated if something else guards the port", strings.Join(wide, ", "))
+}
+
+// listeners are the addresses the server will listen on, by flag. The
+// embedded emulator's is not one of them: it is loopback only, always
+// (EmulatorSettings.Validate).
+func (c *Config) listeners() map[string]string {
+	out := map[string]string{"grpc-addr": c.Listen.GRPCAddr, "http-addr": c.Listen.HTTPAddr}
+	if c.Metrics.Addr != "" {
+		out["metrics-addr"] = c.Metrics.Addr
+	}
+	return out
+}
+
+// isLoopback reports whether a listen address stays on this machine:
+// localhost or a loopback IP. An empty host (all interfaces) or any other
+// name is beyond loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

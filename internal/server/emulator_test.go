@@ -22,9 +22,9 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 		mutate func(*Config)
 	}{
 		{"no authentication", func(*Config) {}},
-		{"bearer tokens", func(c *Config) { c.ClientsFile = p.clientsFile }},
-		{"mTLS", func(c *Config) { c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = p.certFile, p.keyFile, p.caFile }},
-		{"insecure allowed", func(c *Config) { c.InsecureAllowUnauthenticated = true }},
+		{"bearer tokens", func(c *Config) { c.Auth.ClientsFile = p.clientsFile }},
+		{"mTLS", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, p.caFile }},
+		{"insecure allowed", func(c *Config) { c.Auth.InsecureAllowUnauthenticated = true }},
 	}
 	addrs := []struct {
 		addr string
@@ -45,7 +45,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 			t.Run(sec.name+"/"+a.addr, func(t *testing.T) {
 				cfg := defaultConfig(t)
 				sec.mutate(&cfg)
-				cfg.EmulatorAddr = a.addr
+				cfg.Emulator.Addr = a.addr
 				err := cfg.Validate()
 				switch {
 				case a.ok && err != nil:
@@ -54,7 +54,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 					t.Fatalf("Validate = %v, want --emulator-addr refused", err)
 				}
 				// Against real TOP there is no emulator: the address is unused.
-				cfg.TOPURL, cfg.TOPAppKey, cfg.TOPAppSecret = "sandbox", "k", "s"
+				cfg.TOP.URL, cfg.TOP.AppKey, cfg.TOP.AppSecret = "sandbox", "k", "s"
 				if err := cfg.Validate(); err != nil {
 					t.Fatalf("with --top-url: %v", err)
 				}
@@ -67,7 +67,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		cfg.EmulatorAddr = "0.0.0.0:0"
+		cfg.Emulator.Addr = "0.0.0.0:0"
 		s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 		if err == nil {
 			s.closeAll()
@@ -79,7 +79,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	})
 
 	t.Run("the running emulator answers on loopback only", func(t *testing.T) {
-		ts := startServer(t, func(c *Config) { c.EmulatorAddr = "localhost:0" })
+		ts := startServer(t, func(c *Config) { c.Emulator.Addr = "localhost:0" })
 		u, err := url.Parse(ts.EmulatorURL())
 		if err != nil {
 			t.Fatal(err)

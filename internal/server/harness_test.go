@@ -37,12 +37,12 @@ type testServer struct {
 func defaultConfig(t *testing.T) Config {
 	t.Helper()
 	var cfg Config
-	if _, err := (config.Loader{Name: "test", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
+	if err := config.Defaults(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.EmulatorAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.DataDir = t.TempDir()
+	cfg.Listen.GRPCAddr, cfg.Listen.HTTPAddr, cfg.Emulator.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Process.ShutdownTimeout = 5 * time.Second
+	cfg.Store.DataDir = t.TempDir()
 	return cfg
 }
 

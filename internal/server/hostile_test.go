@@ -91,7 +91,7 @@ func rpcLogLines(t *testing.T, ts *testServer, method string) []map[string]any {
 func TestDecodeFailures(t *testing.T) {
 	p := newPKI(t)
 	mem := audit.NewMemory()
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile }, WithAuditStore(mem))
+	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile }, WithAuditStore(mem))
 	assign := scv1.WorkcardService_AssignWorker_FullMethodName
 	sync := scv1.LogisticsService_SyncUserBlacklist_FullMethodName
 	good := mustMarshal(t, &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 1234567})
@@ -191,7 +191,7 @@ func TestDecodeFailures(t *testing.T) {
 	if got := series("InvalidArgument", "SyncUserBlacklist", "servicecenter.v1.LogisticsService"); got != 1 {
 		t.Errorf("SyncUserBlacklist InvalidArgument counted %v times, want 1", got)
 	}
-	if n := ts.sec.codec.Pending(); n != 0 {
+	if n := ts.codec.Pending(); n != 0 {
 		t.Errorf("%d decode failures left in the codec's table", n)
 	}
 }
@@ -344,7 +344,7 @@ func longestLine(s string) int {
 func TestHugeSyncBoundedRecords(t *testing.T) {
 	p := newPKI(t)
 	mem := audit.NewMemory()
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile }, WithAuditStore(mem))
+	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile }, WithAuditStore(mem))
 	const maxLine = 2048
 	for _, n := range []int{10_000, 270_000} {
 		req := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}

@@ -2,28 +2,77 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/textproto"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
-	"github.com/servicecenterd/servicecenterd/internal/service"
 )
+
+// HTTPSettings are the HTTP server's settings: timeouts and the limits of
+// REST bodies and file uploads.
+type HTTPSettings struct {
+	ReadHeaderTimeout time.Duration `flag:"http-read-header-timeout" default:"10s" help:"Time an HTTP client has to send the request headers."`
+	ReadTimeout       time.Duration `flag:"http-read-timeout" default:"60s" help:"Time an HTTP client has to send the whole request (a file upload has --http-upload-timeout and --http-upload-min-rate instead)."`
+	WriteTimeout      time.Duration `flag:"http-write-timeout" default:"60s" help:"Time to write an HTTP response, from the end of the request headers."`
+	IdleTimeout       time.Duration `flag:"http-idle-timeout" default:"120s" help:"Close an idle HTTP keep-alive connection after this."`
+	MaxBodySize       int           `flag:"http-max-body-size" default:"8388608" help:"Largest REST request body, in bytes (413 above); a file upload has --http-max-upload-size instead."`
+	MaxUploadSize     int64         `flag:"http-max-upload-size" default:"1073741824" help:"Largest file upload (POST /v1/blacklist/jobs:import with a CSV or NDJSON body), in bytes (413 above). Each record of the file (a CSV record, an NDJSON line) is at most 64 KiB besides."`
+	UploadMinRate     int64         `flag:"http-upload-min-rate" default:"4096" help:"Slowest a file upload may arrive, in bytes per second: the server waits for an upload's data at most --http-upload-rate-window at a time, and each byte received earns it 1/rate seconds more of waiting (up to the window); an upload that falls behind is cut off with 408. Only time spent waiting for the client counts. 0 turns the check off."`
+	UploadRateWindow  time.Duration `flag:"http-upload-rate-window" default:"30s" help:"Longest a file upload may keep the server waiting for data, and the span over which --http-upload-min-rate is averaged."`
+	UploadTimeout     time.Duration `flag:"http-upload-timeout" default:"1h" help:"Longest a file upload may take, from its request headers to its last byte, however fast it arrives (408 after); 0 for no limit."`
+}
+
+// Validate checks the settings; errors name the flag.
+func (s HTTPSettings) Validate() error {
+	var errs []error
+	if s.MaxBodySize < minMessageSize {
+		errs = append(errs, fmt.Errorf("--http-max-body-size must be at least %d bytes", minMessageSize))
+	}
+	for _, v := range []struct {
+		flag string
+		d    time.Duration
+	}{
+		{"http-read-header-timeout", s.ReadHeaderTimeout}, {"http-read-timeout", s.ReadTimeout},
+		{"http-write-timeout", s.WriteTimeout}, {"http-idle-timeout", s.IdleTimeout},
+	} {
+		if v.d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive", v.flag))
+		}
+	}
+	if s.MaxUploadSize < minMessageSize {
+		errs = append(errs, fmt.Errorf("--http-max-upload-size must be at least %d bytes", minMessageSize))
+	}
+	if s.UploadMinRate < 0 || s.UploadTimeout < 0 {
+		errs = append(errs, errors.New("--http-upload-min-rate and --http-upload-timeout must not be negative"))
+	}
+	if s.UploadMinRate > 0 && s.UploadRateWindow <= 0 {
+		errs = append(errs, errors.New("--http-upload-rate-window must be positive (with --http-upload-min-rate)"))
+	}
+	return errors.Join(errs...)
+}
 
 // forwardedHeaders pass between HTTP and gRPC metadata under their own
 // names, both ways.
 var forwardedHeaders = map[string]bool{
-	rpc.RequestIDHeader:        true,
-	service.TOPRequestIDHeader: true,
+	rpc.RequestIDHeader:    true,
+	rpc.TOPRequestIDHeader: true,
 }
 
 // httpHandler serves the REST gateway (dialing our own gRPC server over
@@ -48,7 +97,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			k, ok := runtime.DefaultHeaderMatcher(key)
 			return k, ok && auth.ForwardableHeader(k)
 		}),
-		runtime.WithMetadata(s.sec.restAuth),
+		runtime.WithMetadata(s.restAuth),
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
 			k := strings.ToLower(key)
 			if forwardedHeaders[k] {
@@ -60,7 +109,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return fmt.Sprintf("%s%s", runtime.MetadataHeaderPrefix, key), true
 		}),
 	)
-	conn, err := s.sec.gatewayDial()
+	conn, err := s.gatewayDial()
 	if err != nil {
 		return nil, fmt.Errorf("rest gateway: dial grpc: %w", err)
 	}
@@ -77,25 +126,25 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	gateway := s.sec.gatewayBodies(gw)
+	gateway := s.gatewayBodies(gw)
 	mux.Handle("/", gateway)
 	s.registerBulkHTTP(mux, gw, gateway)
-	mux.Handle("GET /healthz", s.sec.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /healthz", s.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})))
-	mux.Handle("GET /readyz", s.sec.protect("/http/readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /readyz", s.protect("/http/readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.upstream.ready(r.Context()); err != nil {
 			writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
 			return
 		}
 		writeText(w, http.StatusOK, "ready\n")
 	})))
-	mux.Handle("GET /openapi.json", s.sec.protect("/http/openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /openapi.json", s.protect("/http/openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(servicecenterd.OpenAPIv2)
 	})))
-	if s.cfg.MetricsAddr == "" {
-		mux.Handle("GET /metrics", s.sec.protect("/http/metrics", s.sec.metrics.Handler()))
+	if s.cfg.Metrics.Addr == "" {
+		mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
 	}
 	return mux, nil
 }
@@ -104,4 +153,130 @@ func writeText(w http.ResponseWriter, code int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(body))
+}
+
+// httpServer returns an HTTP server with the configured timeouts.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	c := s.cfg.HTTP
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// protect guards a plain HTTP endpoint (resource "/http/<name>") with
+// the authenticator.
+func (s *Server) protect(resource string, h http.Handler) http.Handler {
+	return s.authn.HTTPHandler(resource, s.logger, h)
+}
+
+// wrapListener turns a TCP listener into a TLS one when TLS is on.
+func (s *Server) wrapListener(l net.Listener) net.Listener {
+	if s.tls == nil {
+		return l
+	}
+	return tls.NewListener(l, s.tls.ServerConfig(s.authn.RequireClientCert(), []string{"h2", "http/1.1"}))
+}
+
+// gatewayDial returns the REST gateway's connection to the gRPC server,
+// over the in-process internal listener (see internal/auth). A request
+// message over --grpc-max-recv-msg-size (a REST body within
+// --http-max-body-size can make one) is refused before it is sent, as too
+// large (413), not with grpc-go's RESOURCE_EXHAUSTED (429, which tells a
+// client to retry).
+func (s *Server) gatewayDial() (*grpc.ClientConn, error) {
+	limit := s.cfg.GRPC.MaxRecvMsgSize
+	return grpc.NewClient("passthrough:///servicecenterd-internal",
+		grpc.WithContextDialer(s.internal.DialContext),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			if err := messageSize(req, limit); err != nil {
+				return err
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil {
+				return nil, err
+			}
+			return &sizedStream{ClientStream: cs, limit: limit}, nil
+		}),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(s.cfg.GRPC.MaxSendMsgSize),
+			grpc.MaxCallSendMsgSize(limit)))
+}
+
+// messageSize refuses a request message over limit bytes.
+func messageSize(m any, limit int) error {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil
+	}
+	if n := proto.Size(pm); n > limit {
+		return tooLarge(fmt.Sprintf("request message of %d bytes larger than %d bytes (--grpc-max-recv-msg-size)", n, limit),
+			int64(limit), "--grpc-max-recv-msg-size")
+	}
+	return nil
+}
+
+// sizedStream refuses a message over limit bytes before sending it.
+type sizedStream struct {
+	grpc.ClientStream
+	limit int
+}
+
+// SendMsg implements grpc.ClientStream.
+func (s *sizedStream) SendMsg(m any) error {
+	if err := messageSize(m, s.limit); err != nil {
+		return err
+	}
+	return s.ClientStream.SendMsg(m)
+}
+
+// metricsServer serves /metrics on its own listener (--metrics-addr).
+type metricsServer struct {
+	lis net.Listener
+	srv *http.Server
+}
+
+// listenMetrics binds --metrics-addr; nil when it is not set (/metrics
+// is then on the HTTP listener).
+func (s *Server) listenMetrics() (*metricsServer, error) {
+	if s.cfg.Metrics.Addr == "" {
+		return nil, nil
+	}
+	l, err := net.Listen("tcp", s.cfg.Metrics.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen --metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
+	return &metricsServer{lis: s.wrapListener(l), srv: s.httpServer(mux)}, nil
+}
+
+// serve serves until shutdown or close.
+func (m *metricsServer) serve() error {
+	if err := m.srv.Serve(m.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics server: %w", err)
+	}
+	return nil
+}
+
+// shutdown stops the server gracefully, or closes it when ctx ends first.
+func (m *metricsServer) shutdown(ctx context.Context) {
+	if err := m.srv.Shutdown(ctx); err != nil {
+		_ = m.srv.Close()
+	}
+}
+
+// close releases the server and its listener; safe more than once.
+func (m *metricsServer) close() {
+	_ = m.srv.Close()
+	_ = m.lis.Close()
 }

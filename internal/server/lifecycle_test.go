@@ -99,7 +99,7 @@ func TestRealTOPSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := startServer(t, func(c *Config) {
-				c.TOPURL, c.TOPAppKey, c.TOPAppSecret, c.TOPSession, c.TOPSignMethod = upstream.URL+"/router/rest", "app-1", "real-secret-1", tt.session, tt.signMethod
+				c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret, c.TOP.Session, c.TOP.SignMethod = upstream.URL+"/router/rest", "app-1", "real-secret-1", tt.session, tt.signMethod
 			})
 			if ts.EmulatorURL() != "" {
 				t.Fatal("embedded emulator started although --top-url is set")
@@ -163,7 +163,7 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 // the emulator for 5 minutes: shutdown ends after its 300ms timeout (the
 // bound below is far from both), and the call fails.
 func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.ShutdownTimeout = 300 * time.Millisecond })
+	ts := startServer(t, func(c *Config) { c.Process.ShutdownTimeout = 300 * time.Millisecond })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": "tmall.servicecenter.worker.taglist.get", "latency": "5m"}}})
 	done := make(chan error, 1)

@@ -17,8 +17,8 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
-	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -36,7 +36,7 @@ func TestRateLimit(t *testing.T) {
     rate_limit: 1000
     rate_burst: 1000
 `)
-	ts := startServer(t, func(c *Config) { c.ClientsFile = clients; c.RateLimit = 0.01; c.RateBurst = 2 })
+	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = clients; c.RateLimit.PerSecond = 0.01; c.RateLimit.Burst = 2 })
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	for i := range 2 {
 		if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_slow"), req); err != nil {
@@ -62,7 +62,7 @@ func TestRateLimit(t *testing.T) {
 	if retry == nil || retry.GetRetryDelay().AsDuration() < 50*time.Second || retry.GetRetryDelay().AsDuration() > 100*time.Second {
 		t.Fatalf("RetryInfo %v", retry)
 	}
-	if info == nil || info.GetReason() != middleware.RateLimitReason || info.GetDomain() != service.ErrorDomain || info.GetMetadata()["client"] != "slow" {
+	if info == nil || info.GetReason() != middleware.RateLimitReason || info.GetDomain() != rpc.ErrorDomain || info.GetMetadata()["client"] != "slow" {
 		t.Fatalf("ErrorInfo %v", info)
 	}
 	if callCount(t, ts) != before {
@@ -85,7 +85,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestMessageSizeLimits(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.GRPCMaxRecvMsgSize = 2048; c.HTTPMaxBodySize = 4096 })
+	ts := startServer(t, func(c *Config) { c.GRPC.MaxRecvMsgSize = 2048; c.HTTP.MaxBodySize = 4096 })
 	big := withWorker(func(w *scv1.Worker) {
 		w.Photo = strings.Repeat("p", 1000)
 		w.IdCardPic = strings.Repeat("i", 1000)
@@ -153,7 +153,7 @@ func tooLargeBody(body map[string]any, setting, bytes string) bool {
 }
 
 func TestDefaultDeadline(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.DefaultDeadline = 300 * time.Millisecond })
+	ts := startServer(t, func(c *Config) { c.GRPC.DefaultDeadline = 300 * time.Millisecond })
 	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": top.MethodWorkerTagList, "latency": "3s"}}})
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}

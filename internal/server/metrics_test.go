@@ -61,8 +61,12 @@ func (brokenJobs) SyncJobCounts(context.Context) (map[string]int64, error) {
 // build. No label carries request data.
 func TestMetrics(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile; c.RateLimit = 0.001; c.RateBurst = 5 })
-	ts.sec.metrics.SetSyncJobs(fakeJobs{})
+	ts := startServer(t, func(c *Config) {
+		c.Auth.ClientsFile = p.clientsFile
+		c.RateLimit.PerSecond = 0.001
+		c.RateLimit.Burst = 5
+	})
+	ts.metrics.SetSyncJobs(fakeJobs{})
 	tags := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	ctx := withToken(grpcCtx(t), tokenOps)
 
@@ -139,7 +143,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	ts.sec.metrics.SetSyncJobs(brokenJobs{})
+	ts.metrics.SetSyncJobs(brokenJobs{})
 	samples, _ = scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
 	if samples[`servicecenterd_sync_jobs_scrape_errors`] != 1 {
 		t.Errorf("a failing job count source is not reported")
@@ -151,14 +155,14 @@ func TestMetrics(t *testing.T) {
 func TestMetricsAddr(t *testing.T) {
 	p := newPKI(t)
 	ts := startServer(t, func(c *Config) {
-		c.MetricsAddr = "127.0.0.1:0"
-		c.TLSCertFile, c.TLSKeyFile = p.certFile, p.keyFile
+		c.Metrics.Addr = "127.0.0.1:0"
+		c.TLS.CertFile, c.TLS.KeyFile = p.certFile, p.keyFile
 	})
 	client := httpsClient(t, p.clientTLS(t, ""))
 	if code, _, _ := doREST(t, client, http.MethodGet, "https://"+ts.HTTPAddr()+"/metrics", "", nil); code != http.StatusNotFound {
 		t.Fatalf("/metrics on --http-addr: %d", code)
 	}
-	samples, _ := scrape(t, client, "https://"+ts.sec.metricsLis.Addr().String()+"/metrics", nil)
+	samples, _ := scrape(t, client, "https://"+ts.MetricsAddr()+"/metrics", nil)
 	if _, ok := samples["go_goroutines"]; !ok {
 		t.Fatal("no metrics on --metrics-addr")
 	}

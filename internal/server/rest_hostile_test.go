@@ -105,9 +105,9 @@ func TestAuthBeforeBody(t *testing.T) {
 	p := newPKI(t)
 	trail := audit.NewMemory()
 	ts := startServer(t, func(c *Config) {
-		c.ClientsFile = p.clientsFile
-		c.OpenEndpoints = nil
-		c.HTTPReadTimeout = 10 * time.Minute // a server waiting for the body never answers in time
+		c.Auth.ClientsFile = p.clientsFile
+		c.Auth.OpenEndpoints = nil
+		c.HTTP.ReadTimeout = 10 * time.Minute // a server waiting for the body never answers in time
 	}, WithAuditStore(trail))
 
 	type call struct {
@@ -186,7 +186,7 @@ func TestAuthBeforeBody(t *testing.T) {
 // push more than the sockets hold.
 func TestUnauthenticatedUploadReadsNothing(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile })
+	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile })
 	body := &countingLine{size: 100 << 20}
 	req, err := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/blacklist/jobs:import?supplier_id=1", body)
 	if err != nil {
@@ -346,8 +346,8 @@ func TestUploadRefusals(t *testing.T) {
 	trail := audit.NewMemory()
 	const maxUpload = 200 << 10
 	ts := startServer(t, func(c *Config) {
-		c.ClientsFile = p.clientsFile
-		c.HTTPMaxUploadSize = maxUpload
+		c.Auth.ClientsFile = p.clientsFile
+		c.HTTP.MaxUploadSize = maxUpload
 	}, WithAuditStore(trail))
 	longField := strings.Repeat("1", entryfile.MaxRecord)
 	var big strings.Builder
@@ -468,10 +468,10 @@ func TestSlowUpload(t *testing.T) {
 		message string
 	}{
 		{"below the minimum rate", func(c *Config) {
-			c.HTTPUploadMinRate, c.HTTPUploadRateWindow = 1000, 200*time.Millisecond
+			c.HTTP.UploadMinRate, c.HTTP.UploadRateWindow = 1000, 200*time.Millisecond
 		}, 20 * time.Millisecond, "1", "--http-upload-min-rate", "upload slower than 1000 bytes/s over 200ms"},
 		{"past the upload timeout", func(c *Config) {
-			c.HTTPUploadMinRate, c.HTTPUploadTimeout = 0, 300*time.Millisecond
+			c.HTTP.UploadMinRate, c.HTTP.UploadTimeout = 0, 300*time.Millisecond
 		}, 5 * time.Millisecond, "13700000001\n", "--http-upload-timeout", "upload took longer than 300ms"},
 	}
 	for _, tt := range tests {

@@ -132,9 +132,9 @@ func (b *gatewayBody) drained() bool { return b.eof || b.contentLength == 0 }
 // and closes an HTTP/1 connection after an answer given without reading
 // the whole body (a refusal), so that net/http does not read the rest
 // (up to 256 KiB) before answering.
-func (sec *security) gatewayBodies(h http.Handler) http.Handler {
-	limit := int64(sec.cfg.HTTPMaxBodySize)
-	timeout := sec.cfg.HTTPReadTimeout.String()
+func (s *Server) gatewayBodies(h http.Handler) http.Handler {
+	limit := int64(s.cfg.HTTP.MaxBodySize)
+	timeout := s.cfg.HTTP.ReadTimeout.String()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := newGatewayBody(r, limit, timeout)
 		r.Body = b
@@ -178,14 +178,14 @@ func (w *closingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // authorizes the call before its body is read (see above) and passes the
 // SANs of the caller's verified client certificate to gRPC
 // (auth.GatewayMetadata).
-func (sec *security) restAuth(ctx context.Context, r *http.Request) metadata.MD {
+func (s *Server) restAuth(ctx context.Context, r *http.Request) metadata.MD {
 	md := auth.GatewayMetadata(ctx, r)
 	b, ok := r.Body.(*gatewayBody)
 	method, known := runtime.RPCMethod(ctx)
 	if !ok || !known {
 		return md // the body stays unreadable
 	}
-	if _, d := sec.authn.Authenticate(method, auth.HTTPCredentials(r)); d != nil {
+	if _, d := s.authn.Authenticate(method, auth.HTTPCredentials(r)); d != nil {
 		b.refuse()
 		return metadata.Join(md, metadata.Pairs(auth.GatewayDeniedHeader, d.Reason))
 	}

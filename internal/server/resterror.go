@@ -37,7 +37,7 @@ const (
 // tooLarge is the refusal of something over a size limit: INVALID_ARGUMENT
 // with an ErrorInfo naming the limit, answered 413 over REST.
 func tooLarge(msg string, limit int64, setting string) error {
-	return withInfo(codes.InvalidArgument, msg, ReasonRequestTooLarge, map[string]string{
+	return rpc.ErrorInfo(codes.InvalidArgument, msg, ReasonRequestTooLarge, map[string]string{
 		"limit_bytes": strconv.FormatInt(limit, 10), "limit": setting,
 	})
 }
@@ -45,16 +45,7 @@ func tooLarge(msg string, limit int64, setting string) error {
 // tooSlow is the refusal of a body that did not arrive in time:
 // DEADLINE_EXCEEDED with an ErrorInfo naming the setting, answered 408.
 func tooSlow(msg, setting string) error {
-	return withInfo(codes.DeadlineExceeded, msg, ReasonUploadTooSlow, map[string]string{"limit": setting})
-}
-
-func withInfo(code codes.Code, msg, reason string, md map[string]string) error {
-	st := status.New(code, msg)
-	with, err := st.WithDetails(&errdetails.ErrorInfo{Domain: service.ErrorDomain, Reason: reason, Metadata: md})
-	if err != nil {
-		return st.Err()
-	}
-	return with.Err()
+	return rpc.ErrorInfo(codes.DeadlineExceeded, msg, ReasonUploadTooSlow, map[string]string{"limit": setting})
 }
 
 // restErrorHandler is the gateway's error handler (and the upload
@@ -82,7 +73,7 @@ func restError(ctx context.Context, err error) error {
 	st := status.Convert(err)
 	for _, d := range st.Details() {
 		info, ok := d.(*errdetails.ErrorInfo)
-		if !ok || info.GetDomain() != service.ErrorDomain {
+		if !ok || info.GetDomain() != rpc.ErrorDomain {
 			continue
 		}
 		switch info.GetReason() {

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/service"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
 // rpcCase is one call, made both through the generated gRPC client and
@@ -176,8 +176,8 @@ func TestRPCFailures(t *testing.T) {
 			if tt.want.fields != nil && callCount(t, ts) != before {
 				t.Errorf("an invalid request reached TOP")
 			}
-			if tt.want.reason != "" && !strings.HasPrefix(tt.want.reason, "TOP_UNAVAILABLE") && len(header.Get(service.TOPRequestIDHeader)) != 1 {
-				t.Errorf("grpc header %s missing: %v", service.TOPRequestIDHeader, header)
+			if tt.want.reason != "" && !strings.HasPrefix(tt.want.reason, "TOP_UNAVAILABLE") && len(header.Get(rpc.TOPRequestIDHeader)) != 1 {
+				t.Errorf("grpc header %s missing: %v", rpc.TOPRequestIDHeader, header)
 			}
 
 			code, hdr, body := ts.rest(t, tt.rpc.path, restBody(t, tt.rpc.req))
@@ -216,8 +216,8 @@ func checkDetails(t *testing.T, via string, details []any, want failure) {
 		if len(infos) != 1 {
 			t.Fatalf("%s: %d ErrorInfo, want exactly 1", via, len(infos))
 		}
-		if infos[0].GetReason() != want.reason || infos[0].GetDomain() != service.ErrorDomain {
-			t.Errorf("%s: ErrorInfo %s/%s, want %s/%s", via, infos[0].GetDomain(), infos[0].GetReason(), service.ErrorDomain, want.reason)
+		if infos[0].GetReason() != want.reason || infos[0].GetDomain() != rpc.ErrorDomain {
+			t.Errorf("%s: ErrorInfo %s/%s, want %s/%s", via, infos[0].GetDomain(), infos[0].GetReason(), rpc.ErrorDomain, want.reason)
 		}
 		if infos[0].GetMetadata()["top_method"] == "" {
 			t.Errorf("%s: ErrorInfo metadata lacks top_method: %v", via, infos[0].GetMetadata())

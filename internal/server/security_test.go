@@ -24,7 +24,6 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
-	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
 )
 
@@ -75,7 +74,7 @@ func writeClients(t testing.TB, dir, content string) string {
 // mtls configures the server with the PKI's TLS files, mTLS and the
 // clients file.
 func (p *pki) mtls(c *Config) {
-	c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile, c.ClientsFile = p.certFile, p.keyFile, p.caFile, p.clientsFile
+	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile, c.Auth.ClientsFile = p.certFile, p.keyFile, p.caFile, p.clientsFile
 }
 
 // clientTLS is a client TLS config trusting the CA, presenting a
@@ -290,7 +289,7 @@ func TestOpenEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, func(c *Config) { p.mtls(c); c.OpenEndpoints = tt.open })
+			ts := startServer(t, func(c *Config) { p.mtls(c); c.Auth.OpenEndpoints = tt.open })
 			clientTLS := p.clientTLS(t, "")
 			conn := dialTLS(t, ts.GRPCAddr(), clientTLS)
 			ctx := withToken(grpcCtx(t), tt.token)
@@ -330,7 +329,7 @@ func TestOpenEndpoints(t *testing.T) {
 func TestMTLSRequiredWhenNothingElse(t *testing.T) {
 	p := newPKI(t)
 	clients := writeClients(t, t.TempDir(), "clients:\n  - name: dispatch\n    cert_sans: ["+sanDispatch+"]\n    allow: ['*']\n")
-	ts := startServer(t, func(c *Config) { p.mtls(c); c.ClientsFile = clients; c.OpenEndpoints = nil })
+	ts := startServer(t, func(c *Config) { p.mtls(c); c.Auth.ClientsFile = clients; c.Auth.OpenEndpoints = nil })
 	_, err := healthpb.NewHealthClient(dialTLS(t, ts.GRPCAddr(), p.clientTLS(t, ""))).Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("no certificate: %v", err)
@@ -353,7 +352,7 @@ func TestMTLSRequiredWhenNothingElse(t *testing.T) {
 // REST paths authenticate the same way.
 func TestTokensWithoutTLS(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile })
+	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile })
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	if _, err := ts.workers.GetWorkerTags(grpcCtx(t), req); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("no token: %v", err)
@@ -382,17 +381,20 @@ func TestRefuseToStartBeyondLoopback(t *testing.T) {
 		want   string // "" for valid
 	}{
 		{"loopback", func(c *Config) {}, ""},
-		{"localhost", func(c *Config) { c.GRPCAddr = "localhost:0" }, ""},
-		{"all interfaces", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090" }, "refusing to listen beyond loopback (--grpc-addr 0.0.0.0:9090)"},
-		{"empty host", func(c *Config) { c.HTTPAddr = ":8080" }, "(--http-addr :8080)"},
-		{"a name", func(c *Config) { c.MetricsAddr = "metrics.internal:9100" }, "(--metrics-addr metrics.internal:9100)"},
-		{"explicitly allowed", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.InsecureAllowUnauthenticated = true }, ""},
-		{"tokens", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.ClientsFile = p.clientsFile }, ""},
+		{"localhost", func(c *Config) { c.Listen.GRPCAddr = "localhost:0" }, ""},
+		{"all interfaces", func(c *Config) { c.Listen.GRPCAddr = "0.0.0.0:9090" }, "refusing to listen beyond loopback (--grpc-addr 0.0.0.0:9090)"},
+		{"empty host", func(c *Config) { c.Listen.HTTPAddr = ":8080" }, "(--http-addr :8080)"},
+		{"a name", func(c *Config) { c.Metrics.Addr = "metrics.internal:9100" }, "(--metrics-addr metrics.internal:9100)"},
+		{"explicitly allowed", func(c *Config) { c.Listen.GRPCAddr = "0.0.0.0:9090"; c.Auth.InsecureAllowUnauthenticated = true }, ""},
+		{"tokens", func(c *Config) { c.Listen.GRPCAddr = "0.0.0.0:9090"; c.Auth.ClientsFile = p.clientsFile }, ""},
 		{"mTLS", func(c *Config) {
-			c.GRPCAddr = "0.0.0.0:9090"
-			c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = p.certFile, p.keyFile, p.caFile
+			c.Listen.GRPCAddr = "0.0.0.0:9090"
+			c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, p.caFile
 		}, ""},
-		{"TLS alone is not authentication", func(c *Config) { c.GRPCAddr = "0.0.0.0:9090"; c.TLSCertFile, c.TLSKeyFile = p.certFile, p.keyFile }, "without caller authentication"},
+		{"TLS alone is not authentication", func(c *Config) {
+			c.Listen.GRPCAddr = "0.0.0.0:9090"
+			c.TLS.CertFile, c.TLS.KeyFile = p.certFile, p.keyFile
+		}, "without caller authentication"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -421,15 +423,15 @@ func TestInvalidSecuritySettings(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{"unknown service in allow", func(c *Config) { c.ClientsFile = bad }, "no service servicecenter.v1.NoSuchService"},
-		{"missing clients file", func(c *Config) { c.ClientsFile = filepath.Join(dir, "none.yaml") }, "--clients-file"},
-		{"key without cert", func(c *Config) { c.TLSKeyFile = p.keyFile }, "go together"},
-		{"client CA without TLS", func(c *Config) { c.TLSClientCAFile = p.caFile }, "needs --tls-cert-file"},
-		{"cert not matching key", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = p.certFile, otherKey }, "private key does not match"},
-		{"garbage client CA", func(c *Config) { c.TLSCertFile, c.TLSKeyFile, c.TLSClientCAFile = p.certFile, p.keyFile, garbage }, "no PEM certificate"},
-		{"unknown open endpoint", func(c *Config) { c.OpenEndpoints = []string{"health", "admin"} }, `"admin": want health, reflection or metrics`},
-		{"tiny message size", func(c *Config) { c.GRPCMaxRecvMsgSize = 10 }, "--grpc-max-recv-msg-size must be at least 1024"},
-		{"zero timeout", func(c *Config) { c.HTTPReadTimeout = 0 }, "--http-read-timeout must be positive"},
+		{"unknown service in allow", func(c *Config) { c.Auth.ClientsFile = bad }, "no service servicecenter.v1.NoSuchService"},
+		{"missing clients file", func(c *Config) { c.Auth.ClientsFile = filepath.Join(dir, "none.yaml") }, "--clients-file"},
+		{"key without cert", func(c *Config) { c.TLS.KeyFile = p.keyFile }, "go together"},
+		{"client CA without TLS", func(c *Config) { c.TLS.ClientCAFile = p.caFile }, "needs --tls-cert-file"},
+		{"cert not matching key", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile = p.certFile, otherKey }, "private key does not match"},
+		{"garbage client CA", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, garbage }, "no PEM certificate"},
+		{"unknown open endpoint", func(c *Config) { c.Auth.OpenEndpoints = []string{"health", "admin"} }, `"admin": want health, reflection or metrics`},
+		{"tiny message size", func(c *Config) { c.GRPC.MaxRecvMsgSize = 10 }, "--grpc-max-recv-msg-size must be at least 1024"},
+		{"zero timeout", func(c *Config) { c.HTTP.ReadTimeout = 0 }, "--http-read-timeout must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -448,7 +450,7 @@ func TestInvalidSecuritySettings(t *testing.T) {
 // new CA is accepted.
 func TestCertificateRotation(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { p.mtls(c); c.ReloadInterval = 20 * time.Millisecond })
+	ts := startServer(t, func(c *Config) { p.mtls(c); c.TLS.ReloadInterval = 20 * time.Millisecond })
 	clientTLS := p.clientTLS(t, sanDispatch)
 	conn := dialTLS(t, ts.GRPCAddr(), clientTLS)
 	health := healthpb.NewHealthClient(conn)
@@ -547,7 +549,7 @@ func TestCertificateRotation(t *testing.T) {
 // TestClientsFileReload changes the clients file while serving.
 func TestClientsFileReload(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { c.ClientsFile = p.clientsFile; c.ReloadInterval = 20 * time.Millisecond })
+	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile; c.TLS.ReloadInterval = 20 * time.Millisecond })
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), tokenTagsOnly), req); err != nil {
 		t.Fatal(err)
@@ -577,13 +579,5 @@ func TestClientsFileReload(t *testing.T) {
 	}
 	if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_new"), req); err != nil {
 		t.Fatalf("previous policy not kept: %v", err)
-	}
-}
-
-// TestErrorDomains keeps the ErrorInfo domains of denials and rate
-// limits equal to the one of TOP errors.
-func TestErrorDomains(t *testing.T) {
-	if auth.ErrorDomain != service.ErrorDomain {
-		t.Fatalf("auth.ErrorDomain %q != service.ErrorDomain %q", auth.ErrorDomain, service.ErrorDomain)
 	}
 }

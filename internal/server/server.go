@@ -1,9 +1,14 @@
 // Package server wires servicecenterd together: the TOP client (against
 // real TOP or the embedded emulator), the gRPC server with its
-// interceptors, health and reflection, and the HTTP server with the REST
-// gateway (which dials the gRPC port, so REST passes the same
-// interceptors), /healthz, /readyz and /openapi.json. It also shuts all of
-// it down in order.
+// interceptors, health and reflection (grpc.go), and the HTTP server with
+// the REST gateway (which dials the gRPC port, so REST passes the same
+// interceptors), /healthz, /readyz, /openapi.json and /metrics (http.go).
+// It also shuts all of it down in order.
+//
+// Its Config composes the components' settings, each section owned and
+// validated by its component (topclient.Settings, syncjob.Settings,
+// auth.Settings...); server keeps only its own listeners' and process
+// settings and the rules across sections (config.go).
 package server
 
 import (
@@ -19,13 +24,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
-	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/audit"
+	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
-	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
-	"github.com/servicecenterd/servicecenterd/internal/service"
+	"github.com/servicecenterd/servicecenterd/internal/metrics"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
 
@@ -36,7 +43,7 @@ type Server struct {
 	logger   *slog.Logger
 	upstream *upstream
 	top      *topclient.Client
-	store    *store.SQLite // the durable store in --data-dir: sync jobs and audit trail (bulk.go)
+	store    *store.SQLite // the durable store in --data-dir: sync jobs and audit trail
 	bulk     *bulk         // the durable bulk blacklist sync (bulk.go)
 
 	grpcLis net.Listener
@@ -46,22 +53,54 @@ type Server struct {
 	http    *http.Server
 	// gatewayConn is the REST gateway's connection to our gRPC server.
 	gatewayConn *grpc.ClientConn
-	// sec is authentication, TLS, limits, metrics and audit (security.go).
-	sec *security
+
+	// What guards and observes the calls (grpc.go, http.go):
+	authn   *auth.Authenticator
+	clients *auth.ClientsFile // nil without --clients-file
+	tls     *tlsfiles.Store   // nil without TLS
+	metrics *metrics.Metrics
+	limiter *middleware.RateLimiter
+	auditor *audit.Auditor
+	// auditStore keeps the audit trail and serves ListAuditEvents; nil:
+	// the log is the only trail.
+	auditStore audit.Store
+	// retention prunes auditStore; nil: events are kept forever.
+	retention *audit.Retention
+	// internal is the gateway's in-process hop to the gRPC server.
+	internal *auth.InternalListener
+	// codec decodes requests with bounded nesting and turns the ones that
+	// do not decode into INVALID_ARGUMENT (internal/rpc/codec).
+	codec *codec.Codec
+	// uploads carries the refusals of file uploads to the gRPC server.
+	uploads *uploadRefusals
+	// metricsSrv serves --metrics-addr; nil: /metrics is on the HTTP
+	// listener.
+	metricsSrv *metricsServer
 }
 
-// streamWorkers is how many long-lived goroutines run RPCs. A fresh
-// goroutine per RPC (grpc-go's default) starts with a small stack and grows
-// it by copying on every call (about a tenth of the server's CPU under load:
-// docs/performance.md); workers keep their grown stacks. When all are busy,
-// grpc-go runs the RPC on a new goroutine as before.
-const streamWorkers = 256
+// Option changes how New builds the server.
+type Option func(*options)
 
-// serviceNames are the gRPC services whose health is reported one by one.
-var serviceNames = []string{
-	scv1.WorkcardService_ServiceDesc.ServiceName,
-	scv1.WorkerService_ServiceDesc.ServiceName,
-	scv1.LogisticsService_ServiceDesc.ServiceName,
+type options struct {
+	auditStore    audit.Store
+	auditStoreSet bool
+	// storeOptions are passed to store.Open (WithStoreOptions).
+	storeOptions []store.Option
+}
+
+// WithAuditStore records audit events in store (besides the log), prunes
+// it after --audit-retention and serves ListAuditEvents from it, instead
+// of the durable store in --data-dir that New uses by default (tests pass
+// an audit.Memory). A nil store leaves the log as the only trail, and
+// AuditService unregistered (UNIMPLEMENTED).
+func WithAuditStore(store audit.Store) Option {
+	return func(o *options) { o.auditStore, o.auditStoreSet = store, true }
+}
+
+// WithStoreOptions passes opts to store.Open when New opens the store in
+// --data-dir (tests cap its size with store.WithMaxPages to fill it).
+func WithStoreOptions(opts ...store.Option) Option {
+	return func(o *options) { o.storeOptions = append(o.storeOptions, opts...) }
 }
 
 // New builds the server and binds its listeners, so that the addresses are
@@ -74,63 +113,87 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 			s.closeAll()
 		}
 	}()
-	if s.upstream, err = startUpstream(cfg, logger); err != nil {
-		return nil, err
-	}
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if s.upstream, err = startUpstream(cfg.TOP, cfg.Emulator, logger); err != nil {
+		return nil, err
+	}
 	// The store first: the audit trail and the bulk sync share it.
-	if s.store, err = openStore(ctx, cfg, logger, o.storeOptions...); err != nil {
+	if s.store, err = store.OpenDir(ctx, cfg.Store, logger, o.storeOptions...); err != nil {
 		return nil, err
 	}
-	if s.sec, err = newSecurity(cfg, logger, append([]Option{WithAuditStore(s.store)}, opts...)); err != nil {
+	s.auditStore = s.store
+	if o.auditStoreSet {
+		s.auditStore = o.auditStore
+	}
+	if err := s.newGuards(); err != nil {
 		return nil, err
 	}
-	topCfg := s.upstream.clientConfig(cfg)
-	topCfg.Observer = s.sec.metrics.ObserveTOP
+	topCfg := s.upstream.clientConfig(cfg.TOP)
+	topCfg.Observer = s.metrics.ObserveTOP
 	s.top, err = topclient.New(topCfg)
 	if err != nil {
 		return nil, fmt.Errorf("top client: %w", err)
 	}
-	if s.bulk, err = startBulk(ctx, cfg, s.store, s.top, logger); err != nil {
+	if s.bulk, err = startBulk(ctx, cfg.Sync, s.store, s.top, logger); err != nil {
 		return nil, err
 	}
-	s.sec.metrics.SetSyncJobs(s.bulk.jobs)
-	validator, err := validation.New(nil)
-	if err != nil {
-		return nil, fmt.Errorf("request validator: %w", err)
+	s.metrics.SetSyncJobs(s.bulk.jobs)
+	if err := s.newGRPC(); err != nil {
+		return nil, err
 	}
 
-	s.grpc = grpc.NewServer(append(s.sec.grpcOptions(logger, validator), grpc.NumStreamWorkers(streamWorkers))...)
-	deps := service.Deps{TOP: s.top, Logger: logger, BlacklistJobs: s.bulk.jobs}
-	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
-	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
-	scv1.RegisterLogisticsServiceServer(s.grpc, service.NewLogistics(deps))
-	if s.sec.audit != nil {
-		scv1.RegisterAuditServiceServer(s.grpc, service.NewAudit(s.sec.audit, logger))
-	}
-	s.health = health.NewServer()
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
-
-	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+	if s.grpcLis, err = net.Listen("tcp", cfg.Listen.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen --grpc-addr: %w", err)
 	}
-	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+	if s.httpLis, err = net.Listen("tcp", cfg.Listen.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen --http-addr: %w", err)
 	}
-	s.httpLis = s.sec.wrapListener(s.httpLis)
-	if err := s.sec.listenMetrics(logger); err != nil {
+	s.httpLis = s.wrapListener(s.httpLis)
+	if s.metricsSrv, err = s.listenMetrics(); err != nil {
 		return nil, err
 	}
 	handler, err := s.httpHandler(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.http = s.sec.httpServer(handler, logger)
+	s.http = s.httpServer(handler)
 	return s, nil
+}
+
+// newGuards builds what guards and observes the calls: metrics, the
+// request codec, authentication (the clients file, TLS), the rate
+// limiter, the audit trail and the gateway's internal hop.
+func (s *Server) newGuards() error {
+	cfg := s.cfg
+	s.metrics = metrics.New(s.logger)
+	s.codec = codec.New()
+	open, err := cfg.Auth.OpenPatterns()
+	if err != nil {
+		return err
+	}
+	var policy *auth.Policy
+	if cfg.Auth.ClientsFile != "" {
+		if s.clients, policy, err = auth.LoadClientsFile(cfg.Auth.ClientsFile, KnownMethods()); err != nil {
+			return err
+		}
+	}
+	if cfg.TLS.On() {
+		if s.tls, err = tlsfiles.Load(cfg.TLS.Files()); err != nil {
+			return err
+		}
+	}
+	s.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLS.VerifiesClients(), Open: open})
+	s.limiter = middleware.NewRateLimiter(s.limitOf, s.authn.Open, s.metrics.RateLimited)
+	hooks := audit.TrailHooks{WriteFailed: s.metrics.AuditWriteFailed, Pruned: s.metrics.AuditPruned}
+	if s.auditor, s.retention, err = audit.NewTrail(cfg.Audit, s.auditStore, auditedMethods, hooks, s.logger); err != nil {
+		return err
+	}
+	s.internal = auth.NewInternalListener()
+	s.uploads = newUploadRefusals()
+	return nil
 }
 
 // GRPCAddr is the gRPC listener's address.
@@ -138,6 +201,15 @@ func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
 // HTTPAddr is the HTTP listener's address.
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// MetricsAddr is the metrics listener's address; "" when /metrics is on
+// the HTTP listener (no --metrics-addr).
+func (s *Server) MetricsAddr() string {
+	if s.metricsSrv == nil {
+		return ""
+	}
+	return s.metricsSrv.lis.Addr().String()
+}
 
 // EmulatorURL is the embedded emulator's base URL ("" against real TOP).
 func (s *Server) EmulatorURL() string { return s.upstream.emulatorURL }
@@ -166,7 +238,22 @@ func (s *Server) Serve(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return s.bulk.run(gctx) })
-	s.sec.serve(gctx, g, s.grpc)
+	g.Go(func() error {
+		if err := s.grpc.Serve(s.internal); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc server (gateway hop): %w", err)
+		}
+		return nil
+	})
+	if s.metricsSrv != nil {
+		g.Go(s.metricsSrv.serve)
+	}
+	if s.retention != nil {
+		g.Go(func() error {
+			s.retention.Run(gctx)
+			return nil
+		})
+	}
+	s.watchFiles(gctx, g)
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
@@ -178,14 +265,15 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) shutdown() {
-	s.logger.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout))
+	timeout := s.cfg.Process.ShutdownTimeout
+	s.logger.Info("shutting down", slog.Duration("timeout", timeout))
 	s.health.Shutdown()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
 		close(stopped)
 	}()
-	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-stopped:
@@ -194,13 +282,33 @@ func (s *Server) shutdown() {
 		s.grpc.Stop()
 		<-stopped
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.logger.Warn("http shutdown", slog.String("error", err.Error()))
 		_ = s.http.Close()
 	}
-	s.sec.shutdown(ctx)
+	if s.metricsSrv != nil {
+		s.metricsSrv.shutdown(ctx)
+	}
+}
+
+// watchFiles reloads the TLS files and the clients file when they change,
+// every --reload-interval (0 turns that off), in g until ctx is done.
+func (s *Server) watchFiles(ctx context.Context, g *errgroup.Group) {
+	interval := s.cfg.TLS.ReloadInterval
+	if interval <= 0 {
+		return
+	}
+	if s.tls != nil {
+		g.Go(func() error { return s.tls.Watch(ctx, interval, s.logger) })
+	}
+	if s.clients != nil {
+		g.Go(func() error {
+			s.clients.Watch(ctx, interval, s.authn, s.logger)
+			return nil
+		})
+	}
 }
 
 // closeAll releases what New acquired; safe to call on a partly built
@@ -223,8 +331,11 @@ func (s *Server) closeAll() {
 	if s.store != nil {
 		_ = s.store.Close()
 	}
-	if s.sec != nil {
-		s.sec.close()
+	if s.metricsSrv != nil {
+		s.metricsSrv.close()
+	}
+	if s.internal != nil {
+		_ = s.internal.Close()
 	}
 	if s.top != nil {
 		s.top.Close()
@@ -240,11 +351,44 @@ func (s *Server) logStart() {
 		slog.String("grpc_addr", s.GRPCAddr()),
 		slog.String("http_addr", s.HTTPAddr()),
 		slog.String("top_url", s.upstream.url))
-	s.sec.logStart(s.cfg)
+	s.logSecurity()
 	if s.upstream.emulatorURL != "" {
 		s.logger.Warn("no --top-url given: calling the EMBEDDED TOP EMULATOR with demo data, not Tmall",
 			slog.String("emulator_url", s.upstream.emulatorURL),
 			slog.String("admin", s.upstream.emulatorURL+"/_emulator/"))
+	}
+}
+
+// logSecurity logs how the calls are guarded, and warns about settings
+// that work but weaken security.
+func (s *Server) logSecurity() {
+	cfg := s.cfg
+	attrs := []any{
+		slog.Bool("tls", s.tls != nil),
+		slog.Bool("mtls", s.tls != nil && s.tls.MutualTLS()),
+		slog.Bool("authentication", s.authn.Enabled()),
+		slog.Any("open_endpoints", cfg.Auth.OpenEndpoints),
+		slog.Bool("audit_store", s.auditStore != nil),
+		slog.Duration("audit_retention", cfg.Audit.Retention),
+		slog.Bool("audit_fail_closed", cfg.Audit.FailClosed),
+	}
+	if p := s.authn.Policy(); p != nil {
+		attrs = append(attrs, slog.Int("clients", len(p.Clients())))
+	}
+	if s.metricsSrv != nil {
+		attrs = append(attrs, slog.String("metrics_addr", s.MetricsAddr()))
+	}
+	s.logger.Info("security", attrs...)
+	if !s.authn.Enabled() {
+		s.logger.Warn("no caller authentication: anyone who reaches the ports can call (set --clients-file or --tls-client-ca-file)")
+	}
+	if s.tls == nil && cfg.Auth.ClientsFile != "" {
+		for _, l := range []struct{ flag, addr string }{{"grpc-addr", cfg.Listen.GRPCAddr}, {"http-addr", cfg.Listen.HTTPAddr}} {
+			if !isLoopback(l.addr) {
+				s.logger.Warn("bearer tokens travel in clear text: set --tls-cert-file and --tls-key-file", slog.String("listener", "--"+l.flag))
+				break
+			}
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ func fill(t *testing.T, dir string) string {
 // without a restart.
 func TestStoreFullOnARealFilesystem(t *testing.T) {
 	dataDir := mountSmallFS(t, "1m")
-	ts := startServer(t, func(c *Config) { c.DataDir = dataDir })
+	ts := startServer(t, func(c *Config) { c.Store.DataDir = dataDir })
 	_, err := ts.importEntries(t, 0, 150_000)
 	wantStoreFull(t, "import of 150,000 entries on a 1 MiB disk", err)
 	if left := stagingLeft(t, dataDir); len(left) != 0 {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 )
@@ -61,7 +62,7 @@ func wantStoreFull(t *testing.T, what string, err error) {
 			t.Errorf("%s: RetryInfo %v: a full disk is not a reason to retry at once", what, d)
 		}
 	}
-	if reason != service.ErrorDomain+"/"+service.ReasonStoreFull || !strings.Contains(st.Message(), "store is full") {
+	if reason != rpc.ErrorDomain+"/"+service.ReasonStoreFull || !strings.Contains(st.Message(), "store is full") {
 		t.Fatalf("%s: %q with ErrorInfo %s, want the store-full reason", what, st.Message(), reason)
 	}
 }
@@ -116,10 +117,10 @@ func stagingLeft(t *testing.T, dataDir string) []string {
 // REST, leaves nothing behind, and a small import then goes through.
 // TestStoreFullOnARealFilesystem does the same on a real full filesystem.
 func TestStoreFullOverGRPCAndREST(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.SyncChunkSize = 10 }, WithStoreOptions(store.WithMaxPages(128))) // 512 KiB per file
+	ts := startServer(t, func(c *Config) { c.Sync.ChunkSize = 10 }, WithStoreOptions(store.WithMaxPages(128))) // 512 KiB per file
 	_, err := ts.importEntries(t, 0, 60_000)
 	wantStoreFull(t, "gRPC import of 60,000 entries", err)
-	if left := stagingLeft(t, ts.cfg.DataDir); len(left) != 0 {
+	if left := stagingLeft(t, ts.cfg.Store.DataDir); len(left) != 0 {
 		t.Fatalf("the aborted import left %v", left)
 	}
 	ts.importSucceeds(t, "a 2-entry import after the full one", 0, 2)
@@ -133,7 +134,7 @@ func TestStoreFullOverGRPCAndREST(t *testing.T) {
 	if code != http.StatusInsufficientStorage || !strings.Contains(fmt.Sprint(body), service.ReasonStoreFull) {
 		t.Fatalf("REST upload of 60,000 entries: HTTP %d %v, want 507 with %s", code, body, service.ReasonStoreFull)
 	}
-	if left := stagingLeft(t, ts.cfg.DataDir); len(left) != 0 {
+	if left := stagingLeft(t, ts.cfg.Store.DataDir); len(left) != 0 {
 		t.Fatalf("the aborted upload left %v", left)
 	}
 	ts.importSucceeds(t, "a 2-entry import after the full upload", 10, 2)

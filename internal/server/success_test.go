@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/service"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
@@ -50,7 +50,7 @@ func TestRPCSuccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !resp.GetSuccess() || resp.GetTopRequestId() == "" || header.Get(service.TOPRequestIDHeader)[0] != resp.GetTopRequestId() {
+		if !resp.GetSuccess() || resp.GetTopRequestId() == "" || header.Get(rpc.TOPRequestIDHeader)[0] != resp.GetTopRequestId() {
 			t.Fatalf("resp %v header %v", resp, header)
 		}
 		for _, wc := range emulatorState(t, ts).Workcards {
@@ -227,7 +227,7 @@ func TestOperationalEndpoints(t *testing.T) {
 
 func TestReadyzWhenUpstreamIsDown(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
-		c.TOPURL, c.TOPAppKey, c.TOPAppSecret = "http://127.0.0.1:1/router/rest", "k", "s3cr3t-value"
+		c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret = "http://127.0.0.1:1/router/rest", "k", "s3cr3t-value"
 	})
 	resp, err := http.Get("http://" + ts.HTTPAddr() + "/readyz")
 	if err != nil {

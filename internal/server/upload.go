@@ -84,14 +84,14 @@ func (s *Server) uploadHandler(gw *gwruntime.ServeMux, gateway http.Handler) htt
 			gateway.ServeHTTP(w, r)
 			return
 		}
-		u := &upload{sec: s.sec, gw: gw, w: w, r: r, rc: http.NewResponseController(w)}
+		u := &upload{s: s, gw: gw, w: w, r: r, rc: http.NewResponseController(w)}
 		u.serve(client, ct)
 	})
 }
 
 // upload is one file upload being served.
 type upload struct {
-	sec    *security
+	s      *Server
 	gw     *gwruntime.ServeMux
 	w      http.ResponseWriter
 	r      *http.Request
@@ -102,10 +102,10 @@ type upload struct {
 }
 
 func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
-	cfg := u.sec.cfg
-	_, denied := u.sec.authn.Authenticate(importMethod, auth.HTTPCredentials(u.r))
-	u.key = u.sec.uploads.register()
-	defer u.sec.uploads.release(u.key)
+	cfg := u.s.cfg.HTTP
+	_, denied := u.s.authn.Authenticate(importMethod, auth.HTTPCredentials(u.r))
+	u.key = u.s.uploads.register()
+	defer u.s.uploads.release(u.key)
 	md := uploadMetadata(u.r)
 	md.Set(uploadKeyHeader, u.key)
 	if denied != nil {
@@ -137,8 +137,8 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		u.end(err)
 		return
 	}
-	if u.r.ContentLength > cfg.HTTPMaxUploadSize {
-		u.end(uploadTooLarge(cfg.HTTPMaxUploadSize))
+	if u.r.ContentLength > cfg.MaxUploadSize {
+		u.end(uploadTooLarge(cfg.MaxUploadSize))
 		return
 	}
 	if err := u.send(&scv1.ImportUserBlacklistRequest{Settings: settings}); err != nil {
@@ -147,7 +147,7 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 	}
 	u.body = newUploadReader(u.r.Body, u.rc, cfg)
 	rd := entryfile.NewReader(u.body, format)
-	budget := min(uploadBatchBytes, cfg.GRPCMaxRecvMsgSize/2)
+	budget := min(uploadBatchBytes, u.s.cfg.GRPC.MaxRecvMsgSize/2)
 	batch, size := make([]*scv1.BlacklistImportEntry, 0, uploadBatch), 0
 	for {
 		e, err := rd.Next()
@@ -190,7 +190,7 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		u.answer(err)
 		return
 	}
-	_ = u.rc.SetWriteDeadline(time.Now().Add(cfg.HTTPWriteTimeout))
+	_ = u.rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
 	if md, err := u.stream.Header(); err == nil && len(md.Get(rpc.RequestIDHeader)) > 0 {
 		u.w.Header().Set(rpc.RequestIDHeader, md.Get(rpc.RequestIDHeader)[0])
 	}
@@ -208,7 +208,7 @@ func (u *upload) send(m *scv1.ImportUserBlacklistRequest) error {
 		return nil
 	}
 	if !errors.Is(err, io.EOF) {
-		u.sec.uploads.refuse(u.key, err)
+		u.s.uploads.refuse(u.key, err)
 	}
 	if _, err = u.stream.CloseAndRecv(); err == nil {
 		err = status.Error(codes.Internal, "the import ended before the upload did")
@@ -222,7 +222,7 @@ func (u *upload) send(m *scv1.ImportUserBlacklistRequest) error {
 // server refuses anyway (a denied caller).
 func (u *upload) end(refusal error) {
 	if refusal != nil {
-		u.sec.uploads.refuse(u.key, refusal)
+		u.s.uploads.refuse(u.key, refusal)
 	}
 	_, err := u.stream.CloseAndRecv()
 	if err == nil {
@@ -246,7 +246,7 @@ func (u *upload) answer(err error) {
 	if u.r.ProtoMajor == 1 && u.r.ContentLength != 0 && (u.body == nil || !u.body.eof) {
 		u.w.Header().Set("Connection", "close")
 	}
-	_ = u.rc.SetWriteDeadline(time.Now().Add(u.sec.cfg.HTTPWriteTimeout))
+	_ = u.rc.SetWriteDeadline(time.Now().Add(u.s.cfg.HTTP.WriteTimeout))
 	_, marshaler := gwruntime.MarshalerForRequest(u.gw, u.r)
 	gwruntime.HTTPError(ctx, u.gw, marshaler, u.w, u.r, err)
 }
@@ -382,11 +382,11 @@ type uploadReader struct {
 
 // newUploadReader starts reading an upload: its total deadline runs from
 // now.
-func newUploadReader(body io.Reader, rc *http.ResponseController, cfg SecurityConfig) *uploadReader {
+func newUploadReader(body io.Reader, rc *http.ResponseController, cfg HTTPSettings) *uploadReader {
 	u := &uploadReader{
-		body: body, rc: rc, limit: cfg.HTTPMaxUploadSize,
-		minRate: cfg.HTTPUploadMinRate, window: cfg.HTTPUploadRateWindow, timeout: cfg.HTTPUploadTimeout,
-		credit: cfg.HTTPUploadRateWindow,
+		body: body, rc: rc, limit: cfg.MaxUploadSize,
+		minRate: cfg.UploadMinRate, window: cfg.UploadRateWindow, timeout: cfg.UploadTimeout,
+		credit: cfg.UploadRateWindow,
 	}
 	if u.timeout > 0 {
 		u.end = time.Now().Add(u.timeout)

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -29,34 +28,36 @@ type upstream struct {
 	lastErr                    error
 }
 
-func startUpstream(cfg Config, logger *slog.Logger) (*upstream, error) {
+// startUpstream resolves the TOP gateway of top, or starts the embedded
+// emulator on emu's address when top names none.
+func startUpstream(top topclient.Settings, emu EmulatorSettings, logger *slog.Logger) (*upstream, error) {
 	u := &upstream{probe: &http.Client{Timeout: 3 * time.Second}}
-	if cfg.TOPURL != "" {
-		url, err := topclient.ResolveURL(cfg.TOPURL)
+	if !top.Embedded() {
+		url, err := topclient.ResolveURL(top.URL)
 		if err != nil {
 			return nil, fmt.Errorf("--top-url: %w", err)
 		}
-		u.url, u.appKey, u.appSecret, u.session = url, cfg.TOPAppKey, cfg.TOPAppSecret, cfg.TOPSession
+		u.url, u.appKey, u.appSecret, u.session = url, top.AppKey, top.AppSecret, top.Session
 		return u, nil
 	}
-	emu, err := topemu.New(topemu.Config{Logger: logger.With(slog.String("component", "emulator"))})
+	emulator, err := topemu.New(topemu.Config{Logger: logger.With(slog.String("component", "emulator"))})
 	if err != nil {
 		return nil, fmt.Errorf("embedded emulator: %w", err)
 	}
-	lis, err := net.Listen("tcp", cfg.EmulatorAddr)
+	lis, err := net.Listen("tcp", emu.Addr)
 	if err != nil {
-		_ = emu.Close()
+		_ = emulator.Close()
 		return nil, fmt.Errorf("listen --emulator-addr: %w", err)
 	}
 	// Validate allows loopback addresses only; a name such as localhost
 	// is resolved by Listen, so check what it bound.
 	if a, ok := lis.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
 		_ = lis.Close()
-		_ = emu.Close()
-		return nil, fmt.Errorf("--emulator-addr %q: bound %s, which is not a loopback address; the embedded emulator listens on loopback only", cfg.EmulatorAddr, lis.Addr())
+		_ = emulator.Close()
+		return nil, fmt.Errorf("--emulator-addr %q: bound %s, which is not a loopback address; the embedded emulator listens on loopback only", emu.Addr, lis.Addr())
 	}
-	u.emulator = emu
-	u.emulatorSrv = &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	u.emulator = emulator
+	u.emulatorSrv = &http.Server{Handler: emulator, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = u.emulatorSrv.Serve(lis) }()
 	u.emulatorURL = "http://" + lis.Addr().String()
 	u.url = u.emulatorURL + "/router/rest"
@@ -64,18 +65,12 @@ func startUpstream(cfg Config, logger *slog.Logger) (*upstream, error) {
 	return u, nil
 }
 
-func (u *upstream) clientConfig(cfg Config) topclient.Config {
-	return topclient.Config{
-		URL:         u.url,
-		AppKey:      u.appKey,
-		AppSecret:   u.appSecret,
-		Session:     u.session,
-		SignMethod:  top.SignMethod(cfg.TOPSignMethod),
-		Timeout:     cfg.TOPTimeout,
-		MaxAttempts: cfg.TOPMaxAttempts,
-		RateLimit:   cfg.TOPRateLimit,
-		RateBurst:   cfg.TOPRateBurst,
-	}
+// clientConfig is the TOP client's configuration: the settings', with the
+// gateway and credentials resolved here (the emulator's when embedded).
+func (u *upstream) clientConfig(s topclient.Settings) topclient.Config {
+	cfg := s.Config()
+	cfg.URL, cfg.AppKey, cfg.AppSecret, cfg.Session = u.url, u.appKey, u.appSecret, u.session
+	return cfg
 }
 
 // probeTTL is how long a readiness answer is reused, so that a busy

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -103,30 +104,18 @@ func eventToProto(e audit.Event) *scv1.AuditEvent {
 }
 
 // codeName is a code's name as in google.rpc.Code (CANCELLED, not
-// grpc-go's Canceled).
+// grpc-go's Canceled); "CODE_<n>" for a number it does not name.
 func codeName(c codes.Code) string {
-	for name, code := range codeNames {
-		if code == c {
-			return name
-		}
+	if name, ok := code.Code_name[int32(c)]; ok {
+		return name
 	}
 	return "CODE_" + strconv.Itoa(int(c))
 }
 
+// codeByName is the code a google.rpc.Code name names.
 func codeByName(name string) (codes.Code, bool) {
-	c, ok := codeNames[name]
-	return c, ok
-}
-
-var codeNames = map[string]codes.Code{
-	"OK": codes.OK, "CANCELLED": codes.Canceled, "UNKNOWN": codes.Unknown,
-	"INVALID_ARGUMENT": codes.InvalidArgument, "DEADLINE_EXCEEDED": codes.DeadlineExceeded,
-	"NOT_FOUND": codes.NotFound, "ALREADY_EXISTS": codes.AlreadyExists,
-	"PERMISSION_DENIED": codes.PermissionDenied, "RESOURCE_EXHAUSTED": codes.ResourceExhausted,
-	"FAILED_PRECONDITION": codes.FailedPrecondition, "ABORTED": codes.Aborted,
-	"OUT_OF_RANGE": codes.OutOfRange, "UNIMPLEMENTED": codes.Unimplemented,
-	"INTERNAL": codes.Internal, "UNAVAILABLE": codes.Unavailable, "DATA_LOSS": codes.DataLoss,
-	"UNAUTHENTICATED": codes.Unauthenticated,
+	c, ok := code.Code_value[name]
+	return codes.Code(c), ok
 }
 
 // filterFingerprint hashes the request's filters (not its paging).

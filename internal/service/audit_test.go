@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -72,9 +73,31 @@ func TestPageToken(t *testing.T) {
 			t.Errorf("token %q accepted", bad)
 		}
 	}
-	for name, code := range codeNames {
-		if codeName(code) != name {
-			t.Errorf("codeName(%v) = %s, want %s", code, codeName(code), name)
+}
+
+// TestCodeNames: an event's outcome is named as in google.rpc.Code, and
+// the outcome filter takes those names only.
+func TestCodeNames(t *testing.T) {
+	names := []string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+		"INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+	for i, name := range names {
+		c := codes.Code(i)
+		if got := codeName(c); got != name {
+			t.Errorf("codeName(%v) = %s, want %s", c, got, name)
+		}
+		if got, ok := codeByName(name); !ok || got != c {
+			t.Errorf("codeByName(%s) = %v, %v; want %v", name, got, ok, c)
+		}
+	}
+	for c, want := range map[codes.Code]string{17: "CODE_17", 1 << 31: "CODE_2147483648", math.MaxUint32: "CODE_4294967295"} {
+		if got := codeName(c); got != want {
+			t.Errorf("codeName(%d) = %s, want %s", c, got, want)
+		}
+	}
+	for _, bad := range []string{"", "Canceled", "cancelled", "CODE_17", "17", "OK "} {
+		if c, ok := codeByName(bad); ok {
+			t.Errorf("codeByName(%q) = %v", bad, c)
 		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
-	"github.com/servicecenterd/servicecenterd/internal/store"
 )
 
 // Reasons of ErrorInfo of the blacklist sync jobs.
@@ -122,9 +121,9 @@ func (h *Logistics) ListBlacklistSyncJobs(ctx context.Context, req *scv1.ListBla
 	if h.jobs == nil {
 		return nil, errJobsDisabled
 	}
-	q := store.JobQuery{SupplierID: req.GetSupplierId(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
+	q := syncjob.JobQuery{SupplierID: req.GetSupplierId(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
 	if st := req.GetState(); st != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_UNSPECIFIED {
-		q.States = []store.State{stateFromProto(st)}
+		q.States = []syncjob.State{stateFromProto(st)}
 	}
 	page, err := h.jobs.ListJobs(ctx, q)
 	if err != nil {
@@ -155,7 +154,7 @@ func (h *Logistics) WatchBlacklistSyncJob(req *scv1.WatchBlacklistSyncJobRequest
 	if h.jobs == nil {
 		return errJobsDisabled
 	}
-	err := h.jobs.Watch(ctx, req.GetJobId(), func(j store.Job) error {
+	err := h.jobs.Watch(ctx, req.GetJobId(), func(j syncjob.Job) error {
 		return stream.Send(&scv1.WatchBlacklistSyncJobResponse{Job: JobToProto(j)})
 	})
 	if err != nil {
@@ -165,7 +164,7 @@ func (h *Logistics) WatchBlacklistSyncJob(req *scv1.WatchBlacklistSyncJobRequest
 }
 
 // JobToProto converts a job for the API.
-func JobToProto(j store.Job) *scv1.BlacklistSyncJob {
+func JobToProto(j syncjob.Job) *scv1.BlacklistSyncJob {
 	out := &scv1.BlacklistSyncJob{
 		JobId: j.ID,
 		Settings: &scv1.BlacklistSyncJobSettings{
@@ -196,34 +195,34 @@ func JobToProto(j store.Job) *scv1.BlacklistSyncJob {
 	return out
 }
 
-func stateToProto(s store.State) scv1.BlacklistSyncJobState {
+func stateToProto(s syncjob.State) scv1.BlacklistSyncJobState {
 	switch s {
-	case store.StateQueued:
+	case syncjob.StateQueued:
 		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_QUEUED
-	case store.StateRunning:
+	case syncjob.StateRunning:
 		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_RUNNING
-	case store.StateSucceeded:
+	case syncjob.StateSucceeded:
 		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED
-	case store.StateFailed:
+	case syncjob.StateFailed:
 		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_FAILED
-	case store.StateCancelled:
+	case syncjob.StateCancelled:
 		return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED
 	}
 	return scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_UNSPECIFIED
 }
 
-func stateFromProto(s scv1.BlacklistSyncJobState) store.State {
+func stateFromProto(s scv1.BlacklistSyncJobState) syncjob.State {
 	switch s {
 	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_QUEUED:
-		return store.StateQueued
+		return syncjob.StateQueued
 	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_RUNNING:
-		return store.StateRunning
+		return syncjob.StateRunning
 	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED:
-		return store.StateSucceeded
+		return syncjob.StateSucceeded
 	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_FAILED:
-		return store.StateFailed
+		return syncjob.StateFailed
 	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED:
-		return store.StateCancelled
+		return syncjob.StateCancelled
 	}
 	return 0
 }
@@ -236,7 +235,7 @@ func jobStatus(err error) (error, bool) {
 		spec    *syncjob.SpecError
 	)
 	switch {
-	case errors.Is(err, store.ErrFull):
+	case errors.Is(err, syncjob.ErrFull):
 		// Not UNAVAILABLE, which clients and retry policies resend at once:
 		// the disk stays full until an operator frees space.
 		return withInfo(codes.ResourceExhausted, storeFullMessage, ReasonStoreFull, nil), true

@@ -12,14 +12,11 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/redact"
-	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
-
-// ErrorDomain is the domain of every google.rpc.ErrorInfo servicecenterd
-// returns.
-const ErrorDomain = "servicecenterd"
 
 // Reasons of ErrorInfo that do not come from a TOP code (top's Reason
 // constants).
@@ -70,7 +67,7 @@ func Status(ctx context.Context, logger *slog.Logger, err error) error {
 		return err
 	}
 	if st, ok := jobStatus(err); ok {
-		if errors.Is(err, store.ErrFull) {
+		if errors.Is(err, syncjob.ErrFull) {
 			logger.ErrorContext(ctx, "store full: free space in --data-dir", slog.String("error", redact.Text(err.Error())))
 		}
 		return st
@@ -130,7 +127,7 @@ func put(md map[string]string, k, v string) {
 func putMasked(md map[string]string, k, v string) { put(md, k, redact.Text(v)) }
 
 func info(reason string, md map[string]string) *errdetails.ErrorInfo {
-	return &errdetails.ErrorInfo{Domain: ErrorDomain, Reason: reason, Metadata: md}
+	return &errdetails.ErrorInfo{Domain: rpc.ErrorDomain, Reason: reason, Metadata: md}
 }
 
 func withInfo(code codes.Code, msg, reason string, md map[string]string) error {

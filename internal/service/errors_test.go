@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
-	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
@@ -69,7 +69,7 @@ func TestStatus(t *testing.T) {
 		{"no entries", syncjob.ErrNoEntries, codes.InvalidArgument, "", 0},
 		{"bad page token", syncjob.ErrBadPageToken, codes.InvalidArgument, "", 0},
 		{"bad spec", &syncjob.SpecError{Field: "supplier_id", Problem: "is required"}, codes.InvalidArgument, "", 0},
-		{"store full", fmt.Errorf("import bj-1: %w", fmt.Errorf("%w: add import entries: database or disk is full (13)", store.ErrFull)), codes.ResourceExhausted, ReasonStoreFull, 0},
+		{"store full", fmt.Errorf("import bj-1: %w", fmt.Errorf("%w: add import entries: database or disk is full (13)", syncjob.ErrFull)), codes.ResourceExhausted, ReasonStoreFull, 0},
 		{"no valid entries", &syncjob.NoValidEntriesError{Rejected: 1, Rejections: []syncjob.Rejection{{Index: 0, Field: "mobile", Description: "bad"}}}, codes.InvalidArgument, "", 0},
 	}
 	for _, tt := range tests {
@@ -93,7 +93,7 @@ func TestStatus(t *testing.T) {
 			switch {
 			case tt.reason == "" && len(infos) != 0:
 				t.Fatalf("unexpected ErrorInfo %v", infos)
-			case tt.reason != "" && (len(infos) != 1 || infos[0].GetReason() != tt.reason || infos[0].GetDomain() != ErrorDomain):
+			case tt.reason != "" && (len(infos) != 1 || infos[0].GetReason() != tt.reason || infos[0].GetDomain() != rpc.ErrorDomain):
 				t.Fatalf("ErrorInfo %v, want one with reason %s", infos, tt.reason)
 			}
 			if tt.retry != 0 && (retry == nil || retry.GetRetryDelay().AsDuration() != tt.retry) {

@@ -15,10 +15,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
-// TOPRequestIDHeader carries TOP's request_id back to the caller; the
-// request id interceptor sets it from the Call (rpc.TOPRequestIDHeader).
-const TOPRequestIDHeader = rpc.TOPRequestIDHeader
-
 // Deps are the handlers' dependencies.
 type Deps struct {
 	// TOP sends the TOP calls (internal/topclient's Client).

@@ -5,24 +5,20 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// ErrFull: the store could not write because the data directory has no
-// space left (ENOSPC, SQLITE_FULL), or a file of the store reached the
-// size cap of WithMaxPages. Nothing was changed by the failed call; the
-// store goes on working, without a restart, once space is freed.
-var ErrFull = errors.New("store is full: no space left in the data directory")
-
-// markFull wraps err with ErrFull when it says that space ran out, so
-// that callers can tell with errors.Is(err, ErrFull); other errors are
-// returned as they are.
+// markFull wraps err with syncjob.ErrFull when it says that space ran
+// out (ENOSPC, SQLITE_FULL, or a file of the store reached the size cap
+// of WithMaxPages), so that callers can tell with errors.Is; other errors
+// are returned as they are.
 func markFull(err error) error {
-	if err == nil || errors.Is(err, ErrFull) || !isFull(err) {
+	if err == nil || errors.Is(err, syncjob.ErrFull) || !isFull(err) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrFull, err)
+	return fmt.Errorf("%w: %w", syncjob.ErrFull, err)
 }
 
 // isFull reports whether err is SQLite's or the OS's "no space left".

@@ -10,18 +10,20 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob/syncjobtest"
 )
 
 // stage creates an import of n entries, adding them in batches of 4096 as
 // internal/blacklist/syncjob does, and returns the first error.
 func stage(ctx context.Context, s *SQLite, id string, n int) error {
-	if _, err := s.CreateImport(ctx, JobSpec{ID: id, SupplierID: "10000000001", OperateType: 1, ServiceType: 1, AbilityType: 1, ChunkSize: 100, Created: t0}); err != nil {
+	if _, err := s.CreateImport(ctx, syncjob.JobSpec{ID: id, SupplierID: "10000000001", OperateType: 1, ServiceType: 1, AbilityType: 1, ChunkSize: 100, Created: t0}); err != nil {
 		return err
 	}
 	for start := 0; start < n; start += 4096 {
-		batch := make([]Entry, 0, 4096)
+		batch := make([]syncjob.Entry, 0, 4096)
 		for i := start; i < min(n, start+4096); i++ {
-			batch = append(batch, Entry{Pos: int64(i), Mobile: mobile(i), Reasons: 1 << 1})
+			batch = append(batch, syncjob.Entry{Pos: int64(i), Mobile: syncjobtest.Mobile(i), Reasons: 1 << 1})
 		}
 		if err := s.AddImportEntries(ctx, id, batch); err != nil {
 			return err
@@ -47,7 +49,7 @@ func TestFullStore(t *testing.T) {
 	defer s.Close()
 	isFull := func(what string, err error) {
 		t.Helper()
-		if !errors.Is(err, ErrFull) {
+		if !errors.Is(err, syncjob.ErrFull) {
 			t.Fatalf("%s: %v, want ErrFull", what, err)
 		}
 		if !strings.Contains(err.Error(), "database or disk is full") {
@@ -59,7 +61,7 @@ func TestFullStore(t *testing.T) {
 		if err := stage(ctx, s, id, 2); err != nil {
 			t.Fatalf("small import %s: %v", id, err)
 		}
-		if j, err := s.CommitImport(ctx, id, ImportCounts{Received: 2}, t0); err != nil || j.Total != 2 {
+		if j, err := s.CommitImport(ctx, id, syncjob.ImportCounts{Received: 2}, t0); err != nil || j.Total != 2 {
 			t.Fatalf("small import %s: %+v, %v", id, j, err)
 		}
 	}
@@ -79,9 +81,9 @@ func TestFullStore(t *testing.T) {
 	if err := stage(ctx, s, "bj-big", 12_000); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.CommitImport(ctx, "bj-big", ImportCounts{Received: 12_000}, t0)
+	_, err = s.CommitImport(ctx, "bj-big", syncjob.ImportCounts{Received: 12_000}, t0)
 	isFull("committing 12,000 entries", err)
-	if _, err := s.Job(ctx, "bj-big"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Job(ctx, "bj-big"); !errors.Is(err, syncjob.ErrJobNotFound) {
 		t.Fatalf("a failed commit left a job: %v", err)
 	}
 	var entries int
@@ -106,7 +108,7 @@ func TestFullStore(t *testing.T) {
 	if err := stage(ctx, s, "bj-more", 1000); err != nil {
 		t.Fatal(err) // staging has room of its own
 	}
-	_, err = s.CommitImport(ctx, "bj-more", ImportCounts{Received: 1000}, t0)
+	_, err = s.CommitImport(ctx, "bj-more", syncjob.ImportCounts{Received: 1000}, t0)
 	isFull("committing 1,000 entries to a full database", err)
 	if err := s.DeleteImport(ctx, "bj-more"); err != nil {
 		t.Fatalf("removing an import while the database is full: %v", err)
@@ -119,7 +121,7 @@ func TestFullStore(t *testing.T) {
 	if _, err := s.w.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", 100*pages)); err != nil {
 		t.Fatal(err)
 	}
-	if prev, err := s.BeginChunk(ctx, "bj-small-2", 0, t0); err != nil || prev != ChunkNew {
+	if prev, err := s.BeginChunk(ctx, "bj-small-2", 0, t0); err != nil || prev != syncjob.ChunkNew {
 		t.Fatalf("begin chunk once there is room: %v, %v", prev, err)
 	}
 	small("bj-small-4")

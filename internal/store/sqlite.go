@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/audit"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
 )
 
@@ -33,7 +35,7 @@ const FileName = "servicecenterd.db"
 // writers and no call fails with SQLITE_BUSY; reads use a pool of
 // read-only connections and see the last committed state.
 //
-// A write that finds no space left fails with ErrFull and changes
+// A write that finds no space left fails with syncjob.ErrFull and changes
 // nothing; the store works again, without a restart, once space is freed.
 type SQLite struct {
 	w    *sql.DB
@@ -53,14 +55,18 @@ type SQLite struct {
 	imports map[string]*staged
 }
 
-var _ Store = (*SQLite)(nil)
+var (
+	_ Store         = (*SQLite)(nil)
+	_ syncjob.Store = (*SQLite)(nil)
+	_ audit.Store   = (*SQLite)(nil)
+)
 
 // Option changes how Open opens the store.
 type Option func(*SQLite)
 
 // WithMaxPages caps the database and each import's staging file at n
 // pages of 4 KiB (SQLite's max_page_count): a write beyond the cap fails
-// with ErrFull, as on a full disk. It lets tests fill the store without
+// with syncjob.ErrFull, as on a full disk. It lets tests fill the store without
 // filling a filesystem.
 func WithMaxPages(n int) Option {
 	return func(s *SQLite) { s.maxPages = n }
@@ -252,9 +258,9 @@ const jobColumns = `id, supplier_id, operate_type, service_type, ability_type, c
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanJob(row scanner) (Job, error) {
+func scanJob(row scanner) (syncjob.Job, error) {
 	var (
-		j                         Job
+		j                         syncjob.Job
 		created, updated, errNS   int64
 		errChunk                  int64
 		errCode, errSub, errMsg   string
@@ -266,25 +272,25 @@ func scanJob(row scanner) (Job, error) {
 		&j.Received, &j.Rejected, &j.Duplicates, &j.Total, &j.Chunks, &j.Sent, &j.Acknowledged, &j.Failed,
 		&created, &updated, &errChunk, &errCode, &errSub, &errMsg, &errFinal, &errNS, &errTOP)
 	if err != nil {
-		return Job{}, err
+		return syncjob.Job{}, err
 	}
 	j.OperateType, j.ServiceType, j.AbilityType = operate, service, ability
 	j.Created, j.Updated = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	if errNS != 0 {
-		j.LastError = &JobError{Chunk: errChunk, Code: errCode, SubCode: errSub, Message: errMsg, TOPRequestID: errTOP,
+		j.LastError = &syncjob.JobError{Chunk: errChunk, Code: errCode, SubCode: errSub, Message: errMsg, TOPRequestID: errTOP,
 			Final: errFinal, Time: time.Unix(0, errNS).UTC()}
 	}
 	return j, nil
 }
 
 // job reads a job by id, importing or not.
-func job(ctx context.Context, q querier, id string) (Job, error) {
+func job(ctx context.Context, q querier, id string) (syncjob.Job, error) {
 	j, err := scanJob(q.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM blacklist_jobs WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Job{}, ErrNotFound
+		return syncjob.Job{}, syncjob.ErrJobNotFound
 	}
 	if err != nil {
-		return Job{}, fmt.Errorf("read job: %w", err)
+		return syncjob.Job{}, fmt.Errorf("read job: %w", err)
 	}
 	return j, nil
 }
@@ -292,7 +298,7 @@ func job(ctx context.Context, q querier, id string) (Job, error) {
 // jobRef is what the chunk and import calls need of a job.
 type jobRef struct {
 	key       int64
-	state     State
+	state     syncjob.State
 	chunkSize int64
 	total     int64
 	chunks    int64
@@ -303,7 +309,7 @@ func lookup(ctx context.Context, q querier, id string) (jobRef, error) {
 	err := q.QueryRowContext(ctx, "SELECT key, state, chunk_size, total, chunks FROM blacklist_jobs WHERE id = ?", id).
 		Scan(&r.key, &r.state, &r.chunkSize, &r.total, &r.chunks)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, ErrNotFound
+		return r, syncjob.ErrJobNotFound
 	}
 	if err != nil {
 		return r, fmt.Errorf("look up job: %w", err)
@@ -311,40 +317,28 @@ func lookup(ctx context.Context, q querier, id string) (jobRef, error) {
 	return r, nil
 }
 
-// Job implements Jobs.
-func (s *SQLite) Job(ctx context.Context, id string) (Job, error) {
+// Job implements syncjob.Store.
+func (s *SQLite) Job(ctx context.Context, id string) (syncjob.Job, error) {
 	j, err := job(ctx, s.r, id)
-	if err == nil && j.State == StateImporting {
-		err = ErrNotFound
+	if err == nil && j.State == syncjob.StateImporting {
+		err = syncjob.ErrJobNotFound
 	}
 	if err != nil {
-		return Job{}, fmt.Errorf("job %s: %w", id, err)
+		return syncjob.Job{}, fmt.Errorf("job %s: %w", id, err)
 	}
 	return j, nil
 }
 
-// CommittedStates are the states of committed jobs, the ones ListJobs
-// shows by default.
-func CommittedStates() []State {
-	return []State{StateQueued, StateRunning, StateSucceeded, StateFailed, StateCancelled}
-}
-
-// Page sizes of ListJobs.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 1000
-)
-
-// ListJobs implements Jobs.
-func (s *SQLite) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
+// ListJobs implements syncjob.Store.
+func (s *SQLite) ListJobs(ctx context.Context, q syncjob.JobQuery) (syncjob.JobPage, error) {
 	size := q.PageSize
 	if size <= 0 {
-		size = DefaultPageSize
+		size = syncjob.DefaultPageSize
 	}
-	size = min(size, MaxPageSize)
+	size = min(size, syncjob.MaxPageSize)
 	states := q.States
 	if len(states) == 0 {
-		states = CommittedStates()
+		states = syncjob.CommittedStates()
 	}
 	var (
 		where []string
@@ -352,14 +346,14 @@ func (s *SQLite) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
 	)
 	marks := make([]string, 0, len(states))
 	for _, st := range states {
-		if st == StateImporting {
+		if st == syncjob.StateImporting {
 			continue
 		}
 		marks = append(marks, "?")
 		args = append(args, st)
 	}
 	if len(marks) == 0 {
-		return JobPage{}, nil
+		return syncjob.JobPage{}, nil
 	}
 	where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
 	if q.SupplierID != "" {
@@ -373,7 +367,7 @@ func (s *SQLite) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
 	if q.PageToken != "" {
 		after, err := parsePageToken(q.PageToken, dir)
 		if err != nil {
-			return JobPage{}, err
+			return syncjob.JobPage{}, err
 		}
 		where = append(where, "key "+cmp+" ?")
 		args = append(args, after)
@@ -382,11 +376,11 @@ func (s *SQLite) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT key, "+jobColumns+" FROM blacklist_jobs WHERE "+
 		strings.Join(where, " AND ")+" ORDER BY key "+order+" LIMIT ?", args...)
 	if err != nil {
-		return JobPage{}, fmt.Errorf("list jobs: %w", err)
+		return syncjob.JobPage{}, fmt.Errorf("list jobs: %w", err)
 	}
 	defer rows.Close()
 	var (
-		page    JobPage
+		page    syncjob.JobPage
 		lastKey int64
 	)
 	for rows.Next() {
@@ -397,13 +391,13 @@ func (s *SQLite) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
 		var key int64
 		j, err := scanJob(keyScanner{rows, &key})
 		if err != nil {
-			return JobPage{}, fmt.Errorf("list jobs: %w", err)
+			return syncjob.JobPage{}, fmt.Errorf("list jobs: %w", err)
 		}
 		lastKey = key
 		page.Jobs = append(page.Jobs, j)
 	}
 	if err := rows.Err(); err != nil {
-		return JobPage{}, fmt.Errorf("list jobs: %w", err)
+		return syncjob.JobPage{}, fmt.Errorf("list jobs: %w", err)
 	}
 	return page, nil
 }
@@ -425,30 +419,30 @@ func pageToken(dir string, key int64) string {
 func parsePageToken(tok, dir string) (int64, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
-		return 0, ErrBadPageToken
+		return 0, syncjob.ErrBadPageToken
 	}
 	rest, ok := strings.CutPrefix(string(raw), "jobs:"+dir+":")
 	if !ok {
-		return 0, ErrBadPageToken
+		return 0, syncjob.ErrBadPageToken
 	}
 	key, err := strconv.ParseInt(rest, 10, 64)
 	if err != nil {
-		return 0, ErrBadPageToken
+		return 0, syncjob.ErrBadPageToken
 	}
 	return key, nil
 }
 
-// CountJobs implements Jobs.
-func (s *SQLite) CountJobs(ctx context.Context) (map[State]int64, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT state, COUNT(*) FROM blacklist_jobs WHERE state != ? GROUP BY state", StateImporting)
+// CountJobs implements syncjob.Store.
+func (s *SQLite) CountJobs(ctx context.Context) (map[syncjob.State]int64, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT state, COUNT(*) FROM blacklist_jobs WHERE state != ? GROUP BY state", syncjob.StateImporting)
 	if err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}
 	defer rows.Close()
-	out := map[State]int64{}
+	out := map[syncjob.State]int64{}
 	for rows.Next() {
 		var (
-			st State
+			st syncjob.State
 			n  int64
 		)
 		if err := rows.Scan(&st, &n); err != nil {
@@ -465,9 +459,9 @@ func (s *SQLite) CountJobs(ctx context.Context) (map[State]int64, error) {
 // clearError is the SET clause that removes a job's last error.
 const clearError = "err_chunk = -1, err_code = '', err_sub_code = '', err_message = '', err_final = 0, err_ns = 0, err_top_request_id = ''"
 
-// UpdateJob implements Jobs.
-func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, error) {
-	var out Job
+// UpdateJob implements syncjob.Store.
+func (s *SQLite) UpdateJob(ctx context.Context, id string, u syncjob.JobUpdate) (syncjob.Job, error) {
+	var out syncjob.Job
 	conflict := false
 	run := func(fn func(*sql.Tx) error) error { return inTx(ctx, s.w, fn) }
 	if u.State != 0 {
@@ -475,8 +469,8 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, er
 	}
 	err := run(func(tx *sql.Tx) error {
 		ref, err := lookup(ctx, tx, id)
-		if err == nil && ref.state == StateImporting {
-			err = ErrNotFound
+		if err == nil && ref.state == syncjob.StateImporting {
+			err = syncjob.ErrJobNotFound
 		}
 		if err != nil {
 			return err
@@ -503,7 +497,7 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, er
 			}
 			u.Error = e
 		}
-		if u.State == StateSucceeded {
+		if u.State == syncjob.StateSucceeded {
 			// Every entry was acknowledged: no failure stands.
 			set = append(set, clearError)
 			u.Error = nil
@@ -520,15 +514,15 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u JobUpdate) (Job, er
 		return err
 	})
 	if err != nil {
-		return Job{}, markFull(fmt.Errorf("update job %s: %w", id, err))
+		return syncjob.Job{}, markFull(fmt.Errorf("update job %s: %w", id, err))
 	}
 	if conflict {
-		return out, fmt.Errorf("update job %s (%s): %w", id, out.State, ErrStateConflict)
+		return out, fmt.Errorf("update job %s (%s): %w", id, out.State, syncjob.ErrStateConflict)
 	}
 	return out, nil
 }
 
-func containsState(states []State, s State) bool {
+func containsState(states []syncjob.State, s syncjob.State) bool {
 	for _, x := range states {
 		if x == s {
 			return true
@@ -537,8 +531,8 @@ func containsState(states []State, s State) bool {
 	return false
 }
 
-// ChunkEntries implements Jobs.
-func (s *SQLite) ChunkEntries(ctx context.Context, jobID string, n int64, dst []Entry) ([]Entry, error) {
+// ChunkEntries implements syncjob.Store.
+func (s *SQLite) ChunkEntries(ctx context.Context, jobID string, n int64, dst []syncjob.Entry) ([]syncjob.Entry, error) {
 	ref, err := lookup(ctx, s.r, jobID)
 	if err != nil {
 		return dst, fmt.Errorf("chunk %d of job %s: %w", n, jobID, err)
@@ -554,7 +548,7 @@ func (s *SQLite) ChunkEntries(ctx context.Context, jobID string, n int64, dst []
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			e       Entry
+			e       syncjob.Entry
 			mobile  int64
 			reasons int64
 		)
@@ -570,9 +564,9 @@ func (s *SQLite) ChunkEntries(ctx context.Context, jobID string, n int64, dst []
 	return dst, nil
 }
 
-// BeginChunk implements Jobs.
-func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time.Time) (ChunkState, error) {
-	var prev ChunkState
+// BeginChunk implements syncjob.Store.
+func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time.Time) (syncjob.ChunkState, error) {
+	var prev syncjob.ChunkState
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		ref, err := lookup(ctx, tx, jobID)
 		if err != nil {
@@ -588,10 +582,10 @@ func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		prev = ChunkNew
+		prev = syncjob.ChunkNew
 		entries := min(ref.chunkSize, ref.total-n*ref.chunkSize)
 		if _, err := tx.ExecContext(ctx, "INSERT INTO blacklist_chunks (job, idx, state, entries, updated_ns) VALUES (?, ?, ?, ?, ?)",
-			ref.key, n, ChunkSent, entries, now.UnixNano()); err != nil {
+			ref.key, n, syncjob.ChunkSent, entries, now.UnixNano()); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE blacklist_jobs SET sent = sent + ?, updated_ns = ? WHERE key = ?", entries, now.UnixNano(), ref.key)
@@ -603,19 +597,19 @@ func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time
 	return prev, nil
 }
 
-// FinishChunk implements Jobs.
-func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r ChunkResult) (Job, error) {
-	if r.State != ChunkAcknowledged && r.State != ChunkFailed {
-		return Job{}, fmt.Errorf("finish chunk %d of job %s: state %d is not an outcome", n, jobID, r.State)
+// FinishChunk implements syncjob.Store.
+func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r syncjob.ChunkResult) (syncjob.Job, error) {
+	if r.State != syncjob.ChunkAcknowledged && r.State != syncjob.ChunkFailed {
+		return syncjob.Job{}, fmt.Errorf("finish chunk %d of job %s: state %d is not an outcome", n, jobID, r.State)
 	}
-	var out Job
+	var out syncjob.Job
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		ref, err := lookup(ctx, tx, jobID)
 		if err != nil {
 			return err
 		}
 		var (
-			state   ChunkState
+			state   syncjob.ChunkState
 			entries int64
 		)
 		err = tx.QueryRowContext(ctx, "SELECT state, entries FROM blacklist_chunks WHERE job = ? AND idx = ?", ref.key, n).Scan(&state, &entries)
@@ -625,14 +619,14 @@ func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r Chunk
 		if err != nil {
 			return err
 		}
-		if state == ChunkSent {
+		if state == syncjob.ChunkSent {
 			ns := r.Time.UnixNano()
 			if _, err := tx.ExecContext(ctx, `UPDATE blacklist_chunks SET state = ?, code = ?, sub_code = ?, message = ?,
 				top_request_id = ?, updated_ns = ? WHERE job = ? AND idx = ?`,
 				r.State, r.Code, r.SubCode, r.Message, r.TOPRequestID, ns, ref.key, n); err != nil {
 				return err
 			}
-			if r.State == ChunkAcknowledged {
+			if r.State == syncjob.ChunkAcknowledged {
 				_, err = tx.ExecContext(ctx, "UPDATE blacklist_jobs SET acknowledged = acknowledged + ?, updated_ns = ? WHERE key = ?",
 					entries, ns, ref.key)
 				if err == nil {
@@ -654,7 +648,7 @@ func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r Chunk
 		return err
 	})
 	if err != nil {
-		return Job{}, markFull(fmt.Errorf("finish chunk %d of job %s: %w", n, jobID, err))
+		return syncjob.Job{}, markFull(fmt.Errorf("finish chunk %d of job %s: %w", n, jobID, err))
 	}
 	return out, nil
 }

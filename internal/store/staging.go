@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 )
 
 // Imports are staged outside the database, each in a file of its own in
@@ -42,7 +44,7 @@ var validJobID = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
 
 // staged is an import in progress.
 type staged struct {
-	spec JobSpec
+	spec syncjob.JobSpec
 	path string
 	// mu serialises the calls on this import.
 	mu sync.Mutex
@@ -60,16 +62,16 @@ func (s *SQLite) stagingPath(id string) string {
 	return filepath.Join(s.stagingDir, id+stagingExt)
 }
 
-// CreateImport implements Jobs: it creates the import's staging file.
-func (s *SQLite) CreateImport(ctx context.Context, spec JobSpec) (Job, error) {
+// CreateImport implements syncjob.Store: it creates the import's staging file.
+func (s *SQLite) CreateImport(ctx context.Context, spec syncjob.JobSpec) (syncjob.Job, error) {
 	if !validJobID.MatchString(spec.ID) || spec.ChunkSize <= 0 {
-		return Job{}, errors.New("create import: a job id of 1 to 64 letters, digits, '.', '_' or '-' and a chunk size are required")
+		return syncjob.Job{}, errors.New("create import: a job id of 1 to 64 letters, digits, '.', '_' or '-' and a chunk size are required")
 	}
-	if _, err := lookup(ctx, s.r, spec.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := lookup(ctx, s.r, spec.ID); !errors.Is(err, syncjob.ErrJobNotFound) {
 		if err == nil {
 			err = fmt.Errorf("job %s exists", spec.ID)
 		}
-		return Job{}, fmt.Errorf("create import: %w", err)
+		return syncjob.Job{}, fmt.Errorf("create import: %w", err)
 	}
 	st := &staged{spec: spec, path: s.stagingPath(spec.ID)}
 	st.mu.Lock() // until the file exists: Close waits for it
@@ -77,20 +79,20 @@ func (s *SQLite) CreateImport(ctx context.Context, spec JobSpec) (Job, error) {
 	s.mu.Lock()
 	if s.imports == nil {
 		s.mu.Unlock()
-		return Job{}, errClosed
+		return syncjob.Job{}, errClosed
 	}
 	if _, dup := s.imports[spec.ID]; dup {
 		s.mu.Unlock()
-		return Job{}, fmt.Errorf("create import: import %s exists", spec.ID)
+		return syncjob.Job{}, fmt.Errorf("create import: import %s exists", spec.ID)
 	}
 	s.imports[spec.ID] = st
 	s.mu.Unlock()
 	if err := st.create(ctx, s.maxPages); err != nil {
 		s.forget(spec.ID)
 		_ = st.drop()
-		return Job{}, markFull(fmt.Errorf("create import: %w", err))
+		return syncjob.Job{}, markFull(fmt.Errorf("create import: %w", err))
 	}
-	return Job{JobSpec: spec, State: StateImporting, Updated: spec.Created}, nil
+	return syncjob.Job{JobSpec: spec, State: syncjob.StateImporting, Updated: spec.Created}, nil
 }
 
 // create makes the staging file and its table.
@@ -136,8 +138,8 @@ func (st *staged) drop() error {
 }
 
 // open returns the import of jobID, locked; the caller unlocks it. When
-// there is none it returns ErrStateConflict if the job is committed,
-// ErrNotFound otherwise.
+// there is none it returns syncjob.ErrStateConflict if the job is committed,
+// syncjob.ErrJobNotFound otherwise.
 func (s *SQLite) open(ctx context.Context, jobID string) (*staged, error) {
 	s.mu.Lock()
 	st := s.imports[jobID]
@@ -152,7 +154,7 @@ func (s *SQLite) open(ctx context.Context, jobID string) (*staged, error) {
 	if _, err := lookup(ctx, s.r, jobID); err != nil {
 		return nil, err
 	}
-	return nil, ErrStateConflict
+	return nil, syncjob.ErrStateConflict
 }
 
 // forget removes jobID from the imports in progress.
@@ -171,8 +173,8 @@ const insertStagedOne = "INSERT INTO entries (pos, mobile, reasons) VALUES (?, ?
 var insertStagedMany = "INSERT INTO entries (pos, mobile, reasons) VALUES " +
 	strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", insertRows), ", ")
 
-// AddImportEntries implements Jobs.
-func (s *SQLite) AddImportEntries(ctx context.Context, jobID string, entries []Entry) error {
+// AddImportEntries implements syncjob.Store.
+func (s *SQLite) AddImportEntries(ctx context.Context, jobID string, entries []syncjob.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -226,7 +228,7 @@ func (s *SQLite) AddImportEntries(ctx context.Context, jobID string, entries []E
 	return nil
 }
 
-func appendEntry(args []any, e Entry) ([]any, error) {
+func appendEntry(args []any, e syncjob.Entry) ([]any, error) {
 	m, err := mobileNumber(e.Mobile)
 	if err != nil {
 		return args, err
@@ -247,18 +249,18 @@ func mobileNumber(s string) (int64, error) {
 	return n, nil
 }
 
-// CommitImport implements Jobs: it attaches the staging file to the write
+// CommitImport implements syncjob.Store: it attaches the staging file to the write
 // connection and, in one durable transaction, inserts the job and its
 // numbered entries; then it deletes the staging file. When the commit
 // fails (the disk is full, say) nothing is written and the import stays
 // staged: DeleteImport drops it.
-func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts ImportCounts, now time.Time) (Job, error) {
+func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts syncjob.ImportCounts, now time.Time) (syncjob.Job, error) {
 	st, err := s.open(ctx, jobID)
 	if err != nil {
-		return Job{}, fmt.Errorf("commit import %s: %w", jobID, err)
+		return syncjob.Job{}, fmt.Errorf("commit import %s: %w", jobID, err)
 	}
 	defer st.mu.Unlock()
-	var out Job
+	var out syncjob.Job
 	err = s.withConn(ctx, func(conn *sql.Conn) (err error) {
 		if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS staged", st.path); err != nil {
 			return fmt.Errorf("attach staged entries: %w", err)
@@ -278,7 +280,7 @@ func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts ImportCo
 				(id, supplier_id, operate_type, service_type, ability_type, chunk_size, state,
 				 received, rejected, created_ns, updated_ns)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				sp.ID, sp.SupplierID, sp.OperateType, sp.ServiceType, sp.AbilityType, sp.ChunkSize, StateQueued,
+				sp.ID, sp.SupplierID, sp.OperateType, sp.ServiceType, sp.AbilityType, sp.ChunkSize, syncjob.StateQueued,
 				counts.Received, counts.Rejected, sp.Created.UnixNano(), now.UnixNano())
 			if err != nil {
 				return fmt.Errorf("insert job: %w", err)
@@ -310,14 +312,14 @@ func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts ImportCo
 		})
 	})
 	if err != nil {
-		return Job{}, markFull(fmt.Errorf("commit import %s: %w", jobID, err))
+		return syncjob.Job{}, markFull(fmt.Errorf("commit import %s: %w", jobID, err))
 	}
 	s.forget(jobID)
 	_ = st.drop() // committed; a file left behind goes at the next DeleteStaleImports
 	return out, nil
 }
 
-// DeleteImport implements Jobs: it deletes the import's staging file,
+// DeleteImport implements syncjob.Store: it deletes the import's staging file,
 // which works on a full disk.
 func (s *SQLite) DeleteImport(ctx context.Context, jobID string) error {
 	st, err := s.open(ctx, jobID)
@@ -332,7 +334,7 @@ func (s *SQLite) DeleteImport(ctx context.Context, jobID string) error {
 	return nil
 }
 
-// DeleteStaleImports implements Jobs: it deletes the staging files that
+// DeleteStaleImports implements syncjob.Store: it deletes the staging files that
 // no import in progress owns (a crash left them).
 func (s *SQLite) DeleteStaleImports(ctx context.Context) (int, error) {
 	names, err := os.ReadDir(s.stagingDir)

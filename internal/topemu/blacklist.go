@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/mainland"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -137,7 +138,7 @@ func validateBlacklist(u *top.UserBlacklistRequest) string {
 		if b.Mobile == "" {
 			return bad(at + ".mobile is required")
 		}
-		if !validMobile(b.Mobile) {
+		if !mainland.ValidMobile(b.Mobile) {
 			return bad(at + ".mobile is not a mainland mobile number")
 		}
 		if _, err := parseReasons(b.Reason); err != nil {

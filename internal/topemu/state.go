@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/mainland"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -295,11 +295,6 @@ func ParseState(b []byte) (*State, error) {
 	return &s, nil
 }
 
-var mobilePattern = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
-
-// validMobile reports whether s is a mainland mobile number.
-func validMobile(s string) bool { return mobilePattern.MatchString(s) }
-
 // Validate checks the document's references and uniqueness rules: ids and
 // store codes unique, workcards in known stores, workers unique by provider
 // + name + phone + biz_type, blacklist mobiles valid and unique, reasons in
@@ -346,7 +341,7 @@ func (s *State) Validate() error {
 			bad("workers[%d]: duplicate provider + name + phone + biz_type", i)
 		}
 		workerKeys[key] = true
-		if !validMobile(w.Phone) {
+		if !mainland.ValidMobile(w.Phone) {
 			bad("workers[%d]: phone is not a mainland mobile number", i)
 		}
 	}
@@ -357,7 +352,7 @@ func (s *State) Validate() error {
 	}
 	mobiles := map[string]bool{}
 	for i, b := range s.Blacklist {
-		if !validMobile(b.Mobile) {
+		if !mainland.ValidMobile(b.Mobile) {
 			bad("blacklist[%d]: mobile is not a mainland mobile number", i)
 		}
 		if mobiles[b.Mobile] {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
 	"github.com/servicecenterd/servicecenterd/internal/redact"
-	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -20,11 +19,11 @@ import (
 // ChunksInFlight at a time, then records the job's end. It returns early,
 // leaving the job to the next run, when ctx ends.
 func (m *Manager) runJob(ctx context.Context, id string) {
-	j, err := m.store.UpdateJob(ctx, id, store.JobUpdate{
-		From: []store.State{store.StateQueued, store.StateRunning}, State: store.StateRunning, Time: m.now(),
+	j, err := m.store.UpdateJob(ctx, id, JobUpdate{
+		From: []State{StateQueued, StateRunning}, State: StateRunning, Time: m.now(),
 	})
 	if err != nil {
-		if !errors.Is(err, store.ErrStateConflict) && ctx.Err() == nil {
+		if !errors.Is(err, ErrStateConflict) && ctx.Err() == nil {
 			m.logger.Error("start blacklist sync job", slog.String("job_id", id), slog.String("error", err.Error()))
 		}
 		return
@@ -61,12 +60,12 @@ func (m *Manager) finishJob(ctx context.Context, id string) {
 	for attempt := 0; ; attempt++ {
 		j, err := m.store.Job(ctx, id)
 		if err == nil {
-			state := store.StateSucceeded
+			state := StateSucceeded
 			if j.Failed > 0 || j.Acknowledged != j.Total {
-				state = store.StateFailed
+				state = StateFailed
 			}
-			j, err = m.store.UpdateJob(ctx, id, store.JobUpdate{From: []store.State{store.StateRunning}, State: state, Time: m.now()})
-			if errors.Is(err, store.ErrStateConflict) {
+			j, err = m.store.UpdateJob(ctx, id, JobUpdate{From: []State{StateRunning}, State: state, Time: m.now()})
+			if errors.Is(err, ErrStateConflict) {
 				return // cancelled meanwhile
 			}
 			if err == nil {
@@ -96,8 +95,8 @@ func (m *Manager) storeRetry(ctx context.Context, what, id string, attempt int, 
 
 // deliver sends chunk n of j until TOP acknowledges or refuses it for
 // good, or ctx ends.
-func (m *Manager) deliver(ctx context.Context, j store.Job, n int64) {
-	var prev store.ChunkState
+func (m *Manager) deliver(ctx context.Context, j Job, n int64) {
+	var prev ChunkState
 	for attempt := 0; ; attempt++ {
 		var err error
 		if prev, err = m.store.BeginChunk(ctx, j.ID, n, m.now()); err == nil {
@@ -107,13 +106,13 @@ func (m *Manager) deliver(ctx context.Context, j store.Job, n int64) {
 			return
 		}
 	}
-	if prev == store.ChunkAcknowledged || prev == store.ChunkFailed {
+	if prev == ChunkAcknowledged || prev == ChunkFailed {
 		return
 	}
-	var entries []store.Entry
+	var entries []Entry
 	for attempt := 0; ; attempt++ {
 		var err error
-		if entries, err = m.store.ChunkEntries(ctx, j.ID, n, make([]store.Entry, 0, j.ChunkSize)); err == nil {
+		if entries, err = m.store.ChunkEntries(ctx, j.ID, n, make([]Entry, 0, j.ChunkSize)); err == nil {
 			break
 		}
 		if !m.storeRetry(ctx, "read chunk", j.ID, attempt, err) {
@@ -148,10 +147,10 @@ func (m *Manager) deliver(ctx context.Context, j store.Job, n int64) {
 
 // finishChunk records a chunk's outcome, retrying store failures.
 func (m *Manager) finishChunk(ctx context.Context, id string, n int64, out outcome) {
-	r := store.ChunkResult{State: store.ChunkAcknowledged, TOPRequestID: out.err.TOPRequestID, Time: out.err.Time}
+	r := ChunkResult{State: ChunkAcknowledged, TOPRequestID: out.err.TOPRequestID, Time: out.err.Time}
 	kind := EventChunkAcknowledged
 	if out.kind == outcomeFailed {
-		r.State, r.Code, r.SubCode, r.Message = store.ChunkFailed, out.err.Code, out.err.SubCode, out.err.Message
+		r.State, r.Code, r.SubCode, r.Message = ChunkFailed, out.err.Code, out.err.SubCode, out.err.Message
 		kind = EventChunkFailed
 	}
 	for attempt := 0; ; attempt++ {
@@ -176,13 +175,13 @@ func (m *Manager) finishChunk(ctx context.Context, id string, n int64, out outco
 }
 
 // retrying records a transient failure as the job's last error.
-func (m *Manager) retrying(ctx context.Context, id string, e store.JobError, wait time.Duration) {
+func (m *Manager) retrying(ctx context.Context, id string, e JobError, wait time.Duration) {
 	m.logger.Warn("blacklist chunk failed; will resend", slog.String("job_id", id), slog.Int64("chunk", e.Chunk),
 		slog.String("code", e.Code), slog.String("sub_code", e.SubCode), slog.String("message", e.Message),
 		slog.Duration("wait", wait))
-	j, err := m.store.UpdateJob(ctx, id, store.JobUpdate{From: []store.State{store.StateRunning}, Error: &e, Time: m.now()})
+	j, err := m.store.UpdateJob(ctx, id, JobUpdate{From: []State{StateRunning}, Error: &e, Time: m.now()})
 	if err != nil {
-		if !errors.Is(err, store.ErrStateConflict) && ctx.Err() == nil {
+		if !errors.Is(err, ErrStateConflict) && ctx.Err() == nil {
 			m.logger.Error("record blacklist chunk failure", slog.String("job_id", id), slog.String("error", err.Error()))
 		}
 		return
@@ -201,7 +200,7 @@ func (m *Manager) backoff(attempt int) time.Duration {
 
 // chunkRequest is the TOP call of chunk n: request_id RequestID(job, n),
 // and always the same payload (entries in order, reasons ascending).
-func chunkRequest(j store.Job, n int64, entries []store.Entry) *top.BlacklistSyncRequest {
+func chunkRequest(j Job, n int64, entries []Entry) *top.BlacklistSyncRequest {
 	u := &top.UserBlacklistRequest{
 		RequestID:   RequestID(j.ID, n),
 		SupplierID:  j.SupplierID,
@@ -253,7 +252,7 @@ const (
 
 type outcome struct {
 	kind outcomeKind
-	err  store.JobError
+	err  JobError
 	wait time.Duration
 }
 
@@ -264,14 +263,14 @@ type outcome struct {
 func classify(resp *top.BlacklistSyncResponse, err error) outcome {
 	if err == nil {
 		if err = resp.Err(); err == nil {
-			return outcome{kind: outcomeAcknowledged, err: store.JobError{TOPRequestID: resp.RequestID}}
+			return outcome{kind: outcomeAcknowledged, err: JobError{TOPRequestID: resp.RequestID}}
 		}
 	}
 	f, ok := top.FailureOf(err)
 	if !ok {
-		return outcome{kind: outcomeRetry, err: store.JobError{Message: redact.Text(err.Error())}}
+		return outcome{kind: outcomeRetry, err: JobError{Message: redact.Text(err.Error())}}
 	}
-	out := outcome{kind: outcomeRetry, err: store.JobError{Message: f.Err.Error(), TOPRequestID: f.RequestID}}
+	out := outcome{kind: outcomeRetry, err: JobError{Message: f.Err.Error(), TOPRequestID: f.RequestID}}
 	switch {
 	case f.Business != nil:
 		out.err.Code, out.err.Message = f.Business.Code, redact.Text(f.Business.Message)

@@ -8,8 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
-	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/mainland"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -73,7 +72,7 @@ func (e *NoValidEntriesError) Error() string {
 // Result is a committed import.
 type Result struct {
 	// Job is the new job, QUEUED.
-	Job store.Job
+	Job Job
 	// Rejections lists the first MaxRejections rejected entries; the job's
 	// Rejected counter counts them all.
 	Rejections []Rejection
@@ -92,22 +91,22 @@ const (
 // mainland mobile ^1[3-9][0-9]{9}$; reasons 1 to 5, each at most once)
 // and returns it as the store keeps it, or the first problem as
 // (field, description).
-func ValidateEntry(mobile string, reasons []int32) (e store.Entry, field, problem string) {
+func ValidateEntry(mobile string, reasons []int32) (e Entry, field, problem string) {
 	switch {
 	case mobile == "":
 		return e, "mobile", msgMobileRequired
-	case !validation.ValidMobile(mobile):
+	case !mainland.ValidMobile(mobile):
 		return e, "mobile", msgMobileFormat
 	}
 	e.Mobile = mobile
 	for i, r := range reasons {
 		at := "reason[" + strconv.Itoa(i) + "]"
 		if r < 1 || r > 5 {
-			return store.Entry{}, at, msgReasonRange
+			return Entry{}, at, msgReasonRange
 		}
 		bit := uint8(1) << r
 		if e.Reasons&bit != 0 {
-			return store.Entry{}, at, msgReasonRepeated
+			return Entry{}, at, msgReasonRepeated
 		}
 		e.Reasons |= bit
 	}
@@ -124,7 +123,7 @@ const importBatch = 4096
 type Import struct {
 	m          *Manager
 	id         string
-	buf        []store.Entry
+	buf        []Entry
 	received   int64
 	rejected   int64
 	accepted   int64
@@ -137,7 +136,7 @@ func (m *Manager) BeginImport(ctx context.Context, spec Spec) (*Import, error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
-	j := store.JobSpec{
+	j := JobSpec{
 		ID: newJobID(), SupplierID: spec.SupplierID, OperateType: spec.OperateType,
 		ServiceType: orPickup(spec.ServiceType), AbilityType: orPickup(spec.AbilityType),
 		ChunkSize: m.cfg.ChunkSize, Created: m.now(),
@@ -145,7 +144,7 @@ func (m *Manager) BeginImport(ctx context.Context, spec Spec) (*Import, error) {
 	if _, err := m.store.CreateImport(ctx, j); err != nil {
 		return nil, fmt.Errorf("begin import: %w", err)
 	}
-	return &Import{m: m, id: j.ID, buf: make([]store.Entry, 0, importBatch)}, nil
+	return &Import{m: m, id: j.ID, buf: make([]Entry, 0, importBatch)}, nil
 }
 
 // SpecError is a Spec that cannot make a job.
@@ -252,7 +251,7 @@ func (im *Import) Commit(ctx context.Context) (Result, error) {
 		return Result{}, failure
 	}
 	im.done = true
-	j, err := im.m.store.CommitImport(ctx, im.id, store.ImportCounts{Received: im.received, Rejected: im.rejected}, im.m.now())
+	j, err := im.m.store.CommitImport(ctx, im.id, ImportCounts{Received: im.received, Rejected: im.rejected}, im.m.now())
 	if err != nil {
 		im.abort(ctx)
 		return Result{}, fmt.Errorf("import %s: %w", im.id, err)
@@ -279,7 +278,7 @@ func (im *Import) abort(ctx context.Context) {
 	im.done = true
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := im.m.store.DeleteImport(ctx, im.id); err != nil && !errors.Is(err, store.ErrStateConflict) {
+	if err := im.m.store.DeleteImport(ctx, im.id); err != nil && !errors.Is(err, ErrStateConflict) {
 		// Left for DeleteStaleImports at the next start.
 		im.m.logger.Error("drop aborted blacklist import", slog.String("job_id", im.id), slog.String("error", err.Error()))
 	}

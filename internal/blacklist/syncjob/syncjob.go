@@ -1,5 +1,6 @@
 // Package syncjob is the durable bulk blacklist sync: it imports entries
-// into a job in the store (internal/store), then a delivery worker sends
+// into a job in its Store (the job model is this package's, job.go;
+// internal/store implements the Store), then a delivery worker sends
 // the job to TOP's taobao.logistics.express.user.blacklist.tms.sync in
 // chunks until every chunk is acknowledged or refused for good, across
 // TOP outages and restarts of servicecenterd.
@@ -44,7 +45,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -52,7 +52,7 @@ import (
 // limit as servicecenterd knows it (SyncUserBlacklist's and the emulator's).
 const MaxChunkSize = 100
 
-// Defaults of Config.
+// Defaults of Config and Settings.
 const (
 	DefaultChunkSize      = 100
 	DefaultConcurrentJobs = 2
@@ -75,18 +75,13 @@ type Syncer = top.Invoker
 // Config configures a Manager.
 type Config struct {
 	// Store keeps the jobs (required).
-	Store store.Jobs
+	Store Store
 	// TOP sends the chunks (required).
 	TOP Syncer
-	// ChunkSize is the entries per TOP call of new jobs, 1 to
-	// MaxChunkSize; 0 means DefaultChunkSize.
-	ChunkSize int
-	// ConcurrentJobs is how many jobs are delivered at once; 0 means
-	// DefaultConcurrentJobs. Later jobs wait in state QUEUED.
-	ConcurrentJobs int
-	// ChunksInFlight is how many chunks of one job are sent at once; 0
-	// means DefaultChunksInFlight.
-	ChunksInFlight int
+	// Settings are the chunk size and the concurrency (settings.go); a
+	// zero value means its default (DefaultChunkSize,
+	// DefaultConcurrentJobs, DefaultChunksInFlight).
+	Settings
 	// RetryBase and RetryMax bound the backoff between resends of a chunk
 	// after a transient failure; 0 means DefaultRetryBase, DefaultRetryMax.
 	RetryBase, RetryMax time.Duration
@@ -149,32 +144,28 @@ type Event struct {
 	Kind EventKind
 	// Job is the job as it was right after the event (for
 	// EventChunkRetrying, as last read).
-	Job store.Job
+	Job Job
 	// Chunk is the chunk's number for chunk events, else -1.
 	Chunk int64
 	// Error is the failure of EventChunkFailed and EventChunkRetrying.
-	Error *store.JobError
+	Error *JobError
 }
 
-// Errors of the Manager.
+// Errors of the Manager, besides those of the job model (job.go).
 var (
-	// ErrJobNotFound: no job has this id.
-	ErrJobNotFound = errors.New("blacklist sync job not found")
 	// ErrJobFinished: the job already finished, so it cannot be cancelled.
 	ErrJobFinished = errors.New("blacklist sync job already finished")
 	// ErrStopped: the manager is shutting down.
 	ErrStopped = errors.New("blacklist sync is shutting down")
 	// ErrNoEntries: an import received no entry at all.
 	ErrNoEntries = errors.New("the import has no entries")
-	// ErrBadPageToken: ListJobs got a page token it did not make.
-	ErrBadPageToken = errors.New("invalid page token")
 )
 
 // Manager runs blacklist sync jobs: imports, delivery, cancellation,
 // progress. It is safe for concurrent use.
 type Manager struct {
 	cfg    Config
-	store  store.Jobs
+	store  Store
 	top    Syncer
 	logger *slog.Logger
 	now    func() time.Time
@@ -200,17 +191,9 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.TOP == nil {
 		return nil, errors.New("bulksync: Store and TOP are required")
 	}
-	if cfg.ChunkSize == 0 {
-		cfg.ChunkSize = DefaultChunkSize
-	}
-	if cfg.ChunkSize < 1 || cfg.ChunkSize > MaxChunkSize {
-		return nil, fmt.Errorf("bulksync: chunk size %d: want 1 to %d", cfg.ChunkSize, MaxChunkSize)
-	}
-	if cfg.ConcurrentJobs <= 0 {
-		cfg.ConcurrentJobs = DefaultConcurrentJobs
-	}
-	if cfg.ChunksInFlight <= 0 {
-		cfg.ChunksInFlight = DefaultChunksInFlight
+	cfg.Settings = cfg.Settings.withDefaults()
+	if err := cfg.Settings.Validate(); err != nil {
+		return nil, fmt.Errorf("bulksync: %w", err)
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = DefaultRetryBase
@@ -260,20 +243,18 @@ func newJobID() string {
 	return "bj-" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
 }
 
-// Job returns a job.
-func (m *Manager) Job(ctx context.Context, id string) (store.Job, error) {
-	j, err := m.store.Job(ctx, id)
-	return j, mapStoreErr(err)
+// Job returns a committed job; ErrJobNotFound if there is none.
+func (m *Manager) Job(ctx context.Context, id string) (Job, error) {
+	return m.store.Job(ctx, id)
 }
 
-// ListJobs returns one page of jobs, newest first.
-func (m *Manager) ListJobs(ctx context.Context, q store.JobQuery) (store.JobPage, error) {
-	p, err := m.store.ListJobs(ctx, q)
-	return p, mapStoreErr(err)
+// ListJobs returns one page of committed jobs (Store.ListJobs).
+func (m *Manager) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
+	return m.store.ListJobs(ctx, q)
 }
 
 // Counts counts the jobs by state (for metrics).
-func (m *Manager) Counts(ctx context.Context) (map[store.State]int64, error) {
+func (m *Manager) Counts(ctx context.Context) (map[State]int64, error) {
 	return m.store.CountJobs(ctx)
 }
 
@@ -286,36 +267,24 @@ func (m *Manager) SyncJobCounts(ctx context.Context) (map[string]int64, error) {
 		return nil, err
 	}
 	out := make(map[string]int64, 5)
-	for _, st := range store.CommittedStates() {
+	for _, st := range CommittedStates() {
 		out[st.String()] = counts[st]
 	}
 	return out, nil
 }
 
-func mapStoreErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrJobNotFound, err)
-	case errors.Is(err, store.ErrBadPageToken):
-		return ErrBadPageToken
-	}
-	return err
-}
-
 // Cancel cancels a job that has not finished: chunks not yet sent are
 // never sent, a chunk in flight is abandoned. It returns the job, and
 // ErrJobFinished (with the job) when it had already finished.
-func (m *Manager) Cancel(ctx context.Context, id string) (store.Job, error) {
-	j, err := m.store.UpdateJob(ctx, id, store.JobUpdate{
-		From: []store.State{store.StateQueued, store.StateRunning}, State: store.StateCancelled, Time: m.now(),
+func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
+	j, err := m.store.UpdateJob(ctx, id, JobUpdate{
+		From: []State{StateQueued, StateRunning}, State: StateCancelled, Time: m.now(),
 	})
 	switch {
-	case errors.Is(err, store.ErrStateConflict):
+	case errors.Is(err, ErrStateConflict):
 		return j, ErrJobFinished
 	case err != nil:
-		return j, mapStoreErr(err)
+		return j, err
 	}
 	m.mu.Lock()
 	stop := m.running[id]
@@ -373,8 +342,8 @@ func (m *Manager) startJobs(ctx context.Context, wg *sync.WaitGroup) error {
 	if free <= 0 || ctx.Err() != nil {
 		return nil
 	}
-	page, err := m.store.ListJobs(ctx, store.JobQuery{
-		States: []store.State{store.StateQueued, store.StateRunning}, OldestFirst: true, PageSize: free + busy,
+	page, err := m.store.ListJobs(ctx, JobQuery{
+		States: []State{StateQueued, StateRunning}, OldestFirst: true, PageSize: free + busy,
 	})
 	if err != nil {
 		return err
@@ -408,7 +377,7 @@ func (m *Manager) jobStopped(id string, cancel context.CancelFunc) {
 }
 
 // changedJob wakes the watchers of j.
-func (m *Manager) changedJob(j store.Job) {
+func (m *Manager) changedJob(j Job) {
 	m.mu.Lock()
 	slot := m.changed[j.ID]
 	delete(m.changed, j.ID)

@@ -1,4 +1,4 @@
-package syncjob
+package syncjob_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
@@ -34,16 +35,16 @@ type env struct {
 	emu   *topemu.Emulator
 	srv   *httptest.Server
 	top   *topclient.Client
-	cfg   Config
-	m     *Manager
+	cfg   syncjob.Config
+	m     *syncjob.Manager
 
 	mu     sync.Mutex
-	events []Event
+	events []syncjob.Event
 
 	stop func() // stops Run and waits for it
 }
 
-func newEnv(t *testing.T, mutate func(*Config)) *env {
+func newEnv(t *testing.T, mutate func(*syncjob.Config)) *env {
 	t.Helper()
 	e := &env{t: t, path: filepath.Join(t.TempDir(), store.FileName)}
 	var err error
@@ -63,10 +64,10 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.top.Close)
-	e.cfg = Config{
-		TOP: e.top, ChunkSize: 10, RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+	e.cfg = syncjob.Config{
+		TOP: e.top, Settings: syncjob.Settings{ChunkSize: 10}, RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 		WatchInterval: time.Millisecond,
-		Observer: func(ev Event) {
+		Observer: func(ev syncjob.Event) {
 			e.mu.Lock()
 			e.events = append(e.events, ev)
 			e.mu.Unlock()
@@ -89,7 +90,7 @@ func (e *env) open() {
 	e.t.Cleanup(func() { e.store.Close() })
 	cfg := e.cfg
 	cfg.Store = e.store
-	if e.m, err = New(context.Background(), cfg); err != nil {
+	if e.m, err = syncjob.New(context.Background(), cfg); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -159,19 +160,19 @@ func (e *env) requestIDs() []string {
 
 func mobile(i int) string { return fmt.Sprintf("139%08d", i) }
 
-func inputs(from, n int) []EntryInput {
-	out := make([]EntryInput, n)
+func inputs(from, n int) []syncjob.EntryInput {
+	out := make([]syncjob.EntryInput, n)
 	for i := range out {
-		out[i] = EntryInput{Mobile: mobile(from + i), Reasons: []int32{int32(1 + i%5)}}
+		out[i] = syncjob.EntryInput{Mobile: mobile(from + i), Reasons: []int32{int32(1 + i%5)}}
 	}
 	return out
 }
 
 // importEntries imports entries as one job of supplier 10000000001.
-func (e *env) importEntries(op int, entries ...EntryInput) Result {
+func (e *env) importEntries(op int, entries ...syncjob.EntryInput) syncjob.Result {
 	e.t.Helper()
 	ctx := context.Background()
-	im, err := e.m.BeginImport(ctx, Spec{SupplierID: "10000000001", OperateType: op})
+	im, err := e.m.BeginImport(ctx, syncjob.Spec{SupplierID: "10000000001", OperateType: op})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func (e *env) importEntries(op int, entries ...EntryInput) Result {
 }
 
 // waitState waits (bounded) until the job is in a terminal state or want.
-func (e *env) waitState(id string, want store.State) store.Job {
+func (e *env) waitState(id string, want syncjob.State) syncjob.Job {
 	e.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -257,7 +258,7 @@ func TestValidateEntry(t *testing.T) {
 		{"13800000000", []int32{2, 3, 2}, "reason[2]", 0},
 	}
 	for _, tt := range tests {
-		e, field, problem := ValidateEntry(tt.mobile, tt.reasons)
+		e, field, problem := syncjob.ValidateEntry(tt.mobile, tt.reasons)
 		if field != tt.field || (field == "") != (problem == "") {
 			t.Errorf("ValidateEntry(%q, %v) field %q (%q), want %q", tt.mobile, tt.reasons, field, problem, tt.field)
 			continue
@@ -270,10 +271,10 @@ func TestValidateEntry(t *testing.T) {
 
 func TestReasonText(t *testing.T) {
 	for set, want := range map[uint8]string{0: "", 1 << 1: "1", 1<<5 | 1<<2: "2,5", 0b111110: "1,2,3,4,5"} {
-		if got := ReasonText(set); got != want {
+		if got := syncjob.ReasonText(set); got != want {
 			t.Errorf("ReasonText(%b) = %q, want %q", set, got, want)
 		}
-		if got := JoinReasons(Reasons(set)); got != want {
+		if got := JoinReasons(syncjob.Reasons(set)); got != want {
 			t.Errorf("Reasons(%b) = %q", set, got)
 		}
 	}
@@ -292,27 +293,27 @@ func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	in := inputs(0, 95)
 	in = append(in,
-		EntryInput{Mobile: "12345", Line: 97},                           // bad mobile
-		EntryInput{Mobile: mobile(3), Reasons: []int32{4, 5}, Line: 98}, // duplicate: these reasons win
-		EntryInput{Mobile: mobile(7), Reasons: []int32{9}, Line: 99},    // bad reason
+		syncjob.EntryInput{Mobile: "12345", Line: 97},                           // bad mobile
+		syncjob.EntryInput{Mobile: mobile(3), Reasons: []int32{4, 5}, Line: 98}, // duplicate: these reasons win
+		syncjob.EntryInput{Mobile: mobile(7), Reasons: []int32{9}, Line: 99},    // bad reason
 	)
 	res := e.importEntries(1, in...)
 	j := res.Job
-	if j.State != store.StateQueued || j.Received != 98 || j.Rejected != 2 || j.Duplicates != 1 || j.Total != 95 || j.Chunks != 10 || j.ChunkSize != 10 {
+	if j.State != syncjob.StateQueued || j.Received != 98 || j.Rejected != 2 || j.Duplicates != 1 || j.Total != 95 || j.Chunks != 10 || j.ChunkSize != 10 {
 		t.Fatalf("job after import: %+v", j)
 	}
-	wantRej := []Rejection{
-		{Index: 95, Line: 97, Field: "mobile", Description: msgMobileFormat},
-		{Index: 97, Line: 99, Field: "reason[0]", Description: msgReasonRange},
+	wantRej := []syncjob.Rejection{
+		{Index: 95, Line: 97, Field: "mobile", Description: syncjob.MsgMobileFormat},
+		{Index: 97, Line: 99, Field: "reason[0]", Description: syncjob.MsgReasonRange},
 	}
 	if !slices.Equal(res.Rejections, wantRej) {
 		t.Fatalf("rejections %v, want %v", res.Rejections, wantRej)
 	}
-	if s := res.Rejections[0].String(); s != "entry 95 (line 97): mobile: "+msgMobileFormat {
+	if s := res.Rejections[0].String(); s != "entry 95 (line 97): mobile: "+syncjob.MsgMobileFormat {
 		t.Errorf("String() = %q", s)
 	}
 	e.run()
-	j = e.waitState(j.ID, store.StateSucceeded)
+	j = e.waitState(j.ID, syncjob.StateSucceeded)
 	if j.Sent != 95 || j.Acknowledged != 95 || j.Failed != 0 || j.LastError != nil {
 		t.Fatalf("job at the end: %+v", j)
 	}
@@ -322,7 +323,7 @@ func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
 	slices.Sort(ids)
 	var want []string
 	for n := range int64(10) {
-		want = append(want, RequestID(j.ID, n))
+		want = append(want, syncjob.RequestID(j.ID, n))
 	}
 	slices.Sort(want)
 	if !slices.Equal(ids, want) {
@@ -336,15 +337,15 @@ func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
 		}
 	}
 	e.mu.Lock()
-	kinds := map[EventKind]int{}
+	kinds := map[syncjob.EventKind]int{}
 	for _, ev := range e.events {
 		kinds[ev.Kind]++
 	}
 	e.mu.Unlock()
-	if kinds[EventJobQueued] != 1 || kinds[EventJobStarted] != 1 || kinds[EventChunkAcknowledged] != 10 || kinds[EventJobFinished] != 1 {
+	if kinds[syncjob.EventJobQueued] != 1 || kinds[syncjob.EventJobStarted] != 1 || kinds[syncjob.EventChunkAcknowledged] != 10 || kinds[syncjob.EventJobFinished] != 1 {
 		t.Errorf("events %v", kinds)
 	}
-	if c, err := e.m.Counts(context.Background()); err != nil || c[store.StateSucceeded] != 1 {
+	if c, err := e.m.Counts(context.Background()); err != nil || c[syncjob.StateSucceeded] != 1 {
 		t.Errorf("Counts = %v, %v", c, err)
 	}
 	if c, err := e.m.SyncJobCounts(context.Background()); err != nil || len(c) != 5 || c["succeeded"] != 1 || c["queued"] != 0 {
@@ -357,18 +358,18 @@ func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		entries []EntryInput
+		entries []syncjob.EntryInput
 		check   func(error) bool
 	}{
-		{"no entries", nil, func(err error) bool { return errors.Is(err, ErrNoEntries) }},
-		{"all rejected", []EntryInput{{Mobile: "1"}, {Mobile: "2", Line: 3}}, func(err error) bool {
-			var nv *NoValidEntriesError
+		{"no entries", nil, func(err error) bool { return errors.Is(err, syncjob.ErrNoEntries) }},
+		{"all rejected", []syncjob.EntryInput{{Mobile: "1"}, {Mobile: "2", Line: 3}}, func(err error) bool {
+			var nv *syncjob.NoValidEntriesError
 			return errors.As(err, &nv) && nv.Rejected == 2 && len(nv.Rejections) == 2 && nv.Rejections[1].Line == 3
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			im, err := e.m.BeginImport(ctx, Spec{SupplierID: "s", OperateType: 2})
+			im, err := e.m.BeginImport(ctx, syncjob.Spec{SupplierID: "s", OperateType: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -378,17 +379,17 @@ func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {
 			if _, err := im.Commit(ctx); !tt.check(err) {
 				t.Fatalf("Commit: %v", err)
 			}
-			if _, err := e.m.Job(ctx, im.ID()); !errors.Is(err, ErrJobNotFound) {
+			if _, err := e.m.Job(ctx, im.ID()); !errors.Is(err, syncjob.ErrJobNotFound) {
 				t.Fatalf("job left behind: %v", err)
 			}
 		})
 	}
 	// An aborted import with stored entries leaves nothing either.
-	im, err := e.m.BeginImport(ctx, Spec{SupplierID: "s", OperateType: 1})
+	im, err := e.m.BeginImport(ctx, syncjob.Spec{SupplierID: "s", OperateType: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := im.Add(ctx, inputs(0, 3*importBatch)...); err != nil {
+	if err := im.Add(ctx, inputs(0, 3*syncjob.ImportBatch)...); err != nil {
 		t.Fatal(err)
 	}
 	im.Abort(ctx)
@@ -396,14 +397,14 @@ func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {
 	if n, err := e.store.DeleteStaleImports(ctx); err != nil || n != 0 {
 		t.Fatalf("stale imports after Abort: %d, %v", n, err)
 	}
-	if page, err := e.m.ListJobs(ctx, store.JobQuery{}); err != nil || len(page.Jobs) != 0 {
+	if page, err := e.m.ListJobs(ctx, syncjob.JobQuery{}); err != nil || len(page.Jobs) != 0 {
 		t.Fatalf("jobs: %+v, %v", page, err)
 	}
 }
 
 func TestBadSpecs(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, s := range []Spec{
+	for _, s := range []syncjob.Spec{
 		{OperateType: 1},
 		{SupplierID: strings.Repeat("x", 65), OperateType: 1},
 		{SupplierID: "s"},
@@ -411,14 +412,33 @@ func TestBadSpecs(t *testing.T) {
 		{SupplierID: "s", OperateType: 1, ServiceType: 2},
 		{SupplierID: "s", OperateType: 1, AbilityType: 2},
 	} {
-		var se *SpecError
+		var se *syncjob.SpecError
 		if _, err := e.m.BeginImport(context.Background(), s); !errors.As(err, &se) {
 			t.Errorf("BeginImport(%+v) = %v", s, err)
 		}
 	}
-	for _, size := range []int{-1, 101} {
-		if _, err := New(context.Background(), Config{Store: e.store, TOP: e.top, ChunkSize: size}); err == nil {
-			t.Errorf("chunk size %d accepted", size)
+	for _, bad := range []syncjob.Settings{{ChunkSize: -1}, {ChunkSize: 101}, {ConcurrentJobs: 65}, {ChunksInFlight: -1}} {
+		if _, err := syncjob.New(context.Background(), syncjob.Config{Store: e.store, TOP: e.top, Settings: bad}); err == nil {
+			t.Errorf("settings %+v accepted", bad)
+		}
+	}
+}
+
+func TestSettingsValidate(t *testing.T) {
+	tests := []struct {
+		s    syncjob.Settings
+		want string
+	}{
+		{syncjob.Settings{ChunkSize: 1, ConcurrentJobs: 1, ChunksInFlight: 1}, ""},
+		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 64, ChunksInFlight: 64}, ""},
+		{syncjob.Settings{ChunkSize: 0, ConcurrentJobs: 65, ChunksInFlight: 0}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)\n" +
+			"--sync-concurrent-jobs must be 1 to 64\n--sync-chunks-in-flight must be 1 to 64"},
+		{syncjob.Settings{ChunkSize: 101, ConcurrentJobs: 2, ChunksInFlight: 4}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)"},
+	}
+	for _, tt := range tests {
+		err := tt.s.Validate()
+		if got := fmt.Sprint(err); (err == nil) != (tt.want == "") || (err != nil && got != tt.want) {
+			t.Errorf("Validate(%+v) = %v, want %q", tt.s, err, tt.want)
 		}
 	}
 }
@@ -429,7 +449,7 @@ func TestBadSpecs(t *testing.T) {
 // TOP's ban answer: the quota (15 calls per calendar second) bans only if
 // the machine is fast enough to make 16 calls in one second.
 func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 3 })
+	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 3 })
 	e.faults(`{"seed": 3, "rules": [
 		{"method": "` + top.MethodBlacklistSync + `", "count": 1, "error": {"code": 7, "sub_code": "` + top.SubCodeAppAccessCount + `", "sub_msg": "` + top.BanMessage(time.Second) + `"}},
 		{"method": "` + top.MethodBlacklistSync + `", "count": 4, "busy": true},
@@ -440,7 +460,7 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 	], "quota": {"calls_per_second": 15, "ban_seconds": 1}}`)
 	res := e.importEntries(1, inputs(0, 300)...)
 	e.run()
-	j := e.waitState(res.Job.ID, store.StateSucceeded)
+	j := e.waitState(res.Job.ID, syncjob.StateSucceeded)
 	if j.Acknowledged != 300 || j.Failed != 0 {
 		t.Fatalf("job %+v", j)
 	}
@@ -455,7 +475,7 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 	e.mu.Lock()
 	retries := 0
 	for _, ev := range e.events {
-		if ev.Kind == EventChunkRetrying {
+		if ev.Kind == syncjob.EventChunkRetrying {
 			retries++
 		}
 	}
@@ -468,12 +488,12 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 // TestPermanentFailureFailsOneChunk: a chunk TOP refuses for good is
 // recorded with TOP's code; the other chunks go on; the job ends FAILED.
 func TestPermanentFailureFailsOneChunk(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 1 })
+	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
 		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "bad mobile 13912345678"}}]}`)
 	res := e.importEntries(2, inputs(0, 25)...)
 	e.run()
-	j := e.waitState(res.Job.ID, store.StateFailed)
+	j := e.waitState(res.Job.ID, syncjob.StateFailed)
 	if j.Acknowledged != 15 || j.Failed != 10 || j.Sent != 25 {
 		t.Fatalf("job %+v", j)
 	}
@@ -491,13 +511,13 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 	e := newEnv(t, nil)
 	res := e.importEntries(1, inputs(0, 10)...)
 	// Someone else used the chunk's request_id with another payload.
-	other := chunkRequest(res.Job, 0, []store.Entry{{Mobile: "13700000000"}})
+	other := syncjob.ChunkRequest(res.Job, 0, []syncjob.Entry{{Mobile: "13700000000"}})
 	other.UserBlacklistRequest.RequestTime = 1
 	if _, err := top.Do(context.Background(), e.top, top.BlacklistSync, other); err != nil {
 		t.Fatal(err)
 	}
 	e.run()
-	j := e.waitState(res.Job.ID, store.StateFailed)
+	j := e.waitState(res.Job.ID, syncjob.StateFailed)
 	if j.Failed != 10 || j.LastError == nil || j.LastError.Code != top.BlacklistCodeConflict {
 		t.Fatalf("job %+v, last error %+v", j, j.LastError)
 	}
@@ -508,26 +528,26 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 // the third (a latency the cancel abandons), so the job cannot finish
 // before the cancel, however slow the machine.
 func TestCancelStopsSending(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 1 })
+	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "30ms", "count": 2},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 200)...)
 	e.run()
 	e.waitAcked(res.Job.ID, 20)
 	j, err := e.m.Cancel(context.Background(), res.Job.ID)
-	if err != nil || j.State != store.StateCancelled {
+	if err != nil || j.State != syncjob.StateCancelled {
 		t.Fatalf("Cancel = %+v, %v", j, err)
 	}
-	if _, err := e.m.Cancel(context.Background(), res.Job.ID); !errors.Is(err, ErrJobFinished) {
+	if _, err := e.m.Cancel(context.Background(), res.Job.ID); !errors.Is(err, syncjob.ErrJobFinished) {
 		t.Fatalf("second Cancel: %v", err)
 	}
-	if _, err := e.m.Cancel(context.Background(), "bj-none"); !errors.Is(err, ErrJobNotFound) {
+	if _, err := e.m.Cancel(context.Background(), "bj-none"); !errors.Is(err, syncjob.ErrJobNotFound) {
 		t.Fatalf("Cancel of an unknown job: %v", err)
 	}
 	e.stop() // waits for the worker: nothing is sent after this
 	calls := len(e.requestIDs())
 	j, _ = e.m.Job(context.Background(), res.Job.ID)
-	if j.State != store.StateCancelled || j.Acknowledged >= 200 || calls >= 20 || calls*10 < int(j.Acknowledged) {
+	if j.State != syncjob.StateCancelled || j.Acknowledged >= 200 || calls >= 20 || calls*10 < int(j.Acknowledged) {
 		t.Fatalf("after cancel: %+v, %d calls", j, calls)
 	}
 }
@@ -538,7 +558,7 @@ func TestCancelStopsSending(t *testing.T) {
 // ten chunks, then holds the next ones (a latency the stop abandons), so
 // the job is mid-way at the stop, however slow the machine.
 func TestResumeAfterStop(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.ChunksInFlight = 2 })
+	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 2 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "15ms", "count": 10},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 400)...)
@@ -546,14 +566,14 @@ func TestResumeAfterStop(t *testing.T) {
 	e.waitAcked(res.Job.ID, 100)
 	e.stop()
 	mid, _ := e.m.Job(context.Background(), res.Job.ID)
-	if mid.State != store.StateRunning || mid.Acknowledged >= 400 {
+	if mid.State != syncjob.StateRunning || mid.Acknowledged >= 400 {
 		t.Fatalf("job after stop: %+v", mid)
 	}
 	e.store.Close()
 	e.faults(`{"rules": []}`)
 	e.open()
 	e.run()
-	j := e.waitState(res.Job.ID, store.StateSucceeded)
+	j := e.waitState(res.Job.ID, syncjob.StateSucceeded)
 	if j.Acknowledged != 400 || j.Sent != 400 {
 		t.Fatalf("job %+v", j)
 	}
@@ -561,20 +581,20 @@ func TestResumeAfterStop(t *testing.T) {
 }
 
 func TestConcurrentJobs(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.ConcurrentJobs = 2 })
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs = 2 })
 	var ids []string
 	for i := range 4 {
 		ids = append(ids, e.importEntries(1+i%2, inputs(i*1000, 150)...).Job.ID)
 	}
 	var wg sync.WaitGroup
-	watched := make([][]store.Job, len(ids))
+	watched := make([][]syncjob.Job, len(ids))
 	// Every watch has sent the job as queued before the workers start:
 	// a watch that a loaded machine starts late would begin at RUNNING.
 	var first sync.WaitGroup
 	first.Add(len(ids))
 	for i, id := range ids {
 		wg.Go(func() {
-			if err := e.m.Watch(context.Background(), id, func(j store.Job) error {
+			if err := e.m.Watch(context.Background(), id, func(j syncjob.Job) error {
 				watched[i] = append(watched[i], j)
 				if len(watched[i]) == 1 {
 					first.Done()
@@ -589,12 +609,12 @@ func TestConcurrentJobs(t *testing.T) {
 	e.run()
 	wg.Wait()
 	for i, id := range ids {
-		j := e.waitState(id, store.StateSucceeded)
+		j := e.waitState(id, syncjob.StateSucceeded)
 		if j.Acknowledged != 150 {
 			t.Errorf("job %d: %+v", i, j)
 		}
 		w := watched[i]
-		if len(w) < 2 || w[0].State != store.StateQueued || w[len(w)-1].State != store.StateSucceeded {
+		if len(w) < 2 || w[0].State != syncjob.StateQueued || w[len(w)-1].State != syncjob.StateSucceeded {
 			t.Errorf("job %d watched %d updates, from %v to %v", i, len(w), w[0].State, w[len(w)-1].State)
 		}
 		for k := 1; k < len(w); k++ {
@@ -609,18 +629,18 @@ func TestConcurrentJobs(t *testing.T) {
 func TestWatchEnds(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	if err := e.m.Watch(ctx, "bj-none", func(store.Job) error { return nil }); !errors.Is(err, ErrJobNotFound) {
+	if err := e.m.Watch(ctx, "bj-none", func(syncjob.Job) error { return nil }); !errors.Is(err, syncjob.ErrJobNotFound) {
 		t.Fatalf("Watch of an unknown job: %v", err)
 	}
 	res := e.importEntries(1, inputs(0, 5)...)
 	stop := errors.New("enough")
-	if err := e.m.Watch(ctx, res.Job.ID, func(store.Job) error { return stop }); !errors.Is(err, stop) {
+	if err := e.m.Watch(ctx, res.Job.ID, func(syncjob.Job) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("send error: %v", err)
 	}
 	// The context ending ends a watch waiting for the next change (the job
 	// is queued and no worker runs: only the cancel can end it).
 	cctx, cancel := context.WithCancel(ctx)
-	if err := e.m.Watch(cctx, res.Job.ID, func(store.Job) error { cancel(); return nil }); !errors.Is(err, context.Canceled) {
+	if err := e.m.Watch(cctx, res.Job.ID, func(syncjob.Job) error { cancel(); return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled watch: %v", err)
 	}
 	// The manager stopping ends a watch of a job that is not done: TOP
@@ -633,7 +653,7 @@ func TestWatchEnds(t *testing.T) {
 	watching := make(chan struct{})
 	var once sync.Once
 	go func() {
-		errc <- e.m.Watch(ctx, res.Job.ID, func(store.Job) error { once.Do(func() { close(watching) }); return nil })
+		errc <- e.m.Watch(ctx, res.Job.ID, func(syncjob.Job) error { once.Do(func() { close(watching) }); return nil })
 	}()
 	select {
 	case <-watching:
@@ -643,13 +663,10 @@ func TestWatchEnds(t *testing.T) {
 		t.Fatal("the watch sent nothing")
 	}
 	e.stop()
-	if err := <-errc; !errors.Is(err, ErrStopped) {
+	if err := <-errc; !errors.Is(err, syncjob.ErrStopped) {
 		t.Fatalf("watch after stop: %v", err)
 	}
-	e.m.mu.Lock()
-	left := len(e.m.changed)
-	e.m.mu.Unlock()
-	if left != 0 {
+	if left := syncjob.WatchSlots(e.m); left != 0 {
 		t.Errorf("%d watch slots left", left)
 	}
 }
@@ -659,11 +676,11 @@ func TestWatchEnds(t *testing.T) {
 func TestStaleImportRemovedAtStart(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	im, err := e.m.BeginImport(ctx, Spec{SupplierID: "s", OperateType: 1})
+	im, err := e.m.BeginImport(ctx, syncjob.Spec{SupplierID: "s", OperateType: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := im.Add(ctx, inputs(0, importBatch+5)...); err != nil {
+	if err := im.Add(ctx, inputs(0, syncjob.ImportBatch+5)...); err != nil {
 		t.Fatal(err)
 	}
 	e.store.Close() // crash: no Commit, no Abort
@@ -674,15 +691,15 @@ func TestStaleImportRemovedAtStart(t *testing.T) {
 }
 
 func TestChunkRequestIsDeterministic(t *testing.T) {
-	j := store.Job{JobSpec: store.JobSpec{ID: "bj-x", SupplierID: "10000000001", OperateType: 2, ServiceType: 1, AbilityType: 1, ChunkSize: 2}}
-	entries := []store.Entry{{Mobile: "13800000000", Reasons: 1<<3 | 1<<1}, {Mobile: "13800000001"}}
-	a, _ := json.Marshal(chunkRequest(j, 7, entries).UserBlacklistRequest)
-	b, _ := json.Marshal(chunkRequest(j, 7, slices.Clone(entries)).UserBlacklistRequest)
+	j := syncjob.Job{JobSpec: syncjob.JobSpec{ID: "bj-x", SupplierID: "10000000001", OperateType: 2, ServiceType: 1, AbilityType: 1, ChunkSize: 2}}
+	entries := []syncjob.Entry{{Mobile: "13800000000", Reasons: 1<<3 | 1<<1}, {Mobile: "13800000001"}}
+	a, _ := json.Marshal(syncjob.ChunkRequest(j, 7, entries).UserBlacklistRequest)
+	b, _ := json.Marshal(syncjob.ChunkRequest(j, 7, slices.Clone(entries)).UserBlacklistRequest)
 	want := `{"request_id":"bj-x:7","supplier_id":"10000000001","service_type":"1","ability_type":"1","blacklist":[{"mobile":"13800000000","reason":"1,3"},{"mobile":"13800000001"}],"operate_type":2}`
 	if !bytes.Equal(a, b) || string(a) != want {
 		t.Fatalf("request\n got %s\nwant %s", a, want)
 	}
-	if id := newJobID(); len(RequestID(id, 1<<62)) > 64 || !strings.HasPrefix(id, "bj-") || id == newJobID() {
+	if id := syncjob.NewJobID(); len(syncjob.RequestID(id, 1<<62)) > 64 || !strings.HasPrefix(id, "bj-") || id == syncjob.NewJobID() {
 		t.Fatalf("job id %q", id)
 	}
 }

@@ -3,15 +3,13 @@ package syncjob
 import (
 	"context"
 	"time"
-
-	"github.com/servicecenterd/servicecenterd/internal/store"
 )
 
 // Watch calls send with the job now, then after each change (at most once
 // per WatchInterval), until the job finishes (the last call carries its
 // final state), ctx ends, send fails, or the manager stops (ErrStopped).
-func (m *Manager) Watch(ctx context.Context, id string, send func(store.Job) error) error {
-	var last store.Job
+func (m *Manager) Watch(ctx context.Context, id string, send func(Job) error) error {
+	var last Job
 	for first := true; ; first = false {
 		// Take the change channel before reading, so that no change
 		// between the read and the wait is missed.
@@ -70,7 +68,7 @@ func (m *Manager) pause(ctx context.Context) error {
 }
 
 // progressed reports whether b differs from a in what a watcher sees.
-func progressed(a, b store.Job) bool {
+func progressed(a, b Job) bool {
 	return a.State != b.State || !a.Updated.Equal(b.Updated) || a.Sent != b.Sent ||
 		a.Acknowledged != b.Acknowledged || a.Failed != b.Failed || (a.LastError == nil) != (b.LastError == nil)
 }

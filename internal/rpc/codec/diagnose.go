@@ -14,10 +14,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/servicecenterd/servicecenterd/internal/redact"
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
-
-// errorDomain is servicecenterd's ErrorInfo domain (service.ErrorDomain).
-const errorDomain = "servicecenterd"
 
 // maxPathElems bounds the field path quoted in an answer; a longer path
 // ends in "…".
@@ -56,18 +54,13 @@ func (f failure) status() error {
 	if f.reason == ReasonTooDeep {
 		md["max_depth"] = strconv.Itoa(MaxDepth)
 	}
-	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Domain: errorDomain, Reason: f.reason, Metadata: md}}
+	details := []protoadapt.MessageV1{rpc.Info(f.reason, md)}
 	if f.field != "" {
 		details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 			{Field: f.field, Description: f.desc, Reason: f.reason},
 		}})
 	}
-	st := status.New(codes.InvalidArgument, msg)
-	with, err := st.WithDetails(details...)
-	if err != nil {
-		return st.Err()
-	}
-	return with.Err()
+	return rpc.WithDetails(status.New(codes.InvalidArgument, msg), details...)
 }
 
 // diagnose finds why b, a message of type md, failed to decode with err.

@@ -2,7 +2,7 @@
 // request id, logging, panic recovery, the per-client rate limit, the
 // default deadline and validation. The server chains them with metrics,
 // audit, authentication and the codec's decode claim and refusal
-// (internal/server/security.go): decode claim -> metrics -> request id ->
+// (internal/server/grpc.go): decode claim -> metrics -> request id ->
 // logging -> audit -> recovery -> authentication -> rate limit -> default
 // deadline -> decode refusal -> validation (recovery sits inside logging
 // so a panicking call is still logged, with its request id, as

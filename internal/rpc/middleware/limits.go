@@ -50,9 +50,6 @@ func StreamDefaultDeadline(d time.Duration, longLived ...string) grpc.StreamServ
 // per-client rate limit.
 const RateLimitReason = "RATE_LIMITED"
 
-// errorDomain is servicecenterd's ErrorInfo domain (service.ErrorDomain).
-const errorDomain = "servicecenterd"
-
 // RateLimit is the rate a client may call at.
 type RateLimit struct {
 	// PerSecond is the sustained rate; 0 or less is no limit.
@@ -158,12 +155,5 @@ func (l *RateLimiter) check(ctx context.Context, method string) error {
 	if client != "" {
 		md["client"] = client
 	}
-	with, err := st.WithDetails(
-		&errdetails.ErrorInfo{Domain: errorDomain, Reason: RateLimitReason, Metadata: md},
-		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
-	)
-	if err != nil {
-		return st.Err()
-	}
-	return with.Err()
+	return rpc.WithDetails(st, rpc.Info(RateLimitReason, md), &errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/mainland"
 )
 
 // testNow is a fixed clock: 2026-03-15 01:30 in UTC+8, still the 14th in UTC.
@@ -90,8 +91,8 @@ func TestValidResidentIDAgreesWithCEL(t *testing.T) {
 	valid := 0
 	for _, id := range idCases(r) {
 		cel := plain.Validate(&scv1.GetWorkerTagsRequest{IdNumber: id, Mobile: "13245678901"}) == nil
-		if got := ValidResidentID(id, testNow); got != cel {
-			t.Errorf("ValidResidentID(%q) = %v, CEL says %v", id, got, cel)
+		if got := mainland.ValidResidentID(id, testNow); got != cel {
+			t.Errorf("mainland.ValidResidentID(%q) = %v, CEL says %v", id, got, cel)
 		}
 		if cel {
 			valid++
@@ -155,8 +156,8 @@ func TestValidMobileAgreesWithCEL(t *testing.T) {
 	valid := 0
 	for _, m := range mobileCases(rand.New(rand.NewPCG(7, 8))) {
 		cel := plain.Validate(&scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: m}) == nil
-		if got := ValidMobile(m); got != cel {
-			t.Errorf("ValidMobile(%q) = %v, CEL says %v", m, got, cel)
+		if got := mainland.ValidMobile(m); got != cel {
+			t.Errorf("mainland.ValidMobile(%q) = %v, CEL says %v", m, got, cel)
 		}
 		if cel {
 			valid++
@@ -175,8 +176,8 @@ func FuzzValidMobile(f *testing.F) {
 	plain := plainValidator(f)
 	f.Fuzz(func(t *testing.T, m string) {
 		cel := plain.Validate(&scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: m}) == nil
-		if got := ValidMobile(m); got != cel {
-			t.Errorf("ValidMobile(%q) = %v, CEL says %v", m, got, cel)
+		if got := mainland.ValidMobile(m); got != cel {
+			t.Errorf("mainland.ValidMobile(%q) = %v, CEL says %v", m, got, cel)
 		}
 	})
 }
@@ -214,8 +215,8 @@ func FuzzValidResidentID(f *testing.F) {
 	plain := plainValidator(f)
 	f.Fuzz(func(t *testing.T, id string) {
 		cel := plain.Validate(&scv1.GetWorkerTagsRequest{IdNumber: id, Mobile: "13245678901"}) == nil
-		if got := ValidResidentID(id, testNow); got != cel {
-			t.Errorf("ValidResidentID(%q) = %v, CEL says %v", id, got, cel)
+		if got := mainland.ValidResidentID(id, testNow); got != cel {
+			t.Errorf("mainland.ValidResidentID(%q) = %v, CEL says %v", id, got, cel)
 		}
 	})
 }

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/config"
+)
+
+// TestEverySettingInASection: server composes the components' sections
+// and has no loose setting of its own, in the order of
+// docs/configuration.md.
+func TestEverySettingInASection(t *testing.T) {
+	settings, err := config.Settings(&Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sections []string
+	for _, s := range settings {
+		if s.Section == "" {
+			t.Errorf("--%s is in no section", s.Flag)
+			continue
+		}
+		if len(sections) == 0 || sections[len(sections)-1] != s.Section {
+			sections = append(sections, s.Section)
+		}
+	}
+	want := []string{"listen", "top", "emulator", "store", "sync", "process", "auth", "tls", "grpc", "http", "rate_limit", "metrics", "audit"}
+	if !slices.Equal(sections, want) {
+		t.Errorf("sections %v, want %v", sections, want)
+	}
+}
+
+// TestValidateNamesEveryProblem: Validate reports every problem at once,
+// one per line, section by section, the cross-section rule last.
+func TestValidateNamesEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	var c Config
+	if err := config.Defaults(&c); err != nil {
+		t.Fatal(err)
+	}
+	c.Listen.GRPCAddr, c.Listen.HTTPAddr = "nope", "0.0.0.0:8080"
+	c.Emulator.Addr = "10.0.0.1:0"
+	c.TOP.SignMethod, c.TOP.Timeout = "sha1", 0
+	c.Store.DataDir = dir
+	c.Sync.ChunkSize = 101
+	c.Process.LogFormat = "xml"
+	c.Auth.OpenEndpoints = []string{"bogus"}
+	c.TLS.CertFile = filepath.Join(dir, "cert.pem")
+	c.Metrics.Addr = "nohostport"
+	c.GRPC.MaxRecvMsgSize, c.GRPC.KeepaliveTime = 10, 0
+	c.HTTP.MaxBodySize, c.HTTP.UploadMinRate, c.HTTP.UploadRateWindow = 10, 1, 0
+	c.RateLimit.Burst = -1
+	c.Audit.Retention = time.Minute
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("valid")
+	}
+	want := []string{
+		`--grpc-addr "nope" is not host:port`,
+		`--emulator-addr "10.0.0.1:0" is not a loopback address`,
+		`--top-sign-method: unsupported sign method "sha1"`,
+		`--top-timeout must be positive`,
+		`--sync-chunk-size must be 1 to 100`,
+		`--log-format "xml": want text or json`,
+		`--open-endpoints: "bogus": want health, reflection or metrics`,
+		`--tls-cert-file and --tls-key-file go together`,
+		`--metrics-addr "nohostport" is not host:port`,
+		`--grpc-max-recv-msg-size must be at least 1024 bytes`,
+		`--grpc-keepalive-time must be positive`,
+		`--http-max-body-size must be at least 1024 bytes`,
+		`--http-upload-rate-window must be positive`,
+		`--rate-limit and --rate-burst must not be negative`,
+		`--audit-retention must be 0 (keep forever) or at least 1h`,
+		`refusing to listen beyond loopback (--grpc-addr nope, --http-addr 0.0.0.0:8080, --metrics-addr nohostport)`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d: %q, want it to start with %q", i, lines[i], w)
+		}
+	}
+}

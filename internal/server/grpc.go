@@ -1,0 +1,227 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
+	"github.com/servicecenterd/servicecenterd/internal/service"
+)
+
+// GRPCSettings are the gRPC server's settings: message sizes, the default
+// deadline, keepalive and connection ages.
+type GRPCSettings struct {
+	MaxRecvMsgSize               int           `flag:"grpc-max-recv-msg-size" default:"4194304" help:"Largest gRPC request message, in bytes."`
+	MaxSendMsgSize               int           `flag:"grpc-max-send-msg-size" default:"4194304" help:"Largest gRPC response message, in bytes."`
+	DefaultDeadline              time.Duration `flag:"default-deadline" default:"30s" help:"Deadline of a call that comes without one (REST calls included); 0 for none."`
+	KeepaliveTime                time.Duration `flag:"grpc-keepalive-time" default:"2m" help:"Ping a gRPC client after this long without activity, to find dead connections."`
+	KeepaliveTimeout             time.Duration `flag:"grpc-keepalive-timeout" default:"20s" help:"Close a gRPC connection whose ping is not answered within this."`
+	KeepaliveMinTime             time.Duration `flag:"grpc-keepalive-min-time" default:"30s" help:"Close a gRPC connection whose client pings more often than this (too_many_pings)."`
+	KeepalivePermitWithoutStream bool          `flag:"grpc-keepalive-permit-without-stream" default:"false" help:"Let clients ping while they have no call in progress."`
+	MaxConnectionIdle            time.Duration `flag:"grpc-max-connection-idle" default:"0s" help:"Close a gRPC connection idle this long; 0 never."`
+	MaxConnectionAge             time.Duration `flag:"grpc-max-connection-age" default:"0s" help:"Close a gRPC connection this old (gracefully, so that clients rebalance); 0 never."`
+}
+
+// minMessageSize is the smallest message or body size limit accepted.
+const minMessageSize = 1024
+
+// Validate checks the settings; errors name the flag.
+func (s GRPCSettings) Validate() error {
+	var errs []error
+	for _, v := range []struct {
+		flag string
+		n    int
+	}{{"grpc-max-recv-msg-size", s.MaxRecvMsgSize}, {"grpc-max-send-msg-size", s.MaxSendMsgSize}} {
+		if v.n < minMessageSize {
+			errs = append(errs, fmt.Errorf("--%s must be at least %d bytes", v.flag, minMessageSize))
+		}
+	}
+	for _, v := range []struct {
+		flag string
+		d    time.Duration
+	}{{"default-deadline", s.DefaultDeadline}, {"grpc-max-connection-idle", s.MaxConnectionIdle}, {"grpc-max-connection-age", s.MaxConnectionAge}} {
+		if v.d < 0 {
+			errs = append(errs, fmt.Errorf("--%s must not be negative", v.flag))
+		}
+	}
+	for _, v := range []struct {
+		flag string
+		d    time.Duration
+	}{{"grpc-keepalive-time", s.KeepaliveTime}, {"grpc-keepalive-timeout", s.KeepaliveTimeout}, {"grpc-keepalive-min-time", s.KeepaliveMinTime}} {
+		if v.d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive", v.flag))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// auditedMethods are the mutating RPCs every call of which is audited.
+var auditedMethods = []string{
+	scv1.WorkcardService_AssignWorker_FullMethodName,
+	scv1.WorkcardService_BindVirtualPhone_FullMethodName,
+	scv1.WorkerService_UpdateWorker_FullMethodName,
+	scv1.LogisticsService_SyncUserBlacklist_FullMethodName,
+	scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
+	scv1.LogisticsService_CancelBlacklistSyncJob_FullMethodName,
+}
+
+// longStreams are the bulk sync's streams, which last as long as their
+// work (an import of millions of entries, a watch until the job ends):
+// --default-deadline does not apply to them.
+func longStreams() []string {
+	return []string{
+		scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
+		scv1.LogisticsService_WatchBlacklistSyncJob_FullMethodName,
+	}
+}
+
+// grpcOptions are the gRPC server's options: transport credentials
+// (TLS or not, with the gateway's internal hop), message size and nesting
+// limits (the codec), keepalive enforcement and the interceptor chain:
+//
+//	decode claim -> metrics -> request id -> logging -> audit -> recovery -> auth -> rate limit -> default deadline -> decode refusal -> validate
+//
+// Metrics and logging see every call's final status; audit sits outside
+// authentication so that denied mutating calls are recorded (with the
+// client name auth sets); authentication comes before the refusal of a
+// request that did not decode and before validation, so that an
+// unauthenticated caller learns nothing about the API. The claim comes
+// first so that every decode failure is taken from the codec's table
+// whatever refuses the call (see internal/rpc/codec). Streams have, after
+// auth, the file upload's refusals (uploadRefusals).
+func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOption {
+	var base credentials.TransportCredentials = insecure.NewCredentials()
+	if s.tls != nil {
+		base = credentials.NewTLS(s.tls.ServerConfig(s.authn.RequireClientCert(), []string{"h2"}))
+	}
+	c, logger := s.cfg.GRPC, s.logger
+	return []grpc.ServerOption{
+		grpc.Creds(auth.ServerCredentials(base)),
+		grpc.ForceServerCodecV2(s.codec),
+		grpc.MaxRecvMsgSize(c.MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(c.MaxSendMsgSize),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: c.KeepaliveMinTime, PermitWithoutStream: c.KeepalivePermitWithoutStream}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time: c.KeepaliveTime, Timeout: c.KeepaliveTimeout,
+			MaxConnectionIdle: c.MaxConnectionIdle, MaxConnectionAge: c.MaxConnectionAge,
+		}),
+		grpc.ChainUnaryInterceptor(
+			s.codec.UnaryInterceptor(),
+			s.metrics.UnaryInterceptor(),
+			middleware.UnaryRequestID(),
+			middleware.UnaryLogging(logger),
+			s.auditor.UnaryInterceptor(),
+			middleware.UnaryRecovery(logger),
+			s.authn.UnaryInterceptor(logger),
+			s.limiter.UnaryInterceptor(),
+			middleware.UnaryDefaultDeadline(c.DefaultDeadline),
+			codec.UnaryRefuse(),
+			middleware.UnaryValidate(validator),
+		),
+		grpc.ChainStreamInterceptor(
+			s.codec.StreamInterceptor(),
+			s.metrics.StreamInterceptor(),
+			middleware.StreamRequestID(),
+			middleware.StreamLogging(logger),
+			s.auditor.StreamInterceptor(),
+			middleware.StreamRecovery(logger),
+			s.authn.StreamInterceptor(logger),
+			s.uploads.StreamInterceptor(),
+			s.limiter.StreamInterceptor(),
+			middleware.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
+			middleware.StreamValidate(validator),
+		),
+	}
+}
+
+// limitOf is a client's rate limit: its own from the clients file, else
+// --rate-limit's.
+func (s *Server) limitOf(client string) middleware.RateLimit {
+	if p := s.authn.Policy(); p != nil && client != "" {
+		if c, ok := p.ByName(client); ok && c.RateLimit > 0 {
+			return middleware.RateLimit{PerSecond: c.RateLimit, Burst: c.RateBurst}
+		}
+	}
+	return s.cfg.RateLimit.Limit()
+}
+
+// knownPackages are the proto packages whose services the server
+// registers.
+var knownPackages = []protoreflect.FullName{"servicecenter.v1", "grpc.health.v1", "grpc.reflection.v1", "grpc.reflection.v1alpha"}
+
+// httpResources are the plain HTTP endpoints as auth resources (service
+// auth.HTTPService).
+var httpResources = []string{"metrics", "healthz", "readyz", "openapi"}
+
+// KnownMethods lists, by service, the methods an allow list may name: the
+// services of the packages the server registers (from the linked proto
+// descriptors) and the plain HTTP endpoints (service "http").
+func KnownMethods() map[string][]string {
+	out := map[string][]string{auth.HTTPService: httpResources}
+	for _, pkg := range knownPackages {
+		protoregistry.GlobalFiles.RangeFilesByPackage(pkg, func(fd protoreflect.FileDescriptor) bool {
+			for i := range fd.Services().Len() {
+				svc := fd.Services().Get(i)
+				var methods []string
+				for j := range svc.Methods().Len() {
+					methods = append(methods, string(svc.Methods().Get(j).Name()))
+				}
+				out[string(svc.FullName())] = methods
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// streamWorkers is how many long-lived goroutines run RPCs. A fresh
+// goroutine per RPC (grpc-go's default) starts with a small stack and grows
+// it by copying on every call (about a tenth of the server's CPU under load:
+// docs/performance.md); workers keep their grown stacks. When all are busy,
+// grpc-go runs the RPC on a new goroutine as before.
+const streamWorkers = 256
+
+// serviceNames are the gRPC services whose health is reported one by one.
+var serviceNames = []string{
+	scv1.WorkcardService_ServiceDesc.ServiceName,
+	scv1.WorkerService_ServiceDesc.ServiceName,
+	scv1.LogisticsService_ServiceDesc.ServiceName,
+}
+
+// newGRPC builds the gRPC server and registers the services: the API's,
+// the audit trail's (when there is a store to list), health and
+// reflection.
+func (s *Server) newGRPC() error {
+	validator, err := validation.New(nil)
+	if err != nil {
+		return fmt.Errorf("request validator: %w", err)
+	}
+	s.grpc = grpc.NewServer(append(s.grpcOptions(validator), grpc.NumStreamWorkers(streamWorkers))...)
+	deps := service.Deps{TOP: s.top, Logger: s.logger, BlacklistJobs: s.bulk.jobs}
+	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
+	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
+	scv1.RegisterLogisticsServiceServer(s.grpc, service.NewLogistics(deps))
+	if s.auditStore != nil {
+		scv1.RegisterAuditServiceServer(s.grpc, service.NewAudit(s.auditStore, s.logger))
+	}
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return nil
+}
