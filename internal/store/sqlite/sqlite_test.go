@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -9,17 +9,19 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob/syncjobtest"
+	"github.com/servicecenterd/servicecenterd/internal/store/schema"
 )
 
 // t0 is syncjobtest.T0, the time of the cases.
 var t0 = syncjobtest.T0
 
-func openTest(t *testing.T) *SQLite {
+func openTest(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), FileName))
 	if err != nil {
@@ -113,7 +115,7 @@ func TestListJobsRefusesForgedTokens(t *testing.T) {
 }
 
 // stagingFiles lists the files in the store's staging directory.
-func stagingFiles(t *testing.T, s *SQLite) []string {
+func stagingFiles(t *testing.T, s *Store) []string {
 	t.Helper()
 	des, err := os.ReadDir(s.stagingDir)
 	if err != nil {
@@ -126,6 +128,26 @@ func stagingFiles(t *testing.T, s *SQLite) []string {
 	return out
 }
 
+// latest is the newest schema version of the migrations.
+func latest(t *testing.T) int64 {
+	t.Helper()
+	v, err := Migrations().Latest()
+	if err != nil || v < legacyVersions {
+		t.Fatalf("latest version %d, %v", v, err)
+	}
+	return v
+}
+
+// userVersion reads the file's PRAGMA user_version.
+func userVersion(t *testing.T, s *Store) int64 {
+	t.Helper()
+	var v int64
+	if err := s.r.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func TestOpenCreatesPrivateFileAtLatestVersion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
 	s, err := Open(context.Background(), path)
@@ -133,9 +155,15 @@ func TestOpenCreatesPrivateFileAtLatestVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	want := latest(t)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != len(migrations()) {
-		t.Fatalf("version %d, %v; want %d", v, err, len(migrations()))
+	if err != nil || v != want || s.Migrated().From != 0 || s.Migrated().To != want || len(s.Migrated().Applied) != int(want) {
+		t.Fatalf("version %d, %v, migrated %+v; want %d", v, err, s.Migrated(), want)
+	}
+	// servicecenterd before goose reads PRAGMA user_version: it must see
+	// the version too, to refuse a file newer than it knows.
+	if uv := userVersion(t, s); uv != want {
+		t.Errorf("user_version %d, want %d", uv, want)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -155,34 +183,60 @@ func TestOpenCreatesPrivateFileAtLatestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != len(migrations()) {
-		t.Fatalf("version after reopening %d, %v", v, err)
+	if v, err := s2.SchemaVersion(context.Background()); err != nil || v != want || len(s2.Migrated().Applied) != 0 || s2.Migrated().From != want {
+		t.Fatalf("version after reopening %d, %v, migrated %+v", v, err, s2.Migrated())
 	}
 	s2.Close()
 }
 
+// TestOpenRefusesNewerSchemaAndBadPaths: a file a newer servicecenterd
+// migrated further is refused and left as it is, and so is a file whose
+// user_version is beyond what servicecenterd wrote before goose.
 func TestOpenRefusesNewerSchemaAndBadPaths(t *testing.T) {
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), FileName)
-	s, err := Open(context.Background(), path)
+	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.w.Exec("PRAGMA user_version = 99"); err != nil {
+	newer := latest(t) + 1
+	if _, err := s.w.Exec("INSERT INTO "+schema.Table+" (version_id, is_applied) VALUES (?, 1)", newer); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if _, err := Open(context.Background(), path); err == nil {
-		t.Fatal("opened a file of schema version 99")
+	if _, err := Open(ctx, path); !errors.Is(err, schema.ErrNewer) {
+		t.Fatalf("opened a file of schema version %d: %v", newer, err)
 	}
+	if s, err := openVersion(ctx, path, 1); !errors.Is(err, schema.ErrNewer) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("opened a file of schema version %d to migrate it to 1: %v", newer, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := schema.Version(ctx, db); err != nil || v != newer {
+		t.Fatalf("the refused file is at version %d, %v; want it untouched at %d", v, err, newer)
+	}
+
+	// Before goose, no servicecenterd wrote a user_version beyond 4.
+	odd := legacyFile(t, t.TempDir(), legacyVersions, "PRAGMA user_version = 9")
+	if _, err := Open(ctx, odd); !errors.Is(err, schema.ErrNewer) {
+		t.Fatalf("opened a file of user_version 9 without a version table: %v", err)
+	}
+
 	for _, p := range []string{"", "a?b", "x#y", filepath.Join(t.TempDir(), "missing-dir", FileName)} {
-		if _, err := Open(context.Background(), p); err == nil {
+		if _, err := Open(ctx, p); err == nil {
 			t.Errorf("Open(%q) succeeded", p)
 		}
 	}
 }
 
 // schemaOf lists the database's tables and indexes with their SQL.
-func schemaOf(t *testing.T, s *SQLite) []string {
+func schemaOf(t *testing.T, s *Store) []string {
 	t.Helper()
 	rows, err := s.r.Query("SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name")
 	if err != nil {
@@ -200,40 +254,100 @@ func schemaOf(t *testing.T, s *SQLite) []string {
 	return out
 }
 
-// TestMigrateFromEveryVersion opens a database left at each older schema
+// appliedVersions lists the versions recorded in the version table.
+func appliedVersions(t *testing.T, s *Store) string {
+	t.Helper()
+	rows, err := s.r.Query("SELECT version_id FROM " + schema.Table + " WHERE is_applied ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return fmt.Sprint(out)
+}
+
+// oldJob is a running job of 3 entries in chunks of 2, chunk 0
+// acknowledged and chunk 1 begun, written with the version 1 columns
+// only; then an import a crash interrupted, staged in the database as
+// versions 1 to 3 did (the migration to 4 drops it).
+func oldJob(version int64) []string {
+	q := []string{
+		`INSERT INTO blacklist_jobs (key, id, supplier_id, operate_type, service_type, ability_type, chunk_size, state,
+			received, total, chunks, sent, acknowledged, created_ns, updated_ns)
+			VALUES (1, 'bj-old', '10000000001', 1, 1, 1, 2, 2, 3, 3, 2, 3, 2, 1, 2)`,
+		`INSERT INTO blacklist_entries (job, seq, mobile, reasons) VALUES (1, 0, 13800000000, 2), (1, 1, 13800000001, 2), (1, 2, 13800000002, 6)`,
+		`INSERT INTO blacklist_chunks (job, idx, state, entries, updated_ns) VALUES (1, 0, 2, 2, 2), (1, 1, 1, 1, 2)`,
+	}
+	if version < 4 {
+		q = append(q,
+			`INSERT INTO blacklist_jobs (key, id, supplier_id, operate_type, service_type, ability_type, chunk_size, state, created_ns, updated_ns)
+				VALUES (2, 'bj-importing', '10000000001', 1, 1, 1, 2, 9, 1, 1)`,
+			`INSERT INTO blacklist_import_entries (job, pos, mobile, reasons) VALUES (2, 0, 13800000009, 2)`)
+	}
+	if version >= 3 {
+		q = append(q, `INSERT INTO audit_events (time_ns, client, rpc, outcome) VALUES (1, 'old', '/s.S/M', 0)`)
+	}
+	return q
+}
+
+// TestMigrateFromEveryVersion opens a file left at each older schema
 // version, with a job mid-way written as that version wrote it, and checks
-// that Open migrates it to the same schema as a new file and that the job
-// carries on.
+// that Open migrates it to the same schema as a new file, that every
+// version is recorded, and that the job carries on. The files are of both
+// kinds: written before goose (PRAGMA user_version only, by the frozen
+// legacy migrator, legacy_test.go), and by goose stopped at that version.
 func TestMigrateFromEveryVersion(t *testing.T) {
 	ctx := context.Background()
-	want := schemaOf(t, openTest(t))
-	for v := 1; v < len(migrations()); v++ {
-		t.Run(fmt.Sprintf("from version %d", v), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), FileName)
+	fresh := openTest(t)
+	want := schemaOf(t, fresh)
+	wantVersions := appliedVersions(t, fresh)
+	var cases []struct {
+		name    string
+		version int64
+		write   func(t *testing.T, dir string) string
+	}
+	for v := int64(1); v < latest(t); v++ {
+		cases = append(cases, struct {
+			name    string
+			version int64
+			write   func(t *testing.T, dir string) string
+		}{fmt.Sprintf("goose at version %d", v), v, func(t *testing.T, dir string) string {
+			path := filepath.Join(dir, FileName)
 			old, err := openVersion(ctx, path, v)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A running job of 3 entries in chunks of 2; chunk 0 acknowledged,
-			// chunk 1 begun: the version 1 columns only.
-			for _, q := range []string{
-				`INSERT INTO blacklist_jobs (key, id, supplier_id, operate_type, service_type, ability_type, chunk_size, state,
-					received, total, chunks, sent, acknowledged, created_ns, updated_ns)
-					VALUES (1, 'bj-old', '10000000001', 1, 1, 1, 2, 2, 3, 3, 2, 3, 2, 1, 2)`,
-				`INSERT INTO blacklist_entries (job, seq, mobile, reasons) VALUES (1, 0, 13800000000, 2), (1, 1, 13800000001, 2), (1, 2, 13800000002, 6)`,
-				`INSERT INTO blacklist_chunks (job, idx, state, entries, updated_ns) VALUES (1, 0, 2, 2, 2), (1, 1, 1, 1, 2)`,
-				// An import a crash interrupted, staged in the database as
-				// versions 1 to 3 did: the migration to 4 drops it.
-				`INSERT INTO blacklist_jobs (key, id, supplier_id, operate_type, service_type, ability_type, chunk_size, state, created_ns, updated_ns)
-					VALUES (2, 'bj-importing', '10000000001', 1, 1, 1, 2, 9, 1, 1)`,
-				`INSERT INTO blacklist_import_entries (job, pos, mobile, reasons) VALUES (2, 0, 13800000009, 2)`,
-			} {
+			if got, err := old.SchemaVersion(ctx); err != nil || got != v {
+				t.Fatalf("opened at version %d, %v; want %d", got, err, v)
+			}
+			for _, q := range oldJob(v) {
 				if _, err := old.w.Exec(q); err != nil {
 					t.Fatal(err)
 				}
 			}
 			old.Close()
-
+			return path
+		}})
+	}
+	for v := int64(1); v <= legacyVersions; v++ {
+		cases = append(cases, struct {
+			name    string
+			version int64
+			write   func(t *testing.T, dir string) string
+		}{fmt.Sprintf("before goose, user_version %d", v), v, func(t *testing.T, dir string) string {
+			return legacyFile(t, dir, int(v), oldJob(v)...)
+		}})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := c.write(t, t.TempDir())
 			s, err := Open(ctx, path)
 			if err != nil {
 				t.Fatal(err)
@@ -241,6 +355,15 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			defer s.Close()
 			if got := schemaOf(t, s); !slices.Equal(got, want) {
 				t.Errorf("migrated schema differs from a new one:\n got %q\nwant %q", got, want)
+			}
+			if got := appliedVersions(t, s); got != wantVersions {
+				t.Errorf("versions recorded %s, want %s", got, wantVersions)
+			}
+			if m := s.Migrated(); m.From != c.version || m.To != latest(t) || len(m.Applied) != int(latest(t)-c.version) {
+				t.Errorf("migrated %+v, want from %d to %d", m, c.version, latest(t))
+			}
+			if uv := userVersion(t, s); uv != latest(t) {
+				t.Errorf("user_version %d, want %d", uv, latest(t))
 			}
 			var rows int
 			if err := s.r.QueryRow("SELECT COUNT(*) FROM blacklist_jobs").Scan(&rows); err != nil || rows != 1 {
@@ -274,8 +397,61 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if err := s.Record(ctx, audit.Event{Time: t0, RPC: "/s.S/M", Client: "ops"}); err != nil {
 				t.Fatalf("audit trail after migration: %v", err)
 			}
-			if evs, err := s.List(ctx, audit.Query{Limit: 10, Client: "ops"}); err != nil || len(evs) != 1 || evs[0].ID != 1 {
-				t.Fatalf("audit trail after migration: %+v, %v", evs, err)
+			wantID := int64(1)
+			if c.version >= 3 {
+				wantID = 2 // after the old event
+			}
+			if evs, err := s.List(ctx, audit.Query{Limit: 10, Client: "ops"}); err != nil || len(evs) != 1 || evs[0].ID != wantID {
+				t.Fatalf("audit trail after migration: %+v, %v; want event %d", evs, err, wantID)
+			}
+		})
+	}
+}
+
+// TestLegacySchemaIsGooseSchema: the goose migrations build exactly the
+// schema the legacy migrator built, version by version (goose's own
+// table aside).
+func TestLegacySchemaIsGooseSchema(t *testing.T) {
+	ctx := context.Background()
+	for v := int64(1); v <= legacyVersions; v++ {
+		t.Run(fmt.Sprint("version ", v), func(t *testing.T) {
+			dir := t.TempDir()
+			legacy := legacyFile(t, dir, int(v))
+			db, err := sql.Open("sqlite", "file:"+legacy+"?mode=ro")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var legacySchema []string
+			rows, err := db.Query("SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				legacySchema = append(legacySchema, line)
+			}
+			rows.Close()
+			s, err := openVersion(ctx, filepath.Join(t.TempDir(), FileName), v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var gooseSchema []string
+			for _, line := range schemaOf(t, s) {
+				if !strings.Contains(line, schema.Table) && !strings.HasPrefix(line, "table sqlite_sequence:") {
+					gooseSchema = append(gooseSchema, line)
+				}
+			}
+			if v >= 3 { // audit_events has AUTOINCREMENT, so sqlite_sequence is ours too
+				gooseSchema = append(gooseSchema, "table sqlite_sequence: CREATE TABLE sqlite_sequence(name,seq)")
+				slices.Sort(gooseSchema)
+			}
+			if !slices.Equal(gooseSchema, legacySchema) {
+				t.Errorf("goose schema at %d:\n%q\nlegacy:\n%q", v, gooseSchema, legacySchema)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -87,7 +87,7 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 	}
 }
 
-func queryPlan(t *testing.T, s *SQLite, query string, args ...any) string {
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
 	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
@@ -108,7 +108,7 @@ func queryPlan(t *testing.T, s *SQLite, query string, args ...any) string {
 
 // fillAudit records n events one second apart, over 10 clients, 6 RPCs
 // and 3 outcomes, in transactions of 1000.
-func fillAudit(b testing.TB, s *SQLite, n int) {
+func fillAudit(b testing.TB, s *Store, n int) {
 	b.Helper()
 	ctx := context.Background()
 	for start := 0; start < n; start += 1000 {
