@@ -102,6 +102,15 @@ func NewDatabase(t testing.TB) string {
 	return u.String()
 }
 
+// WithParams returns url with the query parameters params
+// ("key=value&...") added.
+func WithParams(url, params string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + params
+	}
+	return url + "?" + params
+}
+
 // redacted is u without its password.
 func redacted(u string) string {
 	p, err := url.Parse(u)
