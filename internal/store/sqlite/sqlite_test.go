@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
@@ -482,4 +483,78 @@ func TestDurableCommitsUseFullSync(t *testing.T) {
 	if inside != 2 || level(s.w) != 1 {
 		t.Fatalf("durable commit ran with synchronous=%d, and left %d; want 2, then 1", inside, level(s.w))
 	}
+}
+
+// TestBridgeFileFromMain opens a store file that servicecenterd wrote
+// before goose (testdata/README.md): the bridge records its versions, it
+// is migrated to the latest, and its jobs and audit trail carry on.
+func TestBridgeFileFromMain(t *testing.T) {
+	ctx := context.Background()
+	raw, err := os.ReadFile(filepath.Join("testdata", "main-de4cb8e.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := latest(t)
+	if m := s.Migrated(); m.From != legacyVersions || m.To != want || len(m.Applied) != int(want-legacyVersions) {
+		t.Errorf("migrated %+v, want from %d to %d", m, legacyVersions, want)
+	}
+	if got := appliedVersions(t, s); got != appliedVersions(t, openTest(t)) {
+		t.Errorf("versions recorded %s", got)
+	}
+	if uv := userVersion(t, s); uv != want {
+		t.Errorf("user_version %d, want %d", uv, want)
+	}
+	created := time.Date(2026, 11, 23, 9, 0, 0, 123, time.UTC)
+	done, err := s.Job(ctx, "bj-done")
+	if err != nil || done.State != syncjob.StateSucceeded || done.Total != 20 || done.Received != 21 || done.Rejected != 1 ||
+		done.Acknowledged != 20 || !done.Created.Equal(created) || done.LastError != nil {
+		t.Fatalf("bj-done: %+v, %v", done, err)
+	}
+	running, err := s.Job(ctx, "bj-running")
+	if err != nil || running.State != syncjob.StateRunning || running.Chunks != 3 || running.Sent != 20 || running.Failed != 10 ||
+		running.LastError == nil || !running.LastError.Final || running.LastError.TOPRequestID != "top-old" {
+		t.Fatalf("bj-running: %+v %+v, %v", running, running.LastError, err)
+	}
+	if prev, err := s.BeginChunk(ctx, "bj-running", 1, t0); err != nil || prev != syncjob.ChunkSent {
+		t.Fatalf("chunk 1: %v, %v; want a resend", prev, err)
+	}
+	if prev, err := s.BeginChunk(ctx, "bj-running", 2, t0); err != nil || prev != syncjob.ChunkNew {
+		t.Fatalf("chunk 2: %v, %v; want new", prev, err)
+	}
+	if es, err := s.ChunkEntries(ctx, "bj-running", 2, nil); err != nil || len(es) != 5 || es[4].Mobile != "13800000024" || es[4].Reasons != 1<<2 {
+		t.Fatalf("chunk 2: %+v, %v", es, err)
+	}
+	for _, n := range []int64{1, 2} {
+		if _, err := s.FinishChunk(ctx, "bj-running", n, syncjob.ChunkResult{State: syncjob.ChunkAcknowledged, Time: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j, err := s.Job(ctx, "bj-running"); err != nil || j.Acknowledged != 15 || j.Sent != 25 {
+		t.Fatalf("bj-running after its last chunks: %+v, %v", j, err)
+	}
+	evs, err := s.List(ctx, audit.Query{Limit: 10})
+	if err != nil || len(evs) != 2 || evs[0].Client != "dispatch" || evs[1].ID != 1 || len(evs[1].Targets) != 1 || evs[1].Targets[0].ID != "2345678" {
+		t.Fatalf("audit trail: %+v, %v", evs, err)
+	}
+	if err := s.Record(ctx, audit.Event{Time: t0, RPC: "/s.S/M", RequestID: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := s.List(ctx, audit.Query{Limit: 1}); err != nil || evs[0].ID != 3 {
+		t.Fatalf("the next event: %+v, %v; want id 3", evs, err)
+	}
+	s.Close()
+	again, err := Open(ctx, path)
+	if err != nil || len(again.Migrated().Applied) != 0 || again.Migrated().From != want {
+		t.Fatalf("reopened: %+v, %v", again, err)
+	}
+	again.Close()
 }
