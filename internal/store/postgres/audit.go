@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 
@@ -57,16 +58,22 @@ func newAuditWriter(pool *pgxpool.Pool) *groupcommit.Writer[auditRow] {
 				r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID
 		}
 		// unnest yields the rows in array order, and the identity numbers
-		// them in that order.
-		_, err := pool.Exec(ctx, `INSERT INTO audit_events (time_ns, client, rpc, targets, outcome, top_request_id, request_id)
+		// them in that order. One round trip, one transaction.
+		b := &pgx.Batch{}
+		b.Queue(relaxed)
+		b.Queue(`INSERT INTO audit_events (time_ns, client, rpc, targets, outcome, top_request_id, request_id)
 			SELECT t, c, r, g::jsonb, o, tr, q FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[])
 			AS u(t, c, r, g, o, tr, q)`, times, clients, rpcs, targets, outcomes, tops, requests)
-		return err
+		return pool.SendBatch(ctx, b).Close()
 	})
 }
 
 // Record implements audit.Recorder: it appends e to the trail with the
-// next id. Concurrent events share commits.
+// next id. Concurrent events share commits. Like the chunk progress, it
+// commits without waiting for the WAL flush (relaxed): the event survives
+// a crash of this process as soon as Record returns, and a crash of the
+// PostgreSQL server once the WAL writer has flushed it (within three
+// wal_writer_delay, 600 ms by default).
 func (s *Store) Record(ctx context.Context, e audit.Event) error {
 	targets := make([]auditTarget, len(e.Targets))
 	for i, t := range e.Targets {

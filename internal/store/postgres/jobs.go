@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/store/pagetoken"
@@ -202,6 +203,11 @@ func (s *Store) UpdateJobWith(ctx context.Context, id string, u syncjob.JobUpdat
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// The row stays locked until the commit: the state check and the
 		// change are one step for every replica.
+		if u.State == 0 { // a last error: progress, not a promise
+			if _, err := tx.Exec(ctx, relaxed); err != nil {
+				return err
+			}
+		}
 		var (
 			key   int64
 			state int32
@@ -321,20 +327,29 @@ func (s *Store) beginChunk(ctx context.Context, jobID string, n int64, now time.
 		return 0, fmt.Errorf("out of range (%d chunks)", ref.chunks)
 	}
 	entries := min(ref.chunkSize, ref.total-n*ref.chunkSize)
-	tag, err := s.pool.Exec(ctx, `WITH begun AS (
+	// One round trip, one transaction (a batch runs in one): the chunk's
+	// row and the job's counter, then the chunk's state, which the insert
+	// made or a concurrent one committed before ON CONFLICT went on.
+	var (
+		begun bool
+		state int32
+	)
+	b := &pgx.Batch{}
+	b.Queue(relaxed)
+	b.Queue(`WITH begun AS (
 			INSERT INTO blacklist_chunks (job, idx, state, entries, updated_ns) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (job, idx) DO NOTHING RETURNING entries)
 		UPDATE blacklist_jobs SET sent = sent + begun.entries, updated_ns = $5 FROM begun WHERE key = $1`,
-		ref.key, n, int32(syncjob.ChunkSent), entries, nanos(now))
-	if err != nil {
+		ref.key, n, int32(syncjob.ChunkSent), entries, nanos(now)).Exec(func(tag pgconn.CommandTag) error {
+		begun = tag.RowsAffected() == 1
+		return nil
+	})
+	b.Queue("SELECT state FROM blacklist_chunks WHERE job = $1 AND idx = $2", ref.key, n).QueryRow(func(r pgx.Row) error { return r.Scan(&state) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return 0, err
 	}
-	if tag.RowsAffected() == 1 {
+	if begun {
 		return syncjob.ChunkNew, nil
-	}
-	var state int32
-	if err := s.pool.QueryRow(ctx, "SELECT state FROM blacklist_chunks WHERE job = $1 AND idx = $2", ref.key, n).Scan(&state); err != nil {
-		return 0, err
 	}
 	return syncjob.ChunkState(state), nil
 }
@@ -353,6 +368,9 @@ func (s *Store) FinishChunkWith(ctx context.Context, jobID string, n int64, r sy
 	}
 	var out syncjob.Job
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, relaxed); err != nil {
+			return err
+		}
 		ref, err := lookup(ctx, tx, jobID)
 		if err != nil {
 			return err

@@ -13,9 +13,16 @@
 //     connection that the import holds until its commit (imports.go).
 //     PostgreSQL drops the table when the connection ends, so an import
 //     that a crash interrupted leaves nothing behind.
-//   - Every commit is as durable as the server's synchronous_commit makes
-//     it (by default: on disk, and on the synchronous standbys, when the
-//     call returns).
+//   - The commits the API promises (CommitImport, state changes by
+//     UpdateJob) are as durable as the server's synchronous_commit makes
+//     them (by default: on disk, and on the synchronous standbys, when the
+//     call returns). The frequent ones (BeginChunk, FinishChunk, last
+//     errors, audit events) commit with synchronous_commit off, as SQLite
+//     commits them with synchronous=NORMAL: they survive a crash of this
+//     process at once, and a crash of the PostgreSQL server once the WAL
+//     writer has flushed them (within three wal_writer_delay, 600 ms by
+//     default). Losing the last of them only makes a chunk be resent,
+//     which TOP answers as a replay of its request_id.
 //   - Audit event ids come from an identity column: they never repeat,
 //     but under concurrent writers they follow the order of inserts, not
 //     quite that of commits.
@@ -221,6 +228,10 @@ func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+// relaxed makes the transaction it runs in commit without waiting for
+// its WAL to reach the disk (see the package doc).
+const relaxed = "SET LOCAL synchronous_commit TO OFF"
 
 // inTx runs fn in a transaction on the pool and commits it.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
