@@ -20,7 +20,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
-	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 )
 
 // eventLine is an event as the tests compare it: client, RPC, outcome,
@@ -132,7 +132,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 // them in servicecenterd_audit_events_pruned_total.
 func TestAuditRetention(t *testing.T) {
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), dir+"/"+store.FileName)
+	st, err := sqlite.Open(context.Background(), dir+"/"+sqlite.FileName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,8 +43,8 @@ type Server struct {
 	logger   *slog.Logger
 	upstream *upstream
 	top      *topclient.Client
-	store    *store.SQLite // the durable store in --data-dir: sync jobs and audit trail
-	bulk     *bulk         // the durable bulk blacklist sync (bulk.go)
+	store    store.Store // the durable store (SQLite in --data-dir, or PostgreSQL): sync jobs and audit trail
+	bulk     *bulk       // the durable bulk blacklist sync (bulk.go)
 
 	grpcLis net.Listener
 	httpLis net.Listener
@@ -90,15 +90,16 @@ type options struct {
 
 // WithAuditStore records audit events in store (besides the log), prunes
 // it after --audit-retention and serves ListAuditEvents from it, instead
-// of the durable store in --data-dir that New uses by default (tests pass
+// of the durable store that New uses by default (tests pass
 // an audit.Memory). A nil store leaves the log as the only trail, and
 // AuditService unregistered (UNIMPLEMENTED).
 func WithAuditStore(store audit.Store) Option {
 	return func(o *options) { o.auditStore, o.auditStoreSet = store, true }
 }
 
-// WithStoreOptions passes opts to store.Open when New opens the store in
-// --data-dir (tests cap its size with store.WithMaxPages to fill it).
+// WithStoreOptions passes opts to store.Open when New opens the store
+// (tests cap the SQLite file's size with sqlite.WithMaxPages, through
+// store.WithSQLite, to fill it).
 func WithStoreOptions(opts ...store.Option) Option {
 	return func(o *options) { o.storeOptions = append(o.storeOptions, opts...) }
 }
@@ -121,7 +122,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		return nil, err
 	}
 	// The store first: the audit trail and the bulk sync share it.
-	if s.store, err = store.OpenDir(ctx, cfg.Store, logger, o.storeOptions...); err != nil {
+	if s.store, err = store.Open(ctx, cfg.Store, logger, o.storeOptions...); err != nil {
 		return nil, err
 	}
 	s.auditStore = s.store

@@ -20,6 +20,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 )
 
 // importEntries streams an import of n entries (mobiles from offset on)
@@ -99,7 +100,7 @@ func (ts *testServer) importSucceeds(t *testing.T, what string, offset, n int) {
 // stagingLeft lists the staging files of imports in the data directory.
 func stagingLeft(t *testing.T, dataDir string) []string {
 	t.Helper()
-	des, err := os.ReadDir(store.StagingDir(filepath.Join(dataDir, store.FileName)))
+	des, err := os.ReadDir(sqlite.StagingDir(filepath.Join(dataDir, sqlite.FileName)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func stagingLeft(t *testing.T, dataDir string) []string {
 // REST, leaves nothing behind, and a small import then goes through.
 // TestStoreFullOnARealFilesystem does the same on a real full filesystem.
 func TestStoreFullOverGRPCAndREST(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Sync.ChunkSize = 10 }, WithStoreOptions(store.WithMaxPages(128))) // 512 KiB per file
+	ts := startServer(t, func(c *Config) { c.Sync.ChunkSize = 10 }, WithStoreOptions(store.WithSQLite(sqlite.WithMaxPages(128)))) // 512 KiB per file
 	_, err := ts.importEntries(t, 0, 60_000)
 	wantStoreFull(t, "gRPC import of 60,000 entries", err)
 	if left := stagingLeft(t, ts.cfg.Store.DataDir); len(left) != 0 {

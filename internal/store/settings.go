@@ -1,24 +1,40 @@
 package store
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/servicecenterd/servicecenterd/internal/config"
+	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 )
 
 // Settings are the store's settings of `servicecenterd serve`: flags,
 // SERVICECENTERD_* variables and YAML keys (internal/config).
 type Settings struct {
-	// DataDir is the directory of the store's file (FileName).
-	DataDir string `flag:"data-dir" help:"Directory of the durable store (servicecenterd.db: bulk blacklist sync jobs and the audit trail). Empty: $XDG_DATA_HOME/servicecenterd, else ~/.local/share/servicecenterd (on macOS and Windows, servicecenterd in the user config directory)."`
+	// DataDir is the directory of the SQLite store's file
+	// (sqlite.FileName), without DatabaseURL.
+	DataDir string `flag:"data-dir" help:"Directory of the embedded durable store (servicecenterd.db: bulk blacklist sync jobs and the audit trail), without --database-url. Empty: $XDG_DATA_HOME/servicecenterd, else ~/.local/share/servicecenterd (on macOS and Windows, servicecenterd in the user config directory)."`
+	// DatabaseURL selects PostgreSQL instead of SQLite.
+	DatabaseURL string `flag:"database-url" secret:"true" help:"PostgreSQL URL of the durable store that replicas share, instead of SQLite in --data-dir: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=verify-full&pool_max_conns=16...] (pgx's parameters; the password may also come from PGPASSWORD or ~/.pgpass). The schema is migrated at start."`
+	// DatabaseURLFile holds DatabaseURL.
+	DatabaseURLFile string `flag:"database-url-file" help:"File holding --database-url (it holds the password); trailing newlines are ignored."`
 }
 
-// Validate fills an empty DataDir with DefaultDir; it fails when there is
-// no default here.
+// Validate reads DatabaseURL from its file and checks it (without
+// connecting); without one, it fills an empty DataDir with DefaultDir
+// and fails when there is no default here.
 func (s *Settings) Validate() error {
+	if err := config.SecretFile(&s.DatabaseURL, s.DatabaseURLFile, "database-url"); err != nil {
+		return err
+	}
+	if s.DatabaseURL != "" {
+		if _, err := postgres.ParseURL(s.DatabaseURL); err != nil {
+			return fmt.Errorf("--database-url: %w", err)
+		}
+		return nil
+	}
 	if s.DataDir != "" {
 		return nil
 	}
@@ -52,21 +68,4 @@ func DefaultDir() (string, error) {
 		return "", err
 	}
 	return filepath.Join(home, ".local", "share", "servicecenterd"), nil
-}
-
-// OpenDir opens (creating the directory, mode 0700, and the file,
-// migrating it) the store in the validated settings' DataDir, and logs
-// its path and schema version.
-func OpenDir(ctx context.Context, s Settings, logger *slog.Logger, opts ...Option) (*SQLite, error) {
-	if err := os.MkdirAll(s.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("--data-dir: %w", err)
-	}
-	path := filepath.Join(s.DataDir, FileName)
-	st, err := Open(ctx, path, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("--data-dir: %w", err)
-	}
-	version, _ := st.SchemaVersion(ctx)
-	logger.Info("store opened", slog.String("path", path), slog.Int("schema_version", version))
-	return st, nil
 }

@@ -6,6 +6,7 @@ package audittest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func TestStore(t *testing.T, open func(t *testing.T) audit.Store) {
 	t.Run("round trip", func(t *testing.T) { testRoundTrip(t, open(t)) })
 	t.Run("prune", func(t *testing.T) { testPrune(t, open(t)) })
 	t.Run("canceled", func(t *testing.T) { testCanceled(t, open(t)) })
+	t.Run("concurrent records", func(t *testing.T) { testConcurrentRecords(t, open(t)) })
 }
 
 // record5 records five events one minute apart: clients a b a a b,
@@ -174,5 +176,39 @@ func testCanceled(t *testing.T, s audit.Store) {
 	}
 	if got := ids(t, s, audit.Query{Limit: 10}); got != "[5 4 3 2 1]" {
 		t.Errorf("after canceled calls: %s", got)
+	}
+}
+
+// testConcurrentRecords: events recorded at once are each stored once,
+// with ids of their own.
+func testConcurrentRecords(t *testing.T, s audit.Store) {
+	const callers, each = 32, 20
+	errs := make(chan error, callers*each)
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				errs <- s.Record(context.Background(), audit.Event{Time: T0, Client: "c", RPC: "/s.S/M",
+					RequestID: fmt.Sprintf("%d-%d", c, i), Outcome: codes.OK})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := s.List(context.Background(), audit.Query{Limit: callers * each * 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, requests := map[int64]bool{}, map[string]bool{}
+	for _, e := range events {
+		ids[e.ID], requests[e.RequestID] = true, true
+	}
+	if len(events) != callers*each || len(ids) != callers*each || len(requests) != callers*each {
+		t.Fatalf("%d events, %d ids, %d request ids; want %d each", len(events), len(ids), len(requests), callers*each)
 	}
 }

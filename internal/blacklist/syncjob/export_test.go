@@ -2,7 +2,7 @@ package syncjob
 
 // What the tests of package syncjob_test use of the internals. They are
 // an external package because they run the Manager on the SQLite store,
-// and internal/store imports this package.
+// and internal/store/sqlite imports this package.
 var (
 	ChunkRequest = chunkRequest
 	NewJobID     = newJobID

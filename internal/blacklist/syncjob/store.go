@@ -8,7 +8,7 @@ import (
 // Store keeps blacklist sync jobs: their settings and counters, the
 // entries to send (in a fixed order, so that chunk n is always the same
 // entries) and each chunk's outcome. The Manager owns the job model and
-// this interface; internal/store implements it (on SQLite), and package
+// this interface; internal/store implements it (on SQLite and PostgreSQL), and package
 // syncjobtest holds the cases every implementation must pass.
 //
 // An import is written in three steps: CreateImport makes an invisible job
@@ -81,3 +81,35 @@ type Store interface {
 	// Finishing a finished chunk changes nothing.
 	FinishChunk(ctx context.Context, jobID string, n int64, r ChunkResult) (Job, error)
 }
+
+// TxStore is a Store whose commits can carry the caller's work, so that
+// work on the same database commits or rolls back with them: the job
+// engine's (River's) job inserts at an import's commit, a chunk job's
+// completion with the chunk's outcome, the cancellation of a job's chunk
+// jobs with the job's. TTx is the backend's transaction type: *sql.Tx on
+// SQLite (internal/store/sqlite), pgx.Tx on PostgreSQL
+// (internal/store/postgres), the same types River's drivers take
+// (riversqlite, riverpgxv5), so one generic code path serves both.
+//
+// Each method is its Store method with also run inside its transaction,
+// after the store's own writes and before the commit; when also fails,
+// the call fails with its error and nothing of it is committed. A nil
+// also is the plain method.
+type TxStore[TTx any] interface {
+	Store
+	// CommitImportWith is CommitImport with also. When it fails, the
+	// import stays staged, as when the commit itself fails.
+	CommitImportWith(ctx context.Context, jobID string, counts ImportCounts, now time.Time, also TxFunc[TTx]) (Job, error)
+	// FinishChunkWith is FinishChunk with also, which runs whether or not
+	// the chunk was finished before (a chunk job run again after its
+	// outcome was recorded is completed all the same).
+	FinishChunkWith(ctx context.Context, jobID string, n int64, r ChunkResult, also TxFunc[TTx]) (Job, error)
+	// UpdateJobWith is UpdateJob with also, which runs only when the job
+	// was in one of u.From (there is no ErrStateConflict).
+	UpdateJobWith(ctx context.Context, id string, u JobUpdate, also TxFunc[TTx]) (Job, error)
+}
+
+// TxFunc is work that runs in a store's transaction: tx is the
+// transaction, job the job as the store's writes left it (seen from
+// inside the transaction). It must not commit or roll back tx.
+type TxFunc[TTx any] func(ctx context.Context, tx TTx, job Job) error

@@ -18,7 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
-	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type env struct {
 	t     *testing.T
 	path  string
-	store *store.SQLite
+	store *sqlite.Store
 	emu   *topemu.Emulator
 	srv   *httptest.Server
 	top   *topclient.Client
@@ -46,7 +46,7 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(*syncjob.Config)) *env {
 	t.Helper()
-	e := &env{t: t, path: filepath.Join(t.TempDir(), store.FileName)}
+	e := &env{t: t, path: filepath.Join(t.TempDir(), sqlite.FileName)}
 	var err error
 	if e.emu, err = topemu.New(topemu.Config{}); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func newEnv(t *testing.T, mutate func(*syncjob.Config)) *env {
 func (e *env) open() {
 	e.t.Helper()
 	var err error
-	if e.store, err = store.Open(context.Background(), e.path); err != nil {
+	if e.store, err = sqlite.Open(context.Background(), e.path); err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { e.store.Close() })

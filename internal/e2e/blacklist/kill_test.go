@@ -13,7 +13,7 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -152,10 +152,10 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 }
 
 // waitImportStored waits until the store in dataDir holds an import that
-// has begun: a staging file in its imports directory (store.StagingDir).
+// has begun: a staging file in its imports directory (sqlite.StagingDir).
 func waitImportStored(ctx context.Context, t *testing.T, dataDir string) {
 	t.Helper()
-	dir := store.StagingDir(filepath.Join(dataDir, store.FileName))
+	dir := sqlite.StagingDir(filepath.Join(dataDir, sqlite.FileName))
 	for {
 		files, err := os.ReadDir(dir)
 		if err == nil && len(files) > 0 {

@@ -7,6 +7,7 @@ package syncjobtest
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -39,6 +40,10 @@ func TestStore(t *testing.T, open func(t *testing.T) syncjob.Store) {
 		{"list jobs filters and pages", testListJobsFiltersAndPages},
 		{"concurrent writers and readers", testConcurrentWritersAndReaders},
 		{"canceled", testCanceled},
+		{"create import checks its spec", testCreateImportChecksSpec},
+		{"list jobs refuses forged tokens", testListJobsRefusesForgedTokens},
+		{"times keep nanoseconds", testTimesKeepNanoseconds},
+		{"final errors", testFinalErrors},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -552,5 +557,117 @@ func testCanceled(t *testing.T, s syncjob.Store) {
 	j, err := s.Job(context.Background(), "bj-1")
 	if err != nil || j.State != syncjob.StateQueued || j.Sent != 0 {
 		t.Errorf("after canceled calls: %+v, %v", j, err)
+	}
+}
+
+// testCreateImportChecksSpec: an import needs a usable job id (1 to 64
+// letters, digits, '.', '_' or '-', not starting with '.') and a chunk
+// size, and one id makes one import at a time.
+func testCreateImportChecksSpec(t *testing.T, s syncjob.Store) {
+	ctx := context.Background()
+	for _, spec := range []syncjob.JobSpec{
+		{ID: "", ChunkSize: 10},
+		{ID: ".hidden", ChunkSize: 10},
+		{ID: "a/b", ChunkSize: 10},
+		{ID: "bj 1", ChunkSize: 10},
+		{ID: "x" + fmt.Sprintf("%064d", 0), ChunkSize: 10},
+		{ID: "bj-ok", ChunkSize: 0},
+		{ID: "bj-ok", ChunkSize: -1},
+	} {
+		spec.Created = T0
+		if _, err := s.CreateImport(ctx, spec); err == nil {
+			t.Errorf("CreateImport(%q, chunk size %d) succeeded", spec.ID, spec.ChunkSize)
+		}
+	}
+	if _, err := s.CreateImport(ctx, syncjob.JobSpec{ID: "bj-1", ChunkSize: 10, Created: T0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateImport(ctx, syncjob.JobSpec{ID: "bj-1", ChunkSize: 10, Created: T0}); err == nil {
+		t.Error("two imports of one id at once")
+	}
+	if _, err := s.Job(ctx, "bj-ok"); !errors.Is(err, syncjob.ErrJobNotFound) {
+		t.Errorf("a refused import left a job: %v", err)
+	}
+	if err := s.AddImportEntries(ctx, "bj-ok", Entries(1)); !errors.Is(err, syncjob.ErrJobNotFound) {
+		t.Errorf("a refused import can take entries: %v", err)
+	}
+}
+
+// testListJobsRefusesForgedTokens: a token in the shape of the stores'
+// but not one ListJobs made is refused like any other.
+func testListJobsRefusesForgedTokens(t *testing.T, s syncjob.Store) {
+	Import(t, s, "bj-1", 10, Entries(1)...)
+	for _, raw := range []string{"jobs:n:abc", "other:n:1", "jobs:x:1", "jobs:n:", "jobs:n:1:2", "jobs:o:x"} {
+		tok := base64.RawURLEncoding.EncodeToString([]byte(raw))
+		if _, err := s.ListJobs(context.Background(), syncjob.JobQuery{PageToken: tok}); !errors.Is(err, syncjob.ErrBadPageToken) {
+			t.Errorf("token %q: %v", raw, err)
+		}
+	}
+	// A token past the last job is a valid one: an empty page.
+	page, err := s.ListJobs(context.Background(), syncjob.JobQuery{PageToken: base64.RawURLEncoding.EncodeToString([]byte("jobs:n:-5"))})
+	if err != nil || len(page.Jobs) != 0 || page.NextPageToken != "" {
+		t.Errorf("page after the last job: %+v, %v", page, err)
+	}
+}
+
+// testTimesKeepNanoseconds: the store gives back the instants it was
+// given, to the nanosecond.
+func testTimesKeepNanoseconds(t *testing.T, s syncjob.Store) {
+	ctx := context.Background()
+	created := T0.Add(123456789 * time.Nanosecond)
+	if _, err := s.CreateImport(ctx, syncjob.JobSpec{ID: "bj-1", SupplierID: Supplier, ChunkSize: 1, Created: created}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddImportEntries(ctx, "bj-1", Entries(1)); err != nil {
+		t.Fatal(err)
+	}
+	committed := created.Add(time.Nanosecond)
+	j, err := s.CommitImport(ctx, "bj-1", syncjob.ImportCounts{Received: 1}, committed)
+	if err != nil || !j.Created.Equal(created) || !j.Updated.Equal(committed) {
+		t.Fatalf("committed %+v, %v; want created %v, updated %v", j, err, created, committed)
+	}
+	failed := committed.Add(time.Nanosecond)
+	if _, err := s.BeginChunk(ctx, "bj-1", 0, failed); err != nil {
+		t.Fatal(err)
+	}
+	j, err = s.FinishChunk(ctx, "bj-1", 0, syncjob.ChunkResult{State: syncjob.ChunkFailed, Code: "400", Time: failed})
+	if err != nil || j.LastError == nil || !j.LastError.Time.Equal(failed) || !j.Updated.Equal(failed) {
+		t.Fatalf("after a failed chunk %+v, %v; want times %v", j, err, failed)
+	}
+	if j, err := s.Job(ctx, "bj-1"); err != nil || !j.Created.Equal(created) || j.Created.Location() != time.UTC {
+		t.Fatalf("read back %+v, %v; want created %v in UTC", j, err, created)
+	}
+}
+
+// testFinalErrors: a final error replaces a transient one and a final one
+// (the latest shows); a FAILED or CANCELLED job keeps its last error.
+func testFinalErrors(t *testing.T, s syncjob.Store) {
+	ctx := context.Background()
+	Import(t, s, "bj-1", 1, Entries(3)...)
+	update := func(u syncjob.JobUpdate) syncjob.Job {
+		t.Helper()
+		u.Time = T0
+		j, err := s.UpdateJob(ctx, "bj-1", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	j := update(syncjob.JobUpdate{Error: &syncjob.JobError{Chunk: 0, Code: "15", Time: T0}})
+	if j.LastError == nil || j.LastError.Final || j.LastError.Code != "15" {
+		t.Fatalf("transient error: %+v", j.LastError)
+	}
+	j = update(syncjob.JobUpdate{Error: &syncjob.JobError{Chunk: 1, Code: "400", Final: true, Time: T0}})
+	if j.LastError == nil || !j.LastError.Final || j.LastError.Code != "400" || j.LastError.Chunk != 1 {
+		t.Fatalf("a final error after a transient one: %+v", j.LastError)
+	}
+	j = update(syncjob.JobUpdate{Error: &syncjob.JobError{Chunk: 2, Code: "409", Final: true, Time: T0}})
+	if j.LastError == nil || j.LastError.Code != "409" || j.LastError.Chunk != 2 {
+		t.Fatalf("a final error after a final one: %+v", j.LastError)
+	}
+	for _, st := range []syncjob.State{syncjob.StateFailed, syncjob.StateCancelled} {
+		if j = update(syncjob.JobUpdate{State: st}); j.State != st || j.LastError == nil || j.LastError.Code != "409" {
+			t.Fatalf("%s: %+v %+v", st, j, j.LastError)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 
 // stage creates an import of n entries, adding them in batches of 4096 as
 // internal/blacklist/syncjob does, and returns the first error.
-func stage(ctx context.Context, s *SQLite, id string, n int) error {
+func stage(ctx context.Context, s *Store, id string, n int) error {
 	if _, err := s.CreateImport(ctx, syncjob.JobSpec{ID: id, SupplierID: "10000000001", OperateType: 1, ServiceType: 1, AbilityType: 1, ChunkSize: 100, Created: t0}); err != nil {
 		return err
 	}

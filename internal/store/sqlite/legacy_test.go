@@ -1,31 +1,72 @@
-package store
+package sqlite
 
-// Migration is one step of the schema's history: the SQL that takes a
-// database from version N-1 to version N, where N is its place in
-// migrations (1-based).
-type Migration struct {
-	// Name says what the step does, for logs and errors.
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	_ "modernc.org/sqlite"
+)
+
+// What servicecenterd did before goose, frozen as it was at main@de4cb8e
+// (internal/store/migrations.go and migrate in sqlite.go): an ordered
+// list of migrations, the schema version in PRAGMA user_version. The
+// bridge tests build old-format files with it, the way every released
+// servicecenterd wrote them. Never change it.
+
+// legacyMigration is one step of the schema's history before goose.
+type legacyMigration struct {
 	Name string
-	// SQL is one or more statements, run in one transaction.
-	SQL string
+	SQL  string
 }
 
-// migrations is the schema's whole history, oldest first; the schema
-// version of a database is how many of them it has had.
-//
-// To change the schema (for example to add a column to audit_events):
-//
-//  1. Append a Migration at the end. Never edit, reorder or remove one
-//     that has been released: databases out there have already run it.
-//  2. Write plain SQLite DDL/DML; it runs in one transaction with the
-//     version bump, so it must not contain BEGIN/COMMIT or VACUUM.
-//     Prefix new tables with their concern (blacklist_*, audit_*).
-//  3. Add a case to TestMigrateFromEveryVersion's expectations if the
-//     step transforms existing rows, and run go test ./internal/store.
-//
-// Open applies the missing steps at start, in order.
-func migrations() []Migration {
-	return []Migration{
+// legacyFile writes a store file at user_version version the way
+// servicecenterd did before goose, runs extra on it, and returns its path
+// (in dir, with the store's file name).
+func legacyFile(t *testing.T, dir string, version int, extra ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(dir, FileName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	all := legacyMigrations()
+	for v := 1; v <= version; v++ {
+		err := inTx(ctx, db, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, all[v-1].SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(v))
+			return err
+		})
+		if err != nil {
+			t.Fatalf("legacy migration to %d (%s): %v", v, all[v-1].Name, err)
+		}
+	}
+	for _, q := range extra {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func legacyMigrations() []legacyMigration {
+	return []legacyMigration{
 		{
 			Name: "blacklist sync jobs",
 			SQL: `

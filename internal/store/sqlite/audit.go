@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type auditTarget struct {
 // crash of the process as soon as Record returns, and a crash of the
 // machine once the WAL is next synced (at the next durable commit or
 // checkpoint).
-func (s *SQLite) Record(ctx context.Context, e audit.Event) error {
+func (s *Store) Record(ctx context.Context, e audit.Event) error {
 	targets := make([]auditTarget, len(e.Targets))
 	for i, t := range e.Targets {
 		targets[i] = auditTarget(t)
@@ -33,7 +33,7 @@ func (s *SQLite) Record(ctx context.Context, e audit.Event) error {
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
-	err = s.audit.write(ctx, auditRow{
+	err = s.audit.Write(ctx, auditRow{
 		timeNS: e.Time.UnixNano(), client: e.Client, rpc: e.RPC, targets: string(raw),
 		outcome: int64(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID,
 	})
@@ -45,7 +45,7 @@ func (s *SQLite) Record(ctx context.Context, e audit.Event) error {
 
 // List implements audit.Lister: the filters of audit.Query.Match, id <
 // q.BeforeID, newest (highest id) first, at most q.Limit events.
-func (s *SQLite) List(ctx context.Context, q audit.Query) ([]audit.Event, error) {
+func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) {
 	var (
 		where []string
 		args  []any
@@ -126,7 +126,7 @@ func (s *SQLite) List(ctx context.Context, q audit.Query) ([]audit.Event, error)
 
 // Prune implements audit.Pruner: one transaction deleting up to limit
 // events older than before, oldest first (through the time index).
-func (s *SQLite) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
 		(SELECT id FROM audit_events WHERE time_ns < ? ORDER BY time_ns LIMIT ?)`, before.UnixNano(), limit)
 	if err != nil {

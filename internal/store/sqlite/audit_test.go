@@ -1,65 +1,16 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
-	"github.com/servicecenterd/servicecenterd/internal/audit/audittest"
 )
-
-// TestAuditStore holds the SQLite audit trail to the cases every
-// audit.Store passes (the in-memory one included).
-func TestAuditStore(t *testing.T) {
-	audittest.TestStore(t, func(t *testing.T) audit.Store { return openTest(t) })
-}
-
-// TestAuditConcurrentRecords: events recorded at once share commits and
-// each is stored once, with its own id; a Record after Close fails.
-func TestAuditConcurrentRecords(t *testing.T) {
-	s := openTest(t)
-	const callers, each = 32, 20
-	errs := make(chan error, callers*each)
-	var wg sync.WaitGroup
-	for c := range callers {
-		wg.Go(func() {
-			for i := range each {
-				errs <- s.Record(context.Background(), audit.Event{Time: t0, Client: "c", RPC: "/s.S/M",
-					RequestID: fmt.Sprintf("%d-%d", c, i), Outcome: codes.OK})
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	events, err := s.List(context.Background(), audit.Query{Limit: callers * each * 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, requests := map[int64]bool{}, map[string]bool{}
-	for _, e := range events {
-		ids[e.ID], requests[e.RequestID] = true, true
-	}
-	if len(events) != callers*each || len(ids) != callers*each || len(requests) != callers*each {
-		t.Fatalf("%d events, %d ids, %d request ids; want %d each", len(events), len(ids), len(requests), callers*each)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Record(context.Background(), audit.Event{Time: t0}); err == nil {
-		t.Fatal("Record after Close succeeded")
-	}
-}
 
 // TestAuditQueriesUseIndexes: each filter of ListAuditEvents and the
 // prune read audit_events through an index, never by scanning the table.
@@ -87,7 +38,7 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 	}
 }
 
-func queryPlan(t *testing.T, s *SQLite, query string, args ...any) string {
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
 	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
@@ -108,7 +59,7 @@ func queryPlan(t *testing.T, s *SQLite, query string, args ...any) string {
 
 // fillAudit records n events one second apart, over 10 clients, 6 RPCs
 // and 3 outcomes, in transactions of 1000.
-func fillAudit(b testing.TB, s *SQLite, n int) {
+func fillAudit(b testing.TB, s *Store, n int) {
 	b.Helper()
 	ctx := context.Background()
 	for start := 0; start < n; start += 1000 {

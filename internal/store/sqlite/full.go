@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"syscall"
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
-	"modernc.org/sqlite"
+	modsqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -27,7 +27,7 @@ func markFull(err error) error {
 // index (the -shm file), which on a local filesystem only fails for want
 // of space.
 func isFull(err error) bool {
-	var se *sqlite.Error
+	var se *modsqlite.Error
 	if errors.As(err, &se) {
 		code := se.Code()
 		return code&0xff == sqlite3.SQLITE_FULL || code == sqlite3.SQLITE_IOERR_SHMSIZE

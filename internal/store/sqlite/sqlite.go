@@ -1,9 +1,23 @@
-package store
+// Package sqlite is servicecenterd's embedded store: the blacklist sync
+// jobs (syncjob.Store) and the audit trail (audit.Store) in one SQLite
+// file in the data directory, through a pure Go driver (modernc.org/sqlite,
+// no cgo). While an import is in progress its entries are staged in a file
+// of their own (staging.go). One process at a time uses a file: Open locks
+// its directory.
+//
+// # Schema migrations
+//
+// The schema is versioned with goose (migrations/*.sql, migrations.go);
+// Open applies the versions a file has not had yet, each in its own
+// transaction with its version record, so a crash leaves a file at a whole
+// version, and refuses a file whose version is newer than the binary
+// knows. Files written before goose (versioned by PRAGMA user_version) are
+// bridged at their first open (bridge.go).
+package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +28,9 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/store/groupcommit"
+	"github.com/servicecenterd/servicecenterd/internal/store/pagetoken"
+	"github.com/servicecenterd/servicecenterd/internal/store/schema"
 	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
 )
 
@@ -37,7 +54,7 @@ const FileName = "servicecenterd.db"
 //
 // A write that finds no space left fails with syncjob.ErrFull and changes
 // nothing; the store works again, without a restart, once space is freed.
-type SQLite struct {
+type Store struct {
 	w    *sql.DB
 	r    *sql.DB
 	path string
@@ -47,8 +64,10 @@ type SQLite struct {
 	stagingDir string
 	// maxPages caps every file of the store (WithMaxPages); 0 is no cap.
 	maxPages int
+	// migrated is what Open migrated.
+	migrated schema.Result
 	// audit commits audit events in groups.
-	audit *auditWriter
+	audit *groupcommit.Writer[auditRow]
 
 	mu sync.Mutex
 	// imports are the imports in progress, by job id; nil once closed.
@@ -56,20 +75,19 @@ type SQLite struct {
 }
 
 var (
-	_ Store         = (*SQLite)(nil)
-	_ syncjob.Store = (*SQLite)(nil)
-	_ audit.Store   = (*SQLite)(nil)
+	_ syncjob.TxStore[*sql.Tx] = (*Store)(nil)
+	_ audit.Store              = (*Store)(nil)
 )
 
 // Option changes how Open opens the store.
-type Option func(*SQLite)
+type Option func(*Store)
 
 // WithMaxPages caps the database and each import's staging file at n
 // pages of 4 KiB (SQLite's max_page_count): a write beyond the cap fails
 // with syncjob.ErrFull, as on a full disk. It lets tests fill the store without
 // filling a filesystem.
 func WithMaxPages(n int) Option {
-	return func(s *SQLite) { s.maxPages = n }
+	return func(s *Store) { s.maxPages = n }
 }
 
 func maxPagesPragma(n int) string {
@@ -89,17 +107,17 @@ const walSizeLimit = 64 << 20
 // must exist; imports in progress are staged in path+"-imports" (created,
 // mode 0700). One process at a time may have it open: Open locks the
 // directory (and path+".lock") and fails when another process holds it.
-func Open(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
-	return openVersion(ctx, path, len(migrations()), opts...)
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	return openVersion(ctx, path, 0, opts...)
 }
 
-// openVersion opens the store and migrates it to version (tests open old
-// versions).
-func openVersion(ctx context.Context, path string, version int, opts ...Option) (_ *SQLite, err error) {
+// openVersion opens the store and migrates it to version, 0 for the
+// latest (tests open old versions).
+func openVersion(ctx context.Context, path string, version int64, opts ...Option) (_ *Store, err error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store file %q: want a path without ? or #", path)
 	}
-	s := &SQLite{path: path, stagingDir: StagingDir(path), imports: map[string]*staged{}}
+	s := &Store{path: path, stagingDir: StagingDir(path), imports: map[string]*staged{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -126,7 +144,7 @@ func openVersion(ctx context.Context, path string, version int, opts ...Option) 
 	}
 	s.w.SetMaxOpenConns(1)
 	s.w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, s.w, version); err != nil {
+	if s.migrated, err = migrate(ctx, s.w, version); err != nil {
 		return nil, markFull(fmt.Errorf("store %s: %w", path, err))
 	}
 	if s.r, err = sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+common); err != nil {
@@ -140,48 +158,36 @@ func openVersion(ctx context.Context, path string, version int, opts ...Option) 
 	return s, nil
 }
 
-// migrate runs the migrations the database has not had, up to version.
-func migrate(ctx context.Context, db *sql.DB, version int) error {
-	all := migrations()
-	var have int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	if have > len(all) {
-		return fmt.Errorf("schema version %d is newer than this servicecenterd knows (%d): use a newer servicecenterd", have, len(all))
-	}
-	for v := have + 1; v <= version; v++ {
-		m := all[v-1]
-		err := inTx(ctx, db, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(v))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate to schema version %d (%s): %w", v, m.Name, err)
-		}
+// SchemaVersion is the database's schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+	return schema.Version(ctx, s.r)
+}
+
+// Migrated says what Open found and migrated.
+func (s *Store) Migrated() schema.Result { return s.migrated }
+
+// DB is the store's write connection pool, of one connection: every write
+// to the file goes through it, so that SQLite never sees two writers. It
+// is for the job engine (River, with riversqlite), whose tables live in
+// the same file and whose transactions must be the store's (see
+// CommitImportTx).
+func (s *Store) DB() *sql.DB { return s.w }
+
+// Ping checks that the file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("store %s: %w", s.path, err)
 	}
 	return nil
 }
 
-// SchemaVersion is the database's schema version.
-func (s *SQLite) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
-	}
-	return v, nil
-}
-
 // Path is the file's path.
-func (s *SQLite) Path() string { return s.path }
+func (s *Store) Path() string { return s.path }
 
 // Close drops the imports in progress and closes the database.
-func (s *SQLite) Close() error {
+func (s *Store) Close() error {
 	if s.audit != nil {
-		s.audit.close()
+		s.audit.Close()
 	}
 	errs := []error{s.dropImports()}
 	for _, db := range []*sql.DB{s.r, s.w} {
@@ -209,7 +215,7 @@ func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 }
 
 // withConn runs fn on the write connection.
-func (s *SQLite) withConn(ctx context.Context, fn func(*sql.Conn) error) error {
+func (s *Store) withConn(ctx context.Context, fn func(*sql.Conn) error) error {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return err
@@ -221,7 +227,7 @@ func (s *SQLite) withConn(ctx context.Context, fn func(*sql.Conn) error) error {
 // durableTx runs fn in a transaction on the write connection with
 // synchronous=FULL: when it returns nil, the commit (and every earlier
 // one) is on disk.
-func (s *SQLite) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) durableTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.withConn(ctx, func(conn *sql.Conn) error { return durableConnTx(ctx, conn, fn) })
 }
 
@@ -318,7 +324,7 @@ func lookup(ctx context.Context, q querier, id string) (jobRef, error) {
 }
 
 // Job implements syncjob.Store.
-func (s *SQLite) Job(ctx context.Context, id string) (syncjob.Job, error) {
+func (s *Store) Job(ctx context.Context, id string) (syncjob.Job, error) {
 	j, err := job(ctx, s.r, id)
 	if err == nil && j.State == syncjob.StateImporting {
 		err = syncjob.ErrJobNotFound
@@ -330,7 +336,7 @@ func (s *SQLite) Job(ctx context.Context, id string) (syncjob.Job, error) {
 }
 
 // ListJobs implements syncjob.Store.
-func (s *SQLite) ListJobs(ctx context.Context, q syncjob.JobQuery) (syncjob.JobPage, error) {
+func (s *Store) ListJobs(ctx context.Context, q syncjob.JobQuery) (syncjob.JobPage, error) {
 	size := q.PageSize
 	if size <= 0 {
 		size = syncjob.DefaultPageSize
@@ -360,14 +366,14 @@ func (s *SQLite) ListJobs(ctx context.Context, q syncjob.JobQuery) (syncjob.JobP
 		where = append(where, "supplier_id = ?")
 		args = append(args, q.SupplierID)
 	}
-	order, cmp, dir := "DESC", "<", "n"
+	order, cmp := "DESC", "<"
 	if q.OldestFirst {
-		order, cmp, dir = "ASC", ">", "o"
+		order, cmp = "ASC", ">"
 	}
 	if q.PageToken != "" {
-		after, err := parsePageToken(q.PageToken, dir)
-		if err != nil {
-			return syncjob.JobPage{}, err
+		after, ok := pagetoken.Parse(q.PageToken, "jobs", q.OldestFirst)
+		if !ok {
+			return syncjob.JobPage{}, syncjob.ErrBadPageToken
 		}
 		where = append(where, "key "+cmp+" ?")
 		args = append(args, after)
@@ -385,7 +391,7 @@ func (s *SQLite) ListJobs(ctx context.Context, q syncjob.JobQuery) (syncjob.JobP
 	)
 	for rows.Next() {
 		if len(page.Jobs) == size {
-			page.NextPageToken = pageToken(dir, lastKey)
+			page.NextPageToken = pagetoken.Make("jobs", q.OldestFirst, lastKey)
 			break
 		}
 		var key int64
@@ -412,28 +418,8 @@ func (k keyScanner) Scan(dest ...any) error {
 	return k.rows.Scan(append([]any{k.key}, dest...)...)
 }
 
-func pageToken(dir string, key int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("jobs:" + dir + ":" + strconv.FormatInt(key, 10)))
-}
-
-func parsePageToken(tok, dir string) (int64, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return 0, syncjob.ErrBadPageToken
-	}
-	rest, ok := strings.CutPrefix(string(raw), "jobs:"+dir+":")
-	if !ok {
-		return 0, syncjob.ErrBadPageToken
-	}
-	key, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil {
-		return 0, syncjob.ErrBadPageToken
-	}
-	return key, nil
-}
-
 // CountJobs implements syncjob.Store.
-func (s *SQLite) CountJobs(ctx context.Context) (map[syncjob.State]int64, error) {
+func (s *Store) CountJobs(ctx context.Context) (map[syncjob.State]int64, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT state, COUNT(*) FROM blacklist_jobs WHERE state != ? GROUP BY state", syncjob.StateImporting)
 	if err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
@@ -460,7 +446,12 @@ func (s *SQLite) CountJobs(ctx context.Context) (map[syncjob.State]int64, error)
 const clearError = "err_chunk = -1, err_code = '', err_sub_code = '', err_message = '', err_final = 0, err_ns = 0, err_top_request_id = ''"
 
 // UpdateJob implements syncjob.Store.
-func (s *SQLite) UpdateJob(ctx context.Context, id string, u syncjob.JobUpdate) (syncjob.Job, error) {
+func (s *Store) UpdateJob(ctx context.Context, id string, u syncjob.JobUpdate) (syncjob.Job, error) {
+	return s.UpdateJobWith(ctx, id, u, nil)
+}
+
+// UpdateJobWith implements syncjob.TxStore.
+func (s *Store) UpdateJobWith(ctx context.Context, id string, u syncjob.JobUpdate, also syncjob.TxFunc[*sql.Tx]) (syncjob.Job, error) {
 	var out syncjob.Job
 	conflict := false
 	run := func(fn func(*sql.Tx) error) error { return inTx(ctx, s.w, fn) }
@@ -510,8 +501,10 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u syncjob.JobUpdate) 
 		if _, err := tx.ExecContext(ctx, "UPDATE blacklist_jobs SET "+strings.Join(set, ", ")+" WHERE key = ?", args...); err != nil {
 			return err
 		}
-		out, err = job(ctx, tx, id)
-		return err
+		if out, err = job(ctx, tx, id); err != nil {
+			return err
+		}
+		return runAlso(ctx, also, tx, out)
 	})
 	if err != nil {
 		return syncjob.Job{}, markFull(fmt.Errorf("update job %s: %w", id, err))
@@ -520,6 +513,14 @@ func (s *SQLite) UpdateJob(ctx context.Context, id string, u syncjob.JobUpdate) 
 		return out, fmt.Errorf("update job %s (%s): %w", id, out.State, syncjob.ErrStateConflict)
 	}
 	return out, nil
+}
+
+// runAlso runs the caller's work of a TxStore method, if any.
+func runAlso(ctx context.Context, also syncjob.TxFunc[*sql.Tx], tx *sql.Tx, j syncjob.Job) error {
+	if also == nil {
+		return nil
+	}
+	return also(ctx, tx, j)
 }
 
 func containsState(states []syncjob.State, s syncjob.State) bool {
@@ -532,7 +533,7 @@ func containsState(states []syncjob.State, s syncjob.State) bool {
 }
 
 // ChunkEntries implements syncjob.Store.
-func (s *SQLite) ChunkEntries(ctx context.Context, jobID string, n int64, dst []syncjob.Entry) ([]syncjob.Entry, error) {
+func (s *Store) ChunkEntries(ctx context.Context, jobID string, n int64, dst []syncjob.Entry) ([]syncjob.Entry, error) {
 	ref, err := lookup(ctx, s.r, jobID)
 	if err != nil {
 		return dst, fmt.Errorf("chunk %d of job %s: %w", n, jobID, err)
@@ -565,7 +566,7 @@ func (s *SQLite) ChunkEntries(ctx context.Context, jobID string, n int64, dst []
 }
 
 // BeginChunk implements syncjob.Store.
-func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time.Time) (syncjob.ChunkState, error) {
+func (s *Store) BeginChunk(ctx context.Context, jobID string, n int64, now time.Time) (syncjob.ChunkState, error) {
 	var prev syncjob.ChunkState
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		ref, err := lookup(ctx, tx, jobID)
@@ -598,7 +599,12 @@ func (s *SQLite) BeginChunk(ctx context.Context, jobID string, n int64, now time
 }
 
 // FinishChunk implements syncjob.Store.
-func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r syncjob.ChunkResult) (syncjob.Job, error) {
+func (s *Store) FinishChunk(ctx context.Context, jobID string, n int64, r syncjob.ChunkResult) (syncjob.Job, error) {
+	return s.FinishChunkWith(ctx, jobID, n, r, nil)
+}
+
+// FinishChunkWith implements syncjob.TxStore.
+func (s *Store) FinishChunkWith(ctx context.Context, jobID string, n int64, r syncjob.ChunkResult, also syncjob.TxFunc[*sql.Tx]) (syncjob.Job, error) {
 	if r.State != syncjob.ChunkAcknowledged && r.State != syncjob.ChunkFailed {
 		return syncjob.Job{}, fmt.Errorf("finish chunk %d of job %s: state %d is not an outcome", n, jobID, r.State)
 	}
@@ -644,8 +650,10 @@ func (s *SQLite) FinishChunk(ctx context.Context, jobID string, n int64, r syncj
 				return err
 			}
 		}
-		out, err = job(ctx, tx, jobID)
-		return err
+		if out, err = job(ctx, tx, jobID); err != nil {
+			return err
+		}
+		return runAlso(ctx, also, tx, out)
 	})
 	if err != nil {
 		return syncjob.Job{}, markFull(fmt.Errorf("finish chunk %d of job %s: %w", n, jobID, err))

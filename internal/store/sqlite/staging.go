@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -58,12 +58,12 @@ type staged struct {
 func StagingDir(path string) string { return path + stagingDirSuffix }
 
 // stagingPath is the staging file of job id.
-func (s *SQLite) stagingPath(id string) string {
+func (s *Store) stagingPath(id string) string {
 	return filepath.Join(s.stagingDir, id+stagingExt)
 }
 
 // CreateImport implements syncjob.Store: it creates the import's staging file.
-func (s *SQLite) CreateImport(ctx context.Context, spec syncjob.JobSpec) (syncjob.Job, error) {
+func (s *Store) CreateImport(ctx context.Context, spec syncjob.JobSpec) (syncjob.Job, error) {
 	if !validJobID.MatchString(spec.ID) || spec.ChunkSize <= 0 {
 		return syncjob.Job{}, errors.New("create import: a job id of 1 to 64 letters, digits, '.', '_' or '-' and a chunk size are required")
 	}
@@ -140,7 +140,7 @@ func (st *staged) drop() error {
 // open returns the import of jobID, locked; the caller unlocks it. When
 // there is none it returns syncjob.ErrStateConflict if the job is committed,
 // syncjob.ErrJobNotFound otherwise.
-func (s *SQLite) open(ctx context.Context, jobID string) (*staged, error) {
+func (s *Store) open(ctx context.Context, jobID string) (*staged, error) {
 	s.mu.Lock()
 	st := s.imports[jobID]
 	s.mu.Unlock()
@@ -158,7 +158,7 @@ func (s *SQLite) open(ctx context.Context, jobID string) (*staged, error) {
 }
 
 // forget removes jobID from the imports in progress.
-func (s *SQLite) forget(jobID string) {
+func (s *Store) forget(jobID string) {
 	s.mu.Lock()
 	delete(s.imports, jobID)
 	s.mu.Unlock()
@@ -174,7 +174,7 @@ var insertStagedMany = "INSERT INTO entries (pos, mobile, reasons) VALUES " +
 	strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", insertRows), ", ")
 
 // AddImportEntries implements syncjob.Store.
-func (s *SQLite) AddImportEntries(ctx context.Context, jobID string, entries []syncjob.Entry) error {
+func (s *Store) AddImportEntries(ctx context.Context, jobID string, entries []syncjob.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -254,7 +254,13 @@ func mobileNumber(s string) (int64, error) {
 // numbered entries; then it deletes the staging file. When the commit
 // fails (the disk is full, say) nothing is written and the import stays
 // staged: DeleteImport drops it.
-func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts syncjob.ImportCounts, now time.Time) (syncjob.Job, error) {
+func (s *Store) CommitImport(ctx context.Context, jobID string, counts syncjob.ImportCounts, now time.Time) (syncjob.Job, error) {
+	return s.CommitImportWith(ctx, jobID, counts, now, nil)
+}
+
+// CommitImportWith implements syncjob.TxStore: CommitImport, with also in
+// its transaction.
+func (s *Store) CommitImportWith(ctx context.Context, jobID string, counts syncjob.ImportCounts, now time.Time, also syncjob.TxFunc[*sql.Tx]) (syncjob.Job, error) {
 	st, err := s.open(ctx, jobID)
 	if err != nil {
 		return syncjob.Job{}, fmt.Errorf("commit import %s: %w", jobID, err)
@@ -307,8 +313,10 @@ func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts syncjob.
 				st.count-total, total, chunks, key); err != nil {
 				return fmt.Errorf("count entries: %w", err)
 			}
-			out, err = job(ctx, tx, jobID)
-			return err
+			if out, err = job(ctx, tx, jobID); err != nil {
+				return err
+			}
+			return runAlso(ctx, also, tx, out)
 		})
 	})
 	if err != nil {
@@ -321,7 +329,7 @@ func (s *SQLite) CommitImport(ctx context.Context, jobID string, counts syncjob.
 
 // DeleteImport implements syncjob.Store: it deletes the import's staging file,
 // which works on a full disk.
-func (s *SQLite) DeleteImport(ctx context.Context, jobID string) error {
+func (s *Store) DeleteImport(ctx context.Context, jobID string) error {
 	st, err := s.open(ctx, jobID)
 	if err != nil {
 		return fmt.Errorf("delete import %s: %w", jobID, err)
@@ -336,7 +344,7 @@ func (s *SQLite) DeleteImport(ctx context.Context, jobID string) error {
 
 // DeleteStaleImports implements syncjob.Store: it deletes the staging files that
 // no import in progress owns (a crash left them).
-func (s *SQLite) DeleteStaleImports(ctx context.Context) (int, error) {
+func (s *Store) DeleteStaleImports(ctx context.Context) (int, error) {
 	names, err := os.ReadDir(s.stagingDir)
 	if err != nil {
 		return 0, fmt.Errorf("delete stale imports: %w", err)
@@ -369,7 +377,7 @@ func (s *SQLite) DeleteStaleImports(ctx context.Context) (int, error) {
 }
 
 // dropImports drops every import in progress (at Close).
-func (s *SQLite) dropImports() error {
+func (s *Store) dropImports() error {
 	s.mu.Lock()
 	imports := s.imports
 	s.imports = nil

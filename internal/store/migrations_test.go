@@ -1,0 +1,38 @@
+package store_test
+
+import (
+	"io/fs"
+	"slices"
+	"testing"
+
+	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
+	"github.com/servicecenterd/servicecenterd/internal/store/schema"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
+)
+
+// TestMigrationsAlign: both backends have the same versions under the
+// same names, so that a version means the same schema on both databases,
+// and one cannot get a change the other lacks.
+func TestMigrationsAlign(t *testing.T) {
+	pg, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(m schema.Migrations) []string {
+		t.Helper()
+		files, err := fs.Glob(m.Files, "*.sql")
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s migrations: %v, %v", m.Dialect, files, err)
+		}
+		return files
+	}
+	lite, post := names(sqlite.Migrations()), names(pg)
+	if !slices.Equal(lite, post) {
+		t.Fatalf("SQLite migrations %v, PostgreSQL %v: want the same", lite, post)
+	}
+	a, errA := sqlite.Migrations().Latest()
+	b, errB := pg.Latest()
+	if errA != nil || errB != nil || a != b || a != int64(len(lite)) {
+		t.Fatalf("latest versions %d (%v) and %d (%v) of %d files: want one version per file, the same on both", a, errA, b, errB, len(lite))
+	}
+}
