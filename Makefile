@@ -48,8 +48,16 @@ lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf l
 	@$(MAKE) --no-print-directory breaking
 
 .PHONY: generate
-generate: third-party-protos ## Generate Go, gRPC, gateway and OpenAPI code from proto/ into gen/.
+generate: third-party-protos ## Generate Go, gRPC, gateway, OpenAPI code and the proto bundle from proto/ into gen/.
 	$(BUF) generate
+	$(GO) run ./cmd/contractgen -proto proto -third-party $(THIRD_PARTY) -out gen
+
+.PHONY: protos
+protos: ## Write the proto bundle for other languages: dist/protos/ (every .proto a client needs) and dist/descriptor.binpb.
+	@rm -rf dist/protos && mkdir -p dist
+	tar -xf gen/bundle/protos.tar -C dist
+	cp gen/bundle/descriptor.binpb dist/descriptor.binpb
+	@echo "protoc -I dist/protos ... or --descriptor_set_in=dist/descriptor.binpb (see docs/clients.md)"
 
 .PHONY: check-generated
 check-generated: generate ## Fail when gen/ is not exactly what `make generate` writes.
