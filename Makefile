@@ -36,6 +36,30 @@ tools: ## Install the pinned grpcurl into bin/ (for the README's examples).
 test: vet ## Run go vet and every test with the race detector.
 	$(GO) test -race -count=1 $(PKGS)
 
+# The client examples (examples/, docs/clients.md) run against a live
+# server in `make test-clients`. They need Node (npm ci from the committed
+# package-lock.json) and Debian's protoc, gRPC Python plugin and python3
+# gRPC (`make client-deps` installs them with apt-get).
+APT_CLIENT_PACKAGES := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
+PROTOC_FILES = $$(cd dist/protos && find . -name '*.proto' | sed 's|^./||' | LC_ALL=C sort)
+
+.PHONY: client-deps
+client-deps: ## Install what the client examples need: Debian's protoc, gRPC plugins and python3-grpcio (apt-get), and examples/node's npm packages (npm ci).
+	@missing=""; for p in $(APT_CLIENT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	cd examples/node && npm ci --no-audit --no-fund
+
+.PHONY: examples
+examples: protos ## Generate the example clients' code from the proto bundle and the OpenAPI 3 document (after make client-deps).
+	rm -rf examples/python/gen && mkdir -p examples/python/gen
+	protoc -I dist/protos --python_out=examples/python/gen --grpc_python_out=examples/python/gen \
+		--plugin=protoc-gen-grpc_python=$$(command -v grpc_python_plugin) $(PROTOC_FILES)
+	cd examples/node && npm run --silent generate
+
+.PHONY: test-clients
+test-clients: client-deps examples ## Run the Node, Python, OpenAPI-TypeScript and reflection clients against a live server on loopback (about 1 min).
+	$(GO) test -tags clients -count=1 -timeout 5m ./internal/e2e/clients
+
 .PHONY: vet
 vet: ## Run go vet.
 	$(GO) vet $(PKGS)

@@ -72,3 +72,21 @@ func TestFromV2Refuses(t *testing.T) {
 		}
 	}
 }
+
+// TestStructFieldsTakeAnyObject: ext_json (a google.protobuf.Struct) takes
+// any JSON object; an empty message body stays an object without
+// properties.
+func TestStructFieldsTakeAnyObject(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(servicecenterd.OpenAPIv3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := doc.Components.Schemas["WorkcardServiceAssignWorkerBody"].Value.Properties["ext_json"].Value
+	if ext.AdditionalProperties.Has == nil || !*ext.AdditionalProperties.Has {
+		t.Errorf("ext_json additionalProperties = %+v, want true", ext.AdditionalProperties)
+	}
+	cancel := doc.Components.Schemas["LogisticsServiceCancelBlacklistSyncJobBody"].Value
+	if cancel.AdditionalProperties.Has != nil {
+		t.Errorf("the empty cancel body got additionalProperties %v", *cancel.AdditionalProperties.Has)
+	}
+}
