@@ -75,7 +75,7 @@ func (s ListenSettings) Validate() error {
 // EmulatorSettings are the embedded emulator's, which stands in for TOP
 // when no --top-url is given.
 type EmulatorSettings struct {
-	Addr string `flag:"emulator-addr" default:"127.0.0.1:0" help:"Listen address of the embedded emulator (only without --top-url): loopback only, always (its admin API has no authentication); port 0 picks a free one."`
+	Addr string `flag:"emulator-addr" default:"127.0.0.1:8800" help:"Listen address of the embedded emulator (only without --top-url), printed at start: loopback only, always (its admin API has no authentication). The default is also the one of servicecenterd emulator, so the emulator examples work with either; port 0 picks a free one."`
 }
 
 // Validate checks the settings; embedded says whether the emulator will
