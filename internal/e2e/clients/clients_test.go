@@ -116,7 +116,11 @@ func need(t *testing.T, paths ...string) {
 // its output and what reached TOP: ext_json (a google.protobuf.Struct) must
 // arrive as the object the example sent, never as "{}".
 func TestExamples(t *testing.T) {
-	need(t, "node/node_modules", "node/gen", "node/rest/dist/client.js", "python/gen")
+	need(t, "node/node_modules", "node/gen", "node/rest/dist/client.js", "python/gen", "java/classes/Client.class", "java/classpath")
+	javaCP, err := os.ReadFile(filepath.Join(examples, "java", "classpath"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := startServer(t)
 	grpcAddr, httpURL := s.GRPCAddr(), "http://"+s.HTTPAddr()
 	emu := emulator{t: t, url: s.EmulatorURL()}
@@ -129,6 +133,8 @@ func TestExamples(t *testing.T) {
 		{"node-grpc-js", "node", []string{"node", "grpcjs.mjs", grpcAddr, "../../dist/protos"}},
 		{"typescript-rest", "node", []string{"node", "rest/dist/client.js", httpURL}},
 		{"python", "python", []string{"/usr/bin/python3", "client.py", grpcAddr}},
+		// classpath names examples/java/classes from the repository root.
+		{"java", "..", []string{"java", "-cp", strings.TrimSpace(string(javaCP)), "Client", grpcAddr}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			emu.do(http.MethodDelete, "/_emulator/calls")
