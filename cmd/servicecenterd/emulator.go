@@ -164,7 +164,7 @@ func printEmulatorBanner(w io.Writer, base string, o emulatorOptions) {
 	if o.StateFile != "" {
 		state = "SQLite file " + o.StateFile
 	}
-	seed := "demo data (see README.md)"
+	seed := "demo data (see docs/emulator.md)"
 	if o.SeedFile != "" {
 		seed = o.SeedFile
 	}
