@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -264,5 +265,28 @@ func TestParsePage(t *testing.T) {
 	}
 	if got := splitWords(`bin/grpcurl -d '{"a": "b c"}' "x\"y" z\ w`); !slices.Equal(got, []string{"bin/grpcurl", "-d", `{"a": "b c"}`, `x"y`, "z w"}) {
 		t.Errorf("splitWords %q", got)
+	}
+}
+
+// linkRe finds the relative links of a page: [text](target#anchor).
+var linkRe = regexp.MustCompile(`\]\(([^)#\s]+)(#[^)\s]*)?\)`)
+
+// TestLinks: every relative link of the pages (and of the generated
+// ones) names a file of the repository.
+func TestLinks(t *testing.T) {
+	for _, page := range append(slices.Clone(pages), "docs/configuration.md", "docs/performance.md") {
+		md, err := os.ReadFile(filepath.Join(root, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range linkRe.FindAllStringSubmatch(string(md), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(root, filepath.Dir(page), target)); err != nil {
+				t.Errorf("%s: link to %s: %v", page, target, err)
+			}
+		}
 	}
 }
