@@ -7,9 +7,9 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 2m
 BENCHCOUNT ?= 1
-# buf is pinned in buf.tools.mod, apart from go.mod so that buf's
-# dependencies stay out of the server's module graph (docs/contributing.md);
-# the protoc plugins are tool lines in go.mod.
+# buf is pinned in buf.tools.mod, apart from go.mod, so that buf's own
+# dependencies stay out of the server's module graph; the protoc plugins are
+# tool lines in go.mod.
 BUF     ?= $(GO) tool -modfile=buf.tools.mod buf
 # The git ref `make breaking` compares proto/ against; origin/$(BREAKING_AGAINST)
 # is used when there is no local branch of that name.
