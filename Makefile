@@ -21,21 +21,68 @@ THIRD_PARTY := third_party/proto
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# make run knobs: where the binary goes, the state directory (jobs and
+# audit trail; this clone's own, git-ignored) and more serve flags.
+RUN_BIN      ?= bin/servicecenterd
+RUN_DATA_DIR ?= data
+RUN_FLAGS    ?=
+
 .PHONY: run
-run: ## Run the server on 127.0.0.1:9090 (gRPC) and :8080 (REST) against the embedded TOP emulator.
-	$(GO) run ./cmd/servicecenterd serve
+run: ## Build bin/servicecenterd and serve on the embedded TOP emulator: gRPC 127.0.0.1:9090, REST 127.0.0.1:8080, emulator 127.0.0.1:8800, state in ./data. Holds the terminal; Ctrl-C stops it.
+	$(GO) build -o $(RUN_BIN) ./cmd/servicecenterd
+	@echo "servicecenterd: state in $(RUN_DATA_DIR)/ (make reset clears it); Ctrl-C stops the server"
+	@exec $(RUN_BIN) serve --data-dir $(RUN_DATA_DIR) $(RUN_FLAGS)
+
+.PHONY: reset
+reset: ## Delete make run's state (./data: sync jobs and audit trail); the emulator's state lives in memory and resets with the server.
+	rm -rf $(RUN_DATA_DIR)
 
 .PHONY: build
 build: ## Build bin/servicecenterd.
 	$(GO) build -o bin/servicecenterd ./cmd/servicecenterd
 
 .PHONY: tools
-tools: ## Install the pinned grpcurl into bin/ (for the README's examples).
+tools: ## Install the pinned grpcurl into bin/ for the gRPC examples (a first build takes a few minutes).
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
 .PHONY: test
 test: vet ## Run go vet and every test with the race detector.
 	$(GO) test -race -count=1 $(PKGS)
+
+# The client examples (examples/, docs/clients.md) run against a live
+# server in `make test-clients`. They need Node (npm ci from the committed
+# package-lock.json) and Debian's protoc, gRPC Python plugin and python3
+# gRPC (`make client-deps` installs them with apt-get).
+# The Java example uses Debian's JDK, protoc-gen-grpc-java and jars only.
+APT_CLIENT_PACKAGES := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf \
+	default-jdk-headless protobuf-compiler-grpc-java-plugin libprotobuf-java libgrpc-java libnetty-java libperfmark-java libguava-java
+PROTOC_FILES = $$(cd dist/protos && find . -name '*.proto' | sed 's|^./||' | LC_ALL=C sort)
+JAVA_JARS := protobuf grpc-api grpc-context grpc-core grpc-stub grpc-protobuf grpc-protobuf-lite grpc-netty guava \
+	error_prone_annotations geronimo-annotation-1.3-spec perfmark-api \
+	netty-common netty-buffer netty-codec netty-codec-http netty-codec-http2 netty-codec-socks netty-handler netty-handler-proxy netty-resolver netty-transport
+JAVA_CLASSPATH := $(subst $(eval) ,:,$(foreach j,$(JAVA_JARS),/usr/share/java/$(j).jar))
+
+.PHONY: client-deps
+client-deps: ## Install what the client examples need: Debian's protoc, gRPC plugins, python3-grpcio, JDK and Java jars (apt-get), and examples/node's npm packages (npm ci).
+	@missing=""; for p in $(APT_CLIENT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	cd examples/node && npm ci --no-audit --no-fund
+
+.PHONY: examples
+examples: protos ## Generate the example clients' code from the proto bundle and the OpenAPI 3 document (after make client-deps).
+	rm -rf examples/python/gen && mkdir -p examples/python/gen
+	protoc -I dist/protos --python_out=examples/python/gen --grpc_python_out=examples/python/gen \
+		--plugin=protoc-gen-grpc_python=$$(command -v grpc_python_plugin) $(PROTOC_FILES)
+	cd examples/node && npm run --silent generate
+	rm -rf examples/java/gen examples/java/classes && mkdir -p examples/java/gen examples/java/classes
+	protoc -I dist/protos --java_out=examples/java/gen --grpc-java_out=examples/java/gen \
+		--plugin=protoc-gen-grpc-java=$$(command -v grpc_java_plugin || command -v protoc-gen-grpc-java) $(PROTOC_FILES)
+	echo 'examples/java/classes:$(JAVA_CLASSPATH)' > examples/java/classpath
+	javac -nowarn -encoding UTF-8 -d examples/java/classes -cp '$(JAVA_CLASSPATH)' $$(find examples/java/gen -name '*.java') examples/java/Client.java
+
+.PHONY: test-clients
+test-clients: client-deps examples ## Run the Node, Python, Java, OpenAPI-TypeScript and reflection clients against a live server on loopback (about 2 min).
+	$(GO) test -tags clients -count=1 -timeout 5m ./internal/e2e/clients
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -49,8 +96,16 @@ lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf l
 	@$(MAKE) --no-print-directory breaking
 
 .PHONY: generate
-generate: third-party-protos ## Generate Go, gRPC, gateway and OpenAPI code from proto/ into gen/.
+generate: third-party-protos ## Generate Go, gRPC, gateway, OpenAPI code and the proto bundle from proto/ into gen/.
 	$(BUF) generate
+	$(GO) run ./cmd/contractgen -proto proto -third-party $(THIRD_PARTY) -out gen
+
+.PHONY: protos
+protos: ## Write the proto bundle for other languages: dist/protos/ (every .proto a client needs) and dist/descriptor.binpb.
+	@rm -rf dist/protos && mkdir -p dist
+	tar -xf gen/bundle/protos.tar -C dist
+	cp gen/bundle/descriptor.binpb dist/descriptor.binpb
+	@echo "protoc -I dist/protos ... or --descriptor_set_in=dist/descriptor.binpb (see docs/clients.md)"
 
 .PHONY: check-generated
 check-generated: generate ## Fail when gen/ is not exactly what `make generate` writes.
@@ -141,5 +196,6 @@ bench-blacklist: ## Import and sync 100k and 1M blacklist entries through a real
 	$(GO) test -tags blacklistbench ./internal/e2e/blacklist -run '^TestBenchBlacklist$$' -count=1 -v -timeout 60m
 
 .PHONY: emulator
-emulator: ## Run the TOP emulator alone on 127.0.0.1:8800 (demo data, in memory).
-	$(GO) run ./cmd/servicecenterd emulator
+emulator: ## Run the TOP emulator alone on 127.0.0.1:8800 (demo data, in memory); not beside make run, whose embedded emulator has that address.
+	$(GO) build -o $(RUN_BIN) ./cmd/servicecenterd
+	@exec $(RUN_BIN) emulator

@@ -111,7 +111,7 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 	if need("c") {
 		s.scdEmuGRPC = next()
 		httpAddr, pp := next(), next()
-		argv := scd(pp, "--grpc-addr", s.scdEmuGRPC, "--http-addr", httpAddr, "--top-sign-method", o.signMethod,
+		argv := scd(pp, "--grpc-addr", s.scdEmuGRPC, "--http-addr", httpAddr, "--emulator-addr", "127.0.0.1:0", "--top-sign-method", o.signMethod,
 			"--data-dir", filepath.Join(dir, "data-emulator"))
 		if s.scdEmulator, err = startChild(ctx, dir, "servicecenterd-emulator", argv, o.scdEnv,
 			[]string{s.scdEmuGRPC, httpAddr}); err != nil {

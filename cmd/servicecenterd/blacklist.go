@@ -189,12 +189,33 @@ func (c *cli) rpcError(addr string, err error) error {
 	return fmt.Errorf("%s (%s)", st.Message(), st.Code())
 }
 
+// importFileHelp ends `blacklist import -h`: the file formats and what
+// the reasons mean (TOP's values of reason).
+const importFileHelp = `
+Files: CSV with a header row naming mobile and, optionally, reason
+(examples/blacklist.csv), or NDJSON, one {"mobile": "...", "reason": [1, 3]}
+per line. A reason cell lists TOP's reason values, e.g. 1 or "1,3" (also
+1|3, or the names below):
+  1  BLACKLIST_REASON_MALICIOUS_ORDER      malicious orders (恶意下单)
+  2  BLACKLIST_REASON_MALICIOUS_COMPLAINT  malicious complaints (恶意投诉)
+  3  BLACKLIST_REASON_EXTORTION            extortion (恶意敲诈)
+  4  BLACKLIST_REASON_PERSONAL_ATTACK      personal attacks, e.g. abusing couriers (人身攻击类)
+  5  BLACKLIST_REASON_OTHER                other (其他)
+An entry without a reason is sent without one. Bad entries are rejected one
+by one with their line; the others are imported.
+`
+
 func (c *cli) importFile(ctx context.Context, args []string) error {
 	fs, cn := c.flags("import", "FILE --supplier-id ID ")
 	supplier := fs.String("supplier-id", "", "TOP supplier_id of the entries (required)")
 	del := fs.Bool("delete", false, "delete the entries from the blacklist (default: add or update them)")
 	formatName := fs.String("format", "", "csv or ndjson (default: from the file name: .csv, .ndjson/.jsonl/.json)")
 	noWait := fs.Bool("no-wait", false, "return once the job is stored, without following it")
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprint(c.stderr, importFileHelp)
+	}
 	pos, err := c.parse(fs, cn, args)
 	if err != nil {
 		return err
@@ -328,6 +349,16 @@ func (c *cli) printRejections(name string, rs []*scv1.BlacklistEntryRejection, t
 	}
 }
 
+// jobOver reports whether a job in state s has ended.
+func jobOver(s scv1.BlacklistSyncJobState) bool {
+	switch s {
+	case scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED, scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_FAILED,
+		scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
 // follow watches a job to its end and prints a summary; a job that ends
 // FAILED or CANCELLED is an error.
 func (c *cli) follow(ctx context.Context, client scv1.LogisticsServiceClient, addr, id string) error {
@@ -336,6 +367,7 @@ func (c *cli) follow(ctx context.Context, client scv1.LogisticsServiceClient, ad
 		return c.rpcError(addr, err)
 	}
 	bar := newProgress(c.stdout, c.tty, "syncing")
+	bar.holdFull = true
 	start := time.Now()
 	var j *scv1.BlacklistSyncJob
 	for {
@@ -352,8 +384,13 @@ func (c *cli) follow(ctx context.Context, client scv1.LogisticsServiceClient, ad
 		}
 		j = m.GetJob()
 		done := j.GetAcknowledgedCount() + j.GetFailedCount()
-		bar.update(done, j.GetTotalCount(), fmt.Sprintf("%d/%d acknowledged, %d failed, %s",
-			j.GetAcknowledgedCount(), j.GetTotalCount(), j.GetFailedCount(), stateName(j.GetState())))
+		text := fmt.Sprintf("%d/%d acknowledged, %d failed, %s",
+			j.GetAcknowledgedCount(), j.GetTotalCount(), j.GetFailedCount(), stateName(j.GetState()))
+		if jobOver(j.GetState()) {
+			bar.final(done, j.GetTotalCount(), text)
+		} else {
+			bar.update(done, j.GetTotalCount(), text)
+		}
 	}
 	bar.done()
 	if j == nil {

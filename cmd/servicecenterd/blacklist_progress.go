@@ -18,6 +18,10 @@ type progress struct {
 	last  time.Time
 	step  int64
 	drawn bool
+	// holdFull keeps a full count for final: a sync job whose last chunk
+	// is acknowledged is still running until it is marked SUCCEEDED, and
+	// a "100% ... running" line before that misleads.
+	holdFull bool
 }
 
 const barWidth = 30
@@ -26,8 +30,19 @@ func newProgress(w io.Writer, tty bool, label string) *progress {
 	return &progress{w: w, tty: tty, label: label, now: time.Now, step: -1}
 }
 
-// update shows done of total (total <= 0: unknown) and a text.
+// update shows done of total (total <= 0: unknown) and a text; with
+// holdFull, a full count is left for final.
 func (p *progress) update(done, total int64, text string) {
+	if p.holdFull && total > 0 && done >= total {
+		return
+	}
+	p.show(done, total, text)
+}
+
+// final shows the last state, whatever holdFull says.
+func (p *progress) final(done, total int64, text string) { p.show(done, total, text) }
+
+func (p *progress) show(done, total int64, text string) {
 	pct := int64(-1)
 	if total > 0 {
 		pct = min(100, done*100/total)

@@ -234,6 +234,18 @@ func TestProgressOnATerminal(t *testing.T) {
 	if lines := strings.Count(plain.String(), "\n"); lines != 11 {
 		t.Fatalf("%d plain lines, want 11 (0%%, 10%%, ... 100%%):\n%s", lines, plain.String())
 	}
+	// A sync bar holds a full count until the job is over: no "100% ...
+	// running" line before the one that says how it ended.
+	var sync bytes.Buffer
+	p = newProgress(&sync, false, "syncing")
+	p.holdFull = true
+	p.update(50, 100, "50/100 acknowledged, running")
+	p.update(100, 100, "100/100 acknowledged, running")
+	p.final(100, 100, "100/100 acknowledged, succeeded")
+	p.done()
+	if want := "syncing:  50%  50/100 acknowledged, running\nsyncing: 100%  100/100 acknowledged, succeeded\n"; sync.String() != want {
+		t.Fatalf("sync lines %q, want %q", sync.String(), want)
+	}
 	if isTerminal(io.Discard) {
 		t.Fatal("io.Discard is a terminal")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -14,6 +15,11 @@ import (
 const configUsage = `Usage:
   servicecenterd config check FILE [serve flags]   validate FILE and print the resolved settings
   servicecenterd config reference                  print the settings reference (docs/configuration.md)
+
+config check resolves the settings as serve --config FILE [serve flags]
+would (flag > SERVICECENTERD_* environment > FILE > default), prints each
+with its source (secrets [REDACTED]), reads the files they name and lists
+every problem. servicecenterd config check FILE -h lists the serve flags.
 `
 
 // runConfig is `servicecenterd config`: `config check FILE` validates a
@@ -25,6 +31,10 @@ func runConfig(args []string, getenv func(string) (string, bool), stdout, stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, configUsage)
 		return errors.New("config: want check or reference")
+	}
+	if len(args) > 1 && isHelp(args[1]) || isHelp(args[0]) || args[0] == "help" {
+		fmt.Fprint(stdout, configUsage)
+		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "check":
@@ -40,9 +50,6 @@ func runConfig(args []string, getenv func(string) (string, bool), stdout, stderr
 		}
 		_, err = io.WriteString(stdout, ref)
 		return err
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, configUsage)
-		return nil
 	}
 	fmt.Fprint(stderr, configUsage)
 	return fmt.Errorf("config: unknown command %q", args[0])
@@ -63,21 +70,28 @@ func checkConfig(file string, flags []string, getenv func(string) (string, bool)
 	if len(res.Args) > 0 {
 		return fmt.Errorf("unexpected arguments %q", res.Args)
 	}
+	// Validate fills the defaults that depend on the machine; show them
+	// as they will be used, not as the empty setting.
+	invalid := cfg.Validate()
+	filled := map[string]string{"data_dir": cfg.Store.DataDir}
 	fmt.Fprintf(stdout, "config file: %s\n\n", res.File)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SETTING\tVALUE\tSOURCE")
 	for _, v := range res.Values {
-		shown := v.Shown
+		shown, from := v.Shown, string(v.From)
+		if shown == "" && filled[v.Key] != "" {
+			shown, from = filled[v.Key], from+" (for this user)"
+		}
 		if shown == "" {
 			shown = `""`
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, shown, v.From)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Key, shown, from)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%s is invalid:\n%w", file, err)
+	if invalid != nil {
+		return fmt.Errorf("%s is invalid:\n%w", file, invalid)
 	}
 	fmt.Fprintf(stdout, "\n%s is valid.\n", file)
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,9 +81,20 @@ func TestCheck(t *testing.T) {
 		{
 			name:    "unknown key",
 			yaml:    "grpc_adr: x\n",
-			wantErr: []string{`unknown setting "grpc_adr"`},
+			wantErr: []string{`unknown setting "grpc_adr" (did you mean grpc_addr?)`},
+		},
+		{
+			name:    "every unknown key at once",
+			yaml:    "grpc_adr: x\nloglevel: debug\n",
+			wantErr: []string{`unknown settings "grpc_adr" (did you mean grpc_addr?), "loglevel" (did you mean log_level?)`},
+		},
+		{
+			name:    "the data directory as it will be used",
+			yaml:    "log_level: info\n",
+			wantOut: []string{"data_dir   ", "/xdg-data/servicecenterd  default (for this user)"},
 		},
 	}
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "xdg-data"))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			file := write("c.yaml", tt.yaml)
@@ -118,5 +130,40 @@ func TestRunUsage(t *testing.T) {
 	out.Reset()
 	if err := runConfig([]string{"reference"}, noEnv, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "# Configuration reference") {
 		t.Fatalf("reference: %v %q", err, out.String()[:min(40, out.Len())])
+	}
+}
+
+// TestHelpExitsZero: -h on any command prints its usage and exits 0, as
+// main's exitCode says; a mistake exits 1.
+func TestHelpExitsZero(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{[]string{"config", "check", "-h"}, 0, "config check FILE [serve flags]"},
+		{[]string{"config", "check", "--help"}, 0, "config check FILE [serve flags]"},
+		{[]string{"config", "-h"}, 0, "config reference"},
+		{[]string{"config", "reference", "-h"}, 0, "config reference"},
+		{[]string{"config", "check", "c.yaml", "-h"}, 0, "-grpc-addr"},
+		{[]string{"version", "-h"}, 0, "Usage: servicecenterd version"},
+		{[]string{"version", "extra"}, 1, "Usage: servicecenterd version"},
+		{[]string{"blacklist", "import", "-h"}, 0, "5  BLACKLIST_REASON_OTHER                other (其他)"},
+		{[]string{"emulator", "-h"}, 0, "-state-file"},
+		{[]string{"config", "check"}, 1, "config check FILE"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), tt.args, &out, &errOut)
+			if code := exitCode(err); code != tt.wantCode {
+				t.Fatalf("exit %d (%v), want %d", code, err, tt.wantCode)
+			}
+			if text := out.String() + errOut.String(); !strings.Contains(text, tt.wantOut) {
+				t.Fatalf("output lacks %q:\n%s", tt.wantOut, text)
+			}
+		})
+	}
+	if got := exitCode(errors.New("x")); got != 1 {
+		t.Errorf("exitCode(error) = %d", got)
 	}
 }

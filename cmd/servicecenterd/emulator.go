@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
@@ -96,6 +97,10 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", o.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: the address is in use, maybe by `servicecenterd serve` (or `make run`), whose embedded emulator "+
+			"has the same default address and answers the same /router/rest and admin API: use that one, or pass --addr (e.g. 127.0.0.1:8801): %w", o.Addr, err)
+	}
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
@@ -159,7 +164,7 @@ func printEmulatorBanner(w io.Writer, base string, o emulatorOptions) {
 	if o.StateFile != "" {
 		state = "SQLite file " + o.StateFile
 	}
-	seed := "demo data (see README.md)"
+	seed := "demo data (see docs/emulator.md)"
 	if o.SeedFile != "" {
 		seed = o.SeedFile
 	}

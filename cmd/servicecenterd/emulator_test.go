@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -248,5 +249,22 @@ func TestFlagsAreMirroredByEnv(t *testing.T) {
 	t.Setenv("SERVICECENTERD_EMULATOR_MAX_CALLS", "many")
 	if err := runEmulator(context.Background(), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "SERVICECENTERD_EMULATOR_MAX_CALLS") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestEmulatorAddrInUse: with its address taken (by serve's embedded
+// emulator, which has the same default, or anything else) the command
+// says so and what to do.
+func TestEmulatorAddrInUse(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	err = runEmulator(context.Background(), []string{"--addr", held.Addr().String()}, io.Discard, io.Discard)
+	for _, want := range []string{"in use", "servicecenterd serve", "embedded emulator", "--addr"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %q", err, want)
+		}
 	}
 }

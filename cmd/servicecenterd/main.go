@@ -31,14 +31,25 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp): // -h: usage already printed
-	default:
+	if code := exitCode(err); code != 0 {
 		fmt.Fprintln(os.Stderr, "servicecenterd:", err)
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
+
+// exitCode is the process's exit status after run returned err: 0 for
+// success and for -h (the usage is already printed), 1 otherwise.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 1
+}
+
+const versionUsage = `Usage: servicecenterd version
+
+Prints the build: module version, VCS revision and time, Go version.
+`
 
 const usage = `Usage: servicecenterd <command> [flags]
 
@@ -61,6 +72,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "version":
+		if len(args) > 1 {
+			if isHelp(args[1]) {
+				fmt.Fprint(stdout, versionUsage)
+				return flag.ErrHelp
+			}
+			fmt.Fprint(stderr, versionUsage)
+			return fmt.Errorf("version: unexpected arguments %q", args[1:])
+		}
 		fmt.Fprintln(stdout, buildinfo.Read())
 		return nil
 	case "emulator":

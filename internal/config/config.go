@@ -393,18 +393,41 @@ func usageLine(s Setting) string {
 
 // parseYAML reads a flat YAML mapping of setting keys to scalars (or, for
 // list settings, sequences of scalars); unknown keys are errors so that a
-// typo does not pass silently.
+// typo does not pass silently, all of them at once, each with the nearest
+// setting.
 func parseYAML(data []byte, settings []Setting) (map[string]string, error) {
 	var doc map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("not valid YAML: %w", err)
 	}
 	out := make(map[string]string, len(doc))
+	var unknown []string
+	for key := range doc {
+		if !slices.ContainsFunc(settings, func(s Setting) bool { return s.Key == key }) {
+			unknown = append(unknown, key)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		keys := make([]string, len(settings))
+		for i, s := range settings {
+			keys[i] = s.Key
+		}
+		msgs := make([]string, len(unknown))
+		for i, key := range unknown {
+			msgs[i] = fmt.Sprintf("%q", key)
+			if near := nearest(key, keys); near != "" {
+				msgs[i] += fmt.Sprintf(" (did you mean %s?)", near)
+			}
+		}
+		noun := "setting"
+		if len(unknown) > 1 {
+			noun = "settings"
+		}
+		return nil, fmt.Errorf("unknown %s %s", noun, strings.Join(msgs, ", "))
+	}
 	for key, node := range doc {
 		i := slices.IndexFunc(settings, func(s Setting) bool { return s.Key == key })
-		if i < 0 {
-			return nil, fmt.Errorf("unknown setting %q", key)
-		}
 		switch {
 		case node.Kind == yaml.ScalarNode:
 			out[key] = node.Value
@@ -422,6 +445,55 @@ func parseYAML(data []byte, settings []Setting) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// nearest is the key closest to an unknown one, for a "did you mean":
+// one at most 2 edits away (or a third of its length, for long keys), or
+// else one that ends or starts with it ("app_key" for "top_app_key") or
+// with all of it but its last letter ("retry" for "retries"); "" when none
+// is close.
+func nearest(key string, keys []string) string {
+	best, bestDist := "", max(2, len(key)/3)+1
+	for _, k := range keys {
+		d := editDistance(key, k)
+		if d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return best
+	}
+	bestDist = -1
+	for _, k := range keys {
+		related := len(key) >= 4 && (strings.HasSuffix(k, "_"+key) || strings.HasPrefix(k, key+"_")) ||
+			len(key) >= 5 && strings.HasPrefix(k, key[:len(key)-1])
+		if d := editDistance(key, k); related && (bestDist < 0 || d < bestDist) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes; keys are
+// ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func parseValue(s Setting, text string) (any, error) {

@@ -97,6 +97,7 @@ func TestPrecedence(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	files := map[string]string{
 		"typo.yaml":   "adr: x\n",
+		"typos.yaml":  "verbos: true\naddr: x\nzzz: 1\nretry: 2\n",
 		"bad.yaml":    "addr: [\n",
 		"nested.yaml": "addr:\n  a: 1\n",
 		"badint.yaml": "retries: many\n",
@@ -108,7 +109,9 @@ func TestLoadErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown key", nil, []string{"--config", "typo.yaml"}, `unknown setting "adr"`},
+		{"unknown key", nil, []string{"--config", "typo.yaml"}, `unknown setting "adr" (did you mean addr?)`},
+		{"every unknown key, sorted, with the nearest setting when there is one", nil, []string{"--config", "typos.yaml"},
+			`unknown settings "retry" (did you mean retries?), "verbos" (did you mean verbose?), "zzz"`},
 		{"bad yaml", nil, []string{"--config", "bad.yaml"}, "not valid YAML"},
 		{"nested", nil, []string{"--config", "nested.yaml"}, "want a single value"},
 		{"bad int in file", nil, []string{"--config", "badint.yaml"}, `retries: "many" is not a whole number`},
@@ -355,5 +358,22 @@ func TestSecretFile(t *testing.T) {
 				t.Fatalf("value %q, want %q", v, tt.want)
 			}
 		})
+	}
+}
+
+func TestNearest(t *testing.T) {
+	keys := []string{"grpc_addr", "http_addr", "top_app_key", "top_url", "data_dir", "log_level"}
+	for _, tt := range []struct{ key, want string }{
+		{"grpc_adr", "grpc_addr"},
+		{"htpp_addr", "http_addr"},
+		{"app_key", "top_app_key"},
+		{"datadir", "data_dir"},
+		{"loglevel", "log_level"},
+		{"colour", ""},
+		{"url", ""},
+	} {
+		if got := nearest(tt.key, keys); got != tt.want {
+			t.Errorf("nearest(%q) = %q, want %q", tt.key, got, tt.want)
+		}
 	}
 }

@@ -58,13 +58,17 @@ type Config struct {
 // ListenSettings are the addresses the server listens on.
 type ListenSettings struct {
 	GRPCAddr string `flag:"grpc-addr" default:"127.0.0.1:9090" help:"gRPC listen address (host:port)."`
-	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, health and OpenAPI listen address (host:port)."`
+	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, /healthz, /readyz, the contract documents (OpenAPI, proto bundle) and /metrics listen address (host:port). Empty: gRPC only, with gRPC health, and /metrics on --metrics-addr if set."`
 }
 
-// Validate checks the settings; errors name the flag.
+// Validate checks the settings; errors name the flag. An empty HTTP
+// address turns the HTTP listener off.
 func (s ListenSettings) Validate() error {
 	var errs []error
 	for _, a := range []struct{ flag, addr string }{{"grpc-addr", s.GRPCAddr}, {"http-addr", s.HTTPAddr}} {
+		if a.flag == "http-addr" && a.addr == "" {
+			continue
+		}
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q is not host:port", a.flag, a.addr))
 		}
@@ -75,7 +79,7 @@ func (s ListenSettings) Validate() error {
 // EmulatorSettings are the embedded emulator's, which stands in for TOP
 // when no --top-url is given.
 type EmulatorSettings struct {
-	Addr string `flag:"emulator-addr" default:"127.0.0.1:0" help:"Listen address of the embedded emulator (only without --top-url): loopback only, always (its admin API has no authentication); port 0 picks a free one."`
+	Addr string `flag:"emulator-addr" default:"127.0.0.1:8800" help:"Listen address of the embedded emulator (only without --top-url), printed at start: loopback only, always (its admin API has no authentication). The default is also the one of servicecenterd emulator, so the emulator examples work with either; port 0 picks a free one."`
 }
 
 // Validate checks the settings; embedded says whether the emulator will
@@ -188,7 +192,10 @@ func (c *Config) checkExposure() error {
 // embedded emulator's is not one of them: it is loopback only, always
 // (EmulatorSettings.Validate).
 func (c *Config) listeners() map[string]string {
-	out := map[string]string{"grpc-addr": c.Listen.GRPCAddr, "http-addr": c.Listen.HTTPAddr}
+	out := map[string]string{"grpc-addr": c.Listen.GRPCAddr}
+	if c.Listen.HTTPAddr != "" {
+		out["http-addr"] = c.Listen.HTTPAddr
+	}
 	if c.Metrics.Addr != "" {
 		out["metrics-addr"] = c.Metrics.Addr
 	}

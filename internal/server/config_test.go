@@ -87,3 +87,31 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyHTTPAddr: --http-addr "" is valid (gRPC only) and no listener
+// for the loopback check; a bad address is still refused.
+func TestEmptyHTTPAddr(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		grpcAddr string
+		httpAddr string
+		want     string // "" for valid
+	}{
+		{"gRPC only", "127.0.0.1:9090", "", ""},
+		{"gRPC only, beyond loopback, names only the gRPC listener", "0.0.0.0:9090", "", "refusing to listen beyond loopback (--grpc-addr 0.0.0.0:9090) without"},
+		{"a bad HTTP address", "127.0.0.1:9090", "8080", `--http-addr "8080" is not host:port`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			if err := config.Defaults(&c); err != nil {
+				t.Fatal(err)
+			}
+			c.Store.DataDir = t.TempDir()
+			c.Listen.GRPCAddr, c.Listen.HTTPAddr = tt.grpcAddr, tt.httpAddr
+			err := c.Validate()
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("Validate = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

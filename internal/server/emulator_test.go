@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/servicecenterd/servicecenterd/internal/config"
 	"log/slog"
 	"net"
 	"net/http"
@@ -117,4 +118,38 @@ func nonLoopbackIP(t *testing.T) net.IP {
 		}
 	}
 	return nil
+}
+
+// TestEmulatorAddrDefaultAndInUse: the embedded emulator listens on the
+// address the emulator examples use (the standalone command's default),
+// and when something holds it, New says what and how to go on.
+func TestEmulatorAddrDefaultAndInUse(t *testing.T) {
+	var cfg Config
+	if err := config.Defaults(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Emulator.Addr != "127.0.0.1:8800" {
+		t.Errorf("default --emulator-addr %q, want 127.0.0.1:8800", cfg.Emulator.Addr)
+	}
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cfg = defaultConfig(t)
+	cfg.Emulator.Addr = held.Addr().String()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		s.closeAll()
+		t.Fatal("New started with the emulator's address in use")
+	}
+	for _, want := range []string{"--emulator-addr " + held.Addr().String(), "in use", "servicecenterd emulator",
+		"--top-url http://" + held.Addr().String() + "/router/rest", "--emulator-addr 127.0.0.1:0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
 }

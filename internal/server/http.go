@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -78,8 +80,9 @@ var forwardedHeaders = map[string]bool{
 // httpHandler serves the REST gateway (dialing our own gRPC server over
 // the in-process hop, so REST calls pass through the interceptors; each
 // call is authenticated before its body is read, see gatewayBody),
-// /healthz, /readyz, /openapi.json and /metrics (unless --metrics-addr),
-// each guarded by the authenticator unless open.
+// /healthz, /readyz, the contract documents (/openapi.json,
+// /openapi.v3.json, /protos.tar.gz, /descriptor.binpb) and /metrics
+// (unless --metrics-addr), each guarded by the authenticator unless open.
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, restJSON{&runtime.JSONPb{
@@ -139,14 +142,46 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		}
 		writeText(w, http.StatusOK, "ready\n")
 	})))
-	mux.Handle("GET /openapi.json", s.protect("/http/openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(servicecenterd.OpenAPIv2)
-	})))
+	protosGz, err := gzipped(servicecenterd.ProtosTar)
+	if err != nil {
+		return nil, fmt.Errorf("proto bundle: %w", err)
+	}
+	// The contract documents, all under the resource http/openapi (open
+	// with "reflection" in --open-endpoints, as gRPC reflection is).
+	for _, doc := range []struct {
+		path, contentType string
+		body              []byte
+	}{
+		{"/openapi.json", "application/json", servicecenterd.OpenAPIv2},
+		{"/openapi.v3.json", "application/json", servicecenterd.OpenAPIv3},
+		{"/protos.tar.gz", "application/gzip", protosGz},
+		{"/descriptor.binpb", "application/octet-stream", servicecenterd.DescriptorSet},
+	} {
+		mux.Handle("GET "+doc.path, s.protect("/http/openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", doc.contentType)
+			if doc.contentType != "application/json" {
+				w.Header().Set("Content-Disposition", "attachment; filename="+strings.TrimPrefix(doc.path, "/"))
+			}
+			_, _ = w.Write(doc.body)
+		})))
+	}
 	if s.cfg.Metrics.Addr == "" {
 		mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
 	}
 	return mux, nil
+}
+
+// gzipped compresses b.
+func gzipped(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
@@ -179,5 +180,33 @@ func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
 	}
 	if err := <-done; err == nil {
 		t.Fatal("a call longer than the shutdown timeout succeeded")
+	}
+}
+
+// TestGRPCOnly: --http-addr "" runs no HTTP listener (the REST mapping is
+// optional by design); calls, gRPC health and /metrics on --metrics-addr
+// still work, and the start log says what is off.
+func TestGRPCOnly(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.Listen.HTTPAddr = ""
+		c.Metrics.Addr = "127.0.0.1:0"
+	})
+	if ts.HTTPAddr() != "" {
+		t.Fatalf("HTTPAddr %q with --http-addr \"\"", ts.HTTPAddr())
+	}
+	resp, err := ts.workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
+	if err != nil || !resp.GetSuccess() {
+		t.Fatalf("GetWorkerTags: %v %v", resp, err)
+	}
+	h, err := healthpb.NewHealthClient(ts.conn).Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
+	if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health: %v %v", h, err)
+	}
+	samples, _ := scrape(t, http.DefaultClient, "http://"+ts.MetricsAddr()+"/metrics", nil)
+	if samples[`servicecenterd_grpc_server_handled_total{grpc_code="OK",grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService"}`] != 1 {
+		t.Errorf("the call is not counted on --metrics-addr")
+	}
+	if !strings.Contains(ts.logs.String(), "gRPC only") {
+		t.Errorf("the start log does not say the HTTP listener is off:\n%s", ts.logs.String())
 	}
 }

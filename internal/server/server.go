@@ -149,13 +149,16 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if s.grpcLis, err = net.Listen("tcp", cfg.Listen.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen --grpc-addr: %w", err)
 	}
+	if s.metricsSrv, err = s.listenMetrics(); err != nil {
+		return nil, err
+	}
+	if cfg.Listen.HTTPAddr == "" { // gRPC only
+		return s, nil
+	}
 	if s.httpLis, err = net.Listen("tcp", cfg.Listen.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen --http-addr: %w", err)
 	}
 	s.httpLis = s.wrapListener(s.httpLis)
-	if s.metricsSrv, err = s.listenMetrics(); err != nil {
-		return nil, err
-	}
 	handler, err := s.httpHandler(ctx)
 	if err != nil {
 		return nil, err
@@ -200,8 +203,14 @@ func (s *Server) newGuards() error {
 // GRPCAddr is the gRPC listener's address.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
-// HTTPAddr is the HTTP listener's address.
-func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+// HTTPAddr is the HTTP listener's address; "" with --http-addr "" (gRPC
+// only).
+func (s *Server) HTTPAddr() string {
+	if s.httpLis == nil {
+		return ""
+	}
+	return s.httpLis.Addr().String()
+}
 
 // MetricsAddr is the metrics listener's address; "" when /metrics is on
 // the HTTP listener (no --metrics-addr).
@@ -232,12 +241,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		return nil
 	})
-	g.Go(func() error {
-		if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http server: %w", err)
-		}
-		return nil
-	})
+	if s.http != nil {
+		g.Go(func() error {
+			if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http server: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error { return s.bulk.run(gctx) })
 	g.Go(func() error {
 		if err := s.grpc.Serve(s.internal); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -285,9 +296,11 @@ func (s *Server) shutdown() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := s.http.Shutdown(ctx); err != nil {
-		s.logger.Warn("http shutdown", slog.String("error", err.Error()))
-		_ = s.http.Close()
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			s.logger.Warn("http shutdown", slog.String("error", err.Error()))
+			_ = s.http.Close()
+		}
 	}
 	if s.metricsSrv != nil {
 		s.metricsSrv.shutdown(ctx)
@@ -352,6 +365,13 @@ func (s *Server) logStart() {
 		slog.String("grpc_addr", s.GRPCAddr()),
 		slog.String("http_addr", s.HTTPAddr()),
 		slog.String("top_url", s.upstream.url))
+	if s.http == nil {
+		msg := "no --http-addr: gRPC only (no REST, /healthz, OpenAPI or proto bundle); gRPC health answers"
+		if s.metricsSrv == nil {
+			msg += "; no /metrics either (set --metrics-addr)"
+		}
+		s.logger.Info(msg)
+	}
 	s.logSecurity()
 	if s.upstream.emulatorURL != "" {
 		s.logger.Warn("no --top-url given: calling the EMBEDDED TOP EMULATOR with demo data, not Tmall",
@@ -385,7 +405,7 @@ func (s *Server) logSecurity() {
 	}
 	if s.tls == nil && cfg.Auth.ClientsFile != "" {
 		for _, l := range []struct{ flag, addr string }{{"grpc-addr", cfg.Listen.GRPCAddr}, {"http-addr", cfg.Listen.HTTPAddr}} {
-			if !isLoopback(l.addr) {
+			if l.addr != "" && !isLoopback(l.addr) {
 				s.logger.Warn("bearer tokens travel in clear text: set --tls-cert-file and --tls-key-file", slog.String("listener", "--"+l.flag))
 				break
 			}

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
@@ -189,6 +192,22 @@ func TestOperationalEndpoints(t *testing.T) {
 	var doc map[string]any
 	if code != 200 || json.Unmarshal([]byte(body), &doc) != nil || doc["swagger"] != "2.0" || !strings.Contains(body, "/v1/workers:getTags") {
 		t.Errorf("/openapi.json %d %.200s", code, body)
+	}
+	code, body = get("/openapi.v3.json")
+	if code != 200 || !bytes.Equal([]byte(body), servicecenterd.OpenAPIv3) || !strings.Contains(body, `"openapi": "3.0.3"`) {
+		t.Errorf("/openapi.v3.json %d %.200s", code, body)
+	}
+	code, body = get("/descriptor.binpb")
+	if code != 200 || !bytes.Equal([]byte(body), servicecenterd.DescriptorSet) {
+		t.Errorf("/descriptor.binpb %d, %d bytes", code, len(body))
+	}
+	code, body = get("/protos.tar.gz")
+	if code != 200 {
+		t.Errorf("/protos.tar.gz %d", code)
+	} else if zr, err := gzip.NewReader(strings.NewReader(body)); err != nil {
+		t.Errorf("/protos.tar.gz: %v", err)
+	} else if tarball, err := io.ReadAll(zr); err != nil || !bytes.Equal(tarball, servicecenterd.ProtosTar) {
+		t.Errorf("/protos.tar.gz does not hold the bundle (%v)", err)
 	}
 
 	health := healthpb.NewHealthClient(ts.conn)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
@@ -47,6 +48,12 @@ func startUpstream(top topclient.Settings, emu EmulatorSettings, logger *slog.Lo
 	lis, err := net.Listen("tcp", emu.Addr)
 	if err != nil {
 		_ = emulator.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen --emulator-addr %s: the address is in use, maybe by `servicecenterd emulator` (or `make emulator`), "+
+				"which has the same default, or by another servicecenterd. To use that emulator, pass --top-url http://%s/router/rest "+
+				"--top-app-key emulator --top-app-secret emulator-secret --top-session emulator-session; "+
+				"otherwise give the embedded one another address (--emulator-addr 127.0.0.1:0 picks a free port): %w", emu.Addr, emu.Addr, err)
+		}
 		return nil, fmt.Errorf("listen --emulator-addr: %w", err)
 	}
 	// Validate allows loopback addresses only; a name such as localhost

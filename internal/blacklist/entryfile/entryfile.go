@@ -36,6 +36,7 @@ import (
 	"unicode/utf8"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/redact"
 )
 
 // Format is a file format.
@@ -200,7 +201,7 @@ func csvReader(r io.Reader) func() (*scv1.BlacklistImportEntry, error) {
 					case "reason", "reasons":
 						reasonCol = i
 					default:
-						return nil, &SyntaxError{Line: int64(line), Problem: fmt.Sprintf("header: unknown column %d: want mobile and reason", i+1)}
+						return nil, &SyntaxError{Line: int64(line), Problem: unknownColumn(rec, i)}
 					}
 				}
 				if mobileCol < 0 {
@@ -408,4 +409,30 @@ func isNumber(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// unknownColumn says which header cell is not a column name, quoting it
+// and the header (masked, cut short: a file without a header has data
+// there), and says so when the header looks like data.
+func unknownColumn(header []string, i int) string {
+	quote := func(cell string) string {
+		cell = strings.TrimSpace(redact.Text(cell))
+		if r := []rune(cell); len(r) > 24 {
+			cell = string(r[:24]) + "..."
+		}
+		return cell
+	}
+	cells := make([]string, 0, min(len(header), 8))
+	for _, c := range header[:min(len(header), 8)] {
+		cells = append(cells, quote(c))
+	}
+	shown := strings.Join(cells, ",")
+	if len(header) > 8 {
+		shown += ",..."
+	}
+	msg := fmt.Sprintf("header: unknown column %d %q in header %q: want mobile and reason", i+1, quote(header[i]), shown)
+	if first := strings.TrimSpace(header[0]); first != "" && strings.Trim(first, "0123456789+ ") == "" {
+		msg += " (the first line looks like data: start the file with the header row mobile,reason)"
+	}
+	return msg
 }

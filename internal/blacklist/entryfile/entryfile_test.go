@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -45,7 +47,9 @@ func TestRead(t *testing.T) {
 		{"csv: reason names", CSV, "mobile,reason\n13800000001,BLACKLIST_REASON_OTHER blacklist_reason_extortion\n", []string{"2:13800000001:5,3"}, ""},
 		{"csv: quoted newline keeps line numbers", CSV, "mobile,reason\n13800000001,\"1,\n2\"\n13800000002,3\n", []string{"2:13800000001:1,2", "4:13800000002:3"}, ""},
 		{"csv: empty", CSV, "", nil, "line 1: empty file: want a header row mobile,reason"},
-		{"csv: no mobile column", CSV, "phone,reason\n1,2\n", nil, "line 1: header: unknown column 1: want mobile and reason"},
+		{"csv: no mobile column", CSV, "phone,reason\n1,2\n", nil, `line 1: header: unknown column 1 "phone" in header "phone,reason": want mobile and reason`},
+		{"csv: unknown column named", CSV, "mobile,reason,name\n13800000001,1,x\n", nil, `line 1: header: unknown column 3 "name" in header "mobile,reason,name": want mobile and reason`},
+		{"csv: no header, data masked", CSV, "13800000001,1\n", nil, `line 1: header: unknown column 1 "138****0001" in header "138****0001,1": want mobile and reason (the first line looks like data: start the file with the header row mobile,reason)`},
 		{"csv: header without mobile", CSV, "reason\n1\n", nil, "line 1: header: no mobile column (want mobile,reason)"},
 		{"csv: too many fields", CSV, "mobile,reason\n13800000001,1\n13800000002,1,2\n", []string{"2:13800000001:1"}, "line 3: wrong number of fields (want as many as the header)"},
 		{"csv: bad quote", CSV, "mobile,reason\n13800000001,\"1\n", nil, "line 2: bad quoting: a quote in an unquoted field, or an unterminated quoted field"},
@@ -186,5 +190,32 @@ func TestFormats(t *testing.T) {
 	}
 	if _, err := ParseFormat("xml"); err == nil {
 		t.Error("ParseFormat(xml) succeeded")
+	}
+}
+
+// TestExampleCSV: examples/blacklist.csv, the file the docs import,
+// reads as six good entries (mobile, then reasons 1 to 5 or none).
+func TestExampleCSV(t *testing.T) {
+	f, err := os.Open("../../../examples/blacklist.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f, CSV)
+	var got []string
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s:%v", e.GetMobile(), e.GetReason()))
+	}
+	want := []string{"13900000101:[BLACKLIST_REASON_MALICIOUS_ORDER]", "13900000102:[BLACKLIST_REASON_MALICIOUS_ORDER BLACKLIST_REASON_MALICIOUS_COMPLAINT]",
+		"13900000103:[BLACKLIST_REASON_EXTORTION]", "13900000104:[BLACKLIST_REASON_PERSONAL_ATTACK]", "13900000105:[BLACKLIST_REASON_OTHER]", "13900000106:[]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }

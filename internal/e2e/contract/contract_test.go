@@ -420,3 +420,49 @@ message E2 {
 		}
 	}
 }
+
+// TestLanguageOptions: every file says where its code goes in the other
+// languages other teams generate (buf lint's PACKAGE_SAME_* rules keep
+// the values equal across the package, not present).
+func TestLanguageOptions(t *testing.T) {
+	for _, fd := range sourceFiles(t) {
+		o, _ := fd.Options().(*descriptorpb.FileOptions)
+		for name, ok := range map[string]bool{
+			"java_package":         o.GetJavaPackage() != "",
+			"java_multiple_files":  o.GetJavaMultipleFiles(),
+			"java_outer_classname": o.GetJavaOuterClassname() != "",
+			"csharp_namespace":     o.GetCsharpNamespace() != "",
+			"php_namespace":        o.GetPhpNamespace() != "",
+			"ruby_package":         o.GetRubyPackage() != "",
+			"objc_class_prefix":    o.GetObjcClassPrefix() != "",
+			"go_package":           o.GetGoPackage() != "",
+		} {
+			if !ok {
+				t.Errorf("%s: option %s is not set", fd.Path(), name)
+			}
+		}
+	}
+}
+
+// TestExtensionNamesAreOneWord: protobuf.js (behind @grpc/proto-loader and
+// grpc-js-reflection-client) loads an extension whose name has an "_"
+// twice through reflection, under its camelCase and its snake_case name
+// ("duplicate id 1108001 in Type .buf.validate.StringRules"), so the
+// service cannot be loaded from reflection in Node. A name camelCase
+// leaves alone loads; internal/e2e/clients' TestReflection loads it all.
+func TestExtensionNamesAreOneWord(t *testing.T) {
+	for _, fd := range sourceFiles(t) {
+		var walk func(exts protoreflect.ExtensionDescriptors, msgs protoreflect.MessageDescriptors)
+		walk = func(exts protoreflect.ExtensionDescriptors, msgs protoreflect.MessageDescriptors) {
+			for i := range exts.Len() {
+				if name := exts.Get(i).Name(); strings.Contains(string(name), "_") {
+					t.Errorf("%s: extension %s: a name with \"_\" breaks protobuf.js clients; use one word", fd.Path(), exts.Get(i).FullName())
+				}
+			}
+			for i := range msgs.Len() {
+				walk(msgs.Get(i).Extensions(), msgs.Get(i).Messages())
+			}
+		}
+		walk(fd.Extensions(), fd.Messages())
+	}
+}

@@ -14,10 +14,10 @@
 //     concerns, the first part of its id (see nameMessageRuleFields), so
 //     that every field violation of a BadRequest has a field.
 //
-// (servicecenter.v1.resident_id) is four CEL programs (format, birth date,
+// (servicecenter.v1.residentid) is four CEL programs (format, birth date,
 // birth date not in the future, GB 11643 check character) that cost about
 // 11 µs and 130 allocations per ID number, more than a tenth of a
-// GetWorkerTags call's CPU in servicecenterd; (servicecenter.v1.mainland_mobile)
+// GetWorkerTags call's CPU in servicecenterd; (servicecenter.v1.mobile)
 // is a CEL regular expression. For a field whose only rules are one of
 // them (with required or ignore), Validator checks the value natively
 // (internal/mainland);
@@ -173,7 +173,7 @@ func (v *Validator) plan(md protoreflect.MessageDescriptor) *plan {
 
 // fastRule returns the native check of fd when fd is a singular string
 // field outside any oneof whose rules are exactly one of
-// (servicecenter.v1.resident_id) and (servicecenter.v1.mainland_mobile),
+// (servicecenter.v1.residentid) and (servicecenter.v1.mobile),
 // set to true, with at most required and ignore besides.
 func fastRule(fd protoreflect.FieldDescriptor) (fastField, bool) {
 	if fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated || fd.ContainingOneof() != nil {
@@ -188,7 +188,7 @@ func fastRule(fd protoreflect.FieldDescriptor) (fastField, bool) {
 	for _, r := range []struct {
 		ext   protoreflect.ExtensionType
 		valid func(string, time.Time) bool
-	}{{scv1.E_ResidentId, mainland.ValidResidentID}, {scv1.E_MainlandMobile, validMobile}} {
+	}{{scv1.E_Residentid, mainland.ValidResidentID}, {scv1.E_Mobile, validMobile}} {
 		if !proto.HasExtension(str, r.ext) {
 			continue
 		}

@@ -414,7 +414,8 @@ const file_servicecenter_v1_audit_service_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id2\x8f\x01\n" +
 	"\fAuditService\x12\x7f\n" +
-	"\x0fListAuditEvents\x12(.servicecenter.v1.ListAuditEventsRequest\x1a).servicecenter.v1.ListAuditEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEventsBRZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1b\x06proto3"
+	"\x0fListAuditEvents\x12(.servicecenter.v1.ListAuditEventsRequest\x1a).servicecenter.v1.ListAuditEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEventsB\xfa\x01\n" +
+	"#com.servicecenterd.servicecenter.v1B\x11AuditServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (
 	file_servicecenter_v1_audit_service_proto_rawDescOnce sync.Once

@@ -1811,7 +1811,8 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\x13GetBlacklistSyncJob\x12,.servicecenter.v1.GetBlacklistSyncJobRequest\x1a-.servicecenter.v1.GetBlacklistSyncJobResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/blacklist/jobs/{job_id}\x12\x94\x01\n" +
 	"\x15ListBlacklistSyncJobs\x12..servicecenter.v1.ListBlacklistSyncJobsRequest\x1a/.servicecenter.v1.ListBlacklistSyncJobsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/blacklist/jobs\x12\xaa\x01\n" +
 	"\x16CancelBlacklistSyncJob\x12/.servicecenter.v1.CancelBlacklistSyncJobRequest\x1a0.servicecenter.v1.CancelBlacklistSyncJobResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/blacklist/jobs/{job_id}:cancel\x12\xa5\x01\n" +
-	"\x15WatchBlacklistSyncJob\x12..servicecenter.v1.WatchBlacklistSyncJobRequest\x1a/.servicecenter.v1.WatchBlacklistSyncJobResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/blacklist/jobs/{job_id}:watch0\x01BRZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1b\x06proto3"
+	"\x15WatchBlacklistSyncJob\x12..servicecenter.v1.WatchBlacklistSyncJobRequest\x1a/.servicecenter.v1.WatchBlacklistSyncJobResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/blacklist/jobs/{job_id}:watch0\x01B\xfe\x01\n" +
+	"#com.servicecenterd.servicecenter.v1B\x15LogisticsServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (
 	file_servicecenter_v1_logistics_service_proto_rawDescOnce sync.Once

@@ -591,7 +591,8 @@ const file_servicecenter_v1_workcard_service_proto_rawDesc = "" +
 	"\x13OPERATOR_TYPE_STORE\x10\x032\xcb\x02\n" +
 	"\x0fWorkcardService\x12\x92\x01\n" +
 	"\fAssignWorker\x12%.servicecenter.v1.AssignWorkerRequest\x1a&.servicecenter.v1.AssignWorkerResponse\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/workcards/{workcard_id}:assignWorker\x12\xa2\x01\n" +
-	"\x10BindVirtualPhone\x12).servicecenter.v1.BindVirtualPhoneRequest\x1a*.servicecenter.v1.BindVirtualPhoneResponse\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/workcards/{workcard_id}:bindVirtualPhoneBRZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1b\x06proto3"
+	"\x10BindVirtualPhone\x12).servicecenter.v1.BindVirtualPhoneRequest\x1a*.servicecenter.v1.BindVirtualPhoneResponse\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/workcards/{workcard_id}:bindVirtualPhoneB\xfd\x01\n" +
+	"#com.servicecenterd.servicecenter.v1B\x14WorkcardServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (
 	file_servicecenter_v1_workcard_service_proto_rawDescOnce sync.Once

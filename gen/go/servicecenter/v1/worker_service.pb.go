@@ -1090,7 +1090,8 @@ const file_servicecenter_v1_worker_service_proto_rawDesc = "" +
 	"\x14ABILITY_LEVEL_EXPERT\x10\x042\x90\x02\n" +
 	"\rWorkerService\x12|\n" +
 	"\fUpdateWorker\x12%.servicecenter.v1.UpdateWorkerRequest\x1a&.servicecenter.v1.UpdateWorkerResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/workers:update\x12\x80\x01\n" +
-	"\rGetWorkerTags\x12&.servicecenter.v1.GetWorkerTagsRequest\x1a'.servicecenter.v1.GetWorkerTagsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/workers:getTagsBRZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1b\x06proto3"
+	"\rGetWorkerTags\x12&.servicecenter.v1.GetWorkerTagsRequest\x1a'.servicecenter.v1.GetWorkerTagsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/workers:getTagsB\xfb\x01\n" +
+	"#com.servicecenterd.servicecenter.v1B\x12WorkerServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (
 	file_servicecenter_v1_worker_service_proto_rawDescOnce sync.Once
