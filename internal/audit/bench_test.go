@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
@@ -20,9 +22,9 @@ type benchCall struct {
 }
 
 func benchCalls() []benchCall {
-	sync := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}
+	syncReq := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}
 	for i := range 100 {
-		sync.Blacklist = append(sync.Blacklist, &scv1.BlacklistEntry{Mobile: fmt.Sprintf("139%08d", i)})
+		syncReq.Blacklist = append(syncReq.Blacklist, &scv1.BlacklistEntry{Mobile: fmt.Sprintf("139%08d", i)})
 	}
 	return []benchCall{
 		{scv1.WorkcardService_AssignWorker_FullMethodName,
@@ -34,7 +36,7 @@ func benchCalls() []benchCall {
 		{scv1.WorkerService_UpdateWorker_FullMethodName,
 			&scv1.UpdateWorkerRequest{Worker: &scv1.Worker{Name: "张三", Phone: "13712345678", IdentityId: "33010619880606123X", ProviderId: 1, BizType: "appliance_install", ServiceStoreCode: "FWS1"}},
 			&scv1.UpdateWorkerResponse{Success: true}},
-		{scv1.LogisticsService_SyncUserBlacklist_FullMethodName, sync, &scv1.SyncUserBlacklistResponse{RequestId: "scd-1", Success: true}},
+		{scv1.LogisticsService_SyncUserBlacklist_FullMethodName, syncReq, &scv1.SyncUserBlacklistResponse{RequestId: "scd-1", Success: true}},
 		{scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
 			&scv1.ImportUserBlacklistRequest{Settings: &scv1.BlacklistSyncJobSettings{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}},
 			&scv1.ImportUserBlacklistResponse{Job: &scv1.BlacklistSyncJob{JobId: "bj-1"}}},
@@ -79,13 +81,20 @@ func BenchmarkInterceptor(b *testing.B) {
 	}
 }
 
-// benchTargets and benchAuditor are the audit API the benchmarks use.
-func benchTargets(_ string, req, resp any) []Target { return Targets(req, resp, true) }
+// benchPlan, benchTargets and benchAuditor are the audit API the
+// benchmarks use.
+var benchPlan = sync.OnceValue(func() *Plan {
+	p, err := NewPlan(protoregistry.GlobalFiles)
+	if err != nil {
+		panic(err)
+	}
+	return p
+})
+
+func benchTargets(method string, req, resp any) []Target {
+	return benchPlan().Targets(method, req, resp, true)
+}
 
 func benchAuditor(rec Recorder) *Auditor {
-	var methods []string
-	for _, c := range benchCalls() {
-		methods = append(methods, c.method)
-	}
-	return NewAuditor(rec, slog.New(slog.DiscardHandler), Options{Methods: methods})
+	return NewAuditor(rec, slog.New(slog.DiscardHandler), Options{Plan: benchPlan()})
 }

@@ -150,7 +150,7 @@ func TestDecodeFailures(t *testing.T) {
 			if len(events) != eventsBefore+1 || events[len(events)-1].Outcome != tt.code || events[len(events)-1].RPC != tt.method {
 				t.Fatalf("audit events: %+v", events[eventsBefore:])
 			}
-			if targets := events[len(events)-1].Targets; tt.code == codes.InvalidArgument && len(targets) > 0 && targets[0].Kind != audit.KindEntries {
+			if targets := events[len(events)-1].Targets; tt.code == codes.InvalidArgument && len(targets) > 0 && targets[0].Kind != "blacklist_entries" {
 				t.Errorf("targets of a request that did not decode: %v", targets)
 			}
 		})
