@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // TestEmbeddedEmulatorLoopbackOnly: the embedded emulator (whose admin
@@ -19,12 +22,14 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	p := newPKI(t)
 	security := []struct {
 		name   string
-		mutate func(*Config)
+		mutate func(*server.Config)
 	}{
-		{"no authentication", func(*Config) {}},
-		{"bearer tokens", func(c *Config) { c.Auth.ClientsFile = p.clientsFile }},
-		{"mTLS", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, p.caFile }},
-		{"insecure allowed", func(c *Config) { c.Auth.InsecureAllowUnauthenticated = true }},
+		{"no authentication", func(*server.Config) {}},
+		{"bearer tokens", func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }},
+		{"mTLS", func(c *server.Config) {
+			c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, p.caFile
+		}},
+		{"insecure allowed", func(c *server.Config) { c.Auth.InsecureAllowUnauthenticated = true }},
 	}
 	addrs := []struct {
 		addr string
@@ -43,7 +48,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	for _, sec := range security {
 		for _, a := range addrs {
 			t.Run(sec.name+"/"+a.addr, func(t *testing.T) {
-				cfg := defaultConfig(t)
+				cfg := testserver.Config(t)
 				sec.mutate(&cfg)
 				cfg.Emulator.Addr = a.addr
 				err := cfg.Validate()
@@ -63,14 +68,14 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	}
 
 	t.Run("New refuses what Validate would", func(t *testing.T) {
-		cfg := defaultConfig(t)
+		cfg := testserver.Config(t)
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
 		cfg.Emulator.Addr = "0.0.0.0:0"
-		s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		s, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 		if err == nil {
-			s.closeAll()
+			s.CloseAll()
 			t.Fatal("New started an emulator on all interfaces")
 		}
 		if !strings.Contains(err.Error(), "loopback only") {
@@ -79,7 +84,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	})
 
 	t.Run("the running emulator answers on loopback only", func(t *testing.T) {
-		ts := startServer(t, func(c *Config) { c.Emulator.Addr = "localhost:0" })
+		ts := testserver.Start(t, func(c *server.Config) { c.Emulator.Addr = "localhost:0" })
 		u, err := url.Parse(ts.EmulatorURL())
 		if err != nil {
 			t.Fatal(err)
@@ -91,7 +96,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 			t.Fatalf("emulator at %s", ts.EmulatorURL())
 		}
-		ts.emulator(t, http.MethodGet, "/_emulator/stats", nil) // answers on loopback
+		ts.Emulator(t, http.MethodGet, "/_emulator/stats", nil) // answers on loopback
 		other := nonLoopbackIP(t)
 		if other == nil {
 			t.Skip("this machine has no address beyond loopback to try")
