@@ -138,7 +138,8 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 		done <- result{resp, err}
 	}()
 	ts.WaitFaultFired(t, 0, 1) // the call is now waiting on the emulator
-	if err := ts.Shutdown(t); err != nil { // returns once Serve has: the graceful stop waits for the call
+	// Shutdown returns once Serve has: the graceful stop waits for the call.
+	if err := ts.Shutdown(t); err != nil {
 		t.Fatal(err)
 	}
 	r := <-done
