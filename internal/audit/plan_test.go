@@ -37,7 +37,7 @@ func TestEveryMutatingRPCIsAudited(t *testing.T) {
 				tm, ok := top.Lookup(name)
 				switch {
 				case !ok:
-					t.Errorf("%s: top_method %q is not in top.Methods()", m.FullName(), name)
+					t.Errorf("%s: topmethod %q is not in top.Methods()", m.FullName(), name)
 				case tm.Idempotency != top.Read && !plan.Audited(FullMethod(m)):
 					t.Errorf("%s calls %s, a %v, but has no audit option", m.FullName(), name, tm.Idempotency)
 				}
@@ -60,7 +60,7 @@ func topMethodOf(m protoreflect.MethodDescriptor) string {
 	if opts == nil {
 		return ""
 	}
-	name, _ := proto.GetExtension(opts, scv1.E_TopMethod).(string)
+	name, _ := proto.GetExtension(opts, scv1.E_Topmethod).(string)
 	return name
 }
 

@@ -25,7 +25,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
-// TestEveryTOPRPCAnswers walks every RPC that declares a top_method and
+// TestEveryTOPRPCAnswers walks every RPC that declares a topmethod and
 // calls it, through the generated gRPC transport and through its REST
 // route, with the request in testdata/calls/<RPC>.json (valid against the
 // embedded emulator's demo data): both must succeed end to end (route,
@@ -47,7 +47,7 @@ func TestEveryTOPRPCAnswers(t *testing.T) {
 			for j := range methods.Len() {
 				m := methods.Get(j)
 				opts, _ := m.Options().(*descriptorpb.MethodOptions)
-				if name, _ := proto.GetExtension(opts, scv1.E_TopMethod).(string); name == "" {
+				if name, _ := proto.GetExtension(opts, scv1.E_Topmethod).(string); name == "" {
 					continue
 				}
 				walked++
@@ -57,7 +57,7 @@ func TestEveryTOPRPCAnswers(t *testing.T) {
 		return true
 	})
 	if walked == 0 {
-		t.Fatal("no RPC declares a top_method")
+		t.Fatal("no RPC declares a topmethod")
 	}
 }
 

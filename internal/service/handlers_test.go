@@ -84,7 +84,7 @@ func registered(d Deps) []struct {
 	}
 }
 
-// rpcsCallingTOP lists the RPCs whose proto declares a top_method.
+// rpcsCallingTOP lists the RPCs whose proto declares a topmethod.
 func rpcsCallingTOP(t *testing.T) []protoreflect.MethodDescriptor {
 	t.Helper()
 	var out []protoreflect.MethodDescriptor
@@ -93,7 +93,7 @@ func rpcsCallingTOP(t *testing.T) []protoreflect.MethodDescriptor {
 			ms := fd.Services().Get(i).Methods()
 			for j := range ms.Len() {
 				opts, _ := ms.Get(j).Options().(*descriptorpb.MethodOptions)
-				if name, _ := proto.GetExtension(opts, scv1.E_TopMethod).(string); name != "" {
+				if name, _ := proto.GetExtension(opts, scv1.E_Topmethod).(string); name != "" {
 					out = append(out, ms.Get(j))
 				}
 			}
@@ -101,7 +101,7 @@ func rpcsCallingTOP(t *testing.T) []protoreflect.MethodDescriptor {
 		return true
 	})
 	if len(out) == 0 {
-		t.Fatal("no RPC declares a top_method: the protos are not linked")
+		t.Fatal("no RPC declares a topmethod: the protos are not linked")
 	}
 	return out
 }
@@ -121,7 +121,7 @@ func unaryHandler(d Deps, m protoreflect.MethodDescriptor) (grpc.MethodHandler, 
 	return nil, nil, false
 }
 
-// TestHandlersGolden walks every RPC that declares a top_method: each has
+// TestHandlersGolden walks every RPC that declares a topmethod: each has
 // golden cases, at least one that succeeds and one that fails, and each
 // case's TOP parameters, response or status match the golden files.
 func TestHandlersGolden(t *testing.T) {
@@ -170,7 +170,7 @@ func (r *recordingInvoker) Invoke(ctx context.Context, m top.Method, req top.Req
 }
 
 // checkInvoked: a handler invokes at most one TOP method, the one its
-// RPC declares (top_method), with top's own descriptor (session,
+// RPC declares (topmethod), with top's own descriptor (session,
 // idempotency), and the session goes to TOP exactly when the table says.
 func checkInvoked(t *testing.T, m protoreflect.MethodDescriptor, got []top.Method, form url.Values) {
 	t.Helper()
@@ -178,15 +178,15 @@ func checkInvoked(t *testing.T, m protoreflect.MethodDescriptor, got []top.Metho
 		return
 	}
 	opts, _ := m.Options().(*descriptorpb.MethodOptions)
-	declared, _ := proto.GetExtension(opts, scv1.E_TopMethod).(string)
+	declared, _ := proto.GetExtension(opts, scv1.E_Topmethod).(string)
 	want, known := top.Lookup(declared)
 	switch {
 	case len(got) != 1:
 		t.Errorf("invoked %d TOP calls, want one", len(got))
 	case !known:
-		t.Errorf("top_method %q is not in top.Methods()", declared)
+		t.Errorf("topmethod %q is not in top.Methods()", declared)
 	case got[0].Name != want.Name || got[0].Session != want.Session || got[0].Idempotency != want.Idempotency:
-		t.Errorf("invoked %+v, want top's %+v (the RPC's top_method)", got[0], want)
+		t.Errorf("invoked %+v, want top's %+v (the RPC's topmethod)", got[0], want)
 	case form != nil && form.Has(top.ParamSession) != want.Session:
 		t.Errorf("session sent %v, the method table says %v", form.Has(top.ParamSession), want.Session)
 	}
@@ -283,7 +283,7 @@ func runGolden(t *testing.T, m protoreflect.MethodDescriptor, dir string) bool {
 	resp, callErr := handler(impl, rpc.WithCall(context.Background(), call), dec, nil)
 
 	if callErr == nil && len(rec.got) == 0 {
-		t.Errorf("succeeded without calling TOP, though the RPC declares a top_method")
+		t.Errorf("succeeded without calling TOP, though the RPC declares a topmethod")
 	}
 	checkInvoked(t, m, rec.got, fake.got)
 	params := fake.params()

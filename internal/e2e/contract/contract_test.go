@@ -422,7 +422,7 @@ message E2 {
 	}
 }
 
-// topMethod returns a method's servicecenter.v1.top_method option, or "".
+// topMethod returns a method's servicecenter.v1.topmethod option, or "".
 func topMethod(m protoreflect.MethodDescriptor) (string, error) {
 	raw, err := proto.Marshal(m.Options())
 	if err != nil {
@@ -432,7 +432,7 @@ func topMethod(m protoreflect.MethodDescriptor) (string, error) {
 	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(raw, opts); err != nil {
 		return "", err
 	}
-	name, _ := proto.GetExtension(opts, servicecenterv1.E_TopMethod).(string)
+	name, _ := proto.GetExtension(opts, servicecenterv1.E_Topmethod).(string)
 	return name, nil
 }
 
@@ -455,7 +455,7 @@ func docTOPMethod(comment string) string {
 	return name
 }
 
-// topMethodProblems lists the RPCs of a file whose top_method option is
+// topMethodProblems lists the RPCs of a file whose topmethod option is
 // not a method in known, or differs from the method their doc comment
 // names; it also returns the methods named.
 func topMethodProblems(fd protoreflect.FileDescriptor, known func(string) bool) (problems, named []string) {
@@ -472,9 +472,9 @@ func topMethodProblems(fd protoreflect.FileDescriptor, known func(string) bool) 
 			doc := docTOPMethod(locs.ByDescriptor(m).LeadingComments)
 			switch {
 			case opt != doc:
-				problems = append(problems, fmt.Sprintf("rpc %s: option top_method %q, but its doc comment names %q", m.FullName(), opt, doc))
+				problems = append(problems, fmt.Sprintf("rpc %s: option topmethod %q, but its doc comment names %q", m.FullName(), opt, doc))
 			case opt != "" && !known(opt):
-				problems = append(problems, fmt.Sprintf("rpc %s: top_method %q is not a method servicecenterd knows (internal/top)", m.FullName(), opt))
+				problems = append(problems, fmt.Sprintf("rpc %s: topmethod %q is not a method servicecenterd knows (internal/top)", m.FullName(), opt))
 			}
 			if opt != "" {
 				named = append(named, opt)
@@ -485,7 +485,7 @@ func topMethodProblems(fd protoreflect.FileDescriptor, known func(string) bool) 
 }
 
 // TestEveryTOPMethodHasItsRPC walks the RPCs: an RPC whose doc comment
-// names a TOP method declares it as top_method, and that method is in
+// names a TOP method declares it as topmethod, and that method is in
 // top.Methods(); and every method of top.Methods() is called by an RPC.
 func TestEveryTOPMethodHasItsRPC(t *testing.T) {
 	known := func(name string) bool { _, ok := top.Lookup(name); return ok }
@@ -499,7 +499,7 @@ func TestEveryTOPMethodHasItsRPC(t *testing.T) {
 	}
 	for _, m := range top.Methods() {
 		if !slices.Contains(named, m.Name) {
-			t.Errorf("TOP method %s: no RPC declares it as its top_method", m.Name)
+			t.Errorf("TOP method %s: no RPC declares it as its topmethod", m.Name)
 		}
 	}
 }
@@ -516,7 +516,7 @@ import "servicecenter/v1/options.proto";
 service Svc {
   // OptionOnly declares a method its doc does not name. TOP: none.
   rpc OptionOnly(M) returns (M) {
-    option (servicecenter.v1.top_method) = "tmall.servicecenter.worker.update";
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.worker.update";
   }
   // DocOnly names a method without the option.
   // TOP: tmall.servicecenter.worker.update (修改工人信息).
@@ -524,16 +524,16 @@ service Svc {
   // Differ names another method.
   // TOP: tmall.servicecenter.worker.update.
   rpc Differ(M) returns (M) {
-    option (servicecenter.v1.top_method) = "tmall.servicecenter.worker.taglist.get";
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.worker.taglist.get";
   }
   // Unknown names a method top does not know.
   // TOP: tmall.servicecenter.workcard.nosuch.
   rpc Unknown(M) returns (M) {
-    option (servicecenter.v1.top_method) = "tmall.servicecenter.workcard.nosuch";
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.workcard.nosuch";
   }
   // Good is right. TOP: tmall.servicecenter.worker.update.
   rpc Good(M) returns (M) {
-    option (servicecenter.v1.top_method) = "tmall.servicecenter.worker.update";
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.worker.update";
   }
 }
 
@@ -546,10 +546,10 @@ message M {}
 	}
 	got, named := topMethodProblems(files[0], func(name string) bool { _, ok := top.Lookup(name); return ok })
 	want := []string{
-		`bad.v1.Svc.OptionOnly: option top_method "tmall.servicecenter.worker.update", but its doc comment names ""`,
-		`bad.v1.Svc.DocOnly: option top_method "", but its doc comment names "tmall.servicecenter.worker.update"`,
-		`bad.v1.Svc.Differ: option top_method "tmall.servicecenter.worker.taglist.get", but its doc comment names "tmall.servicecenter.worker.update"`,
-		`bad.v1.Svc.Unknown: top_method "tmall.servicecenter.workcard.nosuch" is not a method servicecenterd knows`,
+		`bad.v1.Svc.OptionOnly: option topmethod "tmall.servicecenter.worker.update", but its doc comment names ""`,
+		`bad.v1.Svc.DocOnly: option topmethod "", but its doc comment names "tmall.servicecenter.worker.update"`,
+		`bad.v1.Svc.Differ: option topmethod "tmall.servicecenter.worker.taglist.get", but its doc comment names "tmall.servicecenter.worker.update"`,
+		`bad.v1.Svc.Unknown: topmethod "tmall.servicecenter.workcard.nosuch" is not a method servicecenterd knows`,
 	}
 	if len(got) != len(want) || len(named) != 4 {
 		t.Fatalf("topMethodProblems = %q, named %q", got, named)
