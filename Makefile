@@ -89,8 +89,9 @@ vet: ## Run go vet.
 	$(GO) vet $(PKGS)
 
 .PHONY: lint
-lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf lint and buf breaking.
+lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf lint and buf breaking, and that docs/architecture.md lists every package.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) test -count=1 -run '^TestArchitecture' .
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	@$(MAKE) --no-print-directory breaking

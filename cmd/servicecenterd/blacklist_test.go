@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -23,37 +22,16 @@ import (
 // temp dir) on loopback and returns it.
 func startBlacklistServer(t *testing.T) *server.Server { return startServerWith(t, nil) }
 
-// startServerWith is startServer with settings changed by mutate.
+// startServerWith is startBlacklistServer with settings changed by mutate
+// (chunks of 10 entries, so that small jobs have several).
 func startServerWith(t *testing.T, mutate func(*server.Config)) *server.Server {
 	t.Helper()
-	var cfg server.Config
-	if err := config.Defaults(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen.GRPCAddr, cfg.Listen.HTTPAddr, cfg.Emulator.Addr, cfg.Store.DataDir = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	cfg.Sync.ChunkSize = 10
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
+	return testserver.Start(t, func(c *server.Config) {
+		c.Sync.ChunkSize = 10
+		if mutate != nil {
+			mutate(c)
 		}
-		http.DefaultClient.CloseIdleConnections()
-	})
-	return s
+	}).Server
 }
 
 // runBlacklistCLI runs the command, with an empty environment, and returns stdout,

@@ -1,5 +1,5 @@
 // Command servicecenterd gives Tmall service providers one typed door to
-// five Taobao Open Platform APIs. Subcommands:
+// Taobao Open Platform APIs (docs/top-protocol.md §9). Subcommands:
 //
 //	servicecenterd [serve] [flags]    the gRPC + REST server
 //	servicecenterd emulator [flags]   the TOP gateway emulator alone

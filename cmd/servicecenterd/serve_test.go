@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -107,7 +108,7 @@ func TestEndToEndLeakScan(t *testing.T) {
 			t.Error("serve did not stop")
 		}
 	}()
-	grpcAddr, httpAddr := waitStarted(t, logs, done)
+	grpcAddr, httpAddr := testserver.WaitStarted(t, logs, done)
 
 	clientTLS := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)))
@@ -246,30 +247,4 @@ func TestEndToEndLeakScan(t *testing.T) {
 	if t.Failed() {
 		_ = os.WriteFile(filepath.Join(dir, "logs.json"), []byte(logs.String()), 0o600)
 	}
-}
-
-// waitStarted waits for the "servicecenterd started" log line and
-// returns the gRPC and HTTP addresses it names.
-func waitStarted(t *testing.T, logs *logbuf.Buffer, done <-chan error) (string, string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, line := range strings.Split(logs.String(), "\n") {
-			var l struct {
-				Msg      string `json:"msg"`
-				GRPCAddr string `json:"grpc_addr"`
-				HTTPAddr string `json:"http_addr"`
-			}
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "servicecenterd started" {
-				return l.GRPCAddr, l.HTTPAddr
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped: %v\n%s", err, logs.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("server did not start:\n%s", logs.String())
-	return "", ""
 }

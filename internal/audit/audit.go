@@ -2,6 +2,10 @@
 // mutating call (assign, update, bind, sync, and the bulk import and
 // cancel), with when, who (the authenticated client), which RPC, the
 // target ids (personal data masked), the outcome and TOP's request_id.
+// Which RPCs are audited and which ids their events list is declared in
+// the protos, by the servicecenter.v1.audit method option
+// (proto/servicecenter/v1/options.proto); a Plan compiles those options
+// once, at start, into field paths and masks per method.
 // The interceptor (Auditor) builds events and hands them to a Recorder:
 // the structured log (LogSink) and the durable store, which also answers
 // ListAuditEvents and drops events past the retention period (Store,

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
@@ -27,14 +28,34 @@ func targetsText(ts []Target) string {
 	return strings.Join(parts, " ")
 }
 
+// The methods the tests call: two audited (mutate, streamed), one not.
+const (
+	mutate   = scv1.WorkcardService_BindVirtualPhone_FullMethodName
+	streamed = scv1.LogisticsService_ImportUserBlacklist_FullMethodName
+	read     = scv1.WorkerService_GetWorkerTags_FullMethodName
+	// sample is the proto's sample of SyncUserBlacklist's blacklist.mobile.
+	sample = 10
+)
+
+// testPlan is the plan of the linked protos' audit options.
+func testPlan(t testing.TB) *Plan {
+	t.Helper()
+	p, err := NewPlan(protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestTargets(t *testing.T) {
+	plan := testPlan(t)
 	many := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}
 	for i := range 270_000 {
 		many.Blacklist = append(many.Blacklist, &scv1.BlacklistEntry{Mobile: fmt.Sprintf("139%08d", i)})
 	}
-	sample := "supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT blacklist_entries:270000"
-	for i := range MaxEntrySample {
-		sample += fmt.Sprintf(" mobile:139****%04d", i)
+	sampled := "supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT blacklist_entries:270000"
+	for i := range sample {
+		sampled += fmt.Sprintf(" mobile:139****%04d", i)
 	}
 	huge := strings.Repeat("x", 4<<20)
 	cut := strings.Repeat("x", MaxTargetID-1) + "…"
@@ -55,7 +76,7 @@ func TestTargets(t *testing.T) {
 			Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}, {Mobile: "13900000002"}}}, &scv1.SyncUserBlacklistResponse{RequestId: "scd-1"},
 			false, "supplier:10000000001 blacklist_request:scd-1 operate_type:OPERATE_TYPE_DELETE blacklist_entries:2 mobile:139****0001 mobile:139****0002"},
 		{"sync, caller's id", &scv1.SyncUserBlacklistRequest{RequestId: "r-1"}, nil, false, "blacklist_request:r-1 blacklist_entries:0"},
-		{"sync of 270,000 entries: a count and a sample", many, nil, false, sample},
+		{"sync of 270,000 entries: a count and a sample", many, nil, false, sampled},
 		{"sync denied: a count, no entries", many, nil, true, "supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT blacklist_entries:270000"},
 		{"sync with megabyte ids, denied", &scv1.SyncUserBlacklistRequest{SupplierId: huge, RequestId: huge + "13812345678",
 			Blacklist: []*scv1.BlacklistEntry{{Mobile: huge}}}, nil, true, "supplier:" + cut + " blacklist_request:" + cut + " blacklist_entries:1"},
@@ -74,7 +95,7 @@ func TestTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := targetsText(Targets(tt.req, tt.resp, !tt.denied))
+			got := targetsText(plan.Targets(methodOf(tt.req), tt.req, tt.resp, !tt.denied))
 			if got != tt.want {
 				t.Fatalf("got  %q\nwant %q", got, tt.want)
 			}
@@ -83,6 +104,25 @@ func TestTargets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// methodOf is the RPC whose request req is.
+func methodOf(req any) string {
+	switch req.(type) {
+	case *scv1.AssignWorkerRequest, nil:
+		return scv1.WorkcardService_AssignWorker_FullMethodName
+	case *scv1.BindVirtualPhoneRequest:
+		return scv1.WorkcardService_BindVirtualPhone_FullMethodName
+	case *scv1.UpdateWorkerRequest:
+		return scv1.WorkerService_UpdateWorker_FullMethodName
+	case *scv1.SyncUserBlacklistRequest:
+		return scv1.LogisticsService_SyncUserBlacklist_FullMethodName
+	case *scv1.ImportUserBlacklistRequest:
+		return scv1.LogisticsService_ImportUserBlacklist_FullMethodName
+	case *scv1.CancelBlacklistSyncJobRequest:
+		return scv1.LogisticsService_CancelBlacklistSyncJob_FullMethodName
+	}
+	return read
 }
 
 type failing struct{}
@@ -94,7 +134,7 @@ func TestInterceptor(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	mem := NewMemory()
 	failures := 0
-	a := NewAuditor(Multi(mem, failing{}), logger, Options{Methods: []string{"/s.S/Mutate"}, Failed: func() { failures++ }})
+	a := NewAuditor(Multi(mem, failing{}), logger, Options{Plan: testPlan(t), Failed: func() { failures++ }})
 	unary := a.UnaryInterceptor()
 	ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r1"})
 	handler := func(ctx context.Context, req any) (any, error) {
@@ -102,11 +142,11 @@ func TestInterceptor(t *testing.T) {
 		c.Client, c.TOPRequestID = "billing", "top-1"
 		return "answer", status.Error(codes.NotFound, "no")
 	}
-	resp, err := unary(ctx, &scv1.BindVirtualPhoneRequest{WorkcardId: 5}, &grpc.UnaryServerInfo{FullMethod: "/s.S/Mutate"}, handler)
+	resp, err := unary(ctx, &scv1.BindVirtualPhoneRequest{WorkcardId: 5}, &grpc.UnaryServerInfo{FullMethod: mutate}, handler)
 	if resp != "answer" || status.Code(err) != codes.NotFound {
 		t.Fatalf("the call's answer changed: %v %v", resp, err)
 	}
-	if _, err := unary(ctx, nil, &grpc.UnaryServerInfo{FullMethod: "/s.S/Read"}, handler); status.Code(err) != codes.NotFound {
+	if _, err := unary(ctx, nil, &grpc.UnaryServerInfo{FullMethod: read}, handler); status.Code(err) != codes.NotFound {
 		t.Fatal(err)
 	}
 	events := mem.Events()
@@ -114,7 +154,7 @@ func TestInterceptor(t *testing.T) {
 		t.Fatalf("%d events", len(events))
 	}
 	e := events[0]
-	if e.ID != 1 || e.Client != "billing" || e.RPC != "/s.S/Mutate" || e.Outcome != codes.NotFound || e.TOPRequestID != "top-1" ||
+	if e.ID != 1 || e.Client != "billing" || e.RPC != mutate || e.Outcome != codes.NotFound || e.TOPRequestID != "top-1" ||
 		e.RequestID != "r1" || targetsText(e.Targets) != "workcard:5" || time.Since(e.Time) > time.Minute {
 		t.Fatalf("event %+v", e)
 	}
@@ -124,7 +164,7 @@ func TestInterceptor(t *testing.T) {
 	if failures != 1 {
 		t.Fatalf("%d failures counted, want 1", failures)
 	}
-	if !a.Audited("/s.S/Mutate") || a.Audited("/s.S/Read") {
+	if !a.Audited(mutate) || a.Audited(read) {
 		t.Fatal("Audited")
 	}
 }
@@ -156,13 +196,13 @@ func TestStreamInterceptor(t *testing.T) {
 		{false, "supplier:S1 blacklist_request:job-7 blacklist_entries:1"},
 	} {
 		mem := NewMemory()
-		a := NewAuditor(mem, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Import"}})
+		a := NewAuditor(mem, slog.New(slog.DiscardHandler), Options{Plan: testPlan(t)})
 		ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r2", Client: "bulk"})
 		fs := &fakeStream{ctx: ctx, in: []any{
 			&scv1.SyncUserBlacklistRequest{SupplierId: "S1", Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}}},
 			&scv1.SyncUserBlacklistRequest{SupplierId: "S2"},
 		}}
-		err := a.StreamInterceptor()(nil, fs, &grpc.StreamServerInfo{FullMethod: "/s.S/Import"}, func(_ any, ss grpc.ServerStream) error {
+		err := a.StreamInterceptor()(nil, fs, &grpc.StreamServerInfo{FullMethod: scv1.LogisticsService_SyncUserBlacklist_FullMethodName}, func(_ any, ss grpc.ServerStream) error {
 			rpc.CallFrom(ss.Context()).Authorized = tt.authorized // as authentication does
 			for {
 				var m scv1.SyncUserBlacklistRequest
@@ -204,7 +244,7 @@ func TestFailClosed(t *testing.T) {
 		t.Run(fmt.Sprint("fail closed ", failClosed), func(t *testing.T) {
 			rec := &switchable{mem: NewMemory()}
 			failures := 0
-			a := NewAuditor(rec, slog.New(slog.DiscardHandler), Options{Methods: []string{"/s.S/Mutate", "/s.S/Stream"}, FailClosed: failClosed, Failed: func() { failures++ }})
+			a := NewAuditor(rec, slog.New(slog.DiscardHandler), Options{Plan: testPlan(t), FailClosed: failClosed, Failed: func() { failures++ }})
 			unary, stream := a.UnaryInterceptor(), a.StreamInterceptor()
 			ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r"})
 			acted := 0
@@ -214,17 +254,17 @@ func TestFailClosed(t *testing.T) {
 				return err
 			}
 			callStream := func() error {
-				return stream(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: "/s.S/Stream"}, func(any, grpc.ServerStream) error { acted++; return nil })
+				return stream(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: streamed}, func(any, grpc.ServerStream) error { acted++; return nil })
 			}
 
-			if err := call("/s.S/Mutate"); err != nil { // recorded
+			if err := call(mutate); err != nil { // recorded
 				t.Fatal(err)
 			}
 			rec.broken = true
-			if err := call("/s.S/Mutate"); err != nil { // acts, not recorded: the answer stands
+			if err := call(mutate); err != nil { // acts, not recorded: the answer stands
 				t.Fatal(err)
 			}
-			refusedUnary, refusedStream, other := call("/s.S/Mutate"), callStream(), call("/s.S/Read")
+			refusedUnary, refusedStream, other := call(mutate), callStream(), call(read)
 			if other != nil {
 				t.Fatalf("an unaudited call was refused: %v", other)
 			}
@@ -241,10 +281,10 @@ func TestFailClosed(t *testing.T) {
 				t.Fatalf("handlers ran %d times, want %d", acted, want)
 			}
 			rec.broken = false
-			if err := call("/s.S/Mutate"); status.Code(err) != map[bool]codes.Code{true: codes.Unavailable, false: codes.OK}[failClosed] {
+			if err := call(mutate); status.Code(err) != map[bool]codes.Code{true: codes.Unavailable, false: codes.OK}[failClosed] {
 				t.Fatalf("first call after the repair: %v", err) // refused, but recorded: that ends the refusals
 			}
-			if err := call("/s.S/Mutate"); err != nil {
+			if err := call(mutate); err != nil {
 				t.Fatalf("second call after the repair: %v", err)
 			}
 			if failures != 3 {

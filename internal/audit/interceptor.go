@@ -25,8 +25,9 @@ const ReasonUnavailable = "AUDIT_UNAVAILABLE"
 
 // Options are an Auditor's settings.
 type Options struct {
-	// Methods are the full method names whose calls are recorded.
-	Methods []string
+	// Plan says which RPCs are recorded and what their events list
+	// (NewPlan); nil records none.
+	Plan *Plan
 	// FailClosed refuses the calls of audited methods, with UNAVAILABLE
 	// and reason AUDIT_UNAVAILABLE, before they act, while the trail is
 	// failing: from the first event the recorder could not record until
@@ -42,26 +43,26 @@ type Options struct {
 
 // Auditor records the calls of the audited methods.
 type Auditor struct {
-	rec     Recorder
-	logger  *slog.Logger
-	methods map[string]bool
-	now     func() time.Time
-	opts    Options
+	rec    Recorder
+	logger *slog.Logger
+	plan   *Plan
+	now    func() time.Time
+	opts   Options
 	// failing is true from a failed recording to the next successful one.
 	failing atomic.Bool
 }
 
-// NewAuditor returns an Auditor recording calls of o.Methods in rec.
+// NewAuditor returns an Auditor recording the calls of o.Plan's RPCs in rec.
 // Failures to record are logged at Error with the event (masked) and
 // passed to o.Failed; the answer of the call is not changed, since TOP
 // may already have acted on it (see Options.FailClosed for refusing the
 // calls that come after).
 func NewAuditor(rec Recorder, logger *slog.Logger, o Options) *Auditor {
-	a := &Auditor{rec: rec, logger: logger, methods: map[string]bool{}, now: time.Now, opts: o}
-	for _, m := range o.Methods {
-		a.methods[m] = true
+	plan := o.Plan
+	if plan == nil {
+		plan = &Plan{}
 	}
-	return a
+	return &Auditor{rec: rec, logger: logger, plan: plan, now: time.Now, opts: o}
 }
 
 // refuse reports whether a call must be refused (FailClosed while the
@@ -75,27 +76,28 @@ func (a *Auditor) refuse(method string) error {
 }
 
 // Audited reports whether calls of fullMethod are recorded.
-func (a *Auditor) Audited(fullMethod string) bool { return a.methods[fullMethod] }
+func (a *Auditor) Audited(fullMethod string) bool { return a.plan.Audited(fullMethod) }
 
 // UnaryInterceptor records every call of an audited method, whatever its
 // outcome (denied, invalid and failed calls included). Chain it after the
 // request id interceptor and outside authentication, so that it sees the
 // request id, the client name authentication sets, whether the call was
 // admitted (rpc.Call.Authorized: a denied call's blacklist
-// entries are not listed, see Targets) and the final status of a denied
+// entries are not listed, see Plan.Targets) and the final status of a denied
 // call.
 func (a *Auditor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !a.methods[info.FullMethod] {
+		mp := a.plan.methods[info.FullMethod]
+		if mp == nil {
 			return handler(ctx, req)
 		}
 		start := a.now()
 		if err := a.refuse(info.FullMethod); err != nil {
-			a.record(ctx, start, info.FullMethod, Targets(req, nil, false), err)
+			a.record(ctx, start, info.FullMethod, mp.list(req, nil, false), err)
 			return nil, err
 		}
 		resp, err := handler(ctx, req)
-		a.record(ctx, start, info.FullMethod, Targets(req, resp, rpc.CallFrom(ctx).Authorized), err)
+		a.record(ctx, start, info.FullMethod, mp.list(req, resp, rpc.CallFrom(ctx).Authorized), err)
 		return resp, err
 	}
 }
@@ -104,7 +106,8 @@ func (a *Auditor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 // targets come from the first message received and the last one sent.
 func (a *Auditor) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if !a.methods[info.FullMethod] {
+		mp := a.plan.methods[info.FullMethod]
+		if mp == nil {
 			return handler(srv, ss)
 		}
 		start := a.now()
@@ -115,7 +118,7 @@ func (a *Auditor) StreamInterceptor() grpc.StreamServerInterceptor {
 		ws := &watchedStream{ServerStream: ss}
 		err := handler(srv, ws)
 		first, last := ws.messages()
-		a.record(ss.Context(), start, info.FullMethod, Targets(first, last, rpc.CallFrom(ss.Context()).Authorized), err)
+		a.record(ss.Context(), start, info.FullMethod, mp.list(first, last, rpc.CallFrom(ss.Context()).Authorized), err)
 		return err
 	}
 }

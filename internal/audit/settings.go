@@ -36,17 +36,17 @@ type TrailHooks struct {
 	Pruned func(n int)
 }
 
-// NewTrail builds the audit trail of the calls of methods: every event
+// NewTrail builds the audit trail of the calls plan audits: every event
 // goes to the log and, when there is one, to store; with a store and a
 // retention, a Retention prunes it (nil otherwise: run it when not nil).
 // Without a store, FailClosed has no effect: the log cannot fail.
-func NewTrail(s Settings, store Store, methods []string, hooks TrailHooks, logger *slog.Logger) (*Auditor, *Retention, error) {
+func NewTrail(s Settings, store Store, plan *Plan, hooks TrailHooks, logger *slog.Logger) (*Auditor, *Retention, error) {
 	recorders := []Recorder{NewLogSink(logger.With(slog.String("component", "audit")))}
 	if store != nil {
 		recorders = append(recorders, store)
 	}
 	auditor := NewAuditor(Multi(recorders...), logger, Options{
-		Methods: methods, FailClosed: s.FailClosed && store != nil, Failed: hooks.WriteFailed,
+		Plan: plan, FailClosed: s.FailClosed && store != nil, Failed: hooks.WriteFailed,
 	})
 	if store == nil || s.Retention == 0 {
 		return auditor, nil, nil

@@ -53,7 +53,7 @@ func TestNewTrail(t *testing.T) {
 				store = mem
 			}
 			failed := 0
-			a, r, err := NewTrail(tt.s, store, []string{"/s.S/Mutate"}, TrailHooks{WriteFailed: func() { failed++ }}, slog.New(slog.NewJSONHandler(&logs, nil)))
+			a, r, err := NewTrail(tt.s, store, testPlan(t), TrailHooks{WriteFailed: func() { failed++ }}, slog.New(slog.NewJSONHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestNewTrail(t *testing.T) {
 			}
 			ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r-1"})
 			handler := func(context.Context, any) (any, error) { return "ok", nil }
-			for _, m := range []string{"/s.S/Mutate", "/s.S/Read"} {
+			for _, m := range []string{mutate, read} {
 				if _, err := a.UnaryInterceptor()(ctx, &scv1.BindVirtualPhoneRequest{WorkcardId: 5}, &grpc.UnaryServerInfo{FullMethod: m}, handler); err != nil {
 					t.Fatal(err)
 				}
@@ -74,7 +74,7 @@ func TestNewTrail(t *testing.T) {
 			if tt.store {
 				want = 1
 			}
-			if got := mem.Events(); len(got) != want || (want == 1 && got[0].RPC != "/s.S/Mutate") {
+			if got := mem.Events(); len(got) != want || (want == 1 && got[0].RPC != mutate) {
 				t.Errorf("stored %+v, want %d event of /s.S/Mutate", got, want)
 			}
 		})

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // TestAbilityMapShapes runs GetWorkerTags against a gateway that answers
@@ -32,10 +34,10 @@ func TestAbilityMapShapes(t *testing.T) {
 					strconv.Quote(tt.text))
 			}))
 			t.Cleanup(upstream.Close)
-			ts := startServer(t, func(c *Config) {
+			ts := testserver.Start(t, func(c *server.Config) {
 				c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret, c.TOP.Session = upstream.URL, "k", "s", "sess"
 			})
-			resp, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+			resp, err := ts.Workers.GetWorkerTags(grpcCtx(t), tagsReq)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -20,7 +20,9 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // eventLine is an event as the tests compare it: client, RPC, outcome,
@@ -40,8 +42,8 @@ func eventLine(e *scv1.AuditEvent) string {
 func TestAuditSurvivesRestart(t *testing.T) {
 	p := newPKI(t)
 	dir := t.TempDir()
-	mutate := func(c *Config) { c.Auth.ClientsFile, c.Store.DataDir = p.clientsFile, dir }
-	ts := startServer(t, mutate)
+	mutate := func(c *server.Config) { c.Auth.ClientsFile, c.Store.DataDir = p.clientsFile, dir }
+	ts := testserver.Start(t, mutate)
 	ops := withToken(grpcCtx(t), tokenOps)
 	post := func(token, path, contentType, body, requestID string) (int, map[string]any) {
 		h := http.Header{"Authorization": {"Bearer " + token}, rpc.RequestIDHeader: {requestID}}
@@ -62,7 +64,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 	}
 
 	var header metadata.MD
-	assign, err := ts.workcards.AssignWorker(ops, &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerMobile: "13245678901",
+	assign, err := ts.Workcards.AssignWorker(ops, &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerMobile: "13245678901",
 		Type: scv1.OperatorType_OPERATOR_TYPE_STORE, ServiceStoreId: 12345}, grpc.Header(&header))
 	if err != nil {
 		t.Fatal(err)
@@ -81,14 +83,14 @@ func TestAuditSurvivesRestart(t *testing.T) {
 		t.Fatalf("import: %d %v", code, imported)
 	}
 	jobID := imported["job"].(map[string]any)["job_id"].(string)
-	if _, err := ts.logistics.CancelBlacklistSyncJob(metadata.AppendToOutgoingContext(ops, rpc.RequestIDHeader, "grpc-cancel-1"),
+	if _, err := ts.Logistics.CancelBlacklistSyncJob(metadata.AppendToOutgoingContext(ops, rpc.RequestIDHeader, "grpc-cancel-1"),
 		&scv1.CancelBlacklistSyncJobRequest{JobId: "bj-unknown"}); status.Code(err) != codes.NotFound {
 		t.Fatalf("cancel: %v", err)
 	}
-	ts.stop(t)
+	ts.Stop(t)
 
-	ts2 := startServer(t, mutate)
-	resp, err := scv1.NewAuditServiceClient(ts2.conn).ListAuditEvents(withToken(grpcCtx(t), tokenOps), &scv1.ListAuditEventsRequest{})
+	ts2 := testserver.Start(t, mutate)
+	resp, err := scv1.NewAuditServiceClient(ts2.Conn).ListAuditEvents(withToken(grpcCtx(t), tokenOps), &scv1.ListAuditEventsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 	if code != http.StatusOK || len(evs) != 1 || evs[0].(map[string]any)["request_id"] != "rest-import-1" {
 		t.Fatalf("REST after the restart: %d %s", code, raw)
 	}
-	ts2.stop(t)
+	ts2.Stop(t)
 	assertNoPIIInDataDir(t, dir, []string{"13245678901", "13900000001", "33010619880606123X", "13712345678"})
 }
 
@@ -146,7 +148,7 @@ func TestAuditRetention(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, func(c *Config) { c.Store.DataDir, c.Audit.Retention = dir, 48*time.Hour })
+	ts := testserver.Start(t, func(c *server.Config) { c.Store.DataDir, c.Audit.Retention = dir, 48*time.Hour })
 	// The prune runs at start, beside serving: wait for its count.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		samples, _ := scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
@@ -157,7 +159,7 @@ func TestAuditRetention(t *testing.T) {
 			break
 		}
 	}
-	resp, err := scv1.NewAuditServiceClient(ts.conn).ListAuditEvents(grpcCtx(t), &scv1.ListAuditEventsRequest{})
+	resp, err := scv1.NewAuditServiceClient(ts.Conn).ListAuditEvents(grpcCtx(t), &scv1.ListAuditEventsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func TestAuditRetention(t *testing.T) {
 		t.Fatalf("events left %v, want [old-3 old-2]", left)
 	}
 
-	cfg := defaultConfig(t)
+	cfg := testserver.Config(t)
 	for _, bad := range []time.Duration{-time.Hour, time.Minute} {
 		cfg.Audit.Retention = bad
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--audit-retention") {
@@ -197,34 +199,34 @@ func (b *brokenStore) Record(ctx context.Context, e audit.Event) error {
 // the failures are counted; once a write succeeds again calls go through.
 func TestAuditFailClosed(t *testing.T) {
 	trail := &brokenStore{Memory: audit.NewMemory()}
-	ts := startServer(t, func(c *Config) { c.Audit.FailClosed = true }, WithAuditStore(trail))
+	ts := testserver.Start(t, func(c *server.Config) { c.Audit.FailClosed = true }, server.WithAuditStore(trail))
 	bind := &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{}}
-	if _, err := ts.workcards.BindVirtualPhone(grpcCtx(t), bind); err != nil {
+	if _, err := ts.Workcards.BindVirtualPhone(grpcCtx(t), bind); err != nil {
 		t.Fatal(err)
 	}
 	trail.broken.Store(true)
-	if _, err := ts.workcards.BindVirtualPhone(grpcCtx(t), bind); err != nil { // acted before the write failed: answered as it went
+	if _, err := ts.Workcards.BindVirtualPhone(grpcCtx(t), bind); err != nil { // acted before the write failed: answered as it went
 		t.Fatal(err)
 	}
 	topCalls := callCount(t, ts)
-	_, err := ts.workcards.BindVirtualPhone(grpcCtx(t), bind)
+	_, err := ts.Workcards.BindVirtualPhone(grpcCtx(t), bind)
 	if status.Code(err) != codes.Unavailable || !strings.Contains(fmt.Sprint(status.Convert(err).Details()), audit.ReasonUnavailable) {
 		t.Fatalf("while the trail fails: %v", err)
 	}
-	if code, _, body := ts.rest(t, "/v1/workcards/11111222:bindVirtualPhone", `{"request_source":{}}`); code != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(body), audit.ReasonUnavailable) {
+	if code, _, body := ts.REST(t, "/v1/workcards/11111222:bindVirtualPhone", `{"request_source":{}}`); code != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(body), audit.ReasonUnavailable) {
 		t.Fatalf("REST while the trail fails: %d %v", code, body)
 	}
-	if _, err := ts.workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}); err != nil {
+	if _, err := ts.Workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}); err != nil {
 		t.Fatalf("a read while the trail fails: %v", err)
 	}
 	if n := callCount(t, ts); n != topCalls+1 {
 		t.Fatalf("TOP got %d calls while the trail failed, want 1 (the read)", n-topCalls)
 	}
 	trail.broken.Store(false)
-	if _, err := ts.workcards.BindVirtualPhone(grpcCtx(t), bind); status.Code(err) != codes.Unavailable {
+	if _, err := ts.Workcards.BindVirtualPhone(grpcCtx(t), bind); status.Code(err) != codes.Unavailable {
 		t.Fatalf("first call after the repair (refused, but recorded): %v", err)
 	}
-	if _, err := ts.workcards.BindVirtualPhone(grpcCtx(t), bind); err != nil {
+	if _, err := ts.Workcards.BindVirtualPhone(grpcCtx(t), bind); err != nil {
 		t.Fatalf("after the repair: %v", err)
 	}
 	samples, _ := scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
@@ -238,7 +240,7 @@ func TestAuditFailClosed(t *testing.T) {
 	if fmt.Sprint(outcomes) != "[OK Unavailable OK]" {
 		t.Errorf("recorded %v", outcomes)
 	}
-	if !strings.Contains(ts.logs.String(), `"msg":"audit event not recorded"`) || !strings.Contains(ts.logs.String(), `"msg":"audit events are recorded again"`) {
+	if !strings.Contains(ts.Logs.String(), `"msg":"audit event not recorded"`) || !strings.Contains(ts.Logs.String(), `"msg":"audit events are recorded again"`) {
 		t.Errorf("logs lack the failure or the recovery")
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -23,6 +23,8 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // TestAuditTrail makes known mutating calls over gRPC and REST (allowed,
@@ -54,31 +56,31 @@ var auditPII = []string{"13245678901", "33010619880606123X", "13900000001", "139
 func testAuditTrail(t *testing.T, backend string) {
 	p := newPKI(t)
 	var (
-		opts  []Option
+		opts  []server.Option
 		trail audit.Lister
 	)
 	if backend == "memory" {
 		mem := audit.NewMemory()
-		opts, trail = append(opts, WithAuditStore(mem)), mem
+		opts, trail = append(opts, server.WithAuditStore(mem)), mem
 	}
-	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile }, opts...)
+	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }, opts...)
 	if trail == nil {
-		trail = ts.store
+		trail = ts.StoreTrail()
 	}
-	audits := scv1.NewAuditServiceClient(ts.conn)
+	audits := scv1.NewAuditServiceClient(ts.Conn)
 	ops := withToken(grpcCtx(t), tokenOps)
 	start := time.Now()
 
 	var header metadata.MD
-	assign, err := ts.workcards.AssignWorker(ops, &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerMobile: "13245678901",
+	assign, err := ts.Workcards.AssignWorker(ops, &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerMobile: "13245678901",
 		Type: scv1.OperatorType_OPERATOR_TYPE_STORE, ServiceStoreId: 12345}, grpc.Header(&header))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.workcards.AssignWorker(withToken(grpcCtx(t), tokenTagsOnly), &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 1234567}); status.Code(err) != codes.PermissionDenied {
+	if _, err := ts.Workcards.AssignWorker(withToken(grpcCtx(t), tokenTagsOnly), &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 1234567}); status.Code(err) != codes.PermissionDenied {
 		t.Fatal(err)
 	}
-	if _, err := ts.workcards.AssignWorker(grpcCtx(t), &scv1.AssignWorkerRequest{WorkcardId: 3456789}); status.Code(err) != codes.Unauthenticated {
+	if _, err := ts.Workcards.AssignWorker(grpcCtx(t), &scv1.AssignWorkerRequest{WorkcardId: 3456789}); status.Code(err) != codes.Unauthenticated {
 		t.Fatal(err)
 	}
 	rest := func(path, body string) (int, map[string]any) {
@@ -92,10 +94,10 @@ func testAuditTrail(t *testing.T, backend string) {
 	if code != 200 {
 		t.Fatalf("sync: %d %v", code, synced)
 	}
-	if _, err := ts.workcards.BindVirtualPhone(ops, &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{ServiceStoreCode: "FWS1122"}}); err != nil {
+	if _, err := ts.Workcards.BindVirtualPhone(ops, &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{ServiceStoreCode: "FWS1122"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.workers.GetWorkerTags(ops, &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}); err != nil {
+	if _, err := ts.Workers.GetWorkerTags(ops, &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -131,7 +133,7 @@ func testAuditTrail(t *testing.T, backend string) {
 	if events[0].RequestID != header.Get(rpc.RequestIDHeader)[0] || events[0].TOPRequestID != assign.GetTopRequestId() {
 		t.Errorf("event 0 ids %s/%s, call %v/%s", events[0].RequestID, events[0].TOPRequestID, header, assign.GetTopRequestId())
 	}
-	logs := ts.logs.String()
+	logs := ts.Logs.String()
 	if n := strings.Count(logs, `"msg":"audit"`); n != len(wants) {
 		t.Errorf("%d audit log lines, want %d", n, len(wants))
 	}
@@ -269,8 +271,8 @@ func testAuditTrail(t *testing.T, backend string) {
 		t.Fatalf("reading the trail was audited: %d events", n)
 	}
 	if backend == "sqlite" {
-		ts.stop(t)
-		assertNoPIIInDataDir(t, ts.cfg.Store.DataDir, auditPII)
+		ts.Stop(t)
+		assertNoPIIInDataDir(t, ts.Cfg.Store.DataDir, auditPII)
 	}
 }
 
@@ -301,14 +303,14 @@ func assertNoPIIInDataDir(t *testing.T, dir string, pii []string) {
 // TestAuditWithoutStore: WithAuditStore(nil) leaves the log as the only
 // trail, and AuditService is not served.
 func TestAuditWithoutStore(t *testing.T) {
-	ts := startServer(t, nil, WithAuditStore(nil))
-	if _, err := scv1.NewAuditServiceClient(ts.conn).ListAuditEvents(grpcCtx(t), &scv1.ListAuditEventsRequest{}); status.Code(err) != codes.Unimplemented {
+	ts := testserver.Start(t, nil, server.WithAuditStore(nil))
+	if _, err := scv1.NewAuditServiceClient(ts.Conn).ListAuditEvents(grpcCtx(t), &scv1.ListAuditEventsRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("ListAuditEvents: %v", err)
 	}
-	if _, err := ts.workcards.BindVirtualPhone(grpcCtx(t), &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{}}); err != nil {
+	if _, err := ts.Workcards.BindVirtualPhone(grpcCtx(t), &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{}}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(ts.logs.String(), `"msg":"audit"`) || !strings.Contains(ts.logs.String(), `"targets":["workcard:11111222"],"outcome":"OK"`) {
-		t.Fatalf("no audit log line:\n%s", ts.logs.String())
+	if !strings.Contains(ts.Logs.String(), `"msg":"audit"`) || !strings.Contains(ts.Logs.String(), `"targets":["workcard:11111222"],"outcome":"OK"`) {
+		t.Fatalf("no audit log line:\n%s", ts.Logs.String())
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
+	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
 // BenchmarkSecurityChain measures one gRPC health check through the whole
@@ -28,7 +29,7 @@ func BenchmarkSecurityChain(b *testing.B) {
 		{"token+ratelimit", nil, tokenOps},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var cfg Config
+			var cfg server.Config
 			if _, err := (config.Loader{Name: "bench", Getenv: func(string) (string, bool) { return "", false }}).Load(&cfg, nil); err != nil {
 				b.Fatal(err)
 			}
@@ -38,7 +39,7 @@ func BenchmarkSecurityChain(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			s, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+			s, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
 			}

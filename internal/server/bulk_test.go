@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -18,13 +18,15 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 func bulkMobile(i int) string { return fmt.Sprintf("137%08d", i) }
 
 // blacklistStats reads the emulator's exactly-once counters.
-func blacklistStats(t *testing.T, ts *testServer) (applied, mobiles, maxPer int64) {
+func blacklistStats(t *testing.T, ts *testserver.Server) (applied, mobiles, maxPer int64) {
 	t.Helper()
 	var st struct {
 		Blacklist struct {
@@ -33,14 +35,14 @@ func blacklistStats(t *testing.T, ts *testServer) (applied, mobiles, maxPer int6
 			MaxAppliesPerMobile int64 `json:"max_applies_per_mobile"`
 		} `json:"blacklist"`
 	}
-	if err := json.Unmarshal(ts.emulator(t, http.MethodGet, "/_emulator/stats", nil), &st); err != nil {
+	if err := json.Unmarshal(ts.Emulator(t, http.MethodGet, "/_emulator/stats", nil), &st); err != nil {
 		t.Fatal(err)
 	}
 	return st.Blacklist.EntriesApplied, st.Blacklist.MobilesApplied, st.Blacklist.MaxAppliesPerMobile
 }
 
 // upload posts a file to the import route.
-func (ts *testServer) upload(t *testing.T, query, contentType, body string) (int, map[string]any) {
+func upload(t *testing.T, ts *testserver.Server, query, contentType, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post("http://"+ts.HTTPAddr()+"/v1/blacklist/jobs:import?"+query, contentType, strings.NewReader(body))
 	if err != nil {
@@ -55,7 +57,7 @@ func (ts *testServer) upload(t *testing.T, query, contentType, body string) (int
 	return resp.StatusCode, out
 }
 
-func (ts *testServer) get(t *testing.T, path string) (int, map[string]any) {
+func get(t *testing.T, ts *testserver.Server, path string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Get("http://" + ts.HTTPAddr() + path)
 	if err != nil {
@@ -71,7 +73,7 @@ func (ts *testServer) get(t *testing.T, path string) (int, map[string]any) {
 
 // watchREST follows a job over REST until the stream ends and returns the
 // states seen.
-func (ts *testServer) watchREST(t *testing.T, id string) []string {
+func watchREST(t *testing.T, ts *testserver.Server, id string) []string {
 	t.Helper()
 	resp, err := http.Get("http://" + ts.HTTPAddr() + "/v1/blacklist/jobs/" + id + ":watch")
 	if err != nil {
@@ -100,9 +102,9 @@ func (ts *testServer) watchREST(t *testing.T, id string) []string {
 }
 
 func TestImportOverGRPC(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Sync.ChunkSize = 7 })
+	ts := testserver.Start(t, func(c *server.Config) { c.Sync.ChunkSize = 7 })
 	ctx := grpcCtx(t)
-	stream, err := ts.logistics.ImportUserBlacklist(ctx)
+	stream, err := ts.Logistics.ImportUserBlacklist(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestImportOverGRPC(t *testing.T) {
 		t.Fatalf("rejections %v", rj)
 	}
 
-	watch, err := ts.logistics.WatchBlacklistSyncJob(ctx, &scv1.WatchBlacklistSyncJobRequest{JobId: j.GetJobId()})
+	watch, err := ts.Logistics.WatchBlacklistSyncJob(ctx, &scv1.WatchBlacklistSyncJobRequest{JobId: j.GetJobId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,27 +161,27 @@ func TestImportOverGRPC(t *testing.T) {
 	if a, m, mx := blacklistStats(t, ts); a != 97 || m != 97 || mx != 1 {
 		t.Fatalf("emulator applied %d entries, %d mobiles, max %d", a, m, mx)
 	}
-	got, err := ts.logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: j.GetJobId()})
+	got, err := ts.Logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: j.GetJobId()})
 	if err != nil || got.GetJob().GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED {
 		t.Fatalf("Get = %v, %v", got, err)
 	}
-	list, err := ts.logistics.ListBlacklistSyncJobs(ctx, &scv1.ListBlacklistSyncJobsRequest{
+	list, err := ts.Logistics.ListBlacklistSyncJobs(ctx, &scv1.ListBlacklistSyncJobsRequest{
 		State: scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED, SupplierId: "10000000001"})
 	if err != nil || len(list.GetJobs()) != 1 || list.GetJobs()[0].GetJobId() != j.GetJobId() {
 		t.Fatalf("List = %v, %v", list, err)
 	}
-	_, err = ts.logistics.CancelBlacklistSyncJob(ctx, &scv1.CancelBlacklistSyncJobRequest{JobId: j.GetJobId()})
+	_, err = ts.Logistics.CancelBlacklistSyncJob(ctx, &scv1.CancelBlacklistSyncJobRequest{JobId: j.GetJobId()})
 	if st := status.Convert(err); st.Code() != codes.FailedPrecondition {
 		t.Fatalf("cancel of a finished job: %v", err)
 	}
-	_, err = ts.logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: "bj-nope"})
+	_, err = ts.Logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: "bj-nope"})
 	if st := status.Convert(err); st.Code() != codes.NotFound {
 		t.Fatalf("get of an unknown job: %v", err)
 	}
 }
 
 func TestImportStreamErrors(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	settings := &scv1.BlacklistSyncJobSettings{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_DELETE}
 	entry := []*scv1.BlacklistImportEntry{{Mobile: bulkMobile(1)}}
 	tests := []struct {
@@ -197,7 +199,7 @@ func TestImportStreamErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stream, err := ts.logistics.ImportUserBlacklist(grpcCtx(t))
+			stream, err := ts.Logistics.ImportUserBlacklist(grpcCtx(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,14 +231,14 @@ func TestImportStreamErrors(t *testing.T) {
 			}
 		})
 	}
-	list, err := ts.logistics.ListBlacklistSyncJobs(grpcCtx(t), &scv1.ListBlacklistSyncJobsRequest{})
+	list, err := ts.Logistics.ListBlacklistSyncJobs(grpcCtx(t), &scv1.ListBlacklistSyncJobsRequest{})
 	if err != nil || len(list.GetJobs()) != 0 {
 		t.Fatalf("jobs left behind: %v, %v", list, err)
 	}
 }
 
 func TestUploadOverREST(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	var csv strings.Builder
 	csv.WriteString("mobile,reason\n")
 	for i := range 250 {
@@ -244,7 +246,7 @@ func TestUploadOverREST(t *testing.T) {
 	}
 	csv.WriteString("12345,1\n")                  // line 252: bad mobile
 	csv.WriteString(bulkMobile(3) + ",\"1,1\"\n") // line 253: repeated reason
-	code, body := ts.upload(t, "supplier_id=10000000001", "text/csv", csv.String())
+	code, body := upload(t, ts, "supplier_id=10000000001", "text/csv", csv.String())
 	if code != http.StatusOK {
 		t.Fatalf("upload %d %v", code, body)
 	}
@@ -258,47 +260,47 @@ func TestUploadOverREST(t *testing.T) {
 		t.Fatalf("rejections %v", rej)
 	}
 	id := job["job_id"].(string)
-	states := ts.watchREST(t, id)
+	states := watchREST(t, ts, id)
 	if len(states) == 0 || states[len(states)-1] != "BLACKLIST_SYNC_JOB_STATE_SUCCEEDED" {
 		t.Fatalf("watched states %v", states)
 	}
 	if a, m, mx := blacklistStats(t, ts); a != 250 || m != 250 || mx != 1 {
 		t.Fatalf("emulator applied %d entries, %d mobiles, max %d", a, m, mx)
 	}
-	code, got := ts.get(t, "/v1/blacklist/jobs/"+id)
+	code, got := get(t, ts, "/v1/blacklist/jobs/"+id)
 	if code != http.StatusOK || got["job"].(map[string]any)["acknowledged_count"] != "250" {
 		t.Fatalf("GET job %d %v", code, got)
 	}
 
 	// NDJSON, a delete.
 	nd := `{"mobile":"` + bulkMobile(0) + `"}` + "\n" + `{"mobile":"` + bulkMobile(1) + `","reason":[1]}` + "\n"
-	code, body = ts.upload(t, "supplier_id=10000000001&operate_type=delete", "application/x-ndjson", nd)
+	code, body = upload(t, ts, "supplier_id=10000000001&operate_type=delete", "application/x-ndjson", nd)
 	if code != http.StatusOK || body["job"].(map[string]any)["settings"].(map[string]any)["operate_type"] != "OPERATE_TYPE_DELETE" {
 		t.Fatalf("NDJSON upload %d %v", code, body)
 	}
-	ts.watchREST(t, body["job"].(map[string]any)["job_id"].(string))
+	watchREST(t, ts, body["job"].(map[string]any)["job_id"].(string))
 
 	// The gateway's own form: newline-delimited ImportUserBlacklistRequest.
 	gw := `{"settings":{"supplier_id":"10000000002","operate_type":"OPERATE_TYPE_UPSERT"}}` + "\n" +
 		`{"entries":[{"mobile":"` + bulkMobile(900) + `","reason":["BLACKLIST_REASON_OTHER"]}]}`
-	code, _, gbody := ts.rest(t, "/v1/blacklist/jobs:import", gw)
+	code, _, gbody := ts.REST(t, "/v1/blacklist/jobs:import", gw)
 	if code != http.StatusOK || gbody["job"].(map[string]any)["total_count"] != "1" {
 		t.Fatalf("gateway import %d %v", code, gbody)
 	}
 
-	code, list := ts.get(t, "/v1/blacklist/jobs?supplier_id=10000000001&page_size=1")
+	code, list := get(t, ts, "/v1/blacklist/jobs?supplier_id=10000000001&page_size=1")
 	if code != http.StatusOK || len(list["jobs"].([]any)) != 1 || list["next_page_token"] == "" {
 		t.Fatalf("list %d %v", code, list)
 	}
-	code, list = ts.get(t, "/v1/blacklist/jobs?state=BLACKLIST_SYNC_JOB_STATE_SUCCEEDED&supplier_id=10000000001")
+	code, list = get(t, ts, "/v1/blacklist/jobs?state=BLACKLIST_SYNC_JOB_STATE_SUCCEEDED&supplier_id=10000000001")
 	if code != http.StatusOK || len(list["jobs"].([]any)) != 2 {
 		t.Fatalf("list succeeded %d %v", code, list)
 	}
-	code, _, cbody := ts.rest(t, "/v1/blacklist/jobs/"+id+":cancel", `{}`)
+	code, _, cbody := ts.REST(t, "/v1/blacklist/jobs/"+id+":cancel", `{}`)
 	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(cbody), "BLACKLIST_SYNC_JOB_FINISHED") {
 		t.Fatalf("cancel of a finished job: %d %v", code, cbody)
 	}
-	code, got = ts.get(t, "/v1/blacklist/jobs/bj-nope")
+	code, got = get(t, ts, "/v1/blacklist/jobs/bj-nope")
 	if code != http.StatusNotFound {
 		t.Fatalf("unknown job %d %v", code, got)
 	}
@@ -308,7 +310,7 @@ func TestUploadOverREST(t *testing.T) {
 // refused with its line, and no job exists, even though entries before the
 // bad line were already streamed to the server.
 func TestMalformedUploadLeavesNoJob(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	var csv strings.Builder
 	csv.WriteString("mobile,reason\n")
 	for i := range 3000 {
@@ -330,7 +332,7 @@ func TestMalformedUploadLeavesNoJob(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, body := ts.upload(t, tt.query, tt.ct, tt.body)
+			code, body := upload(t, ts, tt.query, tt.ct, tt.body)
 			if code != tt.code || !strings.Contains(fmt.Sprint(body), tt.want) {
 				t.Fatalf("upload %d %v, want %d with %q", code, body, tt.code, tt.want)
 			}
@@ -339,7 +341,7 @@ func TestMalformedUploadLeavesNoJob(t *testing.T) {
 			}
 		})
 	}
-	_, list := ts.get(t, "/v1/blacklist/jobs")
+	_, list := get(t, ts, "/v1/blacklist/jobs")
 	if jobs, _ := list["jobs"].([]any); len(jobs) != 0 {
 		t.Fatalf("jobs left behind: %v", list)
 	}
@@ -352,8 +354,8 @@ func TestMalformedUploadLeavesNoJob(t *testing.T) {
 // chunks, then holds the fourth (a 5-minute latency the cancel abandons):
 // the job cannot finish before the cancel, however slow the machine.
 func TestCancelOverREST(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Sync.ChunksInFlight = 1 })
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
+	ts := testserver.Start(t, func(c *server.Config) { c.Sync.ChunksInFlight = 1 })
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
 		{"method": top.MethodBlacklistSync, "latency": "50ms", "count": 3},
 		{"method": top.MethodBlacklistSync, "latency": "5m"},
 	}})
@@ -361,14 +363,14 @@ func TestCancelOverREST(t *testing.T) {
 	for i := range 2000 {
 		fmt.Fprintf(&nd, "{\"mobile\":\"%s\"}\n", bulkMobile(i))
 	}
-	code, body := ts.upload(t, "supplier_id=10000000001", "application/x-ndjson", nd.String())
+	code, body := upload(t, ts, "supplier_id=10000000001", "application/x-ndjson", nd.String())
 	if code != http.StatusOK {
 		t.Fatalf("upload %d %v", code, body)
 	}
 	id := body["job"].(map[string]any)["job_id"].(string)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, got := ts.get(t, "/v1/blacklist/jobs/"+id)
+		_, got := get(t, ts, "/v1/blacklist/jobs/"+id)
 		if got["job"].(map[string]any)["state"] == "BLACKLIST_SYNC_JOB_STATE_RUNNING" {
 			break
 		}
@@ -377,12 +379,12 @@ func TestCancelOverREST(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	code, _, cbody := ts.rest(t, "/v1/blacklist/jobs/"+id+":cancel", `{}`)
+	code, _, cbody := ts.REST(t, "/v1/blacklist/jobs/"+id+":cancel", `{}`)
 	job := cbody["job"].(map[string]any)
 	if code != http.StatusOK || job["state"] != "BLACKLIST_SYNC_JOB_STATE_CANCELLED" || job["acknowledged_count"] == "2000" {
 		t.Fatalf("cancel %d %v", code, cbody)
 	}
-	if states := ts.watchREST(t, id); len(states) != 1 || states[0] != "BLACKLIST_SYNC_JOB_STATE_CANCELLED" {
+	if states := watchREST(t, ts, id); len(states) != 1 || states[0] != "BLACKLIST_SYNC_JOB_STATE_CANCELLED" {
 		t.Fatalf("watch of a cancelled job: %v", states)
 	}
 }
@@ -391,27 +393,27 @@ func TestCancelOverREST(t *testing.T) {
 // on the same directory is refused while the first runs.
 func TestStoreSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, func(c *Config) { c.Store.DataDir = dir })
-	code, body := ts.upload(t, "supplier_id=10000000001", "text/csv", "mobile\n13700000001\n")
+	ts := testserver.Start(t, func(c *server.Config) { c.Store.DataDir = dir })
+	code, body := upload(t, ts, "supplier_id=10000000001", "text/csv", "mobile\n13700000001\n")
 	if code != http.StatusOK {
 		t.Fatalf("upload %d %v", code, body)
 	}
 	id := body["job"].(map[string]any)["job_id"].(string)
-	ts.watchREST(t, id)
-	cfg := defaultConfig(t)
+	watchREST(t, ts, id)
+	cfg := testserver.Config(t)
 	cfg.Store.DataDir = dir
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := New(t.Context(), cfg, ts.logger); err == nil || !strings.Contains(err.Error(), "another servicecenterd") {
+	if s, err := server.New(t.Context(), cfg, ts.Logger); err == nil || !strings.Contains(err.Error(), "another servicecenterd") {
 		if s != nil {
-			s.closeAll()
+			s.CloseAll()
 		}
 		t.Fatalf("second server on one data dir: %v", err)
 	}
-	ts.stop(t)
-	ts2 := startServer(t, func(c *Config) { c.Store.DataDir = dir })
-	if code, got := ts2.get(t, "/v1/blacklist/jobs/"+id); code != http.StatusOK ||
+	ts.Stop(t)
+	ts2 := testserver.Start(t, func(c *server.Config) { c.Store.DataDir = dir })
+	if code, got := get(t, ts2, "/v1/blacklist/jobs/"+id); code != http.StatusOK ||
 		got["job"].(map[string]any)["state"] != "BLACKLIST_SYNC_JOB_STATE_SUCCEEDED" {
 		t.Fatalf("after restart %d %v", code, got)
 	}
@@ -425,7 +427,7 @@ func TestBulkSettingsValidate(t *testing.T) {
 	}
 	t.Setenv("XDG_DATA_HOME", "relative") // ignored, as the XDG spec says
 	t.Setenv("HOME", "/home/u")
-	cfg := defaultConfig(t)
+	cfg := testserver.Config(t)
 	cfg.Store.DataDir, cfg.Sync.ChunkSize, cfg.Sync.ConcurrentJobs, cfg.Sync.ChunksInFlight = "", 101, 0, 65
 	err := cfg.Validate()
 	for _, want := range []string{"--sync-chunk-size must be 1 to 100", "--sync-concurrent-jobs", "--sync-chunks-in-flight"} {
@@ -446,15 +448,15 @@ func TestBulkSettingsValidate(t *testing.T) {
 func TestBulkWithSecurity(t *testing.T) {
 	p := newPKI(t)
 	trail := audit.NewMemory()
-	ts := startServer(t, func(c *Config) {
+	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile
 		c.GRPC.DefaultDeadline = 300 * time.Millisecond
 		c.Sync.ChunkSize, c.Sync.ChunksInFlight = 10, 1
-	}, WithAuditStore(trail))
+	}, server.WithAuditStore(trail))
 	// TOP answers busy (a transient failure the job retries) until the
 	// watch below has outlived the default deadline: the job cannot finish
 	// before, however slow the machine.
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
 		{"method": top.MethodBlacklistSync, "busy": true},
 	}})
 	var csv strings.Builder
@@ -496,7 +498,7 @@ func TestBulkWithSecurity(t *testing.T) {
 	// answers and the watch follows the job to its end.
 	ops := withToken(context.Background(), tokenOps)
 	start := time.Now()
-	w, err := ts.logistics.WatchBlacklistSyncJob(ops, &scv1.WatchBlacklistSyncJobRequest{JobId: id})
+	w, err := ts.Logistics.WatchBlacklistSyncJob(ops, &scv1.WatchBlacklistSyncJobRequest{JobId: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,11 +506,11 @@ func TestBulkWithSecurity(t *testing.T) {
 	if err != nil || first.GetJob().GetState() == scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED {
 		t.Fatalf("first watch message %v, %v", first, err)
 	}
-	waitFaultFired(t, ts, 0, 1)
+	ts.WaitFaultFired(t, 0, 1)
 	for time.Since(start) < 2*300*time.Millisecond {
 		time.Sleep(10 * time.Millisecond)
 	}
-	ts.emulator(t, http.MethodDelete, "/_emulator/faults", nil)
+	ts.Emulator(t, http.MethodDelete, "/_emulator/faults", nil)
 	last := first.GetJob()
 	for {
 		m, err := w.Recv()
@@ -525,7 +527,7 @@ func TestBulkWithSecurity(t *testing.T) {
 	}
 	// A unary call with its own deadline: the 300ms default is for calls
 	// without one, and a loaded machine's store write may take longer.
-	if _, err := ts.logistics.CancelBlacklistSyncJob(withToken(grpcCtx(t), tokenOps), &scv1.CancelBlacklistSyncJobRequest{JobId: id}); status.Code(err) != codes.FailedPrecondition {
+	if _, err := ts.Logistics.CancelBlacklistSyncJob(withToken(grpcCtx(t), tokenOps), &scv1.CancelBlacklistSyncJobRequest{JobId: id}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("cancel: %v", err)
 	}
 

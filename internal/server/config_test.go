@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"path/filepath"
@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
+	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
 // TestEverySettingInASection: server composes the components' sections
 // and has no loose setting of its own, in the order of
 // docs/configuration.md.
 func TestEverySettingInASection(t *testing.T) {
-	settings, err := config.Settings(&Config{})
+	settings, err := config.Settings(&server.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestEverySettingInASection(t *testing.T) {
 // one per line, section by section, the cross-section rule last.
 func TestValidateNamesEveryProblem(t *testing.T) {
 	dir := t.TempDir()
-	var c Config
+	var c server.Config
 	if err := config.Defaults(&c); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestEmptyHTTPAddr(t *testing.T) {
 		{"a bad HTTP address", "127.0.0.1:9090", "8080", `--http-addr "8080" is not host:port`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var c Config
+			var c server.Config
 			if err := config.Defaults(&c); err != nil {
 				t.Fatal(err)
 			}

@@ -1,8 +1,7 @@
-package server
+package server_test
 
 import (
 	"context"
-	"github.com/servicecenterd/servicecenterd/internal/config"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servicecenterd/servicecenterd/internal/config"
+
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // TestEmbeddedEmulatorLoopbackOnly: the embedded emulator (whose admin
@@ -20,12 +24,14 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	p := newPKI(t)
 	security := []struct {
 		name   string
-		mutate func(*Config)
+		mutate func(*server.Config)
 	}{
-		{"no authentication", func(*Config) {}},
-		{"bearer tokens", func(c *Config) { c.Auth.ClientsFile = p.clientsFile }},
-		{"mTLS", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, p.caFile }},
-		{"insecure allowed", func(c *Config) { c.Auth.InsecureAllowUnauthenticated = true }},
+		{"no authentication", func(*server.Config) {}},
+		{"bearer tokens", func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }},
+		{"mTLS", func(c *server.Config) {
+			c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, p.caFile
+		}},
+		{"insecure allowed", func(c *server.Config) { c.Auth.InsecureAllowUnauthenticated = true }},
 	}
 	addrs := []struct {
 		addr string
@@ -44,7 +50,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	for _, sec := range security {
 		for _, a := range addrs {
 			t.Run(sec.name+"/"+a.addr, func(t *testing.T) {
-				cfg := defaultConfig(t)
+				cfg := testserver.Config(t)
 				sec.mutate(&cfg)
 				cfg.Emulator.Addr = a.addr
 				err := cfg.Validate()
@@ -64,14 +70,14 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	}
 
 	t.Run("New refuses what Validate would", func(t *testing.T) {
-		cfg := defaultConfig(t)
+		cfg := testserver.Config(t)
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
 		cfg.Emulator.Addr = "0.0.0.0:0"
-		s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		s, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 		if err == nil {
-			s.closeAll()
+			s.CloseAll()
 			t.Fatal("New started an emulator on all interfaces")
 		}
 		if !strings.Contains(err.Error(), "loopback only") {
@@ -80,7 +86,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 	})
 
 	t.Run("the running emulator answers on loopback only", func(t *testing.T) {
-		ts := startServer(t, func(c *Config) { c.Emulator.Addr = "localhost:0" })
+		ts := testserver.Start(t, func(c *server.Config) { c.Emulator.Addr = "localhost:0" })
 		u, err := url.Parse(ts.EmulatorURL())
 		if err != nil {
 			t.Fatal(err)
@@ -92,7 +98,7 @@ func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 			t.Fatalf("emulator at %s", ts.EmulatorURL())
 		}
-		ts.emulator(t, http.MethodGet, "/_emulator/stats", nil) // answers on loopback
+		ts.Emulator(t, http.MethodGet, "/_emulator/stats", nil) // answers on loopback
 		other := nonLoopbackIP(t)
 		if other == nil {
 			t.Skip("this machine has no address beyond loopback to try")
@@ -124,7 +130,7 @@ func nonLoopbackIP(t *testing.T) net.IP {
 // address the emulator examples use (the standalone command's default),
 // and when something holds it, New says what and how to go on.
 func TestEmulatorAddrDefaultAndInUse(t *testing.T) {
-	var cfg Config
+	var cfg server.Config
 	if err := config.Defaults(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +142,14 @@ func TestEmulatorAddrDefaultAndInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	cfg = defaultConfig(t)
+	cfg = testserver.Config(t)
 	cfg.Emulator.Addr = held.Addr().String()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	s, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil {
-		s.closeAll()
+		s.CloseAll()
 		t.Fatal("New started with the emulator's address in use")
 	}
 	for _, want := range []string{"--emulator-addr " + held.Addr().String(), "in use", "servicecenterd emulator",

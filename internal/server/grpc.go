@@ -71,16 +71,6 @@ func (s GRPCSettings) Validate() error {
 	return errors.Join(errs...)
 }
 
-// auditedMethods are the mutating RPCs every call of which is audited.
-var auditedMethods = []string{
-	scv1.WorkcardService_AssignWorker_FullMethodName,
-	scv1.WorkcardService_BindVirtualPhone_FullMethodName,
-	scv1.WorkerService_UpdateWorker_FullMethodName,
-	scv1.LogisticsService_SyncUserBlacklist_FullMethodName,
-	scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
-	scv1.LogisticsService_CancelBlacklistSyncJob_FullMethodName,
-}
-
 // longStreams are the bulk sync's streams, which last as long as their
 // work (an import of millions of entries, a watch until the job ends):
 // --default-deadline does not apply to them.

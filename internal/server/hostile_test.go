@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"encoding/json"
@@ -21,6 +21,8 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // rawCodec sends request bytes as they are, so that a test can send what
@@ -71,10 +73,10 @@ func details(st *status.Status) (*errdetails.ErrorInfo, []string) {
 }
 
 // rpcLogLines returns the log's "rpc" lines of method.
-func rpcLogLines(t *testing.T, ts *testServer, method string) []map[string]any {
+func rpcLogLines(t *testing.T, ts *testserver.Server, method string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(ts.logs.String(), "\n") {
+	for _, line := range strings.Split(ts.Logs.String(), "\n") {
 		var rec map[string]any
 		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "rpc" && rec["method"] == method {
 			out = append(out, rec)
@@ -91,7 +93,7 @@ func rpcLogLines(t *testing.T, ts *testServer, method string) []map[string]any {
 func TestDecodeFailures(t *testing.T) {
 	p := newPKI(t)
 	mem := audit.NewMemory()
-	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile }, WithAuditStore(mem))
+	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }, server.WithAuditStore(mem))
 	assign := scv1.WorkcardService_AssignWorker_FullMethodName
 	sync := scv1.LogisticsService_SyncUserBlacklist_FullMethodName
 	good := mustMarshal(t, &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 1234567})
@@ -124,7 +126,7 @@ func TestDecodeFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before, logsBefore, eventsBefore := callCount(t, ts), len(rpcLogLines(t, ts, tt.method)), len(mem.Events())
 			var out []byte
-			err := ts.conn.Invoke(withToken(grpcCtx(t), tt.token), tt.method, tt.body, &out, grpc.ForceCodec(rawCodec{}))
+			err := ts.Conn.Invoke(withToken(grpcCtx(t), tt.token), tt.method, tt.body, &out, grpc.ForceCodec(rawCodec{}))
 			st := status.Convert(err)
 			if st.Code() != tt.code {
 				t.Fatalf("code %v (%v), want %v", st.Code(), err, tt.code)
@@ -150,7 +152,7 @@ func TestDecodeFailures(t *testing.T) {
 			if len(events) != eventsBefore+1 || events[len(events)-1].Outcome != tt.code || events[len(events)-1].RPC != tt.method {
 				t.Fatalf("audit events: %+v", events[eventsBefore:])
 			}
-			if targets := events[len(events)-1].Targets; tt.code == codes.InvalidArgument && len(targets) > 0 && targets[0].Kind != audit.KindEntries {
+			if targets := events[len(events)-1].Targets; tt.code == codes.InvalidArgument && len(targets) > 0 && targets[0].Kind != "blacklist_entries" {
 				t.Errorf("targets of a request that did not decode: %v", targets)
 			}
 		})
@@ -158,7 +160,7 @@ func TestDecodeFailures(t *testing.T) {
 
 	t.Run("a stream", func(t *testing.T) {
 		eventsBefore := len(mem.Events())
-		s, err := ts.conn.NewStream(withToken(grpcCtx(t), tokenOps), &grpc.StreamDesc{ClientStreams: true},
+		s, err := ts.Conn.NewStream(withToken(grpcCtx(t), tokenOps), &grpc.StreamDesc{ClientStreams: true},
 			scv1.LogisticsService_ImportUserBlacklist_FullMethodName, grpc.ForceCodec(rawCodec{}))
 		if err != nil {
 			t.Fatal(err)
@@ -191,7 +193,7 @@ func TestDecodeFailures(t *testing.T) {
 	if got := series("InvalidArgument", "SyncUserBlacklist", "servicecenter.v1.LogisticsService"); got != 1 {
 		t.Errorf("SyncUserBlacklist InvalidArgument counted %v times, want 1", got)
 	}
-	if n := ts.codec.Pending(); n != 0 {
+	if n := ts.CodecPending(); n != 0 {
 		t.Errorf("%d decode failures left in the codec's table", n)
 	}
 }
@@ -200,7 +202,7 @@ func TestDecodeFailures(t *testing.T) {
 // deeper is INVALID_ARGUMENT / 400 over gRPC and REST, never INTERNAL /
 // 500, and never reaches TOP.
 func TestDeepExtJSON(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	// ext_json {"a": <n lists>} nests 1+n levels.
 	tests := []struct {
 		lists  int
@@ -217,7 +219,7 @@ func TestDeepExtJSON(t *testing.T) {
 			req := &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 1234567,
 				ExtJson: &structpb.Struct{Fields: map[string]*structpb.Value{"a": deepLists(tt.lists)}}}
 			before := callCount(t, ts)
-			_, err := ts.workcards.AssignWorker(grpcCtx(t), req)
+			_, err := ts.Workcards.AssignWorker(grpcCtx(t), req)
 			st := status.Convert(err)
 			if tt.field == "" {
 				if err != nil {
@@ -235,7 +237,7 @@ func TestDeepExtJSON(t *testing.T) {
 
 			before = callCount(t, ts)
 			body := `{"target_worker_id":1234567,"ext_json":{"a":` + strings.Repeat("[", tt.lists) + "1" + strings.Repeat("]", tt.lists) + `}}`
-			code, _, out := ts.rest(t, "/v1/workcards/2345678:assignWorker", body)
+			code, _, out := ts.REST(t, "/v1/workcards/2345678:assignWorker", body)
 			switch {
 			case tt.field == "":
 				if code != http.StatusOK {
@@ -276,7 +278,7 @@ func violationsOf(st *status.Status) (fields, reasons []string) {
 // request is INVALID_ARGUMENT / 400 with a field violation, and the
 // emulator records no call.
 func TestBadRequestsNeverReachTOP(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	sync := func(f func(r *scv1.SyncUserBlacklistRequest)) rpcCase {
 		r := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT,
 			Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001"}}}
@@ -316,7 +318,7 @@ func TestBadRequestsNeverReachTOP(t *testing.T) {
 			if body == "" {
 				body = restBody(t, tt.rpc.req)
 			}
-			code, _, out := ts.rest(t, tt.rpc.path, body)
+			code, _, out := ts.REST(t, tt.rpc.path, body)
 			raw, _ := json.Marshal(out["details"])
 			if code != http.StatusBadRequest || !strings.Contains(string(raw), `"field":"`+tt.field+`"`) {
 				t.Fatalf("rest: %d %v, want 400 naming %s", code, out, tt.field)
@@ -344,7 +346,7 @@ func longestLine(s string) int {
 func TestHugeSyncBoundedRecords(t *testing.T) {
 	p := newPKI(t)
 	mem := audit.NewMemory()
-	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile }, WithAuditStore(mem))
+	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }, server.WithAuditStore(mem))
 	const maxLine = 2048
 	for _, n := range []int{10_000, 270_000} {
 		req := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}
@@ -362,8 +364,8 @@ func TestHugeSyncBoundedRecords(t *testing.T) {
 				" mobile:139****0005 mobile:139****0006 mobile:139****0007 mobile:139****0008 mobile:139****0009"},
 		} {
 			t.Run(fmt.Sprintf("%d entries, credentials %v", n, tt.token != ""), func(t *testing.T) {
-				logsBefore := len(ts.logs.String())
-				_, err := ts.logistics.SyncUserBlacklist(withToken(grpcCtx(t), tt.token), req)
+				logsBefore := len(ts.Logs.String())
+				_, err := ts.Logistics.SyncUserBlacklist(withToken(grpcCtx(t), tt.token), req)
 				if status.Code(err) != tt.code {
 					t.Fatalf("%v, want %v", err, tt.code)
 				}
@@ -376,7 +378,7 @@ func TestHugeSyncBoundedRecords(t *testing.T) {
 				if got := strings.Join(targets, " "); got != tt.want {
 					t.Fatalf("targets %s\nwant    %s", got, tt.want)
 				}
-				if l := longestLine(ts.logs.String()[logsBefore:]); l > maxLine {
+				if l := longestLine(ts.Logs.String()[logsBefore:]); l > maxLine {
 					t.Fatalf("a log line of %d bytes", l)
 				}
 			})

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
@@ -25,9 +27,9 @@ var tagsReq = &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile:
 // calls_per_second per calendar second, so two calls in a row may land in
 // two seconds and both pass: the test calls until TOP bans.
 func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"quota": map[string]any{"calls_per_second": 1, "ban_seconds": 30}})
-	if _, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq); err != nil {
+	ts := testserver.Start(t, nil)
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"quota": map[string]any{"calls_per_second": 1, "ban_seconds": 30}})
+	if _, err := ts.Workers.GetWorkerTags(grpcCtx(t), tagsReq); err != nil {
 		t.Fatal(err)
 	}
 	check := func(name string, err error, reached, wantReached bool) {
@@ -59,7 +61,7 @@ func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
 	// Each call that passes opened a new second; 20 of them would take 20 s.
 	for i := 1; ; i++ {
 		before := callCount(t, ts)
-		_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+		_, err := ts.Workers.GetWorkerTags(grpcCtx(t), tagsReq)
 		if err == nil && i < 20 {
 			continue
 		}
@@ -67,9 +69,9 @@ func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
 		break
 	}
 	before := callCount(t, ts)
-	_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+	_, err := ts.Workers.GetWorkerTags(grpcCtx(t), tagsReq)
 	check("the call during the ban", err, callCount(t, ts) > before, false)
-	code, hdr, _ := ts.rest(t, "/v1/workers:getTags", restBody(t, tagsReq))
+	code, hdr, _ := ts.REST(t, "/v1/workers:getTags", restBody(t, tagsReq))
 	if code != http.StatusTooManyRequests {
 		t.Fatalf("REST %d %v", code, hdr)
 	}
@@ -99,17 +101,17 @@ func TestRealTOPSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, func(c *Config) {
+			ts := testserver.Start(t, func(c *server.Config) {
 				c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret, c.TOP.Session, c.TOP.SignMethod = upstream.URL+"/router/rest", "app-1", "real-secret-1", tt.session, tt.signMethod
 			})
 			if ts.EmulatorURL() != "" {
 				t.Fatal("embedded emulator started although --top-url is set")
 			}
-			_, err := ts.workers.GetWorkerTags(grpcCtx(t), tagsReq)
+			_, err := ts.Workers.GetWorkerTags(grpcCtx(t), tagsReq)
 			if status.Code(err) != tt.want {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			logs := ts.logs.String()
+			logs := ts.Logs.String()
 			for _, secret := range []string{"real-secret-1", "real-session-1", "stale-session"} {
 				if strings.Contains(logs, secret) {
 					t.Fatalf("logs contain %q:\n%s", secret, logs)
@@ -122,8 +124,8 @@ func TestRealTOPSettings(t *testing.T) {
 // TestGracefulShutdownFinishesCallsInFlight stops the server while a call
 // waits on the emulator (its latency rule has fired): the call completes.
 func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
-	ts := startServer(t, nil)
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+	ts := testserver.Start(t, nil)
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": "tmall.servicecenter.worker.taglist.get", "latency": "1500ms"}}})
 	type result struct {
 		resp *scv1.GetWorkerTagsResponse
@@ -133,28 +135,22 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		resp, err := ts.workers.GetWorkerTags(ctx, tagsReq)
+		resp, err := ts.Workers.GetWorkerTags(ctx, tagsReq)
 		done <- result{resp, err}
 	}()
-	waitFaultFired(t, ts, 0, 1) // the call is now waiting on the emulator
-	ts.cancel()
+	ts.WaitFaultFired(t, 0, 1) // the call is now waiting on the emulator
+	// Shutdown returns once Serve has: the graceful stop waits for the call.
+	if err := ts.Shutdown(t); err != nil {
+		t.Fatal(err)
+	}
 	r := <-done
 	if r.err != nil || !r.resp.GetSuccess() {
 		t.Fatalf("call in flight: %v %v", r.resp, r.err)
 	}
-	select {
-	case err := <-ts.done:
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts.done = nil
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return")
-	}
 	if _, err := http.Get("http://" + ts.HTTPAddr() + "/healthz"); err == nil {
 		t.Fatal("HTTP still serving after shutdown")
 	}
-	logs := ts.logs.String()
+	logs := ts.Logs.String()
 	if !strings.Contains(logs, "shutting down") {
 		t.Fatalf("no shutdown log:\n%s", logs)
 	}
@@ -164,17 +160,17 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 // the emulator for 5 minutes: shutdown ends after its 300ms timeout (the
 // bound below is far from both), and the call fails.
 func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Process.ShutdownTimeout = 300 * time.Millisecond })
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+	ts := testserver.Start(t, func(c *server.Config) { c.Process.ShutdownTimeout = 300 * time.Millisecond })
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": "tmall.servicecenter.worker.taglist.get", "latency": "5m"}}})
 	done := make(chan error, 1)
 	go func() {
-		_, err := ts.workers.GetWorkerTags(context.Background(), tagsReq)
+		_, err := ts.Workers.GetWorkerTags(context.Background(), tagsReq)
 		done <- err
 	}()
-	waitFaultFired(t, ts, 0, 1) // the call is now waiting on the emulator
+	ts.WaitFaultFired(t, 0, 1) // the call is now waiting on the emulator
 	start := time.Now()
-	ts.stop(t)
+	ts.Stop(t)
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("shutdown took %v with a 300ms timeout", took)
 	}
@@ -187,18 +183,18 @@ func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
 // optional by design); calls, gRPC health and /metrics on --metrics-addr
 // still work, and the start log says what is off.
 func TestGRPCOnly(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := testserver.Start(t, func(c *server.Config) {
 		c.Listen.HTTPAddr = ""
 		c.Metrics.Addr = "127.0.0.1:0"
 	})
 	if ts.HTTPAddr() != "" {
 		t.Fatalf("HTTPAddr %q with --http-addr \"\"", ts.HTTPAddr())
 	}
-	resp, err := ts.workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
+	resp, err := ts.Workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
 	if err != nil || !resp.GetSuccess() {
 		t.Fatalf("GetWorkerTags: %v %v", resp, err)
 	}
-	h, err := healthpb.NewHealthClient(ts.conn).Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
+	h, err := healthpb.NewHealthClient(ts.Conn).Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
 	if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health: %v %v", h, err)
 	}
@@ -206,7 +202,7 @@ func TestGRPCOnly(t *testing.T) {
 	if samples[`servicecenterd_grpc_server_handled_total{grpc_code="OK",grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService"}`] != 1 {
 		t.Errorf("the call is not counted on --metrics-addr")
 	}
-	if !strings.Contains(ts.logs.String(), "gRPC only") {
-		t.Errorf("the start log does not say the HTTP listener is off:\n%s", ts.logs.String())
+	if !strings.Contains(ts.Logs.String(), "gRPC only") {
+		t.Errorf("the start log does not say the HTTP listener is off:\n%s", ts.Logs.String())
 	}
 }

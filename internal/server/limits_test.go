@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -36,15 +38,19 @@ func TestRateLimit(t *testing.T) {
     rate_limit: 1000
     rate_burst: 1000
 `)
-	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = clients; c.RateLimit.PerSecond = 0.01; c.RateLimit.Burst = 2 })
+	ts := testserver.Start(t, func(c *server.Config) {
+		c.Auth.ClientsFile = clients
+		c.RateLimit.PerSecond = 0.01
+		c.RateLimit.Burst = 2
+	})
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	for i := range 2 {
-		if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_slow"), req); err != nil {
+		if _, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), "scd_slow"), req); err != nil {
 			t.Fatalf("call %d within the burst: %v", i, err)
 		}
 	}
 	before := callCount(t, ts)
-	_, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_slow"), req)
+	_, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), "scd_slow"), req)
 	st := status.Convert(err)
 	if st.Code() != codes.ResourceExhausted {
 		t.Fatalf("over the rate: %v", err)
@@ -73,31 +79,31 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("REST over the rate: %d %s", code, raw)
 	}
 	for i := range 5 {
-		if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_fast"), req); err != nil {
+		if _, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), "scd_fast"), req); err != nil {
 			t.Fatalf("other client, call %d: %v", i, err)
 		}
 	}
 	for range 5 {
-		if _, err := healthpb.NewHealthClient(ts.conn).Check(grpcCtx(t), &healthpb.HealthCheckRequest{}); err != nil {
+		if _, err := healthpb.NewHealthClient(ts.Conn).Check(grpcCtx(t), &healthpb.HealthCheckRequest{}); err != nil {
 			t.Fatalf("health check limited: %v", err)
 		}
 	}
 }
 
 func TestMessageSizeLimits(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.GRPC.MaxRecvMsgSize = 2048; c.HTTP.MaxBodySize = 4096 })
+	ts := testserver.Start(t, func(c *server.Config) { c.GRPC.MaxRecvMsgSize = 2048; c.HTTP.MaxBodySize = 4096 })
 	big := withWorker(func(w *scv1.Worker) {
 		w.Photo = strings.Repeat("p", 1000)
 		w.IdCardPic = strings.Repeat("i", 1000)
 		w.HandheldCardPic = strings.Repeat("h", 1000)
 	})
-	if _, err := ts.workers.UpdateWorker(grpcCtx(t), big); status.Code(err) != codes.ResourceExhausted {
+	if _, err := ts.Workers.UpdateWorker(grpcCtx(t), big); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("gRPC message over the limit: %v", err)
 	}
 	// The same message in JSON is within the REST body limit but over
 	// the gRPC one of the hop behind it: too large (413), not
 	// RESOURCE_EXHAUSTED (429, retry later).
-	code, _, body := ts.rest(t, "/v1/workers:update", restBody(t, big))
+	code, _, body := ts.REST(t, "/v1/workers:update", restBody(t, big))
 	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
 		t.Fatalf("REST body within --http-max-body-size, message over --grpc-max-recv-msg-size: %d %v", code, body)
 	}
@@ -119,17 +125,17 @@ func TestMessageSizeLimits(t *testing.T) {
 		t.Fatalf("chunked REST body over the limit: %d %v", resp.StatusCode, body)
 	}
 	// A message of the import's JSON stream over the gRPC limit.
-	code, _, body = ts.rest(t, "/v1/blacklist/jobs:import", `{"settings":{"supplier_id":"1","operate_type":"OPERATE_TYPE_UPSERT"}}`+"\n"+
+	code, _, body = ts.REST(t, "/v1/blacklist/jobs:import", `{"settings":{"supplier_id":"1","operate_type":"OPERATE_TYPE_UPSERT"}}`+"\n"+
 		`{"entries":[{"mobile":"`+strings.Repeat("1", 3000)+`"}]}`)
 	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
 		t.Fatalf("JSON stream message over --grpc-max-recv-msg-size: %d %v", code, body)
 	}
 	// A file upload whose one entry makes a message over the gRPC limit.
-	code, body = ts.upload(t, "supplier_id=1", "text/csv", "mobile\n13700000001\n"+strings.Repeat("1", 3000)+"\n")
+	code, body = upload(t, ts, "supplier_id=1", "text/csv", "mobile\n13700000001\n"+strings.Repeat("1", 3000)+"\n")
 	if code != http.StatusRequestEntityTooLarge || !tooLargeBody(body, "--grpc-max-recv-msg-size", "2048") {
 		t.Fatalf("upload entry over --grpc-max-recv-msg-size: %d %v", code, body)
 	}
-	if _, list := ts.get(t, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
+	if _, list := get(t, ts, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
 		t.Fatalf("jobs left: %v", list)
 	}
 }
@@ -145,7 +151,7 @@ func tooLargeBody(body map[string]any, setting, bytes string) bool {
 	for _, d := range details {
 		m, _ := d.(map[string]any)
 		md, _ := m["metadata"].(map[string]any)
-		if m["reason"] == ReasonRequestTooLarge && m["domain"] == "servicecenterd" && md["limit"] == setting && md["limit_bytes"] == bytes {
+		if m["reason"] == server.ReasonRequestTooLarge && m["domain"] == "servicecenterd" && md["limit"] == setting && md["limit_bytes"] == bytes {
 			return true
 		}
 	}
@@ -153,14 +159,14 @@ func tooLargeBody(body map[string]any, setting, bytes string) bool {
 }
 
 func TestDefaultDeadline(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.GRPC.DefaultDeadline = 300 * time.Millisecond })
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+	ts := testserver.Start(t, func(c *server.Config) { c.GRPC.DefaultDeadline = 300 * time.Millisecond })
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": top.MethodWorkerTagList, "latency": "3s"}}})
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
-	if _, err := ts.workers.GetWorkerTags(context.Background(), req); status.Code(err) != codes.DeadlineExceeded {
+	if _, err := ts.Workers.GetWorkerTags(context.Background(), req); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("call without a deadline: %v", err)
 	}
-	if code, _, _ := ts.rest(t, "/v1/workers:getTags", restBody(t, req)); code != http.StatusGatewayTimeout {
+	if code, _, _ := ts.REST(t, "/v1/workers:getTags", restBody(t, req)); code != http.StatusGatewayTimeout {
 		t.Fatalf("REST call without a deadline: %d", code)
 	}
 }

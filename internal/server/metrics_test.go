@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -61,42 +63,42 @@ func (brokenJobs) SyncJobCounts(context.Context) (map[string]int64, error) {
 // build. No label carries request data.
 func TestMetrics(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) {
+	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile
 		c.RateLimit.PerSecond = 0.001
 		c.RateLimit.Burst = 5
 	})
-	ts.metrics.SetSyncJobs(fakeJobs{})
+	ts.SetSyncJobs(fakeJobs{})
 	tags := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
 	ctx := withToken(grpcCtx(t), tokenOps)
 
-	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 1 ok
+	if _, err := ts.Workers.GetWorkerTags(ctx, tags); err != nil { // 1 ok
 		t.Fatal(err)
 	}
-	if _, err := ts.workcards.AssignWorker(ctx, &scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567}); status.Code(err) != codes.NotFound { // 2
+	if _, err := ts.Workcards.AssignWorker(ctx, &scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567}); status.Code(err) != codes.NotFound { // 2
 		t.Fatal(err)
 	}
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": top.MethodWorkerTagList, "count": 2, "error": map[string]any{"code": 15, "sub_code": "isp.top-remote-service-unavailable"}}}})
-	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 3: two retries, then ok
+	if _, err := ts.Workers.GetWorkerTags(ctx, tags); err != nil { // 3: two retries, then ok
 		t.Fatal(err)
 	}
-	if _, err := ts.workers.GetWorkerTags(ctx, tags); err != nil { // 4
+	if _, err := ts.Workers.GetWorkerTags(ctx, tags); err != nil { // 4
 		t.Fatal(err)
 	}
 	// TOP's quota ban, as TOP answers it. (The emulator's quota counts
 	// calls per calendar second: two calls in a row could land in two
 	// seconds and both pass.)
-	ts.emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": top.MethodWorkerTagList, "count": 1, "error": map[string]any{
 			"code": top.CodeAppCallLimited, "sub_code": top.SubCodeAppAccessCount, "sub_msg": top.BanMessage(30 * time.Second)}}}})
-	if _, err := ts.workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 5: TOP bans
+	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 5: TOP bans
 		t.Fatalf("quota: %v", err)
 	}
-	if _, err := ts.workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 6: over the rate limit (burst 5)
+	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 6: over the rate limit (burst 5)
 		t.Fatalf("rate limit: %v", err)
 	}
-	code, _, _ := ts.rest(t, "/v1/workers:getTags", restBody(t, tags)) // unauthenticated REST call
+	code, _, _ := ts.REST(t, "/v1/workers:getTags", restBody(t, tags)) // unauthenticated REST call
 	if code != http.StatusUnauthorized {
 		t.Fatalf("REST: %d", code)
 	}
@@ -143,7 +145,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
-	ts.metrics.SetSyncJobs(brokenJobs{})
+	ts.SetSyncJobs(brokenJobs{})
 	samples, _ = scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
 	if samples[`servicecenterd_sync_jobs_scrape_errors`] != 1 {
 		t.Errorf("a failing job count source is not reported")
@@ -154,7 +156,7 @@ func TestMetrics(t *testing.T) {
 // one; with TLS on, it serves TLS too.
 func TestMetricsAddr(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) {
+	ts := testserver.Start(t, func(c *server.Config) {
 		c.Metrics.Addr = "127.0.0.1:0"
 		c.TLS.CertFile, c.TLS.KeyFile = p.certFile, p.keyFile
 	})

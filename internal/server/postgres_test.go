@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -14,8 +14,10 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // TestServesFromPostgreSQL: a server started with --database-url keeps
@@ -27,13 +29,13 @@ func TestServesFromPostgreSQL(t *testing.T) {
 	p := newPKI(t)
 	url := pgtest.NewDatabase(t)
 	dataDir := t.TempDir()
-	mutate := func(c *Config) {
+	mutate := func(c *server.Config) {
 		c.Auth.ClientsFile, c.Store.DatabaseURL, c.Store.DataDir, c.Sync.ChunkSize = p.clientsFile, url, dataDir, 10
 	}
-	ts := startServer(t, mutate)
+	ts := testserver.Start(t, mutate)
 	ctx := metadata.AppendToOutgoingContext(withToken(grpcCtx(t), tokenOps), rpc.RequestIDHeader, "pg-import-1")
 
-	stream, err := ts.logistics.ImportUserBlacklist(ctx)
+	stream, err := ts.Logistics.ImportUserBlacklist(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestServesFromPostgreSQL(t *testing.T) {
 	if j.GetTotalCount() != 90 || j.GetDuplicateCount() != 5 || j.GetChunkCount() != 9 {
 		t.Fatalf("imported %v", j)
 	}
-	watch, err := ts.logistics.WatchBlacklistSyncJob(ctx, &scv1.WatchBlacklistSyncJobRequest{JobId: j.GetJobId()})
+	watch, err := ts.Logistics.WatchBlacklistSyncJob(ctx, &scv1.WatchBlacklistSyncJobRequest{JobId: j.GetJobId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,17 +95,17 @@ func TestServesFromPostgreSQL(t *testing.T) {
 	}
 
 	// Every replica answers from the same database.
-	ts2 := startServer(t, mutate)
-	for i, s := range []*testServer{ts, ts2} {
-		got, err := s.logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: j.GetJobId()})
+	ts2 := testserver.Start(t, mutate)
+	for i, s := range []*testserver.Server{ts, ts2} {
+		got, err := s.Logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: j.GetJobId()})
 		if err != nil || got.GetJob().GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || got.GetJob().GetAcknowledgedCount() != 90 {
 			t.Fatalf("server %d: Get = %v, %v", i+1, got, err)
 		}
-		list, err := s.logistics.ListBlacklistSyncJobs(ctx, &scv1.ListBlacklistSyncJobsRequest{SupplierId: "10000000001"})
+		list, err := s.Logistics.ListBlacklistSyncJobs(ctx, &scv1.ListBlacklistSyncJobsRequest{SupplierId: "10000000001"})
 		if err != nil || len(list.GetJobs()) != 1 || list.GetJobs()[0].GetJobId() != j.GetJobId() {
 			t.Fatalf("server %d: List = %v, %v", i+1, list, err)
 		}
-		audit, err := scv1.NewAuditServiceClient(s.conn).ListAuditEvents(withToken(grpcCtx(t), tokenOps),
+		audit, err := scv1.NewAuditServiceClient(s.Conn).ListAuditEvents(withToken(grpcCtx(t), tokenOps),
 			&scv1.ListAuditEventsRequest{Rpc: scv1.LogisticsService_ImportUserBlacklist_FullMethodName})
 		want := "ops|" + scv1.LogisticsService_ImportUserBlacklist_FullMethodName + "|OK|supplier:10000000001 operate_type:OPERATE_TYPE_UPSERT sync_job:" +
 			j.GetJobId() + "||pg-import-1"

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -21,6 +21,8 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // route is one REST route of the gateway, from the google.api.http rules.
@@ -104,11 +106,11 @@ func rawAnswer(t *testing.T, addr, method, path string, header http.Header) (int
 func TestAuthBeforeBody(t *testing.T) {
 	p := newPKI(t)
 	trail := audit.NewMemory()
-	ts := startServer(t, func(c *Config) {
+	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile
 		c.Auth.OpenEndpoints = nil
 		c.HTTP.ReadTimeout = 10 * time.Minute // a server waiting for the body never answers in time
-	}, WithAuditStore(trail))
+	}, server.WithAuditStore(trail))
 
 	type call struct {
 		name, method, path, contentType, rpc string
@@ -118,7 +120,7 @@ func TestAuthBeforeBody(t *testing.T) {
 		calls = append(calls, call{r.rpc, r.method, r.path, "application/json", r.rpc})
 	}
 	for _, ct := range []string{"text/csv", "application/x-ndjson", "application/json", "text/plain", ""} {
-		calls = append(calls, call{"upload " + ct, http.MethodPost, "/v1/blacklist/jobs:import?supplier_id=1", ct, importMethod})
+		calls = append(calls, call{"upload " + ct, http.MethodPost, "/v1/blacklist/jobs:import?supplier_id=1", ct, server.ImportMethod})
 	}
 	for name, path := range map[string]string{"metrics": "/metrics", "healthz": "/healthz", "readyz": "/readyz", "openapi": "/openapi.json"} {
 		calls = append(calls, call{path, http.MethodGet, path, "application/json", "http/" + name})
@@ -173,7 +175,11 @@ func TestAuthBeforeBody(t *testing.T) {
 		}
 		denied[e.RPC]++
 	}
-	for _, m := range auditedMethods {
+	plan, err := audit.NewPlan(protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range plan.Methods() {
 		if denied[m] == 0 {
 			t.Errorf("no denial of %s audited", m)
 		}
@@ -186,7 +192,7 @@ func TestAuthBeforeBody(t *testing.T) {
 // push more than the sockets hold.
 func TestUnauthenticatedUploadReadsNothing(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile })
+	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile })
 	body := &countingLine{size: 100 << 20}
 	req, err := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/blacklist/jobs:import?supplier_id=1", body)
 	if err != nil {
@@ -229,12 +235,12 @@ func (c *countingLine) Read(p []byte) (int, error) {
 }
 
 // emulatorCalls counts the calls that reached the embedded TOP emulator.
-func emulatorCalls(t *testing.T, ts *testServer) int64 {
+func emulatorCalls(t *testing.T, ts *testserver.Server) int64 {
 	t.Helper()
 	var out struct {
 		Recorded int64 `json:"recorded"`
 	}
-	if err := json.Unmarshal(ts.emulator(t, http.MethodGet, "/_emulator/calls?limit=1", nil), &out); err != nil {
+	if err := json.Unmarshal(ts.Emulator(t, http.MethodGet, "/_emulator/calls?limit=1", nil), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out.Recorded
@@ -260,9 +266,9 @@ func violation(body map[string]any) (field, desc, reason string) {
 // with their path; google.protobuf.Struct takes any key) are 400 with a
 // BadRequest, and nothing reaches TOP.
 func TestStrictJSON(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	assign := "/v1/workcards/2345678:assignWorker"
-	if code, _, body := ts.rest(t, assign, `{"target_worker_id":1234567,"ext_json":{"anything":{"goes":[1]}}}`+"\n"); code != http.StatusOK {
+	if code, _, body := ts.REST(t, assign, `{"target_worker_id":1234567,"ext_json":{"anything":{"goes":[1]}}}`+"\n"); code != http.StatusOK {
 		t.Fatalf("a good body: %d %v", code, body)
 	}
 	before := emulatorCalls(t, ts)
@@ -289,7 +295,7 @@ func TestStrictJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, body := ts.rest(t, tt.path, tt.body)
+			code, _, body := ts.REST(t, tt.path, tt.body)
 			field, desc, reason := violation(body)
 			if code != http.StatusBadRequest || body["code"] != float64(codes.InvalidArgument) || field != tt.field || !strings.Contains(desc, tt.desc) || reason != tt.reason {
 				t.Fatalf("%d %v\nwant field %q, description with %q, reason %q", code, body, tt.field, tt.desc, tt.reason)
@@ -302,7 +308,7 @@ func TestStrictJSON(t *testing.T) {
 	if after := emulatorCalls(t, ts); after != before {
 		t.Fatalf("%d calls reached TOP", after-before)
 	}
-	if _, list := ts.get(t, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
+	if _, list := get(t, ts, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
 		t.Fatalf("jobs left: %v", list)
 	}
 }
@@ -311,7 +317,7 @@ func TestStrictJSON(t *testing.T) {
 // a BadRequest naming the parameter and quoting a short prefix of the
 // value, never all of it.
 func TestLongValuesQuotedShort(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	long := strings.Repeat("9", 5000)
 	tests := []struct {
 		name, method, path string
@@ -345,10 +351,10 @@ func TestUploadRefusals(t *testing.T) {
 	p := newPKI(t)
 	trail := audit.NewMemory()
 	const maxUpload = 200 << 10
-	ts := startServer(t, func(c *Config) {
+	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile
 		c.HTTP.MaxUploadSize = maxUpload
-	}, WithAuditStore(trail))
+	}, server.WithAuditStore(trail))
 	longField := strings.Repeat("1", entryfile.MaxRecord)
 	var big strings.Builder
 	big.WriteString("mobile\n")
@@ -421,7 +427,7 @@ func TestUploadRefusals(t *testing.T) {
 				t.Error("no X-Request-Id")
 			}
 			events := trail.Events()
-			if len(events) != 1 || events[0].RPC != importMethod || events[0].Outcome != tt.outcome || events[0].RequestID != resp.Header.Get("X-Request-Id") {
+			if len(events) != 1 || events[0].RPC != server.ImportMethod || events[0].Outcome != tt.outcome || events[0].RequestID != resp.Header.Get("X-Request-Id") {
 				t.Fatalf("audit events %+v, want one %v", events, tt.outcome)
 			}
 		})
@@ -446,7 +452,7 @@ func limitBytes(limit string) string {
 	return "?"
 }
 
-func getWithToken(t *testing.T, ts *testServer, path, token string) (int, map[string]any) {
+func getWithToken(t *testing.T, ts *testserver.Server, path, token string) (int, map[string]any) {
 	t.Helper()
 	code, body, _ := doREST(t, http.DefaultClient, http.MethodGet, "http://"+ts.HTTPAddr()+path, "", http.Header{"Authorization": {"Bearer " + token}})
 	return code, body
@@ -461,23 +467,23 @@ func getWithToken(t *testing.T, ts *testServer, path, token string) (int, map[st
 func TestSlowUpload(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     func(*Config)
+		cfg     func(*server.Config)
 		every   time.Duration
 		chunk   string
 		limit   string
 		message string
 	}{
-		{"below the minimum rate", func(c *Config) {
+		{"below the minimum rate", func(c *server.Config) {
 			c.HTTP.UploadMinRate, c.HTTP.UploadRateWindow = 1000, 200*time.Millisecond
 		}, 20 * time.Millisecond, "1", "--http-upload-min-rate", "upload slower than 1000 bytes/s over 200ms"},
-		{"past the upload timeout", func(c *Config) {
+		{"past the upload timeout", func(c *server.Config) {
 			c.HTTP.UploadMinRate, c.HTTP.UploadTimeout = 0, 300*time.Millisecond
 		}, 5 * time.Millisecond, "13700000001\n", "--http-upload-timeout", "upload took longer than 300ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			trail := audit.NewMemory()
-			ts := startServer(t, tt.cfg, WithAuditStore(trail))
+			ts := testserver.Start(t, tt.cfg, server.WithAuditStore(trail))
 			conn, err := net.Dial("tcp", ts.HTTPAddr())
 			if err != nil {
 				t.Fatal(err)
@@ -513,13 +519,13 @@ func TestSlowUpload(t *testing.T) {
 			_ = json.NewDecoder(resp.Body).Decode(&body)
 			if resp.StatusCode != http.StatusRequestTimeout || body["code"] != float64(codes.DeadlineExceeded) ||
 				!strings.Contains(fmt.Sprint(body["message"]), tt.message) || !strings.Contains(fmt.Sprint(body["details"]), "limit:"+tt.limit) ||
-				!strings.Contains(fmt.Sprint(body["details"]), "reason:"+ReasonUploadTooSlow) {
+				!strings.Contains(fmt.Sprint(body["details"]), "reason:"+server.ReasonUploadTooSlow) {
 				t.Fatalf("%d %v", resp.StatusCode, body)
 			}
 			if ev := trail.Events(); len(ev) != 1 || ev[0].Outcome != codes.DeadlineExceeded {
 				t.Fatalf("audit events %+v", ev)
 			}
-			if _, list := ts.get(t, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
+			if _, list := get(t, ts, "/v1/blacklist/jobs"); len(list["jobs"].([]any)) != 0 {
 				t.Fatalf("jobs left: %v", list)
 			}
 		})

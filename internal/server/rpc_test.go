@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // rpcCase is one call, made both through the generated gRPC client and
@@ -29,36 +30,36 @@ import (
 type rpcCase struct {
 	req  proto.Message
 	path string
-	call func(ctx context.Context, ts *testServer, opts ...grpc.CallOption) (proto.Message, error)
+	call func(ctx context.Context, ts *testserver.Server, opts ...grpc.CallOption) (proto.Message, error)
 }
 
 func assignWorker(r *scv1.AssignWorkerRequest) rpcCase {
-	return rpcCase{r, fmt.Sprintf("/v1/workcards/%d:assignWorker", r.GetWorkcardId()), func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
-		return ts.workcards.AssignWorker(ctx, r, o...)
+	return rpcCase{r, fmt.Sprintf("/v1/workcards/%d:assignWorker", r.GetWorkcardId()), func(ctx context.Context, ts *testserver.Server, o ...grpc.CallOption) (proto.Message, error) {
+		return ts.Workcards.AssignWorker(ctx, r, o...)
 	}}
 }
 
 func bindVirtualPhone(r *scv1.BindVirtualPhoneRequest) rpcCase {
-	return rpcCase{r, fmt.Sprintf("/v1/workcards/%d:bindVirtualPhone", r.GetWorkcardId()), func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
-		return ts.workcards.BindVirtualPhone(ctx, r, o...)
+	return rpcCase{r, fmt.Sprintf("/v1/workcards/%d:bindVirtualPhone", r.GetWorkcardId()), func(ctx context.Context, ts *testserver.Server, o ...grpc.CallOption) (proto.Message, error) {
+		return ts.Workcards.BindVirtualPhone(ctx, r, o...)
 	}}
 }
 
 func updateWorker(r *scv1.UpdateWorkerRequest) rpcCase {
-	return rpcCase{r, "/v1/workers:update", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
-		return ts.workers.UpdateWorker(ctx, r, o...)
+	return rpcCase{r, "/v1/workers:update", func(ctx context.Context, ts *testserver.Server, o ...grpc.CallOption) (proto.Message, error) {
+		return ts.Workers.UpdateWorker(ctx, r, o...)
 	}}
 }
 
 func getWorkerTags(r *scv1.GetWorkerTagsRequest) rpcCase {
-	return rpcCase{r, "/v1/workers:getTags", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
-		return ts.workers.GetWorkerTags(ctx, r, o...)
+	return rpcCase{r, "/v1/workers:getTags", func(ctx context.Context, ts *testserver.Server, o ...grpc.CallOption) (proto.Message, error) {
+		return ts.Workers.GetWorkerTags(ctx, r, o...)
 	}}
 }
 
 func syncBlacklist(r *scv1.SyncUserBlacklistRequest) rpcCase {
-	return rpcCase{r, "/v1/blacklist:sync", func(ctx context.Context, ts *testServer, o ...grpc.CallOption) (proto.Message, error) {
-		return ts.logistics.SyncUserBlacklist(ctx, r, o...)
+	return rpcCase{r, "/v1/blacklist:sync", func(ctx context.Context, ts *testserver.Server, o ...grpc.CallOption) (proto.Message, error) {
+		return ts.Logistics.SyncUserBlacklist(ctx, r, o...)
 	}}
 }
 
@@ -98,7 +99,7 @@ type failure struct {
 }
 
 func TestRPCFailures(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	ext, _ := structpb.NewStruct(map[string]any{"carNumber": "1234"})
 	tests := []struct {
 		name   string
@@ -157,8 +158,8 @@ func TestRPCFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.faults != nil {
-				ts.emulator(t, http.MethodPut, "/_emulator/faults", tt.faults)
-				t.Cleanup(func() { ts.emulator(t, http.MethodDelete, "/_emulator/faults", nil) })
+				ts.Emulator(t, http.MethodPut, "/_emulator/faults", tt.faults)
+				t.Cleanup(func() { ts.Emulator(t, http.MethodDelete, "/_emulator/faults", nil) })
 			}
 			before := callCount(t, ts)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -180,7 +181,7 @@ func TestRPCFailures(t *testing.T) {
 				t.Errorf("grpc header %s missing: %v", rpc.TOPRequestIDHeader, header)
 			}
 
-			code, hdr, body := ts.rest(t, tt.rpc.path, restBody(t, tt.rpc.req))
+			code, hdr, body := ts.REST(t, tt.rpc.path, restBody(t, tt.rpc.req))
 			if code != tt.want.http {
 				t.Fatalf("http status = %d (%v), want %d", code, body, tt.want.http)
 			}
@@ -279,14 +280,14 @@ func stripType(d json.RawMessage) []byte {
 }
 
 // callCount is how many TOP calls the embedded emulator has answered.
-func callCount(t *testing.T, ts *testServer) int {
+func callCount(t *testing.T, ts *testserver.Server) int {
 	t.Helper()
 	var stats struct {
 		Calls struct {
 			Total int `json:"total"`
 		} `json:"calls"`
 	}
-	if err := json.Unmarshal(ts.emulator(t, http.MethodGet, "/_emulator/stats", nil), &stats); err != nil {
+	if err := json.Unmarshal(ts.Emulator(t, http.MethodGet, "/_emulator/stats", nil), &stats); err != nil {
 		t.Fatal(err)
 	}
 	return stats.Calls.Total

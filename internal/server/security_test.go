@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -24,7 +24,9 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testpki"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // Bearer tokens of the test clients file.
@@ -73,7 +75,7 @@ func writeClients(t testing.TB, dir, content string) string {
 
 // mtls configures the server with the PKI's TLS files, mTLS and the
 // clients file.
-func (p *pki) mtls(c *Config) {
+func (p *pki) mtls(c *server.Config) {
 	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile, c.Auth.ClientsFile = p.certFile, p.keyFile, p.caFile, p.clientsFile
 }
 
@@ -168,7 +170,7 @@ func withToken(ctx context.Context, token string) context.Context {
 // and checks who gets through, with which code, reason and HTTP status.
 func TestAuthMatrix(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, p.mtls)
+	ts := testserver.Start(t, p.mtls)
 	tags := getWorkerTags(&scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
 	unknownWorkcard := assignWorker(&scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567})
 	invalid := getWorkerTags(&scv1.GetWorkerTagsRequest{IdNumber: "bad", Mobile: "bad"})
@@ -207,7 +209,7 @@ func TestAuthMatrix(t *testing.T) {
 			clientTLS := p.clientTLS(t, tt.san)
 			conn := dialTLS(t, ts.GRPCAddr(), clientTLS)
 			via := *ts
-			via.workcards, via.workers = scv1.NewWorkcardServiceClient(conn), scv1.NewWorkerServiceClient(conn)
+			via.Workcards, via.Workers = scv1.NewWorkcardServiceClient(conn), scv1.NewWorkerServiceClient(conn)
 
 			// gRPC
 			ctx := withToken(grpcCtx(t), tt.token)
@@ -241,13 +243,13 @@ func TestAuthMatrix(t *testing.T) {
 			if code != tt.wantHTTP || (tt.wantReason != "" && restReason(body) != tt.wantReason) {
 				t.Fatalf("rest: %d %s, want %d %s", code, raw, tt.wantHTTP, tt.wantReason)
 			}
-			if tt.wantClient != "" && !strings.Contains(ts.logs.String(), `"msg":"access denied","method":"`+methodOf(tt.rpc)+`","code":"PermissionDenied","reason":"RPC_NOT_ALLOWED","client":"`+tt.wantClient+`"`) {
-				t.Fatalf("denial not logged with the client name:\n%s", ts.logs.String())
+			if tt.wantClient != "" && !strings.Contains(ts.Logs.String(), `"msg":"access denied","method":"`+methodOf(tt.rpc)+`","code":"PermissionDenied","reason":"RPC_NOT_ALLOWED","client":"`+tt.wantClient+`"`) {
+				t.Fatalf("denial not logged with the client name:\n%s", ts.Logs.String())
 			}
 		})
 	}
 	for _, secret := range []string{tokenTagsOnly, tokenOps} {
-		if strings.Contains(ts.logs.String(), secret) {
+		if strings.Contains(ts.Logs.String(), secret) {
 			t.Fatalf("logs contain a token")
 		}
 	}
@@ -289,7 +291,7 @@ func TestOpenEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, func(c *Config) { p.mtls(c); c.Auth.OpenEndpoints = tt.open })
+			ts := testserver.Start(t, func(c *server.Config) { p.mtls(c); c.Auth.OpenEndpoints = tt.open })
 			clientTLS := p.clientTLS(t, "")
 			conn := dialTLS(t, ts.GRPCAddr(), clientTLS)
 			ctx := withToken(grpcCtx(t), tt.token)
@@ -329,7 +331,7 @@ func TestOpenEndpoints(t *testing.T) {
 func TestMTLSRequiredWhenNothingElse(t *testing.T) {
 	p := newPKI(t)
 	clients := writeClients(t, t.TempDir(), "clients:\n  - name: dispatch\n    cert_sans: ["+sanDispatch+"]\n    allow: ['*']\n")
-	ts := startServer(t, func(c *Config) { p.mtls(c); c.Auth.ClientsFile = clients; c.Auth.OpenEndpoints = nil })
+	ts := testserver.Start(t, func(c *server.Config) { p.mtls(c); c.Auth.ClientsFile = clients; c.Auth.OpenEndpoints = nil })
 	_, err := healthpb.NewHealthClient(dialTLS(t, ts.GRPCAddr(), p.clientTLS(t, ""))).Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("no certificate: %v", err)
@@ -352,20 +354,20 @@ func TestMTLSRequiredWhenNothingElse(t *testing.T) {
 // REST paths authenticate the same way.
 func TestTokensWithoutTLS(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile })
+	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile })
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
-	if _, err := ts.workers.GetWorkerTags(grpcCtx(t), req); status.Code(err) != codes.Unauthenticated {
+	if _, err := ts.Workers.GetWorkerTags(grpcCtx(t), req); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("no token: %v", err)
 	}
-	if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), tokenTagsOnly), req); err != nil {
+	if _, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), tokenTagsOnly), req); err != nil {
 		t.Fatalf("token: %v", err)
 	}
-	code, _, _ := ts.rest(t, "/v1/workers:getTags", restBody(t, req))
+	code, _, _ := ts.REST(t, "/v1/workers:getTags", restBody(t, req))
 	if code != 401 {
 		t.Fatalf("REST without token: %d", code)
 	}
-	if !strings.Contains(ts.logs.String(), `"peer":"rest:127.0.0.1"`) {
-		t.Fatalf("REST denial not logged with the HTTP client's address:\n%s", ts.logs.String())
+	if !strings.Contains(ts.Logs.String(), `"peer":"rest:127.0.0.1"`) {
+		t.Fatalf("REST denial not logged with the HTTP client's address:\n%s", ts.Logs.String())
 	}
 	code, _, raw := doREST(t, http.DefaultClient, http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/workers:getTags", restBody(t, req), http.Header{"Authorization": {"Bearer " + tokenTagsOnly}})
 	if code != 200 {
@@ -377,28 +379,28 @@ func TestRefuseToStartBeyondLoopback(t *testing.T) {
 	p := newPKI(t)
 	tests := []struct {
 		name   string
-		mutate func(*Config)
+		mutate func(*server.Config)
 		want   string // "" for valid
 	}{
-		{"loopback", func(c *Config) {}, ""},
-		{"localhost", func(c *Config) { c.Listen.GRPCAddr = "localhost:0" }, ""},
-		{"all interfaces", func(c *Config) { c.Listen.GRPCAddr = "0.0.0.0:9090" }, "refusing to listen beyond loopback (--grpc-addr 0.0.0.0:9090)"},
-		{"empty host", func(c *Config) { c.Listen.HTTPAddr = ":8080" }, "(--http-addr :8080)"},
-		{"a name", func(c *Config) { c.Metrics.Addr = "metrics.internal:9100" }, "(--metrics-addr metrics.internal:9100)"},
-		{"explicitly allowed", func(c *Config) { c.Listen.GRPCAddr = "0.0.0.0:9090"; c.Auth.InsecureAllowUnauthenticated = true }, ""},
-		{"tokens", func(c *Config) { c.Listen.GRPCAddr = "0.0.0.0:9090"; c.Auth.ClientsFile = p.clientsFile }, ""},
-		{"mTLS", func(c *Config) {
+		{"loopback", func(c *server.Config) {}, ""},
+		{"localhost", func(c *server.Config) { c.Listen.GRPCAddr = "localhost:0" }, ""},
+		{"all interfaces", func(c *server.Config) { c.Listen.GRPCAddr = "0.0.0.0:9090" }, "refusing to listen beyond loopback (--grpc-addr 0.0.0.0:9090)"},
+		{"empty host", func(c *server.Config) { c.Listen.HTTPAddr = ":8080" }, "(--http-addr :8080)"},
+		{"a name", func(c *server.Config) { c.Metrics.Addr = "metrics.internal:9100" }, "(--metrics-addr metrics.internal:9100)"},
+		{"explicitly allowed", func(c *server.Config) { c.Listen.GRPCAddr = "0.0.0.0:9090"; c.Auth.InsecureAllowUnauthenticated = true }, ""},
+		{"tokens", func(c *server.Config) { c.Listen.GRPCAddr = "0.0.0.0:9090"; c.Auth.ClientsFile = p.clientsFile }, ""},
+		{"mTLS", func(c *server.Config) {
 			c.Listen.GRPCAddr = "0.0.0.0:9090"
 			c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, p.caFile
 		}, ""},
-		{"TLS alone is not authentication", func(c *Config) {
+		{"TLS alone is not authentication", func(c *server.Config) {
 			c.Listen.GRPCAddr = "0.0.0.0:9090"
 			c.TLS.CertFile, c.TLS.KeyFile = p.certFile, p.keyFile
 		}, "without caller authentication"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := defaultConfig(t)
+			cfg := testserver.Config(t)
 			tt.mutate(&cfg)
 			err := cfg.Validate()
 			switch {
@@ -420,22 +422,24 @@ func TestInvalidSecuritySettings(t *testing.T) {
 	testpki.WriteFile(t, garbage, []byte("not a certificate"))
 	tests := []struct {
 		name   string
-		mutate func(*Config)
+		mutate func(*server.Config)
 		want   string
 	}{
-		{"unknown service in allow", func(c *Config) { c.Auth.ClientsFile = bad }, "no service servicecenter.v1.NoSuchService"},
-		{"missing clients file", func(c *Config) { c.Auth.ClientsFile = filepath.Join(dir, "none.yaml") }, "--clients-file"},
-		{"key without cert", func(c *Config) { c.TLS.KeyFile = p.keyFile }, "go together"},
-		{"client CA without TLS", func(c *Config) { c.TLS.ClientCAFile = p.caFile }, "needs --tls-cert-file"},
-		{"cert not matching key", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile = p.certFile, otherKey }, "private key does not match"},
-		{"garbage client CA", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, garbage }, "no PEM certificate"},
-		{"unknown open endpoint", func(c *Config) { c.Auth.OpenEndpoints = []string{"health", "admin"} }, `"admin": want health, reflection or metrics`},
-		{"tiny message size", func(c *Config) { c.GRPC.MaxRecvMsgSize = 10 }, "--grpc-max-recv-msg-size must be at least 1024"},
-		{"zero timeout", func(c *Config) { c.HTTP.ReadTimeout = 0 }, "--http-read-timeout must be positive"},
+		{"unknown service in allow", func(c *server.Config) { c.Auth.ClientsFile = bad }, "no service servicecenter.v1.NoSuchService"},
+		{"missing clients file", func(c *server.Config) { c.Auth.ClientsFile = filepath.Join(dir, "none.yaml") }, "--clients-file"},
+		{"key without cert", func(c *server.Config) { c.TLS.KeyFile = p.keyFile }, "go together"},
+		{"client CA without TLS", func(c *server.Config) { c.TLS.ClientCAFile = p.caFile }, "needs --tls-cert-file"},
+		{"cert not matching key", func(c *server.Config) { c.TLS.CertFile, c.TLS.KeyFile = p.certFile, otherKey }, "private key does not match"},
+		{"garbage client CA", func(c *server.Config) {
+			c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile = p.certFile, p.keyFile, garbage
+		}, "no PEM certificate"},
+		{"unknown open endpoint", func(c *server.Config) { c.Auth.OpenEndpoints = []string{"health", "admin"} }, `"admin": want health, reflection or metrics`},
+		{"tiny message size", func(c *server.Config) { c.GRPC.MaxRecvMsgSize = 10 }, "--grpc-max-recv-msg-size must be at least 1024"},
+		{"zero timeout", func(c *server.Config) { c.HTTP.ReadTimeout = 0 }, "--http-read-timeout must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := defaultConfig(t)
+			cfg := testserver.Config(t)
 			tt.mutate(&cfg)
 			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
@@ -450,7 +454,7 @@ func TestInvalidSecuritySettings(t *testing.T) {
 // new CA is accepted.
 func TestCertificateRotation(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { p.mtls(c); c.TLS.ReloadInterval = 20 * time.Millisecond })
+	ts := testserver.Start(t, func(c *server.Config) { p.mtls(c); c.TLS.ReloadInterval = 20 * time.Millisecond })
 	clientTLS := p.clientTLS(t, sanDispatch)
 	conn := dialTLS(t, ts.GRPCAddr(), clientTLS)
 	health := healthpb.NewHealthClient(conn)
@@ -488,7 +492,7 @@ func TestCertificateRotation(t *testing.T) {
 	}
 	waitCalls := func(n int64) {
 		t.Helper()
-		waitFor(t, "the calling client's calls", func() bool {
+		testserver.WaitFor(t, "the calling client's calls", func() bool {
 			if err := failed(); err != nil {
 				t.Fatalf("the calling client saw an error: %v", err)
 			}
@@ -506,7 +510,7 @@ func TestCertificateRotation(t *testing.T) {
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
 	before := servedSerial()
-	reloads := strings.Count(ts.logs.String(), "tls files reloaded")
+	reloads := strings.Count(ts.Logs.String(), "tls files reloaded")
 	newCA := testpki.NewCA(t, "new client CA")
 	rotated := p.ca.Localhost(t)
 	testpki.WriteFile(t, p.certFile, rotated.CertPEM)
@@ -526,7 +530,7 @@ func TestCertificateRotation(t *testing.T) {
 		t.Fatalf("the calling client saw an error across the rotation: %v", err)
 	}
 	// The reload is logged just after the new files are in use.
-	waitLogCount(t, ts, "tls files reloaded", reloads)
+	ts.WaitLogCount(t, "tls files reloaded", reloads)
 
 	fresh := p.clientTLS(t, "")
 	fresh.Certificates = []tls.Certificate{newCA.Issue(t, testpki.Leaf{URIs: []string{sanDispatch}, Client: true}).TLS(t)}
@@ -538,9 +542,9 @@ func TestCertificateRotation(t *testing.T) {
 	// A broken rotation keeps the working certificate. Count the failures
 	// logged so far: the rotation above may have met a new certificate
 	// beside the old key.
-	failures := strings.Count(ts.logs.String(), "keeping the previous ones")
+	failures := strings.Count(ts.Logs.String(), "keeping the previous ones")
 	testpki.WriteFile(t, p.keyFile, []byte("garbage"))
-	waitLogCount(t, ts, "keeping the previous ones", failures)
+	ts.WaitLogCount(t, "keeping the previous ones", failures)
 	if got := servedSerial(); got != want {
 		t.Fatalf("serving %s after a broken rotation, want %s", got, want)
 	}
@@ -549,15 +553,18 @@ func TestCertificateRotation(t *testing.T) {
 // TestClientsFileReload changes the clients file while serving.
 func TestClientsFileReload(t *testing.T) {
 	p := newPKI(t)
-	ts := startServer(t, func(c *Config) { c.Auth.ClientsFile = p.clientsFile; c.TLS.ReloadInterval = 20 * time.Millisecond })
+	ts := testserver.Start(t, func(c *server.Config) {
+		c.Auth.ClientsFile = p.clientsFile
+		c.TLS.ReloadInterval = 20 * time.Millisecond
+	})
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
-	if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), tokenTagsOnly), req); err != nil {
+	if _, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), tokenTagsOnly), req); err != nil {
 		t.Fatal(err)
 	}
 	writeClients(t, filepath.Dir(p.clientsFile), "clients:\n  - name: newcomer\n    token_sha256: ["+auth.HashToken("scd_new")+"]\n    allow: ['*']\n")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_new"), req)
+		_, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), "scd_new"), req)
 		if err == nil {
 			break
 		}
@@ -566,18 +573,18 @@ func TestClientsFileReload(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), tokenTagsOnly), req); status.Code(err) != codes.Unauthenticated {
+	if _, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), tokenTagsOnly), req); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("removed token: %v", err)
 	}
 	writeClients(t, filepath.Dir(p.clientsFile), "clients: [oops")
 	deadline = time.Now().Add(10 * time.Second)
-	for !strings.Contains(ts.logs.String(), "clients file changed but is invalid") {
+	for !strings.Contains(ts.Logs.String(), "clients file changed but is invalid") {
 		if time.Now().After(deadline) {
 			t.Fatal("invalid clients file not noticed")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := ts.workers.GetWorkerTags(withToken(grpcCtx(t), "scd_new"), req); err != nil {
+	if _, err := ts.Workers.GetWorkerTags(withToken(grpcCtx(t), "scd_new"), req); err != nil {
 		t.Fatalf("previous policy not kept: %v", err)
 	}
 }

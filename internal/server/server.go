@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
@@ -191,8 +192,14 @@ func (s *Server) newGuards() error {
 	}
 	s.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLS.VerifiesClients(), Open: open})
 	s.limiter = middleware.NewRateLimiter(s.limitOf, s.authn.Open, s.metrics.RateLimited)
+	// The audited RPCs and their targets are declared in the protos
+	// (option servicecenter.v1.audit).
+	plan, err := audit.NewPlan(protoregistry.GlobalFiles)
+	if err != nil {
+		return err
+	}
 	hooks := audit.TrailHooks{WriteFailed: s.metrics.AuditWriteFailed, Pruned: s.metrics.AuditPruned}
-	if s.auditor, s.retention, err = audit.NewTrail(cfg.Audit, s.auditStore, auditedMethods, hooks, s.logger); err != nil {
+	if s.auditor, s.retention, err = audit.NewTrail(cfg.Audit, s.auditStore, plan, hooks, s.logger); err != nil {
 		return err
 	}
 	s.internal = auth.NewInternalListener()

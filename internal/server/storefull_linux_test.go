@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"errors"
@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // mountSmallFS mounts a tmpfs of size bytes on a new directory and
@@ -61,16 +64,16 @@ func fill(t *testing.T, dir string) string {
 // without a restart.
 func TestStoreFullOnARealFilesystem(t *testing.T) {
 	dataDir := mountSmallFS(t, "1m")
-	ts := startServer(t, func(c *Config) { c.Store.DataDir = dataDir })
-	_, err := ts.importEntries(t, 0, 150_000)
+	ts := testserver.Start(t, func(c *server.Config) { c.Store.DataDir = dataDir })
+	_, err := importEntries(t, ts, 0, 150_000)
 	wantStoreFull(t, "import of 150,000 entries on a 1 MiB disk", err)
 	if left := stagingLeft(t, dataDir); len(left) != 0 {
 		t.Fatalf("the aborted import left %v", left)
 	}
-	ts.importSucceeds(t, "a 2-entry import after the full one", 0, 2)
+	importSucceeds(t, ts, "a 2-entry import after the full one", 0, 2)
 
 	ballast := fill(t, dataDir)
-	_, err = ts.importEntries(t, 10, 2)
+	_, err = importEntries(t, ts, 10, 2)
 	wantStoreFull(t, "a 2-entry import on a full disk", err)
 	if left := stagingLeft(t, dataDir); len(left) != 0 {
 		t.Fatalf("the aborted import left %v", left)
@@ -79,6 +82,6 @@ func TestStoreFullOnARealFilesystem(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	ts.importSucceeds(t, "a 2-entry import once space is freed", 20, 2)
-	ts.importSucceeds(t, "a 2,000-entry import once space is freed", 100, 2_000)
+	importSucceeds(t, ts, "a 2-entry import once space is freed", 20, 2)
+	importSucceeds(t, ts, "a 2,000-entry import once space is freed", 100, 2_000)
 }

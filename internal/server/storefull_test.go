@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -18,18 +18,20 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
 // importEntries streams an import of n entries (mobiles from offset on)
 // over gRPC and returns the response or the stream's status.
-func (ts *testServer) importEntries(t *testing.T, offset, n int) (*scv1.ImportUserBlacklistResponse, error) {
+func importEntries(t *testing.T, ts *testserver.Server, offset, n int) (*scv1.ImportUserBlacklistResponse, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	stream, err := ts.logistics.ImportUserBlacklist(ctx)
+	stream, err := ts.Logistics.ImportUserBlacklist(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -69,15 +71,15 @@ func wantStoreFull(t *testing.T, what string, err error) {
 }
 
 // importSucceeds imports n entries and follows the job to SUCCEEDED.
-func (ts *testServer) importSucceeds(t *testing.T, what string, offset, n int) {
+func importSucceeds(t *testing.T, ts *testserver.Server, what string, offset, n int) {
 	t.Helper()
-	resp, err := ts.importEntries(t, offset, n)
+	resp, err := importEntries(t, ts, offset, n)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	watch, err := ts.logistics.WatchBlacklistSyncJob(ctx, &scv1.WatchBlacklistSyncJobRequest{JobId: resp.GetJob().GetJobId()})
+	watch, err := ts.Logistics.WatchBlacklistSyncJob(ctx, &scv1.WatchBlacklistSyncJobRequest{JobId: resp.GetJob().GetJobId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,28 +120,28 @@ func stagingLeft(t *testing.T, dataDir string) []string {
 // REST, leaves nothing behind, and a small import then goes through.
 // TestStoreFullOnARealFilesystem does the same on a real full filesystem.
 func TestStoreFullOverGRPCAndREST(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Sync.ChunkSize = 10 }, WithStoreOptions(store.WithSQLite(sqlite.WithMaxPages(128)))) // 512 KiB per file
-	_, err := ts.importEntries(t, 0, 60_000)
+	ts := testserver.Start(t, func(c *server.Config) { c.Sync.ChunkSize = 10 }, server.WithStoreOptions(store.WithSQLite(sqlite.WithMaxPages(128)))) // 512 KiB per file
+	_, err := importEntries(t, ts, 0, 60_000)
 	wantStoreFull(t, "gRPC import of 60,000 entries", err)
-	if left := stagingLeft(t, ts.cfg.Store.DataDir); len(left) != 0 {
+	if left := stagingLeft(t, ts.Cfg.Store.DataDir); len(left) != 0 {
 		t.Fatalf("the aborted import left %v", left)
 	}
-	ts.importSucceeds(t, "a 2-entry import after the full one", 0, 2)
+	importSucceeds(t, ts, "a 2-entry import after the full one", 0, 2)
 
 	var csv strings.Builder
 	csv.WriteString("mobile,reason\n")
 	for i := range 60_000 {
 		fmt.Fprintf(&csv, "%s,1\n", bulkMobile(i))
 	}
-	code, body := ts.upload(t, "supplier_id=10000000001", "text/csv", csv.String())
+	code, body := upload(t, ts, "supplier_id=10000000001", "text/csv", csv.String())
 	if code != http.StatusInsufficientStorage || !strings.Contains(fmt.Sprint(body), service.ReasonStoreFull) {
 		t.Fatalf("REST upload of 60,000 entries: HTTP %d %v, want 507 with %s", code, body, service.ReasonStoreFull)
 	}
-	if left := stagingLeft(t, ts.cfg.Store.DataDir); len(left) != 0 {
+	if left := stagingLeft(t, ts.Cfg.Store.DataDir); len(left) != 0 {
 		t.Fatalf("the aborted upload left %v", left)
 	}
-	ts.importSucceeds(t, "a 2-entry import after the full upload", 10, 2)
-	if !strings.Contains(ts.logs.String(), "store full") {
+	importSucceeds(t, ts, "a 2-entry import after the full upload", 10, 2)
+	if !strings.Contains(ts.Logs.String(), "store full") {
 		t.Error("the server did not log that its store is full")
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -22,6 +22,8 @@ import (
 	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
@@ -32,9 +34,9 @@ func grpcCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func emulatorState(t *testing.T, ts *testServer) *topemu.State {
+func emulatorState(t *testing.T, ts *testserver.Server) *topemu.State {
 	t.Helper()
-	state, err := topemu.ParseState(ts.emulator(t, http.MethodGet, "/_emulator/state", nil))
+	state, err := topemu.ParseState(ts.Emulator(t, http.MethodGet, "/_emulator/state", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +44,14 @@ func emulatorState(t *testing.T, ts *testServer) *topemu.State {
 }
 
 func TestRPCSuccess(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 
 	t.Run("AssignWorker", func(t *testing.T) {
 		ext, _ := structpb.NewStruct(map[string]any{"carNumber": "1234"})
 		req := &scv1.AssignWorkerRequest{WorkcardId: 2345678, TargetWorkerId: 1234567, Type: scv1.OperatorType_OPERATOR_TYPE_PROVIDER,
 			FulfilTaskId: 1898, OuterId: "test12345", ExtJson: ext}
 		var header metadata.MD
-		resp, err := ts.workcards.AssignWorker(grpcCtx(t), req, grpc.Header(&header))
+		resp, err := ts.Workcards.AssignWorker(grpcCtx(t), req, grpc.Header(&header))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,14 +65,14 @@ func TestRPCSuccess(t *testing.T) {
 				}
 			}
 		}
-		code, hdr, body := ts.rest(t, "/v1/workcards/2345678:assignWorker", `{"target_worker_mobile":"13245678901","type":"OPERATOR_TYPE_STORE","service_store_id":12345}`)
+		code, hdr, body := ts.REST(t, "/v1/workcards/2345678:assignWorker", `{"target_worker_mobile":"13245678901","type":"OPERATOR_TYPE_STORE","service_store_id":12345}`)
 		if code != 200 || body["success"] != true || hdr.Get("X-Top-Request-Id") != body["top_request_id"] {
 			t.Fatalf("REST %d %v %v", code, hdr, body)
 		}
 	})
 
 	t.Run("BindVirtualPhone is stable per workcard", func(t *testing.T) {
-		resp, err := ts.workcards.BindVirtualPhone(grpcCtx(t), &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222,
+		resp, err := ts.Workcards.BindVirtualPhone(grpcCtx(t), &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222,
 			RequestSource: &scv1.WorkcardRequestSource{RealTpNick: "天猫服务商XXX", ServiceStoreCode: "FWS1122"}})
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +80,7 @@ func TestRPCSuccess(t *testing.T) {
 		if !resp.GetSuccess() || len(resp.GetResultData()) != 11 {
 			t.Fatalf("resp %v", resp)
 		}
-		code, _, body := ts.rest(t, "/v1/workcards/11111222:bindVirtualPhone", `{"request_source":{}}`)
+		code, _, body := ts.REST(t, "/v1/workcards/11111222:bindVirtualPhone", `{"request_source":{}}`)
 		if code != 200 || body["result_data"] != resp.GetResultData() {
 			t.Fatalf("REST %d %v, want the number %s again", code, body, resp.GetResultData())
 		}
@@ -87,7 +89,7 @@ func TestRPCSuccess(t *testing.T) {
 	t.Run("UpdateWorker persists", func(t *testing.T) {
 		req := &scv1.UpdateWorkerRequest{Worker: demoWorker()}
 		req.Worker.WorkType = "full_time"
-		resp, err := ts.workers.UpdateWorker(grpcCtx(t), req)
+		resp, err := ts.Workers.UpdateWorker(grpcCtx(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,14 +102,14 @@ func TestRPCSuccess(t *testing.T) {
 				t.Fatalf("worker in emulator: %+v", w)
 			}
 		}
-		code, _, body := ts.rest(t, "/v1/workers:update", restBody(t, req))
+		code, _, body := ts.REST(t, "/v1/workers:update", restBody(t, req))
 		if code != 200 || body["success"] != true {
 			t.Fatalf("REST %d %v", code, body)
 		}
 	})
 
 	t.Run("GetWorkerTags", func(t *testing.T) {
-		resp, err := ts.workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
+		resp, err := ts.Workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +119,7 @@ func TestRPCSuccess(t *testing.T) {
 			len(d.GetHomeWorkerTags()) == 0 || d.GetHomeWorkerTags()[0].GetBeginTime() == nil || d.GetRawAbilityMap() != "" {
 			t.Fatalf("resp %v", resp)
 		}
-		code, _, body := ts.rest(t, "/v1/workers:getTags", `{"id_number":"11010519491231002X","mobile":"13245678901"}`)
+		code, _, body := ts.REST(t, "/v1/workers:getTags", `{"id_number":"11010519491231002X","mobile":"13245678901"}`)
 		abilities := body["result_data"].(map[string]any)["ability_map"].(map[string]any)
 		if code != 200 || abilities["tv_install"].(map[string]any)["ability_level"] != "ABILITY_LEVEL_EXPERT" {
 			t.Fatalf("REST %d %v", code, body)
@@ -127,7 +129,7 @@ func TestRPCSuccess(t *testing.T) {
 	t.Run("SyncUserBlacklist makes and keeps a request id", func(t *testing.T) {
 		req := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT,
 			Blacklist: []*scv1.BlacklistEntry{{Mobile: "13900000001", Reason: []scv1.BlacklistReason{1, 2}}}}
-		resp, err := ts.logistics.SyncUserBlacklist(grpcCtx(t), req)
+		resp, err := ts.Logistics.SyncUserBlacklist(grpcCtx(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +139,7 @@ func TestRPCSuccess(t *testing.T) {
 		// The same request id again is a replay: TOP answers success and
 		// applies nothing twice.
 		req.RequestId = resp.GetRequestId()
-		again, err := ts.logistics.SyncUserBlacklist(grpcCtx(t), req)
+		again, err := ts.Logistics.SyncUserBlacklist(grpcCtx(t), req)
 		if err != nil || again.GetRequestId() != req.RequestId {
 			t.Fatalf("replay %v %v", again, err)
 		}
@@ -147,7 +149,7 @@ func TestRPCSuccess(t *testing.T) {
 				Max      int `json:"max_applies_per_mobile"`
 			} `json:"blacklist"`
 		}
-		if err := json.Unmarshal(ts.emulator(t, http.MethodGet, "/_emulator/stats?mobile=13900000001", nil), &stats); err != nil {
+		if err := json.Unmarshal(ts.Emulator(t, http.MethodGet, "/_emulator/stats?mobile=13900000001", nil), &stats); err != nil {
 			t.Fatal(err)
 		}
 		if stats.Blacklist.Replayed != 1 || stats.Blacklist.Max != 1 {
@@ -155,11 +157,11 @@ func TestRPCSuccess(t *testing.T) {
 		}
 		// A different payload under the same id is refused.
 		req.Blacklist[0].Reason = []scv1.BlacklistReason{5}
-		_, err = ts.logistics.SyncUserBlacklist(grpcCtx(t), req)
+		_, err = ts.Logistics.SyncUserBlacklist(grpcCtx(t), req)
 		if status.Code(err) != codes.AlreadyExists {
 			t.Fatalf("conflict: %v", err)
 		}
-		code, _, body := ts.rest(t, "/v1/blacklist:sync", `{"supplier_id":"10000000001","operate_type":"OPERATE_TYPE_DELETE","blacklist":[{"mobile":"13900000001"}],"request_id":"rest-1"}`)
+		code, _, body := ts.REST(t, "/v1/blacklist:sync", `{"supplier_id":"10000000001","operate_type":"OPERATE_TYPE_DELETE","blacklist":[{"mobile":"13900000001"}],"request_id":"rest-1"}`)
 		if code != 200 || body["request_id"] != "rest-1" || body["success"] != true {
 			t.Fatalf("REST %d %v", code, body)
 		}
@@ -172,7 +174,7 @@ func topemuTime(t interface{ MarshalText() ([]byte, error) }) string {
 }
 
 func TestOperationalEndpoints(t *testing.T) {
-	ts := startServer(t, nil)
+	ts := testserver.Start(t, nil)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + ts.HTTPAddr() + path)
 		if err != nil {
@@ -210,15 +212,15 @@ func TestOperationalEndpoints(t *testing.T) {
 		t.Errorf("/protos.tar.gz does not hold the bundle (%v)", err)
 	}
 
-	health := healthpb.NewHealthClient(ts.conn)
-	for _, name := range append([]string{""}, serviceNames...) {
+	health := healthpb.NewHealthClient(ts.Conn)
+	for _, name := range append([]string{""}, server.ServiceNames...) {
 		resp, err := health.Check(grpcCtx(t), &healthpb.HealthCheckRequest{Service: name})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			t.Errorf("health %q: %v %v", name, resp, err)
 		}
 	}
 
-	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(grpcCtx(t))
+	stream, err := reflectionpb.NewServerReflectionClient(ts.Conn).ServerReflectionInfo(grpcCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,18 +236,18 @@ func TestOperationalEndpoints(t *testing.T) {
 	for _, s := range resp.GetListServicesResponse().GetService() {
 		names = append(names, s.GetName())
 	}
-	for _, want := range serviceNames {
+	for _, want := range server.ServiceNames {
 		if !strings.Contains(strings.Join(names, " "), want) {
 			t.Errorf("reflection lists %v, missing %s", names, want)
 		}
 	}
-	if !strings.Contains(ts.logs.String(), "EMBEDDED TOP EMULATOR") || !strings.Contains(ts.logs.String(), ts.EmulatorURL()) {
-		t.Errorf("start log does not say the emulator is in use:\n%s", ts.logs.String())
+	if !strings.Contains(ts.Logs.String(), "EMBEDDED TOP EMULATOR") || !strings.Contains(ts.Logs.String(), ts.EmulatorURL()) {
+		t.Errorf("start log does not say the emulator is in use:\n%s", ts.Logs.String())
 	}
 }
 
 func TestReadyzWhenUpstreamIsDown(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := testserver.Start(t, func(c *server.Config) {
 		c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret = "http://127.0.0.1:1/router/rest", "k", "s3cr3t-value"
 	})
 	resp, err := http.Get("http://" + ts.HTTPAddr() + "/readyz")
@@ -257,7 +259,7 @@ func TestReadyzWhenUpstreamIsDown(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(string(body), "not ready") {
 		t.Fatalf("/readyz %d %q", resp.StatusCode, body)
 	}
-	if strings.Contains(ts.logs.String(), "s3cr3t-value") {
+	if strings.Contains(ts.Logs.String(), "s3cr3t-value") {
 		t.Fatal("the app secret is in the logs")
 	}
 }

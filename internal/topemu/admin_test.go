@@ -128,6 +128,7 @@ func TestResetAndState(t *testing.T) {
 
 func TestRecordedCallsAreMasked(t *testing.T) {
 	e := newEnv(t, topemu.Config{MaxRecordedCalls: 50})
+	demos := len(demoCalls(t)) // one call of each method, then an update and a bind
 	for _, rq := range demoCalls(t) {
 		rq.placement = inSplit
 		e.call(rq)
@@ -167,10 +168,10 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 	if err := json.Unmarshal(raw, &calls); err != nil {
 		t.Fatal(err)
 	}
-	if len(calls.Calls) != 7 {
-		t.Fatalf("recorded %d calls, want 7", len(calls.Calls))
+	if len(calls.Calls) != demos+2 {
+		t.Fatalf("recorded %d calls, want %d", len(calls.Calls), demos+2)
 	}
-	last := calls.Calls[6]
+	last := calls.Calls[demos+1]
 	var env map[string]struct {
 		Result map[string]any `json:"result"`
 	}
@@ -181,13 +182,13 @@ func TestRecordedCallsAreMasked(t *testing.T) {
 	if !strings.Contains(number, "****") {
 		t.Fatalf("virtual number not masked in the recorded response: %s", last.Response)
 	}
-	if last.Method != top.MethodVirtualPhoneBind || last.HTTPStatus != 200 || last.RequestID == "" || last.Seq != 7 {
+	if last.Method != top.MethodVirtualPhoneBind || last.HTTPStatus != 200 || last.RequestID == "" || last.Seq != int64(demos+2) {
 		t.Fatalf("record %+v", last)
 	}
 
 	// Filter by method, and limit.
 	e.admin(http.MethodGet, "/_emulator/calls?method="+top.MethodWorkerUpdate+"&limit=1", nil, &calls)
-	if len(calls.Calls) != 1 || calls.Calls[0].Seq != 6 {
+	if len(calls.Calls) != 1 || calls.Calls[0].Seq != int64(demos+1) {
 		t.Fatalf("filtered calls %+v", calls.Calls)
 	}
 	e.admin(http.MethodDelete, "/_emulator/calls", nil, nil)

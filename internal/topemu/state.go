@@ -13,7 +13,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
-// State is the emulator's JSON seed document: everything the five methods
+// State is the emulator's JSON seed document: everything the methods
 // read and change. GET /_emulator/state exports it, PUT /_emulator/state
 // loads it, and examples/emulator-seed.json is the demo data in this form.
 // Times are TOP's "yyyy-MM-dd HH:mm:ss" in UTC+8.

@@ -2,11 +2,11 @@
 // emulator. It serves /router/rest as TOP does (system parameter checks,
 // the three signature methods, the ±10 minute timestamp window in UTC+8,
 // sessions, TOP's error codes, JSON, simplified JSON and XML) and
-// implements the five service-center methods with the API documents'
-// business rules on a small state: workcards, workers, stores, the pickup
-// user blacklist and virtual numbers. Admin endpoints under /_emulator/
-// reset, export and load the state, list the calls received and inject
-// faults.
+// implements the TOP methods servicecenterd calls (top.Methods) with the
+// API documents' business rules on a small state: workcards, workers,
+// stores, the pickup user blacklist and virtual numbers. Admin endpoints
+// under /_emulator/ reset, export and load the state, list the calls
+// received and inject faults.
 //
 // The Emulator is an http.Handler; run it in-process (httptest, or behind
 // servicecenterd's own client) or alone with `servicecenterd emulator`.

@@ -12,34 +12,18 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
-// successOf decodes the normal-form envelope of any of the five methods
-// and reports its business success and request_id.
+// successOf decodes the normal-form envelope of any method of
+// top.Methods into its own response type and reports its business success
+// and request_id.
 func successOf(t *testing.T, method string, body []byte) (bool, string) {
 	t.Helper()
-	switch method {
-	case top.MethodAssignWorker:
-		var r top.AssignWorkerResponse
-		ok(t, method, body, &r)
-		return bool(r.Result.Success), r.RequestID
-	case top.MethodWorkerUpdate:
-		var r top.WorkerUpdateResponse
-		ok(t, method, body, &r)
-		return bool(r.Result.Success), r.RequestID
-	case top.MethodWorkerTagList:
-		var r top.TagListGetResponse
-		ok(t, method, body, &r)
-		return bool(r.Result.Success), r.RequestID
-	case top.MethodVirtualPhoneBind:
-		var r top.VirtualPhoneBindResponse
-		ok(t, method, body, &r)
-		return bool(r.Result.Success), r.RequestID
-	case top.MethodBlacklistSync:
-		var r top.BlacklistSyncResponse
-		ok(t, method, body, &r)
-		return bool(r.UserBlacklistResponse.Success), r.RequestID
+	m, known := top.Lookup(method)
+	if !known {
+		t.Fatalf("unknown method %s", method)
 	}
-	t.Fatalf("unknown method %s", method)
-	return false, ""
+	resp := m.NewResponse()
+	ok(t, method, body, resp)
+	return resp.Err() == nil, resp.TOPRequestID()
 }
 
 func TestEveryMethodInEveryPlacement(t *testing.T) {

@@ -99,8 +99,8 @@ func testRoundTrip(t *testing.T, s audit.Store) {
 	in := audit.Event{
 		Time:   time.Date(2026, 11, 23, 10, 19, 58, 238_000_123, time.FixedZone("CST", 8*3600)),
 		Client: "dispatch", RPC: "/servicecenter.v1.WorkcardService/AssignWorker",
-		Targets: []audit.Target{{Kind: audit.KindWorkcard, ID: "2345678"}, {Kind: audit.KindWorkerMobile, ID: "132****8901"},
-			{Kind: audit.KindServiceStoreCode, ID: `门店 "7",\n`}},
+		Targets: []audit.Target{{Kind: "workcard", ID: "2345678"}, {Kind: "worker_mobile", ID: "132****8901"},
+			{Kind: "service_store_code", ID: `门店 "7",\n`}},
 		Outcome: codes.FailedPrecondition, TOPRequestID: "top-1", RequestID: "r-1",
 	}
 	if err := s.Record(ctx, in); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
@@ -38,7 +39,7 @@ func TestBenchBlacklist(t *testing.T) {
 			sizes = append(sizes, n)
 		}
 	}
-	bin := buildBinary(t)
+	bin := testserver.Binary(t)
 	type row struct {
 		n                     int
 		importDur, syncDur    time.Duration
@@ -51,12 +52,12 @@ func TestBenchBlacklist(t *testing.T) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "blacklist.csv")
 		r.fileBytes = writeCSV(t, file, n)
-		e := startEmulator(t, topemu.Config{MaxRecordedCalls: -1})
+		e := testserver.StartEmulator(t, topemu.Config{MaxRecordedCalls: -1})
 		p := startProcess(t, bin, e, filepath.Join(dir, "data"), strings.Fields(os.Getenv("BENCH_SERVE_FLAGS"))...)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 
 		start := time.Now()
-		out, err := exec.CommandContext(ctx, bin, "blacklist", "import", file, "--supplier-id", "10000000001", "--no-wait", "--addr", p.grpcAddr).CombinedOutput()
+		out, err := exec.CommandContext(ctx, bin, "blacklist", "import", file, "--supplier-id", "10000000001", "--no-wait", "--addr", p.GRPCAddr).CombinedOutput()
 		r.importDur = time.Since(start)
 		if err != nil {
 			t.Fatalf("import of %d: %v\n%s", n, err, out)
@@ -65,21 +66,21 @@ func TestBenchBlacklist(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no job id in %s", out)
 		}
-		r.rssImport = p.peakRSS(t)
+		r.rssImport = p.PeakRSS(t)
 
 		start = time.Now()
-		j := waitJob(ctx, t, p.client, string(m[1]))
+		j := waitJob(ctx, t, p.Logistics, string(m[1]))
 		r.syncDur = time.Since(start)
-		r.rssTotal = p.peakRSS(t)
+		r.rssTotal = p.PeakRSS(t)
 		cancel()
 		if j.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || j.GetAcknowledgedCount() != int64(n) {
 			t.Fatalf("job of %d: %v", n, j)
 		}
-		b := e.emu.Stats().Blacklist
+		b := e.Stats().Blacklist
 		if b.EntriesApplied != int64(n) || b.MobilesApplied != n || b.MaxAppliesPerMobile != 1 {
 			t.Fatalf("emulator for %d: %+v", n, b)
 		}
-		p.stop(t)
+		p.Stop(t)
 		r.storeBytes = dirSize(t, filepath.Join(dir, "data"))
 		rows = append(rows, r)
 	}

@@ -14,6 +14,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -25,29 +26,29 @@ import (
 // once: each chunk's request_id was applied once, resends were replays.
 func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	const n, chunk = 20000, 100
-	bin := buildBinary(t)
-	e := startEmulator(t, topemu.Config{MaxRecordedCalls: 5000})
+	bin := testserver.Binary(t)
+	e := testserver.StartEmulator(t, topemu.Config{MaxRecordedCalls: 5000})
 	faults := `{"seed": 1, "rules": [
 		{"method": "` + top.MethodBlacklistSync + `", "busy": true, "latency": "15ms", "probability": 0.05},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "15ms"%s}%s]}`
 	// Before the kill TOP answers 80 chunks (a third is 67), then holds
 	// the next ones (a latency the kill abandons): the job is mid-way at the
 	// kill, however slow the machine.
-	e.admin(t, http.MethodPut, "/_emulator/faults", fmt.Sprintf(faults, `, "count": 80`,
+	e.Admin(t, http.MethodPut, "/_emulator/faults", fmt.Sprintf(faults, `, "count": 80`,
 		`, {"method": "`+top.MethodBlacklistSync+`", "latency": "5m"}`))
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	p := startProcess(t, bin, e, dir)
-	resp := importGenerated(ctx, t, p.client, 0, n)
+	resp := importGenerated(ctx, t, p.Logistics, 0, n)
 	id := resp.GetJob().GetJobId()
 	if resp.GetJob().GetTotalCount() != n || resp.GetJob().GetChunkCount() != n/chunk {
 		t.Fatalf("imported job %v", resp.GetJob())
 	}
 	// Kill it once a third is acknowledged.
 	for {
-		j, err := p.client.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: id})
+		j, err := p.Logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,21 +57,21 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	p.kill(t)
-	applied := e.emu.Stats().Blacklist.EntriesApplied
+	p.Kill(t)
+	applied := e.Stats().Blacklist.EntriesApplied
 	if applied >= n || applied < n/3 {
 		t.Fatalf("after the kill the emulator has %d of %d entries; want the job mid-way", applied, n)
 	}
 
-	e.admin(t, http.MethodPut, "/_emulator/faults", fmt.Sprintf(faults, "", ""))
+	e.Admin(t, http.MethodPut, "/_emulator/faults", fmt.Sprintf(faults, "", ""))
 	p = startProcess(t, bin, e, dir)
-	j := waitJob(ctx, t, p.client, id)
+	j := waitJob(ctx, t, p.Logistics, id)
 	if j.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || j.GetAcknowledgedCount() != n || j.GetFailedCount() != 0 {
-		t.Fatalf("job after restart: %v\nlogs:\n%s", j, p.logs)
+		t.Fatalf("job after restart: %v\nlogs:\n%s", j, p.Logs)
 	}
-	p.stop(t)
+	p.Stop(t)
 
-	b := e.emu.Stats().Blacklist
+	b := e.Stats().Blacklist
 	if b.EntriesApplied != n || b.MobilesApplied != n || b.MaxAppliesPerMobile != 1 || b.SyncRequestsApplied != n/chunk || b.SyncRequestsConflicting != 0 {
 		t.Fatalf("emulator: %+v; want %d entries applied once each in %d requests", b, n, n/chunk)
 	}
@@ -79,7 +80,7 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	var calls struct {
 		Calls []topemu.RecordedCall `json:"calls"`
 	}
-	if err := json.Unmarshal(e.admin(t, http.MethodGet, "/_emulator/calls?method="+top.MethodBlacklistSync+"&limit=5000", ""), &calls); err != nil {
+	if err := json.Unmarshal(e.Admin(t, http.MethodGet, "/_emulator/calls?method="+top.MethodBlacklistSync+"&limit=5000", ""), &calls); err != nil {
 		t.Fatal(err)
 	}
 	re := regexp.MustCompile(`^` + regexp.QuoteMeta(id) + `:(\d+)$`)
@@ -102,19 +103,19 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 		t.Fatalf("%d distinct chunks sent, want %d", len(sends), n/chunk)
 	}
 	extra := len(calls.Calls) - n/chunk
-	t.Logf("%d calls for %d chunks: %d resends (busy answers and the chunks in flight at the kill); %d replays; emulator calls %d", len(calls.Calls), n/chunk, extra, b.SyncRequestsReplayed, e.emu.Stats().Calls.Total)
+	t.Logf("%d calls for %d chunks: %d resends (busy answers and the chunks in flight at the kill); %d replays; emulator calls %d", len(calls.Calls), n/chunk, extra, b.SyncRequestsReplayed, e.Stats().Calls.Total)
 }
 
 // TestKill9DuringImportLeavesNoJob kills servicecenterd while an import
 // is streaming: after a restart there is no job and nothing reached TOP.
 func TestKill9DuringImportLeavesNoJob(t *testing.T) {
-	bin := buildBinary(t)
-	e := startEmulator(t, topemu.Config{})
+	bin := testserver.Binary(t)
+	e := testserver.StartEmulator(t, topemu.Config{})
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p := startProcess(t, bin, e, dir)
-	stream, err := p.client.ImportUserBlacklist(ctx)
+	stream, err := p.Logistics.ImportUserBlacklist(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,21 +134,21 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 	}
 	// Kill once the server has begun the import in its store.
 	waitImportStored(ctx, t, dir)
-	p.kill(t)
+	p.Kill(t)
 	if _, err := stream.CloseAndRecv(); err == nil {
 		t.Fatal("the import succeeded on a killed server")
 	}
 
 	p = startProcess(t, bin, e, dir)
-	list, err := p.client.ListBlacklistSyncJobs(ctx, &scv1.ListBlacklistSyncJobsRequest{})
+	list, err := p.Logistics.ListBlacklistSyncJobs(ctx, &scv1.ListBlacklistSyncJobsRequest{})
 	if err != nil || len(list.GetJobs()) != 0 {
 		t.Fatalf("jobs after the restart: %v, %v", list, err)
 	}
-	if a := e.emu.Stats().Blacklist.EntriesApplied; a != 0 {
+	if a := e.Stats().Blacklist.EntriesApplied; a != 0 {
 		t.Fatalf("%d entries reached TOP", a)
 	}
-	if !regexp.MustCompile(`removed blacklist imports a previous run left unfinished","component":"bulksync","imports":1`).MatchString(p.logs.String()) {
-		t.Errorf("the restart did not report the dropped import:\n%s", p.logs)
+	if !regexp.MustCompile(`removed blacklist imports a previous run left unfinished","component":"bulksync","imports":1`).MatchString(p.Logs.String()) {
+		t.Errorf("the restart did not report the dropped import:\n%s", p.Logs)
 	}
 }
 

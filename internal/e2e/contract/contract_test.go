@@ -20,6 +20,7 @@ import (
 	// The generated package registers servicecenter.v1 and, through its
 	// imports, google/api and buf/validate in protoregistry.GlobalFiles.
 	servicecenterv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
 // protoRoot is the buf module root holding servicecenter/v1/*.proto.
@@ -464,5 +465,144 @@ func TestExtensionNamesAreOneWord(t *testing.T) {
 			}
 		}
 		walk(fd.Extensions(), fd.Messages())
+	}
+}
+
+// topMethod returns a method's servicecenter.v1.topmethod option, or "".
+func topMethod(m protoreflect.MethodDescriptor) (string, error) {
+	raw, err := proto.Marshal(m.Options())
+	if err != nil {
+		return "", err
+	}
+	opts := &descriptorpb.MethodOptions{}
+	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(raw, opts); err != nil {
+		return "", err
+	}
+	name, _ := proto.GetExtension(opts, servicecenterv1.E_Topmethod).(string)
+	return name, nil
+}
+
+// docTOPMethod is the TOP method an RPC's doc comment names on its last
+// "TOP:" line ("TOP: tmall.servicecenter.worker.update (修改工人信息)."),
+// or "" when it names none ("TOP: none; ...").
+func docTOPMethod(comment string) string {
+	i := strings.LastIndex(comment, "TOP:")
+	if i < 0 {
+		return ""
+	}
+	fields := strings.Fields(comment[i+len("TOP:"):])
+	if len(fields) == 0 {
+		return ""
+	}
+	name := strings.TrimRight(fields[0], ".,;")
+	if !strings.HasPrefix(name, "tmall.") && !strings.HasPrefix(name, "taobao.") {
+		return ""
+	}
+	return name
+}
+
+// topMethodProblems lists the RPCs of a file whose topmethod option is
+// not a method in known, or differs from the method their doc comment
+// names; it also returns the methods named.
+func topMethodProblems(fd protoreflect.FileDescriptor, known func(string) bool) (problems, named []string) {
+	locs := fd.SourceLocations()
+	for i := range fd.Services().Len() {
+		methods := fd.Services().Get(i).Methods()
+		for j := range methods.Len() {
+			m := methods.Get(j)
+			opt, err := topMethod(m)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("rpc %s: reading options: %v", m.FullName(), err))
+				continue
+			}
+			doc := docTOPMethod(locs.ByDescriptor(m).LeadingComments)
+			switch {
+			case opt != doc:
+				problems = append(problems, fmt.Sprintf("rpc %s: option topmethod %q, but its doc comment names %q", m.FullName(), opt, doc))
+			case opt != "" && !known(opt):
+				problems = append(problems, fmt.Sprintf("rpc %s: topmethod %q is not a method servicecenterd knows (internal/top)", m.FullName(), opt))
+			}
+			if opt != "" {
+				named = append(named, opt)
+			}
+		}
+	}
+	return problems, named
+}
+
+// TestEveryTOPMethodHasItsRPC walks the RPCs: an RPC whose doc comment
+// names a TOP method declares it as topmethod, and that method is in
+// top.Methods(); and every method of top.Methods() is called by an RPC.
+func TestEveryTOPMethodHasItsRPC(t *testing.T) {
+	known := func(name string) bool { _, ok := top.Lookup(name); return ok }
+	var named []string
+	for _, fd := range sourceFiles(t) {
+		problems, n := topMethodProblems(fd, known)
+		for _, p := range problems {
+			t.Errorf("%s: %s", fd.Path(), p)
+		}
+		named = append(named, n...)
+	}
+	for _, m := range top.Methods() {
+		if !slices.Contains(named, m.Name) {
+			t.Errorf("TOP method %s: no RPC declares it as its topmethod", m.Name)
+		}
+	}
+}
+
+// TestTOPMethodCheckerCatchesProblems shows topMethodProblems can fail:
+// an option without the doc naming it, a doc naming a method without the
+// option, two that differ, and a method top does not know.
+func TestTOPMethodCheckerCatchesProblems(t *testing.T) {
+	const src = `syntax = "proto3";
+package bad.v1;
+import "servicecenter/v1/options.proto";
+
+// Svc is documented. TOP: none.
+service Svc {
+  // OptionOnly declares a method its doc does not name. TOP: none.
+  rpc OptionOnly(M) returns (M) {
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.worker.update";
+  }
+  // DocOnly names a method without the option.
+  // TOP: tmall.servicecenter.worker.update (修改工人信息).
+  rpc DocOnly(M) returns (M);
+  // Differ names another method.
+  // TOP: tmall.servicecenter.worker.update.
+  rpc Differ(M) returns (M) {
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.worker.taglist.get";
+  }
+  // Unknown names a method top does not know.
+  // TOP: tmall.servicecenter.workcard.nosuch.
+  rpc Unknown(M) returns (M) {
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.workcard.nosuch";
+  }
+  // Good is right. TOP: tmall.servicecenter.worker.update.
+  rpc Good(M) returns (M) {
+    option (servicecenter.v1.topmethod) = "tmall.servicecenter.worker.update";
+  }
+}
+
+// M is documented. TOP: none.
+message M {}
+`
+	files, err := compiler("", map[string]string{"bad/v1/bad.proto": src}).Compile(context.Background(), "bad/v1/bad.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, named := topMethodProblems(files[0], func(name string) bool { _, ok := top.Lookup(name); return ok })
+	want := []string{
+		`bad.v1.Svc.OptionOnly: option topmethod "tmall.servicecenter.worker.update", but its doc comment names ""`,
+		`bad.v1.Svc.DocOnly: option topmethod "", but its doc comment names "tmall.servicecenter.worker.update"`,
+		`bad.v1.Svc.Differ: option topmethod "tmall.servicecenter.worker.taglist.get", but its doc comment names "tmall.servicecenter.worker.update"`,
+		`bad.v1.Svc.Unknown: topmethod "tmall.servicecenter.workcard.nosuch" is not a method servicecenterd knows`,
+	}
+	if len(got) != len(want) || len(named) != 4 {
+		t.Fatalf("topMethodProblems = %q, named %q", got, named)
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("problem %d = %q, want %q", i, got[i], w)
+		}
 	}
 }

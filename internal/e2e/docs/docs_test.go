@@ -41,8 +41,9 @@ var pages = []string{
 
 // generatedPages are written by programs and checked by their own tests
 // (cmd/servicecenterd's TestReferenceMatchesDocs, cmd/scdbench's), or hold
-// no command to run (top-protocol.md: TOP's wire rules, from issue 11).
-var generatedPages = []string{"docs/configuration.md", "docs/performance.md", "docs/top-protocol.md"}
+// no command to run (top-protocol.md: TOP's wire rules; architecture.md:
+// the layout, checked by the root package's TestArchitecture*).
+var generatedPages = []string{"docs/architecture.md", "docs/configuration.md", "docs/performance.md", "docs/top-protocol.md"}
 
 // binDir holds the servicecenterd binary built from this tree.
 var binDir string

@@ -1677,7 +1677,7 @@ var File_servicecenter_v1_logistics_service_proto protoreflect.FileDescriptor
 
 const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\n" +
-	"(servicecenter/v1/logistics_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cservicecenter/v1/rules.proto\"\xa4\x06\n" +
+	"(servicecenter/v1/logistics_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eservicecenter/v1/options.proto\x1a\x1cservicecenter/v1/rules.proto\"\xa4\x06\n" +
 	"\x18SyncUserBlacklistRequest\x12@\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB!\xbaH\x1e\xd8\x01\x01r\x192\x17^[A-Za-z0-9._:-]{1,64}$R\trequestId\x12\xdc\x01\n" +
@@ -1804,13 +1804,36 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	" BLACKLIST_SYNC_JOB_STATE_RUNNING\x10\x02\x12&\n" +
 	"\"BLACKLIST_SYNC_JOB_STATE_SUCCEEDED\x10\x03\x12#\n" +
 	"\x1fBLACKLIST_SYNC_JOB_STATE_FAILED\x10\x04\x12&\n" +
-	"\"BLACKLIST_SYNC_JOB_STATE_CANCELLED\x10\x052\xc3\a\n" +
-	"\x10LogisticsService\x12\x8b\x01\n" +
-	"\x11SyncUserBlacklist\x12*.servicecenter.v1.SyncUserBlacklistRequest\x1a+.servicecenter.v1.SyncUserBlacklistResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/blacklist:sync\x12\x9a\x01\n" +
-	"\x13ImportUserBlacklist\x12,.servicecenter.v1.ImportUserBlacklistRequest\x1a-.servicecenter.v1.ImportUserBlacklistResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/blacklist/jobs:import(\x01\x12\x97\x01\n" +
+	"\"BLACKLIST_SYNC_JOB_STATE_CANCELLED\x10\x052\xd6\n" +
+	"\n" +
+	"\x10LogisticsService\x12\x91\x03\n" +
+	"\x11SyncUserBlacklist\x12*.servicecenter.v1.SyncUserBlacklistRequest\x1a+.servicecenter.v1.SyncUserBlacklistResponse\"\xa2\x02\xea\xf9\x180taobao.logistics.express.user.blacklist.tms.sync\xf2\xf9\x18\xcc\x01\n" +
+	"\x19\n" +
+	"\bsupplier\x12\vsupplier_id\x18\x01\n" +
+	"!\n" +
+	"\x11blacklist_request\x12\n" +
+	"request_id\x18\x04\n" +
+	",\n" +
+	"\x11blacklist_request\x12\x13response.request_id\x18\x01 \x01\n" +
+	"\x1c\n" +
+	"\foperate_type\x12\foperate_type\n" +
+	" \n" +
+	"\x11blacklist_entries\x12\tblacklist(\x01\n" +
+	"\x1e\n" +
+	"\x06mobile\x12\x10blacklist.mobile\x18\x020\n" +
+	"\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/blacklist:sync\x12\x8d\x02\n" +
+	"\x13ImportUserBlacklist\x12,.servicecenter.v1.ImportUserBlacklistRequest\x1a-.servicecenter.v1.ImportUserBlacklistResponse\"\x96\x01\xf2\xf9\x18n\n" +
+	"\"\n" +
+	"\bsupplier\x12\x14settings.supplier_id\x18\x01\n" +
+	"%\n" +
+	"\foperate_type\x12\x15settings.operate_type\n" +
+	"!\n" +
+	"\bsync_job\x12\x13response.job.job_id\x18\x01\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/blacklist/jobs:import(\x01\x12\x97\x01\n" +
 	"\x13GetBlacklistSyncJob\x12,.servicecenter.v1.GetBlacklistSyncJobRequest\x1a-.servicecenter.v1.GetBlacklistSyncJobResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/blacklist/jobs/{job_id}\x12\x94\x01\n" +
-	"\x15ListBlacklistSyncJobs\x12..servicecenter.v1.ListBlacklistSyncJobsRequest\x1a/.servicecenter.v1.ListBlacklistSyncJobsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/blacklist/jobs\x12\xaa\x01\n" +
-	"\x16CancelBlacklistSyncJob\x12/.servicecenter.v1.CancelBlacklistSyncJobRequest\x1a0.servicecenter.v1.CancelBlacklistSyncJobResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/blacklist/jobs/{job_id}:cancel\x12\xa5\x01\n" +
+	"\x15ListBlacklistSyncJobs\x12..servicecenter.v1.ListBlacklistSyncJobsRequest\x1a/.servicecenter.v1.ListBlacklistSyncJobsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/blacklist/jobs\x12\xc4\x01\n" +
+	"\x16CancelBlacklistSyncJob\x12/.servicecenter.v1.CancelBlacklistSyncJobRequest\x1a0.servicecenter.v1.CancelBlacklistSyncJobResponse\"G\xf2\xf9\x18\x16\n" +
+	"\x14\n" +
+	"\bsync_job\x12\x06job_id\x18\x04\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/blacklist/jobs/{job_id}:cancel\x12\xa5\x01\n" +
 	"\x15WatchBlacklistSyncJob\x12..servicecenter.v1.WatchBlacklistSyncJobRequest\x1a/.servicecenter.v1.WatchBlacklistSyncJobResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/blacklist/jobs/{job_id}:watch0\x01B\xfe\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\x15LogisticsServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
@@ -1904,6 +1927,7 @@ func file_servicecenter_v1_logistics_service_proto_init() {
 	if File_servicecenter_v1_logistics_service_proto != nil {
 		return
 	}
+	file_servicecenter_v1_options_proto_init()
 	file_servicecenter_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

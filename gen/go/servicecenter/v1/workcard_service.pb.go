@@ -541,7 +541,7 @@ var File_servicecenter_v1_workcard_service_proto protoreflect.FileDescriptor
 
 const file_servicecenter_v1_workcard_service_proto_rawDesc = "" +
 	"\n" +
-	"'servicecenter/v1/workcard_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1cservicecenter/v1/rules.proto\"\xbf\a\n" +
+	"'servicecenter/v1/workcard_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1eservicecenter/v1/options.proto\x1a\x1cservicecenter/v1/rules.proto\"\xbf\a\n" +
 	"\x13AssignWorkerRequest\x12(\n" +
 	"\vworkcard_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\n" +
 	"workcardId\x12'\n" +
@@ -588,10 +588,24 @@ const file_servicecenter_v1_workcard_service_proto_rawDesc = "" +
 	"\fOperatorType\x12\x1d\n" +
 	"\x19OPERATOR_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OPERATOR_TYPE_PROVIDER\x10\x02\x12\x17\n" +
-	"\x13OPERATOR_TYPE_STORE\x10\x032\xcb\x02\n" +
-	"\x0fWorkcardService\x12\x92\x01\n" +
-	"\fAssignWorker\x12%.servicecenter.v1.AssignWorkerRequest\x1a&.servicecenter.v1.AssignWorkerResponse\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/workcards/{workcard_id}:assignWorker\x12\xa2\x01\n" +
-	"\x10BindVirtualPhone\x12).servicecenter.v1.BindVirtualPhoneRequest\x1a*.servicecenter.v1.BindVirtualPhoneResponse\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/workcards/{workcard_id}:bindVirtualPhoneB\xfd\x01\n" +
+	"\x13OPERATOR_TYPE_STORE\x10\x032\xa9\x05\n" +
+	"\x0fWorkcardService\x12\xe5\x02\n" +
+	"\fAssignWorker\x12%.servicecenter.v1.AssignWorkerRequest\x1a&.servicecenter.v1.AssignWorkerResponse\"\x85\x02\xea\xf9\x18)tmall.servicecenter.workcard.assignworker\xf2\xf9\x18\xa0\x01\n" +
+	"\x17\n" +
+	"\bworkcard\x12\vworkcard_id\n" +
+	"\x1a\n" +
+	"\x06worker\x12\x10target_worker_id\n" +
+	"'\n" +
+	"\rworker_mobile\x12\x14target_worker_mobile\x18\x02\n" +
+	"!\n" +
+	"\rservice_store\x12\x10service_store_id\n" +
+	"\x1d\n" +
+	"\vfulfil_task\x12\x0efulfil_task_id\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/workcards/{workcard_id}:assignWorker\x12\xad\x02\n" +
+	"\x10BindVirtualPhone\x12).servicecenter.v1.BindVirtualPhoneRequest\x1a*.servicecenter.v1.BindVirtualPhoneResponse\"\xc1\x01\xea\xf9\x18.tmall.servicecenter.workcard.virtualphone.bind\xf2\xf9\x18T\n" +
+	"\x17\n" +
+	"\bworkcard\x12\vworkcard_id\n" +
+	"9\n" +
+	"\x12service_store_code\x12!request_source.service_store_code\x18\x04\x82\xd3\xe4\x93\x021:\x01*\",/v1/workcards/{workcard_id}:bindVirtualPhoneB\xfd\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\x14WorkcardServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (
@@ -637,6 +651,7 @@ func file_servicecenter_v1_workcard_service_proto_init() {
 	if File_servicecenter_v1_workcard_service_proto != nil {
 		return
 	}
+	file_servicecenter_v1_options_proto_init()
 	file_servicecenter_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

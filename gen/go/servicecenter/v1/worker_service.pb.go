@@ -995,7 +995,7 @@ var File_servicecenter_v1_worker_service_proto protoreflect.FileDescriptor
 
 const file_servicecenter_v1_worker_service_proto_rawDesc = "" +
 	"\n" +
-	"%servicecenter/v1/worker_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cservicecenter/v1/rules.proto\"O\n" +
+	"%servicecenter/v1/worker_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eservicecenter/v1/options.proto\x1a\x1cservicecenter/v1/rules.proto\"O\n" +
 	"\x13UpdateWorkerRequest\x128\n" +
 	"\x06worker\x18\x01 \x01(\v2\x18.servicecenter.v1.WorkerB\x06\xbaH\x03\xc8\x01\x01R\x06worker\"\xe5\t\n" +
 	"\x06Worker\x123\n" +
@@ -1087,10 +1087,20 @@ const file_servicecenter_v1_worker_service_proto_rawDesc = "" +
 	"\x14ABILITY_LEVEL_JUNIOR\x10\x01\x12\x1e\n" +
 	"\x1aABILITY_LEVEL_INTERMEDIATE\x10\x02\x12\x18\n" +
 	"\x14ABILITY_LEVEL_SENIOR\x10\x03\x12\x18\n" +
-	"\x14ABILITY_LEVEL_EXPERT\x10\x042\x90\x02\n" +
-	"\rWorkerService\x12|\n" +
-	"\fUpdateWorker\x12%.servicecenter.v1.UpdateWorkerRequest\x1a&.servicecenter.v1.UpdateWorkerResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/workers:update\x12\x80\x01\n" +
-	"\rGetWorkerTags\x12&.servicecenter.v1.GetWorkerTagsRequest\x1a'.servicecenter.v1.GetWorkerTagsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/workers:getTagsB\xfb\x01\n" +
+	"\x14ABILITY_LEVEL_EXPERT\x10\x042\xa2\x04\n" +
+	"\rWorkerService\x12\xe3\x02\n" +
+	"\fUpdateWorker\x12%.servicecenter.v1.UpdateWorkerRequest\x1a&.servicecenter.v1.UpdateWorkerResponse\"\x83\x02\xea\xf9\x18!tmall.servicecenter.worker.update\xf2\xf9\x18\xbc\x01\n" +
+	"\x1e\n" +
+	"\bprovider\x12\x12worker.provider_id\n" +
+	"\x1f\n" +
+	"\rworker_mobile\x12\fworker.phone\x18\x02\n" +
+	"'\n" +
+	"\x0fworker_identity\x12\x12worker.identity_id\x18\x03\n" +
+	"\x1d\n" +
+	"\bbiz_type\x12\x0fworker.biz_type\x18\x04\n" +
+	"1\n" +
+	"\x12service_store_code\x12\x19worker.service_store_code\x18\x04\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/workers:update\x12\xaa\x01\n" +
+	"\rGetWorkerTags\x12&.servicecenter.v1.GetWorkerTagsRequest\x1a'.servicecenter.v1.GetWorkerTagsResponse\"H\xea\xf9\x18&tmall.servicecenter.worker.taglist.get\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/workers:getTagsB\xfb\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\x12WorkerServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (
@@ -1154,6 +1164,7 @@ func file_servicecenter_v1_worker_service_proto_init() {
 	if File_servicecenter_v1_worker_service_proto != nil {
 		return
 	}
+	file_servicecenter_v1_options_proto_init()
 	file_servicecenter_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
