@@ -148,8 +148,10 @@ for f in $(4); do install -D -m 0644 "$$dir/$(3)/$$f" "$(THIRD_PARTY)/$$f"; done
 endef
 
 .PHONY: docs
-docs: ## Regenerate docs/configuration.md from the settings server.Config composes (a test fails when it is stale).
+docs: ## Regenerate what docs hold from code: docs/configuration.md from the settings, docs/top-protocol.md's code and method tables from internal/top, README's table of calls from the protos (tests fail when one is stale).
 	$(GO) run ./cmd/servicecenterd config reference > docs/configuration.md
+	$(GO) test -count=1 -run '^TestProtocolDocTables$$' ./internal/top -args -update
+	$(GO) test -count=1 -run '^TestREADMECalls$$' ./internal/e2e/contract -args -update
 
 .PHONY: fmt
 fmt: ## Format the Go code.

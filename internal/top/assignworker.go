@@ -4,6 +4,13 @@ import (
 	"encoding/xml"
 )
 
+// MethodAssignWorker assigns a worker to a workcard.
+const MethodAssignWorker = "tmall.servicecenter.workcard.assignworker"
+
+// AssignWorker is tmall.servicecenter.workcard.assignworker: a write, for
+// a seller; a business failure's code is in result.msg_code.
+var AssignWorker = newAPI[AssignWorkerRequest, AssignWorkerResponse](MethodAssignWorker, true, Write, FieldMsgCode)
+
 // Operator types of assignworker's type parameter.
 const (
 	// OperatorProvider is a service provider (服务商), TOP's default.

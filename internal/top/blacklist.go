@@ -4,6 +4,14 @@ import (
 	"encoding/xml"
 )
 
+// MethodBlacklistSync syncs the door-to-door pickup user blacklist.
+const MethodBlacklistSync = "taobao.logistics.express.user.blacklist.tms.sync"
+
+// BlacklistSync is taobao.logistics.express.user.blacklist.tms.sync: for
+// the app, no session; TOP applies a user_blacklist_request.request_id
+// once; a business failure's code is in user_blacklist_response.code.
+var BlacklistSync = newAPI[BlacklistSyncRequest, BlacklistSyncResponse](MethodBlacklistSync, false, Keyed, FieldBlacklistCode)
+
 // Operate types of the blacklist sync.
 const (
 	// OperateUpsert adds or updates entries (1-新增/更新).

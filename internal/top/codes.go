@@ -26,8 +26,39 @@ func (o Origin) String() string {
 	return "unknown"
 }
 
-// Business codes of assignworker, taglist.get and virtualphone.bind
-// (result.msg_code).
+// A CodeField is the field of a method's answer that carries a business
+// failure's code. Every business code belongs to one field and every
+// method answers in one (its Method.CodeField), so the codes a method may
+// answer are the codes of its field: a new code is one row of the table
+// below, and a new method names its field in its own file.
+type CodeField int
+
+// The fields business codes come in.
+const (
+	// FieldMsgCode is result.msg_code, beside result.success=false (e.g.
+	// assignworker's).
+	FieldMsgCode CodeField = iota + 1
+	// FieldErrorCode is result.error_code (worker.update's).
+	FieldErrorCode
+	// FieldBlacklistCode is user_blacklist_response.code (the blacklist
+	// sync's), which may come with is_retry.
+	FieldBlacklistCode
+)
+
+// String is the field's path in the answer, e.g. result.msg_code.
+func (f CodeField) String() string {
+	switch f {
+	case FieldMsgCode:
+		return "result.msg_code"
+	case FieldErrorCode:
+		return "result.error_code"
+	case FieldBlacklistCode:
+		return "user_blacklist_response.code"
+	}
+	return "unknown"
+}
+
+// Business codes of result.msg_code.
 const (
 	// BizWorkcardNotFound is 1008 工单不存在 (API document).
 	BizWorkcardNotFound = "1008"
@@ -47,7 +78,8 @@ const (
 
 // Codes of the blacklist sync's user_blacklist_response.code.
 const (
-	// BlacklistCodeSuccess is 200 SUCCESS (API document).
+	// BlacklistCodeSuccess is 200 SUCCESS, the code of a successful answer
+	// (API document); not a failure, so not in the table.
 	BlacklistCodeSuccess = "200"
 	// BlacklistCodeInvalid is 400 PARAM_ERROR (our emulator).
 	BlacklistCodeInvalid = "400"
@@ -61,52 +93,55 @@ const (
 
 // BusinessCode is one row of the business-code table.
 type BusinessCode struct {
-	// Code is the code as TOP sends it (msg_code, error_code or code).
+	// Code is the code as TOP sends it.
 	Code string
-	// Text is its message.
+	// Field is the answer field it comes in; the methods answering in that
+	// field may send it.
+	Field CodeField
+	// Text is TOP's message for it.
 	Text string
+	// Meaning is Text in English, when Text is not.
+	Meaning string
 	// Kind says who must act on a failure with this code.
 	Kind Kind
 	// Origin says whether TOP documents the code or our emulator chose it.
 	Origin Origin
-	// Methods are the TOP methods that answer it.
-	Methods []string
 }
 
-// businessCodes is the one table of business codes (docs/top-protocol.md
-// §8). A new business code is one row here: its gRPC status, the bulk
-// sync's decision and the emulator's message follow.
+// businessCodes is the one table of business failure codes
+// (docs/top-protocol.md §8 is written from it by make docs). A new
+// business code is one row here: its gRPC status, the bulk sync's
+// decision, the emulator's message and the docs follow.
 var businessCodes = [...]BusinessCode{
-	{BizWorkcardNotFound, "工单不存在", KindNotFound, OriginDocument, []string{MethodAssignWorker, MethodVirtualPhoneBind}},
-	{BizWorkerNotFound, "工人不存在", KindNotFound, OriginEmulator, []string{MethodAssignWorker, MethodWorkerTagList}},
-	{BizWorkerBlacklisted, "工人已被列入黑名单", KindPrecondition, OriginEmulator, []string{MethodAssignWorker}},
-	{BizStoreMismatch, "工单不属于该网点", KindPrecondition, OriginEmulator, []string{MethodAssignWorker, MethodVirtualPhoneBind}},
-	{BizWorkerMismatch, "工人信息不一致", KindInvalid, OriginEmulator, []string{MethodAssignWorker}},
-	{BizFulfilTaskNotFound, "核销单不存在", KindNotFound, OriginEmulator, []string{MethodAssignWorker}},
-	{BizSystemBusy, "系统繁忙，请稍后重试", KindUnavailable, OriginEmulator, []string{MethodAssignWorker, MethodWorkerTagList, MethodVirtualPhoneBind}},
+	{BizWorkcardNotFound, FieldMsgCode, "工单不存在", "workcard not found", KindNotFound, OriginDocument},
+	{BizWorkerNotFound, FieldMsgCode, "工人不存在", "worker not found", KindNotFound, OriginEmulator},
+	{BizWorkerBlacklisted, FieldMsgCode, "工人已被列入黑名单", "worker blacklisted", KindPrecondition, OriginEmulator},
+	{BizStoreMismatch, FieldMsgCode, "工单不属于该网点", "workcard of another store", KindPrecondition, OriginEmulator},
+	{BizWorkerMismatch, FieldMsgCode, "工人信息不一致", "worker details disagree", KindInvalid, OriginEmulator},
+	{BizFulfilTaskNotFound, FieldMsgCode, "核销单不存在", "fulfilment task not found", KindNotFound, OriginEmulator},
+	{BizSystemBusy, FieldMsgCode, "系统繁忙，请稍后重试", "system busy, try again later", KindUnavailable, OriginEmulator},
 
 	// worker.update's error_code (the WorkerCode constants).
-	{"100000", "系统错误", KindUnavailable, OriginDocument, []string{MethodWorkerUpdate}},
-	{"100001", "工人信息校验失败", KindInvalid, OriginDocument, []string{MethodWorkerUpdate}},
-	{"100002", "用户校验失败", KindPermission, OriginDocument, []string{MethodWorkerUpdate}},
-	{"100003", "操作失败", KindUnknown, OriginDocument, []string{MethodWorkerUpdate}},
-	{"10004", "工人信息为空", KindInvalid, OriginDocument, []string{MethodWorkerUpdate}},
-	{"10005", "服务商id为空或者服务商名称为空", KindInvalid, OriginDocument, []string{MethodWorkerUpdate}},
-	{"10006", "工人不存在", KindNotFound, OriginDocument, []string{MethodWorkerUpdate}},
-	{"10007", "工人已存在", KindExists, OriginDocument, []string{MethodWorkerUpdate}},
-	{"10008", "缺少工人姓名", KindInvalid, OriginDocument, []string{MethodWorkerUpdate}},
-	{"10009", "缺少工人电话", KindInvalid, OriginDocument, []string{MethodWorkerUpdate}},
-	{"10010", "网点不存在", KindNotFound, OriginDocument, []string{MethodWorkerUpdate}},
-	{"11000", "category_id 无效", KindInvalid, OriginDocument, []string{MethodWorkerUpdate}},
-	{"11001", "biz_type 无效", KindInvalid, OriginDocument, []string{MethodWorkerUpdate}},
-	{"20001", "已查询到最后一页", KindUnknown, OriginDocument, []string{MethodWorkerUpdate}},
+	{"100000", FieldErrorCode, "系统错误", "system error", KindUnavailable, OriginDocument},
+	{"100001", FieldErrorCode, "工人信息校验失败", "worker check failed", KindInvalid, OriginDocument},
+	{"100002", FieldErrorCode, "用户校验失败", "user check failed", KindPermission, OriginDocument},
+	{"100003", FieldErrorCode, "操作失败", "operation failed", KindUnknown, OriginDocument},
+	{"10004", FieldErrorCode, "工人信息为空", "no worker", KindInvalid, OriginDocument},
+	{"10005", FieldErrorCode, "服务商id为空或者服务商名称为空", "no provider", KindInvalid, OriginDocument},
+	{"10006", FieldErrorCode, "工人不存在", "worker not found", KindNotFound, OriginDocument},
+	{"10007", FieldErrorCode, "工人已存在", "worker exists", KindExists, OriginDocument},
+	{"10008", FieldErrorCode, "缺少工人姓名", "no name", KindInvalid, OriginDocument},
+	{"10009", FieldErrorCode, "缺少工人电话", "no phone", KindInvalid, OriginDocument},
+	{"10010", FieldErrorCode, "网点不存在", "store not found", KindNotFound, OriginDocument},
+	{"11000", FieldErrorCode, "category_id 无效", "invalid category", KindInvalid, OriginDocument},
+	{"11001", FieldErrorCode, "biz_type 无效", "invalid biz_type", KindInvalid, OriginDocument},
+	{"20001", FieldErrorCode, "已查询到最后一页", "last page reached", KindUnknown, OriginDocument},
 
 	// The blacklist sync's code. A failure with is_retry=true is
 	// KindUnavailable whatever its code; 500 comes only that way.
-	{BlacklistCodeSuccess, "SUCCESS", KindUnknown, OriginDocument, []string{MethodBlacklistSync}},
-	{BlacklistCodeInvalid, "PARAM_ERROR", KindInvalid, OriginEmulator, []string{MethodBlacklistSync}},
-	{BlacklistCodeConflict, "REQUEST_ID_CONFLICT", KindExists, OriginEmulator, []string{MethodBlacklistSync}},
-	{BlacklistCodeBusy, "SYSTEM_BUSY", KindUnknown, OriginEmulator, []string{MethodBlacklistSync}},
+	{BlacklistCodeInvalid, FieldBlacklistCode, "PARAM_ERROR", "", KindInvalid, OriginEmulator},
+	{BlacklistCodeConflict, FieldBlacklistCode, "REQUEST_ID_CONFLICT", "", KindExists, OriginEmulator},
+	{BlacklistCodeBusy, FieldBlacklistCode, "SYSTEM_BUSY", "always sent with is_retry=true", KindUnknown, OriginEmulator},
 }
 
 // BusinessCodes returns a copy of the business-code table.

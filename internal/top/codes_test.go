@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestBusinessCodeTable checks every row: a code, a text, an origin, known
-// methods, and no code twice (the lookup is by code alone).
+// TestBusinessCodeTable checks every row: a code, a text, an origin, a
+// field some method answers in, and no code twice, in any field (the
+// lookup is by code alone).
 func TestBusinessCodeTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range BusinessCodes() {
@@ -20,13 +21,8 @@ func TestBusinessCodeTable(t *testing.T) {
 		if c.Kind < KindUnknown || c.Kind > KindUnavailable {
 			t.Errorf("code %s has kind %v", c.Code, c.Kind)
 		}
-		if len(c.Methods) == 0 {
-			t.Errorf("code %s names no method", c.Code)
-		}
-		for _, m := range c.Methods {
-			if _, ok := Lookup(m); !ok {
-				t.Errorf("code %s names unknown method %s", c.Code, m)
-			}
+		if !slices.ContainsFunc(Methods(), func(m Method) bool { return m.CodeField == c.Field }) {
+			t.Errorf("code %s: no method answers in its field %v", c.Code, c.Field)
 		}
 		if seen[c.Code] {
 			t.Errorf("code %s twice", c.Code)
@@ -41,25 +37,25 @@ func TestBusinessCodeTable(t *testing.T) {
 	}
 }
 
-// TestBusinessConstantsInTable checks that every named business code is in
-// the table with the origin its doc comment claims.
+// TestBusinessConstantsInTable checks that every named business failure
+// code is in the table with the origin its doc comment claims, in the
+// field of the method that answers it.
 func TestBusinessConstantsInTable(t *testing.T) {
 	tests := []struct {
 		code   string
 		origin Origin
-		method string
+		method Method
 	}{
-		{BizWorkcardNotFound, OriginDocument, MethodAssignWorker},
-		{BizWorkerNotFound, OriginEmulator, MethodAssignWorker},
-		{BizWorkerBlacklisted, OriginEmulator, MethodAssignWorker},
-		{BizStoreMismatch, OriginEmulator, MethodAssignWorker},
-		{BizWorkerMismatch, OriginEmulator, MethodAssignWorker},
-		{BizFulfilTaskNotFound, OriginEmulator, MethodAssignWorker},
-		{BizSystemBusy, OriginEmulator, MethodWorkerTagList},
-		{BlacklistCodeSuccess, OriginDocument, MethodBlacklistSync},
-		{BlacklistCodeInvalid, OriginEmulator, MethodBlacklistSync},
-		{BlacklistCodeConflict, OriginEmulator, MethodBlacklistSync},
-		{BlacklistCodeBusy, OriginEmulator, MethodBlacklistSync},
+		{BizWorkcardNotFound, OriginDocument, AssignWorker.Method},
+		{BizWorkerNotFound, OriginEmulator, AssignWorker.Method},
+		{BizWorkerBlacklisted, OriginEmulator, AssignWorker.Method},
+		{BizStoreMismatch, OriginEmulator, VirtualPhoneBind.Method},
+		{BizWorkerMismatch, OriginEmulator, AssignWorker.Method},
+		{BizFulfilTaskNotFound, OriginEmulator, AssignWorker.Method},
+		{BizSystemBusy, OriginEmulator, WorkerTagList.Method},
+		{BlacklistCodeInvalid, OriginEmulator, BlacklistSync.Method},
+		{BlacklistCodeConflict, OriginEmulator, BlacklistSync.Method},
+		{BlacklistCodeBusy, OriginEmulator, BlacklistSync.Method},
 	}
 	for _, n := range []int{WorkerCodeSystemError, WorkerCodeCheckFailed, WorkerCodeUserCheckFailed,
 		WorkerCodeOperationFailed, WorkerCodeWorkerEmpty, WorkerCodeProviderEmpty, WorkerCodeWorkerNotFound,
@@ -68,14 +64,17 @@ func TestBusinessConstantsInTable(t *testing.T) {
 		tests = append(tests, struct {
 			code   string
 			origin Origin
-			method string
-		}{strconv.Itoa(n), OriginDocument, MethodWorkerUpdate})
+			method Method
+		}{strconv.Itoa(n), OriginDocument, WorkerUpdate.Method})
 	}
 	for _, tt := range tests {
 		c, ok := LookupBusinessCode(tt.code)
-		if !ok || c.Origin != tt.origin || !slices.Contains(c.Methods, tt.method) {
-			t.Errorf("code %s: row %+v (%v), want origin %v for %s", tt.code, c, ok, tt.origin, tt.method)
+		if !ok || c.Origin != tt.origin || c.Field != tt.method.CodeField {
+			t.Errorf("code %s: row %+v (%v), want origin %v in %v (%s)", tt.code, c, ok, tt.origin, tt.method.CodeField, tt.method.Name)
 		}
+	}
+	if _, ok := LookupBusinessCode(BlacklistCodeSuccess); ok {
+		t.Errorf("the success code %s is in the table of failures", BlacklistCodeSuccess)
 	}
 }
 
@@ -88,7 +87,7 @@ func TestBusinessKinds(t *testing.T) {
 		"100001": KindInvalid, "100002": KindPermission, "10004": KindInvalid, "10005": KindInvalid,
 		"10006": KindNotFound, "10007": KindExists, "10008": KindInvalid, "10009": KindInvalid,
 		"10010": KindNotFound, "11000": KindInvalid, "11001": KindInvalid, "400": KindInvalid, "409": KindExists,
-		"100003": KindUnknown, "20001": KindUnknown, "200": KindUnknown, "500": KindUnknown,
+		"100003": KindUnknown, "20001": KindUnknown, "500": KindUnknown,
 	}
 	for _, c := range BusinessCodes() {
 		w, ok := want[c.Code]

@@ -7,41 +7,12 @@ import (
 	"strings"
 )
 
-// The names of the TOP methods servicecenterd calls (docs/top-protocol.md §9).
-const (
-	// MethodAssignWorker assigns a worker to a workcard.
-	MethodAssignWorker = "tmall.servicecenter.workcard.assignworker"
-	// MethodWorkerUpdate updates an existing worker.
-	MethodWorkerUpdate = "tmall.servicecenter.worker.update"
-	// MethodWorkerTagList reads a worker's tags and abilities.
-	MethodWorkerTagList = "tmall.servicecenter.worker.taglist.get"
-	// MethodVirtualPhoneBind binds a virtual phone number to a workcard.
-	MethodVirtualPhoneBind = "tmall.servicecenter.workcard.virtualphone.bind"
-	// MethodBlacklistSync syncs the door-to-door pickup user blacklist.
-	MethodBlacklistSync = "taobao.logistics.express.user.blacklist.tms.sync"
-)
-
-// The API descriptors: one per TOP method, with the request and response
-// types, whether the seller's session goes with it and whether TOP applies
-// a repeat once. Call them with Do. They are fixed; never assign to them.
-var (
-	// AssignWorker is tmall.servicecenter.workcard.assignworker: a write.
-	AssignWorker = newAPI[AssignWorkerRequest, AssignWorkerResponse](MethodAssignWorker, true, Write)
-	// WorkerUpdate is tmall.servicecenter.worker.update: a write.
-	WorkerUpdate = newAPI[WorkerUpdateRequest, WorkerUpdateResponse](MethodWorkerUpdate, true, Write)
-	// WorkerTagList is tmall.servicecenter.worker.taglist.get: a read.
-	WorkerTagList = newAPI[TagListGetRequest, TagListGetResponse](MethodWorkerTagList, true, Read)
-	// VirtualPhoneBind is tmall.servicecenter.workcard.virtualphone.bind: a
-	// write (a repeat may bind a new number).
-	VirtualPhoneBind = newAPI[VirtualPhoneBindRequest, VirtualPhoneBindResponse](MethodVirtualPhoneBind, true, Write)
-	// BlacklistSync is taobao.logistics.express.user.blacklist.tms.sync: no
-	// session; TOP applies a user_blacklist_request.request_id once.
-	BlacklistSync = newAPI[BlacklistSyncRequest, BlacklistSyncResponse](MethodBlacklistSync, false, Keyed)
-)
-
-// methods is the one list of the TOP methods servicecenterd calls; the
-// emulator's handlers, metrics labels and the tests that walk the methods
-// all follow it.
+// methods is the one list of the TOP methods servicecenterd calls. Each
+// method is declared in its own file (top/<method>.go): its name, request
+// and response types, session, idempotency and the field its business
+// codes come in. The client, the emulator's handlers, the metrics labels,
+// docs/top-protocol.md's tables and the tests that walk the methods all
+// follow this list.
 var methods = [...]Method{
 	AssignWorker.Method, WorkerUpdate.Method, WorkerTagList.Method, VirtualPhoneBind.Method, BlacklistSync.Method,
 }
@@ -97,6 +68,10 @@ type Method struct {
 	Session bool
 	// Idempotency says whether a call may be sent twice.
 	Idempotency Idempotency
+	// CodeField is the field of the answer that carries a business
+	// failure's code; the method answers the business codes of that field
+	// (codes.go).
+	CodeField CodeField
 
 	newRequest  func() Request
 	newResponse func() Response
@@ -138,7 +113,9 @@ type Response interface {
 	Err() error
 }
 
-// API is a TOP method with its request and response types.
+// API is a TOP method with its request and response types: one variable
+// per method, declared in the method's file and called with Do. They are
+// fixed; never assign to them.
 type API[Req, Resp any] struct{ Method }
 
 func newAPI[Req, Resp any, PReq interface {
@@ -147,9 +124,9 @@ func newAPI[Req, Resp any, PReq interface {
 }, PResp interface {
 	*Resp
 	Response
-}](name string, session bool, idempotency Idempotency) API[Req, Resp] {
+}](name string, session bool, idempotency Idempotency, field CodeField) API[Req, Resp] {
 	return API[Req, Resp]{Method{
-		Name: name, Session: session, Idempotency: idempotency,
+		Name: name, Session: session, Idempotency: idempotency, CodeField: field,
 		newRequest:  func() Request { return PReq(new(Req)) },
 		newResponse: func() Response { return PResp(new(Resp)) },
 	}}

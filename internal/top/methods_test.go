@@ -49,6 +49,9 @@ func TestMethodTable(t *testing.T) {
 			if m.Idempotent() != (m.Idempotency != Write) || m.Idempotency.String() == "unknown" {
 				t.Fatalf("idempotency %v", m.Idempotency)
 			}
+			if m.CodeField.String() == "unknown" {
+				t.Fatalf("business codes in field %d", m.CodeField)
+			}
 		})
 	}
 	if _, ok := Lookup("taobao.no.such.method"); ok {

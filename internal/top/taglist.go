@@ -4,6 +4,13 @@ import (
 	"encoding/xml"
 )
 
+// MethodWorkerTagList reads a worker's tags and abilities.
+const MethodWorkerTagList = "tmall.servicecenter.worker.taglist.get"
+
+// WorkerTagList is tmall.servicecenter.worker.taglist.get: a read, for a
+// seller; a business failure's code is in result.msg_code.
+var WorkerTagList = newAPI[TagListGetRequest, TagListGetResponse](MethodWorkerTagList, true, Read, FieldMsgCode)
+
 // TagListGetRequest is tmall.servicecenter.worker.taglist.get (获取工人标签).
 // Both fields are required.
 type TagListGetRequest struct {

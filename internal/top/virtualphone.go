@@ -4,6 +4,14 @@ import (
 	"encoding/xml"
 )
 
+// MethodVirtualPhoneBind binds a virtual phone number to a workcard.
+const MethodVirtualPhoneBind = "tmall.servicecenter.workcard.virtualphone.bind"
+
+// VirtualPhoneBind is tmall.servicecenter.workcard.virtualphone.bind: a
+// write (a repeat may bind a new number), for a seller; a business
+// failure's code is in result.msg_code.
+var VirtualPhoneBind = newAPI[VirtualPhoneBindRequest, VirtualPhoneBindResponse](MethodVirtualPhoneBind, true, Write, FieldMsgCode)
+
 // VirtualPhoneBindRequest is tmall.servicecenter.workcard.virtualphone.bind
 // (工单维度虚拟中间号绑定).
 type VirtualPhoneBindRequest struct {

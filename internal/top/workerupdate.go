@@ -7,6 +7,13 @@ import (
 	"strings"
 )
 
+// MethodWorkerUpdate updates an existing worker.
+const MethodWorkerUpdate = "tmall.servicecenter.worker.update"
+
+// WorkerUpdate is tmall.servicecenter.worker.update: a write, for a
+// seller; a business failure's code is in result.error_code.
+var WorkerUpdate = newAPI[WorkerUpdateRequest, WorkerUpdateResponse](MethodWorkerUpdate, true, Write, FieldErrorCode)
+
 // Business error codes of tmall.servicecenter.worker.update, from its API
 // document; their texts and kinds are in the business-code table (codes.go).
 const (
