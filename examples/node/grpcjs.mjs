@@ -1,4 +1,5 @@
-// Calls the five RPCs of servicecenterd with @grpc/grpc-js and
+// Calls servicecenterd's AssignWorker, BindVirtualPhone, UpdateWorker,
+// GetWorkerTags and SyncUserBlacklist with @grpc/grpc-js and
 // @grpc/proto-loader on the proto bundle (make protos, or
 // curl http://127.0.0.1:8080/protos.tar.gz | tar -xz), then decodes the
 // ErrorInfo of a failed call with protobufjs.

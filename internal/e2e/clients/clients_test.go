@@ -68,7 +68,7 @@ func run(t *testing.T, dir string, name string, args ...string) string {
 	return string(out)
 }
 
-// wantLines are the lines every five-RPC example prints: each call a
+// wantLines are the lines every example prints: each call a
 // success, then the ErrorInfo of AssignWorker on workcard 999.
 var wantLines = []*regexp.Regexp{
 	regexp.MustCompile(`(?m)^AssignWorker success=(true|True) top_request_id=\w+$`),
@@ -112,7 +112,7 @@ func need(t *testing.T, paths ...string) {
 	}
 }
 
-// TestExamples runs each five-RPC example against one server and checks
+// TestExamples runs each example against one server and checks
 // its output and what reached TOP: ext_json (a google.protobuf.Struct) must
 // arrive as the object the example sent, never as "{}".
 func TestExamples(t *testing.T) {

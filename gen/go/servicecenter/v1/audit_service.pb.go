@@ -1,7 +1,7 @@
 // AuditService reads servicecenterd's audit trail: one event per call of a
-// mutating RPC (AssignWorker, BindVirtualPhone, UpdateWorker,
-// SyncUserBlacklist, and the bulk blacklist import and cancel), whatever
-// its outcome, denied and invalid calls included. An event says when,
+// mutating RPC (each RPC that carries the audit option of options.proto:
+// every one that changes state at TOP, and the bulk blacklist import and
+// cancel), whatever its outcome, denied and invalid calls included. An event says when,
 // which client (as authenticated), which RPC, the ids the call acted on
 // (phone and ID numbers masked), the outcome (a gRPC status code) and
 // TOP's request_id. Events are kept in servicecenterd's store (in
@@ -321,10 +321,9 @@ func (x *AuditEvent) GetRequestId() string {
 // AuditTarget is one id a call acted on. TOP: a request field's value.
 type AuditTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// What the id names: workcard, worker, worker_mobile, worker_identity,
-	// service_store, service_store_code, fulfil_task, provider, biz_type,
-	// supplier, blacklist_request, operate_type or mobile. TOP: the request
-	// field it comes from.
+	// What the id names, e.g. workcard, worker_mobile or sync_job: the kind
+	// the RPC's audit option gives the target (AuditTargetRule.kind in
+	// options.proto). TOP: the request field it comes from, if any.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// The id as text. Phone numbers are masked to their first 3 and last 4
 	// digits (132****8901), ID numbers to their first 6 and last 4

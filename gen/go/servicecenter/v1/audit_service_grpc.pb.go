@@ -1,7 +1,7 @@
 // AuditService reads servicecenterd's audit trail: one event per call of a
-// mutating RPC (AssignWorker, BindVirtualPhone, UpdateWorker,
-// SyncUserBlacklist, and the bulk blacklist import and cancel), whatever
-// its outcome, denied and invalid calls included. An event says when,
+// mutating RPC (each RPC that carries the audit option of options.proto:
+// every one that changes state at TOP, and the bulk blacklist import and
+// cancel), whatever its outcome, denied and invalid calls included. An event says when,
 // which client (as authenticated), which RPC, the ids the call acted on
 // (phone and ID numbers masked), the outcome (a gRPC status code) and
 // TOP's request_id. Events are kept in servicecenterd's store (in

@@ -1,4 +1,4 @@
-// LogisticsService fronts one TOP logistics method:
+// LogisticsService fronts TOP logistics methods:
 //
 //   - taobao.logistics.express.user.blacklist.tms.sync (上门取退用户黑名单同步):
 //     adds, updates or deletes users on the door-to-door pickup (上门取退)

@@ -1,4 +1,4 @@
-// WorkcardService fronts two TOP workcard (工单) methods:
+// WorkcardService fronts TOP workcard (工单) methods:
 //
 //   - tmall.servicecenter.workcard.assignworker (服务商分派工人): a service
 //     provider or one of its stores assigns a worker to a workcard. TOP takes

@@ -1,4 +1,4 @@
-// WorkerService fronts two TOP worker (工人) methods:
+// WorkerService fronts TOP worker (工人) methods:
 //
 //   - tmall.servicecenter.worker.update (修改工人信息): updates an existing
 //     worker. TOP takes one JSON object, worker (WorkerDto); UpdateWorkerRequest
