@@ -87,7 +87,7 @@ func TestObserverReportsCalls(t *testing.T) {
 	u := newUpstream(t, nil)
 	var infos []CallInfo
 	c := newTestClient(t, u, func(cfg *Config) { cfg.Observer = func(ci CallInfo) { infos = append(infos, ci) } })
-	results := callAll(testCtx(t), c)
+	results := callAll(t, testCtx(t), c)
 	if len(infos) != len(results) {
 		t.Fatalf("%d reports for %d calls", len(infos), len(results))
 	}

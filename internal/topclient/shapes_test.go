@@ -16,25 +16,28 @@ type result struct {
 	err  error
 }
 
-// callAll calls each of the five typed methods and returns what came back.
-func callAll(ctx context.Context, c *Client) map[string]result {
+// callAll calls every method of top.Methods with its example request
+// (exampleRequests) and returns what came back. A method without an
+// example request or a canned answer (okFields) fails the test.
+func callAll(t *testing.T, ctx context.Context, c *Client) map[string]result {
+	t.Helper()
+	reqs := exampleRequests()
 	out := map[string]result{}
-	a, err := top.Do(ctx, c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1, TargetWorkerID: 2})
-	out[top.MethodAssignWorker] = result{a, err}
-	w, err := top.Do(ctx, c, top.WorkerUpdate, &top.WorkerUpdateRequest{Worker: &top.WorkerDto{Name: "张三", Phone: 13812345678}})
-	out[top.MethodWorkerUpdate] = result{w, err}
-	tg, err := top.Do(ctx, c, top.WorkerTagList, &top.TagListGetRequest{IDNumber: testID, Mobile: testPhone})
-	out[top.MethodWorkerTagList] = result{tg, err}
-	v, err := top.Do(ctx, c, top.VirtualPhoneBind, &top.VirtualPhoneBindRequest{WorkcardRequest: &top.WorkcardBaseRequest{WorkcardID: 3}})
-	out[top.MethodVirtualPhoneBind] = result{v, err}
-	b, err := top.Do(ctx, c, top.BlacklistSync, &top.BlacklistSyncRequest{UserBlacklistRequest: &top.UserBlacklistRequest{RequestID: "r1",
-		Blacklist: []top.Blacklist{{Mobile: testPhone, Reason: "1,2"}}, OperateType: top.OperateUpsert}})
-	out[top.MethodBlacklistSync] = result{b, err}
+	for _, m := range top.Methods() {
+		req, ok := reqs[m.Name]
+		if _, canned := okFields(m.Name); !ok || !canned {
+			t.Errorf("%s: no example request (%v) or no canned answer in okFields (%v)", m.Name, ok, canned)
+			continue
+		}
+		resp := m.NewResponse()
+		out[m.Name] = result{resp, c.Invoke(ctx, m, req, resp)}
+	}
 	return out
 }
 
-// TestResponseShapes decodes all five methods in TOP's normal and
-// simplified JSON, with numbers and booleans sent as strings.
+// TestResponseShapes decodes every method's answer in TOP's normal and
+// simplified JSON, with numbers and booleans sent as strings: each carries
+// its request id, and the fields of each known answer read right.
 func TestResponseShapes(t *testing.T) {
 	t.Parallel()
 	for _, simplify := range []bool{false, true} {
@@ -46,31 +49,28 @@ func TestResponseShapes(t *testing.T) {
 			t.Parallel()
 			u := newUpstream(t, nil)
 			c := newTestClient(t, u, func(cfg *Config) { cfg.Simplify = simplify })
-			results := callAll(testCtx(t), c)
+			results := callAll(t, testCtx(t), c)
 			for method, r := range results {
 				if r.err != nil {
 					t.Fatalf("%s: %v", method, r.err)
 				}
-			}
-			wantRID := func(method, got string) {
-				t.Helper()
-				if got != "rid-"+method {
+				if got := r.resp.(top.Response).TOPRequestID(); got != "rid-"+method {
 					t.Errorf("%s: request_id %q", method, got)
 				}
 			}
+			if len(results) != len(top.Methods()) {
+				t.Fatalf("%d answers for %d methods", len(results), len(top.Methods()))
+			}
 			a := results[top.MethodAssignWorker].resp.(*top.AssignWorkerResponse)
-			wantRID(top.MethodAssignWorker, a.RequestID)
 			if !a.Result.Success || a.Result.MsgCode != "1008" || a.Result.DisplayMsg != "工单不存在" {
 				t.Errorf("assignworker %+v", a.Result)
 			}
 			w := results[top.MethodWorkerUpdate].resp.(*top.WorkerUpdateResponse)
-			wantRID(top.MethodWorkerUpdate, w.RequestID)
 			if w.Result.Success || w.Result.ErrorCode != 123 || !w.Result.Value ||
 				top.FormatTime(w.Result.GmtModified.Time) != "2016-06-28 10:30:00" {
 				t.Errorf("worker.update %+v", w.Result)
 			}
 			tg := results[top.MethodWorkerTagList].resp.(*top.TagListGetResponse)
-			wantRID(top.MethodWorkerTagList, tg.RequestID)
 			d := tg.Result.ResultData
 			if !tg.Result.Success || d == nil || d.BlackList || !d.Vip || !d.BigPromotion || len(d.HomeWorkerTags) != 1 ||
 				d.HomeWorkerTags[0].Name != "black" || top.FormatTime(d.HomeWorkerTags[0].EndTime.Time) != "2024-12-23 17:42:01" {
@@ -80,12 +80,10 @@ func TestResponseShapes(t *testing.T) {
 				t.Errorf("ability_map %q: %v %v", d.AbilityMap, abilities, err)
 			}
 			v := results[top.MethodVirtualPhoneBind].resp.(*top.VirtualPhoneBindResponse)
-			wantRID(top.MethodVirtualPhoneBind, v.RequestID)
 			if !v.Result.Success || v.Result.ResultData != "17788889898" || v.Result.MsgCode != "223343" {
 				t.Errorf("virtualphone.bind %+v", v.Result)
 			}
 			b := results[top.MethodBlacklistSync].resp.(*top.BlacklistSyncResponse)
-			wantRID(top.MethodBlacklistSync, b.RequestID)
 			if ub := b.UserBlacklistResponse; !ub.Success || ub.Code != "200" || ub.Message != "SUCCESS" || ub.IsRetry {
 				t.Errorf("blacklist %+v", ub)
 			}
