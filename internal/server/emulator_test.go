@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/config"
-
 	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
+	"github.com/servicecenterd/servicecenterd/internal/top"
+	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 // TestEmbeddedEmulatorLoopbackOnly: the embedded emulator (whose admin
@@ -157,5 +160,31 @@ func TestEmulatorAddrDefaultAndInUse(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestServersShareATestsEmulator: servers pointed at one emulator of the
+// test's own (testserver's Emulator.Use, as replicas of one app call one
+// TOP) start no embedded emulator, and every call of each reaches it.
+func TestServersShareATestsEmulator(t *testing.T) {
+	e := testserver.StartEmulator(t, topemu.Config{})
+	servers := []*testserver.Server{testserver.Start(t, e.Use), testserver.Start(t, e.Use)}
+	for i, ts := range servers {
+		if ts.EmulatorURL() != "" {
+			t.Fatalf("server %d started an embedded emulator at %s", i, ts.EmulatorURL())
+		}
+		resp, err := ts.Workers.GetWorkerTags(grpcCtx(t), &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
+		if err != nil || !resp.GetSuccess() {
+			t.Fatalf("server %d: GetWorkerTags %v %v", i, resp, err)
+		}
+	}
+	var calls struct {
+		Recorded int64 `json:"recorded"`
+	}
+	if err := json.Unmarshal(e.Admin(t, http.MethodGet, "/_emulator/calls?method="+top.MethodWorkerTagList, nil), &calls); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Recorded != int64(len(servers)) {
+		t.Fatalf("the emulator recorded %d taglist calls, want %d", calls.Recorded, len(servers))
 	}
 }

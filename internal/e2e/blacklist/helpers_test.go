@@ -9,7 +9,6 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
-	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
 func TestMain(m *testing.M) {
@@ -22,12 +21,9 @@ func TestMain(m *testing.M) {
 // store in dataDir, on free loopback ports, and waits until it serves.
 func startProcess(t testing.TB, bin string, e *testserver.Emulator, dataDir string, extra ...string) *testserver.Process {
 	t.Helper()
-	args := append([]string{"serve",
-		"--top-url", e.URL + "/router/rest", "--top-app-key", topemu.DefaultAppKey,
-		"--top-app-secret", topemu.DefaultAppSecret, "--top-session", topemu.DefaultSession,
-		"--data-dir", dataDir, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--log-format", "json",
-	}, extra...)
+	args := append(append([]string{"serve"}, e.ServeFlags()...),
+		"--data-dir", dataDir, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	args = append(args, extra...)
 	return testserver.StartProcess(t, bin, args...)
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -216,6 +217,21 @@ func StartEmulator(t testing.TB, cfg topemu.Config) *Emulator {
 		emu.Close()
 	})
 	return &Emulator{Emulator: emu, URL: srv.URL}
+}
+
+// Use points a server's TOP client at the emulator, with the emulator's
+// demo app key, secret and session (so no embedded emulator starts): pass
+// it to Start, alone or inside a mutate of the test's own, e.g. to run
+// several servers against one TOP as replicas do.
+func (e *Emulator) Use(c *server.Config) {
+	c.TOP.URL, c.TOP.AppKey, c.TOP.AppSecret, c.TOP.Session = e.URL+"/router/rest", topemu.DefaultAppKey, topemu.DefaultAppSecret, topemu.DefaultSession
+}
+
+// ServeFlags are the serve command's flags that do what Use does, for
+// StartProcess.
+func (e *Emulator) ServeFlags() []string {
+	return []string{"--top-url", e.URL + "/router/rest", "--top-app-key", topemu.DefaultAppKey,
+		"--top-app-secret", topemu.DefaultAppSecret, "--top-session", topemu.DefaultSession}
 }
 
 // Admin sends an admin request to the emulator (see the package-level

@@ -3,7 +3,7 @@
 // loopback ports, the embedded TOP emulator unless the config says
 // otherwise, generated clients of every service), as the built binary
 // (Binary, StartProcess), and a TOP emulator of the test's own
-// (StartEmulator). The server tests, the commands' tests and the
+// (StartEmulator; its Use and ServeFlags point a server at it). The server tests, the commands' tests and the
 // end-to-end suites (internal/e2e) share it, so a change to how the server
 // starts or stops is made once.
 //
