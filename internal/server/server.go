@@ -191,7 +191,7 @@ func (s *Server) newGuards() error {
 		}
 	}
 	s.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLS.VerifiesClients(), Open: open})
-	s.limiter = middleware.NewRateLimiter(s.limitOf, s.authn.Open, s.metrics.RateLimited)
+	s.limiter = middleware.NewRateLimiter(nil, s.limitOf, s.authn.Open, s.metrics.RateLimited)
 	// The audited RPCs and their targets are declared in the protos
 	// (option servicecenter.v1.audit).
 	plan, err := audit.NewPlan(protoregistry.GlobalFiles)

@@ -19,9 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -40,11 +39,11 @@ type Client struct {
 	backoff                 backoff.Policy // full jitter; tests replace Rand
 	maxResponse             int64
 	rt                      http.RoundTripper
-	limiter                 *rate.Limiter
+	limiter                 quota.Limiter // nil: no quota
+	bans                    quota.Bans
 	observer                func(CallInfo)
 	now                     func() time.Time
 
-	bans   bans
 	states sync.Pool // *callState
 	stamp  atomic.Pointer[stamp]
 }
@@ -89,8 +88,12 @@ func New(cfg Config) (*Client, error) {
 	if c.rt == nil {
 		c.rt = newTransport()
 	}
-	if cfg.RateLimit > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+	c.limiter, c.bans = cfg.Limiter, cfg.Bans
+	if c.limiter == nil && cfg.RateLimit > 0 {
+		c.limiter = quota.NewLocalLimiter(quota.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst})
+	}
+	if c.bans == nil {
+		c.bans = quota.NewLocalBans()
 	}
 	c.states.New = func() any { return newCallState() }
 	return c, nil

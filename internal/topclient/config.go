@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -107,6 +108,12 @@ type Config struct {
 	// max(1, RateLimit).
 	RateLimit float64
 	RateBurst int
+	// Limiter, when set, replaces the token bucket of RateLimit: the
+	// app's quota shared by replicas (quota/redisquota).
+	Limiter quota.Limiter
+	// Bans, when set, replaces the client's own ban table: bans shared by
+	// replicas (quota/redisquota).
+	Bans quota.Bans
 	// MaxResponseBytes bounds how much of a response body is read.
 	// Default 4 MiB.
 	MaxResponseBytes int64
