@@ -15,6 +15,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
+	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
@@ -39,6 +40,9 @@ type Config struct {
 	Sync syncjob.Settings `section:"sync"`
 	// Process are shutdown and logging.
 	Process ProcessSettings `section:"process"`
+	// Redis is the Redis that replicas share the TOP quota, bans and
+	// rate limits through.
+	Redis redisquota.Settings `section:"redis"`
 	// Auth is caller authentication: the clients file, open endpoints.
 	Auth auth.Settings `section:"auth"`
 	// TLS are the listeners' certificate and client CAs.
@@ -98,6 +102,7 @@ func (s EmulatorSettings) Validate(embedded bool) error {
 
 // ProcessSettings are the process's: shutdown and logs.
 type ProcessSettings struct {
+	DrainDelay      time.Duration `flag:"drain-delay" default:"5s" help:"On SIGTERM, how long the server keeps serving after it reports not ready (/readyz 503, gRPC health NOT_SERVING), so that load balancers stop sending calls before it stops; then graceful shutdown. 0 stops at once."`
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
 	LogLevel        string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `flag:"log-format" default:"text" help:"Log format: text or json."`
@@ -106,6 +111,9 @@ type ProcessSettings struct {
 // Validate checks the settings; errors name the flag.
 func (s ProcessSettings) Validate() error {
 	var errs []error
+	if s.DrainDelay < 0 {
+		errs = append(errs, errors.New("--drain-delay must not be negative"))
+	}
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 	}
@@ -150,6 +158,7 @@ func (c *Config) Validate() error {
 		c.Store.Validate(),
 		c.Sync.Validate(),
 		c.Process.Validate(),
+		c.Redis.Validate(),
 		c.Auth.Validate(KnownMethods()),
 		c.TLS.Validate(),
 		c.Metrics.Validate(),

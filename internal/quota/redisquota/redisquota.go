@@ -100,8 +100,8 @@ type Quota struct {
 	replicaID string
 
 	quotaKey, appBanKey, channel, replicasKey string
-	banPrefix, callerPrefix                  string
-	interval, tolerance                      float64 // µs
+	banPrefix, callerPrefix                   string
+	interval, tolerance                       float64 // µs
 
 	healthy  atomic.Bool
 	replicas atomic.Int64 // live replicas last seen (>= 1)
