@@ -62,7 +62,7 @@ type Config struct {
 // ListenSettings are the addresses the server listens on.
 type ListenSettings struct {
 	GRPCAddr string `flag:"grpc-addr" default:"127.0.0.1:9090" help:"gRPC listen address (host:port)."`
-	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, /healthz, /readyz, the contract documents (OpenAPI, proto bundle) and /metrics listen address (host:port). Empty: gRPC only, with gRPC health, and /metrics on --metrics-addr if set."`
+	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, /healthz, /readyz, /topz, the contract documents (OpenAPI, proto bundle) and /metrics listen address (host:port). Empty: gRPC only, with gRPC health, and /metrics on --metrics-addr if set."`
 }
 
 // Validate checks the settings; errors name the flag. An empty HTTP
