@@ -245,4 +245,3 @@ func TestOperationalEndpoints(t *testing.T) {
 		t.Errorf("start log does not say the emulator is in use:\n%s", ts.Logs.String())
 	}
 }
-

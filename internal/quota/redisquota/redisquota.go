@@ -345,8 +345,9 @@ func (q *Quota) learn(payload string, ttl int64) *quota.Ban {
 }
 
 // Check implements quota.Bans: the local table (fed by the channel)
-// first; then, unless the quota's script will check the ban keys anyway,
-// the keys in Redis (one round trip).
+// first; then, unless the quota's script will check the ban keys anyway
+// (Wait), the keys in Redis, in the batch of the callers checking at the
+// same time.
 func (q *Quota) Check(ctx context.Context, method string, now time.Time) *quota.Ban {
 	if b := q.local.Check(ctx, method, now); b != nil {
 		return b
@@ -354,33 +355,12 @@ func (q *Quota) Check(ctx context.Context, method string, now time.Time) *quota.
 	if q.localLimiter != nil || !q.healthy.Load() {
 		return nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	res, err := takeScript.Run(rctx, q.rdb, []string{q.quotaKey, q.appBanKey, q.banPrefix + method}, 0, 0).Slice()
-	if err != nil {
-		if redisFailed(ctx, err) {
-			q.fail(err)
-		}
-		return nil
-	}
-	if b := q.bansOf(res, method); b != nil {
-		return b
+	a, err := q.ask(ctx, method, checkOnly)
+	var be *quota.BannedError
+	if err == nil && errors.As(a.err, &be) {
+		return &be.Ban
 	}
 	return nil
-}
-
-// bansOf learns the bans in the head of takeScript's answer (pairs of
-// value and PTTL for the app ban, then the API bans) and returns the one
-// covering method, if any.
-func (q *Quota) bansOf(res []any, method string) *quota.Ban {
-	for i := 0; i+1 < len(res) && i < 4; i += 2 {
-		v, _ := res[i].(string)
-		ttl, _ := res[i+1].(int64)
-		if v != "" && ttl > 0 {
-			q.learn(v, ttl)
-		}
-	}
-	return q.local.Check(context.Background(), method, time.Now())
 }
 
 // Record implements quota.Bans: the ban goes into the local table at
@@ -478,19 +458,11 @@ func (q *Quota) Wait(ctx context.Context, method string) error {
 	if q.healthy.Load() {
 		longest := noDeadline
 		if dl, ok := ctx.Deadline(); ok {
-			longest = time.Until(dl)
+			longest = max(0, time.Until(dl))
 		}
-		r := &waitReq{method: method, max: longest, done: make(chan waitAns, 1)}
-		select {
-		case q.reqs <- r:
-		case <-ctx.Done():
-			return fmt.Errorf("quota: %w", ctx.Err())
-		}
-		var a waitAns
-		select {
-		case a = <-r.done:
-		case <-ctx.Done():
-			return fmt.Errorf("quota: %w", ctx.Err())
+		a, err := q.ask(ctx, method, longest)
+		if err != nil {
+			return err
 		}
 		if !errors.Is(a.err, errRedisDown) {
 			if a.err != nil {
@@ -503,6 +475,26 @@ func (q *Quota) Wait(ctx context.Context, method string) error {
 		return &quota.BannedError{Ban: *b}
 	}
 	return q.localLimiter.Wait(ctx, method)
+}
+
+// checkOnly is the longest wait of a caller that only checks the bans.
+const checkOnly = -time.Second
+
+// ask queues a caller for the next batch and returns its answer; err is
+// ctx's end.
+func (q *Quota) ask(ctx context.Context, method string, longest time.Duration) (waitAns, error) {
+	r := &waitReq{method: method, max: longest, done: make(chan waitAns, 1)}
+	select {
+	case q.reqs <- r:
+	case <-ctx.Done():
+		return waitAns{}, fmt.Errorf("quota: %w", ctx.Err())
+	}
+	select {
+	case a := <-r.done:
+		return a, nil
+	case <-ctx.Done():
+		return waitAns{}, fmt.Errorf("quota: %w", ctx.Err())
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -13,12 +13,13 @@ import "github.com/redis/go-redis/v9"
 // KEYS[1] the quota's TAT, KEYS[2] the app ban, KEYS[3..] API bans.
 // ARGV[1] emission interval, ARGV[2] burst tolerance (both µs), then one
 // pair per caller: the index in KEYS of its API ban, and the longest wait
-// it accepts (µs).
+// it accepts (µs; negative: the caller only checks the bans, and takes no
+// turn).
 //
 // Returns, for each ban key (2..#KEYS), its value ("" when none) and its
-// PTTL; then per caller the wait before its turn (µs, >= 0), -1 when a
-// ban covers it or -2 when its turn would come after its longest wait (no
-// turn is taken in either case).
+// PTTL; then per caller the wait before its turn (µs, >= 0; 0 for a
+// caller that only checks), -1 when a ban covers it or -2 when its turn
+// would come after its longest wait (no turn is taken in either case).
 var takeScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -44,6 +45,8 @@ for j = 3, #ARGV, 2 do
   local k = tonumber(ARGV[j])
   if banned[2] or banned[k] then
     out[#out + 1] = -1
+  elseif tonumber(ARGV[j + 1]) < 0 then
+    out[#out + 1] = 0
   else
     local wait = tat - tolerance - now
     if wait < 0 then wait = 0 end
