@@ -241,7 +241,8 @@ func TestCallersAreShared(t *testing.T) {
 }
 
 // TestFallbackAndRecovery checks that a replica whose Redis goes away
-// keeps serving on its share of the quota, says so in its log and to
+// keeps serving on its share of the quota (the rate and burst divided by
+// the replicas), says so in its log and to
 // OnBackend, keeps the bans it knows, and returns to Redis when it is
 // back.
 func TestFallbackAndRecovery(t *testing.T) {
@@ -250,7 +251,8 @@ func TestFallbackAndRecovery(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = rdb.Close() })
-	r := newReplica(t, rdb, redisquota.Options{Prefix: "fallback:", Rate: quota.Rate{PerSecond: 1000, Burst: 10}, Replicas: 4})
+	// The local share: 8/s and a burst of 8 over 4 replicas, 2/s and 2.
+	r := newReplica(t, rdb, redisquota.Options{Prefix: "fallback:", Rate: quota.Rate{PerSecond: 8, Burst: 8}, Replicas: 4})
 	ctx := context.Background()
 	if err := r.Wait(ctx, top.MethodAssignWorker); err != nil {
 		t.Fatal(err)
@@ -275,6 +277,14 @@ func TestFallbackAndRecovery(t *testing.T) {
 	}
 	if b := r.Check(ctx, top.MethodWorkerTagList, time.Now()); b == nil {
 		t.Fatal("Check forgot the ban with Redis down")
+	}
+	if err := r.Wait(ctx, top.MethodAssignWorker); err != nil {
+		t.Fatalf("second turn of the local share: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := r.Wait(short, top.MethodAssignWorker); !errors.Is(err, quota.ErrWouldPassDeadline) {
+		t.Fatalf("third turn at once, over the local share of 2: %v", err)
 	}
 	waitFor(t, "the fallback's log line", func() bool { return strings.Contains(r.logs.String(), "Redis unreachable") })
 

@@ -1,8 +1,10 @@
 package redisquota
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -67,4 +69,18 @@ func (s Settings) Client() (*redis.Client, error) {
 		opts.MaxRetries = -1
 	}
 	return redis.NewClient(opts), nil
+}
+
+// Printer writes go-redis's own log lines (reconnections, dial failures)
+// to a slog.Logger at debug level, for redis.SetLogger: the command sets
+// it once, so that they come in the process's log format; this package's
+// warnings say what matters (Redis unreachable, back).
+type Printer struct {
+	// Logger receives the lines.
+	Logger *slog.Logger
+}
+
+// Printf implements go-redis's logging interface.
+func (p Printer) Printf(ctx context.Context, format string, v ...any) {
+	p.Logger.DebugContext(ctx, fmt.Sprintf(format, v...), slog.String("component", "go-redis"))
 }
