@@ -115,7 +115,7 @@ func New(logger *slog.Logger) *Metrics {
 	}, []string{"backend"})
 	m.topReachable = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "top_reachable",
-		Help: "1 when the TOP gateway answered the last probe (as /topz reports), else 0.",
+		Help: "1 when TOP answered the last call or probe (as /topz reports), else 0; 0 until the first call or probe (within 10s of the start).",
 	})
 	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "audit_write_failures_total",

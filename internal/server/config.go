@@ -36,13 +36,13 @@ type Config struct {
 	Emulator EmulatorSettings `section:"emulator"`
 	// Store is the durable store's directory.
 	Store store.Settings `section:"store"`
+	// Redis is the Redis that replicas share the TOP quota, bans and
+	// rate limits through.
+	Redis redisquota.Settings `section:"redis"`
 	// Sync are the bulk blacklist sync's chunk size and concurrency.
 	Sync syncjob.Settings `section:"sync"`
 	// Process are shutdown and logging.
 	Process ProcessSettings `section:"process"`
-	// Redis is the Redis that replicas share the TOP quota, bans and
-	// rate limits through.
-	Redis redisquota.Settings `section:"redis"`
 	// Auth is caller authentication: the clients file, open endpoints.
 	Auth auth.Settings `section:"auth"`
 	// TLS are the listeners' certificate and client CAs.
@@ -156,9 +156,9 @@ func (c *Config) Validate() error {
 		c.Emulator.Validate(c.TOP.Embedded()),
 		c.TOP.Validate(),
 		c.Store.Validate(),
+		c.Redis.Validate(),
 		c.Sync.Validate(),
 		c.Process.Validate(),
-		c.Redis.Validate(),
 		c.Auth.Validate(KnownMethods()),
 		c.TLS.Validate(),
 		c.Metrics.Validate(),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
 
 // Readiness, for replicas behind a load balancer: /readyz and gRPC health
@@ -32,7 +33,7 @@ import (
 const readyTTL = time.Second
 
 // topProbeInterval is how often TOP's reachability is probed for the
-// servicecenterd_top_reachable gauge.
+// servicecenterd_top_reachable gauge when no call has told it.
 const topProbeInterval = 10 * time.Second
 
 // errDraining is the readiness of a server shutting down.
@@ -134,17 +135,35 @@ func (s *Server) probeTOP(ctx context.Context) topStatus {
 	return st
 }
 
-// watchTOP keeps servicecenterd_top_reachable current until ctx is done.
+// topSeen learns TOP's reachability from a finished call: an answer of
+// any kind says it is reachable, a transport failure without an HTTP
+// status that it is not. Then no probe is needed for a while.
+func (s *Server) topSeen(ci topclient.CallInfo) {
+	if ci.Attempts == 0 {
+		return // refused before sending (a ban, the quota, the context)
+	}
+	reachable := ci.Outcome != topclient.OutcomeTransportError || ci.HTTPStatus != 0
+	s.metrics.SetTOPReachable(reachable)
+	s.topSeenAt.Store(time.Now().UnixNano())
+}
+
+// watchTOP keeps servicecenterd_top_reachable current until ctx is done:
+// from the calls to TOP (topSeen) while there are some, else by a probe
+// every topProbeInterval (the first after one interval, so that a
+// replica's start is no load on TOP).
 func (s *Server) watchTOP(ctx context.Context) {
 	t := time.NewTicker(topProbeInterval)
 	defer t.Stop()
 	for {
-		s.probeTOP(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		if time.Since(time.Unix(0, s.topSeenAt.Load())) < topProbeInterval {
+			continue
+		}
+		s.probeTOP(ctx)
 	}
 }
 

@@ -60,7 +60,8 @@ func closedAddr(t *testing.T) string {
 
 // TestReadinessIsNotTOP: /readyz and gRPC health say whether this replica
 // can serve, not whether TOP answers; /topz and
-// servicecenterd_top_reachable say that.
+// servicecenterd_top_reachable (from the calls, and /topz's probe) say
+// that.
 func TestReadinessIsNotTOP(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -84,6 +85,15 @@ func TestReadinessIsNotTOP(t *testing.T) {
 			if st := healthOf(t, ts); st != "SERVING" {
 				t.Fatalf("gRPC health %s", st)
 			}
+			// A call tells the gauge, without a probe.
+			_, err := ts.Workers.GetWorkerTags(grpcCtx(t), tagsReq)
+			if (err != nil) != tc.topDown {
+				t.Fatalf("GetWorkerTags: %v", err)
+			}
+			samples, _ := scrape(t, http.DefaultClient, base+"/metrics", nil)
+			if got := samples["servicecenterd_top_reachable"]; got != tc.wantGauge {
+				t.Fatalf("servicecenterd_top_reachable after a call: %v", got)
+			}
 			code, body := httpGet(t, base+"/topz")
 			var topz struct {
 				Reachable bool   `json:"reachable"`
@@ -94,9 +104,9 @@ func TestReadinessIsNotTOP(t *testing.T) {
 				!strings.HasSuffix(topz.URL, "/router/rest") || (topz.Error != "") != tc.topDown {
 				t.Fatalf("/topz %d %s", code, body)
 			}
-			samples, _ := scrape(t, http.DefaultClient, base+"/metrics", nil)
+			samples, _ = scrape(t, http.DefaultClient, base+"/metrics", nil)
 			if got := samples["servicecenterd_top_reachable"]; got != tc.wantGauge {
-				t.Fatalf("servicecenterd_top_reachable %v", got)
+				t.Fatalf("servicecenterd_top_reachable after /topz: %v", got)
 			}
 			if strings.Contains(ts.Logs.String()+body, "s3cr3t-value") {
 				t.Fatal("the app secret leaked")

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -69,8 +70,11 @@ type Server struct {
 	quota *redisquota.Quota
 	redis *redis.Client
 	// ready says whether this replica can serve (health.go).
-	ready   *readiness
-	auditor *audit.Auditor
+	ready *readiness
+	// topSeenAt is when a call last told whether TOP is reachable
+	// (Unix ns; health.go).
+	topSeenAt atomic.Int64
+	auditor   *audit.Auditor
 	// auditStore keeps the audit trail and serves ListAuditEvents; nil:
 	// the log is the only trail.
 	auditStore audit.Store
@@ -143,7 +147,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		return nil, err
 	}
 	topCfg := s.upstream.clientConfig(cfg.TOP)
-	topCfg.Observer = s.metrics.ObserveTOP
+	topCfg.Observer = func(ci topclient.CallInfo) {
+		s.metrics.ObserveTOP(ci)
+		s.topSeen(ci)
+	}
 	if s.quota != nil {
 		topCfg.Limiter, topCfg.Bans = s.quota.Limiter(), s.quota
 	}
