@@ -110,10 +110,12 @@ type Quota struct {
 	localLimiter *quota.LocalLimiter // nil without a quota
 	localCallers *quota.LocalCallers
 
-	reqs   chan *waitReq
-	probe  chan struct{} // a failure wakes the prober
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	reqs      chan *waitReq
+	probe     chan struct{} // a failure wakes the prober
+	cancel    context.CancelFunc
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 // New returns the quota of opts.AppKey in rdb and starts its background
@@ -138,7 +140,7 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Quota, 
 		quotaKey: base + "quota", appBanKey: base + "ban:app", banPrefix: base + "ban:api:",
 		channel: base + "bans", replicasKey: base + "replicas", callerPrefix: base + "caller:",
 		local: quota.NewLocalBans(), localCallers: quota.NewLocalCallers(),
-		reqs: make(chan *waitReq, maxBatch), probe: make(chan struct{}, 1),
+		reqs: make(chan *waitReq, maxBatch), probe: make(chan struct{}, 1), closed: make(chan struct{}),
 	}
 	q.replicas.Store(1)
 	if opts.Rate.PerSecond > 0 {
@@ -174,12 +176,19 @@ func (q *Quota) start(ctx context.Context, sub *redis.PubSub) error {
 	return q.renew(ctx)
 }
 
-// Close stops the background work. Calls waiting in Wait end with an
-// error. It does not close the Redis client.
+// Close stops the background work; later calls of Wait (and the ones
+// waiting for a batch) end with an error. It does not close the Redis
+// client. Calling it again does nothing.
 func (q *Quota) Close() {
-	q.cancel()
-	q.wg.Wait()
+	q.closeOnce.Do(func() {
+		q.cancel()
+		q.wg.Wait()
+		close(q.closed)
+	})
 }
+
+// errClosed answers the callers that wait when the Quota is closed.
+var errClosed = errors.New("quota: closed")
 
 // Backend is the backend in use: BackendRedis or BackendLocal.
 func (q *Quota) Backend() string {
@@ -488,12 +497,16 @@ func (q *Quota) ask(ctx context.Context, method string, longest time.Duration) (
 	case q.reqs <- r:
 	case <-ctx.Done():
 		return waitAns{}, fmt.Errorf("quota: %w", ctx.Err())
+	case <-q.closed:
+		return waitAns{}, errClosed
 	}
 	select {
 	case a := <-r.done:
 		return a, nil
 	case <-ctx.Done():
 		return waitAns{}, fmt.Errorf("quota: %w", ctx.Err())
+	case <-q.closed:
+		return waitAns{}, errClosed
 	}
 }
 

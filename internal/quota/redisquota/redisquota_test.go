@@ -143,6 +143,18 @@ func TestWaitHonoursContext(t *testing.T) {
 	}
 }
 
+// TestWaitAfterClose checks that a closed Quota answers at once.
+func TestWaitAfterClose(t *testing.T) {
+	t.Parallel()
+	r := realReplicas(t, 1, redisquota.Options{Rate: quota.Rate{PerSecond: 1000}})[0]
+	r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Wait(ctx, top.MethodAssignWorker); err == nil || ctx.Err() != nil {
+		t.Fatalf("Wait after Close: %v (context: %v)", err, ctx.Err())
+	}
+}
+
 func appBan(d time.Duration) quota.Ban {
 	return quota.Ban{Scope: top.BanApp, Method: top.MethodAssignWorker, Until: time.Now().Add(d),
 		Resp: top.ErrorResponse{Code: 7, Msg: "App Call Limited", SubMsg: "This ban will last for 60 more seconds"}}
