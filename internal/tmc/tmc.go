@@ -7,8 +7,8 @@
 // endpoint (internal/topemu). The WebSocket itself is
 // github.com/coder/websocket; this package adds the TMC protocol on top.
 //
-// See ../shared/docs/tmc-protocol.md and docs/tmc.md for the protocol and
-// the choices made where the sources disagree.
+// docs/tmc.md describes the protocol and the choices made where the
+// sources disagree.
 package tmc
 
 import (
@@ -19,7 +19,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
 )
 
-// Message is one data message the channel delivered (tmc-protocol.md 4.2).
+// Message is one data message the channel delivered (docs/tmc.md).
 type Message struct {
 	// ID is the outgoing message id: Confirm and Fail quote it, and it is
 	// the key to deduplicate by (the channel redelivers and may deliver

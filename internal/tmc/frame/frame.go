@@ -1,5 +1,5 @@
 // Package frame is the Taobao Message Channel's binary wire format: the
-// frame codec (tmc-protocol.md §2), the names and kinds of the messages
+// frame codec (docs/tmc.md), the names and kinds of the messages
 // (§4) and the handshake sign (§3.3). Both the TMC client (internal/tmc)
 // and the emulator's TMC endpoint (internal/topemu) use it. It is our own
 // code because no Go library speaks TMC.
@@ -80,7 +80,7 @@ const (
 	FormatByteArray Format = 7
 )
 
-// Kind is the `__kind` of a SEND (tmc-protocol.md §4.1).
+// Kind is the `__kind` of a SEND (docs/tmc.md).
 type Kind int8
 
 // The message kinds.
@@ -92,7 +92,7 @@ const (
 	KindFailed  Kind = 20
 )
 
-// Custom header names (tmc-protocol.md §3.2, §4).
+// Custom header names (docs/tmc.md).
 const (
 	HeaderKind       = "__kind"
 	HeaderAppKey     = "app_key"
@@ -150,7 +150,7 @@ func Void() Value { return Value{Format: FormatVoid} }
 
 // Integer returns the value as an integer when it is one of the integer
 // formats (Byte, Int16, Int32, Int64) or a Date (milliseconds): senders
-// differ in the width they choose (tmc-protocol.md §2).
+// differ in the width they choose (docs/tmc.md).
 func (v Value) Integer() (int64, bool) {
 	switch v.Format {
 	case FormatByte, FormatInt16, FormatInt32, FormatInt64, FormatDate:

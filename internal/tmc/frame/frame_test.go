@@ -11,7 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The test vectors of tmc-protocol.md §7 (tmc-frames.py), as printed there.
+// The test vectors of docs/tmc.md (constructed with the protocol notes' tmc-frames.py
+// and cross-checked against the JS and Java encoders).
 const (
 	vecToken   = "0f8fad5b-d9cb-469f-a165-70867728950e"
 	vecSign    = "C86848D198760FA334AA309207C72ECD"

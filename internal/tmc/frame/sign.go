@@ -1,13 +1,13 @@
 package frame
 
 import (
-	"crypto/md5" //nolint:gosec // TMC's handshake sign is MD5 by protocol (tmc-protocol.md §3.3).
+	"crypto/md5" //nolint:gosec // TMC's handshake sign is MD5 by protocol (docs/tmc.md).
 	"crypto/subtle"
 	"encoding/hex"
 	"strings"
 )
 
-// Sign is the CONNECT sign (tmc-protocol.md §3.3): MD5 over the app
+// Sign is the CONNECT sign (docs/tmc.md): MD5 over the app
 // secret, then app_key, group_name and timestamp as key+value (empty values
 // skipped), then the secret again, as uppercase hex.
 func Sign(appSecret, appKey, group, timestamp string) string {
