@@ -14,6 +14,7 @@ package tmc
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
@@ -158,6 +159,8 @@ type Config struct {
 	// SDK is the `sdk` header of the CONNECT; "" means
 	// "servicecenterd-tmc".
 	SDK string
+	// HTTPClient dials the WebSocket; nil means http.DefaultClient.
+	HTTPClient *http.Client
 	// MaxMessageBytes bounds one received frame and one gunzipped content;
 	// 0 means 16 MiB.
 	MaxMessageBytes int64
