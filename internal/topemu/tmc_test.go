@@ -524,3 +524,16 @@ func hasWorkcard(s *topemu.State, id int64, status string) bool {
 	}
 	return false
 }
+
+func TestTMCCloseEndsConnections(t *testing.T) {
+	e := newEnv(t, topemu.Config{})
+	p := e.connect(t, "default")
+	if err := e.emu.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := p.ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("read after Close: %v, want a close with 1001", err)
+	}
+}

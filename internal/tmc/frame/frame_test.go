@@ -314,3 +314,18 @@ func md5Upper(s string) string {
 	sum := md5.Sum([]byte(s))
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
+
+func TestDecodeHostileLengthsAllocateNothingBig(t *testing.T) {
+	// Counts of 2 GiB: refused before anything is allocated for them.
+	for _, h := range []string{
+		"0202" + "0500" + "ffffff7f" + "41",
+		"0202" + "0100" + "01000000" + "61" + "07" + "ffffff7f" + "0000",
+	} {
+		b := unhex(t, h)
+		var err error
+		allocs := testing.AllocsPerRun(100, func() { _, err = Decode(b) })
+		if !errors.Is(err, ErrTruncated) || allocs > 5 {
+			t.Errorf("Decode(%s): %v with %.0f allocations", h, err, allocs)
+		}
+	}
+}
