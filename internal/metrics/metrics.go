@@ -1,7 +1,7 @@
 // Package metrics holds servicecenterd's Prometheus metrics in a registry
 // of its own (never the global default one): gRPC server calls, TOP
-// calls, the per-client rate limit, bulk sync jobs, the audit trail, the
-// TMC client (tmc.go) and the build. Every
+// calls, the per-client rate limit, bulk sync jobs, the audit trail and
+// the build. Every
 // label value comes from a fixed set (method names, status codes,
 // outcomes, client names from the clients file, job states); request
 // data, personal data and secrets never become labels.
