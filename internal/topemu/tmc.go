@@ -104,9 +104,16 @@ func (e *Emulator) serveTMC(w http.ResponseWriter, r *http.Request) {
 	defer e.tmc.detach(conn)
 	e.log.Info("tmc connected", "connection", conn.id, "group", conn.group, "remote", conn.remote, "sdk", conn.sdk)
 
-	go e.tmcSend(ctx, cancel, conn)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		e.tmcSend(ctx, cancel, conn)
+	}()
 	err = e.tmcRead(ctx, conn)
 	cancel()
+	// Only once the sender has stopped can detach requeue everything the
+	// connection held: none may be marked in flight after it.
+	<-sent
 	e.log.Info("tmc disconnected", "connection", conn.id, "group", conn.group, "err", err)
 }
 
