@@ -55,8 +55,9 @@ test: vet tmc-node-deps ## Run go vet and every test with the race detector.
 # Without npm the test skips (and fails under CI).
 .PHONY: tmc-node-deps
 tmc-node-deps: ## Install examples/tmc-node's npm packages (npm ci) for the emulator's TMC conformance test.
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory examples/tmc-node/node_modules/.package-lock.json; \
-	else echo "npm not found: the emulator's TMC conformance test (Node) will skip"; fi
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the emulator's TMC conformance test (Node) will skip (and fail under CI)"; \
+	elif ! $(MAKE) -s --no-print-directory examples/tmc-node/node_modules/.package-lock.json; then \
+	echo "npm ci failed in examples/tmc-node: the emulator's TMC conformance test (Node) will skip (and fail under CI)"; fi
 
 examples/tmc-node/node_modules/.package-lock.json: examples/tmc-node/package-lock.json
 	cd examples/tmc-node && npm ci --no-audit --no-fund
