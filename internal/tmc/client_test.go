@@ -216,6 +216,13 @@ func TestClientReceivesAndConfirms(t *testing.T) {
 	if c.Delivered != 3 || c.Failed != 0 || c.UnknownConfirms != 0 || c.Pulls == 0 {
 		t.Errorf("emulator counters = %+v", c)
 	}
+	if st := emu.TMCStatus(); len(st.Groups) != 1 || st.Groups[0].Name != "default" || len(st.Groups[0].Connections) != 1 ||
+		st.Groups[0].Connections[0].SDK != tmc.DefaultSDK {
+		t.Errorf("emulator status = %+v, want one connection of group default from %s", st, tmc.DefaultSDK)
+	}
+	if err := client.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("a second Run while the first runs = %v, want a refusal", err)
+	}
 	s := m.snapshot()
 	if s.received != 3 || s.handled[tmc.OutcomeConfirmed] != 3 || s.connected != 1 {
 		t.Errorf("metrics = %+v", s)
