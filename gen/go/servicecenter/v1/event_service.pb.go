@@ -55,9 +55,12 @@ type WatchEventsRequest struct {
 	// A consumer name whose committed cursor (AckEvents) the stream starts
 	// after when after_cursor is unset: letters, digits, '.', '_' and '-'.
 	// TOP: none.
-	Consumer      string `protobuf:"bytes,3,opt,name=consumer,proto3" json:"consumer,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Consumer string `protobuf:"bytes,3,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Set content on every event: the content as TMC delivered it, beside
+	// its typed or raw form. TOP: TMC `content`.
+	IncludeContent bool `protobuf:"varint,4,opt,name=include_content,json=includeContent,proto3" json:"include_content,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WatchEventsRequest) Reset() {
@@ -109,6 +112,13 @@ func (x *WatchEventsRequest) GetConsumer() string {
 		return x.Consumer
 	}
 	return ""
+}
+
+func (x *WatchEventsRequest) GetIncludeContent() bool {
+	if x != nil {
+		return x.IncludeContent
+	}
+	return false
 }
 
 // WatchEventsResponse is one event of the stream. TOP: none.
@@ -172,9 +182,12 @@ type ListEventsRequest struct {
 	// The next_page_token of the previous page, to read the next one; the
 	// topics must be the same as for that page. It overrides after_cursor.
 	// TOP: none.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Set content on every event: the content as TMC delivered it, beside
+	// its typed or raw form. TOP: TMC `content`.
+	IncludeContent bool `protobuf:"varint,5,opt,name=include_content,json=includeContent,proto3" json:"include_content,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ListEventsRequest) Reset() {
@@ -233,6 +246,13 @@ func (x *ListEventsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListEventsRequest) GetIncludeContent() bool {
+	if x != nil {
+		return x.IncludeContent
+	}
+	return false
 }
 
 // ListEventsResponse is one page of events. TOP: none.
@@ -439,6 +459,10 @@ type Event struct {
 	// When servicecenterd stored the message; retention counts from it.
 	// TOP: none.
 	StoreTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=store_time,json=storeTime,proto3" json:"store_time,omitempty"`
+	// The content as TMC delivered it (normally JSON), when the request set
+	// include_content: a typed payload drops the fields its message lacks.
+	// TOP: TMC `content`.
+	Content string `protobuf:"bytes,12,opt,name=content,proto3" json:"content,omitempty"`
 	// The content: typed for the service-provider topics of the protocol
 	// notes, raw otherwise (or when the content does not fit its type).
 	// TOP: TMC `content`.
@@ -575,6 +599,13 @@ func (x *Event) GetStoreTime() *timestamppb.Timestamp {
 		return x.StoreTime
 	}
 	return nil
+}
+
+func (x *Event) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
 }
 
 func (x *Event) GetPayload() isEvent_Payload {
@@ -4125,21 +4156,23 @@ var File_servicecenter_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_servicecenter_v1_event_service_proto_rawDesc = "" +
 	"\n" +
-	"$servicecenter/v1/event_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eservicecenter/v1/options.proto\"\xe0\x01\n" +
+	"$servicecenter/v1/event_service.proto\x12\x10servicecenter.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eservicecenter/v1/options.proto\"\x89\x02\n" +
 	"\x12WatchEventsRequest\x12>\n" +
 	"\x06topics\x18\x01 \x03(\tB&\xbaH#\x92\x01 \x10@\x18\x01\"\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06topics\x12/\n" +
 	"\fafter_cursor\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x00R\vafterCursor\x88\x01\x01\x12H\n" +
-	"\bconsumer\x18\x03 \x01(\tB,\xbaH)r'2%^([A-Za-z0-9][A-Za-z0-9._-]{0,127})?$R\bconsumerB\x0f\n" +
+	"\bconsumer\x18\x03 \x01(\tB,\xbaH)r'2%^([A-Za-z0-9][A-Za-z0-9._-]{0,127})?$R\bconsumer\x12'\n" +
+	"\x0finclude_content\x18\x04 \x01(\bR\x0eincludeContentB\x0f\n" +
 	"\r_after_cursor\"D\n" +
 	"\x13WatchEventsResponse\x12-\n" +
-	"\x05event\x18\x01 \x01(\v2\x17.servicecenter.v1.EventR\x05event\"\xd1\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x17.servicecenter.v1.EventR\x05event\"\xfa\x01\n" +
 	"\x11ListEventsRequest\x12>\n" +
 	"\x06topics\x18\x01 \x03(\tB&\xbaH#\x92\x01 \x10@\x18\x01\"\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06topics\x12*\n" +
 	"\fafter_cursor\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vafterCursor\x12'\n" +
 	"\tpage_size\x18\x03 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8e\x01\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12'\n" +
+	"\x0finclude_content\x18\x05 \x01(\bR\x0eincludeContent\"\x8e\x01\n" +
 	"\x12ListEventsResponse\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.servicecenter.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1f\n" +
@@ -4150,7 +4183,7 @@ const file_servicecenter_v1_event_service_proto_rawDesc = "" +
 	"\x06cursor\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\x06cursor\"G\n" +
 	"\x11AckEventsResponse\x12\x1a\n" +
 	"\bconsumer\x18\x01 \x01(\tR\bconsumer\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\x03R\x06cursor\"\xbf$\n" +
+	"\x06cursor\x18\x02 \x01(\x03R\x06cursor\"\xd9$\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x03R\x06cursor\x12\x1d\n" +
 	"\n" +
@@ -4162,7 +4195,8 @@ const file_servicecenter_v1_event_service_proto_rawDesc = "" +
 	"\x11publisher_app_key\x18\a \x01(\tR\x0fpublisherAppKey\x12\x17\n" +
 	"\adata_id\x18\b \x01(\tR\x06dataId\x129\n" +
 	"\n" +
-	"store_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstoreTime\x12+\n" +
+	"store_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstoreTime\x12\x18\n" +
+	"\acontent\x18\f \x01(\tR\acontent\x12+\n" +
 	"\x03raw\x18\n" +
 	" \x01(\v2\x17.google.protobuf.StructH\x00R\x03raw\x12\x1b\n" +
 	"\braw_text\x18\v \x01(\tH\x00R\arawText\x12b\n" +
