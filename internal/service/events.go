@@ -3,12 +3,12 @@ package service
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -20,7 +20,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/events"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
-	"github.com/servicecenterd/servicecenterd/internal/store/pagetoken"
 )
 
 // Page sizes of ListEvents.
@@ -52,6 +51,9 @@ type Events struct {
 	topics func(client string) auth.Topics
 	logger *slog.Logger
 	now    func() time.Time
+	// stop is closed by Shutdown: watches end.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 var _ scv1.EventServiceServer = (*Events)(nil)
@@ -66,8 +68,17 @@ func NewEvents(log *events.Log, topics func(client string) auth.Topics, logger *
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Events{log: log, topics: topics, logger: logger, now: time.Now}
+	return &Events{log: log, topics: topics, logger: logger, now: time.Now, stop: make(chan struct{})}
 }
+
+// Shutdown ends every watch in progress, and every later one at once,
+// with UNAVAILABLE: the server is stopping, and the watcher resumes
+// after its last cursor on another replica or after the restart. A
+// graceful stop then need not wait for watchers that never end.
+func (h *Events) Shutdown() { h.stopOnce.Do(func() { close(h.stop) }) }
+
+// errShuttingDown ends watches when the server stops.
+var errShuttingDown = errors.New("server shutting down")
 
 // topicQuery checks the requested topics against the client's and
 // returns the topics to ask the store for and, when the client's topics
@@ -97,7 +108,15 @@ func (h *Events) topicQuery(ctx context.Context, requested []string) ([]string, 
 // WatchEvents streams events (see the proto). It sends the header
 // x-event-cursor once the stream is set up.
 func (h *Events) WatchEvents(req *scv1.WatchEventsRequest, stream grpc.ServerStreamingServer[scv1.WatchEventsResponse]) error {
-	ctx := stream.Context()
+	ctx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-h.stop:
+			cancel(errShuttingDown)
+		case <-ctx.Done():
+		}
+	}()
 	topics, filter, err := h.topicQuery(ctx, req.GetTopics())
 	if err != nil {
 		return err
@@ -147,10 +166,10 @@ func (h *Events) ListEvents(ctx context.Context, req *scv1.ListEventsRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	list := eventList(req.GetTopics())
+	fp := topicsFingerprint(req.GetTopics())
 	after := req.GetAfterCursor()
 	if tok := req.GetPageToken(); tok != "" {
-		c, ok := pagetoken.Parse(tok, list, true)
+		c, ok := parsePageToken(tok, fp)
 		if !ok {
 			return nil, rpc.FieldViolations(&errdetails.BadRequest_FieldViolation{
 				Field: "page_token", Description: "not a page token of this query (same topics); start again without page_token",
@@ -173,7 +192,7 @@ func (h *Events) ListEvents(ctx context.Context, req *scv1.ListEventsRequest) (*
 	resp := &scv1.ListEventsResponse{LastCursor: b.Last}
 	if len(evs) > limit {
 		evs = evs[:limit]
-		resp.NextPageToken = pagetoken.Make(list, true, evs[limit-1].Cursor)
+		resp.NextPageToken = pageToken(evs[limit-1].Cursor, fp)
 	}
 	for _, e := range evs {
 		if filter == nil || filter(e.Topic) {
@@ -183,12 +202,13 @@ func (h *Events) ListEvents(ctx context.Context, req *scv1.ListEventsRequest) (*
 	return resp, nil
 }
 
-// eventList names a ListEvents query in its page tokens: the topics.
-func eventList(topics []string) string {
+// topicsFingerprint identifies a ListEvents query in its page tokens
+// (pageToken, as ListAuditEvents'): the topics, in any order.
+func topicsFingerprint(topics []string) [8]byte {
 	sorted := slices.Clone(topics)
 	slices.Sort(sorted)
-	sum := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
-	return "events-" + hex.EncodeToString(sum[:6])
+	sum := sha256.Sum256([]byte("events\x00" + strings.Join(sorted, "\x00")))
+	return [8]byte(sum[:8])
 }
 
 // AckEvents commits a consumer's cursor.
@@ -225,6 +245,8 @@ func (h *Events) fail(ctx context.Context, err error) error {
 			ReasonEventCursorExpired, nil)
 	case errors.Is(err, events.ErrCursorAhead):
 		return rpc.ErrorInfo(codes.InvalidArgument, err.Error(), ReasonEventCursorAhead, nil)
+	case errors.Is(context.Cause(ctx), errShuttingDown):
+		return rpc.ErrorInfo(codes.Unavailable, "server shutting down: resume after the last cursor received", ReasonShuttingDown, nil)
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return nil // the watcher went away
 	}
