@@ -189,7 +189,9 @@ type tmcGroup struct {
 }
 
 // tmcHub is the channel's state: groups, queues, unconfirmed messages and
-// the records the admin API shows. It is kept in memory only.
+// the records the admin API shows. It is kept in memory only. Delivery
+// times (delays, redelivery) follow the wall clock; the times the messages
+// and records carry follow the emulator's clock (Config.Now).
 type tmcHub struct {
 	now func() time.Time
 
@@ -246,15 +248,14 @@ func (h *tmcHub) publish(m TMCMessage) (int64, error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := h.now()
 	h.nextID++
 	msg := &tmcMsg{
 		rec: TMCMessageRecord{
 			ID: h.nextID, Group: m.Group, Topic: m.Topic, Content: m.Content,
 			UserID: m.UserID, UserNick: m.UserNick, Publisher: m.Publisher, DataID: m.DataID,
-			Published: now, State: TMCQueued,
+			Published: h.now(), State: TMCQueued,
 		},
-		readyAt: now.Add(time.Duration(h.faults.Delay)),
+		readyAt: time.Now().Add(time.Duration(h.faults.Delay)),
 	}
 	h.pending[msg.rec.ID] = msg
 	g := h.groupLocked(m.Group)
@@ -289,7 +290,7 @@ var errTMCStopped = errors.New("connection stopped")
 func (h *tmcHub) next(done <-chan struct{}, c *tmcConn) (rec TMCMessageRecord, dup, drop bool, err error) {
 	for {
 		h.mu.Lock()
-		now := h.now()
+		now := time.Now()
 		g := h.groupLocked(c.group)
 		wake := time.Time{}
 		// Messages whose holder did not confirm in time go back first.
@@ -398,7 +399,7 @@ func (h *tmcHub) fail(c *tmcConn, id int64, reason string) {
 	c.failed++
 	h.counters.Failed++
 	if m.rec.State == TMCInFlight {
-		h.requeueLocked(m, h.now().Add(time.Duration(h.settings.RetryDelay)))
+		h.requeueLocked(m, time.Now().Add(time.Duration(h.settings.RetryDelay)))
 		h.counters.Redelivered++
 		h.notifyLocked()
 	}
@@ -420,7 +421,7 @@ func (h *tmcHub) detach(c *tmcConn) {
 	defer h.mu.Unlock()
 	g := h.groupLocked(c.group)
 	delete(g.conns, c)
-	now := h.now()
+	now := time.Now()
 	for _, m := range g.inflight {
 		if m.conn == c {
 			h.requeueLocked(m, now)

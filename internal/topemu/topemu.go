@@ -278,6 +278,8 @@ func (e *Emulator) routes() {
 	mux.HandleFunc("DELETE /_emulator/tmc/faults", e.handleDeleteTMCFaults)
 	mux.HandleFunc("PUT /_emulator/tmc/settings", e.handlePutTMCSettings)
 	mux.HandleFunc("POST /_emulator/tmc/drop", e.handleTMCDrop)
+	mux.HandleFunc("POST /_emulator/workcards", e.handleCreateWorkcard)
+	mux.HandleFunc("POST /_emulator/workcards/{id}/status", e.handleWorkcardStatus)
 	e.mux = mux
 }
 
