@@ -12,6 +12,8 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -143,4 +145,65 @@ func TestKillBeforeConfirm(t *testing.T) {
 	}
 	fresh.quiet(t, 300*time.Millisecond)
 	t.Logf("%d messages stored, killed before any confirm, redelivered and stored once", n)
+}
+
+// TestReplicasOnPostgres: three replicas share one PostgreSQL database
+// and connect in the same TMC group, while the channel delivers every
+// message twice (the emulator's duplicate fault): each message is stored
+// once, every replica's watcher sees every message once, in the same
+// cursor order, and the channel ends with every message confirmed.
+func TestReplicasOnPostgres(t *testing.T) {
+	const n = 120
+	url := pgtest.NewDatabase(t)
+	emu := testserver.StartEmulator(t, topemu.Config{})
+	if err := emu.SetTMCFaults(topemu.TMCFaults{Duplicate: true}); err != nil {
+		t.Fatal(err)
+	}
+	var replicas []*testserver.Server
+	var watchers []*watchStream
+	for range 3 {
+		ts := testserver.Start(t, func(c *server.Config) {
+			emu.Use(c)
+			c.TMC.URL = emu.TMCURL()
+			c.Store.DatabaseURL = url
+		})
+		replicas = append(replicas, ts)
+		watchers = append(watchers, watch(t, ts.Events, &scv1.WatchEventsRequest{AfterCursor: new(int64(0))}))
+	}
+	testserver.WaitFor(t, "three TMC connections", func() bool { return connections(t, emu) == 3 })
+	ids := publish(t, emu.Admin, "tmall_fuwu_WorkcardStatusUpdate", n)
+	for i, w := range watchers {
+		seen := map[int64]bool{}
+		for c := int64(1); c <= n; c++ {
+			e := w.next(t, 10*time.Second)
+			if e.GetCursor() != c || seen[e.GetMessageId()] {
+				t.Fatalf("replica %d: event %d has cursor %d, message %d (seen before: %v)", i, c, e.GetCursor(), e.GetMessageId(), seen[e.GetMessageId()])
+			}
+			seen[e.GetMessageId()] = true
+		}
+		w.quiet(t, 100*time.Millisecond)
+	}
+	testserver.WaitFor(t, "every message confirmed", func() bool {
+		recs, err := emu.TMCMessages(topemu.TMCFilter{State: topemu.TMCConfirmed})
+		return err == nil && len(recs) == n
+	})
+	checkOnce(t, allEvents(t, replicas[0].Events), ids)
+	var stored float64
+	for _, ts := range replicas {
+		stored += metric(t, ts.HTTPAddr(), "servicecenterd_events_stored_total")
+	}
+	if stored != n {
+		t.Errorf("the replicas stored %v messages in all, want %d", stored, n)
+	}
+}
+
+// connections counts the emulator's TMC connections.
+func connections(t *testing.T, emu *testserver.Emulator) int {
+	t.Helper()
+	st := emu.TMCStatus()
+	n := 0
+	for _, g := range st.Groups {
+		n += len(g.Connections)
+	}
+	return n
 }
