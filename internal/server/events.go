@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/servicecenterd/servicecenterd/internal/events"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
@@ -76,6 +78,26 @@ func (p *eventPipe) run(ctx context.Context, g *errgroup.Group) {
 	if p.consumer != nil {
 		g.Go(func() error { return p.consumer.Run(ctx) })
 	}
+}
+
+// flushWatchStart sends the status line and headers of a REST
+// WatchEvents as soon as the stream is set up (its x-event-cursor header
+// arrived), before any event: a REST client learns at once that it is
+// subscribed (and from which cursor, Grpc-Metadata-X-Event-Cursor)
+// instead of waiting for the first event. The gateway calls it with no
+// message once, before the stream's messages.
+func flushWatchStart(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
+	if m != nil {
+		return nil
+	}
+	md, ok := runtime.ServerMetadataFromContext(ctx)
+	if !ok || len(md.HeaderMD.Get(service.HeaderEventCursor)) == 0 {
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(w).Flush()
+	return nil
 }
 
 // watchRoute lets event watches stream longer than the server's write

@@ -78,6 +78,7 @@ func longStreams() []string {
 	return []string{
 		scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
 		scv1.LogisticsService_WatchBlacklistSyncJob_FullMethodName,
+		scv1.EventService_WatchEvents_FullMethodName,
 	}
 }
 

@@ -90,6 +90,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth}, // as the gRPC server's codec
 		}}),
 		runtime.WithErrorHandler(restErrorHandler),
+		runtime.WithForwardResponseOption(flushWatchStart),
 		// The fallback reads a form body to route a POST as a GET: a read
 		// before the call is authorized (see gatewayBody).
 		runtime.WithDisablePathLengthFallback(),

@@ -40,7 +40,14 @@ type watchStream struct {
 // committed afterwards reaches it.
 func watch(t *testing.T, c scv1.EventServiceClient, req *scv1.WatchEventsRequest, opts ...grpc.CallOption) *watchStream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	return watchCtx(t, context.Background(), c, req, opts...)
+}
+
+// watchCtx is watch with the call's context (credentials in its
+// metadata, say).
+func watchCtx(t *testing.T, ctx context.Context, c scv1.EventServiceClient, req *scv1.WatchEventsRequest, opts ...grpc.CallOption) *watchStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	stream, err := c.WatchEvents(ctx, req, opts...)
 	if err != nil {
