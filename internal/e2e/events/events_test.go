@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,5 +297,27 @@ func TestRefusals(t *testing.T) {
 				t.Fatalf("code %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestShutdownEndsWatches: a graceful shutdown does not wait for watches
+// (they never end by themselves): they end at once with UNAVAILABLE,
+// reason SHUTTING_DOWN, and the server stops well within its timeout.
+func TestShutdownEndsWatches(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	w := watch(t, ts.Events, &scv1.WatchEventsRequest{})
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.Shutdown(t) }()
+	select {
+	case err := <-w.err:
+		st := status.Convert(err)
+		if st.Code() != codes.Unavailable || !strings.Contains(fmt.Sprint(st.Details()), service.ReasonShuttingDown) {
+			t.Fatalf("watch ended with %v %v, want UNAVAILABLE with reason %s", st.Code(), st.Details(), service.ReasonShuttingDown)
+		}
+	case <-time.After(ts.Cfg.Process.ShutdownTimeout):
+		t.Fatal("the watch outlived the shutdown timeout")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
