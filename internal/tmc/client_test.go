@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -11,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 	"github.com/servicecenterd/servicecenterd/internal/tmc"
+	"github.com/servicecenterd/servicecenterd/internal/tmc/frame"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
@@ -212,6 +215,13 @@ func TestClientReceivesAndConfirms(t *testing.T) {
 	c := counters(emu)
 	if c.Delivered != 3 || c.Failed != 0 || c.UnknownConfirms != 0 || c.Pulls == 0 {
 		t.Errorf("emulator counters = %+v", c)
+	}
+	if st := emu.TMCStatus(); len(st.Groups) != 1 || st.Groups[0].Name != "default" || len(st.Groups[0].Connections) != 1 ||
+		st.Groups[0].Connections[0].SDK != tmc.DefaultSDK {
+		t.Errorf("emulator status = %+v, want one connection of group default from %s", st, tmc.DefaultSDK)
+	}
+	if err := client.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("a second Run while the first runs = %v, want a refusal", err)
 	}
 	s := m.snapshot()
 	if s.received != 3 || s.handled[tmc.OutcomeConfirmed] != 3 || s.connected != 1 {
@@ -485,6 +495,56 @@ func TestNewClient(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "s\"") {
 				t.Errorf("error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestClientHandshakeFailures(t *testing.T) {
+	// Servers that accept the WebSocket but never complete the handshake
+	// (each answers the CONNECT this way, then only reads):
+	// the client gives up on each connection and tries again.
+	tests := []struct {
+		name   string
+		answer func(ctx context.Context, ws *websocket.Conn)
+	}{
+		{"silent", func(context.Context, *websocket.Conn) {}},
+		{"ack without a token", func(ctx context.Context, ws *websocket.Conn) {
+			ack := frame.Frame{Type: frame.ConnectAck, Flag: 1}
+			_ = ws.Write(ctx, websocket.MessageBinary, ack.Encode())
+		}},
+		{"not a TMC frame", func(ctx context.Context, ws *websocket.Conn) {
+			_ = ws.Write(ctx, websocket.MessageText, []byte("hello"))
+			_ = ws.Write(ctx, websocket.MessageBinary, []byte{9, 9, 9})
+		}},
+		{"data before the ack", func(ctx context.Context, ws *websocket.Conn) {
+			f := frame.Frame{Type: frame.Send}
+			f.Add(frame.HeaderKind, frame.Byte(int8(frame.KindData)))
+			_ = ws.Write(ctx, websocket.MessageBinary, f.Encode())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ws, err := websocket.Accept(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer ws.CloseNow()
+				tt.answer(r.Context(), ws)
+				for { // read (and drop) until the client goes
+					if _, _, err := ws.Read(r.Context()); err != nil {
+						return
+					}
+				}
+			}))
+			t.Cleanup(srv.Close)
+			_, m, _ := run(t, tmc.Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/", HandshakeTimeout: 100 * time.Millisecond},
+				func(context.Context, tmc.Message) error { return nil })
+			waitFor(t, "two failed handshakes", func() bool { return len(m.snapshot().disconnected) >= 2 })
+			s := m.snapshot()
+			if s.connected != 0 || s.disconnected[0] != tmc.ReasonHandshake {
+				t.Errorf("metrics = %+v", s)
 			}
 		})
 	}

@@ -154,7 +154,8 @@ type Config struct {
 	// PingInterval is how often the client pings the server, and the
 	// ping's timeout; 0 means 30s.
 	PingInterval time.Duration
-	// HandshakeTimeout bounds dialling plus the CONNECTACK; 0 means 10s.
+	// HandshakeTimeout bounds dialling plus the CONNECTACK, and each
+	// write; 0 means 10s.
 	HandshakeTimeout time.Duration
 	// SDK is the `sdk` header of the CONNECT; "" means
 	// "servicecenterd-tmc".

@@ -55,7 +55,7 @@ type tmcConn struct {
 	inflight                     int
 	delivered, confirmed, failed int64
 	pulls                        int64
-	pings                        atomic.Int64
+	pings, serverPings           atomic.Int64
 }
 
 // serveTMC accepts a TMC WebSocket on "/"; any other request on "/" gets a
@@ -104,9 +104,17 @@ func (e *Emulator) serveTMC(w http.ResponseWriter, r *http.Request) {
 	defer e.tmc.detach(conn)
 	e.log.Info("tmc connected", "connection", conn.id, "group", conn.group, "remote", conn.remote, "sdk", conn.sdk)
 
-	go e.tmcSend(ctx, cancel, conn)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		e.tmcSend(ctx, cancel, conn)
+	}()
+	go e.tmcPing(ctx, conn)
 	err = e.tmcRead(ctx, conn)
 	cancel()
+	// Only once the sender has stopped can detach requeue everything the
+	// connection held: none may be marked in flight after it.
+	<-sent
 	e.log.Info("tmc disconnected", "connection", conn.id, "group", conn.group, "err", err)
 }
 
@@ -275,6 +283,41 @@ func (e *Emulator) tmcSend(ctx context.Context, cancel context.CancelFunc, c *tm
 			c.ws.CloseNow() //nolint:errcheck // the fault.
 			return
 		}
+	}
+}
+
+// tmcPing pings c every ping interval (re-read each time, so a settings
+// change applies) until ctx ends; a ping not answered within the interval
+// drops the connection.
+func (e *Emulator) tmcPing(ctx context.Context, c *tmcConn) {
+	for {
+		d := time.Duration(e.tmc.getSettings().PingInterval)
+		if d <= 0 {
+			d = time.Second // pings off: look again later
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if e.tmc.getSettings().PingInterval <= 0 {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, d)
+		err := c.ws.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			e.log.Info("tmc connection dropped: no pong", "connection", c.id, "err", err)
+			e.tmc.count(func(n *TMCCounters) { n.PingTimeouts++ })
+			c.ws.CloseNow() //nolint:errcheck // the connection is dead.
+			return
+		}
+		c.serverPings.Add(1)
 	}
 }
 

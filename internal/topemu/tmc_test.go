@@ -524,3 +524,53 @@ func hasWorkcard(s *topemu.State, id int64, status string) bool {
 	}
 	return false
 }
+
+func TestTMCCloseEndsConnections(t *testing.T) {
+	e := newEnv(t, topemu.Config{})
+	p := e.connect(t, "default")
+	if err := e.emu.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := p.ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("read after Close: %v, want a close with 1001", err)
+	}
+}
+
+func TestTMCServerPings(t *testing.T) {
+	e := newEnv(t, topemu.Config{TMCPingInterval: 20 * time.Millisecond})
+	// A client that keeps reading answers the pings and stays.
+	alive := e.connect(t, "alive")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for {
+			if _, _, err := alive.ws.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	tmcWait(t, "two answered pings", func() bool {
+		for _, g := range e.emu.TMCStatus().Groups {
+			if g.Name == "alive" && len(g.Connections) == 1 && g.Connections[0].ServerPings >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	// A client that stops reading holding a message is dropped, and the
+	// message goes back to the queue.
+	dead := e.connect(t, "default")
+	id := publishTMC(t, e, "t", "{}")
+	if got, _ := dataID(t, dead.recv()); got != id {
+		t.Fatalf("got %d, want %d", got, id)
+	}
+	tmcWait(t, "the drop and the requeue", func() bool {
+		c := e.emu.TMCStatus().Counters
+		return c.PingTimeouts == 1 && c.Redelivered == 1
+	})
+	if recs, _ := e.emu.TMCMessages(topemu.TMCFilter{Group: "default"}); len(recs) != 1 || recs[0].State != topemu.TMCQueued || recs[0].Retried != 1 {
+		t.Fatalf("records = %+v", recs)
+	}
+}

@@ -20,6 +20,9 @@ const (
 	// DefaultTMCWindow is how many unconfirmed messages one connection
 	// may hold.
 	DefaultTMCWindow = 10000
+	// DefaultTMCPingInterval is how often the emulator pings each TMC
+	// connection; one that does not answer within it is dropped.
+	DefaultTMCPingInterval = 30 * time.Second
 	// DefaultTMCGroup is the group of a message published without one.
 	DefaultTMCGroup = "default"
 	// maxTMCConfirmedRecords bounds the confirmed messages kept for
@@ -37,6 +40,10 @@ type TMCSettings struct {
 	RetryDelay Duration `json:"retry_delay"`
 	// Window is how many unconfirmed messages one connection may hold.
 	Window int `json:"window"`
+	// PingInterval is how often each connection is pinged; a connection
+	// that does not answer within it is dropped (what it held is
+	// redelivered). 0 sends no pings.
+	PingInterval Duration `json:"ping_interval"`
 }
 
 func (s TMCSettings) validate() error {
@@ -47,6 +54,8 @@ func (s TMCSettings) validate() error {
 		return errors.New("retry_delay must not be negative")
 	case s.Window <= 0:
 		return errors.New("window must be positive")
+	case s.PingInterval < 0:
+		return errors.New("ping_interval must not be negative")
 	}
 	return nil
 }
@@ -139,6 +148,8 @@ type TMCCounters struct {
 	Connects         int64 `json:"connects"`
 	ConnectsRejected int64 `json:"connects_rejected"`
 	Drops            int64 `json:"drops"`
+	// PingTimeouts counts connections dropped for not answering a ping.
+	PingTimeouts int64 `json:"ping_timeouts"`
 }
 
 // TMCConnection describes one open TMC connection.
@@ -153,7 +164,10 @@ type TMCConnection struct {
 	Confirmed   int64     `json:"confirmed"`
 	Failed      int64     `json:"failed"`
 	Pulls       int64     `json:"pulls"`
-	Pings       int64     `json:"pings"`
+	// Pings counts the client's pings; ServerPings the emulator's pings
+	// it answered.
+	Pings       int64 `json:"pings"`
+	ServerPings int64 `json:"server_pings"`
 }
 
 // TMCGroupStatus describes one consumer group.
@@ -465,6 +479,12 @@ func (h *tmcHub) setFaults(f TMCFaults) {
 	h.mu.Unlock()
 }
 
+func (h *tmcHub) getSettings() TMCSettings {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.settings
+}
+
 func (h *tmcHub) getFaults() TMCFaults {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -506,7 +526,7 @@ func (h *tmcHub) status() TMCStatus {
 			gs.Connections = append(gs.Connections, TMCConnection{
 				ID: c.id, Group: c.group, Remote: c.remote, SDK: c.sdk, ConnectedAt: c.connectedAt,
 				InFlight: c.inflight, Delivered: c.delivered, Confirmed: c.confirmed, Failed: c.failed,
-				Pulls: c.pulls, Pings: c.pings.Load(),
+				Pulls: c.pulls, Pings: c.pings.Load(), ServerPings: c.serverPings.Load(),
 			})
 		}
 		slices.SortFunc(gs.Connections, func(a, b TMCConnection) int { return cmp.Compare(a.ID, b.ID) })

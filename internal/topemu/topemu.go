@@ -83,6 +83,10 @@ type Config struct {
 	// TMCWindow is how many unconfirmed TMC messages one connection may
 	// hold; 0 means DefaultTMCWindow.
 	TMCWindow int
+	// TMCPingInterval is how often each TMC connection is pinged (one that
+	// does not answer within it is dropped); 0 means
+	// DefaultTMCPingInterval, a negative value sends no pings.
+	TMCPingInterval time.Duration
 	// FaultSeed seeds the random source of probabilistic fault rules;
 	// 0 picks a random seed. PUT /_emulator/faults can reseed it.
 	FaultSeed uint64
@@ -155,6 +159,12 @@ func New(cfg Config) (*Emulator, error) {
 	if cfg.TMCWindow <= 0 {
 		cfg.TMCWindow = DefaultTMCWindow
 	}
+	switch {
+	case cfg.TMCPingInterval == 0:
+		cfg.TMCPingInterval = DefaultTMCPingInterval
+	case cfg.TMCPingInterval < 0:
+		cfg.TMCPingInterval = 0
+	}
 	var random [16]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return nil, fmt.Errorf("read random seed: %w", err)
@@ -185,6 +195,7 @@ func New(cfg Config) (*Emulator, error) {
 			RedeliveryTimeout: Duration(cfg.TMCRedeliveryTimeout),
 			RetryDelay:        Duration(cfg.TMCRetryDelay),
 			Window:            cfg.TMCWindow,
+			PingInterval:      Duration(cfg.TMCPingInterval),
 		}),
 		seed:      seed,
 		reqPrefix: requestPrefix(random[8:12]),

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -313,4 +314,21 @@ func FuzzDecode(f *testing.F) {
 func md5Upper(s string) string {
 	sum := md5.Sum([]byte(s))
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+func TestDecodeHostileLengthsAllocateNothingBig(t *testing.T) {
+	// Counts of 2 GiB: refused before anything is allocated for them.
+	for _, h := range []string{
+		"0202" + "0500" + "ffffff7f" + "41",
+		"0202" + "0100" + "01000000" + "61" + "07" + "ffffff7f" + "0000",
+	} {
+		b := unhex(t, h)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Decode(b)
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; !errors.Is(err, ErrTruncated) || n > 64<<10 {
+			t.Errorf("Decode(%s): %v, %d bytes allocated", h, err, n)
+		}
+	}
 }
