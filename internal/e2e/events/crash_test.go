@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,8 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/service"
+	"github.com/servicecenterd/servicecenterd/internal/store/storetest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
@@ -188,12 +194,21 @@ func TestReplicasOnPostgres(t *testing.T) {
 		return err == nil && len(recs) == n
 	})
 	checkOnce(t, allEvents(t, replicas[0].Events), ids)
+	// One more: every replica's watcher has it within 1 s of its
+	// publication, whichever replica stored it.
+	publish(t, emu.Admin, "tmall_fuwu_WorkcardStatusUpdate", 1)
+	for i, w := range watchers {
+		if e := w.next(t, time.Second); e.GetCursor() != n+1 {
+			t.Fatalf("replica %d: event %d, want %d", i, e.GetCursor(), n+1)
+		}
+	}
+	checkRetention(t, url, replicas[1])
 	var stored float64
 	for _, ts := range replicas {
 		stored += metric(t, ts.HTTPAddr(), "servicecenterd_events_stored_total")
 	}
-	if stored != n {
-		t.Errorf("the replicas stored %v messages in all, want %d", stored, n)
+	if stored != n+1 {
+		t.Errorf("the replicas stored %v messages in all, want %d", stored, n+1)
 	}
 }
 
@@ -206,4 +221,32 @@ func connections(t *testing.T, emu *testserver.Emulator) int {
 		n += len(g.Connections)
 	}
 	return n
+}
+
+// checkRetention prunes the events up to cursor 100 through another
+// handle on the replicas' database, as a replica's retention would, and
+// checks that a reader behind it gets FAILED_PRECONDITION (reason
+// EVENT_CURSOR_EXPIRED) while one at the floor, or from 0, goes on.
+func checkRetention(t *testing.T, url string, ts *testserver.Server) {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.PostgresAt(t, url)
+	if n, err := st.PruneEvents(ctx, time.Now().Add(time.Hour), 100); err != nil || n != 100 {
+		t.Fatalf("prune: %d %v, want 100", n, err)
+	}
+	_, err := ts.Events.ListEvents(ctx, &scv1.ListEventsRequest{AfterCursor: 99})
+	st1 := status.Convert(err)
+	if st1.Code() != codes.FailedPrecondition || !strings.Contains(fmt.Sprint(st1.Details()), service.ReasonEventCursorExpired) {
+		t.Fatalf("ListEvents after an expired cursor: %v %v, want FAILED_PRECONDITION %s", st1.Code(), st1.Details(), service.ReasonEventCursorExpired)
+	}
+	w := watch(t, ts.Events, &scv1.WatchEventsRequest{AfterCursor: new(int64(50))})
+	if err := <-w.err; status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("WatchEvents after an expired cursor: %v", err)
+	}
+	for _, after := range []int64{0, 100} {
+		page, err := ts.Events.ListEvents(ctx, &scv1.ListEventsRequest{AfterCursor: after, PageSize: 1})
+		if err != nil || len(page.GetEvents()) != 1 || page.GetEvents()[0].GetCursor() != 101 {
+			t.Fatalf("ListEvents after %d: %v %v, want cursor 101 first", after, page, err)
+		}
+	}
 }
