@@ -126,7 +126,7 @@ func (h *Events) WatchEvents(req *scv1.WatchEventsRequest, stream grpc.ServerStr
 	case req.AfterCursor != nil:
 		start.After = req.GetAfterCursor()
 	case req.GetConsumer() != "":
-		c, err := h.log.Store().ConsumerCursor(ctx, req.GetConsumer())
+		c, err := h.log.Store().ConsumerCursor(ctx, consumerKey(ctx, req.GetConsumer()))
 		switch {
 		case errors.Is(err, events.ErrNoConsumer):
 			start.After = 0
@@ -220,11 +220,22 @@ func (h *Events) AckEvents(ctx context.Context, req *scv1.AckEventsRequest) (*sc
 	if req.GetCursor() > b.Last {
 		return nil, cursorAhead("cursor", req.GetCursor(), b.Last)
 	}
-	c, err := h.log.Store().CommitConsumer(ctx, req.GetConsumer(), req.GetCursor(), h.now())
+	c, err := h.log.Store().CommitConsumer(ctx, consumerKey(ctx, req.GetConsumer()), req.GetCursor(), h.now())
 	if err != nil {
 		return nil, h.fail(ctx, err)
 	}
 	return &scv1.AckEventsResponse{Consumer: req.GetConsumer(), Cursor: c}, nil
+}
+
+// consumerKey is the stored name of a consumer: the name within the
+// authenticated client's own space ("client/name"), so that a client can
+// neither read nor move another client's cursor; the name alone without
+// authentication. Consumer names have no "/", so the spaces never meet.
+func consumerKey(ctx context.Context, name string) string {
+	if client := rpc.CallFrom(ctx).Client; client != "" {
+		return client + "/" + name
+	}
+	return name
 }
 
 func cursorAhead(field string, cursor, last int64) error {

@@ -103,6 +103,16 @@ func TestAckAudited(t *testing.T) {
 	if got.GetClient() != "fuwu" || got.GetOutcome() != "OK" || targets["event_consumer"] != "dispatch" || targets["event_cursor"] != "1" {
 		t.Fatalf("audit event %v, want fuwu's OK ack of dispatch at 1", got)
 	}
+
+	// Consumer names are the client's own: the operator's "dispatch" is
+	// another consumer, which never acknowledged.
+	w := watchCtx(t, as("operator-token"), ts.Events, &scv1.WatchEventsRequest{Consumer: "dispatch"})
+	if w.after != 0 {
+		t.Fatalf("the operator's dispatch starts after %d, want 0 (fuwu's ack is fuwu's)", w.after)
+	}
+	if w := watchCtx(t, as("fuwu-token"), ts.Events, &scv1.WatchEventsRequest{Consumer: "dispatch"}); w.after != 1 {
+		t.Fatalf("fuwu's dispatch starts after %d, want 1", w.after)
+	}
 }
 
 // TestWatchREST: over REST, WatchEvents is newline-delimited JSON, one

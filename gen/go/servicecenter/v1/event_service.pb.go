@@ -54,7 +54,8 @@ type WatchEventsRequest struct {
 	AfterCursor *int64 `protobuf:"varint,2,opt,name=after_cursor,json=afterCursor,proto3,oneof" json:"after_cursor,omitempty"`
 	// A consumer name whose committed cursor (AckEvents) the stream starts
 	// after when after_cursor is unset: letters, digits, '.', '_' and '-'.
-	// TOP: none.
+	// Each authenticated client has its own consumer names: two clients
+	// using the same name keep two cursors. TOP: none.
 	Consumer string `protobuf:"bytes,3,opt,name=consumer,proto3" json:"consumer,omitempty"`
 	// Set content on every event: the content as TMC delivered it, beside
 	// its typed or raw form. TOP: TMC `content`.
@@ -324,7 +325,9 @@ func (x *ListEventsResponse) GetLastCursor() int64 {
 // AckEventsRequest commits a consumer's cursor. TOP: none.
 type AckEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The consumer's name: letters, digits, '.', '_' and '-'. TOP: none.
+	// The consumer's name: letters, digits, '.', '_' and '-'; within the
+	// calling client's own names (see WatchEventsRequest.consumer).
+	// TOP: none.
 	Consumer string `protobuf:"bytes,1,opt,name=consumer,proto3" json:"consumer,omitempty"`
 	// The cursor of the last event the consumer handled; at most the
 	// newest event's cursor. TOP: none.
