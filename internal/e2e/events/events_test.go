@@ -147,6 +147,13 @@ func TestWorkcardFlow(t *testing.T) {
 		t.Fatalf("AssignWorker: %v", err)
 	}
 	upd := w.next(t, time.Second)
+	if got := metric(t, ts.HTTPAddr(), `servicecenterd_tmc_connection_state\{state="connected"\}`); got != 1 {
+		t.Errorf("servicecenterd_tmc_connection_state{state=\"connected\"} = %v, want 1", got)
+	}
+	// The confirm follows the commit the watcher saw: wait for it.
+	testserver.WaitFor(t, "the WorkcardInfo confirm counted", func() bool {
+		return metric(t, ts.HTTPAddr(), `servicecenterd_tmc_messages_handled_total\{outcome="confirmed",topic="tmall_fuwu_WorkcardInfo"\}`) == 1
+	})
 	su := upd.GetTmallFuwuWorkcardStatusUpdate()
 	if su == nil || su.GetWorkcardId() != result.WorkcardID || su.GetAction() != "assign" || upd.GetCursor() <= info.GetCursor() {
 		t.Fatalf("after AssignWorker: %v, want the assign status update of workcard %d after cursor %d", upd, result.WorkcardID, info.GetCursor())
