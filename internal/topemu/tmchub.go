@@ -324,7 +324,12 @@ func (h *tmcHub) next(done <-chan struct{}, c *tmcConn) (rec TMCMessageRecord, d
 					}
 					continue
 				}
-				g.queue = slices.Delete(g.queue, i, i+1)
+				if i == 0 { // the usual case: no copying
+					g.queue[0] = nil
+					g.queue = g.queue[1:]
+				} else {
+					g.queue = slices.Delete(g.queue, i, i+1)
+				}
 				m.conn, m.deadline = c, now.Add(time.Duration(h.settings.RedeliveryTimeout))
 				m.rec.State, m.rec.Connection = TMCInFlight, c.id
 				g.inflight[m.rec.ID] = m
