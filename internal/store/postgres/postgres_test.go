@@ -158,7 +158,7 @@ func TestReplicasMigrateOnce(t *testing.T) {
 	if applied != int(latest(t)) {
 		t.Errorf("%d migrations applied in all, want %d (each once)", applied, latest(t))
 	}
-	if got, want := versions(t, stores[0]), fmt.Sprint([]int64{0, 1, 2, 3, 4}); got != want {
+	if got, want := versions(t, stores[0]), fmt.Sprint([]int64{0, 1, 2, 3, 4, 5}); got != want {
 		t.Errorf("versions %s, want %s", got, want)
 	}
 }
