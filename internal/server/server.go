@@ -65,7 +65,8 @@ type Server struct {
 	// auditStore keeps the audit trail and serves ListAuditEvents; nil:
 	// the log is the only trail.
 	auditStore audit.Store
-	// retention prunes auditStore; nil: events are kept forever.
+	// retention prunes auditStore (a periodic job of the bulk sync's job
+	// engine); nil: events are kept forever.
 	retention *audit.Retention
 	// internal is the gateway's in-process hop to the gRPC server.
 	internal *auth.InternalListener
@@ -143,6 +144,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		return nil, err
 	}
 	s.metrics.SetSyncJobs(s.bulk.jobs)
+	if s.retention != nil {
+		if err := s.bulk.pruneAudit(s.retention); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.newGRPC(); err != nil {
 		return nil, err
 	}
@@ -265,12 +271,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	})
 	if s.metricsSrv != nil {
 		g.Go(s.metricsSrv.serve)
-	}
-	if s.retention != nil {
-		g.Go(func() error {
-			s.retention.Run(gctx)
-			return nil
-		})
 	}
 	s.watchFiles(gctx, g)
 	g.Go(func() error {

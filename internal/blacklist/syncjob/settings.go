@@ -3,6 +3,7 @@ package syncjob
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Settings are the bulk sync's settings of `servicecenterd serve`: flags,
@@ -17,6 +18,14 @@ type Settings struct {
 	// ChunksInFlight is how many chunks of one job are sent at once, 1 to
 	// MaxConcurrency.
 	ChunksInFlight int `flag:"sync-chunks-in-flight" default:"4" help:"TOP calls in flight per bulk blacklist sync job."`
+	// RescueAfter is how long a chunk may be in flight before River's
+	// rescuer sends it again (from any replica): the time a replica that
+	// died holds its chunks.
+	RescueAfter time.Duration `flag:"sync-rescue-after" default:"1m" help:"How long a bulk blacklist sync chunk may be in flight before another replica (River's rescuer, every 30s) sends it again: how long the chunks of a replica that died wait. At least 1s; longer than a TOP call with its retries takes."`
+	// PollInterval is how often a replica looks for chunks to send
+	// without being told (SQLite; on PostgreSQL, LISTEN/NOTIFY tells and
+	// this is the fallback).
+	PollInterval time.Duration `flag:"sync-poll-interval" default:"1s" help:"How often a replica looks for bulk blacklist sync chunks to send without a notification (always on SQLite; on PostgreSQL a fallback to LISTEN/NOTIFY). 10ms to 1m."`
 }
 
 // MaxConcurrency bounds ConcurrentJobs and ChunksInFlight.
@@ -34,7 +43,21 @@ func (s Settings) Validate() error {
 	if s.ChunksInFlight < 1 || s.ChunksInFlight > MaxConcurrency {
 		errs = append(errs, fmt.Errorf("--sync-chunks-in-flight must be 1 to %d", MaxConcurrency))
 	}
+	if s.RescueAfter < time.Second {
+		errs = append(errs, errors.New("--sync-rescue-after must be at least 1s"))
+	}
+	if s.PollInterval < 10*time.Millisecond || s.PollInterval > time.Minute {
+		errs = append(errs, errors.New("--sync-poll-interval must be 10ms to 1m"))
+	}
 	return errors.Join(errs...)
+}
+
+// Workers is how many chunks one replica sends at once: ConcurrentJobs ×
+// ChunksInFlight, the River queue's workers (QueueName). River does not
+// bound one job's share of them: older jobs' chunks are taken first.
+func (s Settings) Workers() int {
+	s = s.withDefaults()
+	return s.ConcurrentJobs * s.ChunksInFlight
 }
 
 // withDefaults fills the zero values with the defaults.
@@ -47,6 +70,12 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.ChunksInFlight == 0 {
 		s.ChunksInFlight = DefaultChunksInFlight
+	}
+	if s.RescueAfter == 0 {
+		s.RescueAfter = time.Minute
+	}
+	if s.PollInterval == 0 {
+		s.PollInterval = time.Second
 	}
 	return s
 }

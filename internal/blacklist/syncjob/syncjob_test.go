@@ -3,6 +3,7 @@ package syncjob_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/jobqueue"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
@@ -37,6 +39,7 @@ type env struct {
 	top   *topclient.Client
 	cfg   syncjob.Config
 	m     *syncjob.Manager
+	q     *jobqueue.Queue[*sql.Tx]
 
 	mu     sync.Mutex
 	events []syncjob.Event
@@ -88,8 +91,16 @@ func (e *env) open() {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { e.store.Close() })
+	e.q, err = jobqueue.SQLite(context.Background(), e.store.DB(), jobqueue.Config{
+		Queues:       map[string]int{syncjob.QueueName: e.cfg.Settings.Workers()},
+		PollInterval: 10 * time.Millisecond,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	cfg := e.cfg
 	cfg.Store = e.store
+	cfg.Engine = syncjob.NewRiver(e.store, e.q.Client(), e.q.Workers())
 	if e.m, err = syncjob.New(context.Background(), cfg); err != nil {
 		e.t.Fatal(err)
 	}
@@ -99,8 +110,8 @@ func (e *env) open() {
 func (e *env) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	m := e.m
-	go func() { done <- m.Run(ctx) }()
+	m, q := e.m, e.q
+	go func() { done <- errors.Join(q.Run(ctx), m.Run(ctx)) }()
 	var once sync.Once
 	e.stop = func() {
 		once.Do(func() {
