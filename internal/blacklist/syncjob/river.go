@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -133,6 +134,18 @@ func (r *River[TTx]) insertChunks(ctx context.Context, tx TTx, jobID string, rou
 		}
 	}
 	return flush()
+}
+
+// retryFailed makes the job's failed chunks new and inserts their chunk
+// jobs in the same transaction, in a new round (the retry's time), so
+// that they are unique apart from the import's.
+func (r *River[TTx]) retryFailed(ctx context.Context, id string, now time.Time) (Job, int, error) {
+	var n int
+	j, err := r.store.RetryFailedChunksWith(ctx, id, now, func(ctx context.Context, tx TTx, j Job, chunks []int64) error {
+		n = len(chunks)
+		return r.insertChunks(ctx, tx, j.ID, now.UnixNano(), slices.Values(chunks))
+	})
+	return j, n, err
 }
 
 // cancelJob cancels the job and, in the same transaction, the River jobs

@@ -178,6 +178,12 @@ var (
 	ErrJobFinished = errors.New("blacklist sync job already finished")
 	// ErrStopped: the manager is shutting down.
 	ErrStopped = errors.New("blacklist sync is shutting down")
+	// ErrJobNotFinished: the job is still QUEUED or RUNNING, so its failed
+	// chunks cannot be retried yet.
+	ErrJobNotFinished = errors.New("blacklist sync job not finished yet: retry its failed chunks once it has ended")
+	// ErrJobCancelled: the job was cancelled; its chunks are not sent
+	// again (import the entries again).
+	ErrJobCancelled = errors.New("blacklist sync job was cancelled: its chunks are not sent again; import the entries again")
 	// ErrNoEntries: an import received no entry at all.
 	ErrNoEntries = errors.New("the import has no entries")
 )
@@ -211,6 +217,10 @@ type Engine interface {
 	// cancelJob applies u (to CANCELLED) and drops the job's deliveries
 	// not yet begun; ErrStateConflict when the job is not in u.From.
 	cancelJob(ctx context.Context, id string, u JobUpdate) (Job, error)
+	// retryFailed makes a FAILED job's failed chunks new and queues their
+	// deliveries again (TxStore.RetryFailedChunksWith's errors); it
+	// returns the job and how many chunks.
+	retryFailed(ctx context.Context, id string, now time.Time) (Job, int, error)
 }
 
 // watchSlot is closed at a job's next change; n counts its watchers.
@@ -338,6 +348,37 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 	m.changedJob(j)
 	m.emit(Event{Kind: EventJobFinished, Job: j, Chunk: -1})
 	return j, nil
+}
+
+// RetryFailedChunks sends the failed chunks of a FAILED job again, with
+// their request ids unchanged (TOP answers a chunk it applied as a replay
+// of its request_id): the job becomes QUEUED, its failed chunks new, and
+// it runs until they have their outcomes. It returns the job and how many
+// chunks were queued. Errors: ErrJobNotFound; ErrJobNotFinished (QUEUED,
+// RUNNING); ErrNoFailedChunks (SUCCEEDED, or FAILED without a failed
+// chunk); ErrJobCancelled.
+func (m *Manager) RetryFailedChunks(ctx context.Context, id string) (Job, int, error) {
+	j, n, err := m.engine.retryFailed(ctx, id, m.now())
+	if errors.Is(err, ErrStateConflict) {
+		switch {
+		case !j.State.Terminal():
+			return j, 0, ErrJobNotFinished
+		case j.State == StateCancelled:
+			return j, 0, ErrJobCancelled
+		default:
+			return j, 0, ErrNoFailedChunks
+		}
+	}
+	if errors.Is(err, ErrNoFailedChunks) {
+		return j, 0, ErrNoFailedChunks
+	}
+	if err != nil {
+		return j, 0, err
+	}
+	m.logger.Info("blacklist sync job's failed chunks queued again", slog.String("job_id", id), slog.Int("chunks", n))
+	m.changedJob(j)
+	m.emit(Event{Kind: EventJobQueued, Job: j, Chunk: -1})
+	return j, n, nil
 }
 
 // Run serves Watch until ctx ends, then ends the watches in progress

@@ -440,11 +440,15 @@ func TestSettingsValidate(t *testing.T) {
 		s    syncjob.Settings
 		want string
 	}{
-		{syncjob.Settings{ChunkSize: 1, ConcurrentJobs: 1, ChunksInFlight: 1}, ""},
-		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 64, ChunksInFlight: 64}, ""},
-		{syncjob.Settings{ChunkSize: 0, ConcurrentJobs: 65, ChunksInFlight: 0}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)\n" +
-			"--sync-concurrent-jobs must be 1 to 64\n--sync-chunks-in-flight must be 1 to 64"},
-		{syncjob.Settings{ChunkSize: 101, ConcurrentJobs: 2, ChunksInFlight: 4}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)"},
+		{syncjob.Settings{ChunkSize: 1, ConcurrentJobs: 1, ChunksInFlight: 1, RescueAfter: time.Second, PollInterval: 10 * time.Millisecond}, ""},
+		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 64, ChunksInFlight: 64, RescueAfter: time.Hour, PollInterval: time.Minute}, ""},
+		{syncjob.Settings{ChunkSize: 0, ConcurrentJobs: 65, ChunksInFlight: 0, RescueAfter: time.Minute, PollInterval: time.Second},
+			"--sync-chunk-size must be 1 to 100 (TOP's entries per call)\n" +
+				"--sync-concurrent-jobs must be 1 to 64\n--sync-chunks-in-flight must be 1 to 64"},
+		{syncjob.Settings{ChunkSize: 101, ConcurrentJobs: 2, ChunksInFlight: 4, RescueAfter: time.Minute, PollInterval: time.Second},
+			"--sync-chunk-size must be 1 to 100 (TOP's entries per call)"},
+		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 2, ChunksInFlight: 4, RescueAfter: 999 * time.Millisecond, PollInterval: 9 * time.Millisecond},
+			"--sync-rescue-after must be at least 1s\n--sync-poll-interval must be 10ms to 1m"},
 	}
 	for _, tt := range tests {
 		err := tt.s.Validate()
