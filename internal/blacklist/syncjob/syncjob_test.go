@@ -500,6 +500,45 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 	}
 }
 
+// TestRetryFailedChunks: a FAILED job's failed chunk is sent again with
+// its request id; the job ends SUCCEEDED with every entry applied once.
+// A job not finished, one without failed chunks and an unknown one are
+// refused with their errors.
+func TestRetryFailedChunks(t *testing.T) {
+	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
+	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
+		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "refused"}}]}`)
+	res := e.importEntries(1, inputs(0, 25)...)
+	if _, _, err := e.m.RetryFailedChunks(context.Background(), res.Job.ID); !errors.Is(err, syncjob.ErrJobNotFinished) {
+		t.Fatalf("retry of a QUEUED job: %v, want ErrJobNotFinished", err)
+	}
+	e.run()
+	e.waitState(res.Job.ID, syncjob.StateFailed)
+	j, n, err := e.m.RetryFailedChunks(context.Background(), res.Job.ID)
+	if err != nil || n != 1 || j.State != syncjob.StateQueued || j.Failed != 0 || j.LastError != nil {
+		t.Fatalf("retry: %+v, %d chunks, %v", j, n, err)
+	}
+	j = e.waitState(res.Job.ID, syncjob.StateSucceeded)
+	if j.Acknowledged != 25 || j.Failed != 0 || j.Sent != 25 {
+		t.Fatalf("job after retry %+v", j)
+	}
+	e.checkExactlyOnce(25)
+	// The refused chunk (the first sent) is sent again, last, with the
+	// same request id.
+	ids := e.requestIDs()
+	sorted := slices.Sorted(slices.Values(ids[:3]))
+	want := []string{syncjob.RequestID(res.Job.ID, 0), syncjob.RequestID(res.Job.ID, 1), syncjob.RequestID(res.Job.ID, 2)}
+	if len(ids) != 4 || ids[0] != ids[3] || !slices.Equal(sorted, want) {
+		t.Fatalf("request ids %v: want the 3 chunks, then the first again", ids)
+	}
+	if _, _, err := e.m.RetryFailedChunks(context.Background(), res.Job.ID); !errors.Is(err, syncjob.ErrNoFailedChunks) {
+		t.Fatalf("retry of a SUCCEEDED job: %v, want ErrNoFailedChunks", err)
+	}
+	if _, _, err := e.m.RetryFailedChunks(context.Background(), "bj-nope"); !errors.Is(err, syncjob.ErrJobNotFound) {
+		t.Fatalf("retry of an unknown job: %v, want ErrJobNotFound", err)
+	}
+}
+
 // TestPermanentFailureFailsOneChunk: a chunk TOP refuses for good is
 // recorded with TOP's code; the other chunks go on; the job ends FAILED.
 func TestPermanentFailureFailsOneChunk(t *testing.T) {
