@@ -18,6 +18,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/jobqueue"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
@@ -40,6 +42,8 @@ type env struct {
 	cfg   syncjob.Config
 	m     *syncjob.Manager
 	q     *jobqueue.Queue[*sql.Tx]
+	// middleware is given to River's client (tests that fail its inserts).
+	middleware []rivertype.Middleware
 
 	mu     sync.Mutex
 	events []syncjob.Event
@@ -49,7 +53,13 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(*syncjob.Config)) *env {
 	t.Helper()
-	e := &env{t: t, path: filepath.Join(t.TempDir(), sqlite.FileName)}
+	return newEnvWith(t, mutate)
+}
+
+// newEnvWith is newEnv with middleware for River's client.
+func newEnvWith(t *testing.T, mutate func(*syncjob.Config), middleware ...rivertype.Middleware) *env {
+	t.Helper()
+	e := &env{t: t, path: filepath.Join(t.TempDir(), sqlite.FileName), middleware: middleware}
 	var err error
 	if e.emu, err = topemu.New(topemu.Config{}); err != nil {
 		t.Fatal(err)
@@ -94,6 +104,7 @@ func (e *env) open() {
 	e.q, err = jobqueue.SQLite(context.Background(), e.store.DB(), jobqueue.Config{
 		Queues:       map[string]int{syncjob.QueueName: e.cfg.Settings.Workers()},
 		PollInterval: 10 * time.Millisecond,
+		Middleware:   e.middleware,
 	})
 	if err != nil {
 		e.t.Fatal(err)
