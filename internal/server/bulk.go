@@ -76,9 +76,12 @@ func (b *bulk) pruneAudit(r *audit.Retention) error {
 }
 
 // run delivers jobs and runs the periodic jobs until ctx ends; it returns
-// once River's client has stopped.
+// once River's client has stopped. The watches end as soon as ctx does
+// (the Manager's Run), not after River's stop.
 func (b *bulk) run(ctx context.Context) error {
-	return errors.Join(b.queue(ctx), b.jobs.Run(ctx))
+	watches := make(chan error, 1)
+	go func() { watches <- b.jobs.Run(ctx) }()
+	return errors.Join(b.queue(ctx), <-watches)
 }
 
 // BlacklistJobs is the bulk blacklist sync job manager (for metrics and
