@@ -12,12 +12,13 @@ type Settings struct {
 	// ChunkSize is the entries per TOP call of new jobs, 1 to
 	// MaxChunkSize.
 	ChunkSize int `flag:"sync-chunk-size" default:"100" help:"Entries per TOP call of new bulk blacklist sync jobs, 1 to 100 (fixed per job)."`
-	// ConcurrentJobs is how many jobs are delivered at once, 1 to
-	// MaxConcurrency. Later jobs wait in state QUEUED.
-	ConcurrentJobs int `flag:"sync-concurrent-jobs" default:"2" help:"Bulk blacklist sync jobs delivered at once; later jobs wait QUEUED."`
-	// ChunksInFlight is how many chunks of one job are sent at once, 1 to
-	// MaxConcurrency.
-	ChunksInFlight int `flag:"sync-chunks-in-flight" default:"4" help:"TOP calls in flight per bulk blacklist sync job."`
+	// ConcurrentJobs and ChunksInFlight, 1 to MaxConcurrency each, size
+	// the chunks one replica sends at once: ConcurrentJobs ×
+	// ChunksInFlight River workers (Workers). River takes older jobs'
+	// chunks first, so later jobs wait QUEUED.
+	ConcurrentJobs int `flag:"sync-concurrent-jobs" default:"2" help:"Bulk blacklist sync jobs one replica delivers at once: with --sync-chunks-in-flight, it sends concurrent-jobs × chunks-in-flight chunks at once (River's workers), older jobs' chunks first; later jobs wait QUEUED."`
+	// ChunksInFlight: see ConcurrentJobs.
+	ChunksInFlight int `flag:"sync-chunks-in-flight" default:"4" help:"TOP calls in flight per bulk blacklist sync job and replica (see --sync-concurrent-jobs)."`
 	// RescueAfter is how long a chunk may be in flight before River's
 	// rescuer sends it again (from any replica): the time a replica that
 	// died holds its chunks.
