@@ -59,6 +59,11 @@ const (
 	// DefaultStopTimeout bounds Run's stop: the jobs still running then
 	// are cancelled, and River runs them again later.
 	DefaultStopTimeout = 10 * time.Second
+	// fetchCooldown is the least time between two fetches of a producer
+	// (River's default is 100 ms): a fetch fills the free workers, and
+	// chunk jobs take milliseconds, so with River's default a replica
+	// would send at most its workers' count of chunks per 100 ms.
+	fetchCooldown = 5 * time.Millisecond
 	// MinRescueAfter is the least RescueAfter: a job must have time to
 	// make its TOP call before it may be taken from its replica.
 	MinRescueAfter = time.Second
@@ -156,7 +161,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg 
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		JobTimeout:           cfg.RescueAfter,
 		FetchPollInterval:    cfg.PollInterval,
-		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),
+		FetchCooldown:        min(cfg.PollInterval, fetchCooldown),
 		PollOnly:             pollOnly,
 		Logger:               logger,
 		Middleware:           cfg.Middleware,
