@@ -113,7 +113,7 @@ func TestBenchBlacklist(t *testing.T) {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nbulk blacklist sync: servicecenterd (default settings: chunks of 100, 4 in flight) against the in-memory emulator, %s\n\n", cpuInfo())
+	fmt.Fprintf(&b, "\nbulk blacklist sync: servicecenterd (default settings: chunks of 100, 2 jobs × 4 chunks in flight = 8 River workers) against the in-memory emulator, %s\n\n", cpuInfo())
 	fmt.Fprintf(&b, "| store | entries | CSV | import (CLI → store) | import entries/s | sync (store → TOP) | sync entries/s | peak RSS after import | peak RSS overall | store on disk |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
