@@ -209,10 +209,16 @@ func (q *Queue[TTx]) Workers() *river.Workers { return q.workers }
 func (q *Queue[TTx]) Run(ctx context.Context) error {
 	if q.beforeStart != nil {
 		if err := q.beforeStart(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it started
+			}
 			return err
 		}
 	}
 	if err := q.client.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("jobqueue: start: %w", err)
 	}
 	<-ctx.Done()

@@ -516,7 +516,7 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 // A job not finished, one without failed chunks and an unknown one are
 // refused with their errors.
 func TestRetryFailedChunks(t *testing.T) {
-	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
 		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "refused"}}]}`)
 	res := e.importEntries(1, inputs(0, 25)...)
@@ -553,7 +553,8 @@ func TestRetryFailedChunks(t *testing.T) {
 // TestPermanentFailureFailsOneChunk: a chunk TOP refuses for good is
 // recorded with TOP's code; the other chunks go on; the job ends FAILED.
 func TestPermanentFailureFailsOneChunk(t *testing.T) {
-	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
+	// One River worker: the chunks go in order, so chunk 0 meets the fault.
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
 		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "bad mobile 13912345678"}}]}`)
 	res := e.importEntries(2, inputs(0, 25)...)
@@ -593,7 +594,7 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 // the third (a latency the cancel abandons), so the job cannot finish
 // before the cancel, however slow the machine.
 func TestCancelStopsSending(t *testing.T) {
-	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "30ms", "count": 2},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 200)...)
