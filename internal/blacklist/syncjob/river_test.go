@@ -61,6 +61,7 @@ func (f *failInserts) InsertMany(ctx context.Context, params []*rivertype.JobIns
 // twice is one (unique by job and chunk). Once delivered, every chunk job
 // is completed, with its chunk's outcome.
 func TestRiverJobsCommitWithTheImport(t *testing.T) {
+	t.Parallel()
 	fail := &failInserts{}
 	e := newEnvWith(t, nil, fail)
 	ctx := context.Background()
@@ -106,6 +107,7 @@ func TestRiverJobsCommitWithTheImport(t *testing.T) {
 // TestCancelCancelsRiverJobs: cancelling a job cancels its waiting chunk
 // jobs in the same transaction; none of them runs later.
 func TestCancelCancelsRiverJobs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	res := e.importEntries(1, inputs(0, 50)...)
 	if _, err := e.m.Cancel(context.Background(), res.Job.ID); err != nil {
@@ -127,6 +129,7 @@ func TestCancelCancelsRiverJobs(t *testing.T) {
 // running on the SQLite file (the only process that may use it) run again
 // at the next start, and the job ends with each entry applied once.
 func TestOrphansOfAKilledProcessRunAtStart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	res := e.importEntries(1, inputs(0, 30)...)
 	// As a process killed mid-chunk leaves them: running, attempted.

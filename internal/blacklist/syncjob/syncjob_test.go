@@ -260,6 +260,7 @@ func (e *env) checkExactlyOnce(n int) {
 }
 
 func TestValidateEntry(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		mobile  string
 		reasons []int32
@@ -292,6 +293,7 @@ func TestValidateEntry(t *testing.T) {
 }
 
 func TestReasonText(t *testing.T) {
+	t.Parallel()
 	for set, want := range map[uint8]string{0: "", 1 << 1: "1", 1<<5 | 1<<2: "2,5", 0b111110: "1,2,3,4,5"} {
 		if got := syncjob.ReasonText(set); got != want {
 			t.Errorf("ReasonText(%b) = %q, want %q", set, got, want)
@@ -312,6 +314,7 @@ func JoinReasons(rs []int32) string {
 }
 
 func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	in := inputs(0, 95)
 	in = append(in,
@@ -376,6 +379,7 @@ func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
 }
 
 func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	tests := []struct {
@@ -425,6 +429,7 @@ func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {
 }
 
 func TestBadSpecs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	for _, s := range []syncjob.Spec{
 		{OperateType: 1},
@@ -447,6 +452,7 @@ func TestBadSpecs(t *testing.T) {
 }
 
 func TestSettingsValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		s    syncjob.Settings
 		want string
@@ -475,6 +481,7 @@ func TestSettingsValidate(t *testing.T) {
 // TOP's ban answer: the quota (15 calls per calendar second) bans only if
 // the machine is fast enough to make 16 calls in one second.
 func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 3 })
 	e.faults(`{"seed": 3, "rules": [
 		{"method": "` + top.MethodBlacklistSync + `", "count": 1, "error": {"code": 7, "sub_code": "` + top.SubCodeAppAccessCount + `", "sub_msg": "` + top.BanMessage(time.Second) + `"}},
@@ -516,6 +523,7 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 // A job not finished, one without failed chunks and an unknown one are
 // refused with their errors.
 func TestRetryFailedChunks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
 		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "refused"}}]}`)
@@ -553,6 +561,7 @@ func TestRetryFailedChunks(t *testing.T) {
 // TestPermanentFailureFailsOneChunk: a chunk TOP refuses for good is
 // recorded with TOP's code; the other chunks go on; the job ends FAILED.
 func TestPermanentFailureFailsOneChunk(t *testing.T) {
+	t.Parallel()
 	// One River worker: the chunks go in order, so chunk 0 meets the fault.
 	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
@@ -574,6 +583,7 @@ func TestPermanentFailureFailsOneChunk(t *testing.T) {
 // TestBusinessRefusalFailsChunk: success=false with is_retry=false (here a
 // conflicting request_id) is a permanent failure.
 func TestBusinessRefusalFailsChunk(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	res := e.importEntries(1, inputs(0, 10)...)
 	// Someone else used the chunk's request_id with another payload.
@@ -594,6 +604,7 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 // the third (a latency the cancel abandons), so the job cannot finish
 // before the cancel, however slow the machine.
 func TestCancelStopsSending(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "30ms", "count": 2},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
@@ -624,6 +635,7 @@ func TestCancelStopsSending(t *testing.T) {
 // ten chunks, then holds the next ones (a latency the stop abandons), so
 // the job is mid-way at the stop, however slow the machine.
 func TestResumeAfterStop(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 2 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "15ms", "count": 10},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
@@ -647,6 +659,7 @@ func TestResumeAfterStop(t *testing.T) {
 }
 
 func TestConcurrentJobs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs = 2 })
 	var ids []string
 	for i := range 4 {
@@ -693,6 +706,7 @@ func TestConcurrentJobs(t *testing.T) {
 }
 
 func TestWatchEnds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	if err := e.m.Watch(ctx, "bj-none", func(syncjob.Job) error { return nil }); !errors.Is(err, syncjob.ErrJobNotFound) {
@@ -740,6 +754,7 @@ func TestWatchEnds(t *testing.T) {
 // TestStaleImportRemovedAtStart: an import a crash interrupted is gone
 // after the next start.
 func TestStaleImportRemovedAtStart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	im, err := e.m.BeginImport(ctx, syncjob.Spec{SupplierID: "s", OperateType: 1})
@@ -757,6 +772,7 @@ func TestStaleImportRemovedAtStart(t *testing.T) {
 }
 
 func TestChunkRequestIsDeterministic(t *testing.T) {
+	t.Parallel()
 	j := syncjob.Job{JobSpec: syncjob.JobSpec{ID: "bj-x", SupplierID: "10000000001", OperateType: 2, ServiceType: 1, AbilityType: 1, ChunkSize: 2}}
 	entries := []syncjob.Entry{{Mobile: "13800000000", Reasons: 1<<3 | 1<<1}, {Mobile: "13800000001"}}
 	a, _ := json.Marshal(syncjob.ChunkRequest(j, 7, entries).UserBlacklistRequest)
