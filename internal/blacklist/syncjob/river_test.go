@@ -2,10 +2,12 @@ package syncjob_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -143,4 +145,37 @@ func TestOrphansOfAKilledProcessRunAtStart(t *testing.T) {
 		t.Fatalf("job %+v", j)
 	}
 	e.checkExactlyOnce(30)
+}
+
+// TestBanSnoozesTheChunk: a quota ban TOP announces snoozes the chunk's
+// River job until the ban ends: no error is recorded against the River
+// job (a snooze is not a failed attempt), the job shows the ban as its
+// transient last error meanwhile, and the chunk is sent again after the
+// ban and applied once.
+func TestBanSnoozesTheChunk(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
+	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1, "error": {"code": 7, "sub_code": "` +
+		top.SubCodeAppAccessCount + `", "sub_msg": "` + top.BanMessage(time.Second) + `"}}]}`)
+	res := e.importEntries(1, inputs(0, 10)...)
+	start := time.Now()
+	e.run()
+	e.waitState(res.Job.ID, syncjob.StateSucceeded)
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("the chunk was resent %v after the start, within the 1 s ban", waited)
+	}
+	e.stop()
+	e.checkExactlyOnce(10)
+	var errs sql.NullString
+	var state string
+	if err := e.store.DB().QueryRowContext(context.Background(),
+		"SELECT state, errors FROM river_job WHERE kind = 'blacklist_sync_chunk' AND args ->> 'job' = ?", res.Job.ID).Scan(&state, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if state != "completed" || (errs.Valid && errs.String != "" && errs.String != "[]") {
+		t.Fatalf("the chunk's River job: %s, errors %q; want completed without errors", state, errs.String)
+	}
+	if !e.sawRetrying("7", top.SubCodeAppAccessCount) {
+		t.Fatal("no EventChunkRetrying for the ban")
+	}
 }
