@@ -1804,7 +1804,7 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	" BLACKLIST_SYNC_JOB_STATE_RUNNING\x10\x02\x12&\n" +
 	"\"BLACKLIST_SYNC_JOB_STATE_SUCCEEDED\x10\x03\x12#\n" +
 	"\x1fBLACKLIST_SYNC_JOB_STATE_FAILED\x10\x04\x12&\n" +
-	"\"BLACKLIST_SYNC_JOB_STATE_CANCELLED\x10\x052\xd6\n" +
+	"\"BLACKLIST_SYNC_JOB_STATE_CANCELLED\x10\x052\xda\n" +
 	"\n" +
 	"\x10LogisticsService\x12\x91\x03\n" +
 	"\x11SyncUserBlacklist\x12*.servicecenter.v1.SyncUserBlacklistRequest\x1a+.servicecenter.v1.SyncUserBlacklistResponse\"\xa2\x02\xea\xf9\x180taobao.logistics.express.user.blacklist.tms.sync\xf2\xf9\x18\xcc\x01\n" +
@@ -1821,14 +1821,14 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\x11blacklist_entries\x12\tblacklist(\x01\n" +
 	"\x1e\n" +
 	"\x06mobile\x12\x10blacklist.mobile\x18\x020\n" +
-	"\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/blacklist:sync\x12\x8d\x02\n" +
-	"\x13ImportUserBlacklist\x12,.servicecenter.v1.ImportUserBlacklistRequest\x1a-.servicecenter.v1.ImportUserBlacklistResponse\"\x96\x01\xf2\xf9\x18n\n" +
+	"\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/blacklist:sync\x12\x91\x02\n" +
+	"\x13ImportUserBlacklist\x12,.servicecenter.v1.ImportUserBlacklistRequest\x1a-.servicecenter.v1.ImportUserBlacklistResponse\"\x9a\x01\xf2\xf9\x18n\n" +
 	"\"\n" +
 	"\bsupplier\x12\x14settings.supplier_id\x18\x01\n" +
 	"%\n" +
 	"\foperate_type\x12\x15settings.operate_type\n" +
 	"!\n" +
-	"\bsync_job\x12\x13response.job.job_id\x18\x01\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/blacklist/jobs:import(\x01\x12\x97\x01\n" +
+	"\bsync_job\x12\x13response.job.job_id\x18\x01\xf8\xf9\x18\x01\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/blacklist/jobs:import(\x01\x12\x97\x01\n" +
 	"\x13GetBlacklistSyncJob\x12,.servicecenter.v1.GetBlacklistSyncJobRequest\x1a-.servicecenter.v1.GetBlacklistSyncJobResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/blacklist/jobs/{job_id}\x12\x94\x01\n" +
 	"\x15ListBlacklistSyncJobs\x12..servicecenter.v1.ListBlacklistSyncJobsRequest\x1a/.servicecenter.v1.ListBlacklistSyncJobsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/blacklist/jobs\x12\xc4\x01\n" +
 	"\x16CancelBlacklistSyncJob\x12/.servicecenter.v1.CancelBlacklistSyncJobRequest\x1a0.servicecenter.v1.CancelBlacklistSyncJobResponse\"G\xf2\xf9\x18\x16\n" +
