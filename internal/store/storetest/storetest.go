@@ -1,11 +1,11 @@
 // Package storetest holds every backend of internal/store to the same
-// cases: the audit trail's (audittest), the sync jobs' (syncjobtest,
+// cases: the audit trail's (audittest), the idempotency keys'
+// (idempotencytest), the sync jobs' (syncjobtest,
 // TxStore included) and the store's own. Each test of a backend runs on a
 // fresh store: a SQLite file in a temporary directory, or a PostgreSQL
 // database created for it and dropped after (internal/testutil/pgtest).
 //
-// The idempotency keys' and the event log's suites join Run when those
-// concerns join the store.
+// The event log's suite joins Run when that concern joins the store.
 package storetest
 
 import (
@@ -21,6 +21,8 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit/audittest"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob/syncjobtest"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency/idempotencytest"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
@@ -78,6 +80,9 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 	})
 	t.Run("sync jobs", func(t *testing.T) {
 		syncjobtest.TestStore(t, func(t *testing.T) syncjob.Store { return open(t) })
+	})
+	t.Run("idempotency keys", func(t *testing.T) {
+		idempotencytest.TestStore(t, func(t *testing.T) idempotency.Store { return open(t) })
 	})
 	t.Run("sync jobs in transactions", func(t *testing.T) {
 		runTxStore(t, open)
