@@ -14,6 +14,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
@@ -53,6 +54,9 @@ type Config struct {
 	Metrics metrics.Settings `section:"metrics"`
 	// Audit is the audit trail's retention and failure policy.
 	Audit audit.Settings `section:"audit"`
+	// Idempotency is the idempotency keys' time to live and whether a key
+	// is required.
+	Idempotency idempotency.Settings `section:"idempotency"`
 }
 
 // ListenSettings are the addresses the server listens on.
@@ -157,6 +161,7 @@ func (c *Config) Validate() error {
 		c.HTTP.Validate(),
 		c.RateLimit.Validate(),
 		c.Audit.Validate(),
+		c.Idempotency.Validate(),
 		c.checkExposure(),
 	}
 	return errors.Join(errs...)
