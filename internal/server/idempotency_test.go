@@ -353,3 +353,90 @@ func TestIdempotencyAcrossReplicas(t *testing.T) {
 		t.Fatalf("TOP got %d calls, want 2", n)
 	}
 }
+
+// importWithKey runs ImportUserBlacklist with key over mobiles and
+// returns the answer (or the status) and the headers.
+func importWithKey(ctx context.Context, t *testing.T, ts *testserver.Server, key string, mobiles ...string) (*scv1.ImportUserBlacklistResponse, error, metadata.MD) {
+	t.Helper()
+	stream, err := ts.Logistics.ImportUserBlacklist(keyed(ctx, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &scv1.ImportUserBlacklistRequest{Settings: &scv1.BlacklistSyncJobSettings{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}}
+	for _, m := range mobiles {
+		msg.Entries = append(msg.Entries, &scv1.BlacklistImportEntry{Mobile: m, Reason: []scv1.BlacklistReason{scv1.BlacklistReason_BLACKLIST_REASON_OTHER}})
+	}
+	if err := stream.Send(msg); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.CloseAndRecv()
+	md, _ := stream.Header()
+	return resp, err, md
+}
+
+// TestIdempotencyImport: the same upload again with the key answers the
+// first job, in its current state, and creates nothing; another upload
+// with the key is IDEMPOTENCY_KEY_REUSED; a file uploaded over REST with
+// an Idempotency-Key header is replayed the same way.
+func TestIdempotencyImport(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	ctx := grpcCtx(t)
+	first, err, md := importWithKey(ctx, t, ts, "import-1", "13700000001", "13700000002", "bad")
+	if err != nil || len(md.Get(idempotency.ReplayedHeader)) != 0 {
+		t.Fatalf("import: %v %v", err, md)
+	}
+	if first.GetJob().GetRejectedCount() != 1 || len(first.GetRejections()) != 1 {
+		t.Fatalf("first import = %v", first)
+	}
+	// Wait until the job has moved on, so that the replay shows its
+	// current state, not the one stored.
+	testserver.WaitFor(t, "the job to succeed", func() bool {
+		j, err := ts.Logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: first.GetJob().GetJobId()})
+		return err == nil && j.GetJob().GetState() == scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED
+	})
+	again, err, md := importWithKey(ctx, t, ts, "import-1", "13700000001", "13700000002", "bad")
+	if err != nil || md.Get(idempotency.ReplayedHeader)[0] != "true" {
+		t.Fatalf("replay: %v %v", err, md)
+	}
+	if again.GetJob().GetJobId() != first.GetJob().GetJobId() || again.GetJob().GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED ||
+		!proto.Equal(again.GetRejections()[0], first.GetRejections()[0]) {
+		t.Fatalf("replay = %v, first %v", again, first)
+	}
+	if _, err, _ := importWithKey(ctx, t, ts, "import-1", "13700000001"); status.Code(err) != codes.InvalidArgument || errReason(err) != idempotency.ReasonKeyReused {
+		t.Fatalf("another upload with the key: %v", err)
+	}
+
+	// A file over REST.
+	post := func(key, body string) (int, http.Header, map[string]any) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/blacklist/jobs:import?supplier_id=10000000001", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header, out
+	}
+	csv := "mobile,reason\n13700000003,1\n"
+	c1, h1, b1 := post("file-1", csv)
+	c2, h2, b2 := post("file-1", csv)
+	id := func(b map[string]any) any { j, _ := b["job"].(map[string]any); return j["job_id"] }
+	if c1 != http.StatusOK || c2 != http.StatusOK || id(b1) == nil || id(b1) != id(b2) || h1.Get("Idempotency-Replayed") != "" || h2.Get("Idempotency-Replayed") != "true" {
+		t.Fatalf("file uploads: %d %v %v, then %d %v %v", c1, h1, b1, c2, h2, b2)
+	}
+	if c, _, b := post("file-1", "mobile,reason\n13700000004,1\n"); c != http.StatusUnprocessableEntity {
+		t.Fatalf("another file with the key: %d %v", c, b)
+	}
+	list, err := ts.Logistics.ListBlacklistSyncJobs(ctx, &scv1.ListBlacklistSyncJobsRequest{})
+	if err != nil || len(list.GetJobs()) != 2 {
+		t.Fatalf("jobs = %v, %v; want 2 (one per key)", list, err)
+	}
+}
