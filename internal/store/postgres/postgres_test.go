@@ -44,6 +44,20 @@ func latest(t *testing.T) int64 {
 	return v
 }
 
+// allVersions are the migrations' versions, in order.
+func allVersions(t *testing.T) []int64 {
+	t.Helper()
+	m, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := m.Versions()
+	if err != nil || len(vs) == 0 {
+		t.Fatalf("versions %v, %v", vs, err)
+	}
+	return vs
+}
+
 // versions lists the versions recorded, in order.
 func versions(t *testing.T, s *Store) string {
 	t.Helper()
@@ -71,7 +85,8 @@ func TestMigrations(t *testing.T) {
 	want := latest(t)
 	url := pgtest.NewDatabase(t)
 	s := open(t, url)
-	if m := s.Migrated(); m.From != 0 || m.To != want || len(m.Applied) != int(want) {
+	all := allVersions(t)
+	if m := s.Migrated(); m.From != 0 || m.To != want || len(m.Applied) != len(all) {
 		t.Fatalf("migrated %+v, want 0 to %d", m, want)
 	}
 	wantVersions := versions(t, s)
@@ -81,7 +96,7 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("reopened: migrated %+v", m)
 	}
 
-	for v := int64(1); v < want; v++ {
+	for _, v := range all[:len(all)-1] {
 		t.Run(fmt.Sprint("from version ", v), func(t *testing.T) {
 			url := pgtest.NewDatabase(t)
 			old, err := openVersion(ctx, url, v)
@@ -155,10 +170,11 @@ func TestReplicasMigrateOnce(t *testing.T) {
 		defer s.Close()
 		applied += len(s.Migrated().Applied)
 	}
-	if applied != int(latest(t)) {
-		t.Errorf("%d migrations applied in all, want %d (each once)", applied, latest(t))
+	all := allVersions(t)
+	if applied != len(all) {
+		t.Errorf("%d migrations applied in all, want %d (each once)", applied, len(all))
 	}
-	if got, want := versions(t, stores[0]), fmt.Sprint([]int64{0, 1, 2, 3, 4}); got != want {
+	if got, want := versions(t, stores[0]), fmt.Sprint(append([]int64{0}, all...)); got != want {
 		t.Errorf("versions %s, want %s", got, want)
 	}
 }
