@@ -440,3 +440,41 @@ func TestIdempotencyImport(t *testing.T) {
 		t.Fatalf("jobs = %v, %v; want 2 (one per key)", list, err)
 	}
 }
+
+// TestJobRetention: --job-retention deletes a finished job's entries once
+// it is that old, and keeps the job with its counters; a server whose
+// retention is 0 deletes nothing.
+func TestJobRetention(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		retention time.Duration
+		want      int
+	}{{"30 days", 720 * time.Hour, 2}, {"forever", 0, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := testserver.Start(t, func(c *server.Config) { c.Sync.JobRetention = tc.retention })
+			ctx := grpcCtx(t)
+			first, err, _ := importWithKey(ctx, t, ts, "retention", "13700000001", "13700000002")
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := first.GetJob().GetJobId()
+			testserver.WaitFor(t, "the job to succeed", func() bool {
+				j, err := ts.Logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: id})
+				return err == nil && j.GetJob().GetState() == scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED
+			})
+			// Not yet old enough.
+			if n, err := ts.BlacklistJobs().PruneEntries(ctx, time.Now().Add(tc.retention-time.Minute)); err != nil || n != 0 {
+				t.Fatalf("prune before the retention = %d, %v", n, err)
+			}
+			n, err := ts.BlacklistJobs().PruneEntries(ctx, time.Now().Add(tc.retention+time.Minute))
+			if err != nil || n != tc.want {
+				t.Fatalf("prune after the retention = %d, %v; want %d", n, err, tc.want)
+			}
+			j, err := ts.Logistics.GetBlacklistSyncJob(ctx, &scv1.GetBlacklistSyncJobRequest{JobId: id})
+			if err != nil || j.GetJob().GetTotalCount() != 2 || j.GetJob().GetAcknowledgedCount() != 2 ||
+				j.GetJob().GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED {
+				t.Fatalf("job after pruning = %v, %v", j, err)
+			}
+		})
+	}
+}

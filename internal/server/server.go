@@ -281,6 +281,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.keyPruner.Run(gctx)
 		return nil
 	})
+	g.Go(func() error {
+		s.bulk.jobs.RunRetention(gctx)
+		return nil
+	})
 	s.watchFiles(gctx, g)
 	g.Go(func() error {
 		<-gctx.Done()

@@ -80,6 +80,13 @@ type Store interface {
 	// error of the same chunk that was being retried (not Final).
 	// Finishing a finished chunk changes nothing.
 	FinishChunk(ctx context.Context, jobID string, n int64, r ChunkResult) (Job, error)
+
+	// PruneJobEntries deletes at most limit entries of finished jobs
+	// (Succeeded, Failed, Cancelled) whose last change (Job.Updated) is
+	// before before, and returns how many it deleted. The jobs themselves,
+	// their counters, last error and chunk outcomes stay; their entries
+	// (personal data) go. Jobs not finished are never touched.
+	PruneJobEntries(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // TxStore is a Store whose commits can carry the caller's work, so that

@@ -44,6 +44,7 @@ func TestStore(t *testing.T, open func(t *testing.T) syncjob.Store) {
 		{"list jobs refuses forged tokens", testListJobsRefusesForgedTokens},
 		{"times keep nanoseconds", testTimesKeepNanoseconds},
 		{"final errors", testFinalErrors},
+		{"prune entries of finished jobs", testPruneJobEntries},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -669,5 +670,63 @@ func testFinalErrors(t *testing.T, s syncjob.Store) {
 		if j = update(syncjob.JobUpdate{State: st}); j.State != st || j.LastError == nil || j.LastError.Code != "409" {
 			t.Fatalf("%s: %+v %+v", st, j, j.LastError)
 		}
+	}
+}
+
+// testPruneJobEntries: the entries of jobs finished before the cut go, in
+// batches; their jobs, counters and last errors stay; entries of jobs
+// finished later, and of jobs not finished, however old, stay.
+func testPruneJobEntries(t *testing.T, s syncjob.Store) {
+	ctx := context.Background()
+	finish := func(id string, state syncjob.State, at time.Time, e *syncjob.JobError) syncjob.Job {
+		t.Helper()
+		j, err := s.UpdateJob(ctx, id, syncjob.JobUpdate{State: state, Error: e, Time: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	cut := T0.Add(30 * 24 * time.Hour)
+	Import(t, s, "old-ok", 2, Entries(5)...)
+	Import(t, s, "old-failed", 2, Entries(3)...)
+	Import(t, s, "old-cancelled", 2, Entries(2)...)
+	Import(t, s, "recent", 2, Entries(4)...)
+	Import(t, s, "queued", 2, Entries(3)...) // never finished: kept, however old
+	finish("old-ok", syncjob.StateSucceeded, cut.Add(-time.Hour), nil)
+	failed := finish("old-failed", syncjob.StateFailed, cut.Add(-time.Nanosecond), &syncjob.JobError{Chunk: 1, Code: "isv.x", Message: "refused", Final: true, Time: cut.Add(-time.Nanosecond)})
+	finish("old-cancelled", syncjob.StateCancelled, cut.Add(-time.Minute), nil)
+	finish("recent", syncjob.StateSucceeded, cut, nil)
+
+	// 10 entries to go, 4 at a time.
+	total := 0
+	for _, want := range []int{4, 4, 2, 0} {
+		n, err := s.PruneJobEntries(ctx, cut, 4)
+		if err != nil || n != want {
+			t.Fatalf("prune = %d, %v; want %d", n, err, want)
+		}
+		total += n
+	}
+	for id, want := range map[string]int{"old-ok": 0, "old-failed": 0, "old-cancelled": 0, "recent": 4, "queued": 3} {
+		j, err := s.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []syncjob.Entry
+		for n := range j.Chunks {
+			if got, err = s.ChunkEntries(ctx, id, n, got); err != nil {
+				t.Fatalf("%s chunk %d: %v", id, n, err)
+			}
+		}
+		if len(got) != want {
+			t.Errorf("%s keeps %d entries, want %d", id, len(got), want)
+		}
+	}
+	j, err := s.Job(ctx, "old-failed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != syncjob.StateFailed || j.Total != 3 || j.Received != 3 || j.Chunks != 2 || j.LastError == nil ||
+		j.LastError.Code != failed.LastError.Code || !j.Updated.Equal(failed.Updated) {
+		t.Fatalf("pruned job = %+v, was %+v", j, failed)
 	}
 }
