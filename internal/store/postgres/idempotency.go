@@ -25,6 +25,16 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, c idempotency.Claim) (i
 	if hash == nil {
 		hash = []byte{}
 	}
+	// A key that cannot be claimed (an outcome or a live claim: a replay,
+	// or a retry while the call runs) is answered by a read, which takes
+	// no row lock: a storm of retries of one key does not queue on it.
+	rec, err := scanIdempotencyKey(s.pool.QueryRow(ctx, selectIdempotencyKey, c.Client, c.Key))
+	switch {
+	case err == nil && rec.Expires.After(c.Now) && (rec.Done || rec.LeaseUntil.After(c.Now)):
+		return rec, false, nil
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return idempotency.Record{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
 	for range 3 {
 		var token string
 		err := s.pool.QueryRow(ctx, `INSERT INTO idempotency_keys
@@ -45,8 +55,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, c idempotency.Claim) (i
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return idempotency.Record{}, false, markFull(fmt.Errorf("claim idempotency key: %w", err))
 		}
-		rec, err := scanIdempotencyKey(s.pool.QueryRow(ctx, `SELECT client, key, method, request_hash, done, code, outcome,
-			top_request_id, created_ns, lease_ns, expires_ns FROM idempotency_keys WHERE client = $1 AND key = $2`, c.Client, c.Key))
+		rec, err := scanIdempotencyKey(s.pool.QueryRow(ctx, selectIdempotencyKey, c.Client, c.Key))
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // pruned or released in between: claim again
 		}
@@ -57,6 +66,10 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, c idempotency.Claim) (i
 	}
 	return idempotency.Record{}, false, errors.New("claim idempotency key: the key kept changing under the claim")
 }
+
+// selectIdempotencyKey reads one key.
+const selectIdempotencyKey = `SELECT client, key, method, request_hash, done, code, outcome,
+	top_request_id, created_ns, lease_ns, expires_ns FROM idempotency_keys WHERE client = $1 AND key = $2`
 
 func scanIdempotencyKey(row pgx.Row) (idempotency.Record, error) {
 	var (

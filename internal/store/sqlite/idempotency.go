@@ -20,6 +20,16 @@ var _ idempotency.Store = (*Store)(nil)
 // is read in the same transaction.
 func (s *Store) ClaimIdempotencyKey(ctx context.Context, c idempotency.Claim) (rec idempotency.Record, claimed bool, err error) {
 	now := c.Now.UnixNano()
+	// A key that cannot be claimed (an outcome or a live claim: a replay,
+	// or a retry while the call runs) is answered from a read connection,
+	// without waiting for the writer.
+	rec, err = scanIdempotencyKey(s.r.QueryRowContext(ctx, selectIdempotencyKey, c.Client, c.Key))
+	switch {
+	case err == nil && unclaimable(rec, c.Now):
+		return rec, false, nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return idempotency.Record{}, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
 	hash := c.Hash
 	if hash == nil {
 		hash = []byte{}
@@ -45,14 +55,23 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, c idempotency.Claim) (r
 			rec = idempotency.Record{Client: c.Client, Key: c.Key, Method: c.Method, Hash: c.Hash, Created: c.Now, LeaseUntil: c.LeaseUntil, Expires: c.Expires}
 			return nil
 		}
-		rec, err = scanIdempotencyKey(tx.QueryRowContext(ctx, `SELECT client, key, method, request_hash, done, code, outcome, top_request_id,
-			created_ns, lease_ns, expires_ns FROM idempotency_keys WHERE client = ? AND key = ?`, c.Client, c.Key))
+		rec, err = scanIdempotencyKey(tx.QueryRowContext(ctx, selectIdempotencyKey, c.Client, c.Key))
 		return err
 	})
 	if err != nil {
 		return idempotency.Record{}, false, markFull(fmt.Errorf("claim idempotency key: %w", err))
 	}
 	return rec, claimed, nil
+}
+
+// selectIdempotencyKey reads one key.
+const selectIdempotencyKey = `SELECT client, key, method, request_hash, done, code, outcome, top_request_id,
+	created_ns, lease_ns, expires_ns FROM idempotency_keys WHERE client = ? AND key = ?`
+
+// unclaimable reports whether no claim at now can take rec: it has not
+// expired, and it holds an outcome or a live lease.
+func unclaimable(rec idempotency.Record, now time.Time) bool {
+	return rec.Expires.After(now) && (rec.Done || rec.LeaseUntil.After(now))
 }
 
 func scanIdempotencyKey(row scanner) (idempotency.Record, error) {
