@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -175,7 +176,8 @@ func (k *Keeper) replay(ctx context.Context, m Method, rec Record, setHeader fun
 }
 
 // keepLease renews c's lease every third of it until the returned stop is
-// called.
+// called (once or more; the outcome is stored after it, so that no renewal
+// comes after the completion).
 func (k *Keeper) keepLease(ctx context.Context, c claim) (stop func()) {
 	done := make(chan struct{})
 	ended := make(chan struct{})
@@ -201,9 +203,12 @@ func (k *Keeper) keepLease(ctx context.Context, c claim) (stop func()) {
 			}
 		}
 	}()
+	var once sync.Once
 	return func() {
-		close(done)
-		<-ended
+		once.Do(func() {
+			close(done)
+			<-ended
+		})
 	}
 }
 
@@ -294,11 +299,13 @@ func (k *Keeper) UnaryInterceptor() grpc.UnaryServerInterceptor {
 		panicked := true
 		defer func() {
 			if panicked { // recovery (outside) answers INTERNAL: a bug, not an outcome to keep
+				stop()
 				k.finish(ctx, c, info.FullMethod, hash, nil, status.Error(codes.Unavailable, "panic"))
 			}
 		}()
 		resp, err := handler(ctx, req)
 		panicked = false
+		stop()
 		k.finish(ctx, c, info.FullMethod, hash, resp, err)
 		return resp, err
 	}
@@ -336,11 +343,13 @@ func (k *Keeper) StreamInterceptor() grpc.StreamServerInterceptor {
 		panicked := true
 		defer func() {
 			if panicked {
+				stop()
 				k.finish(ctx, c, info.FullMethod, nil, nil, status.Error(codes.Unavailable, "panic"))
 			}
 		}()
 		err = handler(srv, hs)
 		panicked = false
+		stop()
 		if err == nil && (hs.err != nil || hs.sent == nil) {
 			// Not stored: a replay could not be answered.
 			k.finish(ctx, c, info.FullMethod, nil, nil, status.Error(codes.Unavailable, "unhashable"))
