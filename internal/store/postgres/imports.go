@@ -51,6 +51,9 @@ type staged struct {
 	conn *pgxpool.Conn
 	// count is how many entries were staged.
 	count int64
+	// rejections says whether the rejections' table exists: it is made at
+	// the first rejection, so that an import without any needs one table.
+	rejections bool
 }
 
 // CreateImport implements syncjob.Store: it takes a connection for the
@@ -103,10 +106,6 @@ func (s *Store) stage(ctx context.Context, st *staged) error {
 	// No primary key: COPY appends fastest to a bare heap, and the commit
 	// sorts anyway.
 	if _, err := conn.Exec(ctx, "CREATE TEMPORARY TABLE blacklist_import (pos BIGINT NOT NULL, mobile BIGINT NOT NULL, reasons SMALLINT NOT NULL)"); err != nil {
-		s.release(st)
-		return err
-	}
-	if _, err := conn.Exec(ctx, "CREATE TEMPORARY TABLE blacklist_import_rejections (idx BIGINT NOT NULL, line BIGINT NOT NULL, field TEXT NOT NULL, description TEXT NOT NULL)"); err != nil {
 		s.release(st)
 		return err
 	}
@@ -249,9 +248,11 @@ func (s *Store) CommitImportWith(ctx context.Context, jobID string, counts syncj
 			return fmt.Errorf("number entries: %w", err)
 		}
 		total := tag.RowsAffected()
-		if _, err := tx.Exec(ctx, `INSERT INTO blacklist_rejections (job, idx, line, field, description)
-			SELECT $1, idx, line, field, description FROM `+rejectionsTable, key); err != nil {
-			return fmt.Errorf("store rejections: %w", err)
+		if st.rejections {
+			if _, err := tx.Exec(ctx, `INSERT INTO blacklist_rejections (job, idx, line, field, description)
+				SELECT $1, idx, line, field, description FROM `+rejectionsTable, key); err != nil {
+				return fmt.Errorf("store rejections: %w", err)
+			}
 		}
 		chunks := (total + int64(sp.ChunkSize) - 1) / int64(sp.ChunkSize)
 		if _, err := tx.Exec(ctx, "UPDATE blacklist_jobs SET duplicates = $1, total = $2, chunks = $3 WHERE key = $4",

@@ -28,6 +28,12 @@ func (s *Store) AddImportRejections(ctx context.Context, jobID string, rejection
 		return fmt.Errorf("add import rejections: %w", err)
 	}
 	defer st.mu.Unlock()
+	if !st.rejections {
+		if _, err := st.conn.Exec(ctx, "CREATE TEMPORARY TABLE blacklist_import_rejections (idx BIGINT NOT NULL, line BIGINT NOT NULL, field TEXT NOT NULL, description TEXT NOT NULL)"); err != nil {
+			return markFull(fmt.Errorf("add import rejections: %w", err))
+		}
+		st.rejections = true
+	}
 	rows := pgx.CopyFromSlice(len(rejections), func(i int) ([]any, error) {
 		r := rejections[i]
 		return []any{r.Index, r.Line, r.Field, r.Description}, nil
