@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/server"
@@ -476,5 +477,35 @@ func TestJobRetention(t *testing.T) {
 				t.Fatalf("job after pruning = %v, %v", j, err)
 			}
 		})
+	}
+}
+
+// TestIdempotencyKeysPerClient: two authenticated clients using the same
+// key each get their own call and their own replay.
+func TestIdempotencyKeysPerClient(t *testing.T) {
+	const tokenA, tokenB = "scd_test-idem-a-token", "scd_test-idem-b-token"
+	clients := writeClients(t, t.TempDir(), `clients:
+  - name: a
+    token_sha256: [`+auth.HashToken(tokenA)+`]
+    allow: ["*"]
+  - name: b
+    token_sha256: [`+auth.HashToken(tokenB)+`]
+    allow: ["*"]
+`)
+	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = clients })
+	ctx := keyed(grpcCtx(t), "shared")
+	var tops []string
+	for _, token := range []string{tokenA, tokenB, tokenA, tokenB} {
+		_, err, md := assign(withToken(ctx, token), ts, assignRequest(1234567))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tops = append(tops, md.Get(rpc.TOPRequestIDHeader)[0])
+	}
+	if tops[0] == tops[1] || tops[2] != tops[0] || tops[3] != tops[1] {
+		t.Fatalf("TOP request ids a, b, a again, b again: %v; want each client its own, replayed", tops)
+	}
+	if n := topCalls(t, embeddedAdmin(t, ts), top.MethodAssignWorker); n != 2 {
+		t.Fatalf("TOP got %d calls, want 2 (one per client)", n)
 	}
 }
