@@ -86,7 +86,7 @@ func longStreams() []string {
 // (TLS or not, with the gateway's internal hop), message size and nesting
 // limits (the codec), keepalive enforcement and the interceptor chain:
 //
-//	decode claim -> metrics -> request id -> logging -> audit -> recovery -> auth -> rate limit -> default deadline -> decode refusal -> validate
+//	decode claim -> metrics -> request id -> logging -> audit -> recovery -> auth -> rate limit -> default deadline -> decode refusal -> validate -> idempotency
 //
 // Metrics and logging see every call's final status; audit sits outside
 // authentication so that denied mutating calls are recorded (with the
@@ -94,8 +94,12 @@ func longStreams() []string {
 // request that did not decode and before validation, so that an
 // unauthenticated caller learns nothing about the API. The claim comes
 // first so that every decode failure is taken from the codec's table
-// whatever refuses the call (see internal/rpc/codec). Streams have, after
-// auth, the file upload's refusals (uploadRefusals).
+// whatever refuses the call (see internal/rpc/codec). Idempotency keys
+// come last: they need the client auth sets, an invalid request is
+// refused before anything is stored, and a replay runs nothing but the
+// checks before it (it is logged, counted, audited and rate-limited as a
+// call, and never reaches the handler or TOP). Streams have, after auth,
+// the file upload's refusals (uploadRefusals).
 func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOption {
 	var base credentials.TransportCredentials = insecure.NewCredentials()
 	if s.tls != nil {
@@ -124,6 +128,7 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			middleware.UnaryDefaultDeadline(c.DefaultDeadline),
 			codec.UnaryRefuse(),
 			middleware.UnaryValidate(validator),
+			s.keeper.UnaryInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
 			s.codec.StreamInterceptor(),
@@ -137,6 +142,7 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			s.limiter.StreamInterceptor(),
 			middleware.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
 			middleware.StreamValidate(validator),
+			s.keeper.StreamInterceptor(),
 		),
 	}
 }

@@ -23,6 +23,7 @@ import (
 	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 )
@@ -73,8 +74,10 @@ func (s HTTPSettings) Validate() error {
 // forwardedHeaders pass between HTTP and gRPC metadata under their own
 // names, both ways.
 var forwardedHeaders = map[string]bool{
-	rpc.RequestIDHeader:    true,
-	rpc.TOPRequestIDHeader: true,
+	rpc.RequestIDHeader:        true,
+	rpc.TOPRequestIDHeader:     true,
+	idempotency.KeyHeader:      true,
+	idempotency.ReplayedHeader: true,
 }
 
 // httpHandler serves the REST gateway (dialing our own gRPC server over

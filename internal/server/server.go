@@ -29,6 +29,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
@@ -68,6 +69,10 @@ type Server struct {
 	auditStore audit.Store
 	// retention prunes auditStore; nil: events are kept forever.
 	retention *audit.Retention
+	// keeper runs the calls with idempotency keys; keyPruner deletes the
+	// expired keys.
+	keeper    *idempotency.Keeper
+	keyPruner *idempotency.Pruner
 	// internal is the gateway's in-process hop to the gRPC server.
 	internal *auth.InternalListener
 	// codec decodes requests with bounded nesting and turns the ones that
@@ -208,7 +213,7 @@ func (s *Server) newGuards() error {
 	}
 	s.internal = auth.NewInternalListener()
 	s.uploads = newUploadRefusals()
-	return nil
+	return s.newKeeper()
 }
 
 // GRPCAddr is the gRPC listener's address.
@@ -277,6 +282,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			return nil
 		})
 	}
+	g.Go(func() error {
+		s.keyPruner.Run(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		s.bulk.jobs.RunRetention(gctx)
+		return nil
+	})
 	s.watchFiles(gctx, g)
 	g.Go(func() error {
 		<-gctx.Done()

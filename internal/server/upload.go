@@ -26,6 +26,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
@@ -191,8 +192,12 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		return
 	}
 	_ = u.rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-	if md, err := u.stream.Header(); err == nil && len(md.Get(rpc.RequestIDHeader)) > 0 {
-		u.w.Header().Set(rpc.RequestIDHeader, md.Get(rpc.RequestIDHeader)[0])
+	if md, err := u.stream.Header(); err == nil {
+		for _, h := range []string{rpc.RequestIDHeader, idempotency.ReplayedHeader} {
+			if v := md.Get(h); len(v) > 0 {
+				u.w.Header().Set(h, v[0])
+			}
+		}
 	}
 	u.w.Header().Set("Content-Type", marshaler.ContentType(resp))
 	u.w.WriteHeader(http.StatusOK)
@@ -303,6 +308,9 @@ func uploadMetadata(r *http.Request) metadata.MD {
 	md := metadata.MD{}
 	if id := r.Header.Get(rpc.RequestIDHeader); id != "" {
 		md.Set(rpc.RequestIDHeader, id)
+	}
+	if v := r.Header.Values(idempotency.KeyHeader); len(v) > 0 {
+		md.Set(idempotency.KeyHeader, v...)
 	}
 	if v := r.Header.Values("Authorization"); len(v) > 0 {
 		md.Set("authorization", v...)

@@ -3,6 +3,7 @@ package syncjob
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Settings are the bulk sync's settings of `servicecenterd serve`: flags,
@@ -17,7 +18,13 @@ type Settings struct {
 	// ChunksInFlight is how many chunks of one job are sent at once, 1 to
 	// MaxConcurrency.
 	ChunksInFlight int `flag:"sync-chunks-in-flight" default:"4" help:"TOP calls in flight per bulk blacklist sync job."`
+	// JobRetention is how long a finished job keeps its entries; 0 is
+	// forever.
+	JobRetention time.Duration `flag:"job-retention" default:"720h" help:"How long a finished bulk blacklist sync job (succeeded, failed or cancelled) keeps its entries (720h is 30 days): older ones are deleted at start and then every hour, in batches; the job, its counters, outcome and chunk results stay. 0 keeps entries forever; otherwise at least 1h."`
 }
+
+// MinJobRetention is the shortest --job-retention accepted (besides 0).
+const MinJobRetention = time.Hour
 
 // MaxConcurrency bounds ConcurrentJobs and ChunksInFlight.
 const MaxConcurrency = 64
@@ -33,6 +40,9 @@ func (s Settings) Validate() error {
 	}
 	if s.ChunksInFlight < 1 || s.ChunksInFlight > MaxConcurrency {
 		errs = append(errs, fmt.Errorf("--sync-chunks-in-flight must be 1 to %d", MaxConcurrency))
+	}
+	if s.JobRetention < 0 || (s.JobRetention > 0 && s.JobRetention < MinJobRetention) {
+		errs = append(errs, errors.New("--job-retention must be 0 (keep forever) or at least 1h"))
 	}
 	return errors.Join(errs...)
 }

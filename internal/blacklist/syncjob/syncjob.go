@@ -253,6 +253,12 @@ func (m *Manager) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
 	return m.store.ListJobs(ctx, q)
 }
 
+// ListRejections returns one page of a committed job's rejected entries
+// (Store.ListRejections).
+func (m *Manager) ListRejections(ctx context.Context, q RejectionQuery) (RejectionPage, error) {
+	return m.store.ListRejections(ctx, q)
+}
+
 // Counts counts the jobs by state (for metrics).
 func (m *Manager) Counts(ctx context.Context) (map[State]int64, error) {
 	return m.store.CountJobs(ctx)

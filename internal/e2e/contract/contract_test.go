@@ -46,6 +46,7 @@ var wantRoutes = map[protoreflect.FullName]string{
 	"servicecenter.v1.LogisticsService.ListBlacklistSyncJobs":  "GET /v1/blacklist/jobs",
 	"servicecenter.v1.LogisticsService.CancelBlacklistSyncJob": "POST /v1/blacklist/jobs/{job_id}:cancel",
 	"servicecenter.v1.LogisticsService.WatchBlacklistSyncJob":  "GET /v1/blacklist/jobs/{job_id}:watch",
+	"servicecenter.v1.LogisticsService.ListRejectedEntries":    "GET /v1/blacklist/jobs/{job_id}/rejectedEntries",
 	"servicecenter.v1.AuditService.ListAuditEvents":            "GET /v1/auditEvents",
 	"servicecenter.v1.EventService.WatchEvents":                "GET /v1/events:watch",
 	"servicecenter.v1.EventService.ListEvents":                 "GET /v1/events",
