@@ -213,5 +213,6 @@ func (s *Server) newGRPC() error {
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	s.metrics.InitializeGRPC(s.grpc)
 	return nil
 }

@@ -104,14 +104,17 @@ func TestMetrics(t *testing.T) {
 	}
 
 	samples, raw := scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
-	tagsSvc := `grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService"`
+	tagsSvc := `grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService",grpc_type="unary"`
 	want := map[string]float64{
-		`servicecenterd_grpc_server_started_total{` + tagsSvc + `}`:                                                                                 6,
-		`servicecenterd_grpc_server_handled_total{grpc_code="OK",` + tagsSvc + `}`:                                                                  3,
-		`servicecenterd_grpc_server_handled_total{grpc_code="ResourceExhausted",` + tagsSvc + `}`:                                                   2,
-		`servicecenterd_grpc_server_handled_total{grpc_code="Unauthenticated",` + tagsSvc + `}`:                                                     1,
-		`servicecenterd_grpc_server_handled_total{grpc_code="NotFound",grpc_method="AssignWorker",grpc_service="servicecenter.v1.WorkcardService"}`: 1,
-		`servicecenterd_grpc_server_handling_seconds_count{grpc_code="OK",` + tagsSvc + `}`:                                                         3,
+		`grpc_server_started_total{` + tagsSvc + `}`:                                                                                                    6,
+		`grpc_server_handled_total{grpc_code="OK",` + tagsSvc + `}`:                                                                                     3,
+		`grpc_server_handled_total{grpc_code="ResourceExhausted",` + tagsSvc + `}`:                                                                      2,
+		`grpc_server_handled_total{grpc_code="Unauthenticated",` + tagsSvc + `}`:                                                                        1,
+		`grpc_server_handled_total{grpc_code="NotFound",grpc_method="AssignWorker",grpc_service="servicecenter.v1.WorkcardService",grpc_type="unary"}`: 1,
+		`grpc_server_handled_total{grpc_code="Internal",` + tagsSvc + `}`:                                                                               0,
+		`grpc_server_handling_seconds_count{` + tagsSvc + `}`:                                                                                           6,
+		`grpc_server_msg_received_total{` + tagsSvc + `}`:                                                                                               6,
+		`grpc_server_started_total{grpc_method="ImportUserBlacklist",grpc_service="servicecenter.v1.LogisticsService",grpc_type="client_stream"}`:       0,
 		`servicecenterd_top_calls_total{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                                           1,
 		`servicecenterd_top_call_duration_seconds_count{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                           1,
 		`servicecenterd_top_retries_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                         2,
@@ -121,6 +124,11 @@ func TestMetrics(t *testing.T) {
 		`servicecenterd_sync_jobs{state="running"}`:                                                                                                 2,
 		`servicecenterd_sync_jobs{state="done"}`:                                                                                                    5,
 		`servicecenterd_sync_jobs_scrape_errors`:                                                                                                    0,
+	}
+	for series := range samples {
+		if strings.HasPrefix(series, "servicecenterd_grpc_server_") {
+			t.Errorf("the old gRPC series %s is still served (the standard grpc_server_* replace them)", series)
+		}
 	}
 	for series, v := range want {
 		if got, ok := samples[series]; !ok || got != v {
