@@ -202,7 +202,11 @@ func (s *Server) newGRPC() error {
 	if err != nil {
 		return fmt.Errorf("request validator: %w", err)
 	}
-	s.grpc = grpc.NewServer(append(s.grpcOptions(validator), grpc.NumStreamWorkers(streamWorkers))...)
+	opts := append(s.grpcOptions(validator), grpc.NumStreamWorkers(streamWorkers))
+	if h := s.tracing.ServerHandler(); h != nil {
+		opts = append(opts, grpc.StatsHandler(h))
+	}
+	s.grpc = grpc.NewServer(opts...)
 	deps := service.Deps{TOP: s.top, Logger: s.logger, BlacklistJobs: s.bulk.jobs}
 	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
 	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))

@@ -129,7 +129,10 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	gateway := s.gatewayBodies(gw)
+	// With tracing on, a REST call is one trace: otelhttp's server span
+	// (continuing the caller's traceparent) is the parent of the gateway's
+	// gRPC hop (otelgrpc's client handler, gatewayDial).
+	gateway := s.tracing.HTTPHandler(s.gatewayBodies(gw), "rest")
 	mux.Handle("/", gateway)
 	s.registerBulkHTTP(mux, gw, gateway)
 	mux.Handle("GET /healthz", s.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -226,7 +229,11 @@ func (s *Server) wrapListener(l net.Listener) net.Listener {
 // client to retry).
 func (s *Server) gatewayDial() (*grpc.ClientConn, error) {
 	limit := s.cfg.GRPC.MaxRecvMsgSize
-	return grpc.NewClient("passthrough:///servicecenterd-internal",
+	var traced []grpc.DialOption
+	if h := s.tracing.ClientHandler(); h != nil {
+		traced = append(traced, grpc.WithStatsHandler(h))
+	}
+	return grpc.NewClient("passthrough:///servicecenterd-internal", append(traced,
 		grpc.WithContextDialer(s.internal.DialContext),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -244,7 +251,7 @@ func (s *Server) gatewayDial() (*grpc.ClientConn, error) {
 		}),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(s.cfg.GRPC.MaxSendMsgSize),
-			grpc.MaxCallSendMsgSize(limit)))
+			grpc.MaxCallSendMsgSize(limit)))...)
 }
 
 // messageSize refuses a request message over limit bytes.

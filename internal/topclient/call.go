@@ -124,7 +124,11 @@ func (c *Client) do(ctx context.Context, method string, session bool, st *callSt
 			}
 		}
 		info.Attempts++
-		a = c.send(ctx, method, st, data, out, info.Attempts)
+		if c.tracer != nil {
+			a = c.sendTraced(ctx, method, st, data, out, info.Attempts)
+		} else {
+			a = c.send(ctx, method, st, data, out, info.Attempts)
+		}
 		if a.err == nil || !a.repeat.Retry(idempotent) || info.Attempts >= c.maxAttempts {
 			break
 		}
@@ -307,7 +311,7 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		} else {
 			a.err, a.outcome = &DecodeError{Method: method, Err: err}, OutcomeDecodeError
 		}
-		if c.observer != nil {
+		if c.observer != nil || c.tracer != nil {
 			a.requestID = top.FindRequestID(buf)
 		}
 	case apiErr != nil:
@@ -322,7 +326,7 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		a.repeat = top.RepeatOf(apiErr.Code, apiErr.SubCode)
 	default:
 		a.outcome = OutcomeOK
-		if c.observer != nil {
+		if c.observer != nil || c.tracer != nil {
 			a.requestID = requestIDOf(out, buf)
 		}
 	}
