@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"buf.build/go/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -119,7 +122,7 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			s.auditor.UnaryInterceptor(),
 			middleware.UnaryRecovery(logger),
 			s.authn.UnaryInterceptor(logger),
-			s.limiter.UnaryInterceptor(),
+			selector.UnaryServerInterceptor(s.limiter.UnaryInterceptor(), s.notOpen()),
 			middleware.UnaryDefaultDeadline(c.DefaultDeadline),
 			codec.UnaryRefuse(),
 			middleware.UnaryValidate(validator),
@@ -133,11 +136,20 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			middleware.StreamRecovery(logger),
 			s.authn.StreamInterceptor(logger),
 			s.uploads.StreamInterceptor(),
-			s.limiter.StreamInterceptor(),
+			selector.StreamServerInterceptor(s.limiter.StreamInterceptor(), s.notOpen()),
 			middleware.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
 			middleware.StreamValidate(validator),
 		),
 	}
+}
+
+// notOpen selects the calls of methods that are not open endpoints
+// (--open-endpoints: health checks, reflection): the rate limit skips
+// the open ones, which load balancers and probes call.
+func (s *Server) notOpen() selector.Matcher {
+	return selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return !s.authn.Open(c.FullMethod())
+	})
 }
 
 // limitOf is a client's rate limit: its own from the clients file, else
