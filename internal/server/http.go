@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,7 +171,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		})))
 	}
 	if s.cfg.Metrics.Addr == "" {
-		mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
+		s.handleMetrics(mux)
 	}
 	return mux, nil
 }
@@ -281,6 +283,42 @@ func (s *sizedStream) SendMsg(m any) error {
 	return s.ClientStream.SendMsg(m)
 }
 
+// handleMetrics serves /metrics on mux (resource http/metrics) and, with
+// --pprof, Go's runtime profiles under /debug/pprof/ (resource http/pprof:
+// the same authentication, but never opened by --open-endpoints, since
+// profiles show the program's internals). /debug/pprof/cmdline is left
+// out: the command line may hold a secret given as a flag. A CPU profile
+// or execution trace lasts at most maxProfileSeconds.
+func (s *Server) handleMetrics(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
+	if !s.cfg.Metrics.PProf {
+		return
+	}
+	profiles := http.NewServeMux()
+	profiles.HandleFunc("GET /debug/pprof/", pprof.Index) // the named profiles: heap, goroutine, allocs...
+	profiles.Handle("GET /debug/pprof/profile", boundedProfile(pprof.Profile))
+	profiles.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	profiles.Handle("GET /debug/pprof/trace", boundedProfile(pprof.Trace))
+	mux.Handle("/debug/pprof/", s.protect("/http/pprof", profiles))
+}
+
+// maxProfileSeconds bounds the ?seconds= of a CPU profile or an
+// execution trace (net/http/pprof extends the write deadline to fit any).
+const maxProfileSeconds = 120
+
+// boundedProfile refuses a profile longer than maxProfileSeconds.
+func boundedProfile(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.URL.Query().Get("seconds"); v != "" {
+			if sec, err := strconv.ParseFloat(v, 64); err != nil || sec > maxProfileSeconds {
+				writeText(w, http.StatusBadRequest, fmt.Sprintf("seconds must be a number of at most %d\n", maxProfileSeconds))
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
 // metricsServer serves /metrics on its own listener (--metrics-addr).
 type metricsServer struct {
 	lis net.Listener
@@ -298,7 +336,7 @@ func (s *Server) listenMetrics() (*metricsServer, error) {
 		return nil, fmt.Errorf("listen --metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
+	s.handleMetrics(mux)
 	return &metricsServer{lis: s.wrapListener(l), srv: s.httpServer(mux)}, nil
 }
 

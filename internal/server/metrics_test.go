@@ -177,3 +177,49 @@ func TestMetricsAddr(t *testing.T) {
 		t.Fatal("no metrics on --metrics-addr")
 	}
 }
+
+// TestPProf: Go's profiles are served only with --pprof, on the listener
+// of /metrics (--metrics-addr here), to callers the clients file allows
+// (http/pprof, which --open-endpoints metrics does not open), never the
+// command line.
+func TestPProf(t *testing.T) {
+	p := newPKI(t)
+	for _, tt := range []struct {
+		name  string
+		pprof bool
+		path  string
+		token string
+		want  int
+		body  string
+	}{
+		{"off", false, "/debug/pprof/heap?debug=1", tokenOps, http.StatusNotFound, ""},
+		{"no credentials", true, "/debug/pprof/heap?debug=1", "", http.StatusUnauthorized, ""},
+		{"client not allowed", true, "/debug/pprof/heap?debug=1", tokenTagsOnly, http.StatusForbidden, ""},
+		{"heap", true, "/debug/pprof/heap?debug=1", tokenOps, http.StatusOK, "heap profile"},
+		{"goroutines", true, "/debug/pprof/goroutine?debug=1", tokenOps, http.StatusOK, "goroutine profile"},
+		{"index", true, "/debug/pprof/", tokenOps, http.StatusOK, "Types of profiles available"},
+		{"cpu profile too long", true, "/debug/pprof/profile?seconds=3600", tokenOps, http.StatusBadRequest, "at most 120"},
+		{"trace too long", true, "/debug/pprof/trace?seconds=1e9", tokenOps, http.StatusBadRequest, "at most 120"},
+		{"short trace", true, "/debug/pprof/trace?seconds=0.05", tokenOps, http.StatusOK, ""},
+		{"command line", true, "/debug/pprof/cmdline", tokenOps, http.StatusNotFound, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := testserver.Start(t, func(c *server.Config) {
+				c.Auth.ClientsFile = p.clientsFile
+				c.Metrics.Addr = "127.0.0.1:0"
+				c.Metrics.PProf = tt.pprof
+			})
+			header := http.Header{}
+			if tt.token != "" {
+				header.Set("Authorization", "Bearer "+tt.token)
+			}
+			code, _, raw := doREST(t, http.DefaultClient, http.MethodGet, "http://"+ts.MetricsAddr()+tt.path, "", header)
+			if code != tt.want || !strings.Contains(raw, tt.body) {
+				t.Fatalf("GET %s: %d, want %d with %q:\n%.300s", tt.path, code, tt.want, tt.body, raw)
+			}
+			if samples, _ := scrape(t, http.DefaultClient, "http://"+ts.MetricsAddr()+"/metrics", nil); samples["go_goroutines"] == 0 {
+				t.Error("/metrics no longer open beside the profiles")
+			}
+		})
+	}
+}
