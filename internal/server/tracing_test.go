@@ -16,7 +16,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -209,6 +211,29 @@ func TestTracing(t *testing.T) {
 		}
 		checkCall(t, spans, hop)
 		leakScan(t, spans)
+	})
+
+	t.Run("audit event", func(t *testing.T) {
+		ctx := metadata.AppendToOutgoingContext(grpcCtx(t), "traceparent", traceparent)
+		if _, err := ts.Workcards.AssignWorker(ctx, &scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567}); status.Code(err) != codes.NotFound {
+			t.Fatal(err)
+		}
+		resp, err := ts.Audit.ListAuditEvents(grpcCtx(t), &scv1.ListAuditEventsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var traced bool
+		for _, e := range resp.GetEvents() {
+			traced = traced || strings.HasSuffix(e.GetRpc(), "/AssignWorker") && e.GetTraceId() == callerTraceID
+		}
+		if !traced {
+			t.Errorf("no AssignWorker audit event with trace id %s: %v", callerTraceID, resp.GetEvents())
+		}
+		for _, line := range strings.Split(ts.Logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"audit"`) && !strings.Contains(line, `"trace_id":"`+callerTraceID+`"`) {
+				t.Errorf("audit log line without the trace id: %s", line)
+			}
+		}
 	})
 
 	t.Run("hostile path", func(t *testing.T) {
