@@ -162,7 +162,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if err != nil {
 		return nil, fmt.Errorf("top client: %w", err)
 	}
-	if s.bulk, err = startBulk(ctx, cfg.Sync, s.store, s.top, logger); err != nil {
+	if s.bulk, err = startBulk(ctx, cfg.Sync, s.store, s.top, s.tracing.TracerProvider(), logger); err != nil {
 		return nil, err
 	}
 	s.metrics.SetSyncJobs(s.bulk.jobs)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/telemetry"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
@@ -234,6 +235,46 @@ func TestTracing(t *testing.T) {
 				t.Errorf("audit log line without the trace id: %s", line)
 			}
 		}
+	})
+
+	t.Run("bulk chunks", func(t *testing.T) {
+		exp.Reset()
+		var csv strings.Builder
+		csv.WriteString("mobile,reason\n")
+		for i := range 250 {
+			fmt.Fprintf(&csv, "%s,1\n", bulkMobile(i))
+		}
+		code, body := upload(t, ts, "supplier_id=10000000001", "text/csv", csv.String())
+		if code != http.StatusOK {
+			t.Fatalf("upload %d %v", code, body)
+		}
+		job := body["job"].(map[string]any)
+		id, chunks := job["job_id"].(string), job["chunk_count"].(string)
+		if states := watchREST(t, ts, id); states[len(states)-1] != "BLACKLIST_SYNC_JOB_STATE_SUCCEEDED" {
+			t.Fatalf("job states %v", states)
+		}
+		var spans []span
+		var roots []span
+		testserver.WaitFor(t, "a span per chunk", func() bool {
+			spans, roots = sdkSpans(exp.GetSpans()), nil
+			for _, s := range spans {
+				if s.name == "blacklist chunk" {
+					roots = append(roots, s)
+				}
+			}
+			return strconv.Itoa(len(roots)) == chunks
+		})
+		traces := map[string]bool{}
+		for _, r := range roots {
+			if r.parentID != "" || r.attrs[string(syncjob.AttrJob)] != id || r.attrs[string(syncjob.AttrOutcome)] != "acknowledged" || traces[r.traceID] {
+				t.Errorf("chunk span %+v: want a root of a trace of its own, job %s, acknowledged", r, id)
+			}
+			traces[r.traceID] = true
+			if sends := find(spans, r.traceID, "TOP "+top.MethodBlacklistSync); !hasParent(sends, r.spanID) {
+				t.Errorf("no TOP attempt under chunk span %+v", r)
+			}
+		}
+		leakScan(t, spans, bulkMobile(7), bulkMobile(249)[:7])
 	})
 
 	t.Run("hostile path", func(t *testing.T) {
