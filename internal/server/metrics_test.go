@@ -66,7 +66,7 @@ func TestMetrics(t *testing.T) {
 	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile
 		c.RateLimit.PerSecond = 0.001
-		c.RateLimit.Burst = 5
+		c.RateLimit.Burst = 6
 	})
 	ts.SetSyncJobs(fakeJobs{})
 	tags := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
@@ -77,6 +77,11 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, err := ts.Workcards.AssignWorker(ctx, &scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567}); status.Code(err) != codes.NotFound { // 2
 		t.Fatal(err)
+	}
+	// An authenticated REST call (2b): the gateway's hop counts as a gRPC call.
+	if code, _, raw := doREST(t, http.DefaultClient, http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/workcards/999:assignWorker",
+		`{"target_worker_id":"1234567"}`, http.Header{"Authorization": {"Bearer " + tokenOps}}); code != http.StatusNotFound {
+		t.Fatalf("REST AssignWorker: %d %s", code, raw)
 	}
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": top.MethodWorkerTagList, "count": 2, "error": map[string]any{"code": 15, "sub_code": "isp.top-remote-service-unavailable"}}}})
@@ -95,7 +100,7 @@ func TestMetrics(t *testing.T) {
 	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 5: TOP bans
 		t.Fatalf("quota: %v", err)
 	}
-	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 6: over the rate limit (burst 5)
+	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 6: over the rate limit (burst 6)
 		t.Fatalf("rate limit: %v", err)
 	}
 	code, _, _ := ts.REST(t, "/v1/workers:getTags", restBody(t, tags)) // unauthenticated REST call
@@ -110,13 +115,13 @@ func TestMetrics(t *testing.T) {
 		`grpc_server_handled_total{grpc_code="OK",` + tagsSvc + `}`:                                                                                    3,
 		`grpc_server_handled_total{grpc_code="ResourceExhausted",` + tagsSvc + `}`:                                                                     2,
 		`grpc_server_handled_total{grpc_code="Unauthenticated",` + tagsSvc + `}`:                                                                       1,
-		`grpc_server_handled_total{grpc_code="NotFound",grpc_method="AssignWorker",grpc_service="servicecenter.v1.WorkcardService",grpc_type="unary"}`: 1,
+		`grpc_server_handled_total{grpc_code="NotFound",grpc_method="AssignWorker",grpc_service="servicecenter.v1.WorkcardService",grpc_type="unary"}`: 2,
 		`grpc_server_handled_total{grpc_code="Internal",` + tagsSvc + `}`:                                                                              0,
 		`grpc_server_handling_seconds_count{` + tagsSvc + `}`:                                                                                          6,
 		`grpc_server_msg_received_total{` + tagsSvc + `}`:                                                                                              6,
 		`grpc_server_started_total{grpc_method="ImportUserBlacklist",grpc_service="servicecenter.v1.LogisticsService",grpc_type="client_stream"}`:      0,
-		`servicecenterd_top_calls_total{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                                              1,
-		`servicecenterd_top_call_duration_seconds_count{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                              1,
+		`servicecenterd_top_calls_total{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                                              2,
+		`servicecenterd_top_call_duration_seconds_count{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                              2,
 		`servicecenterd_top_retries_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                            2,
 		`servicecenterd_top_bans_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                               1,
 		`servicecenterd_top_bans_total{method="taobao.logistics.express.user.blacklist.tms.sync"}`:                                                     0,
