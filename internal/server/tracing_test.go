@@ -181,6 +181,17 @@ func TestTracing(t *testing.T) {
 		if !rpcLine {
 			t.Errorf("the call's log line has no trace_id %s:\n%s", callerTraceID, ts.Logs.String())
 		}
+		// The sampled call's trace id is an exemplar of its series.
+		_, _, metrics := doREST(t, http.DefaultClient, http.MethodGet, "http://"+ts.HTTPAddr()+"/metrics", "",
+			http.Header{"Accept": {"application/openmetrics-text; version=1.0.0"}})
+		var exemplar bool
+		for _, line := range strings.Split(metrics, "\n") {
+			exemplar = exemplar || strings.HasPrefix(line, "grpc_server_handled_total{") && strings.Contains(line, "GetWorkerTags") &&
+				strings.Contains(line, `# {trace_id="`+callerTraceID+`"}`)
+		}
+		if !exemplar {
+			t.Errorf("no exemplar with trace id %s on grpc_server_handled_total", callerTraceID)
+		}
 	})
 
 	t.Run("REST", func(t *testing.T) {
