@@ -43,7 +43,8 @@ type Client struct {
 	rt                      http.RoundTripper
 	limiter                 *rate.Limiter
 	observer                func(CallInfo)
-	tracer                  trace.Tracer // nil: not traced (trace.go)
+	tracer                  trace.Tracer      // nil: not traced (trace.go)
+	tracedRT                http.RoundTripper // rt under otelhttp, for sampled attempts
 	now                     func() time.Time
 
 	bans   bans
@@ -92,7 +93,7 @@ func New(cfg Config) (*Client, error) {
 		c.rt = newTransport()
 	}
 	if cfg.TracerProvider != nil {
-		c.tracer, c.rt = traced(cfg.TracerProvider, c.rt)
+		c.tracer, c.tracedRT = traced(cfg.TracerProvider, c.rt)
 	}
 	if cfg.RateLimit > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)

@@ -40,7 +40,7 @@ const (
 )
 
 // traced returns the tracer of the attempt spans and rt wrapped with
-// otelhttp, which adds the HTTP exchange (method, status, the gateway's
+// otelhttp (used for sampled attempts only), which adds the HTTP exchange (method, status, the gateway's
 // URL: every parameter travels in the POST body, so the URL holds no
 // secret) as a child span. No trace context is sent to TOP: the trace
 // ids are ours.
@@ -64,7 +64,11 @@ func (c *Client) sendTraced(ctx context.Context, method string, st *callState, d
 	ctx, span := c.tracer.Start(ctx, "TOP "+name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(AttrMethod.String(name), AttrAttempt.Int(n)))
 	defer span.End()
-	a := c.send(ctx, method, st, data, out, n)
+	if !span.IsRecording() {
+		// Not sampled: nothing to note, and no HTTP span either.
+		return c.send(ctx, c.rt, method, st, data, out, n)
+	}
+	a := c.send(ctx, c.tracedRT, method, st, data, out, n)
 	attrs := make([]attribute.KeyValue, 0, 5)
 	attrs = append(attrs, AttrOutcome.String(string(a.outcome)))
 	if a.requestID != "" {
