@@ -50,7 +50,9 @@ const ServiceName = "servicecenterd"
 // Tracing is the tracing of one server. The zero value and Off() are
 // tracing turned off.
 type Tracing struct {
-	provider   trace.TracerProvider // nil: off
+	provider trace.TracerProvider // nil: off
+	// propagator reads and writes W3C traceparent (gRPC metadata, HTTP
+	// headers); baggage is not propagated.
 	propagator propagation.TextMapPropagator
 	shutdown   func(context.Context) error
 }
@@ -124,11 +126,6 @@ func (t *Tracing) TracerProvider() trace.TracerProvider {
 		return nil
 	}
 	return t.provider
-}
-
-// Propagator is the W3C trace context propagator.
-func (t *Tracing) Propagator() propagation.TextMapPropagator {
-	return propagation.TraceContext{}
 }
 
 // Shutdown flushes the spans not yet exported and stops the exporter;
