@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 )
 
@@ -15,9 +17,9 @@ type bulk struct {
 
 // startBulk builds the job manager over st; uncommitted imports of a
 // previous run are dropped.
-func startBulk(ctx context.Context, settings syncjob.Settings, st syncjob.Store, top syncjob.Syncer, logger *slog.Logger) (*bulk, error) {
+func startBulk(ctx context.Context, settings syncjob.Settings, st syncjob.Store, top syncjob.Syncer, tp trace.TracerProvider, logger *slog.Logger) (*bulk, error) {
 	jobs, err := syncjob.New(ctx, syncjob.Config{
-		Store: st, TOP: top, Settings: settings,
+		Store: st, TOP: top, Settings: settings, TracerProvider: tp,
 		Logger: logger.With(slog.String("component", "bulksync")),
 	})
 	if err != nil {

@@ -38,7 +38,7 @@ const importMethod = scv1.LogisticsService_ImportUserBlacklist_FullMethodName
 // than the server's write timeout. gateway is the gateway behind its
 // gatewayBodies guard.
 func (s *Server) registerBulkHTTP(mux *http.ServeMux, gw *gwruntime.ServeMux, gateway http.Handler) {
-	mux.Handle("POST /v1/blacklist/jobs:import", s.uploadHandler(gw, gateway))
+	mux.Handle("POST /v1/blacklist/jobs:import", s.tracing.HTTPHandler(s.uploadHandler(gw, gateway), "upload"))
 	// The list route, registered so that ServeMux does not redirect it to
 	// the subtree below.
 	mux.Handle("GET /v1/blacklist/jobs", gateway)

@@ -120,6 +120,8 @@ func (m *Manager) deliver(ctx context.Context, j Job, n int64) {
 		}
 	}
 	req := chunkRequest(j, n, entries)
+	ctx, span := m.chunkSpan(ctx, j, n, len(entries))
+	defer span.End()
 	for attempt := 0; ; attempt++ {
 		req.UserBlacklistRequest.RequestTime = top.Int64(m.now().UnixMilli())
 		resp, err := top.Do(ctx, m.top, top.BlacklistSync, req)
@@ -128,6 +130,7 @@ func (m *Manager) deliver(ctx context.Context, j Job, n int64) {
 		}
 		out := classify(resp, err)
 		out.err.Chunk, out.err.Time = n, m.now()
+		chunkOutcome(span, attempt+1, out)
 		switch out.kind {
 		case outcomeAcknowledged, outcomeFailed:
 			m.finishChunk(ctx, j.ID, n, out)

@@ -45,6 +45,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -95,6 +97,9 @@ type Config struct {
 	// metrics and audit). It is called synchronously from the import and
 	// delivery goroutines: it must be quick and safe for concurrent use.
 	Observer func(Event)
+	// TracerProvider, when set, traces each chunk's delivery as a trace
+	// of its own (trace.go); nil traces nothing.
+	TracerProvider trace.TracerProvider
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
