@@ -46,8 +46,21 @@ tools: ## Install the pinned grpcurl into bin/ for the gRPC examples (a first bu
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
 .PHONY: test
-test: vet ## Run go vet and every test with the race detector.
+test: vet tmc-node-deps ## Run go vet and every test with the race detector.
 	$(GO) test -race -count=1 $(PKGS)
+
+# The emulator's TMC conformance test (internal/topemu) runs a third-party
+# Node consumer, examples/tmc-node, on the ws package: npm ci from its
+# committed package-lock.json, again only when the lock file changes.
+# Without npm the test skips (and fails under CI).
+.PHONY: tmc-node-deps
+tmc-node-deps: ## Install examples/tmc-node's npm packages (npm ci) for the emulator's TMC conformance test.
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the emulator's TMC conformance test (Node) will skip (and fail under CI)"; \
+	elif ! $(MAKE) -s --no-print-directory examples/tmc-node/node_modules/.package-lock.json; then \
+	echo "npm ci failed in examples/tmc-node: the emulator's TMC conformance test (Node) will skip (and fail under CI)"; fi
+
+examples/tmc-node/node_modules/.package-lock.json: examples/tmc-node/package-lock.json
+	cd examples/tmc-node && npm ci --no-audit --no-fund
 
 # The client examples (examples/, docs/clients.md) run against a live
 # server in `make test-clients`. They need Node (npm ci from the committed
@@ -158,8 +171,9 @@ fmt: ## Format the Go code.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: fuzz
-fuzz: ## Fuzz the TOP response decoder for FUZZTIME (default 2m).
+fuzz: ## Fuzz the TOP response decoder and the TMC frame decoder for FUZZTIME (default 2m) each.
 	$(GO) test ./internal/topclient -run '^$$' -fuzz FuzzDecodeResponse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/tmc/frame -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 
 .PHONY: bench-client
 bench-client: ## Benchmark the TOP client against a hand-written floor (BENCHCOUNT runs each).
@@ -197,6 +211,10 @@ bench-emulator: ## Benchmark the TOP emulator (calls/s at 64 callers on loopback
 .PHONY: bench-blacklist
 bench-blacklist: ## Import and sync 100k and 1M blacklist entries through a real servicecenterd; entries/s and peak RSS (BENCH_SIZES=n,m to change; BENCH_STORES=sqlite,postgres compares the stores).
 	$(GO) test -tags blacklistbench ./internal/e2e/blacklist -run '^TestBenchBlacklist$$' -count=1 -v -timeout 60m
+
+.PHONY: bench-events
+bench-events: ## TMC messages through a real servicecenterd to a watcher: events/s, publish-to-watcher latency, peak RSS with 10k unconfirmed (BENCH_EVENTS=n, BENCH_DATABASE_URL for PostgreSQL).
+	$(GO) test -tags eventsbench ./internal/e2e/events -run '^TestBench' -count=1 -v -timeout 30m
 
 .PHONY: emulator
 emulator: ## Run the TOP emulator alone on 127.0.0.1:8800 (demo data, in memory); not beside make run, whose embedded emulator has that address.

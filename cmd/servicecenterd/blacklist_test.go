@@ -256,3 +256,38 @@ func TestProgressOnATerminal(t *testing.T) {
 		t.Fatal("io.Discard is a terminal")
 	}
 }
+
+// TestRejectionsListsEveryRejectedEntry: an import of 1 valid and 1234
+// invalid lines reports the first 100 at once; `blacklist rejections`
+// lists all 1234 (over pages of 1000), --limit the first ones, in file
+// order, without the values.
+func TestRejectionsListsEveryRejectedEntry(t *testing.T) {
+	s := startBlacklistServer(t)
+	var b strings.Builder
+	b.WriteString("mobile,reason\n13600000001,1\n")
+	for i := range 1234 {
+		fmt.Fprintf(&b, "1%d,1\n", 1000+i) // 5 digits: not a mobile
+	}
+	file := writeFile(t, "bad.csv", b.String())
+	out, _, err := runBlacklistCLI(t, "import", file, "--supplier-id", "10000000001", "--no-wait", "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "... and 1134 more") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	id := jobIDRe.FindStringSubmatch(out)[1]
+	out, _, err = runBlacklistCLI(t, "rejections", id, "--addr", s.GRPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 1234 || lines[0] != "line 3: mobile must be a mainland China mobile number: 11 digits starting with 13 to 19" ||
+		!strings.HasPrefix(lines[1233], "line 1236: mobile ") || strings.Contains(out, "11000") {
+		t.Fatalf("%d lines: first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
+	}
+	out, _, err = runBlacklistCLI(t, "rejections", id, "--limit", "3", "--addr", s.GRPCAddr())
+	if err != nil || strings.Count(out, "\n") != 3 || !strings.HasPrefix(out, "line 3: ") {
+		t.Fatalf("--limit 3: %v\n%s", err, out)
+	}
+	if _, _, err = runBlacklistCLI(t, "rejections", "bj-nope", "--addr", s.GRPCAddr()); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("unknown job: %v", err)
+	}
+}

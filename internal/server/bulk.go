@@ -7,7 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/servicecenterd/servicecenterd/internal/audit"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/jobqueue"
 	"github.com/servicecenterd/servicecenterd/internal/store"
@@ -30,7 +31,8 @@ type bulk struct {
 // startBulk builds the job engine on st's database (riversqlite on
 // SQLite, riverpgxv5 on PostgreSQL) and the job manager over st;
 // uncommitted imports of a previous run are dropped.
-func startBulk(ctx context.Context, settings syncjob.Settings, st store.Store, top syncjob.Syncer, logger *slog.Logger) (*bulk, error) {
+func startBulk(ctx context.Context, settings syncjob.Settings, st store.Store, top syncjob.Syncer, tp trace.TracerProvider,
+	logger *slog.Logger) (*bulk, error) {
 	qcfg := jobqueue.Config{
 		Queues:       map[string]int{syncjob.QueueName: settings.Workers()},
 		RescueAfter:  settings.RescueAfter,
@@ -43,21 +45,21 @@ func startBulk(ctx context.Context, settings syncjob.Settings, st store.Store, t
 		if err != nil {
 			return nil, err
 		}
-		return newBulk(ctx, settings, q, st, top, logger)
+		return newBulk(ctx, settings, q, st, top, tp, logger)
 	case *postgres.Store:
 		q, err := jobqueue.Postgres(ctx, st.Pool(), qcfg)
 		if err != nil {
 			return nil, err
 		}
-		return newBulk(ctx, settings, q, st, top, logger)
+		return newBulk(ctx, settings, q, st, top, tp, logger)
 	}
 	return nil, fmt.Errorf("bulk sync: no job engine for the %s store", store.Backend(st))
 }
 
 func newBulk[TTx any](ctx context.Context, settings syncjob.Settings, q *jobqueue.Queue[TTx], st syncjob.TxStore[TTx],
-	top syncjob.Syncer, logger *slog.Logger) (*bulk, error) {
+	top syncjob.Syncer, tp trace.TracerProvider, logger *slog.Logger) (*bulk, error) {
 	jobs, err := syncjob.New(ctx, syncjob.Config{
-		Store: st, TOP: top, Settings: settings,
+		Store: st, TOP: top, Settings: settings, TracerProvider: tp,
 		Engine: syncjob.NewRiver(st, q.Client(), q.Workers()),
 		Logger: logger.With(slog.String("component", "bulksync")),
 	})
@@ -67,12 +69,35 @@ func newBulk[TTx any](ctx context.Context, settings syncjob.Settings, q *jobqueu
 	return &bulk{jobs: jobs, queue: q.Run, periodic: q.Periodic}, nil
 }
 
-// pruneAudit runs the audit retention as a periodic job.
-func (b *bulk) pruneAudit(r *audit.Retention) error {
-	return b.periodic("audit_retention", r.Every(), func(ctx context.Context) error {
-		_, err := r.PruneOnce(ctx)
+// schedulePruning runs the stores' retention as periodic jobs of the job
+// engine, each once per interval across the replicas that share the
+// database: the audit trail (--audit-retention), the expired idempotency
+// keys (--idempotency-ttl), the entries of finished sync jobs
+// (--job-retention) and the TMC event log (--event-retention).
+func (s *Server) schedulePruning() error {
+	var errs []error
+	if s.retention != nil {
+		errs = append(errs, s.bulk.periodic("audit_retention", s.retention.Every(), func(ctx context.Context) error {
+			_, err := s.retention.PruneOnce(ctx)
+			return err
+		}))
+	}
+	errs = append(errs, s.bulk.periodic("idempotency_keys", s.keyPruner.Every(), pruneNow(s.keyPruner.Prune)))
+	if s.cfg.Sync.JobRetention > 0 {
+		errs = append(errs, s.bulk.periodic("job_retention", syncjob.RetentionEvery, pruneNow(s.bulk.jobs.PruneEntries)))
+	}
+	if s.cfg.Events.Retention > 0 {
+		errs = append(errs, s.bulk.periodic("event_retention", eventPruneEvery, pruneNow(s.events.log.Prune)))
+	}
+	return errors.Join(errs...)
+}
+
+// pruneNow is a periodic job's function that prunes what is due now.
+func pruneNow(prune func(ctx context.Context, now time.Time) (int, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := prune(ctx, time.Now())
 		return err
-	})
+	}
 }
 
 // run delivers jobs and runs the periodic jobs until ctx ends; it returns

@@ -14,10 +14,13 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/events"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
+	"github.com/servicecenterd/servicecenterd/internal/tmcconsumer"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
 
@@ -53,6 +56,13 @@ type Config struct {
 	Metrics metrics.Settings `section:"metrics"`
 	// Audit is the audit trail's retention and failure policy.
 	Audit audit.Settings `section:"audit"`
+	// TMC is the consumer of TOP's message channel (tmcconsumer).
+	TMC tmcconsumer.Settings `section:"tmc"`
+	// Events is the event log's retention.
+	Events events.Settings `section:"events"`
+	// Idempotency is the idempotency keys' time to live and whether a key
+	// is required.
+	Idempotency idempotency.Settings `section:"idempotency"`
 }
 
 // ListenSettings are the addresses the server listens on.
@@ -157,6 +167,9 @@ func (c *Config) Validate() error {
 		c.HTTP.Validate(),
 		c.RateLimit.Validate(),
 		c.Audit.Validate(),
+		c.TMC.Validate(),
+		c.Events.Validate(),
+		c.Idempotency.Validate(),
 		c.checkExposure(),
 	}
 	return errors.Join(errs...)

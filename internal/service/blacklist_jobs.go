@@ -105,11 +105,31 @@ func (h *Logistics) ImportUserBlacklist(stream grpc.ClientStreamingServer[scv1.I
 	if err != nil {
 		return h.fail(ctx, err)
 	}
-	out := &scv1.ImportUserBlacklistResponse{Job: JobToProto(res.Job)}
-	for _, r := range res.Rejections {
-		out.Rejections = append(out.Rejections, &scv1.BlacklistEntryRejection{Index: r.Index, Line: r.Line, Field: r.Field, Description: r.Description})
-	}
+	out := &scv1.ImportUserBlacklistResponse{Job: JobToProto(res.Job), Rejections: rejectionsToProto(res.Rejections)}
 	return stream.SendAndClose(out)
+}
+
+// rejectionsToProto maps rejected entries (which carry no value: personal
+// data never enters a rejection).
+func rejectionsToProto(rs []syncjob.Rejection) []*scv1.BlacklistEntryRejection {
+	out := make([]*scv1.BlacklistEntryRejection, len(rs))
+	for i, r := range rs {
+		out[i] = &scv1.BlacklistEntryRejection{Index: r.Index, Line: r.Line, Field: r.Field, Description: r.Description}
+	}
+	return out
+}
+
+// ListRejectedEntries returns a page of a job's rejected entries, in
+// import order.
+func (h *Logistics) ListRejectedEntries(ctx context.Context, req *scv1.ListRejectedEntriesRequest) (*scv1.ListRejectedEntriesResponse, error) {
+	if h.jobs == nil {
+		return nil, errJobsDisabled
+	}
+	page, err := h.jobs.ListRejections(ctx, syncjob.RejectionQuery{JobID: req.GetJobId(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &scv1.ListRejectedEntriesResponse{Rejections: rejectionsToProto(page.Rejections), NextPageToken: page.NextPageToken}, nil
 }
 
 // GetBlacklistSyncJob returns a job.

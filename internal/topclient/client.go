@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
@@ -42,6 +43,8 @@ type Client struct {
 	rt                      http.RoundTripper
 	limiter                 *rate.Limiter
 	observer                func(CallInfo)
+	tracer                  trace.Tracer      // nil: not traced (trace.go)
+	tracedRT                http.RoundTripper // rt under otelhttp, for sampled attempts
 	now                     func() time.Time
 
 	bans   bans
@@ -88,6 +91,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.rt == nil {
 		c.rt = newTransport()
+	}
+	if cfg.TracerProvider != nil {
+		c.tracer, c.tracedRT = traced(cfg.TracerProvider, c.rt)
 	}
 	if cfg.RateLimit > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)

@@ -234,6 +234,8 @@ func (w *chunkWorker[TTx]) Work(ctx context.Context, job *river.Job[chunkArgs]) 
 	}
 	req := chunkRequest(j, a.Chunk, entries)
 	req.UserBlacklistRequest.RequestTime = top.Int64(m.now().UnixMilli())
+	ctx, span := m.chunkSpan(ctx, j, a.Chunk, len(entries))
+	defer span.End()
 	resp, err := top.Do(ctx, m.top, top.BlacklistSync, req)
 	if ctx.Err() != nil {
 		if c, err := m.store.Job(context.WithoutCancel(ctx), a.Job); err == nil && c.State == StateCancelled {
@@ -243,6 +245,7 @@ func (w *chunkWorker[TTx]) Work(ctx context.Context, job *river.Job[chunkArgs]) 
 	}
 	out := classify(resp, err)
 	out.err.Chunk, out.err.Time = a.Chunk, m.now()
+	chunkOutcome(span, job.Attempt, out)
 	switch out.kind {
 	case outcomeBanned:
 		wait := out.wait + time.Duration(rand.Int64N(int64(100*time.Millisecond)))

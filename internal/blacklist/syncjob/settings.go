@@ -27,7 +27,13 @@ type Settings struct {
 	// without being told (SQLite; on PostgreSQL, LISTEN/NOTIFY tells and
 	// this is the fallback).
 	PollInterval time.Duration `flag:"sync-poll-interval" default:"1s" help:"How often a replica looks for bulk blacklist sync chunks to send without a notification (always on SQLite; on PostgreSQL a fallback to LISTEN/NOTIFY). 10ms to 1m."`
+	// JobRetention is how long a finished job keeps its entries; 0 is
+	// forever.
+	JobRetention time.Duration `flag:"job-retention" default:"720h" help:"How long a finished bulk blacklist sync job (succeeded, failed or cancelled) keeps its entries (720h is 30 days): older ones are deleted at start and then every hour, in batches; the job, its counters, outcome and chunk results stay. 0 keeps entries forever; otherwise at least 1h."`
 }
+
+// MinJobRetention is the shortest --job-retention accepted (besides 0).
+const MinJobRetention = time.Hour
 
 // MaxConcurrency bounds ConcurrentJobs and ChunksInFlight.
 const MaxConcurrency = 64
@@ -49,6 +55,9 @@ func (s Settings) Validate() error {
 	}
 	if s.PollInterval < 10*time.Millisecond || s.PollInterval > time.Minute {
 		errs = append(errs, errors.New("--sync-poll-interval must be 10ms to 1m"))
+	}
+	if s.JobRetention < 0 || (s.JobRetention > 0 && s.JobRetention < MinJobRetention) {
+		errs = append(errs, errors.New("--job-retention must be 0 (keep forever) or at least 1h"))
 	}
 	return errors.Join(errs...)
 }

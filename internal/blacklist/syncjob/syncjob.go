@@ -58,6 +58,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -116,6 +118,9 @@ type Config struct {
 	// metrics and audit). It is called synchronously from the import and
 	// delivery goroutines: it must be quick and safe for concurrent use.
 	Observer func(Event)
+	// TracerProvider, when set, traces each chunk's delivery as a trace
+	// of its own (trace.go); nil traces nothing.
+	TracerProvider trace.TracerProvider
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -301,6 +306,12 @@ func (m *Manager) Job(ctx context.Context, id string) (Job, error) {
 // ListJobs returns one page of committed jobs (Store.ListJobs).
 func (m *Manager) ListJobs(ctx context.Context, q JobQuery) (JobPage, error) {
 	return m.store.ListJobs(ctx, q)
+}
+
+// ListRejections returns one page of a committed job's rejected entries
+// (Store.ListRejections).
+func (m *Manager) ListRejections(ctx context.Context, q RejectionQuery) (RejectionPage, error) {
+	return m.store.ListRejections(ctx, q)
 }
 
 // Counts counts the jobs by state (for metrics).

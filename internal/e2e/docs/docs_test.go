@@ -33,10 +33,12 @@ var pages = []string{
 	"docs/errors.md",
 	"docs/emulator.md",
 	"docs/blacklist-sync.md",
+	"docs/events.md",
 	"docs/security.md",
 	"docs/observability.md",
 	"docs/deployment.md",
 	"docs/contributing.md",
+	"docs/tmc.md",
 }
 
 // generatedPages are written by programs and checked by their own tests

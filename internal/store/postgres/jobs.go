@@ -491,3 +491,18 @@ func (s *Store) RetryFailedChunksWith(ctx context.Context, jobID string, now tim
 	}
 	return out, nil
 }
+
+// PruneJobEntries implements syncjob.Store: one statement deleting up to
+// limit entries of the finished jobs last changed before before. Replicas
+// pruning at once each count only the rows they deleted.
+func (s *Store) PruneJobEntries(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM blacklist_entries WHERE (job, seq) IN (
+		SELECT job, seq FROM blacklist_entries WHERE job IN (
+			SELECT key FROM blacklist_jobs WHERE state IN ($1, $2, $3) AND updated_ns < $4)
+		LIMIT $5)`,
+		int32(syncjob.StateSucceeded), int32(syncjob.StateFailed), int32(syncjob.StateCancelled), nanos(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune job entries: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

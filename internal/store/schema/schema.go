@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"slices"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
@@ -89,6 +90,29 @@ func (m Migrations) provider(db *sql.DB) (*goose.Provider, error) {
 		return nil, fmt.Errorf("schema migrations: %w", err)
 	}
 	return p, nil
+}
+
+// Versions are the versions the migrations know, in order. They need not
+// be contiguous: ranges of numbers are set aside for work that lands
+// later (see docs/architecture.md), and goose applies what it has.
+func (m Migrations) Versions() ([]int64, error) {
+	var out []int64
+	err := fs.WalkDir(m.Files, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		v, err := goose.NumericComponent(path)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", path, err)
+		}
+		out = append(out, v)
+		return nil
+	})
+	for _, g := range m.Go {
+		out = append(out, g.Version)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), err
 }
 
 // Latest is the newest version the migrations know.

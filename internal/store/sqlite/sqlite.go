@@ -729,3 +729,22 @@ func (s *Store) RetryFailedChunksWith(ctx context.Context, jobID string, now tim
 	}
 	return out, nil
 }
+
+// PruneJobEntries implements syncjob.Store: one statement deleting up to
+// limit entries of the finished jobs last changed before before, through
+// the state index and the entries' primary key.
+func (s *Store) PruneJobEntries(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM blacklist_entries WHERE (job, seq) IN (
+		SELECT job, seq FROM blacklist_entries WHERE job IN (
+			SELECT key FROM blacklist_jobs WHERE state IN (?, ?, ?) AND updated_ns < ?)
+		LIMIT ?)`,
+		int64(syncjob.StateSucceeded), int64(syncjob.StateFailed), int64(syncjob.StateCancelled), before.UnixNano(), limit)
+	if err != nil {
+		return 0, markFull(fmt.Errorf("prune job entries: %w", err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune job entries: %w", err)
+	}
+	return int(n), nil
+}

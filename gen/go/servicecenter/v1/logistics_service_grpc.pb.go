@@ -48,6 +48,7 @@ const (
 	LogisticsService_CancelBlacklistSyncJob_FullMethodName = "/servicecenter.v1.LogisticsService/CancelBlacklistSyncJob"
 	LogisticsService_RetryFailedChunks_FullMethodName      = "/servicecenter.v1.LogisticsService/RetryFailedChunks"
 	LogisticsService_WatchBlacklistSyncJob_FullMethodName  = "/servicecenter.v1.LogisticsService/WatchBlacklistSyncJob"
+	LogisticsService_ListRejectedEntries_FullMethodName    = "/servicecenter.v1.LogisticsService/ListRejectedEntries"
 )
 
 // LogisticsServiceClient is the client API for LogisticsService service.
@@ -103,6 +104,12 @@ type LogisticsServiceClient interface {
 	// reaches SUCCEEDED, FAILED or CANCELLED. Over REST, one JSON object per
 	// line. TOP: none; servicecenterd's own job.
 	WatchBlacklistSyncJob(ctx context.Context, in *WatchBlacklistSyncJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBlacklistSyncJobResponse], error)
+	// ListRejectedEntries lists every entry an import rejected as invalid,
+	// in import order, by pages (ImportUserBlacklistResponse carries only the
+	// first 100; job.rejected_count counts them all). Rejections name the
+	// entry's position, line and field, never its value (personal data).
+	// TOP: none; servicecenterd's own job.
+	ListRejectedEntries(ctx context.Context, in *ListRejectedEntriesRequest, opts ...grpc.CallOption) (*ListRejectedEntriesResponse, error)
 }
 
 type logisticsServiceClient struct {
@@ -195,6 +202,16 @@ func (c *logisticsServiceClient) WatchBlacklistSyncJob(ctx context.Context, in *
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LogisticsService_WatchBlacklistSyncJobClient = grpc.ServerStreamingClient[WatchBlacklistSyncJobResponse]
 
+func (c *logisticsServiceClient) ListRejectedEntries(ctx context.Context, in *ListRejectedEntriesRequest, opts ...grpc.CallOption) (*ListRejectedEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRejectedEntriesResponse)
+	err := c.cc.Invoke(ctx, LogisticsService_ListRejectedEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LogisticsServiceServer is the server API for LogisticsService service.
 // All implementations must embed UnimplementedLogisticsServiceServer
 // for forward compatibility.
@@ -248,6 +265,12 @@ type LogisticsServiceServer interface {
 	// reaches SUCCEEDED, FAILED or CANCELLED. Over REST, one JSON object per
 	// line. TOP: none; servicecenterd's own job.
 	WatchBlacklistSyncJob(*WatchBlacklistSyncJobRequest, grpc.ServerStreamingServer[WatchBlacklistSyncJobResponse]) error
+	// ListRejectedEntries lists every entry an import rejected as invalid,
+	// in import order, by pages (ImportUserBlacklistResponse carries only the
+	// first 100; job.rejected_count counts them all). Rejections name the
+	// entry's position, line and field, never its value (personal data).
+	// TOP: none; servicecenterd's own job.
+	ListRejectedEntries(context.Context, *ListRejectedEntriesRequest) (*ListRejectedEntriesResponse, error)
 	mustEmbedUnimplementedLogisticsServiceServer()
 }
 
@@ -278,6 +301,9 @@ func (UnimplementedLogisticsServiceServer) RetryFailedChunks(context.Context, *R
 }
 func (UnimplementedLogisticsServiceServer) WatchBlacklistSyncJob(*WatchBlacklistSyncJobRequest, grpc.ServerStreamingServer[WatchBlacklistSyncJobResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchBlacklistSyncJob not implemented")
+}
+func (UnimplementedLogisticsServiceServer) ListRejectedEntries(context.Context, *ListRejectedEntriesRequest) (*ListRejectedEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRejectedEntries not implemented")
 }
 func (UnimplementedLogisticsServiceServer) mustEmbedUnimplementedLogisticsServiceServer() {}
 func (UnimplementedLogisticsServiceServer) testEmbeddedByValue()                          {}
@@ -408,6 +434,24 @@ func _LogisticsService_WatchBlacklistSyncJob_Handler(srv interface{}, stream grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LogisticsService_WatchBlacklistSyncJobServer = grpc.ServerStreamingServer[WatchBlacklistSyncJobResponse]
 
+func _LogisticsService_ListRejectedEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRejectedEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogisticsServiceServer).ListRejectedEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogisticsService_ListRejectedEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogisticsServiceServer).ListRejectedEntries(ctx, req.(*ListRejectedEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LogisticsService_ServiceDesc is the grpc.ServiceDesc for LogisticsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -434,6 +478,10 @@ var LogisticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RetryFailedChunks",
 			Handler:    _LogisticsService_RetryFailedChunks_Handler,
+		},
+		{
+			MethodName: "ListRejectedEntries",
+			Handler:    _LogisticsService_ListRejectedEntries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
