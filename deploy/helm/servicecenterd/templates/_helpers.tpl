@@ -38,6 +38,15 @@ app.kubernetes.io/component: server
 {{- end }}
 {{- end }}
 
+{{/* The replicas: replicaCount, else 2 (replicated) or 1 (embedded). */}}
+{{- define "servicecenterd.replicas" -}}
+{{- if kindIs "invalid" .Values.replicaCount }}
+{{- ternary 1 2 (eq .Values.mode "embedded") }}
+{{- else }}
+{{- int .Values.replicaCount }}
+{{- end }}
+{{- end }}
+
 {{/* The probes' and ServiceMonitor's scheme. */}}
 {{- define "servicecenterd.scheme" -}}
 {{- if .Values.tls.secretName }}HTTPS{{ else }}HTTP{{ end }}
@@ -49,13 +58,14 @@ on a combination that would deploy something broken.
 */}}
 {{- define "servicecenterd.validate" -}}
 {{- $v := .Values }}
+{{- $replicas := include "servicecenterd.replicas" . | int }}
 {{- if not (has $v.mode (list "replicated" "embedded")) }}
 {{- fail (printf "mode %q: want replicated or embedded" $v.mode) }}
 {{- end }}
-{{- if and (eq $v.mode "embedded") (ne (int $v.replicaCount) 1) }}
-{{- fail (printf "mode embedded runs one replica (its SQLite store is one process's): replicaCount is %d; use mode replicated with a database for more" (int $v.replicaCount)) }}
+{{- if and (eq $v.mode "embedded") (ne $replicas 1) }}
+{{- fail (printf "mode embedded runs one replica (its SQLite store is one process's): replicaCount is %d; use mode replicated with a database for more" $replicas) }}
 {{- end }}
-{{- if and (eq $v.mode "replicated") (lt (int $v.replicaCount) 1) }}
+{{- if and (eq $v.mode "replicated") (lt $replicas 1) }}
 {{- fail "replicaCount must be at least 1" }}
 {{- end }}
 {{- if and (eq $v.mode "replicated") (not $v.database.existingSecret) }}

@@ -12,6 +12,7 @@ metadata:
     {{- with $v.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
+  {{- if or $v.settings $v.podAnnotations }}
   annotations:
     {{- if $v.settings }}
     checksum/settings: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
@@ -19,6 +20,7 @@ metadata:
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
+  {{- end }}
 spec:
   serviceAccountName: {{ include "servicecenterd.serviceAccountName" . }}
   automountServiceAccountToken: false
