@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -344,5 +345,63 @@ func TestPendingSettings(t *testing.T) {
 		if !strings.HasPrefix(name, config.EnvPrefix) {
 			t.Errorf("%s: not a servicecenterd variable", name)
 		}
+	}
+}
+
+// TestDocsValuesExamples renders the chart with each values example of
+// README.md and docs/deployment.md (a ```yaml block that sets replicaCount)
+// and checks that it asks for what it says: the replicas and the image.
+func TestDocsValuesExamples(t *testing.T) {
+	block := regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	found := 0
+	for _, page := range []string{"README.md", "docs/deployment.md"} {
+		md, err := os.ReadFile(filepath.Join(repoRoot, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range block.FindAllStringSubmatch(string(md), -1) {
+			if !strings.Contains(m[1], "replicaCount:") {
+				continue
+			}
+			found++
+			var values struct {
+				ReplicaCount int `yaml:"replicaCount"`
+				Image        struct {
+					Repository string `yaml:"repository"`
+					Tag        string `yaml:"tag"`
+				} `yaml:"image"`
+			}
+			if err := yaml.Unmarshal([]byte(m[1]), &values); err != nil {
+				t.Fatalf("%s: values example: %v", page, err)
+			}
+			file := filepath.Join(t.TempDir(), "values.yaml")
+			if err := os.WriteFile(file, []byte(m[1]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			abs, err := filepath.Abs(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := renderChart(t, "-f", abs)
+			if err != nil {
+				t.Fatalf("%s: %v", page, err)
+			}
+			d := byKind(objs)["Deployment"]
+			if len(d) != 1 || toInt(get(d[0], "spec", "replicas")) != values.ReplicaCount {
+				t.Errorf("%s: the values example renders %d Deployments, want one of %d replicas", page, len(d), values.ReplicaCount)
+				continue
+			}
+			c, _ := asMap(list(d[0], "spec", "template", "spec", "containers")[0])
+			if want := values.Image.Repository + ":" + values.Image.Tag; str(c, "image") != want {
+				t.Errorf("%s: image %q, want %q", page, str(c, "image"), want)
+			}
+			spec, _ := asMap(get(d[0], "spec", "template", "spec"))
+			for _, e := range checkPod(spec, podWant{redis: true}) {
+				t.Errorf("%s: %s", page, e)
+			}
+		}
+	}
+	if found < 2 {
+		t.Errorf("%d values examples found in README.md and docs/deployment.md, want 2", found)
 	}
 }
