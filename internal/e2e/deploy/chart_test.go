@@ -405,3 +405,86 @@ func TestDocsValuesExamples(t *testing.T) {
 		t.Errorf("%d values examples found in README.md and docs/deployment.md, want 2", found)
 	}
 }
+
+// TestChartMonitoring renders the chart's ServiceMonitor, PrometheusRule
+// and dashboard ConfigMap and checks that the rules and the dashboard are
+// deploy/'s files, unchanged, and that the ServiceMonitor scrapes /metrics
+// of one Service only (not the headless one too: every sample twice).
+func TestChartMonitoring(t *testing.T) {
+	objs, err := renderChart(t, "--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := byKind(objs)
+	if len(k["ServiceMonitor"]) != 1 || len(k["PrometheusRule"]) != 1 || len(k["ConfigMap"]) != 1 {
+		t.Fatalf("ServiceMonitors %d, PrometheusRules %d, ConfigMaps %d: want one each",
+			len(k["ServiceMonitor"]), len(k["PrometheusRule"]), len(k["ConfigMap"]))
+	}
+
+	var alerts map[string]any
+	raw, err := os.ReadFile(filepath.Join(repoRoot, alertsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &alerts); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(get(k["PrometheusRule"][0], "spec", "groups"), alerts["groups"]) {
+		t.Errorf("the PrometheusRule's groups differ from %s", alertsFile)
+	}
+
+	dash, err := os.ReadFile(filepath.Join(repoRoot, dashboardFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := k["ConfigMap"][0]
+	if got := str(cm, "data", "servicecenterd.json"); strings.TrimSpace(got) != strings.TrimSpace(string(dash)) {
+		t.Errorf("the dashboard ConfigMap differs from %s", dashboardFile)
+	}
+	if str(cm, "metadata", "labels", "grafana_dashboard") != "1" {
+		t.Errorf("dashboard ConfigMap labels %v: want grafana_dashboard=1", get(cm, "metadata", "labels"))
+	}
+
+	sm := k["ServiceMonitor"][0]
+	ep := list(sm, "spec", "endpoints")
+	if len(ep) != 1 || str(ep[0], "port") != "http" || str(ep[0], "path") != "/metrics" {
+		t.Errorf("ServiceMonitor endpoints %v: want port http, path /metrics", ep)
+	}
+	matched := 0
+	for _, svc := range k["Service"] {
+		if selects(get(sm, "spec", "selector"), get(svc, "metadata", "labels")) {
+			matched++
+		}
+	}
+	if matched != 1 {
+		t.Errorf("the ServiceMonitor selects %d Services, want 1", matched)
+	}
+}
+
+// selects reports whether a label selector (matchLabels, and
+// matchExpressions with Exists and DoesNotExist) matches labels.
+func selects(selector, labels any) bool {
+	l, _ := asMap(labels)
+	ml, _ := asMap(get(selector, "matchLabels"))
+	for key, v := range ml {
+		if l[key] != v {
+			return false
+		}
+	}
+	for _, e := range list(selector, "matchExpressions") {
+		_, has := l[str(e, "key")]
+		switch str(e, "operator") {
+		case "Exists":
+			if !has {
+				return false
+			}
+		case "DoesNotExist":
+			if has {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

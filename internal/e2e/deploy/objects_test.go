@@ -76,7 +76,9 @@ func decodeObjects(r io.Reader) ([]object, error) {
 	dec := yaml.NewDecoder(r)
 	var out []object
 	for {
-		var o object
+		// Decoded as a plain map: into an object, yaml.v3 would make
+		// every nested map an object too.
+		var o map[string]any
 		err := dec.Decode(&o)
 		if errors.Is(err, io.EOF) {
 			return out, nil
@@ -85,7 +87,7 @@ func decodeObjects(r io.Reader) ([]object, error) {
 			return nil, err
 		}
 		if o != nil {
-			out = append(out, o)
+			out = append(out, object(o))
 		}
 	}
 }
