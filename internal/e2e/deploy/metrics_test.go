@@ -37,7 +37,7 @@ var pendingMetrics = map[string]string{
 	"grpc_server_handled_total":                     "i14-obs: go-grpc-middleware's standard gRPC server metrics",
 	"grpc_server_handling_seconds_bucket":           "i14-obs: go-grpc-middleware's standard gRPC server metrics (histogram on)",
 	"servicecenterd_top_reachable":                  "i12-redis: TOP reachability gauge beside /topz (lanes.md)",
-	"servicecenterd_quota_fallback_active":          "i12-redis: 1 while Redis is unreachable and the local limiter runs (name assumed)",
+	"servicecenterd_quota_backend":                  "i12-redis: 1 for the quota's backend in use, backend=redis or local",
 	"servicecenterd_sync_chunks_oldest_age_seconds": "i12-river: age of the oldest chunk waiting for delivery (name assumed)",
 }
 
