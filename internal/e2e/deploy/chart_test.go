@@ -30,6 +30,7 @@ func TestChart(t *testing.T) {
 		pdbMin   int // 0: no PodDisruptionBudget
 		want     podWant
 		settings []string // YAML keys of the settings ConfigMap
+		otlp     string   // OTEL_EXPORTER_OTLP_ENDPOINT; "": tracing off
 	}{
 		{
 			name:  "defaults",
@@ -64,6 +65,11 @@ func TestChart(t *testing.T) {
 			workload: "Deployment", replicas: 4, want: podWant{redis: true, tls: true},
 			settings: []string{"audit_retention", "sync_concurrent_jobs"},
 		},
+		{
+			name: "tracing", args: []string{"--set", "tracing.otlpEndpoint=http://otel-collector:4317", "--set", "tracing.sampleRatio=0.01"},
+			kinds: []string{"Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"}, workload: "Deployment",
+			replicas: 2, pdbMin: 1, want: podWant{redis: true}, otlp: "http://otel-collector:4317",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +101,17 @@ func TestChart(t *testing.T) {
 			spec, _ := asMap(get(w, "spec", "template", "spec"))
 			for _, e := range checkPod(spec, tc.want) {
 				t.Error(e)
+			}
+			c, _ := asMap(list(spec, "containers")[0])
+			envValue := func(name string) string { return str(named(list(c, "env"), name), "value") }
+			if got := envValue("OTEL_EXPORTER_OTLP_ENDPOINT"); got != tc.otlp {
+				t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q, want %q", got, tc.otlp)
+			}
+			if tc.otlp != "" && (envValue("OTEL_TRACES_SAMPLER") != "parentbased_traceidratio" || envValue("OTEL_TRACES_SAMPLER_ARG") != "0.01") {
+				t.Errorf("sampler %q %q, want parentbased_traceidratio 0.01", envValue("OTEL_TRACES_SAMPLER"), envValue("OTEL_TRACES_SAMPLER_ARG"))
+			}
+			if !strings.Contains(envValue("OTEL_RESOURCE_ATTRIBUTES"), "k8s.pod.name=$(POD_NAME)") || named(list(c, "env"), "POD_NAME") == nil {
+				t.Errorf("OTEL_RESOURCE_ATTRIBUTES %q does not name the pod", envValue("OTEL_RESOURCE_ATTRIBUTES"))
 			}
 
 			// Services: gRPC and HTTP to the named container ports, one
@@ -142,8 +159,7 @@ func TestChart(t *testing.T) {
 				if len(vcts) != 1 || str(vcts[0], "metadata", "name") != "data" || get(vcts[0], "spec", "resources", "requests", "storage") == nil {
 					t.Errorf("volumeClaimTemplates %v: want one named data with a size", list(w, "spec", "volumeClaimTemplates"))
 				}
-				c, _ := asMap(list(spec, "containers")[0])
-				dataDir := str(named(list(c, "env"), "SERVICECENTERD_DATA_DIR"), "value")
+				dataDir := envValue("SERVICECENTERD_DATA_DIR")
 				if m := named(list(c, "volumeMounts"), "data"); str(m, "mountPath") != dataDir {
 					t.Errorf("volume data mounted at %q, data dir %q", str(m, "mountPath"), dataDir)
 				}
