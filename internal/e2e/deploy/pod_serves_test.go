@@ -51,7 +51,7 @@ func TestChartPodServes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			emu := testserver.StartEmulator(t, topemu.Config{})
 			secrets := map[string]map[string]string{
-				"servicecenterd-top": {"app-key": topemu.DefaultAppKey, "app-secret": topemu.DefaultAppSecret + "\n", "session": topemu.DefaultSession + "\n"},
+				"servicecenterd-top":     {"app-key": topemu.DefaultAppKey, "app-secret": topemu.DefaultAppSecret + "\n", "session": topemu.DefaultSession + "\n"},
 				"servicecenterd-clients": {"clients.yaml": string(clients)},
 			}
 			if tc.db {
