@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -427,6 +428,22 @@ func TestDocsValuesExamples(t *testing.T) {
 // deploy/'s files, unchanged, and that the ServiceMonitor scrapes /metrics
 // of one Service only (not the headless one too: every sample twice).
 func TestChartMonitoring(t *testing.T) {
+	// The chart's files/ holds copies (helm reads no file outside the
+	// chart, and warns at every run about links): they must be the same.
+	for copy, orig := range map[string]string{"files/alerts.yaml": alertsFile, "files/dashboard.json": dashboardFile} {
+		a, err := os.ReadFile(filepath.Join(repoRoot, chartDir, copy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(repoRoot, orig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s/%s differs from %s: cp %s %s/%s", chartDir, copy, orig, orig, chartDir, copy)
+		}
+	}
+
 	objs, err := renderChart(t, "--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true", "--set", "grafanaDashboard.enabled=true")
 	if err != nil {
 		t.Fatal(err)
