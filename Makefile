@@ -50,8 +50,11 @@ build: ## Build bin/servicecenterd.
 tools: ## Install the pinned grpcurl into bin/ for the gRPC examples (a first build takes a few minutes).
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
+# internal/e2e/deploy renders the chart with the pinned helm: `make test`
+# builds it first, outside the tests' time limit (minutes on a cold cache).
 .PHONY: test
 test: vet ## Run go vet and every test with the race detector.
+	$(HELM) version >/dev/null
 	$(GO) test -race -count=1 $(PKGS)
 
 # The client examples (examples/, docs/clients.md) run against a live
