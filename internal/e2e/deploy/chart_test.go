@@ -206,7 +206,9 @@ func TestChartRefuses(t *testing.T) {
 		want string
 	}{
 		{"embedded with 3 replicas", []string{"--set", "mode=embedded", "--set", "replicaCount=3"}, "mode embedded runs one replica"},
-		{"unknown mode", []string{"--set", "mode=cluster"}, `mode "cluster"`},
+		{"unknown mode", []string{"--set", "mode=cluster"}, `at '/mode': value must be one of 'replicated', 'embedded'`},
+		{"a mistyped value", []string{"--set", "replicas=3"}, `additional properties 'replicas' not allowed`},
+		{"a bad sample ratio", []string{"--set", "tracing.sampleRatio=2"}, `/tracing/sampleRatio`},
 		{"no database", []string{"--set", "database.existingSecret="}, "needs database.existingSecret"},
 		{"Redis without a Secret", []string{"--set", "redis.existingSecret="}, "redis.enabled needs redis.existingSecret"},
 		{"no clients file", []string{"--set", "auth.clientsSecret="}, "auth.clientsSecret is empty"},
