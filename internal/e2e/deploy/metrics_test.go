@@ -444,3 +444,87 @@ func keys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestDashboardShape checks what Grafana needs of the dashboard: a uid,
+// panels with unique ids laid out within 24 columns without overlapping,
+// every query on the ${datasource} variable (so that importing it asks
+// for a Prometheus data source), and the variables that the queries use.
+func TestDashboardShape(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, dashboardFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type grid struct{ H, W, X, Y int }
+	var d struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			ID         int    `json:"id"`
+			Type       string `json:"type"`
+			Title      string `json:"title"`
+			GridPos    grid   `json:"gridPos"`
+			Datasource struct {
+				UID string `json:"uid"`
+			} `json:"datasource"`
+			Targets []struct {
+				Expr       string `json:"expr"`
+				Datasource struct {
+					UID string `json:"uid"`
+				} `json:"datasource"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name string `json:"name"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.UID == "" {
+		t.Error("no uid")
+	}
+	vars := map[string]bool{"__rate_interval": true}
+	for _, v := range d.Templating.List {
+		vars[v.Name] = true
+	}
+	ids := map[int]bool{}
+	var placed []grid
+	for _, p := range d.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel %q: id %d repeated", p.Title, p.ID)
+		}
+		ids[p.ID] = true
+		g := p.GridPos
+		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v outside 24 columns", p.Title, g)
+		}
+		for _, o := range placed {
+			if g.X < o.X+o.W && o.X < g.X+g.W && g.Y < o.Y+o.H && o.Y < g.Y+g.H {
+				t.Errorf("panel %q at %+v overlaps one at %+v", p.Title, g, o)
+			}
+		}
+		placed = append(placed, g)
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource.UID != "${datasource}" || len(p.Targets) == 0 {
+			t.Errorf("panel %q: data source %q, %d queries", p.Title, p.Datasource.UID, len(p.Targets))
+		}
+		for _, tg := range p.Targets {
+			if tg.Datasource.UID != "${datasource}" {
+				t.Errorf("panel %q: a query on data source %q", p.Title, tg.Datasource.UID)
+			}
+			for _, m := range promGrafanaVar.FindAllString(tg.Expr, -1) {
+				if name := strings.Trim(m, "${}"); !vars[name] {
+					t.Errorf("panel %q: variable %s is not defined", p.Title, m)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"datasource", "job", "instance"} {
+		if !vars[want] {
+			t.Errorf("no variable %s", want)
+		}
+	}
+}
