@@ -4,7 +4,8 @@
 // ports, and the Grafana dashboard's and Prometheus alerts' queries, whose
 // every metric must be one that servicecenterd serves after a known run.
 //
-// The chart is rendered by `go tool -modfile=helm.tools.mod helm template`
-// in a subprocess, not through helm's Go packages: helm (with Kubernetes'
-// client libraries) then stays out of go.mod, like buf.
+// The chart is rendered by the pinned helm (`go tool -modfile=helm.tools.mod
+// helm`, whose built binary `go tool -n` names) in a subprocess, not
+// through helm's Go packages: helm (with Kubernetes' client libraries) then
+// stays out of go.mod, like buf.
 package deploy

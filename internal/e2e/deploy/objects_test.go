@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,16 +93,35 @@ func decodeObjects(r io.Reader) ([]object, error) {
 	}
 }
 
+// helm is the pinned helm's binary, which `go tool -n` builds (minutes on
+// a cold build cache; `make test` builds it first) and names in the build
+// cache, so that each render runs it directly, without the go command.
+var helm = sync.OnceValues(func() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "tool", "-n", "-modfile=helm.tools.mod", "helm")
+	cmd.Dir = repoRoot
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool -n -modfile=helm.tools.mod helm: %v: %s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+})
+
 // renderChart runs the pinned helm's `template` on the chart with args
 // (--set ...) and returns the objects, or helm's error output.
 func renderChart(t *testing.T, args ...string) ([]object, error) {
 	t.Helper()
-	// The first run builds helm (minutes on a cold build cache); later
-	// runs take the cached binary.
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	bin, err := helm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmdArgs := append([]string{"tool", "-modfile=helm.tools.mod", "helm", "template", "sc", chartDir, "--namespace", "apps"}, args...)
-	cmd := exec.CommandContext(ctx, "go", cmdArgs...)
+	cmdArgs := append([]string{"template", "sc", chartDir, "--namespace", "apps"}, args...)
+	cmd := exec.CommandContext(ctx, bin, cmdArgs...)
 	cmd.Dir = repoRoot
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
