@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,7 +31,8 @@ const opsToken = "scd_xzrHkVdiS5H9Uk7Nr5LqxqtMusvZ5YuKaNI0GpWl12c"
 // in the TOP Secret). It must answer /healthz and /readyz, refuse a call
 // without a token (the clients file was read) and answer one with a
 // token (the app secret and session files were read: the emulator checks
-// the signature and the session).
+// the signature and the session), and log at start the settings the chart
+// means (the settings ConfigMap's included) without a secret's value.
 func TestChartPodServes(t *testing.T) {
 	clients, err := os.ReadFile(filepath.Join(repoRoot, "examples", "clients.yaml"))
 	if err != nil {
@@ -41,7 +43,7 @@ func TestChartPodServes(t *testing.T) {
 		args []string
 		db   bool // a PostgreSQL database in the database Secret
 	}{
-		{"embedded", []string{"--set", "mode=embedded"}, false},
+		{"embedded", []string{"--set", "mode=embedded", "--set-json", `settings={"sync_chunk_size":50}`}, false},
 		// Redis off: with a Redis URL a replica would write keys that a
 		// test could not remove (--redis-prefix is not a setting yet).
 		{"replicated on PostgreSQL", []string{"--set", "replicaCount=3", "--set", "redis.enabled=false"}, true},
@@ -77,6 +79,20 @@ func TestChartPodServes(t *testing.T) {
 					t.Fatal(err)
 				}
 				v := named(list(pod, "volumes"), str(m, "name"))
+				if cm := str(v, "configMap", "name"); cm != "" {
+					for _, o := range objs {
+						if o.kind() != "ConfigMap" || o.name() != cm {
+							continue
+						}
+						data, _ := asMap(get(o, "data"))
+						for key, value := range data {
+							if err := os.WriteFile(filepath.Join(dir, key), []byte(value.(string)), 0o600); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+					continue
+				}
 				name := str(v, "secret", "secretName")
 				if name == "" {
 					continue // emptyDir, the data volume
@@ -153,6 +169,38 @@ func TestChartPodServes(t *testing.T) {
 				t.Errorf("no log line names PostgreSQL: is the database URL used?\n%s", p.Logs)
 			}
 			p.Stop(t)
+
+			// The settings servicecenterd resolved, as it logs them at start.
+			var settings map[string]any
+			for _, line := range strings.Split(p.Logs.String(), "\n") {
+				var l map[string]any
+				if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "settings" {
+					settings = l
+				}
+			}
+			want := map[string]string{
+				"log_format": "json", "grpc_max_connection_age": "5m0s", "shutdown_timeout": "10s",
+				"top_app_key":         topemu.DefaultAppKey,
+				"top_app_secret_file": filepath.Join(root, "/etc/servicecenterd/top/app-secret"),
+				"top_session_file":    filepath.Join(root, "/etc/servicecenterd/top/session"),
+				"clients_file":        filepath.Join(root, "/etc/servicecenterd/clients/clients.yaml"),
+			}
+			if tc.db {
+				want["database_url"] = "[REDACTED]"
+			} else {
+				want["data_dir"] = filepath.Join(root, "/var/lib/servicecenterd")
+				want["sync_chunk_size"] = "50" // from the settings ConfigMap
+			}
+			for key, v := range want {
+				if settings[key] != v {
+					t.Errorf("setting %s = %v, want %q (settings logged: %v)", key, settings[key], v, settings)
+				}
+			}
+			for _, secret := range []string{topemu.DefaultAppSecret, topemu.DefaultSession} {
+				if strings.Contains(p.Logs.String(), secret) {
+					t.Errorf("the log holds a secret of the TOP Secret")
+				}
+			}
 		})
 	}
 }
