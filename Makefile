@@ -53,9 +53,22 @@ tools: ## Install the pinned grpcurl into bin/ for the gRPC examples (a first bu
 # internal/e2e/deploy renders the chart with the pinned helm: `make test`
 # builds it first, outside the tests' time limit (minutes on a cold cache).
 .PHONY: test
-test: vet ## Run go vet and every test with the race detector.
+test: vet tmc-node-deps ## Run go vet and every test with the race detector.
 	$(HELM) version >/dev/null
 	$(GO) test -race -count=1 $(PKGS)
+
+# The emulator's TMC conformance test (internal/topemu) runs a third-party
+# Node consumer, examples/tmc-node, on the ws package: npm ci from its
+# committed package-lock.json, again only when the lock file changes.
+# Without npm the test skips (and fails under CI).
+.PHONY: tmc-node-deps
+tmc-node-deps: ## Install examples/tmc-node's npm packages (npm ci) for the emulator's TMC conformance test.
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the emulator's TMC conformance test (Node) will skip (and fail under CI)"; \
+	elif ! $(MAKE) -s --no-print-directory examples/tmc-node/node_modules/.package-lock.json; then \
+	echo "npm ci failed in examples/tmc-node: the emulator's TMC conformance test (Node) will skip (and fail under CI)"; fi
+
+examples/tmc-node/node_modules/.package-lock.json: examples/tmc-node/package-lock.json
+	cd examples/tmc-node && npm ci --no-audit --no-fund
 
 # The client examples (examples/, docs/clients.md) run against a live
 # server in `make test-clients`. They need Node (npm ci from the committed
@@ -174,8 +187,9 @@ fmt: ## Format the Go code.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: fuzz
-fuzz: ## Fuzz the TOP response decoder for FUZZTIME (default 2m).
+fuzz: ## Fuzz the TOP response decoder and the TMC frame decoder for FUZZTIME (default 2m) each.
 	$(GO) test ./internal/topclient -run '^$$' -fuzz FuzzDecodeResponse -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/tmc/frame -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 
 .PHONY: bench-client
 bench-client: ## Benchmark the TOP client against a hand-written floor (BENCHCOUNT runs each).

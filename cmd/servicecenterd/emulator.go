@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -177,8 +178,9 @@ func printEmulatorBanner(w io.Writer, base string, o emulatorOptions) {
 		"  app_secret: %s\n"+
 		"  session:    %s\n"+
 		"  admin:      %s/_emulator/\n"+
+		"  tmc:        %s/ (TMC over WebSocket, same app key and secret)\n"+
 		"  seed:       %s\n"+
 		"  state:      %s\n",
 		base, o.AppKey, shownCredential(o.AppSecret, topemu.DefaultAppSecret), shownCredential(o.Session, topemu.DefaultSession),
-		base, seed, state)
+		base, "ws"+strings.TrimPrefix(base, "http"), seed, state)
 }

@@ -137,7 +137,12 @@ func (e *Emulator) handleIndex(w http.ResponseWriter, r *http.Request) {
 			"GET /_emulator/calls?method=&limit=", "DELETE /_emulator/calls",
 			"GET /_emulator/faults", "PUT /_emulator/faults", "DELETE /_emulator/faults",
 			"GET /_emulator/stats?mobile=",
+			"GET /_emulator/tmc", "GET /_emulator/tmc/messages?state=&topic=&group=&limit=", "POST /_emulator/tmc/messages",
+			"GET /_emulator/tmc/faults", "PUT /_emulator/tmc/faults", "DELETE /_emulator/tmc/faults",
+			"PUT /_emulator/tmc/settings", "POST /_emulator/tmc/drop",
+			"POST /_emulator/workcards", "POST /_emulator/workcards/{id}/status",
 		},
+		"tmc_endpoint": "ws://" + r.Host + "/",
 	})
 }
 

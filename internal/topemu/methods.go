@@ -102,10 +102,14 @@ func (e *Emulator) assignWorker(ctx context.Context, p url.Values, now time.Time
 		FulfilTaskID: req.FulfilTaskID, OuterID: req.OuterID, ExtJSON: req.ExtJSON,
 		AssignedAt: beijingTime(now),
 	}
+	if !final(wc.Status) {
+		wc.Status = WorkcardAssigned
+	}
 	if err := e.saveLocked(ctx, workcardRow(wc)); err != nil {
 		return e.storageFailed(top.MethodAssignWorker, err)
 	}
 	e.m.workcards[wc.ID] = wc
+	e.publishAssigned(wc, w.ID)
 	return answer{resp: &top.AssignWorkerResponse{Result: top.AssignWorkerResult{Success: true}}}
 }
 

@@ -39,7 +39,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	if got := mustJSON(t, second.emu.Snapshot()); got != before {
 		t.Fatalf("state after restart:\n%s\nwant\n%s", got, before)
 	}
-	if !strings.Contains(before, `"worker_id":1234567`) || strings.Contains(before, `"13111111111"`) {
+	if !strings.Contains(before, `"worker_id":1234567`) || !strings.Contains(before, `"status":"assigned"`) || strings.Contains(before, `"13111111111"`) {
 		t.Fatalf("the changes were not made: %s", before)
 	}
 	// Idempotency records survive: a replay changes nothing, a conflict is refused.

@@ -60,6 +60,11 @@ type Workcard struct {
 	FulfilTaskIDs []int64 `json:"fulfil_task_ids,omitempty"`
 	// Assignment is the worker assigned last, if any.
 	Assignment *Assignment `json:"assignment,omitempty"`
+	// Status is the workcard's state: "" (created before states were
+	// kept) or created, assigned, consigned, completed, cancelled. The
+	// admin API and assignworker change it, and each change publishes a
+	// TMC message (docs/tmc.md).
+	Status string `json:"status,omitempty"`
 }
 
 // Assignment records an assignworker call that succeeded.
@@ -324,6 +329,9 @@ func (s *State) Validate() error {
 		cards[wc.ID] = true
 		if !storeIDs[wc.ServiceStoreID] {
 			bad("workcards[%d]: unknown service_store_id %d", i, wc.ServiceStoreID)
+		}
+		if wc.Status != "" && !slices.Contains(workcardStatuses, wc.Status) {
+			bad("workcards[%d]: status %q is not one of %s", i, wc.Status, strings.Join(workcardStatuses, ", "))
 		}
 	}
 	workerIDs := map[int64]bool{}

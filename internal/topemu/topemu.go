@@ -8,6 +8,12 @@
 // under /_emulator/ reset, export and load the state, list the calls
 // received and inject faults.
 //
+// It also speaks the Taobao Message Channel (TMC) on "/" over WebSocket
+// (tmc.go, the frames from internal/tmc/frame): it checks the signed
+// CONNECT, delivers the messages published on it (by the admin API, by
+// workcards created or changed there and by the workcard calls), tracks
+// unconfirmed ones and redelivers them. Its queues live in memory only.
+//
 // The Emulator is an http.Handler; run it in-process (httptest, or behind
 // servicecenterd's own client) or alone with `servicecenterd emulator`.
 // State lives in memory, or in a SQLite file that survives restarts.
@@ -67,6 +73,20 @@ type Config struct {
 	// VirtualNumberTTL is how long a workcard keeps its virtual number;
 	// default DefaultVirtualNumberTTL.
 	VirtualNumberTTL time.Duration
+	// TMCRedeliveryTimeout is how long a delivered TMC message may stay
+	// unconfirmed before it is delivered again; 0 means
+	// DefaultTMCRedeliveryTimeout.
+	TMCRedeliveryTimeout time.Duration
+	// TMCRetryDelay is how long a TMC message reported failed waits before
+	// its redelivery; 0 means DefaultTMCRetryDelay, a negative value none.
+	TMCRetryDelay time.Duration
+	// TMCWindow is how many unconfirmed TMC messages one connection may
+	// hold; 0 means DefaultTMCWindow.
+	TMCWindow int
+	// TMCPingInterval is how often each TMC connection is pinged (one that
+	// does not answer within it is dropped); 0 means
+	// DefaultTMCPingInterval, a negative value sends no pings.
+	TMCPingInterval time.Duration
 	// FaultSeed seeds the random source of probabilistic fault rules;
 	// 0 picks a random seed. PUT /_emulator/faults can reseed it.
 	FaultSeed uint64
@@ -80,6 +100,7 @@ type Emulator struct {
 	mux    *http.ServeMux
 	faults *faultSet
 	rec    *recorder
+	tmc    *tmcHub
 	db     *sqliteStore // nil in memory
 
 	// mu guards seed and m; writers also hold it while saving to db, so
@@ -126,6 +147,24 @@ func New(cfg Config) (*Emulator, error) {
 	if cfg.VirtualNumberTTL <= 0 {
 		cfg.VirtualNumberTTL = DefaultVirtualNumberTTL
 	}
+	if cfg.TMCRedeliveryTimeout <= 0 {
+		cfg.TMCRedeliveryTimeout = DefaultTMCRedeliveryTimeout
+	}
+	switch {
+	case cfg.TMCRetryDelay == 0:
+		cfg.TMCRetryDelay = DefaultTMCRetryDelay
+	case cfg.TMCRetryDelay < 0:
+		cfg.TMCRetryDelay = 0
+	}
+	if cfg.TMCWindow <= 0 {
+		cfg.TMCWindow = DefaultTMCWindow
+	}
+	switch {
+	case cfg.TMCPingInterval == 0:
+		cfg.TMCPingInterval = DefaultTMCPingInterval
+	case cfg.TMCPingInterval < 0:
+		cfg.TMCPingInterval = 0
+	}
 	var random [16]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return nil, fmt.Errorf("read random seed: %w", err)
@@ -147,11 +186,17 @@ func New(cfg Config) (*Emulator, error) {
 	sortState(seed)
 
 	e := &Emulator{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		faults:    newFaultSet(cfg.FaultSeed),
-		rec:       newRecorder(cfg.MaxRecordedCalls),
+		cfg:    cfg,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		faults: newFaultSet(cfg.FaultSeed),
+		rec:    newRecorder(cfg.MaxRecordedCalls),
+		tmc: newTMCHub(cfg.Now, TMCSettings{
+			RedeliveryTimeout: Duration(cfg.TMCRedeliveryTimeout),
+			RetryDelay:        Duration(cfg.TMCRetryDelay),
+			Window:            cfg.TMCWindow,
+			PingInterval:      Duration(cfg.TMCPingInterval),
+		}),
 		seed:      seed,
 		reqPrefix: requestPrefix(random[8:12]),
 		closed:    make(chan struct{}),
@@ -235,11 +280,22 @@ func (e *Emulator) routes() {
 	mux.HandleFunc("DELETE /_emulator/faults", e.handleDeleteFaults)
 	mux.HandleFunc("GET /_emulator/stats", e.handleGetStats)
 	mux.HandleFunc("GET /_emulator/", e.handleIndex)
+	mux.HandleFunc("GET /{$}", e.serveTMC)
+	mux.HandleFunc("GET /_emulator/tmc", e.handleGetTMC)
+	mux.HandleFunc("GET /_emulator/tmc/messages", e.handleGetTMCMessages)
+	mux.HandleFunc("POST /_emulator/tmc/messages", e.handlePostTMCMessage)
+	mux.HandleFunc("GET /_emulator/tmc/faults", e.handleGetTMCFaults)
+	mux.HandleFunc("PUT /_emulator/tmc/faults", e.handlePutTMCFaults)
+	mux.HandleFunc("DELETE /_emulator/tmc/faults", e.handleDeleteTMCFaults)
+	mux.HandleFunc("PUT /_emulator/tmc/settings", e.handlePutTMCSettings)
+	mux.HandleFunc("POST /_emulator/tmc/drop", e.handleTMCDrop)
+	mux.HandleFunc("POST /_emulator/workcards", e.handleCreateWorkcard)
+	mux.HandleFunc("POST /_emulator/workcards/{id}/status", e.handleWorkcardStatus)
 	e.mux = mux
 }
 
-// Close ends injected delays and closes the state file. Calls still being
-// served after Close may fail.
+// Close ends injected delays, closes the TMC connections and the state
+// file. Calls still being served after Close may fail.
 func (e *Emulator) Close() error {
 	var err error
 	e.closeOnce.Do(func() {
@@ -284,6 +340,7 @@ func (e *Emulator) Reset(ctx context.Context) error {
 	e.rec.clear()
 	e.faults.set(Faults{})
 	e.stats.reset()
+	e.tmc.reset()
 	return nil
 }
 

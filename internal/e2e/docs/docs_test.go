@@ -37,6 +37,7 @@ var pages = []string{
 	"docs/observability.md",
 	"docs/deployment.md",
 	"docs/contributing.md",
+	"docs/tmc.md",
 }
 
 // generatedPages are written by programs and checked by their own tests
