@@ -50,11 +50,13 @@ build: ## Build bin/servicecenterd.
 tools: ## Install the pinned grpcurl into bin/ for the gRPC examples (a first build takes a few minutes).
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
-# internal/e2e/deploy renders the chart with the pinned helm: `make test`
-# builds it first, outside the tests' time limit (minutes on a cold cache).
+# internal/e2e/deploy renders the chart with the pinned helm and checks
+# the renders with deploy/kubecheck (a module of its own): `make test`
+# builds both first, outside the tests' time limit (minutes on a cold cache).
 .PHONY: test
 test: vet tmc-node-deps ## Run go vet and every test with the race detector.
 	$(HELM) version >/dev/null
+	$(GO) -C deploy/kubecheck build -o /dev/null .
 	$(GO) test -race -count=1 $(PKGS)
 
 # The emulator's TMC conformance test (internal/topemu) runs a third-party
@@ -119,11 +121,12 @@ lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf l
 	@$(MAKE) --no-print-directory lint-chart
 
 .PHONY: lint-chart
-lint-chart: ## helm lint --strict and helm template of deploy/helm/servicecenterd: N replicas (replicated) and one (embedded).
+lint-chart: ## helm lint --strict and helm template of deploy/helm/servicecenterd (N replicas, and one embedded), the renders decoded strictly into Kubernetes' types (deploy/kubecheck).
 	$(HELM) lint --strict $(CHART)
 	$(HELM) lint --strict $(CHART) --set mode=embedded
-	$(HELM) template servicecenterd $(CHART) --set replicaCount=3 >/dev/null
-	$(HELM) template servicecenterd $(CHART) --set mode=embedded >/dev/null
+	$(GO) -C deploy/kubecheck vet .
+	$(HELM) template servicecenterd $(CHART) --set replicaCount=3 | $(GO) -C deploy/kubecheck run . >/dev/null
+	$(HELM) template servicecenterd $(CHART) --set mode=embedded | $(GO) -C deploy/kubecheck run . >/dev/null
 
 .PHONY: generate
 generate: third-party-protos ## Generate Go, gRPC, gateway, OpenAPI code and the proto bundle from proto/ into gen/.

@@ -114,6 +114,16 @@ var helm = sync.OnceValues(func() (string, error) {
 // (--set ...) and returns the objects, or helm's error output.
 func renderChart(t *testing.T, args ...string) ([]object, error) {
 	t.Helper()
+	out, err := renderRaw(t, args...)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObjects(bytes.NewReader(out))
+}
+
+// renderRaw is renderChart's YAML as helm writes it.
+func renderRaw(t *testing.T, args ...string) ([]byte, error) {
+	t.Helper()
 	bin, err := helm()
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +138,7 @@ func renderChart(t *testing.T, args ...string) ([]object, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("helm template %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
-	return decodeObjects(&stdout)
+	return stdout.Bytes(), nil
 }
 
 // readObjects decodes every YAML file of a directory under repoRoot.
