@@ -231,6 +231,10 @@ bench-emulator: ## Benchmark the TOP emulator (calls/s at 64 callers on loopback
 bench-blacklist: ## Import and sync 100k and 1M blacklist entries through a real servicecenterd; entries/s and peak RSS (BENCH_SIZES=n,m to change).
 	$(GO) test -tags blacklistbench ./internal/e2e/blacklist -run '^TestBenchBlacklist$$' -count=1 -v -timeout 60m
 
+.PHONY: bench-events
+bench-events: ## TMC messages through a real servicecenterd to a watcher: events/s, publish-to-watcher latency, peak RSS with 10k unconfirmed (BENCH_EVENTS=n, BENCH_DATABASE_URL for PostgreSQL).
+	$(GO) test -tags eventsbench ./internal/e2e/events -run '^TestBench' -count=1 -v -timeout 30m
+
 .PHONY: emulator
 emulator: ## Run the TOP emulator alone on 127.0.0.1:8800 (demo data, in memory); not beside make run, whose embedded emulator has that address.
 	$(GO) build -o $(RUN_BIN) ./cmd/servicecenterd

@@ -55,6 +55,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"no allow", "clients:\n  - name: a\n    cert_sans: [x]\n", "allow is empty"},
 		{"bad pattern", "clients:\n  - name: a\n    cert_sans: [x]\n    allow: [WorkerService]\n", `"WorkerService": want *`},
 		{"negative rate", "clients:\n  - name: a\n    cert_sans: [x]\n    allow: ['*']\n    rate_limit: -1\n", "must not be negative"},
+		{"empty topics", "clients:\n  - name: a\n    cert_sans: [x]\n    allow: ['*']\n    topics: []\n", "topics is empty"},
+		{"bad topic", "clients:\n  - name: a\n    cert_sans: [x]\n    allow: ['*']\n    topics: ['tmall_*_x']\n", `topic "tmall_*_x"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

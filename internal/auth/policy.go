@@ -42,6 +42,10 @@ type ClientSpec struct {
 	// Allow lists what the client may call: "*", "service/*" or
 	// "service/Method", e.g. servicecenter.v1.WorkerService/GetWorkerTags.
 	Allow []string `yaml:"allow"`
+	// Topics lists the TMC topics the client may read through
+	// EventService: topic names, prefixes ending in "*", or "*". Absent:
+	// every topic. A topic outside it is never sent to the client.
+	Topics []string `yaml:"topics"`
 	// RateLimit and RateBurst override the per-client rate limit
 	// (calls per second, bucket size); 0 keeps the server's setting.
 	RateLimit float64 `yaml:"rate_limit"`
@@ -65,6 +69,7 @@ type Client struct {
 	tokens [][sha256.Size]byte
 	sans   []string
 	allow  []Pattern
+	topics Topics
 }
 
 // Allowed reports whether the client may call the full method
@@ -164,6 +169,14 @@ func ParsePolicy(data []byte) (*Policy, error) {
 			}
 			c.allow = append(c.allow, pat)
 		}
+		if spec.Topics != nil && len(spec.Topics) == 0 {
+			errs = append(errs, fmt.Errorf("%s: topics is empty; leave it out for every topic, or list them", where))
+		}
+		topics, err := parseTopics(spec.Topics)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: topics: %w", where, err))
+		}
+		c.topics = topics
 		if spec.RateLimit < 0 || spec.RateBurst < 0 {
 			errs = append(errs, fmt.Errorf("%s: rate_limit and rate_burst must not be negative", where))
 		}

@@ -14,10 +14,12 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/events"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
+	"github.com/servicecenterd/servicecenterd/internal/tmcconsumer"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
 
@@ -53,6 +55,10 @@ type Config struct {
 	Metrics metrics.Settings `section:"metrics"`
 	// Audit is the audit trail's retention and failure policy.
 	Audit audit.Settings `section:"audit"`
+	// TMC is the consumer of TOP's message channel (tmcconsumer).
+	TMC tmcconsumer.Settings `section:"tmc"`
+	// Events is the event log's retention.
+	Events events.Settings `section:"events"`
 }
 
 // ListenSettings are the addresses the server listens on.
@@ -157,6 +163,8 @@ func (c *Config) Validate() error {
 		c.HTTP.Validate(),
 		c.RateLimit.Validate(),
 		c.Audit.Validate(),
+		c.TMC.Validate(),
+		c.Events.Validate(),
 		c.checkExposure(),
 	}
 	return errors.Join(errs...)

@@ -29,7 +29,7 @@ func TestEverySettingInASection(t *testing.T) {
 			sections = append(sections, s.Section)
 		}
 	}
-	want := []string{"listen", "top", "emulator", "store", "sync", "process", "auth", "tls", "grpc", "http", "rate_limit", "metrics", "audit"}
+	want := []string{"listen", "top", "emulator", "store", "sync", "process", "auth", "tls", "grpc", "http", "rate_limit", "metrics", "audit", "tmc", "events"}
 	if !slices.Equal(sections, want) {
 		t.Errorf("sections %v, want %v", sections, want)
 	}
@@ -56,6 +56,8 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	c.HTTP.MaxBodySize, c.HTTP.UploadMinRate, c.HTTP.UploadRateWindow = 10, 1, 0
 	c.RateLimit.Burst = -1
 	c.Audit.Retention = time.Minute
+	c.TMC.URL, c.TMC.Group = "http://mc.api.taobao.com/", ""
+	c.Events.Retention = time.Minute
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("valid")
@@ -76,6 +78,9 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		`--http-upload-rate-window must be positive`,
 		`--rate-limit and --rate-burst must not be negative`,
 		`--audit-retention must be 0 (keep forever) or at least 1h`,
+		`--tmc-url: want "production", "sandbox", "off" or a ws:// or wss:// URL`,
+		`--tmc-group: want 1 to 64 characters without spaces`,
+		`--event-retention must be 0 (keep forever) or at least 1h`,
 		`refusing to listen beyond loopback (--grpc-addr nope, --http-addr 0.0.0.0:8080, --metrics-addr nohostport)`,
 	}
 	lines := strings.Split(err.Error(), "\n")

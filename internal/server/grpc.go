@@ -78,6 +78,7 @@ func longStreams() []string {
 	return []string{
 		scv1.LogisticsService_ImportUserBlacklist_FullMethodName,
 		scv1.LogisticsService_WatchBlacklistSyncJob_FullMethodName,
+		scv1.EventService_WatchEvents_FullMethodName,
 	}
 }
 
@@ -192,6 +193,7 @@ var serviceNames = []string{
 	scv1.WorkcardService_ServiceDesc.ServiceName,
 	scv1.WorkerService_ServiceDesc.ServiceName,
 	scv1.LogisticsService_ServiceDesc.ServiceName,
+	scv1.EventService_ServiceDesc.ServiceName,
 }
 
 // newGRPC builds the gRPC server and registers the services: the API's,
@@ -207,6 +209,7 @@ func (s *Server) newGRPC() error {
 	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
 	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
 	scv1.RegisterLogisticsServiceServer(s.grpc, service.NewLogistics(deps))
+	scv1.RegisterEventServiceServer(s.grpc, s.events.handlers)
 	if s.auditStore != nil {
 		scv1.RegisterAuditServiceServer(s.grpc, service.NewAudit(s.auditStore, s.logger))
 	}

@@ -90,6 +90,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth}, // as the gRPC server's codec
 		}}),
 		runtime.WithErrorHandler(restErrorHandler),
+		runtime.WithForwardResponseOption(flushWatchStart),
 		// The fallback reads a form body to route a POST as a GET: a read
 		// before the call is authorized (see gatewayBody).
 		runtime.WithDisablePathLengthFallback(),
@@ -122,6 +123,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		scv1.RegisterWorkerServiceHandler,
 		scv1.RegisterLogisticsServiceHandler,
 		scv1.RegisterAuditServiceHandler,
+		scv1.RegisterEventServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("rest gateway: %w", err)
@@ -132,6 +134,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	gateway := s.gatewayBodies(gw)
 	mux.Handle("/", gateway)
 	s.registerBulkHTTP(mux, gw, gateway)
+	mux.Handle("GET /v1/events:watch", watchRoute(gateway))
 	mux.Handle("GET /healthz", s.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})))

@@ -46,6 +46,7 @@ type Server struct {
 	top      *topclient.Client
 	store    store.Store // the durable store (SQLite in --data-dir, or PostgreSQL): sync jobs and audit trail
 	bulk     *bulk       // the durable bulk blacklist sync (bulk.go)
+	events   *eventPipe  // the TMC consumer and the event log (events.go)
 
 	grpcLis net.Listener
 	httpLis net.Listener
@@ -143,6 +144,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		return nil, err
 	}
 	s.metrics.SetSyncJobs(s.bulk.jobs)
+	if err := s.newEvents(); err != nil {
+		return nil, err
+	}
 	if err := s.newGRPC(); err != nil {
 		return nil, err
 	}
@@ -257,6 +261,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return s.bulk.run(gctx) })
+	s.events.run(gctx, g)
 	g.Go(func() error {
 		if err := s.grpc.Serve(s.internal); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc server (gateway hop): %w", err)
@@ -287,6 +292,7 @@ func (s *Server) shutdown() {
 	timeout := s.cfg.Process.ShutdownTimeout
 	s.logger.Info("shutting down", slog.Duration("timeout", timeout))
 	s.health.Shutdown()
+	s.events.handlers.Shutdown()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()

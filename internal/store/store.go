@@ -1,5 +1,6 @@
 // Package store is servicecenterd's durable state: the blacklist sync
-// jobs of the bulk path (syncjob.Store) and the audit trail (audit.Store),
+// jobs of the bulk path (syncjob.Store), the audit trail (audit.Store)
+// and the log of TMC messages (events.Store),
 // on one of two backends that Open chooses from the settings:
 //
 //   - internal/store/sqlite, the embedded default: one SQLite file in
@@ -23,6 +24,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/events"
 	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 )
@@ -38,6 +40,7 @@ import (
 type Store interface {
 	syncjob.Store
 	audit.Store
+	events.Store
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// SchemaVersion is the database's schema version.

@@ -47,6 +47,9 @@ var wantRoutes = map[protoreflect.FullName]string{
 	"servicecenter.v1.LogisticsService.CancelBlacklistSyncJob": "POST /v1/blacklist/jobs/{job_id}:cancel",
 	"servicecenter.v1.LogisticsService.WatchBlacklistSyncJob":  "GET /v1/blacklist/jobs/{job_id}:watch",
 	"servicecenter.v1.AuditService.ListAuditEvents":            "GET /v1/auditEvents",
+	"servicecenter.v1.EventService.WatchEvents":                "GET /v1/events:watch",
+	"servicecenter.v1.EventService.ListEvents":                 "GET /v1/events",
+	"servicecenter.v1.EventService.AckEvents":                  "POST /v1/events:ack",
 }
 
 // personalFields are names of fields holding personal data; a GET

@@ -33,6 +33,7 @@ var pages = []string{
 	"docs/errors.md",
 	"docs/emulator.md",
 	"docs/blacklist-sync.md",
+	"docs/events.md",
 	"docs/security.md",
 	"docs/observability.md",
 	"docs/deployment.md",

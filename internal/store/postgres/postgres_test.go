@@ -31,6 +31,20 @@ func open(t *testing.T, url string) *Store {
 	return s
 }
 
+// versionsList are the schema versions of the migrations, oldest first.
+func versionsList(t *testing.T) []int64 {
+	t.Helper()
+	m, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := m.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
 func latest(t *testing.T) int64 {
 	t.Helper()
 	m, err := Migrations()
@@ -71,7 +85,7 @@ func TestMigrations(t *testing.T) {
 	want := latest(t)
 	url := pgtest.NewDatabase(t)
 	s := open(t, url)
-	if m := s.Migrated(); m.From != 0 || m.To != want || len(m.Applied) != int(want) {
+	if m := s.Migrated(); m.From != 0 || m.To != want || len(m.Applied) != len(versionsList(t)) {
 		t.Fatalf("migrated %+v, want 0 to %d", m, want)
 	}
 	wantVersions := versions(t, s)
@@ -81,7 +95,10 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("reopened: migrated %+v", m)
 	}
 
-	for v := int64(1); v < want; v++ {
+	for _, v := range versionsList(t) {
+		if v == want {
+			continue
+		}
 		t.Run(fmt.Sprint("from version ", v), func(t *testing.T) {
 			url := pgtest.NewDatabase(t)
 			old, err := openVersion(ctx, url, v)
@@ -155,10 +172,10 @@ func TestReplicasMigrateOnce(t *testing.T) {
 		defer s.Close()
 		applied += len(s.Migrated().Applied)
 	}
-	if applied != int(latest(t)) {
-		t.Errorf("%d migrations applied in all, want %d (each once)", applied, latest(t))
+	if applied != len(versionsList(t)) {
+		t.Errorf("%d migrations applied in all, want %d (each once)", applied, len(versionsList(t)))
 	}
-	if got, want := versions(t, stores[0]), fmt.Sprint([]int64{0, 1, 2, 3, 4}); got != want {
+	if got, want := versions(t, stores[0]), fmt.Sprint(append([]int64{0}, versionsList(t)...)); got != want {
 		t.Errorf("versions %s, want %s", got, want)
 	}
 }

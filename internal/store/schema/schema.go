@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"slices"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
@@ -94,6 +95,29 @@ func (m Migrations) Latest() (int64, error) {
 		latest = max(latest, g.Version)
 	}
 	return latest, err
+}
+
+// Versions are the versions the migrations know, oldest first. They
+// need not be contiguous: lanes of work reserve ranges of numbers, and
+// a range may keep gaps.
+func (m Migrations) Versions() ([]int64, error) {
+	var out []int64
+	err := fs.WalkDir(m.Files, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		v, err := goose.NumericComponent(path)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", path, err)
+		}
+		out = append(out, v)
+		return nil
+	})
+	for _, g := range m.Go {
+		out = append(out, g.Version)
+	}
+	slices.Sort(out)
+	return out, err
 }
 
 // Up migrates db to version target (0 or less: the latest), after

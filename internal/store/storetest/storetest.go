@@ -1,11 +1,12 @@
 // Package storetest holds every backend of internal/store to the same
-// cases: the audit trail's (audittest), the sync jobs' (syncjobtest,
+// cases: the audit trail's (audittest), the TMC event log's
+// (eventstest), the sync jobs' (syncjobtest,
 // TxStore included) and the store's own. Each test of a backend runs on a
 // fresh store: a SQLite file in a temporary directory, or a PostgreSQL
 // database created for it and dropped after (internal/testutil/pgtest).
 //
-// The idempotency keys' and the event log's suites join Run when those
-// concerns join the store.
+// The idempotency keys' suite joins Run when that concern joins the
+// store; the TMC event log's (eventstest) runs here.
 package storetest
 
 import (
@@ -21,6 +22,8 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit/audittest"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob/syncjobtest"
+	"github.com/servicecenterd/servicecenterd/internal/events"
+	"github.com/servicecenterd/servicecenterd/internal/events/eventstest"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
@@ -75,6 +78,9 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 	t.Helper()
 	t.Run("audit", func(t *testing.T) {
 		audittest.TestStore(t, func(t *testing.T) audit.Store { return open(t) })
+	})
+	t.Run("events", func(t *testing.T) {
+		eventstest.TestStore(t, func(t *testing.T) events.Store { return open(t) })
 	})
 	t.Run("sync jobs", func(t *testing.T) {
 		syncjobtest.TestStore(t, func(t *testing.T) syncjob.Store { return open(t) })

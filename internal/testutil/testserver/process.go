@@ -234,6 +234,10 @@ func (e *Emulator) ServeFlags() []string {
 		"--top-app-secret", topemu.DefaultAppSecret, "--top-session", topemu.DefaultSession}
 }
 
+// TMCURL is the emulator's TMC endpoint, for --tmc-url (servers pointed
+// at the emulator with Use or ServeFlags consume TMC only when told so).
+func (e *Emulator) TMCURL() string { return "ws://" + strings.TrimPrefix(e.URL, "http://") + "/" }
+
 // Admin sends an admin request to the emulator (see the package-level
 // Admin).
 func (e *Emulator) Admin(t testing.TB, method, path string, body any) []byte {

@@ -73,6 +73,7 @@ type Clients struct {
 	Workers   scv1.WorkerServiceClient
 	Logistics scv1.LogisticsServiceClient
 	Audit     scv1.AuditServiceClient
+	Events    scv1.EventServiceClient
 }
 
 // Dial returns clients of the server at addr (plain gRPC). The caller
@@ -89,6 +90,7 @@ func Dial(t testing.TB, addr string) Clients {
 		Workers:   scv1.NewWorkerServiceClient(conn),
 		Logistics: scv1.NewLogisticsServiceClient(conn),
 		Audit:     scv1.NewAuditServiceClient(conn),
+		Events:    scv1.NewEventServiceClient(conn),
 	}
 }
 

@@ -274,6 +274,14 @@ var file_servicecenter_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "bytes,51102,opt,name=audit",
 		Filename:      "servicecenter/v1/options.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.MessageOptions)(nil),
+		ExtensionType: (*string)(nil),
+		Field:         51103,
+		Name:          "servicecenter.v1.tmctopic",
+		Tag:           "bytes,51103,opt,name=tmctopic",
+		Filename:      "servicecenter/v1/options.proto",
+	},
 }
 
 // Extension fields to descriptorpb.MethodOptions.
@@ -293,6 +301,18 @@ var (
 	//
 	// optional servicecenter.v1.AuditRule audit = 51102;
 	E_Audit = &file_servicecenter_v1_options_proto_extTypes[1]
+)
+
+// Extension fields to descriptorpb.MessageOptions.
+var (
+	// tmctopic names the TMC topic whose message content the message holds,
+	// e.g. tmall_fuwu_WorkcardInfo: servicecenterd decodes the JSON content
+	// of a message of that topic into it (internal/events). Set on the
+	// typed payloads of event_service.proto. TOP: TMC, the topic of a
+	// message of the message channel.
+	//
+	// optional string tmctopic = 51103;
+	E_Tmctopic = &file_servicecenter_v1_options_proto_extTypes[2]
 )
 
 var File_servicecenter_v1_options_proto protoreflect.FileDescriptor
@@ -316,7 +336,8 @@ const file_servicecenter_v1_options_proto_rawDesc = "" +
 	"\rAUDIT_MASK_ID\x10\x03\x12\x13\n" +
 	"\x0fAUDIT_MASK_TEXT\x10\x04:>\n" +
 	"\ttopmethod\x12\x1e.google.protobuf.MethodOptions\x18\x9d\x8f\x03 \x01(\tR\ttopmethod:S\n" +
-	"\x05audit\x12\x1e.google.protobuf.MethodOptions\x18\x9e\x8f\x03 \x01(\v2\x1b.servicecenter.v1.AuditRuleR\x05auditB\xf5\x01\n" +
+	"\x05audit\x12\x1e.google.protobuf.MethodOptions\x18\x9e\x8f\x03 \x01(\v2\x1b.servicecenter.v1.AuditRuleR\x05audit:=\n" +
+	"\btmctopic\x12\x1f.google.protobuf.MessageOptions\x18\x9f\x8f\x03 \x01(\tR\btmctopicB\xf5\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\fOptionsProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (
@@ -334,21 +355,23 @@ func file_servicecenter_v1_options_proto_rawDescGZIP() []byte {
 var file_servicecenter_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_servicecenter_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_servicecenter_v1_options_proto_goTypes = []any{
-	(AuditMask)(0),                     // 0: servicecenter.v1.AuditMask
-	(*AuditRule)(nil),                  // 1: servicecenter.v1.AuditRule
-	(*AuditTargetRule)(nil),            // 2: servicecenter.v1.AuditTargetRule
-	(*descriptorpb.MethodOptions)(nil), // 3: google.protobuf.MethodOptions
+	(AuditMask)(0),                      // 0: servicecenter.v1.AuditMask
+	(*AuditRule)(nil),                   // 1: servicecenter.v1.AuditRule
+	(*AuditTargetRule)(nil),             // 2: servicecenter.v1.AuditTargetRule
+	(*descriptorpb.MethodOptions)(nil),  // 3: google.protobuf.MethodOptions
+	(*descriptorpb.MessageOptions)(nil), // 4: google.protobuf.MessageOptions
 }
 var file_servicecenter_v1_options_proto_depIdxs = []int32{
 	2, // 0: servicecenter.v1.AuditRule.targets:type_name -> servicecenter.v1.AuditTargetRule
 	0, // 1: servicecenter.v1.AuditTargetRule.mask:type_name -> servicecenter.v1.AuditMask
 	3, // 2: servicecenter.v1.topmethod:extendee -> google.protobuf.MethodOptions
 	3, // 3: servicecenter.v1.audit:extendee -> google.protobuf.MethodOptions
-	1, // 4: servicecenter.v1.audit:type_name -> servicecenter.v1.AuditRule
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	4, // [4:5] is the sub-list for extension type_name
-	2, // [2:4] is the sub-list for extension extendee
+	4, // 4: servicecenter.v1.tmctopic:extendee -> google.protobuf.MessageOptions
+	1, // 5: servicecenter.v1.audit:type_name -> servicecenter.v1.AuditRule
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	5, // [5:6] is the sub-list for extension type_name
+	2, // [2:5] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
 }
 
@@ -364,7 +387,7 @@ func file_servicecenter_v1_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_servicecenter_v1_options_proto_rawDesc), len(file_servicecenter_v1_options_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   2,
-			NumExtensions: 2,
+			NumExtensions: 3,
 			NumServices:   0,
 		},
 		GoTypes:           file_servicecenter_v1_options_proto_goTypes,
