@@ -50,7 +50,8 @@ var scrapeLabels = map[string]bool{"job": true, "instance": true}
 
 // TestDashboardAndAlertMetrics makes a known set of calls to a real
 // servicecenterd (gRPC, REST through the gateway, a small bulk sync job,
-// waits for the app's TOP quota, a refusal by the per-client rate limit),
+// waits for the app's TOP quota, a TMC message from the emulator stored
+// and confirmed, a refusal by the per-client rate limit),
 // scrapes /metrics, and checks every metric the dashboard and the alert
 // rules query: served, with every label their selectors match on, or
 // listed in pendingMetrics with the lane that brings it.
@@ -154,6 +155,19 @@ func knownRun(t *testing.T, ts *testserver.Server) {
 	if last.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED {
 		t.Fatalf("job ended %v", last)
 	}
+
+	// A TMC message: the emulator publishes one for a new workcard, and
+	// the consumer stores and confirms it.
+	ts.Emulator(t, http.MethodPost, "/_emulator/workcards", map[string]any{"service_store_id": 12345, "fulfil_task_ids": []int{1902}})
+	testserver.WaitFor(t, "the TMC message to be confirmed", func() bool {
+		resp, err := http.Get("http://" + ts.HTTPAddr() + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(raw), `servicecenterd_tmc_messages_handled_total{outcome="confirmed"`)
+	})
 
 	// Over the per-client rate limit (burst 10, then one call in 1000 s).
 	for i := 0; ; i++ {
