@@ -418,6 +418,21 @@ func TestDocsValuesExamples(t *testing.T) {
 			for _, e := range checkPod(spec, podWant{redis: true}) {
 				t.Errorf("%s: %s", page, e)
 			}
+			yamlKeys := map[string]bool{}
+			for _, s := range serveSettings() {
+				yamlKeys[s.Key] = true
+			}
+			for _, cm := range byKind(objs)["ConfigMap"] {
+				var file map[string]any
+				if err := yaml.Unmarshal([]byte(str(cm, "data", "config.yaml")), &file); err != nil {
+					t.Fatalf("%s: settings: %v", page, err)
+				}
+				for key := range file {
+					if !yamlKeys[key] {
+						t.Errorf("%s: settings key %s is no setting", page, key)
+					}
+				}
+			}
 		}
 	}
 	if found < 2 {
