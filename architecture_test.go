@@ -113,8 +113,8 @@ var importRules = []importRule{
 		is("internal/topemu"), is("internal/topclient", "internal/service")},
 	{"service and syncjob import neither store nor topclient",
 		is("internal/service", "internal/blacklist/syncjob"), func(p string) bool { return under("internal/store")(p) || p == "internal/topclient" }},
-	{"audit and syncjob never import store",
-		is("internal/audit", "internal/blacklist/syncjob"), under("internal/store")},
+	{"audit, syncjob and idempotency never import store",
+		is("internal/audit", "internal/blacklist/syncjob", "internal/idempotency"), under("internal/store")},
 	{"only the commands and testserver import server",
 		func(p string) bool {
 			return !under("cmd")(p) && p != "internal/testutil/testserver" && p != "internal/server"
@@ -175,8 +175,8 @@ func TestArchitectureRulesCanFail(t *testing.T) {
 		"internal/testutil/testserver": {"internal/server"},
 	})
 	want := []string{
-		"internal/audit imports internal/store: audit and syncjob never import store",
-		"internal/blacklist/syncjob imports internal/store/sqlite: audit and syncjob never import store",
+		"internal/audit imports internal/store: audit, syncjob and idempotency never import store",
+		"internal/blacklist/syncjob imports internal/store/sqlite: audit, syncjob and idempotency never import store",
 		"internal/blacklist/syncjob imports internal/store/sqlite: service and syncjob import neither store nor topclient",
 		"internal/blacklist/syncjob imports internal/topclient: service and syncjob import neither store nor topclient",
 		"internal/metrics imports internal/server: only the commands and testserver import server",

@@ -35,6 +35,9 @@ Commands:
   jobs            list sync jobs, newest first
   status JOB_ID   show a job (--wait: follow it to its end)
   cancel JOB_ID   cancel a job that has not finished
+  retry JOB_ID    send the failed chunks of a failed job again (same request ids), then follow it (--no-wait: do not)
+  rejections JOB_ID
+                  list every entry an import rejected, with its line and problem
 
 A secured server (--clients-file, TLS) takes a bearer token from
 --token-file or ` + blacklistTokenEnv + `, and TLS with --tls-ca-file (or --tls), a client
@@ -53,6 +56,8 @@ Run servicecenterd blacklist <command> -h for its flags.
 //	servicecenterd blacklist jobs [--state STATE] [--supplier-id ID] [--limit N] [connection flags]
 //	servicecenterd blacklist status JOB_ID [--wait] [connection flags]
 //	servicecenterd blacklist cancel JOB_ID [connection flags]
+//	servicecenterd blacklist retry JOB_ID [--no-wait] [connection flags]
+//	servicecenterd blacklist rejections JOB_ID [--limit N] [connection flags]
 //
 // The connection flags (blacklist_conn.go) say where the server is and
 // how to reach a secured one: --addr, --token-file (or
@@ -86,6 +91,10 @@ func runWithEnv(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return c.status(ctx, args[1:])
 	case "cancel":
 		return c.cancel(ctx, args[1:])
+	case "retry":
+		return c.retry(ctx, args[1:])
+	case "rejections":
+		return c.rejections(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, blacklistUsage)
 		return nil
@@ -560,6 +569,87 @@ func (c *cli) cancel(ctx context.Context, args []string) error {
 	j := resp.GetJob()
 	fmt.Fprintf(c.stdout, "job %s cancelled: %d of %d acknowledged, %d failed; unsent chunks will not be sent\n",
 		j.GetJobId(), j.GetAcknowledgedCount(), j.GetTotalCount(), j.GetFailedCount())
+	return nil
+}
+
+// retry queues a failed job's failed chunks again (RetryFailedChunks) and
+// follows the job unless --no-wait.
+func (c *cli) retry(ctx context.Context, args []string) error {
+	fs, cn := c.flags("retry", "JOB_ID ")
+	noWait := fs.Bool("no-wait", false, "return once the chunks are queued, without following the job")
+	pos, err := c.parse(fs, cn, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errors.New("retry: one JOB_ID is required")
+	}
+	client, err := c.client(cn)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	resp, err := client.RetryFailedChunks(ctx, &scv1.RetryFailedChunksRequest{JobId: pos[0]})
+	if err != nil {
+		return c.rpcError(cn.addr(), err)
+	}
+	j := resp.GetJob()
+	fmt.Fprintf(c.stdout, "job %s: %d failed chunks queued again (same request ids); %d of %d acknowledged\n",
+		j.GetJobId(), resp.GetChunksQueued(), j.GetAcknowledgedCount(), j.GetTotalCount())
+	if *noWait {
+		return nil
+	}
+	return c.follow(ctx, client, cn.addr(), j.GetJobId())
+}
+
+// rejections prints a job's rejected entries, every one (ListRejectedEntries
+// page by page) or the first --limit.
+func (c *cli) rejections(ctx context.Context, args []string) error {
+	fs, cn := c.flags("rejections", "JOB_ID ")
+	limit := fs.Int64("limit", 0, "show at most this many rejected entries; 0 shows them all")
+	pos, err := c.parse(fs, cn, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errors.New("rejections: one JOB_ID is required")
+	}
+	if *limit < 0 {
+		return errors.New("rejections: --limit must not be negative")
+	}
+	client, err := c.client(cn)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	req := &scv1.ListRejectedEntriesRequest{JobId: pos[0], PageSize: 1000}
+	var shown int64
+	for *limit == 0 || shown < *limit {
+		if *limit > 0 {
+			req.PageSize = int32(min(*limit-shown, 1000))
+		}
+		page, err := client.ListRejectedEntries(ctx, req)
+		if err != nil {
+			return c.rpcError(cn.addr(), err)
+		}
+		for _, r := range page.GetRejections() {
+			where := fmt.Sprintf("entry %d", r.GetIndex())
+			if r.GetLine() > 0 {
+				where = fmt.Sprintf("line %d", r.GetLine())
+			}
+			fmt.Fprintf(c.stdout, "%s: %s %s\n", where, r.GetField(), r.GetDescription())
+			shown++
+		}
+		if page.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = page.GetNextPageToken()
+	}
+	if shown == 0 {
+		fmt.Fprintln(c.stdout, "(no rejected entries)")
+	}
 	return nil
 }
 

@@ -117,6 +117,32 @@ func TestImportFollowsTheJobToItsEnd(t *testing.T) {
 	}
 }
 
+// TestRetryFailedJob: a job that failed because TOP refused one chunk is
+// retried with `blacklist retry`, which follows it to SUCCEEDED; a second
+// retry says there is nothing to retry.
+func TestRetryFailedJob(t *testing.T) {
+	s := startBlacklistServer(t)
+	req, _ := http.NewRequest(http.MethodPut, s.EmulatorURL()+"/_emulator/faults",
+		strings.NewReader(`{"rules":[{"method":"`+top.MethodBlacklistSync+`","count":1,"error":{"code":15,"sub_code":"isv.invalid-parameter","sub_msg":"refused"}}]}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	out, _, err := runBlacklistCLI(t, "import", "--addr", s.GRPCAddr(), "--supplier-id", "10000000001", csvFile(t, 30, ""))
+	if err == nil || !strings.Contains(out, "FAILED") {
+		t.Fatalf("import with a refused chunk: %v\n%s", err, out)
+	}
+	id := jobIDRe.FindStringSubmatch(out)[1]
+	out, _, err = runBlacklistCLI(t, "retry", id, "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "1 failed chunks queued again") || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("retry: %v\n%s", err, out)
+	}
+	if _, _, err = runBlacklistCLI(t, "retry", id, "--addr", s.GRPCAddr()); err == nil || !strings.Contains(err.Error(), "no failed chunks") {
+		t.Fatalf("retry of a succeeded job: %v", err)
+	}
+}
+
 func TestImportDeleteNDJSONNoWaitAndCancel(t *testing.T) {
 	s := startBlacklistServer(t)
 	req, _ := http.NewRequest(http.MethodPut, s.EmulatorURL()+"/_emulator/faults",
@@ -173,6 +199,8 @@ func TestImportErrors(t *testing.T) {
 		{"bad state", []string{"jobs", "--state", "done", "--addr", addr}, `--state "done"`},
 		{"unknown job", []string{"status", "bj-nope", "--addr", addr}, "blacklist sync job not found (NotFound)"},
 		{"cancel without id", []string{"cancel", "--addr", addr}, "one JOB_ID is required"},
+		{"retry without id", []string{"retry", "--addr", addr}, "one JOB_ID is required"},
+		{"retry of an unknown job", []string{"retry", "bj-nope", "--addr", addr}, "blacklist sync job not found (NotFound)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,5 +254,40 @@ func TestProgressOnATerminal(t *testing.T) {
 	}
 	if isTerminal(io.Discard) {
 		t.Fatal("io.Discard is a terminal")
+	}
+}
+
+// TestRejectionsListsEveryRejectedEntry: an import of 1 valid and 1234
+// invalid lines reports the first 100 at once; `blacklist rejections`
+// lists all 1234 (over pages of 1000), --limit the first ones, in file
+// order, without the values.
+func TestRejectionsListsEveryRejectedEntry(t *testing.T) {
+	s := startBlacklistServer(t)
+	var b strings.Builder
+	b.WriteString("mobile,reason\n13600000001,1\n")
+	for i := range 1234 {
+		fmt.Fprintf(&b, "1%d,1\n", 1000+i) // 5 digits: not a mobile
+	}
+	file := writeFile(t, "bad.csv", b.String())
+	out, _, err := runBlacklistCLI(t, "import", file, "--supplier-id", "10000000001", "--no-wait", "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "... and 1134 more") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	id := jobIDRe.FindStringSubmatch(out)[1]
+	out, _, err = runBlacklistCLI(t, "rejections", id, "--addr", s.GRPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 1234 || lines[0] != "line 3: mobile must be a mainland China mobile number: 11 digits starting with 13 to 19" ||
+		!strings.HasPrefix(lines[1233], "line 1236: mobile ") || strings.Contains(out, "11000") {
+		t.Fatalf("%d lines: first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
+	}
+	out, _, err = runBlacklistCLI(t, "rejections", id, "--limit", "3", "--addr", s.GRPCAddr())
+	if err != nil || strings.Count(out, "\n") != 3 || !strings.HasPrefix(out, "line 3: ") {
+		t.Fatalf("--limit 3: %v\n%s", err, out)
+	}
+	if _, _, err = runBlacklistCLI(t, "rejections", "bj-nope", "--addr", s.GRPCAddr()); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("unknown job: %v", err)
 	}
 }

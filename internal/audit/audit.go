@@ -44,6 +44,9 @@ type Event struct {
 	TOPRequestID string
 	// RequestID is servicecenterd's request id (x-request-id).
 	RequestID string
+	// TraceID is the call's OpenTelemetry trace id (32 hex digits), when
+	// tracing is on (internal/telemetry); "" otherwise.
+	TraceID string
 }
 
 // Target is one id a call acted on.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -133,7 +134,16 @@ func (a *Auditor) record(ctx context.Context, start time.Time, method string, ta
 		Outcome:      status.Code(err),
 		TOPRequestID: call.TOPRequestID,
 		RequestID:    call.RequestID,
+		TraceID:      traceID(ctx),
 	})
+}
+
+// traceID is the trace id of ctx's span, "" without one.
+func traceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
 }
 
 // Record records e, for a mutating call that does not pass the gRPC

@@ -31,6 +31,8 @@ func (s *LogSink) Record(ctx context.Context, e Event) error {
 	if e.TOPRequestID != "" {
 		attrs = append(attrs, slog.String("top_request_id", e.TOPRequestID))
 	}
+	// The trace id comes with ctx, as on every line of the call (the
+	// server's log handler adds it: internal/telemetry).
 	s.logger.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 	return nil
 }

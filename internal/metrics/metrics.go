@@ -1,7 +1,16 @@
 // Package metrics holds servicecenterd's Prometheus metrics in a registry
 // of its own (never the global default one): gRPC server calls, TOP
 // calls, the per-client rate limit, bulk sync jobs, the audit trail and
-// the build. Every
+// the build.
+//
+// The gRPC server's series are go-grpc-middleware's
+// (providers/prometheus) under their standard names, so that stock grpc-go
+// dashboards and alerts work unchanged: grpc_server_started_total,
+// grpc_server_handled_total (with grpc_code), grpc_server_msg_received_total,
+// grpc_server_msg_sent_total and the grpc_server_handling_seconds histogram,
+// labelled grpc_type, grpc_service and grpc_method. A sampled call's
+// trace id rides on them as an exemplar. Our own series keep the
+// servicecenterd_ prefix. Every
 // label value comes from a fixed set (method names, status codes,
 // outcomes, client names from the clients file, job states); request
 // data, personal data and secrets never become labels.
@@ -11,15 +20,15 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
 	"github.com/servicecenterd/servicecenterd/internal/top"
@@ -43,9 +52,7 @@ type SyncJobCounter interface {
 type Metrics struct {
 	reg *prometheus.Registry
 
-	grpcStarted *prometheus.CounterVec
-	grpcHandled *prometheus.CounterVec
-	grpcSeconds *prometheus.HistogramVec
+	grpc *grpcprom.ServerMetrics
 
 	topCalls     *prometheus.CounterVec
 	topSeconds   *prometheus.HistogramVec
@@ -68,20 +75,8 @@ type Metrics struct {
 // collectors and servicecenterd_build_info.
 func New(logger *slog.Logger) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	grpcLabels := []string{"grpc_service", "grpc_method"}
-	m.grpcStarted = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "grpc_server_started_total",
-		Help: "gRPC calls started (REST calls included: the gateway calls gRPC).",
-	}, grpcLabels)
-	m.grpcHandled = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "grpc_server_handled_total",
-		Help: "gRPC calls finished, by method and status code.",
-	}, append(grpcLabels, "grpc_code"))
-	m.grpcSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace, Name: "grpc_server_handling_seconds",
-		Help:    "Time to handle a gRPC call, by method and status code.",
-		Buckets: prometheus.DefBuckets,
-	}, append(grpcLabels, "grpc_code"))
+	m.grpc = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+		grpcprom.WithHistogramBuckets(prometheus.DefBuckets)))
 	topLabels := []string{"method"}
 	m.topCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "top_calls_total",
@@ -139,7 +134,7 @@ func New(logger *slog.Logger) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpcStarted, m.grpcHandled, m.grpcSeconds,
+		m.grpc,
 		m.topCalls, m.topSeconds, m.topRetries, m.topQuotaWait, m.topBans,
 		m.rateLimited, m.quotaBackend, m.topReachable, m.auditFailures, m.auditPruned, buildInfo, m.syncJobs,
 	)
@@ -160,7 +155,7 @@ func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, EnableOpenMetrics: true})
 }
 
 // SetSyncJobs sets where servicecenterd_sync_jobs comes from; until it is
@@ -226,45 +221,32 @@ func (m *Metrics) AuditWriteFailed() { m.auditFailures.Inc() }
 // (audit.RetentionConfig.Pruned).
 func (m *Metrics) AuditPruned(n int) { m.auditPruned.Add(float64(n)) }
 
-// UnaryInterceptor counts every gRPC call and its handling time. Chain it
-// first, so that it sees the final status of every call (panics and
-// denials included). gRPC runs interceptors only for registered methods,
-// so the method labels are a fixed set.
+// UnaryInterceptor counts every gRPC call and its handling time
+// (go-grpc-middleware's server metrics). Chain it first, so that it sees
+// the final status of every call (panics and denials included). gRPC runs
+// interceptors only for registered methods, so the method labels are a
+// fixed set.
 func (m *Metrics) UnaryInterceptor() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		svc, method := splitMethod(info.FullMethod)
-		m.grpcStarted.WithLabelValues(svc, method).Inc()
-		start := time.Now()
-		resp, err := handler(ctx, req)
-		m.handled(svc, method, err, time.Since(start))
-		return resp, err
-	}
+	return m.grpc.UnaryServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))
 }
 
 // StreamInterceptor is UnaryInterceptor for streams.
 func (m *Metrics) StreamInterceptor() grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		svc, method := splitMethod(info.FullMethod)
-		m.grpcStarted.WithLabelValues(svc, method).Inc()
-		start := time.Now()
-		err := handler(srv, ss)
-		m.handled(svc, method, err, time.Since(start))
-		return err
-	}
+	return m.grpc.StreamServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))
 }
 
-func (m *Metrics) handled(svc, method string, err error, d time.Duration) {
-	code := status.Code(err).String()
-	m.grpcHandled.WithLabelValues(svc, method, code).Inc()
-	m.grpcSeconds.WithLabelValues(svc, method, code).Observe(d.Seconds())
-}
+// InitializeGRPC creates the series of every method registered on srv at
+// zero, so that rates and ratios exist before the first call.
+func (m *Metrics) InitializeGRPC(srv *grpc.Server) { m.grpc.InitializeMetrics(srv) }
 
-func splitMethod(full string) (string, string) {
-	svc, method, ok := strings.Cut(strings.TrimPrefix(full, "/"), "/")
-	if !ok {
-		return "unknown", "unknown"
+// exemplar is a sampled call's trace id, as an exemplar of its series;
+// nil without one (no tracing, or not sampled).
+func exemplar(ctx context.Context) prometheus.Labels {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsSampled() {
+		return nil
 	}
-	return svc, method
+	return prometheus.Labels{"trace_id": sc.TraceID().String()}
 }
 
 // syncJobsScrapeTimeout bounds reading the job counts at a scrape.

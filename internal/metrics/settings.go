@@ -11,6 +11,9 @@ type Settings struct {
 	// Addr is the metrics listener's address; "" serves /metrics on the
 	// HTTP listener.
 	Addr string `flag:"metrics-addr" help:"Serve /metrics on its own listener (host:port) instead of on --http-addr."`
+	// PProf serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// the listener of /metrics, guarded as /metrics is.
+	PProf bool `flag:"pprof" default:"false" help:"Serve Go's runtime profiles (net/http/pprof) under /debug/pprof/ on the listener of /metrics (--metrics-addr, else --http-addr), to callers allowed http/pprof (never opened by --open-endpoints); /debug/pprof/cmdline is not served."`
 }
 
 // Validate checks the settings; errors name the flag.

@@ -15,6 +15,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/events"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
 	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
@@ -63,6 +64,9 @@ type Config struct {
 	TMC tmcconsumer.Settings `section:"tmc"`
 	// Events is the event log's retention.
 	Events events.Settings `section:"events"`
+	// Idempotency is the idempotency keys' time to live and whether a key
+	// is required.
+	Idempotency idempotency.Settings `section:"idempotency"`
 }
 
 // ListenSettings are the addresses the server listens on.
@@ -174,6 +178,7 @@ func (c *Config) Validate() error {
 		c.Audit.Validate(),
 		c.TMC.Validate(),
 		c.Events.Validate(),
+		c.Idempotency.Validate(),
 		c.checkExposure(),
 	}
 	return errors.Join(errs...)

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"buf.build/go/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -86,7 +89,7 @@ func longStreams() []string {
 // (TLS or not, with the gateway's internal hop), message size and nesting
 // limits (the codec), keepalive enforcement and the interceptor chain:
 //
-//	decode claim -> metrics -> request id -> logging -> audit -> recovery -> auth -> rate limit -> default deadline -> decode refusal -> validate
+//	decode claim -> metrics -> request id -> logging -> audit -> recovery -> auth -> rate limit -> default deadline -> decode refusal -> validate -> idempotency
 //
 // Metrics and logging see every call's final status; audit sits outside
 // authentication so that denied mutating calls are recorded (with the
@@ -94,8 +97,12 @@ func longStreams() []string {
 // request that did not decode and before validation, so that an
 // unauthenticated caller learns nothing about the API. The claim comes
 // first so that every decode failure is taken from the codec's table
-// whatever refuses the call (see internal/rpc/codec). Streams have, after
-// auth, the file upload's refusals (uploadRefusals).
+// whatever refuses the call (see internal/rpc/codec). Idempotency keys
+// come last: they need the client auth sets, an invalid request is
+// refused before anything is stored, and a replay runs nothing but the
+// checks before it (it is logged, counted, audited and rate-limited as a
+// call, and never reaches the handler or TOP). Streams have, after auth,
+// the file upload's refusals (uploadRefusals).
 func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOption {
 	var base credentials.TransportCredentials = insecure.NewCredentials()
 	if s.tls != nil {
@@ -120,10 +127,11 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			s.auditor.UnaryInterceptor(),
 			middleware.UnaryRecovery(logger),
 			s.authn.UnaryInterceptor(logger),
-			s.limiter.UnaryInterceptor(),
+			selector.UnaryServerInterceptor(s.limiter.UnaryInterceptor(), s.notOpen()),
 			middleware.UnaryDefaultDeadline(c.DefaultDeadline),
 			codec.UnaryRefuse(),
 			middleware.UnaryValidate(validator),
+			s.keeper.UnaryInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
 			s.codec.StreamInterceptor(),
@@ -134,11 +142,21 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			middleware.StreamRecovery(logger),
 			s.authn.StreamInterceptor(logger),
 			s.uploads.StreamInterceptor(),
-			s.limiter.StreamInterceptor(),
+			selector.StreamServerInterceptor(s.limiter.StreamInterceptor(), s.notOpen()),
 			middleware.StreamDefaultDeadline(c.DefaultDeadline, longStreams()...),
 			middleware.StreamValidate(validator),
+			s.keeper.StreamInterceptor(),
 		),
 	}
+}
+
+// notOpen selects the calls of methods that are not open endpoints
+// (--open-endpoints: health checks, reflection): the rate limit skips
+// the open ones, which load balancers and probes call.
+func (s *Server) notOpen() selector.Matcher {
+	return selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return !s.authn.Open(c.FullMethod())
+	})
 }
 
 // limitOf is a client's rate limit: its own from the clients file, else
@@ -158,7 +176,7 @@ var knownPackages = []protoreflect.FullName{"servicecenter.v1", "grpc.health.v1"
 
 // httpResources are the plain HTTP endpoints as auth resources (service
 // auth.HTTPService).
-var httpResources = []string{"metrics", "healthz", "readyz", "topz", "openapi"}
+var httpResources = []string{"metrics", "pprof", "healthz", "readyz", "topz", "openapi"}
 
 // KnownMethods lists, by service, the methods an allow list may name: the
 // services of the packages the server registers (from the linked proto
@@ -204,7 +222,11 @@ func (s *Server) newGRPC() error {
 	if err != nil {
 		return fmt.Errorf("request validator: %w", err)
 	}
-	s.grpc = grpc.NewServer(append(s.grpcOptions(validator), grpc.NumStreamWorkers(streamWorkers))...)
+	opts := append(s.grpcOptions(validator), grpc.NumStreamWorkers(streamWorkers))
+	if h := s.tracing.ServerHandler(); h != nil {
+		opts = append(opts, grpc.StatsHandler(h))
+	}
+	s.grpc = grpc.NewServer(opts...)
 	deps := service.Deps{TOP: s.top, Logger: s.logger, BlacklistJobs: s.bulk.jobs}
 	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
 	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
@@ -216,5 +238,6 @@ func (s *Server) newGRPC() error {
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	s.metrics.InitializeGRPC(s.grpc)
 	return nil
 }

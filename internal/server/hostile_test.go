@@ -185,7 +185,7 @@ func TestDecodeFailures(t *testing.T) {
 
 	samples, _ := scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
 	series := func(code, method, service string) float64 {
-		return samples[fmt.Sprintf(`servicecenterd_grpc_server_handled_total{grpc_code=%q,grpc_method=%q,grpc_service=%q}`, code, method, service)]
+		return samples[fmt.Sprintf(`grpc_server_handled_total{grpc_code=%q,grpc_method=%q,grpc_service=%q,grpc_type="unary"}`, code, method, service)]
 	}
 	if got := series("InvalidArgument", "AssignWorker", "servicecenter.v1.WorkcardService"); got != 4 {
 		t.Errorf("AssignWorker InvalidArgument counted %v times, want 4", got)

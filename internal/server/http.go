@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	servicecenterd "github.com/servicecenterd/servicecenterd"
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 )
@@ -73,8 +76,10 @@ func (s HTTPSettings) Validate() error {
 // forwardedHeaders pass between HTTP and gRPC metadata under their own
 // names, both ways.
 var forwardedHeaders = map[string]bool{
-	rpc.RequestIDHeader:    true,
-	rpc.TOPRequestIDHeader: true,
+	rpc.RequestIDHeader:        true,
+	rpc.TOPRequestIDHeader:     true,
+	idempotency.KeyHeader:      true,
+	idempotency.ReplayedHeader: true,
 }
 
 // httpHandler serves the REST gateway (dialing our own gRPC server over
@@ -131,7 +136,10 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
-	gateway := s.gatewayBodies(gw)
+	// With tracing on, a REST call is one trace: otelhttp's server span
+	// (continuing the caller's traceparent) is the parent of the gateway's
+	// gRPC hop (otelgrpc's client handler, gatewayDial).
+	gateway := s.tracing.HTTPHandler(s.gatewayBodies(gw), "rest")
 	mux.Handle("/", gateway)
 	s.registerBulkHTTP(mux, gw, gateway)
 	mux.Handle("GET /v1/events:watch", watchRoute(gateway))
@@ -164,7 +172,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		})))
 	}
 	if s.cfg.Metrics.Addr == "" {
-		mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
+		s.handleMetrics(mux)
 	}
 	return mux, nil
 }
@@ -224,7 +232,11 @@ func (s *Server) wrapListener(l net.Listener) net.Listener {
 // client to retry).
 func (s *Server) gatewayDial() (*grpc.ClientConn, error) {
 	limit := s.cfg.GRPC.MaxRecvMsgSize
-	return grpc.NewClient("passthrough:///servicecenterd-internal",
+	var traced []grpc.DialOption
+	if h := s.tracing.ClientHandler(); h != nil {
+		traced = append(traced, grpc.WithStatsHandler(h))
+	}
+	return grpc.NewClient("passthrough:///servicecenterd-internal", append(traced,
 		grpc.WithContextDialer(s.internal.DialContext),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -242,7 +254,7 @@ func (s *Server) gatewayDial() (*grpc.ClientConn, error) {
 		}),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(s.cfg.GRPC.MaxSendMsgSize),
-			grpc.MaxCallSendMsgSize(limit)))
+			grpc.MaxCallSendMsgSize(limit)))...)
 }
 
 // messageSize refuses a request message over limit bytes.
@@ -272,6 +284,42 @@ func (s *sizedStream) SendMsg(m any) error {
 	return s.ClientStream.SendMsg(m)
 }
 
+// handleMetrics serves /metrics on mux (resource http/metrics) and, with
+// --pprof, Go's runtime profiles under /debug/pprof/ (resource http/pprof:
+// the same authentication, but never opened by --open-endpoints, since
+// profiles show the program's internals). /debug/pprof/cmdline is left
+// out: the command line may hold a secret given as a flag. A CPU profile
+// or execution trace lasts at most maxProfileSeconds.
+func (s *Server) handleMetrics(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
+	if !s.cfg.Metrics.PProf {
+		return
+	}
+	profiles := http.NewServeMux()
+	profiles.HandleFunc("GET /debug/pprof/", pprof.Index) // the named profiles: heap, goroutine, allocs...
+	profiles.Handle("GET /debug/pprof/profile", boundedProfile(pprof.Profile))
+	profiles.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	profiles.Handle("GET /debug/pprof/trace", boundedProfile(pprof.Trace))
+	mux.Handle("/debug/pprof/", s.protect("/http/pprof", profiles))
+}
+
+// maxProfileSeconds bounds the ?seconds= of a CPU profile or an
+// execution trace (net/http/pprof extends the write deadline to fit any).
+const maxProfileSeconds = 120
+
+// boundedProfile refuses a profile longer than maxProfileSeconds.
+func boundedProfile(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.URL.Query().Get("seconds"); v != "" {
+			if sec, err := strconv.ParseFloat(v, 64); err != nil || sec > maxProfileSeconds {
+				writeText(w, http.StatusBadRequest, fmt.Sprintf("seconds must be a number of at most %d\n", maxProfileSeconds))
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
 // metricsServer serves /metrics on its own listener (--metrics-addr).
 type metricsServer struct {
 	lis net.Listener
@@ -289,7 +337,7 @@ func (s *Server) listenMetrics() (*metricsServer, error) {
 		return nil, fmt.Errorf("listen --metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.protect("/http/metrics", s.metrics.Handler()))
+	s.handleMetrics(mux)
 	return &metricsServer{lis: s.wrapListener(l), srv: s.httpServer(mux)}, nil
 }
 

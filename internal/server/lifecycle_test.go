@@ -199,7 +199,7 @@ func TestGRPCOnly(t *testing.T) {
 		t.Fatalf("health: %v %v", h, err)
 	}
 	samples, _ := scrape(t, http.DefaultClient, "http://"+ts.MetricsAddr()+"/metrics", nil)
-	if samples[`servicecenterd_grpc_server_handled_total{grpc_code="OK",grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService"}`] != 1 {
+	if samples[`grpc_server_handled_total{grpc_code="OK",grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService",grpc_type="unary"}`] != 1 {
 		t.Errorf("the call is not counted on --metrics-addr")
 	}
 	if !strings.Contains(ts.Logs.String(), "gRPC only") {

@@ -66,7 +66,7 @@ func TestMetrics(t *testing.T) {
 	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile
 		c.RateLimit.PerSecond = 0.001
-		c.RateLimit.Burst = 5
+		c.RateLimit.Burst = 6
 	})
 	ts.SetSyncJobs(fakeJobs{})
 	tags := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
@@ -77,6 +77,11 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, err := ts.Workcards.AssignWorker(ctx, &scv1.AssignWorkerRequest{WorkcardId: 999, TargetWorkerId: 1234567}); status.Code(err) != codes.NotFound { // 2
 		t.Fatal(err)
+	}
+	// An authenticated REST call (2b): the gateway's hop counts as a gRPC call.
+	if code, _, raw := doREST(t, http.DefaultClient, http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/workcards/999:assignWorker",
+		`{"target_worker_id":"1234567"}`, http.Header{"Authorization": {"Bearer " + tokenOps}}); code != http.StatusNotFound {
+		t.Fatalf("REST AssignWorker: %d %s", code, raw)
 	}
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": top.MethodWorkerTagList, "count": 2, "error": map[string]any{"code": 15, "sub_code": "isp.top-remote-service-unavailable"}}}})
@@ -95,7 +100,7 @@ func TestMetrics(t *testing.T) {
 	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 5: TOP bans
 		t.Fatalf("quota: %v", err)
 	}
-	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 6: over the rate limit (burst 5)
+	if _, err := ts.Workers.GetWorkerTags(ctx, tags); status.Code(err) != codes.ResourceExhausted { // 6: over the rate limit (burst 6)
 		t.Fatalf("rate limit: %v", err)
 	}
 	code, _, _ := ts.REST(t, "/v1/workers:getTags", restBody(t, tags)) // unauthenticated REST call
@@ -104,23 +109,31 @@ func TestMetrics(t *testing.T) {
 	}
 
 	samples, raw := scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
-	tagsSvc := `grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService"`
+	tagsSvc := `grpc_method="GetWorkerTags",grpc_service="servicecenter.v1.WorkerService",grpc_type="unary"`
 	want := map[string]float64{
-		`servicecenterd_grpc_server_started_total{` + tagsSvc + `}`:                                                                                 6,
-		`servicecenterd_grpc_server_handled_total{grpc_code="OK",` + tagsSvc + `}`:                                                                  3,
-		`servicecenterd_grpc_server_handled_total{grpc_code="ResourceExhausted",` + tagsSvc + `}`:                                                   2,
-		`servicecenterd_grpc_server_handled_total{grpc_code="Unauthenticated",` + tagsSvc + `}`:                                                     1,
-		`servicecenterd_grpc_server_handled_total{grpc_code="NotFound",grpc_method="AssignWorker",grpc_service="servicecenter.v1.WorkcardService"}`: 1,
-		`servicecenterd_grpc_server_handling_seconds_count{grpc_code="OK",` + tagsSvc + `}`:                                                         3,
-		`servicecenterd_top_calls_total{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                                           1,
-		`servicecenterd_top_call_duration_seconds_count{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                           1,
-		`servicecenterd_top_retries_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                         2,
-		`servicecenterd_top_bans_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                            1,
-		`servicecenterd_top_bans_total{method="taobao.logistics.express.user.blacklist.tms.sync"}`:                                                  0,
-		`servicecenterd_rate_limited_total{client="ops"}`:                                                                                           1,
-		`servicecenterd_sync_jobs{state="running"}`:                                                                                                 2,
-		`servicecenterd_sync_jobs{state="done"}`:                                                                                                    5,
-		`servicecenterd_sync_jobs_scrape_errors`:                                                                                                    0,
+		`grpc_server_started_total{` + tagsSvc + `}`:                                                                                                   6,
+		`grpc_server_handled_total{grpc_code="OK",` + tagsSvc + `}`:                                                                                    3,
+		`grpc_server_handled_total{grpc_code="ResourceExhausted",` + tagsSvc + `}`:                                                                     2,
+		`grpc_server_handled_total{grpc_code="Unauthenticated",` + tagsSvc + `}`:                                                                       1,
+		`grpc_server_handled_total{grpc_code="NotFound",grpc_method="AssignWorker",grpc_service="servicecenter.v1.WorkcardService",grpc_type="unary"}`: 2,
+		`grpc_server_handled_total{grpc_code="Internal",` + tagsSvc + `}`:                                                                              0,
+		`grpc_server_handling_seconds_count{` + tagsSvc + `}`:                                                                                          6,
+		`grpc_server_msg_received_total{` + tagsSvc + `}`:                                                                                              6,
+		`grpc_server_started_total{grpc_method="ImportUserBlacklist",grpc_service="servicecenter.v1.LogisticsService",grpc_type="client_stream"}`:      0,
+		`servicecenterd_top_calls_total{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                                              2,
+		`servicecenterd_top_call_duration_seconds_count{method="tmall.servicecenter.workcard.assignworker",outcome="ok"}`:                              2,
+		`servicecenterd_top_retries_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                            2,
+		`servicecenterd_top_bans_total{method="tmall.servicecenter.worker.taglist.get"}`:                                                               1,
+		`servicecenterd_top_bans_total{method="taobao.logistics.express.user.blacklist.tms.sync"}`:                                                     0,
+		`servicecenterd_rate_limited_total{client="ops"}`:                                                                                              1,
+		`servicecenterd_sync_jobs{state="running"}`:                                                                                                    2,
+		`servicecenterd_sync_jobs{state="done"}`:                                                                                                       5,
+		`servicecenterd_sync_jobs_scrape_errors`:                                                                                                       0,
+	}
+	for series := range samples {
+		if strings.HasPrefix(series, "servicecenterd_grpc_server_") {
+			t.Errorf("the old gRPC series %s is still served (the standard grpc_server_* replace them)", series)
+		}
 	}
 	for series, v := range want {
 		if got, ok := samples[series]; !ok || got != v {
@@ -167,5 +180,51 @@ func TestMetricsAddr(t *testing.T) {
 	samples, _ := scrape(t, client, "https://"+ts.MetricsAddr()+"/metrics", nil)
 	if _, ok := samples["go_goroutines"]; !ok {
 		t.Fatal("no metrics on --metrics-addr")
+	}
+}
+
+// TestPProf: Go's profiles are served only with --pprof, on the listener
+// of /metrics (--metrics-addr here), to callers the clients file allows
+// (http/pprof, which --open-endpoints metrics does not open), never the
+// command line.
+func TestPProf(t *testing.T) {
+	p := newPKI(t)
+	for _, tt := range []struct {
+		name  string
+		pprof bool
+		path  string
+		token string
+		want  int
+		body  string
+	}{
+		{"off", false, "/debug/pprof/heap?debug=1", tokenOps, http.StatusNotFound, ""},
+		{"no credentials", true, "/debug/pprof/heap?debug=1", "", http.StatusUnauthorized, ""},
+		{"client not allowed", true, "/debug/pprof/heap?debug=1", tokenTagsOnly, http.StatusForbidden, ""},
+		{"heap", true, "/debug/pprof/heap?debug=1", tokenOps, http.StatusOK, "heap profile"},
+		{"goroutines", true, "/debug/pprof/goroutine?debug=1", tokenOps, http.StatusOK, "goroutine profile"},
+		{"index", true, "/debug/pprof/", tokenOps, http.StatusOK, "Types of profiles available"},
+		{"cpu profile too long", true, "/debug/pprof/profile?seconds=3600", tokenOps, http.StatusBadRequest, "at most 120"},
+		{"trace too long", true, "/debug/pprof/trace?seconds=1e9", tokenOps, http.StatusBadRequest, "at most 120"},
+		{"short trace", true, "/debug/pprof/trace?seconds=0.05", tokenOps, http.StatusOK, ""},
+		{"command line", true, "/debug/pprof/cmdline", tokenOps, http.StatusNotFound, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := testserver.Start(t, func(c *server.Config) {
+				c.Auth.ClientsFile = p.clientsFile
+				c.Metrics.Addr = "127.0.0.1:0"
+				c.Metrics.PProf = tt.pprof
+			})
+			header := http.Header{}
+			if tt.token != "" {
+				header.Set("Authorization", "Bearer "+tt.token)
+			}
+			code, _, raw := doREST(t, http.DefaultClient, http.MethodGet, "http://"+ts.MetricsAddr()+tt.path, "", header)
+			if code != tt.want || !strings.Contains(raw, tt.body) {
+				t.Fatalf("GET %s: %d, want %d with %q:\n%.300s", tt.path, code, tt.want, tt.body, raw)
+			}
+			if samples, _ := scrape(t, http.DefaultClient, "http://"+ts.MetricsAddr()+"/metrics", nil); samples["go_goroutines"] == 0 {
+				t.Error("/metrics no longer open beside the profiles")
+			}
+		})
 	}
 }

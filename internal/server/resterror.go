@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 )
@@ -54,7 +55,8 @@ func tooSlow(msg, setting string) error {
 //   - the REST layer's own refusal when reading the body failed (too
 //     large, too slow, malformed JSON: gatewayBody.err), instead of the
 //     gateway's flattened "rpc error: ..." text;
-//   - 413 and 408 for ReasonRequestTooLarge and ReasonUploadTooSlow;
+//   - 413 and 408 for ReasonRequestTooLarge and ReasonUploadTooSlow, 422
+//     and 409 for an idempotency key reused or in flight;
 //   - the gateway's own errors (a path or query parameter that does not
 //     parse) as a BadRequest, quoting at most a short prefix of the value.
 func restErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
@@ -81,6 +83,12 @@ func restError(ctx context.Context, err error) error {
 			return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: st.Err()}
 		case ReasonUploadTooSlow:
 			return &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestTimeout, Err: st.Err()}
+		case idempotency.ReasonKeyReused:
+			// The IETF draft's answer to a key reused with another
+			// payload: the request is well-formed but cannot be processed.
+			return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnprocessableEntity, Err: st.Err()}
+		case idempotency.ReasonKeyInFlight:
+			return &runtime.HTTPStatusError{HTTPStatus: http.StatusConflict, Err: st.Err()}
 		case service.ReasonStoreFull:
 			// Not 429 (which HTTP clients take as "slow down and
 			// retry"): retrying does not help until an operator frees

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -31,12 +32,14 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
 	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
+	"github.com/servicecenterd/servicecenterd/internal/telemetry"
 	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
 )
@@ -79,8 +82,13 @@ type Server struct {
 	// auditStore keeps the audit trail and serves ListAuditEvents; nil:
 	// the log is the only trail.
 	auditStore audit.Store
-	// retention prunes auditStore; nil: events are kept forever.
+	// retention prunes auditStore (a periodic job of the bulk sync's job
+	// engine); nil: events are kept forever.
 	retention *audit.Retention
+	// keeper runs the calls with idempotency keys; keyPruner deletes the
+	// expired keys.
+	keeper    *idempotency.Keeper
+	keyPruner *idempotency.Pruner
 	// internal is the gateway's in-process hop to the gRPC server.
 	internal *auth.InternalListener
 	// codec decodes requests with bounded nesting and turns the ones that
@@ -91,6 +99,9 @@ type Server struct {
 	// metricsSrv serves --metrics-addr; nil: /metrics is on the HTTP
 	// listener.
 	metricsSrv *metricsServer
+	// tracing is OpenTelemetry tracing (internal/telemetry), off unless
+	// the OTEL_* environment configures it.
+	tracing *telemetry.Tracing
 }
 
 // Option changes how New builds the server.
@@ -101,6 +112,15 @@ type options struct {
 	auditStoreSet bool
 	// storeOptions are passed to store.Open (WithStoreOptions).
 	storeOptions []store.Option
+	// tracing replaces the tracing of the OTEL_* environment (WithTracing).
+	tracing *telemetry.Tracing
+}
+
+// WithTracing traces with t instead of the tracing the OTEL_* environment
+// variables configure (tests pass an in-memory exporter's). The server
+// shuts t down when it stops.
+func WithTracing(t *telemetry.Tracing) Option {
+	return func(o *options) { o.tracing = t }
 }
 
 // WithAuditStore records audit events in store (besides the log), prunes
@@ -133,6 +153,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if s.tracing = o.tracing; s.tracing == nil {
+		if s.tracing, err = telemetry.FromEnv(ctx, os.Getenv); err != nil {
+			return nil, err
+		}
+	}
+	// Every line logged with a traced call's context carries its trace id.
+	s.logger = slog.New(s.tracing.LogHandler(logger.Handler()))
+	logger = s.logger
 	if s.upstream, err = startUpstream(cfg.TOP, cfg.Emulator, logger); err != nil {
 		return nil, err
 	}
@@ -155,15 +183,19 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if s.quota != nil {
 		topCfg.Limiter, topCfg.Bans = s.quota.Limiter(), s.quota
 	}
+	topCfg.TracerProvider = s.tracing.TracerProvider()
 	s.top, err = topclient.New(topCfg)
 	if err != nil {
 		return nil, fmt.Errorf("top client: %w", err)
 	}
-	if s.bulk, err = startBulk(ctx, cfg.Sync, s.store, s.top, logger); err != nil {
+	if s.bulk, err = startBulk(ctx, cfg.Sync, s.store, s.top, s.tracing.TracerProvider(), logger); err != nil {
 		return nil, err
 	}
 	s.metrics.SetSyncJobs(s.bulk.jobs)
 	if err := s.newEvents(); err != nil {
+		return nil, err
+	}
+	if err := s.schedulePruning(); err != nil {
 		return nil, err
 	}
 	if err := s.newGRPC(); err != nil {
@@ -234,7 +266,9 @@ func (s *Server) newGuards(ctx context.Context) error {
 		}
 	}
 	s.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLS.VerifiesClients(), Open: open})
-	s.limiter = middleware.NewRateLimiter(callers, s.limitOf, s.authn.Open, s.metrics.RateLimited)
+	// The open endpoints are exempt from the rate limit by a selector in
+	// the chain (grpc.go), not by the limiter.
+	s.limiter = middleware.NewRateLimiter(callers, s.limitOf, nil, s.metrics.RateLimited)
 	// The audited RPCs and their targets are declared in the protos
 	// (option servicecenter.v1.audit).
 	plan, err := audit.NewPlan(protoregistry.GlobalFiles)
@@ -247,7 +281,7 @@ func (s *Server) newGuards(ctx context.Context) error {
 	}
 	s.internal = auth.NewInternalListener()
 	s.uploads = newUploadRefusals()
-	return nil
+	return s.newKeeper()
 }
 
 // GRPCAddr is the gRPC listener's address.
@@ -321,12 +355,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	})
 	if s.metricsSrv != nil {
 		g.Go(s.metricsSrv.serve)
-	}
-	if s.retention != nil {
-		g.Go(func() error {
-			s.retention.Run(gctx)
-			return nil
-		})
 	}
 	s.watchFiles(gctx, g)
 	g.Go(func() error {
@@ -433,7 +461,19 @@ func (s *Server) closeAll() {
 	if s.upstream != nil {
 		s.upstream.close()
 	}
+	if s.tracing != nil {
+		// The spans of the last calls, flushed; bounded as shutdown is.
+		ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			s.logger.Warn("tracing: flushing spans at exit", slog.String("error", err.Error()))
+		}
+		cancel()
+		s.tracing = nil
+	}
 }
+
+// tracingFlushTimeout bounds the export of the last spans at exit.
+const tracingFlushTimeout = 5 * time.Second
 
 func (s *Server) logStart() {
 	s.logger.Info("servicecenterd started",

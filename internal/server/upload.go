@@ -26,6 +26,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/entryfile"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
@@ -37,7 +38,7 @@ const importMethod = scv1.LogisticsService_ImportUserBlacklist_FullMethodName
 // than the server's write timeout. gateway is the gateway behind its
 // gatewayBodies guard.
 func (s *Server) registerBulkHTTP(mux *http.ServeMux, gw *gwruntime.ServeMux, gateway http.Handler) {
-	mux.Handle("POST /v1/blacklist/jobs:import", s.uploadHandler(gw, gateway))
+	mux.Handle("POST /v1/blacklist/jobs:import", s.tracing.HTTPHandler(s.uploadHandler(gw, gateway), "upload"))
 	// The list route, registered so that ServeMux does not redirect it to
 	// the subtree below.
 	mux.Handle("GET /v1/blacklist/jobs", gateway)
@@ -191,8 +192,12 @@ func (u *upload) serve(client scv1.LogisticsServiceClient, contentType string) {
 		return
 	}
 	_ = u.rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-	if md, err := u.stream.Header(); err == nil && len(md.Get(rpc.RequestIDHeader)) > 0 {
-		u.w.Header().Set(rpc.RequestIDHeader, md.Get(rpc.RequestIDHeader)[0])
+	if md, err := u.stream.Header(); err == nil {
+		for _, h := range []string{rpc.RequestIDHeader, idempotency.ReplayedHeader} {
+			if v := md.Get(h); len(v) > 0 {
+				u.w.Header().Set(h, v[0])
+			}
+		}
 	}
 	u.w.Header().Set("Content-Type", marshaler.ContentType(resp))
 	u.w.WriteHeader(http.StatusOK)
@@ -303,6 +308,9 @@ func uploadMetadata(r *http.Request) metadata.MD {
 	md := metadata.MD{}
 	if id := r.Header.Get(rpc.RequestIDHeader); id != "" {
 		md.Set(rpc.RequestIDHeader, id)
+	}
+	if v := r.Header.Values(idempotency.KeyHeader); len(v) > 0 {
+		md.Set(idempotency.KeyHeader, v...)
 	}
 	if v := r.Header.Values("Authorization"); len(v) > 0 {
 		md.Set("authorization", v...)

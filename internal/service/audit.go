@@ -95,7 +95,7 @@ func (h *Audit) ListAuditEvents(ctx context.Context, req *scv1.ListAuditEventsRe
 func eventToProto(e audit.Event) *scv1.AuditEvent {
 	out := &scv1.AuditEvent{
 		Id: e.ID, Time: timestamppb.New(e.Time), Client: e.Client, Rpc: e.RPC,
-		Outcome: codeName(e.Outcome), TopRequestId: e.TOPRequestID, RequestId: e.RequestID,
+		Outcome: codeName(e.Outcome), TopRequestId: e.TOPRequestID, RequestId: e.RequestID, TraceId: e.TraceID,
 	}
 	for _, t := range e.Targets {
 		out.Targets = append(out.Targets, &scv1.AuditTarget{Kind: t.Kind, Id: t.ID})

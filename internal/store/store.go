@@ -1,6 +1,7 @@
 // Package store is servicecenterd's durable state: the blacklist sync
-// jobs of the bulk path (syncjob.Store), the audit trail (audit.Store)
-// and the log of TMC messages (events.Store),
+// jobs of the bulk path (syncjob.Store), the audit trail (audit.Store),
+// the log of TMC messages (events.Store) and the idempotency keys
+// (idempotency.Store),
 // on one of two backends that Open chooses from the settings:
 //
 //   - internal/store/sqlite, the embedded default: one SQLite file in
@@ -25,6 +26,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
 	"github.com/servicecenterd/servicecenterd/internal/events"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 )
@@ -41,6 +43,7 @@ type Store interface {
 	syncjob.Store
 	audit.Store
 	events.Store
+	idempotency.Store
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// SchemaVersion is the database's schema version.

@@ -132,7 +132,11 @@ func (c *Client) do(ctx context.Context, method string, session bool, st *callSt
 			}
 		}
 		info.Attempts++
-		a = c.send(ctx, method, st, data, out, info.Attempts)
+		if c.tracer != nil {
+			a = c.sendTraced(ctx, method, st, data, out, info.Attempts)
+		} else {
+			a = c.send(ctx, c.rt, method, st, data, out, info.Attempts)
+		}
 		if a.err == nil || !a.repeat.Retry(idempotent) || info.Attempts >= c.maxAttempts {
 			break
 		}
@@ -235,9 +239,9 @@ func (c *Client) encode(st *callState, method string, session bool, now time.Tim
 	return nil
 }
 
-// send sends the call (its signed form body is data) once and decodes the
-// answer into out; n is the attempt's number.
-func (c *Client) send(ctx context.Context, method string, st *callState, data []byte, out any, n int) attempt {
+// send sends the call (its signed form body is data) once over rt and
+// decodes the answer into out; n is the attempt's number.
+func (c *Client) send(ctx context.Context, rt http.RoundTripper, method string, st *callState, data []byte, out any, n int) attempt {
 	req := &http.Request{
 		Method:        http.MethodPost,
 		URL:           c.url,
@@ -258,7 +262,7 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		trace = &httptrace.ClientTrace{WroteRequest: trace.WroteRequest}
 	}
 	ctx = httptrace.WithClientTrace(ctx, trace)
-	resp, err := c.rt.RoundTrip(req.WithContext(ctx))
+	resp, err := rt.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		if ctx.Err() != nil {
 			return attempt{err: canceled(ctx, method, "sending"), outcome: OutcomeCanceled}
@@ -315,7 +319,7 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		} else {
 			a.err, a.outcome = &DecodeError{Method: method, Err: err}, OutcomeDecodeError
 		}
-		if c.observer != nil {
+		if c.observer != nil || c.tracer != nil {
 			a.requestID = top.FindRequestID(buf)
 		}
 	case apiErr != nil:
@@ -330,7 +334,7 @@ func (c *Client) send(ctx context.Context, method string, st *callState, data []
 		a.repeat = top.RepeatOf(apiErr.Code, apiErr.SubCode)
 	default:
 		a.outcome = OutcomeOK
-		if c.observer != nil {
+		if c.observer != nil || c.tracer != nil {
 			a.requestID = requestIDOf(out, buf)
 		}
 	}

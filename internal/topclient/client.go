@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
 	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/top"
@@ -42,6 +44,8 @@ type Client struct {
 	limiter                 quota.Limiter // nil: no quota
 	bans                    quota.Bans
 	observer                func(CallInfo)
+	tracer                  trace.Tracer      // nil: not traced (trace.go)
+	tracedRT                http.RoundTripper // rt under otelhttp, for sampled attempts
 	now                     func() time.Time
 
 	states sync.Pool // *callState
@@ -87,6 +91,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.rt == nil {
 		c.rt = newTransport()
+	}
+	if cfg.TracerProvider != nil {
+		c.tracer, c.tracedRT = traced(cfg.TracerProvider, c.rt)
 	}
 	c.limiter, c.bans = cfg.Limiter, cfg.Bans
 	if c.limiter == nil && cfg.RateLimit > 0 {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
@@ -127,6 +129,9 @@ type Config struct {
 	// anything is sent are not reported. It must be quick and safe for
 	// concurrent use.
 	Observer func(CallInfo)
+	// TracerProvider, when set, traces every attempt (see trace.go); nil
+	// traces nothing and costs nothing.
+	TracerProvider trace.TracerProvider
 	// Now is the clock (timestamps, bans, durations). Default time.Now.
 	Now func() time.Time
 }

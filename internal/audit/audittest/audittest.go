@@ -101,7 +101,7 @@ func testRoundTrip(t *testing.T, s audit.Store) {
 		Client: "dispatch", RPC: "/servicecenter.v1.WorkcardService/AssignWorker",
 		Targets: []audit.Target{{Kind: "workcard", ID: "2345678"}, {Kind: "worker_mobile", ID: "132****8901"},
 			{Kind: "service_store_code", ID: `门店 "7",\n`}},
-		Outcome: codes.FailedPrecondition, TOPRequestID: "top-1", RequestID: "r-1",
+		Outcome: codes.FailedPrecondition, TOPRequestID: "top-1", RequestID: "r-1", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
 	}
 	if err := s.Record(ctx, in); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func testRoundTrip(t *testing.T, s audit.Store) {
 		t.Errorf("ids %d then %d: want positive and increasing", out.ID, outBare.ID)
 	}
 	if !out.Time.Equal(in.Time) || out.Client != in.Client || out.RPC != in.RPC || out.Outcome != in.Outcome ||
-		out.TOPRequestID != in.TOPRequestID || out.RequestID != in.RequestID || fmt.Sprint(out.Targets) != fmt.Sprint(in.Targets) {
+		out.TOPRequestID != in.TOPRequestID || out.RequestID != in.RequestID || out.TraceID != in.TraceID || fmt.Sprint(out.Targets) != fmt.Sprint(in.Targets) {
 		t.Errorf("stored %+v\n    got %+v", in, out)
 	}
 	if !outBare.Time.Equal(bare.Time) || outBare.Client != "" || len(outBare.Targets) != 0 || outBare.Outcome != codes.OK {

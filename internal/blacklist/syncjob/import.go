@@ -74,7 +74,8 @@ type Result struct {
 	// Job is the new job, QUEUED.
 	Job Job
 	// Rejections lists the first MaxRejections rejected entries; the job's
-	// Rejected counter counts them all.
+	// Rejected counter counts them all, and Manager.ListRejections lists
+	// them all.
 	Rejections []Rejection
 }
 
@@ -128,7 +129,10 @@ type Import struct {
 	rejected   int64
 	accepted   int64
 	rejections []Rejection
-	done       bool
+	// staged are rejections not yet written to the store (every
+	// importBatch, and at Commit).
+	staged []Rejection
+	done   bool
 }
 
 // BeginImport starts a job: it exists, invisible, until Commit.
@@ -200,8 +204,15 @@ func (im *Import) Add(ctx context.Context, entries ...EntryInput) error {
 		e, field, problem := ValidateEntry(in.Mobile, in.Reasons)
 		if problem != "" {
 			im.rejected++
+			r := Rejection{Index: idx, Line: in.Line, Field: field, Description: problem}
 			if len(im.rejections) < MaxRejections {
-				im.rejections = append(im.rejections, Rejection{Index: idx, Line: in.Line, Field: field, Description: problem})
+				im.rejections = append(im.rejections, r)
+			}
+			im.staged = append(im.staged, r)
+			if len(im.staged) == importBatch {
+				if err := im.flushRejections(ctx); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -214,6 +225,18 @@ func (im *Import) Add(ctx context.Context, entries ...EntryInput) error {
 			}
 		}
 	}
+	return nil
+}
+
+// flushRejections writes the staged rejections to the store.
+func (im *Import) flushRejections(ctx context.Context) error {
+	if len(im.staged) == 0 {
+		return nil
+	}
+	if err := im.m.store.AddImportRejections(ctx, im.id, im.staged); err != nil {
+		return fmt.Errorf("import %s: %w", im.id, err)
+	}
+	im.staged = im.staged[:0]
 	return nil
 }
 
@@ -246,12 +269,15 @@ func (im *Import) Commit(ctx context.Context) (Result, error) {
 	if failure == nil {
 		failure = im.flush(ctx)
 	}
+	if failure == nil {
+		failure = im.flushRejections(ctx)
+	}
 	if failure != nil {
 		im.abort(ctx)
 		return Result{}, failure
 	}
 	im.done = true
-	j, err := im.m.store.CommitImport(ctx, im.id, ImportCounts{Received: im.received, Rejected: im.rejected}, im.m.now())
+	j, err := im.m.engine.commitImport(ctx, im.id, ImportCounts{Received: im.received, Rejected: im.rejected}, im.m.now())
 	if err != nil {
 		im.abort(ctx)
 		return Result{}, fmt.Errorf("import %s: %w", im.id, err)
@@ -260,7 +286,6 @@ func (im *Import) Commit(ctx context.Context) (Result, error) {
 		slog.Int64("received", j.Received), slog.Int64("rejected", j.Rejected), slog.Int64("duplicates", j.Duplicates),
 		slog.Int64("total", j.Total), slog.Int64("chunks", j.Chunks))
 	im.m.emit(Event{Kind: EventJobQueued, Job: j, Chunk: -1})
-	im.m.wake()
 	return Result{Job: j, Rejections: im.rejections}, nil
 }
 

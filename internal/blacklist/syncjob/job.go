@@ -15,6 +15,8 @@ var (
 	ErrJobNotFound = errors.New("blacklist sync job not found")
 	// ErrStateConflict: the job is not in a state that allows the change.
 	ErrStateConflict = errors.New("job state does not allow this")
+	// ErrNoFailedChunks: the job has no failed chunk to retry.
+	ErrNoFailedChunks = errors.New("the job has no failed chunks")
 	// ErrBadPageToken: a page token that was not made by ListJobs for a
 	// query in the same order.
 	ErrBadPageToken = errors.New("invalid page token")
@@ -209,6 +211,42 @@ type JobPage struct {
 	Jobs []Job
 	// NextPageToken asks for the next page; empty on the last one.
 	NextPageToken string
+}
+
+// RejectionQuery asks for a page of a job's rejected entries.
+type RejectionQuery struct {
+	// JobID is the job.
+	JobID string
+	// PageSize is the most rejections per page; 0 means
+	// DefaultRejectionPageSize, and more than MaxPageSize means
+	// MaxPageSize.
+	PageSize int
+	// PageToken continues from a previous page's NextPageToken.
+	PageToken string
+}
+
+// DefaultRejectionPageSize is the page size of a RejectionQuery without
+// one.
+const DefaultRejectionPageSize = 100
+
+// RejectionPage is one page of a job's rejected entries.
+type RejectionPage struct {
+	// Rejections are the page's, by growing Index.
+	Rejections []Rejection
+	// NextPageToken asks for the next page; empty on the last one.
+	NextPageToken string
+}
+
+// PageSizeOf is the page size a query asks for: def for 0, at most
+// MaxPageSize.
+func PageSizeOf(n, def int) int {
+	switch {
+	case n <= 0:
+		return def
+	case n > MaxPageSize:
+		return MaxPageSize
+	}
+	return n
 }
 
 // JobUpdate is a change to a job.

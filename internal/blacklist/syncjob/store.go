@@ -32,6 +32,10 @@ type Store interface {
 	// Mobile that is not 11 digits starting with 1 fails the call, and
 	// nothing of it is staged.
 	AddImportEntries(ctx context.Context, jobID string, entries []Entry) error
+	// AddImportRejections stages rejected entries of an import, in one
+	// transaction; Rejection.Index must grow across calls. CommitImport
+	// makes them the job's (ListRejections), DeleteImport drops them.
+	AddImportRejections(ctx context.Context, jobID string, rejections []Rejection) error
 	// CommitImport makes the staged entries the job's, in one transaction
 	// that is durable when the call returns (it survives a power loss):
 	// entries with the same mobile collapse into one, which keeps the
@@ -54,6 +58,11 @@ type Store interface {
 	// q.OldestFirst; ErrBadPageToken for a token it did not make for a
 	// query in the same order.
 	ListJobs(ctx context.Context, q JobQuery) (JobPage, error)
+	// ListRejections returns one page of a committed job's rejected
+	// entries, by growing Index; ErrJobNotFound when there is no such
+	// committed job, ErrBadPageToken for a token it did not make for the
+	// same job.
+	ListRejections(ctx context.Context, q RejectionQuery) (RejectionPage, error)
 	// CountJobs counts committed jobs by state.
 	CountJobs(ctx context.Context) (map[State]int64, error)
 	// UpdateJob changes a job's state and/or last error, atomically, when
@@ -80,6 +89,13 @@ type Store interface {
 	// error of the same chunk that was being retried (not Final).
 	// Finishing a finished chunk changes nothing.
 	FinishChunk(ctx context.Context, jobID string, n int64, r ChunkResult) (Job, error)
+
+	// PruneJobEntries deletes at most limit entries of finished jobs
+	// (Succeeded, Failed, Cancelled) whose last change (Job.Updated) is
+	// before before, and returns how many it deleted. The jobs themselves,
+	// their counters, last error and chunk outcomes stay; their entries
+	// (personal data) go. Jobs not finished are never touched.
+	PruneJobEntries(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // TxStore is a Store whose commits can carry the caller's work, so that
@@ -107,7 +123,18 @@ type TxStore[TTx any] interface {
 	// UpdateJobWith is UpdateJob with also, which runs only when the job
 	// was in one of u.From (there is no ErrStateConflict).
 	UpdateJobWith(ctx context.Context, id string, u JobUpdate, also TxFunc[TTx]) (Job, error)
+	// RetryFailedChunksWith makes the failed chunks of a FAILED job new
+	// again (never sent: their entries leave the Failed and Sent counters)
+	// and the job QUEUED without a last error, then runs also with the
+	// job and the chunks' numbers, ascending, in the same transaction. A
+	// job in another state is returned unchanged with ErrStateConflict; a
+	// FAILED job without failed chunks with ErrNoFailedChunks.
+	RetryFailedChunksWith(ctx context.Context, jobID string, now time.Time, also RetryFunc[TTx]) (Job, error)
 }
+
+// RetryFunc is the caller's work of RetryFailedChunksWith: chunks are the
+// chunks made new again.
+type RetryFunc[TTx any] func(ctx context.Context, tx TTx, job Job, chunks []int64) error
 
 // TxFunc is work that runs in a store's transaction: tx is the
 // transaction, job the job as the store's writes left it (seen from

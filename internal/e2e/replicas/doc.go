@@ -1,5 +1,6 @@
-// Package replicas holds end-to-end tests of servicecenterd run as several
-// replicas of one app: the built binary, three processes on one
-// PostgreSQL database and one Redis, against one TOP emulator in the test
-// process. It has no code of its own.
+// Package replicas tests servicecenterd run as several replicas of one
+// deployment: built binaries (internal/testutil/testserver) sharing one
+// PostgreSQL database (internal/testutil/pgtest), one Redis
+// (internal/testutil/redistest) and one TOP emulator: killed with SIGKILL
+// while they work, and keeping to one TOP quota and its bans.
 package replicas

@@ -3,7 +3,6 @@ package replicas_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,12 +18,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testserver.RemoveBinary()
-	os.Exit(code)
-}
 
 // Quota at the emulator (calls per second per app key, counted in each
 // wall-clock second; one more is a ban), and the rate the replicas are
@@ -49,11 +42,9 @@ func TestQuotaAndBansAcrossReplicas(t *testing.T) {
 	bin := testserver.Binary(t)
 	e := testserver.StartEmulator(t, topemu.Config{})
 	e.Admin(t, "PUT", "/_emulator/faults", fmt.Sprintf(`{"rules": [], "quota": {"calls_per_second": %d, "ban_seconds": 5}}`, emulatorQuota))
-	shared := append(e.ServeFlags(),
-		"--database-url", pgtest.NewDatabase(t),
+	rs := testserver.StartReplicas(t, bin, 3, e, pgtest.NewDatabase(t),
 		"--redis-url", redistest.URL(), "--redis-prefix", redistest.Prefix(t),
 		"--top-rate-limit", fmt.Sprint(sharedRate), "--top-rate-burst", "1")
-	rs := testserver.StartReplicas(t, bin, 3, shared...)
 
 	// Load: callers on every replica for loadFor, each call with a
 	// deadline far enough for its turn.

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,52 +23,81 @@ import (
 const MaxLoggedError = 1024
 
 // UnaryLogging logs one structured line per call: method, code, duration,
-// request id, client and TOP's request id. Request and response bodies are
-// never logged; error messages pass through redact.Text and are cut to
+// request id, client and TOP's request id (and trace_id, when tracing is
+// on: see internal/telemetry). Request and response bodies are never
+// logged; error messages pass through redact.Text and are cut to
 // MaxLoggedError. OK is logged at Info, caller errors at Warn, server
-// errors at Error.
+// errors at Error. It is go-grpc-middleware's logging interceptor, logging
+// the finish of each call through callLogger.
 func UnaryLogging(logger *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		resp, err := handler(ctx, req)
-		logCall(ctx, logger, err, time.Since(start))
-		return resp, err
-	}
+	return logging.UnaryServerInterceptor(callLogger(logger), loggingOptions()...)
 }
 
 // StreamLogging is UnaryLogging for streams.
 func StreamLogging(logger *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		start := time.Now()
-		err := handler(srv, ss)
-		logCall(ss.Context(), logger, err, time.Since(start))
-		return err
+	return logging.StreamServerInterceptor(callLogger(logger), loggingOptions()...)
+}
+
+// Keys of the fields our options add to the library's.
+const (
+	durationKey = "duration"
+	errorKey    = "error"
+)
+
+// loggingOptions log each call once, when it finishes, at Level of its
+// code, with its duration and its error message masked and bounded.
+func loggingOptions() []logging.Option {
+	return []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(code codes.Code) logging.Level { return logging.Level(Level(code)) }),
+		logging.WithDurationField(func(d time.Duration) logging.Fields { return logging.Fields{durationKey, d} }),
+		logging.WithErrorFields(func(err error) logging.Fields {
+			return logging.Fields{errorKey, boundedText(status.Convert(err).Message(), MaxLoggedError)}
+		}),
 	}
 }
 
-func logCall(ctx context.Context, logger *slog.Logger, err error, d time.Duration) {
-	c := rpc.CallFrom(ctx)
-	st := status.Convert(err)
-	level := Level(st.Code())
-	if !logger.Enabled(ctx, level) {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 7)
-	attrs = append(attrs,
-		slog.String("method", c.Method),
-		slog.String("code", st.Code().String()),
-		slog.Duration("duration", d),
-		slog.String("request_id", c.RequestID))
-	if c.Client != "" {
-		attrs = append(attrs, slog.String("client", c.Client))
-	}
-	if c.TOPRequestID != "" {
-		attrs = append(attrs, slog.String("top_request_id", c.TOPRequestID))
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", boundedText(st.Message(), MaxLoggedError)))
-	}
-	logger.LogAttrs(ctx, level, "rpc", attrs...)
+// callLogger is the slog adapter of the logging interceptor. It writes our
+// line, message "rpc", from the library's code, duration and error fields
+// and from the call's rpc.Call; the library's other fields (peer address,
+// start time, deadline, its unmasked "grpc.error") are left out, so that
+// the line is what it always was and holds nothing unmasked.
+func callLogger(logger *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, _ string, fields ...any) {
+		level := slog.Level(lvl)
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		var code, errText string
+		var d time.Duration
+		for i := 0; i+1 < len(fields); i += 2 {
+			switch fields[i] {
+			case "grpc.code":
+				code, _ = fields[i+1].(string)
+			case durationKey:
+				d, _ = fields[i+1].(time.Duration)
+			case errorKey:
+				errText, _ = fields[i+1].(string)
+			}
+		}
+		c := rpc.CallFrom(ctx)
+		attrs := make([]slog.Attr, 0, 7)
+		attrs = append(attrs,
+			slog.String("method", c.Method),
+			slog.String("code", code),
+			slog.Duration("duration", d),
+			slog.String("request_id", c.RequestID))
+		if c.Client != "" {
+			attrs = append(attrs, slog.String("client", c.Client))
+		}
+		if c.TOPRequestID != "" {
+			attrs = append(attrs, slog.String("top_request_id", c.TOPRequestID))
+		}
+		if code != codes.OK.String() {
+			attrs = append(attrs, slog.String("error", errText))
+		}
+		logger.LogAttrs(ctx, level, "rpc", attrs...)
+	})
 }
 
 // Level maps a status code to a log level: Info for OK, Warn for errors a

@@ -28,6 +28,7 @@ type auditRow struct {
 	client, rpc, targets    string
 	outcome                 int32
 	topRequestID, requestID string
+	traceID                 string
 }
 
 // maxAuditGroup bounds how many events share one commit.
@@ -52,18 +53,19 @@ func newAuditWriter(pool *pgxpool.Pool) *groupcommit.Writer[auditRow] {
 			outcomes = make([]int32, len(rows))
 			tops     = make([]string, len(rows))
 			requests = make([]string, len(rows))
+			traces   = make([]string, len(rows))
 		)
 		for i, r := range rows {
-			times[i], clients[i], rpcs[i], targets[i], outcomes[i], tops[i], requests[i] =
-				r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID
+			times[i], clients[i], rpcs[i], targets[i], outcomes[i], tops[i], requests[i], traces[i] =
+				r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID, r.traceID
 		}
 		// unnest yields the rows in array order, and the identity numbers
 		// them in that order. One round trip, one transaction.
 		b := &pgx.Batch{}
 		b.Queue(relaxed)
-		b.Queue(`INSERT INTO audit_events (time_ns, client, rpc, targets, outcome, top_request_id, request_id)
-			SELECT t, c, r, g::jsonb, o, tr, q FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[])
-			AS u(t, c, r, g, o, tr, q)`, times, clients, rpcs, targets, outcomes, tops, requests)
+		b.Queue(`INSERT INTO audit_events (time_ns, client, rpc, targets, outcome, top_request_id, request_id, trace_id)
+			SELECT t, c, r, g::jsonb, o, tr, q, tc FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[])
+			AS u(t, c, r, g, o, tr, q, tc)`, times, clients, rpcs, targets, outcomes, tops, requests, traces)
 		return pool.SendBatch(ctx, b).Close()
 	})
 }
@@ -85,7 +87,7 @@ func (s *Store) Record(ctx context.Context, e audit.Event) error {
 	}
 	err = s.audit.Write(ctx, auditRow{
 		timeNS: nanos(e.Time), client: e.Client, rpc: e.RPC, targets: string(raw),
-		outcome: int32(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID,
+		outcome: int32(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID, traceID: e.TraceID,
 	})
 	if err != nil {
 		return markFull(fmt.Errorf("record audit event: %w", err))
@@ -126,7 +128,7 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 	if q.BeforeID != 0 {
 		add("id < ?", q.BeforeID)
 	}
-	query := "SELECT id, time_ns, client, rpc, targets::text, outcome, top_request_id, request_id FROM audit_events"
+	query := "SELECT id, time_ns, client, rpc, targets::text, outcome, top_request_id, request_id, trace_id FROM audit_events"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -145,7 +147,7 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 			raw     string
 			outcome int32
 		)
-		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID); err != nil {
+		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID, &e.TraceID); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
 		var targets []auditTarget

@@ -51,6 +51,9 @@ type staged struct {
 	conn *pgxpool.Conn
 	// count is how many entries were staged.
 	count int64
+	// rejections says whether the rejections' table exists: it is made at
+	// the first rejection, so that an import without any needs one table.
+	rejections bool
 }
 
 // CreateImport implements syncjob.Store: it takes a connection for the
@@ -118,7 +121,7 @@ func (s *Store) release(st *staged) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := st.conn.Exec(ctx, "DROP TABLE IF EXISTS "+importTable); err != nil {
+	if _, err := st.conn.Exec(ctx, "DROP TABLE IF EXISTS "+importTable+", "+rejectionsTable); err != nil {
 		_ = st.conn.Hijack().Close(ctx)
 	} else {
 		st.conn.Release()
@@ -245,6 +248,12 @@ func (s *Store) CommitImportWith(ctx context.Context, jobID string, counts syncj
 			return fmt.Errorf("number entries: %w", err)
 		}
 		total := tag.RowsAffected()
+		if st.rejections {
+			if _, err := tx.Exec(ctx, `INSERT INTO blacklist_rejections (job, idx, line, field, description)
+				SELECT $1, idx, line, field, description FROM `+rejectionsTable, key); err != nil {
+				return fmt.Errorf("store rejections: %w", err)
+			}
+		}
 		chunks := (total + int64(sp.ChunkSize) - 1) / int64(sp.ChunkSize)
 		if _, err := tx.Exec(ctx, "UPDATE blacklist_jobs SET duplicates = $1, total = $2, chunks = $3 WHERE key = $4",
 			st.count-total, total, chunks, key); err != nil {

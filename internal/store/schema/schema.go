@@ -8,6 +8,13 @@
 // its own transaction with its record, so that a crash leaves a database
 // at a whole version.
 //
+// River's tables (the bulk sync's job engine, github.com/riverqueue/river)
+// are one version of this history, RiverVersion, written in Go: it runs
+// River's own migrator (rivermigrate) up to RiverSchema, so that one
+// history, one version table and one "newer than this binary" check cover
+// every table servicecenterd uses. Moving to a newer River schema is a
+// new version here that migrates River further.
+//
 // A database whose version is newer than this binary knows is refused
 // (ErrNewer): a newer servicecenterd migrated it, and this one would
 // misread what it wrote. goose itself applies nothing then and reports no
@@ -26,6 +33,14 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
+)
+
+// RiverVersion is the version of this history that creates River's
+// tables; RiverSchema is River's own migration version it migrates to
+// (River 0.51's latest, "main" line, version 8).
+const (
+	RiverVersion = 5
+	RiverSchema  = 8
 )
 
 // Table is the table where the versions applied are recorded, in goose's
@@ -77,6 +92,29 @@ func (m Migrations) provider(db *sql.DB) (*goose.Provider, error) {
 	return p, nil
 }
 
+// Versions are the versions the migrations know, in order. They need not
+// be contiguous: ranges of numbers are set aside for work that lands
+// later (see docs/architecture.md), and goose applies what it has.
+func (m Migrations) Versions() ([]int64, error) {
+	var out []int64
+	err := fs.WalkDir(m.Files, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		v, err := goose.NumericComponent(path)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", path, err)
+		}
+		out = append(out, v)
+		return nil
+	})
+	for _, g := range m.Go {
+		out = append(out, g.Version)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), err
+}
+
 // Latest is the newest version the migrations know.
 func (m Migrations) Latest() (int64, error) {
 	var latest int64
@@ -95,29 +133,6 @@ func (m Migrations) Latest() (int64, error) {
 		latest = max(latest, g.Version)
 	}
 	return latest, err
-}
-
-// Versions are the versions the migrations know, oldest first. They
-// need not be contiguous: lanes of work reserve ranges of numbers, and
-// a range may keep gaps.
-func (m Migrations) Versions() ([]int64, error) {
-	var out []int64
-	err := fs.WalkDir(m.Files, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		v, err := goose.NumericComponent(path)
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", path, err)
-		}
-		out = append(out, v)
-		return nil
-	})
-	for _, g := range m.Go {
-		out = append(out, g.Version)
-	}
-	slices.Sort(out)
-	return out, err
 }
 
 // Up migrates db to version target (0 or less: the latest), after

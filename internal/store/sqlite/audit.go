@@ -35,7 +35,7 @@ func (s *Store) Record(ctx context.Context, e audit.Event) error {
 	}
 	err = s.audit.Write(ctx, auditRow{
 		timeNS: e.Time.UnixNano(), client: e.Client, rpc: e.RPC, targets: string(raw),
-		outcome: int64(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID,
+		outcome: int64(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID, traceID: e.TraceID,
 	})
 	if err != nil {
 		return markFull(fmt.Errorf("record audit event: %w", err))
@@ -88,7 +88,7 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 	if len(where) > 0 {
 		ids += " WHERE " + strings.Join(where, " AND ")
 	}
-	query := "SELECT id, time_ns, client, rpc, targets, outcome, top_request_id, request_id FROM audit_events WHERE id IN (" +
+	query := "SELECT id, time_ns, client, rpc, targets, outcome, top_request_id, request_id, trace_id FROM audit_events WHERE id IN (" +
 		ids + " ORDER BY id DESC LIMIT ?) ORDER BY id DESC"
 	args = append(args, q.Limit)
 	rows, err := s.r.QueryContext(ctx, query, args...)
@@ -104,7 +104,7 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 			raw     string
 			outcome int64
 		)
-		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID); err != nil {
+		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID, &e.TraceID); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
 		var targets []auditTarget

@@ -14,7 +14,7 @@ var errClosed = groupcommit.ErrClosed
 const maxAuditGroup = 256
 
 const insertAuditEvent = `INSERT INTO audit_events
-	(time_ns, client, rpc, targets, outcome, top_request_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	(time_ns, client, rpc, targets, outcome, top_request_id, request_id, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 // auditRow is one audit_events row, ready to insert.
 type auditRow struct {
@@ -22,6 +22,7 @@ type auditRow struct {
 	client, rpc, targets    string
 	outcome                 int64
 	topRequestID, requestID string
+	traceID                 string
 }
 
 // newAuditWriter commits audit events in groups (group commit) on db:
@@ -40,7 +41,7 @@ func commitAudit(db *sql.DB, rows []auditRow) error {
 	ctx := context.Background()
 	if len(rows) == 1 { // alone: a plain autocommit INSERT is cheapest
 		r := rows[0]
-		_, err := db.ExecContext(ctx, insertAuditEvent, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID)
+		_, err := db.ExecContext(ctx, insertAuditEvent, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID, r.traceID)
 		return err
 	}
 	return inTx(ctx, db, func(tx *sql.Tx) error {
@@ -50,7 +51,7 @@ func commitAudit(db *sql.DB, rows []auditRow) error {
 		}
 		defer stmt.Close()
 		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID); err != nil {
+			if _, err := stmt.ExecContext(ctx, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID, r.traceID); err != nil {
 				return err
 			}
 		}

@@ -113,10 +113,18 @@ func (st *staged) create(ctx context.Context, maxPages int) error {
 	db.SetMaxOpenConns(1)
 	st.db = db
 	// pos is the rowid: entries arrive in position order and append.
-	_, err = db.ExecContext(ctx, `CREATE TABLE entries (
+	if _, err = db.ExecContext(ctx, `CREATE TABLE entries (
 		pos     INTEGER PRIMARY KEY,
 		mobile  INTEGER NOT NULL,
 		reasons INTEGER NOT NULL
+	)`); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `CREATE TABLE rejections (
+		idx         INTEGER PRIMARY KEY,
+		line        INTEGER NOT NULL,
+		field       TEXT    NOT NULL,
+		description TEXT    NOT NULL
 	)`)
 	return err
 }
@@ -307,6 +315,10 @@ func (s *Store) CommitImportWith(ctx context.Context, jobID string, counts syncj
 			total, err := res.RowsAffected()
 			if err != nil {
 				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blacklist_rejections (job, idx, line, field, description)
+				SELECT ?, idx, line, field, description FROM staged.rejections`, key); err != nil {
+				return fmt.Errorf("store rejections: %w", err)
 			}
 			chunks := (total + int64(sp.ChunkSize) - 1) / int64(sp.ChunkSize)
 			if _, err := tx.ExecContext(ctx, "UPDATE blacklist_jobs SET duplicates = ?, total = ?, chunks = ? WHERE key = ?",

@@ -1,12 +1,9 @@
 // Package storetest holds every backend of internal/store to the same
-// cases: the audit trail's (audittest), the TMC event log's
-// (eventstest), the sync jobs' (syncjobtest,
+// cases: the audit trail's (audittest), the TMC event log's (eventstest),
+// the idempotency keys' (idempotencytest), the sync jobs' (syncjobtest,
 // TxStore included) and the store's own. Each test of a backend runs on a
 // fresh store: a SQLite file in a temporary directory, or a PostgreSQL
 // database created for it and dropped after (internal/testutil/pgtest).
-//
-// The idempotency keys' suite joins Run when that concern joins the
-// store; the TMC event log's (eventstest) runs here.
 package storetest
 
 import (
@@ -24,6 +21,8 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob/syncjobtest"
 	"github.com/servicecenterd/servicecenterd/internal/events"
 	"github.com/servicecenterd/servicecenterd/internal/events/eventstest"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency"
+	"github.com/servicecenterd/servicecenterd/internal/idempotency/idempotencytest"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
@@ -84,6 +83,9 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 	})
 	t.Run("sync jobs", func(t *testing.T) {
 		syncjobtest.TestStore(t, func(t *testing.T) syncjob.Store { return open(t) })
+	})
+	t.Run("idempotency keys", func(t *testing.T) {
+		idempotencytest.TestStore(t, func(t *testing.T) idempotency.Store { return open(t) })
 	})
 	t.Run("sync jobs in transactions", func(t *testing.T) {
 		runTxStore(t, open)

@@ -227,7 +227,11 @@ type AuditEvent struct {
 	// TOP: request_id (of the response envelope).
 	TopRequestId string `protobuf:"bytes,7,opt,name=top_request_id,json=topRequestId,proto3" json:"top_request_id,omitempty"`
 	// servicecenterd's request id of the call (x-request-id). TOP: none.
-	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The call's OpenTelemetry trace id (32 hex digits) when tracing is on
+	// (the caller's, from its W3C traceparent, or a new one); empty
+	// otherwise. TOP: none.
+	TraceId       string `protobuf:"bytes,9,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,6 +322,13 @@ func (x *AuditEvent) GetRequestId() string {
 	return ""
 }
 
+func (x *AuditEvent) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
 // AuditTarget is one id a call acted on. TOP: a request field's value.
 type AuditTarget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -397,7 +408,7 @@ const file_servicecenter_v1_audit_service_proto_rawDesc = "" +
 	"\x19end_time.after_start_time\x12!end_time must be after start_time\x1aO!has(this.start_time) || !has(this.end_time) || this.end_time > this.start_time\"w\n" +
 	"\x17ListAuditEventsResponse\x124\n" +
 	"\x06events\x18\x01 \x03(\v2\x1c.servicecenter.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa9\x02\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12.\n" +
@@ -408,7 +419,8 @@ const file_servicecenter_v1_audit_service_proto_rawDesc = "" +
 	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12$\n" +
 	"\x0etop_request_id\x18\a \x01(\tR\ftopRequestId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\b \x01(\tR\trequestId\"1\n" +
+	"request_id\x18\b \x01(\tR\trequestId\x12\x19\n" +
+	"\btrace_id\x18\t \x01(\tR\atraceId\"1\n" +
 	"\vAuditTarget\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id2\x8f\x01\n" +

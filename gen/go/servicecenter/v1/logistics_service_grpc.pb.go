@@ -46,7 +46,9 @@ const (
 	LogisticsService_GetBlacklistSyncJob_FullMethodName    = "/servicecenter.v1.LogisticsService/GetBlacklistSyncJob"
 	LogisticsService_ListBlacklistSyncJobs_FullMethodName  = "/servicecenter.v1.LogisticsService/ListBlacklistSyncJobs"
 	LogisticsService_CancelBlacklistSyncJob_FullMethodName = "/servicecenter.v1.LogisticsService/CancelBlacklistSyncJob"
+	LogisticsService_RetryFailedChunks_FullMethodName      = "/servicecenter.v1.LogisticsService/RetryFailedChunks"
 	LogisticsService_WatchBlacklistSyncJob_FullMethodName  = "/servicecenter.v1.LogisticsService/WatchBlacklistSyncJob"
+	LogisticsService_ListRejectedEntries_FullMethodName    = "/servicecenter.v1.LogisticsService/ListRejectedEntries"
 )
 
 // LogisticsServiceClient is the client API for LogisticsService service.
@@ -87,11 +89,27 @@ type LogisticsServiceClient interface {
 	// finished job gives FAILED_PRECONDITION.
 	// TOP: none; servicecenterd's own job.
 	CancelBlacklistSyncJob(ctx context.Context, in *CancelBlacklistSyncJobRequest, opts ...grpc.CallOption) (*CancelBlacklistSyncJobResponse, error)
+	// RetryFailedChunks sends the failed chunks of a FAILED job again, with
+	// their request ids unchanged (`<job_id>:<chunk>`), so that TOP answers
+	// a chunk it applied as a replay: the job becomes QUEUED and runs until
+	// those chunks have their outcomes (Watch follows it). A job that has
+	// not finished, that succeeded, that has no failed chunk or that was
+	// cancelled gives FAILED_PRECONDITION (ErrorInfo reasons
+	// BLACKLIST_SYNC_JOB_NOT_FINISHED, BLACKLIST_SYNC_JOB_NO_FAILED_CHUNKS,
+	// BLACKLIST_SYNC_JOB_CANCELLED); an unknown one NOT_FOUND.
+	// TOP: none; servicecenterd's own job.
+	RetryFailedChunks(ctx context.Context, in *RetryFailedChunksRequest, opts ...grpc.CallOption) (*RetryFailedChunksResponse, error)
 	// WatchBlacklistSyncJob streams a job's progress: the job now, then
 	// after each change (at most 4 times a second), ending after the job
 	// reaches SUCCEEDED, FAILED or CANCELLED. Over REST, one JSON object per
 	// line. TOP: none; servicecenterd's own job.
 	WatchBlacklistSyncJob(ctx context.Context, in *WatchBlacklistSyncJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBlacklistSyncJobResponse], error)
+	// ListRejectedEntries lists every entry an import rejected as invalid,
+	// in import order, by pages (ImportUserBlacklistResponse carries only the
+	// first 100; job.rejected_count counts them all). Rejections name the
+	// entry's position, line and field, never its value (personal data).
+	// TOP: none; servicecenterd's own job.
+	ListRejectedEntries(ctx context.Context, in *ListRejectedEntriesRequest, opts ...grpc.CallOption) (*ListRejectedEntriesResponse, error)
 }
 
 type logisticsServiceClient struct {
@@ -155,6 +173,16 @@ func (c *logisticsServiceClient) CancelBlacklistSyncJob(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *logisticsServiceClient) RetryFailedChunks(ctx context.Context, in *RetryFailedChunksRequest, opts ...grpc.CallOption) (*RetryFailedChunksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryFailedChunksResponse)
+	err := c.cc.Invoke(ctx, LogisticsService_RetryFailedChunks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *logisticsServiceClient) WatchBlacklistSyncJob(ctx context.Context, in *WatchBlacklistSyncJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBlacklistSyncJobResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &LogisticsService_ServiceDesc.Streams[1], LogisticsService_WatchBlacklistSyncJob_FullMethodName, cOpts...)
@@ -173,6 +201,16 @@ func (c *logisticsServiceClient) WatchBlacklistSyncJob(ctx context.Context, in *
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LogisticsService_WatchBlacklistSyncJobClient = grpc.ServerStreamingClient[WatchBlacklistSyncJobResponse]
+
+func (c *logisticsServiceClient) ListRejectedEntries(ctx context.Context, in *ListRejectedEntriesRequest, opts ...grpc.CallOption) (*ListRejectedEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRejectedEntriesResponse)
+	err := c.cc.Invoke(ctx, LogisticsService_ListRejectedEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 // LogisticsServiceServer is the server API for LogisticsService service.
 // All implementations must embed UnimplementedLogisticsServiceServer
@@ -212,11 +250,27 @@ type LogisticsServiceServer interface {
 	// finished job gives FAILED_PRECONDITION.
 	// TOP: none; servicecenterd's own job.
 	CancelBlacklistSyncJob(context.Context, *CancelBlacklistSyncJobRequest) (*CancelBlacklistSyncJobResponse, error)
+	// RetryFailedChunks sends the failed chunks of a FAILED job again, with
+	// their request ids unchanged (`<job_id>:<chunk>`), so that TOP answers
+	// a chunk it applied as a replay: the job becomes QUEUED and runs until
+	// those chunks have their outcomes (Watch follows it). A job that has
+	// not finished, that succeeded, that has no failed chunk or that was
+	// cancelled gives FAILED_PRECONDITION (ErrorInfo reasons
+	// BLACKLIST_SYNC_JOB_NOT_FINISHED, BLACKLIST_SYNC_JOB_NO_FAILED_CHUNKS,
+	// BLACKLIST_SYNC_JOB_CANCELLED); an unknown one NOT_FOUND.
+	// TOP: none; servicecenterd's own job.
+	RetryFailedChunks(context.Context, *RetryFailedChunksRequest) (*RetryFailedChunksResponse, error)
 	// WatchBlacklistSyncJob streams a job's progress: the job now, then
 	// after each change (at most 4 times a second), ending after the job
 	// reaches SUCCEEDED, FAILED or CANCELLED. Over REST, one JSON object per
 	// line. TOP: none; servicecenterd's own job.
 	WatchBlacklistSyncJob(*WatchBlacklistSyncJobRequest, grpc.ServerStreamingServer[WatchBlacklistSyncJobResponse]) error
+	// ListRejectedEntries lists every entry an import rejected as invalid,
+	// in import order, by pages (ImportUserBlacklistResponse carries only the
+	// first 100; job.rejected_count counts them all). Rejections name the
+	// entry's position, line and field, never its value (personal data).
+	// TOP: none; servicecenterd's own job.
+	ListRejectedEntries(context.Context, *ListRejectedEntriesRequest) (*ListRejectedEntriesResponse, error)
 	mustEmbedUnimplementedLogisticsServiceServer()
 }
 
@@ -242,8 +296,14 @@ func (UnimplementedLogisticsServiceServer) ListBlacklistSyncJobs(context.Context
 func (UnimplementedLogisticsServiceServer) CancelBlacklistSyncJob(context.Context, *CancelBlacklistSyncJobRequest) (*CancelBlacklistSyncJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelBlacklistSyncJob not implemented")
 }
+func (UnimplementedLogisticsServiceServer) RetryFailedChunks(context.Context, *RetryFailedChunksRequest) (*RetryFailedChunksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryFailedChunks not implemented")
+}
 func (UnimplementedLogisticsServiceServer) WatchBlacklistSyncJob(*WatchBlacklistSyncJobRequest, grpc.ServerStreamingServer[WatchBlacklistSyncJobResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchBlacklistSyncJob not implemented")
+}
+func (UnimplementedLogisticsServiceServer) ListRejectedEntries(context.Context, *ListRejectedEntriesRequest) (*ListRejectedEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRejectedEntries not implemented")
 }
 func (UnimplementedLogisticsServiceServer) mustEmbedUnimplementedLogisticsServiceServer() {}
 func (UnimplementedLogisticsServiceServer) testEmbeddedByValue()                          {}
@@ -345,6 +405,24 @@ func _LogisticsService_CancelBlacklistSyncJob_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LogisticsService_RetryFailedChunks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryFailedChunksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogisticsServiceServer).RetryFailedChunks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogisticsService_RetryFailedChunks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogisticsServiceServer).RetryFailedChunks(ctx, req.(*RetryFailedChunksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LogisticsService_WatchBlacklistSyncJob_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchBlacklistSyncJobRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -355,6 +433,24 @@ func _LogisticsService_WatchBlacklistSyncJob_Handler(srv interface{}, stream grp
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LogisticsService_WatchBlacklistSyncJobServer = grpc.ServerStreamingServer[WatchBlacklistSyncJobResponse]
+
+func _LogisticsService_ListRejectedEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRejectedEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogisticsServiceServer).ListRejectedEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogisticsService_ListRejectedEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogisticsServiceServer).ListRejectedEntries(ctx, req.(*ListRejectedEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
 
 // LogisticsService_ServiceDesc is the grpc.ServiceDesc for LogisticsService service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -378,6 +474,14 @@ var LogisticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelBlacklistSyncJob",
 			Handler:    _LogisticsService_CancelBlacklistSyncJob_Handler,
+		},
+		{
+			MethodName: "RetryFailedChunks",
+			Handler:    _LogisticsService_RetryFailedChunks_Handler,
+		},
+		{
+			MethodName: "ListRejectedEntries",
+			Handler:    _LogisticsService_ListRejectedEntries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

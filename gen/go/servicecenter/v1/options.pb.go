@@ -1,6 +1,7 @@
 // Method options of the servicecenter.v1 RPCs, read by servicecenterd
-// itself: which TOP method an RPC calls (topmethod) and what the audit
-// trail records of its calls (audit). They front no TOP method and change
+// itself: which TOP method an RPC calls (topmethod), what the audit
+// trail records of its calls (audit) and whether a call may carry an
+// idempotency key (idempotency). They front no TOP method and change
 // nothing on the wire: clients may ignore them. The extension numbers are
 // in the range reserved for an organisation's own use (50000-99999); their
 // names are one word, without "_": protobuf.js, behind the Node clients,
@@ -275,6 +276,14 @@ var file_servicecenter_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Filename:      "servicecenter/v1/options.proto",
 	},
 	{
+		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
+		ExtensionType: (*bool)(nil),
+		Field:         51103,
+		Name:          "servicecenter.v1.idempotency",
+		Tag:           "varint,51103,opt,name=idempotency",
+		Filename:      "servicecenter/v1/options.proto",
+	},
+	{
 		ExtendedType:  (*descriptorpb.MessageOptions)(nil),
 		ExtensionType: (*string)(nil),
 		Field:         51103,
@@ -301,6 +310,18 @@ var (
 	//
 	// optional servicecenter.v1.AuditRule audit = 51102;
 	E_Audit = &file_servicecenter_v1_options_proto_extTypes[1]
+	// idempotency makes the RPC accept an idempotency key: the
+	// idempotency-key gRPC metadata key, or the Idempotency-Key HTTP header
+	// over REST (1-255 printable ASCII characters). The first call with a
+	// key runs and its final outcome is kept (--idempotency-ttl); a later
+	// call of the same client with the same key and request gets that
+	// outcome again, marked idempotency-replayed: true, without acting
+	// twice (internal/idempotency). Every RPC that changes state and is not
+	// idempotent by a request field of its own carries it. TOP: none;
+	// servicecenterd's own.
+	//
+	// optional bool idempotency = 51103;
+	E_Idempotency = &file_servicecenter_v1_options_proto_extTypes[2]
 )
 
 // Extension fields to descriptorpb.MessageOptions.
@@ -312,7 +333,7 @@ var (
 	// message of the message channel.
 	//
 	// optional string tmctopic = 51103;
-	E_Tmctopic = &file_servicecenter_v1_options_proto_extTypes[2]
+	E_Tmctopic = &file_servicecenter_v1_options_proto_extTypes[3]
 )
 
 var File_servicecenter_v1_options_proto protoreflect.FileDescriptor
@@ -336,7 +357,8 @@ const file_servicecenter_v1_options_proto_rawDesc = "" +
 	"\rAUDIT_MASK_ID\x10\x03\x12\x13\n" +
 	"\x0fAUDIT_MASK_TEXT\x10\x04:>\n" +
 	"\ttopmethod\x12\x1e.google.protobuf.MethodOptions\x18\x9d\x8f\x03 \x01(\tR\ttopmethod:S\n" +
-	"\x05audit\x12\x1e.google.protobuf.MethodOptions\x18\x9e\x8f\x03 \x01(\v2\x1b.servicecenter.v1.AuditRuleR\x05audit:=\n" +
+	"\x05audit\x12\x1e.google.protobuf.MethodOptions\x18\x9e\x8f\x03 \x01(\v2\x1b.servicecenter.v1.AuditRuleR\x05audit:B\n" +
+	"\vidempotency\x12\x1e.google.protobuf.MethodOptions\x18\x9f\x8f\x03 \x01(\bR\vidempotency:=\n" +
 	"\btmctopic\x12\x1f.google.protobuf.MessageOptions\x18\x9f\x8f\x03 \x01(\tR\btmctopicB\xf5\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\fOptionsProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
@@ -366,12 +388,13 @@ var file_servicecenter_v1_options_proto_depIdxs = []int32{
 	0, // 1: servicecenter.v1.AuditTargetRule.mask:type_name -> servicecenter.v1.AuditMask
 	3, // 2: servicecenter.v1.topmethod:extendee -> google.protobuf.MethodOptions
 	3, // 3: servicecenter.v1.audit:extendee -> google.protobuf.MethodOptions
-	4, // 4: servicecenter.v1.tmctopic:extendee -> google.protobuf.MessageOptions
-	1, // 5: servicecenter.v1.audit:type_name -> servicecenter.v1.AuditRule
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	5, // [5:6] is the sub-list for extension type_name
-	2, // [2:5] is the sub-list for extension extendee
+	3, // 4: servicecenter.v1.idempotency:extendee -> google.protobuf.MethodOptions
+	4, // 5: servicecenter.v1.tmctopic:extendee -> google.protobuf.MessageOptions
+	1, // 6: servicecenter.v1.audit:type_name -> servicecenter.v1.AuditRule
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	6, // [6:7] is the sub-list for extension type_name
+	2, // [2:6] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
 }
 
@@ -387,7 +410,7 @@ func file_servicecenter_v1_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_servicecenter_v1_options_proto_rawDesc), len(file_servicecenter_v1_options_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   2,
-			NumExtensions: 3,
+			NumExtensions: 4,
 			NumServices:   0,
 		},
 		GoTypes:           file_servicecenter_v1_options_proto_goTypes,

@@ -588,9 +588,9 @@ const file_servicecenter_v1_workcard_service_proto_rawDesc = "" +
 	"\fOperatorType\x12\x1d\n" +
 	"\x19OPERATOR_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16OPERATOR_TYPE_PROVIDER\x10\x02\x12\x17\n" +
-	"\x13OPERATOR_TYPE_STORE\x10\x032\xa9\x05\n" +
-	"\x0fWorkcardService\x12\xe5\x02\n" +
-	"\fAssignWorker\x12%.servicecenter.v1.AssignWorkerRequest\x1a&.servicecenter.v1.AssignWorkerResponse\"\x85\x02\xea\xf9\x18)tmall.servicecenter.workcard.assignworker\xf2\xf9\x18\xa0\x01\n" +
+	"\x13OPERATOR_TYPE_STORE\x10\x032\xb1\x05\n" +
+	"\x0fWorkcardService\x12\xe9\x02\n" +
+	"\fAssignWorker\x12%.servicecenter.v1.AssignWorkerRequest\x1a&.servicecenter.v1.AssignWorkerResponse\"\x89\x02\xea\xf9\x18)tmall.servicecenter.workcard.assignworker\xf2\xf9\x18\xa0\x01\n" +
 	"\x17\n" +
 	"\bworkcard\x12\vworkcard_id\n" +
 	"\x1a\n" +
@@ -600,12 +600,12 @@ const file_servicecenter_v1_workcard_service_proto_rawDesc = "" +
 	"!\n" +
 	"\rservice_store\x12\x10service_store_id\n" +
 	"\x1d\n" +
-	"\vfulfil_task\x12\x0efulfil_task_id\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/workcards/{workcard_id}:assignWorker\x12\xad\x02\n" +
-	"\x10BindVirtualPhone\x12).servicecenter.v1.BindVirtualPhoneRequest\x1a*.servicecenter.v1.BindVirtualPhoneResponse\"\xc1\x01\xea\xf9\x18.tmall.servicecenter.workcard.virtualphone.bind\xf2\xf9\x18T\n" +
+	"\vfulfil_task\x12\x0efulfil_task_id\xf8\xf9\x18\x01\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/workcards/{workcard_id}:assignWorker\x12\xb1\x02\n" +
+	"\x10BindVirtualPhone\x12).servicecenter.v1.BindVirtualPhoneRequest\x1a*.servicecenter.v1.BindVirtualPhoneResponse\"\xc5\x01\xea\xf9\x18.tmall.servicecenter.workcard.virtualphone.bind\xf2\xf9\x18T\n" +
 	"\x17\n" +
 	"\bworkcard\x12\vworkcard_id\n" +
 	"9\n" +
-	"\x12service_store_code\x12!request_source.service_store_code\x18\x04\x82\xd3\xe4\x93\x021:\x01*\",/v1/workcards/{workcard_id}:bindVirtualPhoneB\xfd\x01\n" +
+	"\x12service_store_code\x12!request_source.service_store_code\x18\x04\xf8\xf9\x18\x01\x82\xd3\xe4\x93\x021:\x01*\",/v1/workcards/{workcard_id}:bindVirtualPhoneB\xfd\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\x14WorkcardServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 
 var (

@@ -1087,9 +1087,9 @@ const file_servicecenter_v1_worker_service_proto_rawDesc = "" +
 	"\x14ABILITY_LEVEL_JUNIOR\x10\x01\x12\x1e\n" +
 	"\x1aABILITY_LEVEL_INTERMEDIATE\x10\x02\x12\x18\n" +
 	"\x14ABILITY_LEVEL_SENIOR\x10\x03\x12\x18\n" +
-	"\x14ABILITY_LEVEL_EXPERT\x10\x042\xa2\x04\n" +
-	"\rWorkerService\x12\xe3\x02\n" +
-	"\fUpdateWorker\x12%.servicecenter.v1.UpdateWorkerRequest\x1a&.servicecenter.v1.UpdateWorkerResponse\"\x83\x02\xea\xf9\x18!tmall.servicecenter.worker.update\xf2\xf9\x18\xbc\x01\n" +
+	"\x14ABILITY_LEVEL_EXPERT\x10\x042\xa6\x04\n" +
+	"\rWorkerService\x12\xe7\x02\n" +
+	"\fUpdateWorker\x12%.servicecenter.v1.UpdateWorkerRequest\x1a&.servicecenter.v1.UpdateWorkerResponse\"\x87\x02\xea\xf9\x18!tmall.servicecenter.worker.update\xf2\xf9\x18\xbc\x01\n" +
 	"\x1e\n" +
 	"\bprovider\x12\x12worker.provider_id\n" +
 	"\x1f\n" +
@@ -1099,7 +1099,7 @@ const file_servicecenter_v1_worker_service_proto_rawDesc = "" +
 	"\x1d\n" +
 	"\bbiz_type\x12\x0fworker.biz_type\x18\x04\n" +
 	"1\n" +
-	"\x12service_store_code\x12\x19worker.service_store_code\x18\x04\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/workers:update\x12\xaa\x01\n" +
+	"\x12service_store_code\x12\x19worker.service_store_code\x18\x04\xf8\xf9\x18\x01\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/workers:update\x12\xaa\x01\n" +
 	"\rGetWorkerTags\x12&.servicecenter.v1.GetWorkerTagsRequest\x1a'.servicecenter.v1.GetWorkerTagsResponse\"H\xea\xf9\x18&tmall.servicecenter.worker.taglist.get\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/workers:getTagsB\xfb\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\x12WorkerServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
 

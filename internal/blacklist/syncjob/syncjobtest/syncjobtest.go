@@ -44,6 +44,8 @@ func TestStore(t *testing.T, open func(t *testing.T) syncjob.Store) {
 		{"list jobs refuses forged tokens", testListJobsRefusesForgedTokens},
 		{"times keep nanoseconds", testTimesKeepNanoseconds},
 		{"final errors", testFinalErrors},
+		{"prune entries of finished jobs", testPruneJobEntries},
+		{"rejections are listed by pages", testRejections},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -669,5 +671,158 @@ func testFinalErrors(t *testing.T, s syncjob.Store) {
 		if j = update(syncjob.JobUpdate{State: st}); j.State != st || j.LastError == nil || j.LastError.Code != "409" {
 			t.Fatalf("%s: %+v %+v", st, j, j.LastError)
 		}
+	}
+}
+
+// testPruneJobEntries: the entries of jobs finished before the cut go, in
+// batches; their jobs, counters and last errors stay; entries of jobs
+// finished later, and of jobs not finished, however old, stay.
+func testPruneJobEntries(t *testing.T, s syncjob.Store) {
+	ctx := context.Background()
+	finish := func(id string, state syncjob.State, at time.Time, e *syncjob.JobError) syncjob.Job {
+		t.Helper()
+		j, err := s.UpdateJob(ctx, id, syncjob.JobUpdate{State: state, Error: e, Time: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	cut := T0.Add(30 * 24 * time.Hour)
+	Import(t, s, "old-ok", 2, Entries(5)...)
+	Import(t, s, "old-failed", 2, Entries(3)...)
+	Import(t, s, "old-cancelled", 2, Entries(2)...)
+	Import(t, s, "recent", 2, Entries(4)...)
+	Import(t, s, "queued", 2, Entries(3)...) // never finished: kept, however old
+	finish("old-ok", syncjob.StateSucceeded, cut.Add(-time.Hour), nil)
+	failed := finish("old-failed", syncjob.StateFailed, cut.Add(-time.Nanosecond), &syncjob.JobError{Chunk: 1, Code: "isv.x", Message: "refused", Final: true, Time: cut.Add(-time.Nanosecond)})
+	finish("old-cancelled", syncjob.StateCancelled, cut.Add(-time.Minute), nil)
+	finish("recent", syncjob.StateSucceeded, cut, nil)
+
+	// 10 entries to go, 4 at a time.
+	total := 0
+	for _, want := range []int{4, 4, 2, 0} {
+		n, err := s.PruneJobEntries(ctx, cut, 4)
+		if err != nil || n != want {
+			t.Fatalf("prune = %d, %v; want %d", n, err, want)
+		}
+		total += n
+	}
+	for id, want := range map[string]int{"old-ok": 0, "old-failed": 0, "old-cancelled": 0, "recent": 4, "queued": 3} {
+		j, err := s.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []syncjob.Entry
+		for n := range j.Chunks {
+			if got, err = s.ChunkEntries(ctx, id, n, got); err != nil {
+				t.Fatalf("%s chunk %d: %v", id, n, err)
+			}
+		}
+		if len(got) != want {
+			t.Errorf("%s keeps %d entries, want %d", id, len(got), want)
+		}
+	}
+	j, err := s.Job(ctx, "old-failed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != syncjob.StateFailed || j.Total != 3 || j.Received != 3 || j.Chunks != 2 || j.LastError == nil ||
+		j.LastError.Code != failed.LastError.Code || !j.Updated.Equal(failed.Updated) {
+		t.Fatalf("pruned job = %+v, was %+v", j, failed)
+	}
+}
+
+// rejection is the i-th rejection of testRejections.
+func rejection(i int64) syncjob.Rejection {
+	return syncjob.Rejection{Index: i * 2, Line: i*2 + 2, Field: "mobile", Description: fmt.Sprint("problem ", i)}
+}
+
+// testRejections: an import's staged rejections become its job's at the
+// commit, listed by growing index in pages; a dropped import's go with
+// it; tokens are the job's own.
+func testRejections(t *testing.T, s syncjob.Store) {
+	ctx := context.Background()
+	stage := func(id string, n int64) {
+		t.Helper()
+		if _, err := s.CreateImport(ctx, syncjob.JobSpec{ID: id, SupplierID: Supplier, OperateType: 1, ServiceType: 1, AbilityType: 1, ChunkSize: 2, Created: T0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddImportEntries(ctx, id, Entries(3)); err != nil {
+			t.Fatal(err)
+		}
+		for lo := int64(0); lo < n; lo += 4 { // batches of 4
+			var batch []syncjob.Rejection
+			for i := lo; i < min(lo+4, n); i++ {
+				batch = append(batch, rejection(i))
+			}
+			if err := s.AddImportRejections(ctx, id, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stage("dropped", 3)
+	if _, err := s.ListRejections(ctx, syncjob.RejectionQuery{JobID: "dropped"}); !errors.Is(err, syncjob.ErrJobNotFound) {
+		t.Fatalf("rejections of an uncommitted import: %v, want ErrJobNotFound", err)
+	}
+	if err := s.DeleteImport(ctx, "dropped"); err != nil {
+		t.Fatal(err)
+	}
+	stage("bj-r", 11)
+	if _, err := s.CommitImport(ctx, "bj-r", syncjob.ImportCounts{Received: 14, Rejected: 11}, T0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddImportRejections(ctx, "bj-r", []syncjob.Rejection{rejection(20)}); !errors.Is(err, syncjob.ErrStateConflict) {
+		t.Fatalf("rejections after the commit: %v, want ErrStateConflict", err)
+	}
+	stage("empty", 0)
+	if _, err := s.CommitImport(ctx, "empty", syncjob.ImportCounts{Received: 3}, T0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.ListRejections(ctx, syncjob.RejectionQuery{JobID: "empty"}); err != nil || len(p.Rejections) != 0 || p.NextPageToken != "" {
+		t.Fatalf("rejections of a job without = %+v, %v", p, err)
+	}
+
+	var got []syncjob.Rejection
+	q := syncjob.RejectionQuery{JobID: "bj-r", PageSize: 5}
+	for pages := 0; ; pages++ {
+		if pages > 3 {
+			t.Fatal("more than 3 pages of 5 for 11 rejections")
+		}
+		p, err := s.ListRejections(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.Rejections...)
+		if p.NextPageToken == "" {
+			break
+		}
+		q.PageToken = p.NextPageToken
+	}
+	if len(got) != 11 {
+		t.Fatalf("listed %d rejections, want 11: %+v", len(got), got)
+	}
+	for i, r := range got {
+		if r != rejection(int64(i)) {
+			t.Fatalf("rejection %d = %+v, want %+v", i, r, rejection(int64(i)))
+		}
+	}
+	if p, err := s.ListRejections(ctx, syncjob.RejectionQuery{JobID: "bj-r"}); err != nil || len(p.Rejections) != 11 || p.NextPageToken != "" {
+		t.Fatalf("default page = %d rejections, token %q, %v", len(p.Rejections), p.NextPageToken, err)
+	}
+	// A token of another job, or forged, is refused.
+	p, err := s.ListRejections(ctx, syncjob.RejectionQuery{JobID: "bj-r", PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"x", base64.RawURLEncoding.EncodeToString([]byte("jobs:o:1"))} {
+		if _, err := s.ListRejections(ctx, syncjob.RejectionQuery{JobID: "bj-r", PageToken: tok}); !errors.Is(err, syncjob.ErrBadPageToken) {
+			t.Fatalf("token %q: %v, want ErrBadPageToken", tok, err)
+		}
+	}
+	if _, err := s.ListRejections(ctx, syncjob.RejectionQuery{JobID: "empty", PageToken: p.NextPageToken}); !errors.Is(err, syncjob.ErrBadPageToken) {
+		t.Fatalf("another job's token: %v, want ErrBadPageToken", err)
+	}
+	if _, err := s.ListRejections(ctx, syncjob.RejectionQuery{JobID: "nope"}); !errors.Is(err, syncjob.ErrJobNotFound) {
+		t.Fatalf("unknown job: %v, want ErrJobNotFound", err)
 	}
 }
