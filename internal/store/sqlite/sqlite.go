@@ -138,8 +138,8 @@ func openVersion(ctx context.Context, path string, version int64, opts ...Option
 		return nil, fmt.Errorf("store: import staging directory: %w", err)
 	}
 	common := "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)" + maxPagesPragma(s.maxPages)
-	if s.w, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
-		"&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")"+common); err != nil {
+	if s.w, err = openDB("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")" + common); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.w.SetMaxOpenConns(1)
@@ -147,7 +147,7 @@ func openVersion(ctx context.Context, path string, version int64, opts ...Option
 	if s.migrated, err = migrate(ctx, s.w, version); err != nil {
 		return nil, markFull(fmt.Errorf("store %s: %w", path, err))
 	}
-	if s.r, err = sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+common); err != nil {
+	if s.r, err = openDB("file:" + path + "?_pragma=query_only(1)" + common); err != nil {
 		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
 	}
 	s.r.SetMaxOpenConns(4)
