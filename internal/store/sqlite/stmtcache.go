@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 
 	modsqlite "modernc.org/sqlite"
 )
@@ -89,15 +88,9 @@ func newCachingConn(c driver.Conn) (driver.Conn, error) {
 	return &cachingConn{connInterfaces: ci, stmts: make(map[string]*list.Element)}, nil
 }
 
-// cacheable: one statement (a script of several is run by modernc
-// statement by statement, parsed each time anyway).
-func cacheable(query string) bool {
-	q := strings.TrimRight(query, " \t\r\n;")
-	return !strings.Contains(q, ";")
-}
-
 // get returns the prepared statement of query, preparing it if needed; nil
-// when it is in use or not cacheable.
+// when it is in use. (A script of several statements is kept too: modernc
+// runs it from its text statement by statement, as it does unprepared.)
 func (c *cachingConn) get(ctx context.Context, query string) (*cachedStmt, error) {
 	if e, ok := c.stmts[query]; ok {
 		cs := e.Value.(*cachedStmt)
@@ -106,9 +99,6 @@ func (c *cachingConn) get(ctx context.Context, query string) (*cachedStmt, error
 		}
 		c.lru.MoveToFront(e)
 		return cs, nil
-	}
-	if !cacheable(query) {
-		return nil, nil
 	}
 	ds, err := c.connInterfaces.PrepareContext(ctx, query)
 	if err != nil {
