@@ -11,6 +11,11 @@ BENCHCOUNT ?= 1
 # dependencies stay out of the server's module graph; the protoc plugins are
 # tool lines in go.mod.
 BUF     ?= $(GO) tool -modfile=buf.tools.mod buf
+# helm is pinned in helm.tools.mod, apart from go.mod for the same reason
+# as buf (Kubernetes' client libraries stay out of the server's module
+# graph); `make lint` lints and renders deploy/helm/servicecenterd with it.
+HELM    ?= $(GO) tool -modfile=helm.tools.mod helm
+CHART   := deploy/helm/servicecenterd
 # The git ref `make breaking` compares proto/ against; origin/$(BREAKING_AGAINST)
 # is used when there is no local branch of that name.
 BREAKING_AGAINST ?= main
@@ -45,8 +50,13 @@ build: ## Build bin/servicecenterd.
 tools: ## Install the pinned grpcurl into bin/ for the gRPC examples (a first build takes a few minutes).
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
+# internal/e2e/deploy renders the chart with the pinned helm and checks
+# the renders with deploy/kubecheck (a module of its own): `make test`
+# builds both first, outside the tests' time limit (minutes on a cold cache).
 .PHONY: test
 test: vet tmc-node-deps ## Run go vet and every test with the race detector.
+	$(HELM) version >/dev/null
+	$(GO) -C deploy/kubecheck build -o /dev/null .
 	$(GO) test -race -count=1 $(PKGS)
 
 # The emulator's TMC conformance test (internal/topemu) runs a third-party
@@ -102,12 +112,21 @@ vet: ## Run go vet.
 	$(GO) vet $(PKGS)
 
 .PHONY: lint
-lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf lint and buf breaking, and that docs/architecture.md lists every package.
+lint: vet third-party-protos ## Check Go and proto formatting, run go vet, buf lint and buf breaking, that docs/architecture.md lists every package, and helm lint and helm template of the chart in both modes.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) test -count=1 -run '^TestArchitecture' .
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
 	@$(MAKE) --no-print-directory breaking
+	@$(MAKE) --no-print-directory lint-chart
+
+.PHONY: lint-chart
+lint-chart: ## helm lint --strict and helm template of deploy/helm/servicecenterd (N replicas, and one embedded), the renders decoded strictly into Kubernetes' types (deploy/kubecheck).
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) --set mode=embedded
+	$(GO) -C deploy/kubecheck vet .
+	$(HELM) template servicecenterd $(CHART) --set replicaCount=3 | $(GO) -C deploy/kubecheck run . >/dev/null
+	$(HELM) template servicecenterd $(CHART) --set mode=embedded | $(GO) -C deploy/kubecheck run . >/dev/null
 
 .PHONY: generate
 generate: third-party-protos ## Generate Go, gRPC, gateway, OpenAPI code and the proto bundle from proto/ into gen/.

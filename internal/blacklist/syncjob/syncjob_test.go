@@ -213,7 +213,11 @@ func (e *env) importEntries(op int, entries ...syncjob.EntryInput) syncjob.Resul
 // waitState waits (bounded) until the job is in a terminal state or want.
 func (e *env) waitState(id string, want syncjob.State) syncjob.Job {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// A bound, not a pace: a resend River schedules waits for its
+	// scheduler's tick (every 5 s in River 0.51, not configurable), and a
+	// chunk the faults refuse several times in a row waits several ticks
+	// on a loaded machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		j, err := e.m.Job(context.Background(), id)
 		if err != nil {
