@@ -129,7 +129,7 @@ func New(logger *slog.Logger) *Metrics {
 		errs: prometheus.NewDesc(Namespace+"_sync_jobs_scrape_errors", "1 when the sync job counts or the chunk queue could not be read at this scrape.", nil, nil),
 		age: prometheus.NewDesc(Namespace+"_sync_chunks_oldest_age_seconds",
 			"Seconds the oldest bulk sync chunk that may be sent now (available, retry or schedule due) has waited for a worker of any replica; 0 when none waits.", nil, nil),
-		log:  logger,
+		log: logger,
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
