@@ -4,7 +4,7 @@
 // authorizes each call by RPC. The same rules serve gRPC (an interceptor),
 // REST (the gateway reaches gRPC over an in-process connection that
 // carries the HTTP layer's verified certificate identity, see internal.go)
-// and the plain HTTP endpoints (/metrics, /healthz, /readyz,
+// and the plain HTTP endpoints (/metrics, /healthz, /readyz, /topz,
 // /openapi.json).
 package auth
 
@@ -26,7 +26,7 @@ import (
 
 // HTTPService is the pseudo gRPC service that names the plain HTTP
 // endpoints in allow lists and open endpoints: http/metrics,
-// http/healthz, http/readyz and http/openapi.
+// http/healthz, http/readyz, http/topz and http/openapi.
 const HTTPService = "http"
 
 // ClientSpec is one entry of the clients file.

@@ -16,13 +16,13 @@ type Settings struct {
 	// with no authentication (the server checks it).
 	InsecureAllowUnauthenticated bool `flag:"insecure-allow-unauthenticated" default:"false" help:"Start even when listening beyond loopback without caller authentication: anyone who reaches the ports can then act for the Tmall app."`
 	// OpenEndpoints names what anyone may call: keys of openEndpoints.
-	OpenEndpoints []string `flag:"open-endpoints" default:"health,reflection,metrics" help:"What anyone may call without credentials: any of health (gRPC health, /healthz, /readyz), reflection (gRPC reflection, /openapi.json) and metrics (/metrics); empty for nothing."`
+	OpenEndpoints []string `flag:"open-endpoints" default:"health,reflection,metrics" help:"What anyone may call without credentials: any of health (gRPC health, /healthz, /readyz, /topz), reflection (gRPC reflection, /openapi.json) and metrics (/metrics); empty for nothing."`
 }
 
 // openEndpoints are the names --open-endpoints takes and the methods
 // (or HTTP resources, service HTTPService) each opens.
 var openEndpoints = map[string][]string{
-	"health":     {"grpc.health.v1.Health/*", HTTPService + "/healthz", HTTPService + "/readyz"},
+	"health":     {"grpc.health.v1.Health/*", HTTPService + "/healthz", HTTPService + "/readyz", HTTPService + "/topz"},
 	"reflection": {"grpc.reflection.v1.ServerReflection/*", "grpc.reflection.v1alpha.ServerReflection/*", HTTPService + "/openapi"},
 	"metrics":    {HTTPService + "/metrics"},
 }

@@ -16,7 +16,7 @@ import (
 var known = map[string][]string{
 	"servicecenter.v1.WorkerService":   {"GetWorkerTags", "UpdateWorker"},
 	"servicecenter.v1.WorkcardService": {"AssignWorker"},
-	HTTPService:                        {"metrics", "healthz", "readyz", "openapi"},
+	HTTPService:                        {"metrics", "healthz", "readyz", "topz", "openapi"},
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -74,7 +74,7 @@ func TestOpenPatterns(t *testing.T) {
 		opened, notOpen []string
 	}{
 		{nil, nil, []string{"/grpc.health.v1.Health/Check", "/http/metrics"}},
-		{[]string{"health"}, []string{"/grpc.health.v1.Health/Check", "/http/healthz", "/http/readyz"}, []string{"/http/metrics", "/http/openapi"}},
+		{[]string{"health"}, []string{"/grpc.health.v1.Health/Check", "/http/healthz", "/http/readyz", "/http/topz"}, []string{"/http/metrics", "/http/openapi"}},
 		{[]string{"reflection"}, []string{"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "/http/openapi"}, []string{"/http/healthz"}},
 		{[]string{"metrics"}, []string{"/http/metrics"}, []string{"/servicecenter.v1.WorkerService/GetWorkerTags"}},
 	}

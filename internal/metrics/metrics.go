@@ -71,6 +71,9 @@ type Metrics struct {
 
 	rateLimited *prometheus.CounterVec
 
+	quotaBackend *prometheus.GaugeVec
+	topReachable prometheus.Gauge
+
 	auditFailures prometheus.Counter
 	auditPruned   prometheus.Counter
 
@@ -110,6 +113,14 @@ func New(logger *slog.Logger) *Metrics {
 		Namespace: Namespace, Name: "rate_limited_total",
 		Help: "Calls refused by the per-client rate limit (RESOURCE_EXHAUSTED), by client name (\"\" for unauthenticated callers).",
 	}, []string{"client"})
+	m.quotaBackend = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "quota_backend",
+		Help: "1 for the backend keeping the TOP quota, bans and per-client rate limits: redis (shared by replicas, --redis-url) or local (this process: no --redis-url, or its fallback while Redis is unreachable).",
+	}, []string{"backend"})
+	m.topReachable = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "top_reachable",
+		Help: "1 when TOP answered the last call or probe (as /topz reports), else 0; 0 until the first call or probe (within 10s of the start).",
+	})
 	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "audit_write_failures_total",
 		Help: "Audit events the durable store could not record (they are still in the log; with --audit-fail-closed, audited calls are refused until one is recorded again).",
@@ -136,7 +147,7 @@ func New(logger *slog.Logger) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.grpc,
 		m.topCalls, m.topSeconds, m.topRetries, m.topQuotaWait, m.topBans,
-		m.rateLimited, m.auditFailures, m.auditPruned, buildInfo, m.syncJobs,
+		m.rateLimited, m.quotaBackend, m.topReachable, m.auditFailures, m.auditPruned, buildInfo, m.syncJobs,
 	)
 	for _, method := range top.Methods() {
 		m.topRetries.WithLabelValues(method.Name)
@@ -197,6 +208,26 @@ func topMethod(method string) string {
 
 // RateLimited counts a call refused by the per-client rate limit.
 func (m *Metrics) RateLimited(client string) { m.rateLimited.WithLabelValues(client).Inc() }
+
+// SetQuotaBackend reports the quota's backend in use: "redis" or "local".
+func (m *Metrics) SetQuotaBackend(backend string) {
+	for _, b := range []string{"redis", "local"} {
+		v := 0.0
+		if b == backend {
+			v = 1
+		}
+		m.quotaBackend.WithLabelValues(b).Set(v)
+	}
+}
+
+// SetTOPReachable reports whether the TOP gateway answered the last probe.
+func (m *Metrics) SetTOPReachable(ok bool) {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.topReachable.Set(v)
+}
 
 // AuditWriteFailed counts an audit event the durable store could not
 // record (audit.Options.Failed).

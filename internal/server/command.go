@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/servicecenterd/servicecenterd/internal/config"
+	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 )
 
 // LoadConfig resolves the serve settings from args and the environment and
@@ -47,5 +50,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	attrs = append(attrs, slog.String("gogc", tuneGC(os.LookupEnv)))
 	logger.Info("settings", attrs...)
+	// go-redis logs through a process-wide logger; give it ours.
+	redis.SetLogger(redisquota.Printer{Logger: logger})
 	return Run(ctx, cfg, logger)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/events"
 	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
+	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/tlsfiles"
@@ -38,6 +39,9 @@ type Config struct {
 	Emulator EmulatorSettings `section:"emulator"`
 	// Store is the durable store's directory.
 	Store store.Settings `section:"store"`
+	// Redis is the Redis that replicas share the TOP quota, bans and
+	// rate limits through.
+	Redis redisquota.Settings `section:"redis"`
 	// Sync are the bulk blacklist sync's chunk size and concurrency.
 	Sync syncjob.Settings `section:"sync"`
 	// Process are shutdown and logging.
@@ -68,7 +72,7 @@ type Config struct {
 // ListenSettings are the addresses the server listens on.
 type ListenSettings struct {
 	GRPCAddr string `flag:"grpc-addr" default:"127.0.0.1:9090" help:"gRPC listen address (host:port)."`
-	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, /healthz, /readyz, the contract documents (OpenAPI, proto bundle) and /metrics listen address (host:port). Empty: gRPC only, with gRPC health, and /metrics on --metrics-addr if set."`
+	HTTPAddr string `flag:"http-addr" default:"127.0.0.1:8080" help:"REST gateway, /healthz, /readyz, /topz, the contract documents (OpenAPI, proto bundle) and /metrics listen address (host:port). Empty: gRPC only, with gRPC health, and /metrics on --metrics-addr if set."`
 }
 
 // Validate checks the settings; errors name the flag. An empty HTTP
@@ -108,6 +112,7 @@ func (s EmulatorSettings) Validate(embedded bool) error {
 
 // ProcessSettings are the process's: shutdown and logs.
 type ProcessSettings struct {
+	DrainDelay      time.Duration `flag:"drain-delay" default:"5s" help:"On SIGTERM, how long the server keeps serving after it reports not ready (/readyz 503, gRPC health NOT_SERVING), so that load balancers stop sending calls before it stops; then graceful shutdown. 0 stops at once."`
 	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
 	LogLevel        string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `flag:"log-format" default:"text" help:"Log format: text or json."`
@@ -116,6 +121,9 @@ type ProcessSettings struct {
 // Validate checks the settings; errors name the flag.
 func (s ProcessSettings) Validate() error {
 	var errs []error
+	if s.DrainDelay < 0 {
+		errs = append(errs, errors.New("--drain-delay must not be negative"))
+	}
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 	}
@@ -158,6 +166,7 @@ func (c *Config) Validate() error {
 		c.Emulator.Validate(c.TOP.Embedded()),
 		c.TOP.Validate(),
 		c.Store.Validate(),
+		c.Redis.Validate(),
 		c.Sync.Validate(),
 		c.Process.Validate(),
 		c.Auth.Validate(KnownMethods()),

@@ -29,7 +29,7 @@ func TestEverySettingInASection(t *testing.T) {
 			sections = append(sections, s.Section)
 		}
 	}
-	want := []string{"listen", "top", "emulator", "store", "sync", "process", "auth", "tls", "grpc", "http", "rate_limit", "metrics", "audit", "tmc", "events", "idempotency"}
+	want := []string{"listen", "top", "emulator", "store", "redis", "sync", "process", "auth", "tls", "grpc", "http", "rate_limit", "metrics", "audit", "tmc", "events", "idempotency"}
 	if !slices.Equal(sections, want) {
 		t.Errorf("sections %v, want %v", sections, want)
 	}

@@ -176,7 +176,7 @@ var knownPackages = []protoreflect.FullName{"servicecenter.v1", "grpc.health.v1"
 
 // httpResources are the plain HTTP endpoints as auth resources (service
 // auth.HTTPService).
-var httpResources = []string{"metrics", "pprof", "healthz", "readyz", "openapi"}
+var httpResources = []string{"metrics", "pprof", "healthz", "readyz", "topz", "openapi"}
 
 // KnownMethods lists, by service, the methods an allow list may name: the
 // services of the packages the server registers (from the linked proto

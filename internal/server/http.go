@@ -146,13 +146,8 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	mux.Handle("GET /healthz", s.protect("/http/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")
 	})))
-	mux.Handle("GET /readyz", s.protect("/http/readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.upstream.ready(r.Context()); err != nil {
-			writeText(w, http.StatusServiceUnavailable, "not ready: "+err.Error()+"\n")
-			return
-		}
-		writeText(w, http.StatusOK, "ready\n")
-	})))
+	mux.Handle("GET /readyz", s.protect("/http/readyz", http.HandlerFunc(s.handleReady)))
+	mux.Handle("GET /topz", s.protect("/http/topz", http.HandlerFunc(s.handleTOP)))
 	protosGz, err := gzipped(servicecenterd.ProtosTar)
 	if err != nil {
 		return nil, fmt.Errorf("proto bundle: %w", err)

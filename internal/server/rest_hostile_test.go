@@ -122,7 +122,7 @@ func TestAuthBeforeBody(t *testing.T) {
 	for _, ct := range []string{"text/csv", "application/x-ndjson", "application/json", "text/plain", ""} {
 		calls = append(calls, call{"upload " + ct, http.MethodPost, "/v1/blacklist/jobs:import?supplier_id=1", ct, server.ImportMethod})
 	}
-	for name, path := range map[string]string{"metrics": "/metrics", "healthz": "/healthz", "readyz": "/readyz", "openapi": "/openapi.json"} {
+	for name, path := range map[string]string{"metrics": "/metrics", "healthz": "/healthz", "readyz": "/readyz", "topz": "/topz", "openapi": "/openapi.json"} {
 		calls = append(calls, call{path, http.MethodGet, path, "application/json", "http/" + name})
 	}
 	framings := map[string]http.Header{

@@ -313,7 +313,7 @@ func TestOpenEndpoints(t *testing.T) {
 			if tt.token != "" {
 				header.Set("Authorization", "Bearer "+tt.token)
 			}
-			for _, path := range []string{"/healthz", "/readyz", "/openapi.json", "/openapi.v3.json", "/protos.tar.gz", "/descriptor.binpb", "/metrics"} {
+			for _, path := range []string{"/healthz", "/readyz", "/topz", "/openapi.json", "/openapi.v3.json", "/protos.tar.gz", "/descriptor.binpb", "/metrics"} {
 				code, body, raw := doREST(t, httpsClient(t, clientTLS), http.MethodGet, "https://"+ts.HTTPAddr()+path, "", header)
 				if code != tt.wantHTTP {
 					t.Fatalf("%s: %d %s", path, code, raw)

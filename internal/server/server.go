@@ -19,8 +19,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -32,6 +34,8 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/buildinfo"
 	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/metrics"
+	"github.com/servicecenterd/servicecenterd/internal/quota"
+	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
@@ -65,7 +69,16 @@ type Server struct {
 	tls     *tlsfiles.Store   // nil without TLS
 	metrics *metrics.Metrics
 	limiter *middleware.RateLimiter
-	auditor *audit.Auditor
+	// quota shares the TOP quota, bans and rate limits through Redis
+	// (--redis-url); nil: they stay in the process.
+	quota *redisquota.Quota
+	redis *redis.Client
+	// ready says whether this replica can serve (health.go).
+	ready *readiness
+	// topSeenAt is when a call last told whether TOP is reachable
+	// (Unix ns; health.go).
+	topSeenAt atomic.Int64
+	auditor   *audit.Auditor
 	// auditStore keeps the audit trail and serves ListAuditEvents; nil:
 	// the log is the only trail.
 	auditStore audit.Store
@@ -159,11 +172,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	if o.auditStoreSet {
 		s.auditStore = o.auditStore
 	}
-	if err := s.newGuards(); err != nil {
+	if err := s.newGuards(ctx); err != nil {
 		return nil, err
 	}
 	topCfg := s.upstream.clientConfig(cfg.TOP)
-	topCfg.Observer = s.metrics.ObserveTOP
+	topCfg.Observer = func(ci topclient.CallInfo) {
+		s.metrics.ObserveTOP(ci)
+		s.topSeen(ci)
+	}
+	if s.quota != nil {
+		topCfg.Limiter, topCfg.Bans = s.quota.Limiter(), s.quota
+	}
 	topCfg.TracerProvider = s.tracing.TracerProvider()
 	s.top, err = topclient.New(topCfg)
 	if err != nil {
@@ -206,11 +225,31 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 }
 
 // newGuards builds what guards and observes the calls: metrics, the
-// request codec, authentication (the clients file, TLS), the rate
-// limiter, the audit trail and the gateway's internal hop.
-func (s *Server) newGuards() error {
+// request codec, the shared quota (with --redis-url), authentication (the
+// clients file, TLS), the rate limiter, the audit trail and the gateway's
+// internal hop.
+func (s *Server) newGuards(ctx context.Context) error {
 	cfg := s.cfg
 	s.metrics = metrics.New(s.logger)
+	var callers quota.Callers // nil: in the process
+	if cfg.Redis.On() {
+		var err error
+		if s.redis, err = cfg.Redis.Client(); err != nil {
+			return err
+		}
+		s.quota, err = redisquota.New(ctx, s.redis, redisquota.Options{
+			Prefix: cfg.Redis.Prefix, AppKey: s.upstream.appKey, Replicas: cfg.Redis.Replicas,
+			Rate:   quota.Rate{PerSecond: cfg.TOP.RateLimit, Burst: cfg.TOP.RateBurst},
+			Logger: s.logger.With(slog.String("component", "quota")), OnBackend: s.metrics.SetQuotaBackend,
+		})
+		if err != nil {
+			return fmt.Errorf("shared quota: %w", err)
+		}
+		callers = s.quota
+	} else {
+		s.metrics.SetQuotaBackend(redisquota.BackendLocal)
+	}
+	s.ready = newReadiness(s.store, s.quota)
 	s.codec = codec.New()
 	open, err := cfg.Auth.OpenPatterns()
 	if err != nil {
@@ -230,7 +269,7 @@ func (s *Server) newGuards() error {
 	s.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLS.VerifiesClients(), Open: open})
 	// The open endpoints are exempt from the rate limit by a selector in
 	// the chain (grpc.go), not by the limiter.
-	s.limiter = middleware.NewRateLimiter(s.limitOf, nil, s.metrics.RateLimited)
+	s.limiter = middleware.NewRateLimiter(callers, s.limitOf, nil, s.metrics.RateLimited)
 	// The audited RPCs and their targets are declared in the protos
 	// (option servicecenter.v1.audit).
 	plan, err := audit.NewPlan(protoregistry.GlobalFiles)
@@ -271,16 +310,28 @@ func (s *Server) MetricsAddr() string {
 func (s *Server) EmulatorURL() string { return s.upstream.emulatorURL }
 
 // Serve serves until ctx is done or a server fails, then shuts down in
-// order: health NOT_SERVING, gRPC GracefulStop (Stop after
+// order: health NOT_SERVING (/readyz 503) while serving on for
+// --drain-delay (when ctx ended, not on a failure), gRPC GracefulStop (Stop after
 // ShutdownTimeout), HTTP Shutdown, then the embedded emulator. The bulk
 // sync's delivery worker stops with ctx; a chunk in flight is resent, with
 // the same request_id, at the next start.
 func (s *Server) Serve(ctx context.Context) error {
-	for _, name := range append([]string{""}, serviceNames...) {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	if err := s.ready.check(ctx); err != nil {
+		s.logger.Warn("not ready at start", slog.String("reason", err.Error()))
+		setHealth(s.health, healthpb.HealthCheckResponse_NOT_SERVING)
+	} else {
+		setHealth(s.health, healthpb.HealthCheckResponse_SERVING)
 	}
 	s.logStart()
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		s.watchReady(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		s.watchTOP(gctx)
+		return nil
+	})
 	g.Go(func() error {
 		if err := s.grpc.Serve(s.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc server: %w", err)
@@ -309,6 +360,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.watchFiles(gctx, g)
 	g.Go(func() error {
 		<-gctx.Done()
+		if ctx.Err() != nil { // asked to stop (SIGTERM), not a failure
+			s.drain()
+		}
 		s.shutdown()
 		return nil
 	})
@@ -320,6 +374,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) shutdown() {
 	timeout := s.cfg.Process.ShutdownTimeout
 	s.logger.Info("shutting down", slog.Duration("timeout", timeout))
+	s.ready.draining.Store(true)
 	s.health.Shutdown()
 	s.events.handlers.Shutdown()
 	stopped := make(chan struct{})
@@ -395,6 +450,14 @@ func (s *Server) closeAll() {
 	}
 	if s.top != nil {
 		s.top.Close()
+	}
+	if s.quota != nil {
+		s.quota.Close()
+		s.quota = nil
+	}
+	if s.redis != nil {
+		_ = s.redis.Close()
+		s.redis = nil
 	}
 	if s.upstream != nil {
 		s.upstream.close()

@@ -122,14 +122,26 @@ func TestQuotaWithoutBan(t *testing.T) {
 	}
 }
 
-// TestBanIsCapped checks that an absurd ban length is capped at a day.
+// TestBanIsCapped checks that an absurd ban length is capped at the
+// midnight Beijing time that ends TOP's daily quota (quota.MaxBanUntil).
 func TestBanIsCapped(t *testing.T) {
 	t.Parallel()
-	u := newUpstream(t, banReply(7, top.SubCodeDynamicAccessCount, "99999999999999"))
-	c := newTestClient(t, u, nil)
-	_, err := top.Do(testCtx(t), c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
-	var be *BanError
-	if !errors.As(err, &be) || be.RetryAfter != 24*time.Hour {
-		t.Fatalf("err = %v", err)
+	for _, at := range []struct {
+		now, until time.Time
+	}{
+		// 03:04 UTC is 11:04 in Beijing: the cap is 16:00 UTC that day.
+		{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC)},
+		// 15:30 UTC is 23:30 in Beijing, less than an hour before
+		// midnight: the cap is the next midnight but one.
+		{time.Date(2026, 1, 2, 15, 30, 0, 0, time.UTC), time.Date(2026, 1, 3, 16, 0, 0, 0, time.UTC)},
+	} {
+		clock := &fakeClock{now: at.now}
+		u := newUpstream(t, banReply(7, top.SubCodeDynamicAccessCount, "99999999999999"))
+		c := newTestClient(t, u, func(cfg *Config) { cfg.Now = clock.Now })
+		_, err := top.Do(testCtx(t), c, top.AssignWorker, &top.AssignWorkerRequest{WorkcardID: 1})
+		var be *BanError
+		if !errors.As(err, &be) || !be.Until.Equal(at.until) || be.RetryAfter != at.until.Sub(at.now) {
+			t.Fatalf("at %v: err = %v", at.now, err)
+		}
 	}
 }

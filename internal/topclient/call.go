@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/redact"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
@@ -93,7 +94,8 @@ type attempt struct {
 func (c *Client) do(ctx context.Context, method string, session bool, st *callState, out any, idempotent bool) error {
 	start := c.now()
 	info := CallInfo{Method: method}
-	if be := c.bans.check(method, start); be != nil {
+	if b := c.bans.Check(ctx, method, start); b != nil {
+		be := banError(method, *b, start)
 		c.putState(st)
 		info.Outcome, info.Kind, info.Code, info.SubCode = OutcomeBanned, top.KindQuota, be.Resp.Code, be.Resp.SubCode
 		c.observe(&info, start)
@@ -116,8 +118,14 @@ func (c *Client) do(ctx context.Context, method string, session bool, st *callSt
 	for {
 		if c.limiter != nil {
 			waitStart := c.now()
-			err := c.limiter.Wait(ctx)
+			err := c.limiter.Wait(ctx, method)
 			info.QuotaWait += c.now().Sub(waitStart)
+			var banned *quota.BannedError
+			if errors.As(err, &banned) {
+				be := banError(method, banned.Ban, c.now())
+				a = attempt{err: be, outcome: OutcomeBanned, repeat: top.RepeatAfterBan, apiErr: be.Resp}
+				break
+			}
 			if err != nil {
 				a = attempt{err: canceled(ctx, method, "waiting for the rate limiter"), outcome: OutcomeCanceled}
 				break
@@ -317,7 +325,7 @@ func (c *Client) send(ctx context.Context, rt http.RoundTripper, method string, 
 	case apiErr != nil:
 		apiErr.Msg, apiErr.SubMsg = c.scrub(apiErr.Msg, st), c.scrub(apiErr.SubMsg, st)
 		a.apiErr = apiErr
-		if be := c.bans.record(method, apiErr, c.now()); be != nil {
+		if be := c.recordBan(ctx, method, apiErr); be != nil {
 			a.err, a.outcome, a.repeat = be, OutcomeBanned, top.RepeatAfterBan
 			return a
 		}

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/time/rate"
 
 	"github.com/servicecenterd/servicecenterd/internal/backoff"
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -41,13 +41,13 @@ type Client struct {
 	backoff                 backoff.Policy // full jitter; tests replace Rand
 	maxResponse             int64
 	rt                      http.RoundTripper
-	limiter                 *rate.Limiter
+	limiter                 quota.Limiter // nil: no quota
+	bans                    quota.Bans
 	observer                func(CallInfo)
 	tracer                  trace.Tracer      // nil: not traced (trace.go)
 	tracedRT                http.RoundTripper // rt under otelhttp, for sampled attempts
 	now                     func() time.Time
 
-	bans   bans
 	states sync.Pool // *callState
 	stamp  atomic.Pointer[stamp]
 }
@@ -95,8 +95,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.TracerProvider != nil {
 		c.tracer, c.tracedRT = traced(cfg.TracerProvider, c.rt)
 	}
-	if cfg.RateLimit > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+	c.limiter, c.bans = cfg.Limiter, cfg.Bans
+	if c.limiter == nil && cfg.RateLimit > 0 {
+		c.limiter = quota.NewLocalLimiter(quota.Rate{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst})
+	}
+	if c.bans == nil {
+		c.bans = quota.NewLocalBans()
 	}
 	c.states.New = func() any { return newCallState() }
 	return c, nil

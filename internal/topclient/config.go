@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
 
@@ -109,6 +110,12 @@ type Config struct {
 	// max(1, RateLimit).
 	RateLimit float64
 	RateBurst int
+	// Limiter, when set, replaces the token bucket of RateLimit: the
+	// app's quota shared by replicas (quota/redisquota).
+	Limiter quota.Limiter
+	// Bans, when set, replaces the client's own ban table: bans shared by
+	// replicas (quota/redisquota).
+	Bans quota.Bans
 	// MaxResponseBytes bounds how much of a response body is read.
 	// Default 4 MiB.
 	MaxResponseBytes int64

@@ -2,6 +2,7 @@ package topclient
 
 import (
 	"errors"
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"net/http"
 	"strings"
 	"testing"
@@ -116,7 +117,7 @@ func TestNewDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c2.partnerID != "servicecenterd-v1.2.3" || c2.limiter == nil || c2.limiter.Burst() != 2 {
+	if lim, ok := c2.limiter.(*quota.LocalLimiter); c2.partnerID != "servicecenterd-v1.2.3" || !ok || lim.Burst() != 2 {
 		t.Fatalf("partner_id %q, limiter %v", c2.partnerID, c2.limiter)
 	}
 }

@@ -3,6 +3,7 @@ package topclient
 import (
 	"bytes"
 	"errors"
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"testing"
 	"time"
 
@@ -57,9 +58,10 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 		switch {
 		case apiErr != nil:
-			var b bans
-			if be := b.record(method, apiErr, time.Unix(0, 0)); be != nil {
-				if be.RetryAfter <= 0 || be.RetryAfter > maxBan {
+			now := time.Unix(0, 0)
+			if b, ok := banOf(method, apiErr, now); ok {
+				be := banError(method, b, now)
+				if be.RetryAfter <= 0 || b.Until.After(quota.MaxBanUntil(now)) {
 					t.Fatalf("ban of %v", be.RetryAfter)
 				}
 				_ = be.Error()

@@ -17,10 +17,7 @@ import (
 // that today's servicecenterd does not know yet, with the lane that brings
 // them (lanes.md's shared flags). TestPendingSettings fails once one
 // exists: then delete its line.
-var pendingSettings = map[string]string{
-	"SERVICECENTERD_DRAIN_DELAY": "i12-redis: --drain-delay, not ready at once on SIGTERM, serve that long, then stop",
-	"SERVICECENTERD_REDIS_URL":   "i12-redis: --redis-url, the shared TOP quota, bans and per-caller limits",
-}
+var pendingSettings = map[string]string{}
 
 // secretEnv are the settings whose value is a secret: never a literal
 // value in a manifest, only a secretKeyRef (or their _FILE twin).

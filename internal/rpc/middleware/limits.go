@@ -3,18 +3,16 @@ package middleware
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
@@ -50,65 +48,40 @@ func StreamDefaultDeadline(d time.Duration, longLived ...string) grpc.StreamServ
 // per-client rate limit.
 const RateLimitReason = "RATE_LIMITED"
 
-// RateLimit is the rate a client may call at.
-type RateLimit struct {
-	// PerSecond is the sustained rate; 0 or less is no limit.
-	PerSecond float64
-	// Burst is the bucket size; 0 means the rate rounded up (at least 1).
-	Burst int
-}
+// RateLimit is the rate a client may call at: PerSecond (0 or less is no
+// limit) and Burst (0 means the rate rounded up, at least 1).
+type RateLimit = quota.Rate
 
-// RateLimiter keeps a token bucket per client (Call.Client; all
-// unauthenticated callers share the bucket of ""). The set of clients is
-// the clients file's, so the buckets are bounded.
+// RateLimiter refuses the calls of a client over its rate limit; the
+// limits are kept by a quota.Callers (in the process, or in Redis shared
+// by replicas). All unauthenticated callers share the limit of "".
 type RateLimiter struct {
+	callers   quota.Callers
 	limitOf   func(client string) RateLimit
 	exempt    func(fullMethod string) bool
 	onLimited func(client string)
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	limit RateLimit
-	lim   *rate.Limiter
 }
 
 // NewRateLimiter returns a limiter asking limitOf for each client's rate
-// at every call (so that a reloaded clients file applies at once).
-// exempt methods (health checks) are never limited; onLimited, if not
-// nil, is told of each refusal.
-func NewRateLimiter(limitOf func(client string) RateLimit, exempt func(fullMethod string) bool, onLimited func(client string)) *RateLimiter {
-	return &RateLimiter{limitOf: limitOf, exempt: exempt, onLimited: onLimited, buckets: map[string]*bucket{}}
+// at every call (so that a reloaded clients file applies at once) and
+// callers whether the call is within it; nil callers means in-process
+// token buckets (quota.NewLocalCallers). exempt methods (health checks)
+// are never limited; onLimited, if not nil, is told of each refusal.
+func NewRateLimiter(callers quota.Callers, limitOf func(client string) RateLimit, exempt func(fullMethod string) bool, onLimited func(client string)) *RateLimiter {
+	if callers == nil {
+		callers = quota.NewLocalCallers()
+	}
+	return &RateLimiter{callers: callers, limitOf: limitOf, exempt: exempt, onLimited: onLimited}
 }
 
-// Allow takes a token from client's bucket; when there is none it returns
+// Allow takes a turn from client's limit; when there is none it returns
 // false and how long until there will be.
-func (l *RateLimiter) Allow(client string, now time.Time) (bool, time.Duration) {
+func (l *RateLimiter) Allow(ctx context.Context, client string, now time.Time) (bool, time.Duration) {
 	want := l.limitOf(client)
 	if want.PerSecond <= 0 {
 		return true, 0
 	}
-	if want.Burst <= 0 {
-		want.Burst = max(1, int(math.Ceil(want.PerSecond)))
-	}
-	l.mu.Lock()
-	b, ok := l.buckets[client]
-	if !ok || b.limit != want {
-		b = &bucket{limit: want, lim: rate.NewLimiter(rate.Limit(want.PerSecond), want.Burst)}
-		l.buckets[client] = b
-	}
-	l.mu.Unlock()
-	r := b.lim.ReserveN(now, 1)
-	if !r.OK() {
-		return false, time.Second
-	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+	return l.callers.Allow(ctx, client, want, now)
 }
 
 // UnaryInterceptor refuses a call over its client's rate with
@@ -139,7 +112,7 @@ func (l *RateLimiter) check(ctx context.Context, method string) error {
 		return nil
 	}
 	client := rpc.CallFrom(ctx).Client
-	ok, wait := l.Allow(client, time.Now())
+	ok, wait := l.Allow(ctx, client, time.Now())
 	if ok {
 		return nil
 	}

@@ -14,7 +14,7 @@ import (
 
 func TestRateLimiterAllow(t *testing.T) {
 	limits := map[string]RateLimit{"a": {PerSecond: 1, Burst: 2}, "b": {PerSecond: 0.5}}
-	l := NewRateLimiter(func(c string) RateLimit { return limits[c] }, nil, nil)
+	l := NewRateLimiter(nil, func(c string) RateLimit { return limits[c] }, nil, nil)
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	steps := []struct {
 		client string
@@ -33,21 +33,21 @@ func TestRateLimiterAllow(t *testing.T) {
 		{"unlimited", 0, true, 0},
 	}
 	for i, s := range steps {
-		ok, wait := l.Allow(s.client, now.Add(s.at))
+		ok, wait := l.Allow(context.Background(), s.client, now.Add(s.at))
 		if ok != s.ok || wait != s.wait {
 			t.Fatalf("step %d (%s at %v): %v %v, want %v %v", i, s.client, s.at, ok, wait, s.ok, s.wait)
 		}
 	}
 	// A changed limit applies at once (a reloaded clients file).
 	limits["a"] = RateLimit{PerSecond: 100, Burst: 100}
-	if ok, _ := l.Allow("a", now.Add(time.Second)); !ok {
+	if ok, _ := l.Allow(context.Background(), "a", now.Add(time.Second)); !ok {
 		t.Fatal("raised limit not applied")
 	}
 }
 
 func TestRateLimitInterceptor(t *testing.T) {
 	var limited []string
-	l := NewRateLimiter(func(string) RateLimit { return RateLimit{PerSecond: 0.001, Burst: 1} },
+	l := NewRateLimiter(nil, func(string) RateLimit { return RateLimit{PerSecond: 0.001, Burst: 1} },
 		func(m string) bool { return m == "/h.H/Check" }, func(c string) { limited = append(limited, c) })
 	ctx := rpc.WithCall(context.Background(), &rpc.Call{Client: "c1"})
 	ok := func(context.Context, any) (any, error) { return "ok", nil }

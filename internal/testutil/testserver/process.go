@@ -107,10 +107,13 @@ type Process struct {
 // StartProcess runs bin with args (which must include "--log-format
 // json" after "serve") and waits until it serves, learning its addresses
 // from the "servicecenterd started" log line; it dials it. The process
-// is stopped when the test ends.
+// runs with SERVICECENTERD_DRAIN_DELAY=0s (a --drain-delay flag
+// overrides it) and is stopped when the test ends.
 func StartProcess(t testing.TB, bin string, args ...string) *Process {
 	t.Helper()
 	p := &Process{cmd: exec.Command(bin, args...), Logs: &logbuf.Buffer{}, exited: make(chan struct{})}
+	// No drain delay unless the test's flags set one: stopping is quick.
+	p.cmd.Env = append(os.Environ(), "SERVICECENTERD_DRAIN_DELAY=0s")
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

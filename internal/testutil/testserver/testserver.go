@@ -52,7 +52,7 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 
 // Config is the serve defaults (no environment, no file) with free
 // loopback ports for gRPC, HTTP and the embedded emulator, a temporary
-// data dir and a 5s shutdown timeout.
+// data dir, no drain delay and a 5s shutdown timeout.
 func Config(t testing.TB) server.Config {
 	t.Helper()
 	var cfg server.Config
@@ -61,6 +61,7 @@ func Config(t testing.TB) server.Config {
 	}
 	cfg.Listen.GRPCAddr, cfg.Listen.HTTPAddr, cfg.Emulator.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Process.ShutdownTimeout = 5 * time.Second
+	cfg.Process.DrainDelay = 0 // tests of draining set their own
 	cfg.Store.DataDir = t.TempDir()
 	return cfg
 }
