@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // TestGroupsShareCommits: concurrent writes are committed once each, in
@@ -85,4 +87,73 @@ func TestErrorsAndClose(t *testing.T) {
 	if err := w.Write(context.Background(), "y"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Write after Close = %v, want ErrClosed", err)
 	}
+}
+
+// TestLinger: a writer that is not busy commits a lone value at once; a
+// busy one (its last group had more than one value) waits up to Linger
+// after a group's first value, so that values arriving one by one within
+// it share a commit, and commits at Linger whatever came.
+func TestLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const linger = time.Millisecond
+		var (
+			mu     sync.Mutex
+			groups [][]int
+			at     []time.Duration
+		)
+		start := time.Now()
+		release := make(chan struct{})
+		w := NewWithOptions(Options{Max: 8, Linger: linger}, func(vs []int) error {
+			mu.Lock()
+			first := len(groups) == 0
+			groups = append(groups, slices.Clone(vs))
+			at = append(at, time.Since(start))
+			mu.Unlock()
+			if first {
+				<-release // hold the first commit until two more wait
+			}
+			return nil
+		})
+		defer w.Close()
+		write := func(v int) {
+			if err := w.Write(context.Background(), v); err != nil {
+				t.Error(err)
+			}
+		}
+		var wg sync.WaitGroup
+		// A lone value: committed at once (not busy).
+		wg.Go(func() { write(0) })
+		synctest.Wait()
+		wg.Go(func() { write(1) })
+		synctest.Wait() // 1 waits before 2 (a channel's senders are served in order)
+		wg.Go(func() { write(2) })
+		synctest.Wait()
+		close(release) // 1 and 2 share the next commit: now busy
+		wg.Wait()
+		// Busy: values 100µs apart share one commit, which waits Linger
+		// from the first of them.
+		lingerStart := time.Since(start)
+		for v := 3; v < 6; v++ {
+			wg.Go(func() { write(v) })
+			time.Sleep(100 * time.Microsecond)
+		}
+		wg.Wait()
+		// The last group had three values: still busy; a lone value now
+		// waits Linger, then commits alone, and the writer is idle again.
+		wg.Go(func() { write(6) })
+		wg.Wait()
+		loneStart := time.Since(start)
+		wg.Go(func() { write(7) })
+		wg.Wait()
+		want := [][]int{{0}, {1, 2}, {3, 4, 5}, {6}, {7}}
+		if fmt.Sprint(groups) != fmt.Sprint(want) {
+			t.Fatalf("groups %v, want %v", groups, want)
+		}
+		if got := at[2] - lingerStart; got != linger {
+			t.Errorf("busy group committed %v after its first value, want %v", got, linger)
+		}
+		if got := at[4] - loneStart; got != 0 {
+			t.Errorf("idle writer committed a lone value after %v, want at once", got)
+		}
+	})
 }

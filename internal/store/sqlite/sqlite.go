@@ -28,7 +28,6 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
-	"github.com/servicecenterd/servicecenterd/internal/store/groupcommit"
 	"github.com/servicecenterd/servicecenterd/internal/store/pagetoken"
 	"github.com/servicecenterd/servicecenterd/internal/store/schema"
 	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
@@ -67,7 +66,7 @@ type Store struct {
 	// migrated is what Open migrated.
 	migrated schema.Result
 	// audit commits audit events in groups.
-	audit *groupcommit.Writer[auditRow]
+	audit *auditWriter
 
 	mu sync.Mutex
 	// imports are the imports in progress, by job id; nil once closed.
