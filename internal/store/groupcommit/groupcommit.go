@@ -9,10 +9,11 @@
 // instant: at thousands of calls a second they come one every few hundred
 // microseconds, so a writer that commits what is ready would mostly commit
 // groups of one, each paying its own log writes. With Linger, a writer
-// that is busy (its last group had more than one value) waits up to
-// Linger after a group's first value for more; a writer that is not busy
-// (a lone caller, calls one after the other) never waits, so an isolated
-// call pays nothing for it.
+// that is busy (its last group had more than one value) waits for more
+// values while they keep coming, each within Gap of the last, up to
+// Linger after a group's first value; a writer that is not busy (a lone
+// caller, calls one after the other) never waits, so an isolated call
+// pays nothing for it, and a lull ends the wait after Gap.
 package groupcommit
 
 import (
@@ -29,9 +30,12 @@ var ErrClosed = errors.New("store is closed")
 type Options struct {
 	// Max bounds the values of one group; at least 1.
 	Max int
-	// Linger is how long a busy writer waits, after a group's first
-	// value, for more values to join it; 0 never waits.
+	// Linger is how long a busy writer waits at most, after a group's
+	// first value, for more values to join it; 0 never waits.
 	Linger time.Duration
+	// Gap ends the wait early when no value came for this long; 0 or
+	// more than Linger is Linger.
+	Gap time.Duration
 }
 
 // Writer commits values of type T in groups of at most Options.Max.
@@ -61,6 +65,9 @@ func New[T any](max int, commit func([]T) error) *Writer[T] {
 func NewWithOptions[T any](o Options, commit func([]T) error) *Writer[T] {
 	if o.Max < 1 {
 		o.Max = 1
+	}
+	if o.Gap <= 0 || o.Gap > o.Linger {
+		o.Gap = o.Linger
 	}
 	w := &Writer[T]{commit: commit, opts: o, queue: make(chan write[T]), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go w.run()
@@ -105,12 +112,18 @@ func (w *Writer[T]) run() {
 		}
 		w.take(&group)
 		if busy && timer != nil && len(group) < w.opts.Max {
-			timer.Reset(w.opts.Linger)
+			deadline := time.Now().Add(w.opts.Linger)
+			timer.Reset(w.opts.Gap)
 		linger:
 			for len(group) < w.opts.Max {
 				select {
 				case next := <-w.queue:
 					group = append(group, next)
+					wait := min(w.opts.Gap, time.Until(deadline))
+					if wait <= 0 {
+						break linger
+					}
+					timer.Reset(wait)
 				case <-timer.C:
 					break linger
 				case <-w.stop:

@@ -157,3 +157,72 @@ func TestLinger(t *testing.T) {
 		}
 	})
 }
+
+// TestLingerGap: a busy writer stops waiting when no value came for Gap,
+// and at Linger after the group's first value while values keep coming.
+func TestLingerGap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const linger, gap, every = 2 * time.Millisecond, 600 * time.Microsecond, 450 * time.Microsecond
+		var (
+			mu     sync.Mutex
+			groups [][]int
+			at     []time.Duration
+		)
+		start := time.Now()
+		release := make(chan struct{})
+		w := NewWithOptions(Options{Max: 64, Linger: linger, Gap: gap}, func(vs []int) error {
+			mu.Lock()
+			first := len(groups) == 0
+			groups = append(groups, slices.Clone(vs))
+			at = append(at, time.Since(start))
+			mu.Unlock()
+			if first {
+				<-release
+			}
+			return nil
+		})
+		defer w.Close()
+		var wg sync.WaitGroup
+		write := func(v int) {
+			wg.Go(func() {
+				if err := w.Write(context.Background(), v); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		// Make the writer busy: 0 alone, then 1 and 2 together.
+		write(0)
+		synctest.Wait()
+		write(1)
+		synctest.Wait()
+		write(2)
+		synctest.Wait()
+		close(release)
+		wg.Wait()
+		// Three values 450µs apart, then a lull: committed Gap after the
+		// third. Then values every 450µs: cut at Linger.
+		t0 := time.Since(start)
+		for v := 3; v < 6; v++ {
+			write(v)
+			time.Sleep(every)
+		}
+		wg.Wait()
+		time.Sleep(10 * time.Millisecond)
+		t1 := time.Since(start)
+		for v := 10; v < 18; v++ {
+			write(v)
+			time.Sleep(every)
+		}
+		wg.Wait()
+		want := [][]int{{0}, {1, 2}, {3, 4, 5}, {10, 11, 12, 13, 14}, {15, 16, 17}}
+		if fmt.Sprint(groups) != fmt.Sprint(want) {
+			t.Fatalf("groups %v, want %v", groups, want)
+		}
+		if got, want := at[2]-t0, 2*every+gap; got != want {
+			t.Errorf("group after a lull committed at %v, want %v", got, want)
+		}
+		if got := at[3] - t1; got != linger {
+			t.Errorf("steady group committed at %v, want %v (Linger)", got, linger)
+		}
+	})
+}

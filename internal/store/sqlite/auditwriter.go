@@ -20,8 +20,11 @@ const maxAuditGroup = 256
 // pages it changed (the table's and its four indexes') to the WAL, one
 // write each, whatever the number of rows in it; at thousands of audited
 // calls a second, groups of one paid that for every call. An isolated
-// call never waits.
-const auditLinger = 500 * time.Microsecond
+// call never waits, and a lull of auditGap ends the wait.
+const (
+	auditLinger = 2 * time.Millisecond
+	auditGap    = 500 * time.Microsecond
+)
 
 const insertAuditEvent = `INSERT INTO audit_events
 	(time_ns, client, rpc, targets, outcome, top_request_id, request_id, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -52,7 +55,7 @@ type auditWriter struct {
 
 func newAuditWriter(db *sql.DB) *auditWriter {
 	w := &auditWriter{db: db}
-	w.Writer = groupcommit.NewWithOptions(groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger}, w.commit)
+	w.Writer = groupcommit.NewWithOptions(groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap}, w.commit)
 	return w
 }
 
