@@ -228,7 +228,7 @@ bench-emulator: ## Benchmark the TOP emulator (calls/s at 64 callers on loopback
 	$(GO) test ./internal/topemu -run '^$$' -bench . -benchmem
 
 .PHONY: bench-blacklist
-bench-blacklist: ## Import and sync 100k and 1M blacklist entries through a real servicecenterd; entries/s and peak RSS (BENCH_SIZES=n,m to change).
+bench-blacklist: ## Import and sync 100k and 1M blacklist entries through a real servicecenterd; entries/s and peak RSS (BENCH_SIZES=n,m to change; BENCH_STORES=sqlite,postgres compares the stores).
 	$(GO) test -tags blacklistbench ./internal/e2e/blacklist -run '^TestBenchBlacklist$$' -count=1 -v -timeout 60m
 
 .PHONY: bench-events

@@ -35,6 +35,7 @@ Commands:
   jobs            list sync jobs, newest first
   status JOB_ID   show a job (--wait: follow it to its end)
   cancel JOB_ID   cancel a job that has not finished
+  retry JOB_ID    send the failed chunks of a failed job again (same request ids), then follow it (--no-wait: do not)
   rejections JOB_ID
                   list every entry an import rejected, with its line and problem
 
@@ -55,6 +56,7 @@ Run servicecenterd blacklist <command> -h for its flags.
 //	servicecenterd blacklist jobs [--state STATE] [--supplier-id ID] [--limit N] [connection flags]
 //	servicecenterd blacklist status JOB_ID [--wait] [connection flags]
 //	servicecenterd blacklist cancel JOB_ID [connection flags]
+//	servicecenterd blacklist retry JOB_ID [--no-wait] [connection flags]
 //	servicecenterd blacklist rejections JOB_ID [--limit N] [connection flags]
 //
 // The connection flags (blacklist_conn.go) say where the server is and
@@ -89,6 +91,8 @@ func runWithEnv(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return c.status(ctx, args[1:])
 	case "cancel":
 		return c.cancel(ctx, args[1:])
+	case "retry":
+		return c.retry(ctx, args[1:])
 	case "rejections":
 		return c.rejections(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
@@ -566,6 +570,37 @@ func (c *cli) cancel(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "job %s cancelled: %d of %d acknowledged, %d failed; unsent chunks will not be sent\n",
 		j.GetJobId(), j.GetAcknowledgedCount(), j.GetTotalCount(), j.GetFailedCount())
 	return nil
+}
+
+// retry queues a failed job's failed chunks again (RetryFailedChunks) and
+// follows the job unless --no-wait.
+func (c *cli) retry(ctx context.Context, args []string) error {
+	fs, cn := c.flags("retry", "JOB_ID ")
+	noWait := fs.Bool("no-wait", false, "return once the chunks are queued, without following the job")
+	pos, err := c.parse(fs, cn, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errors.New("retry: one JOB_ID is required")
+	}
+	client, err := c.client(cn)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	resp, err := client.RetryFailedChunks(ctx, &scv1.RetryFailedChunksRequest{JobId: pos[0]})
+	if err != nil {
+		return c.rpcError(cn.addr(), err)
+	}
+	j := resp.GetJob()
+	fmt.Fprintf(c.stdout, "job %s: %d failed chunks queued again (same request ids); %d of %d acknowledged\n",
+		j.GetJobId(), resp.GetChunksQueued(), j.GetAcknowledgedCount(), j.GetTotalCount())
+	if *noWait {
+		return nil
+	}
+	return c.follow(ctx, client, cn.addr(), j.GetJobId())
 }
 
 // rejections prints a job's rejected entries, every one (ListRejectedEntries

@@ -117,6 +117,32 @@ func TestImportFollowsTheJobToItsEnd(t *testing.T) {
 	}
 }
 
+// TestRetryFailedJob: a job that failed because TOP refused one chunk is
+// retried with `blacklist retry`, which follows it to SUCCEEDED; a second
+// retry says there is nothing to retry.
+func TestRetryFailedJob(t *testing.T) {
+	s := startBlacklistServer(t)
+	req, _ := http.NewRequest(http.MethodPut, s.EmulatorURL()+"/_emulator/faults",
+		strings.NewReader(`{"rules":[{"method":"`+top.MethodBlacklistSync+`","count":1,"error":{"code":15,"sub_code":"isv.invalid-parameter","sub_msg":"refused"}}]}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	out, _, err := runBlacklistCLI(t, "import", "--addr", s.GRPCAddr(), "--supplier-id", "10000000001", csvFile(t, 30, ""))
+	if err == nil || !strings.Contains(out, "FAILED") {
+		t.Fatalf("import with a refused chunk: %v\n%s", err, out)
+	}
+	id := jobIDRe.FindStringSubmatch(out)[1]
+	out, _, err = runBlacklistCLI(t, "retry", id, "--addr", s.GRPCAddr())
+	if err != nil || !strings.Contains(out, "1 failed chunks queued again") || !strings.Contains(out, "SUCCEEDED") {
+		t.Fatalf("retry: %v\n%s", err, out)
+	}
+	if _, _, err = runBlacklistCLI(t, "retry", id, "--addr", s.GRPCAddr()); err == nil || !strings.Contains(err.Error(), "no failed chunks") {
+		t.Fatalf("retry of a succeeded job: %v", err)
+	}
+}
+
 func TestImportDeleteNDJSONNoWaitAndCancel(t *testing.T) {
 	s := startBlacklistServer(t)
 	req, _ := http.NewRequest(http.MethodPut, s.EmulatorURL()+"/_emulator/faults",
@@ -173,6 +199,8 @@ func TestImportErrors(t *testing.T) {
 		{"bad state", []string{"jobs", "--state", "done", "--addr", addr}, `--state "done"`},
 		{"unknown job", []string{"status", "bj-nope", "--addr", addr}, "blacklist sync job not found (NotFound)"},
 		{"cancel without id", []string{"cancel", "--addr", addr}, "one JOB_ID is required"},
+		{"retry without id", []string{"retry", "--addr", addr}, "one JOB_ID is required"},
+		{"retry of an unknown job", []string{"retry", "bj-nope", "--addr", addr}, "blacklist sync job not found (NotFound)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

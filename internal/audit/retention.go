@@ -40,7 +40,7 @@ type RetentionConfig struct {
 }
 
 // Retention deletes events older than the retention period, in bounded
-// batches, at start and then periodically.
+// batches (PruneOnce, run periodically).
 type Retention struct {
 	cfg RetentionConfig
 }
@@ -65,23 +65,11 @@ func NewRetention(cfg RetentionConfig) (*Retention, error) {
 	return &Retention{cfg: cfg}, nil
 }
 
-// Run prunes at once and then every cfg.Every until ctx is done. A
-// failed prune is logged and tried again at the next tick: it never
-// stops the server.
-func (r *Retention) Run(ctx context.Context) {
-	ticker := time.NewTicker(r.cfg.Every)
-	defer ticker.Stop()
-	for {
-		if _, err := r.PruneOnce(ctx); err != nil && ctx.Err() == nil {
-			r.cfg.Logger.ErrorContext(ctx, "audit retention: pruning old events failed", slog.String("error", err.Error()))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
-}
+// Every is the time between prunes. The server runs PruneOnce at start
+// and then every Every as a periodic job of internal/jobqueue (once per
+// database, whichever replica takes it); a failed prune is logged there
+// and done by the next one.
+func (r *Retention) Every() time.Duration { return r.cfg.Every }
 
 // PruneOnce deletes every event older than cfg.Keep, cfg.Batch at a
 // time, checking ctx between batches; it returns how many it deleted.

@@ -304,24 +304,3 @@ func (l *Log) Prune(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 }
-
-// RunRetention prunes at once and then every interval until ctx ends; a
-// failure is logged and tried again at the next tick. (The lead moves it
-// onto the periodic jobs of internal/jobqueue.)
-func (l *Log) RunRetention(ctx context.Context, interval time.Duration) {
-	if l.cfg.Retention <= 0 {
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := l.Prune(ctx, l.cfg.Now()); err != nil && ctx.Err() == nil {
-			l.log.ErrorContext(ctx, "events: pruning old events failed", slog.String("error", err.Error()))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

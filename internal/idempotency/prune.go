@@ -17,9 +17,8 @@ const (
 	DefaultPruneBatch = 1000
 )
 
-// Pruner deletes expired keys, in bounded batches, at start and then
-// periodically. (Once internal/jobqueue runs periodic jobs, Prune is what
-// such a job calls.)
+// Pruner deletes expired keys in bounded batches: Prune is what the
+// server's periodic job (internal/jobqueue) calls every Every.
 type Pruner struct {
 	store  Store
 	every  time.Duration
@@ -42,23 +41,6 @@ func NewPruner(store Store, every time.Duration, batch int, logger *slog.Logger,
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Pruner{store: store, every: every, batch: batch, logger: logger, now: time.Now, pruned: pruned}
-}
-
-// Run prunes at once and then every period until ctx is done; a failure
-// is logged and tried again at the next tick.
-func (p *Pruner) Run(ctx context.Context) {
-	t := time.NewTicker(p.every)
-	defer t.Stop()
-	for {
-		if _, err := p.Prune(ctx, p.now()); err != nil && ctx.Err() == nil {
-			p.logger.ErrorContext(ctx, "idempotency: pruning expired keys failed", slog.String("error", err.Error()))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Prune deletes every key expired at now, a batch at a time, checking ctx
@@ -87,3 +69,6 @@ func (p *Pruner) Prune(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 }
+
+// Every is how often the keys should be pruned.
+func (p *Pruner) Every() time.Duration { return p.every }

@@ -19,6 +19,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 )
@@ -562,6 +563,64 @@ func TestBulkWithSecurity(t *testing.T) {
 	for _, want := range []string{`servicecenterd_sync_jobs{state="succeeded"} 1`, `servicecenterd_sync_jobs{state="queued"} 0`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestRetryFailedChunksOverREST: a job FAILED by one chunk TOP refused is
+// retried through the REST route: 200 with the job QUEUED and one chunk
+// queued, then SUCCEEDED with every entry applied once; a second retry is
+// 400 BLACKLIST_SYNC_JOB_NO_FAILED_CHUNKS, an unknown job 404.
+func TestRetryFailedChunksOverREST(t *testing.T) {
+	ts := testserver.Start(t, nil)
+	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{{
+		"method": top.MethodBlacklistSync, "count": 1,
+		"error": map[string]any{"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "refused"},
+	}}})
+	resp, err := importEntries(t, ts, 0, 250)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetJob().GetJobId()
+	waitEnd := func(want scv1.BlacklistSyncJobState) *scv1.BlacklistSyncJob {
+		t.Helper()
+		var j *scv1.BlacklistSyncJob
+		testserver.WaitFor(t, "the job to end "+want.String(), func() bool {
+			r, err := ts.Logistics.GetBlacklistSyncJob(context.Background(), &scv1.GetBlacklistSyncJobRequest{JobId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j = r.GetJob()
+			return j.GetState() == want
+		})
+		return j
+	}
+	waitEnd(scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_FAILED)
+
+	code, _, body := ts.REST(t, "/v1/blacklist/jobs/"+id+":retryFailedChunks", "{}")
+	job, _ := body["job"].(map[string]any)
+	if code != http.StatusOK || body["chunks_queued"] != "1" || job["state"] != "BLACKLIST_SYNC_JOB_STATE_QUEUED" || job["failed_count"] != "0" {
+		t.Fatalf("retry: %d %v", code, body)
+	}
+	j := waitEnd(scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED)
+	if j.GetAcknowledgedCount() != 250 || j.GetFailedCount() != 0 {
+		t.Fatalf("job after retry: %v", j)
+	}
+	if applied, mobiles, maxPer := blacklistStats(t, ts); applied != 250 || mobiles != 250 || maxPer != 1 {
+		t.Fatalf("emulator applied %d entries, %d mobiles, at most %d times each; want 250 once each", applied, mobiles, maxPer)
+	}
+	for _, tt := range []struct {
+		id     string
+		code   int
+		reason string
+	}{
+		{id, http.StatusBadRequest, service.ReasonJobNoFailedChunks},
+		{"bj-unknown", http.StatusNotFound, service.ReasonJobNotFound},
+	} {
+		code, _, body := ts.REST(t, "/v1/blacklist/jobs/"+tt.id+":retryFailedChunks", "{}")
+		raw, _ := json.Marshal(body)
+		if code != tt.code || !strings.Contains(string(raw), `"reason":"`+tt.reason+`"`) {
+			t.Errorf("retry of %s: %d %s; want %d %s", tt.id, code, raw, tt.code, tt.reason)
 		}
 	}
 }

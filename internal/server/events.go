@@ -64,15 +64,11 @@ func (s *Server) newEvents() error {
 	return nil
 }
 
-// run runs, in g until ctx ends, the log's poll of the newest cursor, its
-// retention and the consumer.
+// run runs, in g until ctx ends, the log's poll of the newest cursor and
+// the consumer (the retention is a periodic job: schedulePruning).
 func (p *eventPipe) run(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error {
 		p.log.Run(ctx)
-		return nil
-	})
-	g.Go(func() error {
-		p.log.RunRetention(ctx, eventPruneEvery)
 		return nil
 	})
 	if p.consumer != nil {

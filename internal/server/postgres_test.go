@@ -24,7 +24,8 @@ import (
 // every job and audit event in PostgreSQL, and nothing in --data-dir: a
 // job imported over gRPC is delivered to the emulator, listed and read,
 // and the calls are in the audit trail; a second server on the same
-// database (another replica) answers the same, from the same rows.
+// database (another replica) answers the same, from the same rows, and
+// cancels a job with its River chunk jobs.
 func TestServesFromPostgreSQL(t *testing.T) {
 	p := newPKI(t)
 	url := pgtest.NewDatabase(t)
@@ -115,5 +116,34 @@ func TestServesFromPostgreSQL(t *testing.T) {
 		if at := audit.GetEvents()[0].GetTime().AsTime(); at.Before(time.Now().Add(-time.Minute)) || at.After(time.Now()) {
 			t.Errorf("server %d: event time %v", i+1, at)
 		}
+	}
+
+	// A job cancelled on the other replica: its waiting River chunk jobs
+	// are cancelled in the same transaction.
+	stream, err = ts.Logistics.ImportUserBlacklist(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg.Entries = nil
+	for i := range 500 {
+		msg.Entries = append(msg.Entries, &scv1.BlacklistImportEntry{Mobile: bulkMobile(1000 + i)})
+	}
+	if err := stream.Send(msg); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = stream.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, err := ts2.Logistics.CancelBlacklistSyncJob(ctx, &scv1.CancelBlacklistSyncJobRequest{JobId: resp.GetJob().GetJobId()})
+	if err != nil || cancelled.GetJob().GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_CANCELLED {
+		t.Fatalf("cancel on the other replica: %v, %v", cancelled, err)
+	}
+	var waiting, chunkJobs int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE state IN ('available', 'scheduled', 'retryable')), count(*)
+		FROM river_job WHERE kind = 'blacklist_sync_chunk' AND args->>'job' = $1`, resp.GetJob().GetJobId()).Scan(&waiting, &chunkJobs); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 0 || chunkJobs != 50 {
+		t.Fatalf("%d of the cancelled job's %d chunk jobs still waiting; want 0 of 50", waiting, chunkJobs)
 	}
 }

@@ -69,7 +69,8 @@ type Server struct {
 	// auditStore keeps the audit trail and serves ListAuditEvents; nil:
 	// the log is the only trail.
 	auditStore audit.Store
-	// retention prunes auditStore; nil: events are kept forever.
+	// retention prunes auditStore (a periodic job of the bulk sync's job
+	// engine); nil: events are kept forever.
 	retention *audit.Retention
 	// keeper runs the calls with idempotency keys; keyPruner deletes the
 	// expired keys.
@@ -173,6 +174,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 	}
 	s.metrics.SetSyncJobs(s.bulk.jobs)
 	if err := s.newEvents(); err != nil {
+		return nil, err
+	}
+	if err := s.schedulePruning(); err != nil {
 		return nil, err
 	}
 	if err := s.newGRPC(); err != nil {
@@ -301,20 +305,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.metricsSrv != nil {
 		g.Go(s.metricsSrv.serve)
 	}
-	if s.retention != nil {
-		g.Go(func() error {
-			s.retention.Run(gctx)
-			return nil
-		})
-	}
-	g.Go(func() error {
-		s.keyPruner.Run(gctx)
-		return nil
-	})
-	g.Go(func() error {
-		s.bulk.jobs.RunRetention(gctx)
-		return nil
-	})
 	s.watchFiles(gctx, g)
 	g.Go(func() error {
 		<-gctx.Done()

@@ -57,16 +57,17 @@ func fill(t *testing.T, dir string) string {
 }
 
 // TestStoreFullOnARealFilesystem runs the server with --data-dir on a
-// 1 MiB tmpfs. An import larger than the disk answers RESOURCE_EXHAUSTED /
-// STORE_FULL and is removed at once, so a 2-entry import then goes
+// 2 MiB tmpfs (River's tables and indexes take a few hundred KiB of it).
+// An import larger than the disk answers RESOURCE_EXHAUSTED / STORE_FULL
+// and is removed at once, so a 2-entry import then goes
 // through; with the disk filled to the last byte even that one answers
 // STORE_FULL; once space is freed the server imports and delivers again,
 // without a restart.
 func TestStoreFullOnARealFilesystem(t *testing.T) {
-	dataDir := mountSmallFS(t, "1m")
+	dataDir := mountSmallFS(t, "2m")
 	ts := testserver.Start(t, func(c *server.Config) { c.Store.DataDir = dataDir })
 	_, err := importEntries(t, ts, 0, 150_000)
-	wantStoreFull(t, "import of 150,000 entries on a 1 MiB disk", err)
+	wantStoreFull(t, "import of 150,000 entries on a 2 MiB disk", err)
 	if left := stagingLeft(t, dataDir); len(left) != 0 {
 		t.Fatalf("the aborted import left %v", left)
 	}

@@ -23,6 +23,14 @@ const (
 	ReasonJobNotFound = "BLACKLIST_SYNC_JOB_NOT_FOUND"
 	// ReasonJobFinished: the job already finished (cancel refused).
 	ReasonJobFinished = "BLACKLIST_SYNC_JOB_FINISHED"
+	// ReasonJobNotFinished: the job is still QUEUED or RUNNING (retry of
+	// its failed chunks refused).
+	ReasonJobNotFinished = "BLACKLIST_SYNC_JOB_NOT_FINISHED"
+	// ReasonJobNoFailedChunks: the job has no failed chunk to retry.
+	ReasonJobNoFailedChunks = "BLACKLIST_SYNC_JOB_NO_FAILED_CHUNKS"
+	// ReasonJobCancelled: the job was cancelled; its chunks are not sent
+	// again.
+	ReasonJobCancelled = "BLACKLIST_SYNC_JOB_CANCELLED"
 	// ReasonShuttingDown: servicecenterd is stopping; retry elsewhere or later.
 	ReasonShuttingDown = "SHUTTING_DOWN"
 	// ReasonStoreFull: the store's disk (--data-dir) is full; nothing was
@@ -168,6 +176,18 @@ func (h *Logistics) CancelBlacklistSyncJob(ctx context.Context, req *scv1.Cancel
 	return &scv1.CancelBlacklistSyncJobResponse{Job: JobToProto(j)}, nil
 }
 
+// RetryFailedChunks sends a FAILED job's failed chunks again.
+func (h *Logistics) RetryFailedChunks(ctx context.Context, req *scv1.RetryFailedChunksRequest) (*scv1.RetryFailedChunksResponse, error) {
+	if h.jobs == nil {
+		return nil, errJobsDisabled
+	}
+	j, n, err := h.jobs.RetryFailedChunks(ctx, req.GetJobId())
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &scv1.RetryFailedChunksResponse{Job: JobToProto(j), ChunksQueued: int64(n)}, nil
+}
+
 // WatchBlacklistSyncJob streams a job's progress until it finishes.
 func (h *Logistics) WatchBlacklistSyncJob(req *scv1.WatchBlacklistSyncJobRequest, stream grpc.ServerStreamingServer[scv1.WatchBlacklistSyncJobResponse]) error {
 	ctx := stream.Context()
@@ -263,6 +283,12 @@ func jobStatus(err error) (error, bool) {
 		return withInfo(codes.NotFound, "blacklist sync job not found", ReasonJobNotFound, nil), true
 	case errors.Is(err, syncjob.ErrJobFinished):
 		return withInfo(codes.FailedPrecondition, "blacklist sync job already finished", ReasonJobFinished, nil), true
+	case errors.Is(err, syncjob.ErrJobNotFinished):
+		return withInfo(codes.FailedPrecondition, "blacklist sync job not finished yet: retry its failed chunks once it has ended", ReasonJobNotFinished, nil), true
+	case errors.Is(err, syncjob.ErrNoFailedChunks):
+		return withInfo(codes.FailedPrecondition, "blacklist sync job has no failed chunks to retry", ReasonJobNoFailedChunks, nil), true
+	case errors.Is(err, syncjob.ErrJobCancelled):
+		return withInfo(codes.FailedPrecondition, "blacklist sync job was cancelled: its chunks are not sent again; import the entries again", ReasonJobCancelled, nil), true
 	case errors.Is(err, syncjob.ErrStopped):
 		return withInfo(codes.Unavailable, "servicecenterd is shutting down", ReasonShuttingDown, nil), true
 	case errors.Is(err, syncjob.ErrBadPageToken):

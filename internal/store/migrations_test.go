@@ -30,9 +30,19 @@ func TestMigrationsAlign(t *testing.T) {
 	if !slices.Equal(lite, post) {
 		t.Fatalf("SQLite migrations %v, PostgreSQL %v: want the same", lite, post)
 	}
+	goVersions := func(m schema.Migrations) []int64 {
+		var vs []int64
+		for _, g := range m.Go {
+			vs = append(vs, g.Version)
+		}
+		return vs
+	}
+	if a, b := goVersions(sqlite.Migrations()), goVersions(pg); !slices.Equal(a, b) || !slices.Contains(a, schema.RiverVersion) {
+		t.Fatalf("Go migrations %v (SQLite) and %v (PostgreSQL): want the same, with River's %d", a, b, schema.RiverVersion)
+	}
 	a, errA := sqlite.Migrations().Versions()
 	b, errB := pg.Versions()
-	if errA != nil || errB != nil || !slices.Equal(a, b) || len(slices.Compact(slices.Clone(a))) != len(lite) {
-		t.Fatalf("versions %d (%v) and %d (%v) of %d files: want one version per file, the same on both", a, errA, b, errB, len(lite))
+	if errA != nil || errB != nil || !slices.Equal(a, b) || len(slices.Compact(slices.Clone(a))) != len(lite)+len(pg.Go) {
+		t.Fatalf("versions %d (%v) and %d (%v) of %d files: want one version per file and Go migration, the same on both", a, errA, b, errB, len(lite)+len(pg.Go))
 	}
 }

@@ -14,6 +14,7 @@ import (
 // what the bulk sync does with each (top's taxonomy: RepeatNever fails the
 // chunk, a ban waits, the rest is resent) and what its job error says.
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	ok := &top.BlacklistSyncResponse{RequestID: "rid-ok", UserBlacklistResponse: top.UserBlacklistResponse{Success: true, Code: "200"}}
 	biz := func(code string, retry bool) *top.BlacklistSyncResponse {
 		return &top.BlacklistSyncResponse{RequestID: "rid-biz", UserBlacklistResponse: top.UserBlacklistResponse{
@@ -89,6 +90,7 @@ func TestClassify(t *testing.T) {
 // TestResendBackoffKeepsAFloor: a chunk's resend waits a random time in
 // [d/2, d], d = min(RetryMax, RetryBase·2^attempt) (equal jitter).
 func TestResendBackoffKeepsAFloor(t *testing.T) {
+	t.Parallel()
 	m := &Manager{cfg: Config{RetryBase: 100 * time.Millisecond, RetryMax: time.Second}}
 	for attempt, d := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
 		800 * time.Millisecond, time.Second, time.Second} {

@@ -277,7 +277,7 @@ func (im *Import) Commit(ctx context.Context) (Result, error) {
 		return Result{}, failure
 	}
 	im.done = true
-	j, err := im.m.store.CommitImport(ctx, im.id, ImportCounts{Received: im.received, Rejected: im.rejected}, im.m.now())
+	j, err := im.m.engine.commitImport(ctx, im.id, ImportCounts{Received: im.received, Rejected: im.rejected}, im.m.now())
 	if err != nil {
 		im.abort(ctx)
 		return Result{}, fmt.Errorf("import %s: %w", im.id, err)
@@ -286,7 +286,6 @@ func (im *Import) Commit(ctx context.Context) (Result, error) {
 		slog.Int64("received", j.Received), slog.Int64("rejected", j.Rejected), slog.Int64("duplicates", j.Duplicates),
 		slog.Int64("total", j.Total), slog.Int64("chunks", j.Chunks))
 	im.m.emit(Event{Kind: EventJobQueued, Job: j, Chunk: -1})
-	im.m.wake()
 	return Result{Job: j, Rejections: im.rejections}, nil
 }
 

@@ -15,6 +15,8 @@ var (
 	ErrJobNotFound = errors.New("blacklist sync job not found")
 	// ErrStateConflict: the job is not in a state that allows the change.
 	ErrStateConflict = errors.New("job state does not allow this")
+	// ErrNoFailedChunks: the job has no failed chunk to retry.
+	ErrNoFailedChunks = errors.New("the job has no failed chunks")
 	// ErrBadPageToken: a page token that was not made by ListJobs for a
 	// query in the same order.
 	ErrBadPageToken = errors.New("invalid page token")

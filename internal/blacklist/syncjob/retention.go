@@ -9,7 +9,7 @@ import (
 
 // Entry retention defaults.
 const (
-	// RetentionEvery is how often RunRetention prunes.
+	// RetentionEvery is how often the server's periodic job runs PruneEntries.
 	RetentionEvery = time.Hour
 	// RetentionBatch is how many entries one store call deletes at most,
 	// so that a chunk write waiting behind it waits milliseconds.
@@ -45,27 +45,6 @@ func (m *Manager) PruneEntries(ctx context.Context, now time.Time) (int, error) 
 		}
 		if n < RetentionBatch {
 			return total, nil
-		}
-	}
-}
-
-// RunRetention runs PruneEntries at once and then every RetentionEvery
-// until ctx is done; a failure is logged and tried again at the next
-// tick. It returns at once with a retention of 0.
-func (m *Manager) RunRetention(ctx context.Context) {
-	if m.cfg.Settings.JobRetention <= 0 {
-		return
-	}
-	t := time.NewTicker(RetentionEvery)
-	defer t.Stop()
-	for {
-		if _, err := m.PruneEntries(ctx, m.now()); err != nil && ctx.Err() == nil {
-			m.logger.ErrorContext(ctx, "job retention: pruning entries failed", slog.String("error", err.Error()))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -123,7 +123,18 @@ type TxStore[TTx any] interface {
 	// UpdateJobWith is UpdateJob with also, which runs only when the job
 	// was in one of u.From (there is no ErrStateConflict).
 	UpdateJobWith(ctx context.Context, id string, u JobUpdate, also TxFunc[TTx]) (Job, error)
+	// RetryFailedChunksWith makes the failed chunks of a FAILED job new
+	// again (never sent: their entries leave the Failed and Sent counters)
+	// and the job QUEUED without a last error, then runs also with the
+	// job and the chunks' numbers, ascending, in the same transaction. A
+	// job in another state is returned unchanged with ErrStateConflict; a
+	// FAILED job without failed chunks with ErrNoFailedChunks.
+	RetryFailedChunksWith(ctx context.Context, jobID string, now time.Time, also RetryFunc[TTx]) (Job, error)
 }
+
+// RetryFunc is the caller's work of RetryFailedChunksWith: chunks are the
+// chunks made new again.
+type RetryFunc[TTx any] func(ctx context.Context, tx TTx, job Job, chunks []int64) error
 
 // TxFunc is work that runs in a store's transaction: tx is the
 // transaction, job the job as the store's writes left it (seen from

@@ -1,9 +1,13 @@
 // Package syncjob is the durable bulk blacklist sync: it imports entries
 // into a job in its Store (the job model is this package's, job.go;
-// internal/store implements the Store), then a delivery worker sends
-// the job to TOP's taobao.logistics.express.user.blacklist.tms.sync in
-// chunks until every chunk is acknowledged or refused for good, across
-// TOP outages and restarts of servicecenterd.
+// internal/store implements the Store), then River workers (river.go; the
+// client is internal/jobqueue's) send the job to TOP's
+// taobao.logistics.express.user.blacklist.tms.sync in chunks until every
+// chunk is acknowledged or refused for good, across TOP outages, restarts
+// of servicecenterd and replicas that die: one River job per chunk,
+// inserted in the transaction that commits the import, completed in the
+// transaction that records the chunk's outcome, so that a chunk has an
+// outcome exactly when its River job is done.
 //
 // Exactly once: after its import, a job's entries are numbered in a fixed
 // order and chunk n always holds entries n*ChunkSize to (n+1)*ChunkSize-1
@@ -19,13 +23,22 @@
 //     sync's own success=false with is_retry=false, such as 400 PARAM_ERROR
 //     or 409 REQUEST_ID_CONFLICT): failed, with TOP's code and message; the
 //     job goes on with its other chunks.
-//   - A quota ban: the worker waits until the ban ends, then resends.
+//   - A quota ban: the chunk's River job is snoozed until the ban ends,
+//     then resent (a snooze is not an attempt).
 //   - Anything else (is_retry=true, isp.* and platform errors, transport
 //     failures, bad answers, and also auth or permission errors, which an
-//     operator can fix): resent with exponential backoff (equal jitter: a
-//     random wait in [d/2, d], d doubling from RetryBase up to RetryMax;
-//     internal/backoff), without limit, until it succeeds or the job is
-//     cancelled. The job's last error shows the failure.
+//     operator can fix): resent by River with exponential backoff (equal
+//     jitter: a random wait in [d/2, d], d doubling from RetryBase up to
+//     RetryMax; internal/backoff), up to MaxAttempts sends (days), until
+//     it succeeds or the job is cancelled; after the last, the chunk is
+//     failed ("gave up after N attempts"). The job's last error shows the
+//     failure.
+//
+// Replicas: any number of processes may share one PostgreSQL store; each
+// works chunks of any job, and a replica that dies mid-chunk leaves its
+// River jobs running until River's rescuer (jobqueue's RescueAfter) makes
+// them available again. Watch follows a job changed by another replica by
+// reading the store at least every WatchPoll.
 //
 // A job ends SUCCEEDED when every entry was acknowledged, FAILED when every
 // chunk was tried and at least one failed for good, CANCELLED when
@@ -62,6 +75,7 @@ const (
 	DefaultRetryBase      = 500 * time.Millisecond
 	DefaultRetryMax       = 30 * time.Second
 	DefaultWatchInterval  = 250 * time.Millisecond
+	DefaultWatchPoll      = 250 * time.Millisecond
 )
 
 // MaxRejections is how many rejected entries an import reports one by one;
@@ -80,6 +94,9 @@ type Config struct {
 	Store Store
 	// TOP sends the chunks (required).
 	TOP Syncer
+	// Engine runs the chunks' deliveries (required): NewRiver over the
+	// same store.
+	Engine Engine
 	// Settings are the chunk size and the concurrency (settings.go); a
 	// zero value means its default (DefaultChunkSize,
 	// DefaultConcurrentJobs, DefaultChunksInFlight).
@@ -90,6 +107,10 @@ type Config struct {
 	// WatchInterval is the least time between two updates of one Watch;
 	// 0 means DefaultWatchInterval.
 	WatchInterval time.Duration
+	// WatchPoll is the most time a Watch goes without reading the job
+	// from the store, so that it follows changes made by other replicas;
+	// 0 means DefaultWatchPoll.
+	WatchPoll time.Duration
 	// Logger logs job starts and ends and failures (never entries); nil
 	// discards.
 	Logger *slog.Logger
@@ -111,7 +132,7 @@ type EventKind int
 const (
 	// EventJobQueued: an import was committed; the job is QUEUED.
 	EventJobQueued EventKind = iota + 1
-	// EventJobStarted: a worker started (or resumed) the job.
+	// EventJobStarted: a worker took the job's first chunk.
 	EventJobStarted
 	// EventChunkAcknowledged: TOP accepted a chunk.
 	EventChunkAcknowledged
@@ -162,6 +183,12 @@ var (
 	ErrJobFinished = errors.New("blacklist sync job already finished")
 	// ErrStopped: the manager is shutting down.
 	ErrStopped = errors.New("blacklist sync is shutting down")
+	// ErrJobNotFinished: the job is still QUEUED or RUNNING, so its failed
+	// chunks cannot be retried yet.
+	ErrJobNotFinished = errors.New("blacklist sync job not finished yet: retry its failed chunks once it has ended")
+	// ErrJobCancelled: the job was cancelled; its chunks are not sent
+	// again (import the entries again).
+	ErrJobCancelled = errors.New("blacklist sync job was cancelled: its chunks are not sent again; import the entries again")
 	// ErrNoEntries: an import received no entry at all.
 	ErrNoEntries = errors.New("the import has no entries")
 )
@@ -175,13 +202,30 @@ type Manager struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	kick     chan struct{}
+	engine   Engine
 	stopped  chan struct{} // closed when Run's context ends
 	stopOnce sync.Once
 
 	mu      sync.Mutex
-	running map[string]context.CancelFunc // jobs being delivered
-	changed map[string]*watchSlot         // watchers waiting for a job's next change
+	nextRun uint64
+	running map[string]map[uint64]context.CancelFunc // chunks being sent here, by job
+	changed map[string]*watchSlot                    // watchers waiting for a job's next change
+}
+
+// Engine is the job engine that delivers a Manager's chunks: River
+// (NewRiver). Its methods are this package's.
+type Engine interface {
+	// attach ties the engine to its Manager (once).
+	attach(m *Manager) error
+	// commitImport commits an import with the deliveries of its chunks.
+	commitImport(ctx context.Context, jobID string, counts ImportCounts, now time.Time) (Job, error)
+	// cancelJob applies u (to CANCELLED) and drops the job's deliveries
+	// not yet begun; ErrStateConflict when the job is not in u.From.
+	cancelJob(ctx context.Context, id string, u JobUpdate) (Job, error)
+	// retryFailed makes a FAILED job's failed chunks new and queues their
+	// deliveries again (TxStore.RetryFailedChunksWith's errors); it
+	// returns the job and how many chunks.
+	retryFailed(ctx context.Context, id string, now time.Time) (Job, int, error)
 }
 
 // watchSlot is closed at a job's next change; n counts its watchers.
@@ -193,8 +237,8 @@ type watchSlot struct {
 // New returns a Manager. It removes imports a crash left uncommitted, so
 // it must be created before any import of this process begins.
 func New(ctx context.Context, cfg Config) (*Manager, error) {
-	if cfg.Store == nil || cfg.TOP == nil {
-		return nil, errors.New("bulksync: Store and TOP are required")
+	if cfg.Store == nil || cfg.TOP == nil || cfg.Engine == nil {
+		return nil, errors.New("bulksync: Store, TOP and Engine are required")
 	}
 	cfg.Settings = cfg.Settings.withDefaults()
 	if err := cfg.Settings.Validate(); err != nil {
@@ -209,10 +253,16 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.WatchInterval <= 0 {
 		cfg.WatchInterval = DefaultWatchInterval
 	}
+	if cfg.WatchPoll <= 0 {
+		cfg.WatchPoll = DefaultWatchPoll
+	}
 	m := &Manager{
-		cfg: cfg, store: cfg.Store, top: cfg.TOP, logger: cfg.Logger, now: cfg.Now,
-		kick: make(chan struct{}, 1), stopped: make(chan struct{}),
-		running: map[string]context.CancelFunc{}, changed: map[string]*watchSlot{},
+		cfg: cfg, store: cfg.Store, top: cfg.TOP, engine: cfg.Engine, logger: cfg.Logger, now: cfg.Now,
+		stopped: make(chan struct{}),
+		running: map[string]map[uint64]context.CancelFunc{}, changed: map[string]*watchSlot{},
+	}
+	if err := m.engine.attach(m); err != nil {
+		return nil, fmt.Errorf("bulksync: %w", err)
 	}
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
@@ -285,10 +335,11 @@ func (m *Manager) SyncJobCounts(ctx context.Context) (map[string]int64, error) {
 }
 
 // Cancel cancels a job that has not finished: chunks not yet sent are
-// never sent, a chunk in flight is abandoned. It returns the job, and
+// never sent, a chunk in flight on this replica is abandoned (one in
+// flight on another replica may still reach TOP). It returns the job, and
 // ErrJobFinished (with the job) when it had already finished.
 func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
-	j, err := m.store.UpdateJob(ctx, id, JobUpdate{
+	j, err := m.engine.cancelJob(ctx, id, JobUpdate{
 		From: []State{StateQueued, StateRunning}, State: StateCancelled, Time: m.now(),
 	})
 	switch {
@@ -298,9 +349,10 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 		return j, err
 	}
 	m.mu.Lock()
-	stop := m.running[id]
+	stops := m.running[id]
+	delete(m.running, id)
 	m.mu.Unlock()
-	if stop != nil {
+	for _, stop := range stops {
 		stop()
 	}
 	m.logger.Info("blacklist sync job cancelled", slog.String("job_id", id))
@@ -309,82 +361,84 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 	return j, nil
 }
 
-// Run delivers jobs until ctx ends, then waits for the deliveries in
-// flight to stop (a chunk in flight is resent, with the same request_id,
-// by the next run). Jobs left RUNNING or QUEUED by a previous run resume.
-func (m *Manager) Run(ctx context.Context) error {
-	go func() {
-		<-ctx.Done()
-		m.stopOnce.Do(func() { close(m.stopped) })
-	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	retry := time.NewTimer(0)
-	defer retry.Stop()
-	<-retry.C
-	for {
-		if err := m.startJobs(ctx, &wg); err != nil && ctx.Err() == nil {
-			m.logger.Error("blacklist sync: cannot list jobs to deliver; retrying", slog.String("error", err.Error()))
-			retry.Reset(time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-m.kick:
-		case <-retry.C:
+// RetryFailedChunks sends the failed chunks of a FAILED job again, with
+// their request ids unchanged (TOP answers a chunk it applied as a replay
+// of its request_id): the job becomes QUEUED, its failed chunks new, and
+// it runs until they have their outcomes. It returns the job and how many
+// chunks were queued. Errors: ErrJobNotFound; ErrJobNotFinished (QUEUED,
+// RUNNING); ErrNoFailedChunks (SUCCEEDED, or FAILED without a failed
+// chunk); ErrJobCancelled.
+func (m *Manager) RetryFailedChunks(ctx context.Context, id string) (Job, int, error) {
+	j, n, err := m.engine.retryFailed(ctx, id, m.now())
+	if errors.Is(err, ErrStateConflict) {
+		switch {
+		case !j.State.Terminal():
+			return j, 0, ErrJobNotFinished
+		case j.State == StateCancelled:
+			return j, 0, ErrJobCancelled
+		default:
+			return j, 0, ErrNoFailedChunks
 		}
 	}
-}
-
-// wake makes Run look for jobs to start.
-func (m *Manager) wake() {
-	select {
-	case m.kick <- struct{}{}:
-	default:
+	if errors.Is(err, ErrNoFailedChunks) {
+		return j, 0, ErrNoFailedChunks
 	}
-}
-
-// startJobs starts the oldest runnable jobs while there is room.
-func (m *Manager) startJobs(ctx context.Context, wg *sync.WaitGroup) error {
-	m.mu.Lock()
-	free := m.cfg.ConcurrentJobs - len(m.running)
-	busy := len(m.running)
-	m.mu.Unlock()
-	if free <= 0 || ctx.Err() != nil {
-		return nil
-	}
-	page, err := m.store.ListJobs(ctx, JobQuery{
-		States: []State{StateQueued, StateRunning}, OldestFirst: true, PageSize: free + busy,
-	})
 	if err != nil {
-		return err
+		return j, 0, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, j := range page.Jobs {
-		if len(m.running) >= m.cfg.ConcurrentJobs {
-			break
-		}
-		if _, ok := m.running[j.ID]; ok {
-			continue
-		}
-		jctx, cancel := context.WithCancel(ctx)
-		m.running[j.ID] = cancel
-		id := j.ID
-		wg.Go(func() {
-			defer m.jobStopped(id, cancel)
-			m.runJob(jctx, id)
-		})
-	}
+	m.logger.Info("blacklist sync job's failed chunks queued again", slog.String("job_id", id), slog.Int("chunks", n))
+	m.changedJob(j)
+	m.emit(Event{Kind: EventJobQueued, Job: j, Chunk: -1})
+	return j, n, nil
+}
+
+// Run serves Watch until ctx ends, then ends the watches in progress
+// (ErrStopped). The deliveries are the engine's: River's client runs them
+// (internal/jobqueue's Queue.Run).
+func (m *Manager) Run(ctx context.Context) error {
+	<-ctx.Done()
+	m.stopOnce.Do(func() { close(m.stopped) })
 	return nil
 }
 
-func (m *Manager) jobStopped(id string, cancel context.CancelFunc) {
-	cancel()
+// start makes a QUEUED job RUNNING (the first chunk taken, on any
+// replica) and returns it as it is now.
+func (m *Manager) start(ctx context.Context, id string) (Job, error) {
+	j, err := m.store.UpdateJob(ctx, id, JobUpdate{From: []State{StateQueued}, State: StateRunning, Time: m.now()})
+	switch {
+	case errors.Is(err, ErrStateConflict):
+		return j, nil // another worker started it
+	case err != nil:
+		return j, fmt.Errorf("start job: %w", err)
+	}
+	m.logger.Info("blacklist sync job running", slog.String("job_id", id), slog.Int64("chunks", j.Chunks),
+		slog.Int64("total", j.Total))
+	m.changedJob(j)
+	m.emit(Event{Kind: EventJobStarted, Job: j, Chunk: -1})
+	return j, nil
+}
+
+// track registers a chunk of job id being sent here, so that Cancel stops
+// it; done unregisters it.
+func (m *Manager) track(ctx context.Context, id string) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
 	m.mu.Lock()
-	delete(m.running, id)
+	m.nextRun++
+	n := m.nextRun
+	if m.running[id] == nil {
+		m.running[id] = map[uint64]context.CancelFunc{}
+	}
+	m.running[id][n] = cancel
 	m.mu.Unlock()
-	m.wake()
+	return ctx, func() {
+		cancel()
+		m.mu.Lock()
+		delete(m.running[id], n)
+		if len(m.running[id]) == 0 {
+			delete(m.running, id)
+		}
+		m.mu.Unlock()
+	}
 }
 
 // changedJob wakes the watchers of j.

@@ -3,6 +3,7 @@ package syncjob_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/jobqueue"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topclient"
@@ -37,6 +41,9 @@ type env struct {
 	top   *topclient.Client
 	cfg   syncjob.Config
 	m     *syncjob.Manager
+	q     *jobqueue.Queue[*sql.Tx]
+	// middleware is given to River's client (tests that fail its inserts).
+	middleware []rivertype.Middleware
 
 	mu     sync.Mutex
 	events []syncjob.Event
@@ -46,7 +53,13 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(*syncjob.Config)) *env {
 	t.Helper()
-	e := &env{t: t, path: filepath.Join(t.TempDir(), sqlite.FileName)}
+	return newEnvWith(t, mutate)
+}
+
+// newEnvWith is newEnv with middleware for River's client.
+func newEnvWith(t *testing.T, mutate func(*syncjob.Config), middleware ...rivertype.Middleware) *env {
+	t.Helper()
+	e := &env{t: t, path: filepath.Join(t.TempDir(), sqlite.FileName), middleware: middleware}
 	var err error
 	if e.emu, err = topemu.New(topemu.Config{}); err != nil {
 		t.Fatal(err)
@@ -88,8 +101,17 @@ func (e *env) open() {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { e.store.Close() })
+	e.q, err = jobqueue.SQLite(context.Background(), e.store.DB(), jobqueue.Config{
+		Queues:       map[string]int{syncjob.QueueName: e.cfg.Settings.Workers()},
+		PollInterval: 10 * time.Millisecond,
+		Middleware:   e.middleware,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	cfg := e.cfg
 	cfg.Store = e.store
+	cfg.Engine = syncjob.NewRiver(e.store, e.q.Client(), e.q.Workers())
 	if e.m, err = syncjob.New(context.Background(), cfg); err != nil {
 		e.t.Fatal(err)
 	}
@@ -99,8 +121,8 @@ func (e *env) open() {
 func (e *env) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	m := e.m
-	go func() { done <- m.Run(ctx) }()
+	m, q := e.m, e.q
+	go func() { done <- errors.Join(q.Run(ctx), m.Run(ctx)) }()
 	var once sync.Once
 	e.stop = func() {
 		once.Do(func() {
@@ -191,7 +213,11 @@ func (e *env) importEntries(op int, entries ...syncjob.EntryInput) syncjob.Resul
 // waitState waits (bounded) until the job is in a terminal state or want.
 func (e *env) waitState(id string, want syncjob.State) syncjob.Job {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// A bound, not a pace: a resend River schedules waits for its
+	// scheduler's tick (every 5 s in River 0.51, not configurable), and a
+	// chunk the faults refuse several times in a row waits several ticks
+	// on a loaded machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		j, err := e.m.Job(context.Background(), id)
 		if err != nil {
@@ -238,6 +264,7 @@ func (e *env) checkExactlyOnce(n int) {
 }
 
 func TestValidateEntry(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		mobile  string
 		reasons []int32
@@ -270,6 +297,7 @@ func TestValidateEntry(t *testing.T) {
 }
 
 func TestReasonText(t *testing.T) {
+	t.Parallel()
 	for set, want := range map[uint8]string{0: "", 1 << 1: "1", 1<<5 | 1<<2: "2,5", 0b111110: "1,2,3,4,5"} {
 		if got := syncjob.ReasonText(set); got != want {
 			t.Errorf("ReasonText(%b) = %q, want %q", set, got, want)
@@ -290,6 +318,7 @@ func JoinReasons(rs []int32) string {
 }
 
 func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	in := inputs(0, 95)
 	in = append(in,
@@ -354,6 +383,7 @@ func TestImportSyncsEveryEntryExactlyOnce(t *testing.T) {
 }
 
 func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	tests := []struct {
@@ -403,6 +433,7 @@ func TestImportWithoutValidEntriesLeavesNoJob(t *testing.T) {
 }
 
 func TestBadSpecs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	for _, s := range []syncjob.Spec{
 		{OperateType: 1},
@@ -425,15 +456,20 @@ func TestBadSpecs(t *testing.T) {
 }
 
 func TestSettingsValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		s    syncjob.Settings
 		want string
 	}{
-		{syncjob.Settings{ChunkSize: 1, ConcurrentJobs: 1, ChunksInFlight: 1}, ""},
-		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 64, ChunksInFlight: 64}, ""},
-		{syncjob.Settings{ChunkSize: 0, ConcurrentJobs: 65, ChunksInFlight: 0}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)\n" +
-			"--sync-concurrent-jobs must be 1 to 64\n--sync-chunks-in-flight must be 1 to 64"},
-		{syncjob.Settings{ChunkSize: 101, ConcurrentJobs: 2, ChunksInFlight: 4}, "--sync-chunk-size must be 1 to 100 (TOP's entries per call)"},
+		{syncjob.Settings{ChunkSize: 1, ConcurrentJobs: 1, ChunksInFlight: 1, RescueAfter: time.Second, PollInterval: 10 * time.Millisecond}, ""},
+		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 64, ChunksInFlight: 64, RescueAfter: time.Hour, PollInterval: time.Minute}, ""},
+		{syncjob.Settings{ChunkSize: 0, ConcurrentJobs: 65, ChunksInFlight: 0, RescueAfter: time.Minute, PollInterval: time.Second},
+			"--sync-chunk-size must be 1 to 100 (TOP's entries per call)\n" +
+				"--sync-concurrent-jobs must be 1 to 64\n--sync-chunks-in-flight must be 1 to 64"},
+		{syncjob.Settings{ChunkSize: 101, ConcurrentJobs: 2, ChunksInFlight: 4, RescueAfter: time.Minute, PollInterval: time.Second},
+			"--sync-chunk-size must be 1 to 100 (TOP's entries per call)"},
+		{syncjob.Settings{ChunkSize: 100, ConcurrentJobs: 2, ChunksInFlight: 4, RescueAfter: 999 * time.Millisecond, PollInterval: 9 * time.Millisecond},
+			"--sync-rescue-after must be at least 1s\n--sync-poll-interval must be 10ms to 1m"},
 	}
 	for _, tt := range tests {
 		err := tt.s.Validate()
@@ -449,6 +485,7 @@ func TestSettingsValidate(t *testing.T) {
 // TOP's ban answer: the quota (15 calls per calendar second) bans only if
 // the machine is fast enough to make 16 calls in one second.
 func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 3 })
 	e.faults(`{"seed": 3, "rules": [
 		{"method": "` + top.MethodBlacklistSync + `", "count": 1, "error": {"code": 7, "sub_code": "` + top.SubCodeAppAccessCount + `", "sub_msg": "` + top.BanMessage(time.Second) + `"}},
@@ -485,10 +522,52 @@ func TestFaultsAreRetriedExactlyOnce(t *testing.T) {
 	}
 }
 
+// TestRetryFailedChunks: a FAILED job's failed chunk is sent again with
+// its request id; the job ends SUCCEEDED with every entry applied once.
+// A job not finished, one without failed chunks and an unknown one are
+// refused with their errors.
+func TestRetryFailedChunks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
+	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
+		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "refused"}}]}`)
+	res := e.importEntries(1, inputs(0, 25)...)
+	if _, _, err := e.m.RetryFailedChunks(context.Background(), res.Job.ID); !errors.Is(err, syncjob.ErrJobNotFinished) {
+		t.Fatalf("retry of a QUEUED job: %v, want ErrJobNotFinished", err)
+	}
+	e.run()
+	e.waitState(res.Job.ID, syncjob.StateFailed)
+	j, n, err := e.m.RetryFailedChunks(context.Background(), res.Job.ID)
+	if err != nil || n != 1 || j.State != syncjob.StateQueued || j.Failed != 0 || j.LastError != nil {
+		t.Fatalf("retry: %+v, %d chunks, %v", j, n, err)
+	}
+	j = e.waitState(res.Job.ID, syncjob.StateSucceeded)
+	if j.Acknowledged != 25 || j.Failed != 0 || j.Sent != 25 {
+		t.Fatalf("job after retry %+v", j)
+	}
+	e.checkExactlyOnce(25)
+	// The refused chunk (the first sent) is sent again, last, with the
+	// same request id.
+	ids := e.requestIDs()
+	sorted := slices.Sorted(slices.Values(ids[:3]))
+	want := []string{syncjob.RequestID(res.Job.ID, 0), syncjob.RequestID(res.Job.ID, 1), syncjob.RequestID(res.Job.ID, 2)}
+	if len(ids) != 4 || ids[0] != ids[3] || !slices.Equal(sorted, want) {
+		t.Fatalf("request ids %v: want the 3 chunks, then the first again", ids)
+	}
+	if _, _, err := e.m.RetryFailedChunks(context.Background(), res.Job.ID); !errors.Is(err, syncjob.ErrNoFailedChunks) {
+		t.Fatalf("retry of a SUCCEEDED job: %v, want ErrNoFailedChunks", err)
+	}
+	if _, _, err := e.m.RetryFailedChunks(context.Background(), "bj-nope"); !errors.Is(err, syncjob.ErrJobNotFound) {
+		t.Fatalf("retry of an unknown job: %v, want ErrJobNotFound", err)
+	}
+}
+
 // TestPermanentFailureFailsOneChunk: a chunk TOP refuses for good is
 // recorded with TOP's code; the other chunks go on; the job ends FAILED.
 func TestPermanentFailureFailsOneChunk(t *testing.T) {
-	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
+	t.Parallel()
+	// One River worker: the chunks go in order, so chunk 0 meets the fault.
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "count": 1,
 		"error": {"code": 15, "sub_code": "isv.invalid-parameter", "sub_msg": "bad mobile 13912345678"}}]}`)
 	res := e.importEntries(2, inputs(0, 25)...)
@@ -508,6 +587,7 @@ func TestPermanentFailureFailsOneChunk(t *testing.T) {
 // TestBusinessRefusalFailsChunk: success=false with is_retry=false (here a
 // conflicting request_id) is a permanent failure.
 func TestBusinessRefusalFailsChunk(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	res := e.importEntries(1, inputs(0, 10)...)
 	// Someone else used the chunk's request_id with another payload.
@@ -528,7 +608,8 @@ func TestBusinessRefusalFailsChunk(t *testing.T) {
 // the third (a latency the cancel abandons), so the job cannot finish
 // before the cancel, however slow the machine.
 func TestCancelStopsSending(t *testing.T) {
-	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
+	t.Parallel()
+	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs, c.ChunksInFlight = 1, 1 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "30ms", "count": 2},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
 	res := e.importEntries(1, inputs(0, 200)...)
@@ -558,6 +639,7 @@ func TestCancelStopsSending(t *testing.T) {
 // ten chunks, then holds the next ones (a latency the stop abandons), so
 // the job is mid-way at the stop, however slow the machine.
 func TestResumeAfterStop(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 2 })
 	e.faults(`{"rules": [{"method": "` + top.MethodBlacklistSync + `", "latency": "15ms", "count": 10},
 		{"method": "` + top.MethodBlacklistSync + `", "latency": "5m"}]}`)
@@ -581,6 +663,7 @@ func TestResumeAfterStop(t *testing.T) {
 }
 
 func TestConcurrentJobs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *syncjob.Config) { c.ConcurrentJobs = 2 })
 	var ids []string
 	for i := range 4 {
@@ -627,6 +710,7 @@ func TestConcurrentJobs(t *testing.T) {
 }
 
 func TestWatchEnds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	if err := e.m.Watch(ctx, "bj-none", func(syncjob.Job) error { return nil }); !errors.Is(err, syncjob.ErrJobNotFound) {
@@ -674,6 +758,7 @@ func TestWatchEnds(t *testing.T) {
 // TestStaleImportRemovedAtStart: an import a crash interrupted is gone
 // after the next start.
 func TestStaleImportRemovedAtStart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	im, err := e.m.BeginImport(ctx, syncjob.Spec{SupplierID: "s", OperateType: 1})
@@ -691,6 +776,7 @@ func TestStaleImportRemovedAtStart(t *testing.T) {
 }
 
 func TestChunkRequestIsDeterministic(t *testing.T) {
+	t.Parallel()
 	j := syncjob.Job{JobSpec: syncjob.JobSpec{ID: "bj-x", SupplierID: "10000000001", OperateType: 2, ServiceType: 1, AbilityType: 1, ChunkSize: 2}}
 	entries := []syncjob.Entry{{Mobile: "13800000000", Reasons: 1<<3 | 1<<1}, {Mobile: "13800000001"}}
 	a, _ := json.Marshal(syncjob.ChunkRequest(j, 7, entries).UserBlacklistRequest)

@@ -15,6 +15,7 @@ import (
 // once. Codes 40/41/43 with an isp.* sub-code (failed for good before top
 // owned the taxonomy) are resent, as the sub-code says.
 func TestChunkFateFollowsTheTaxonomy(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code int
 		sub  string
@@ -30,6 +31,7 @@ func TestChunkFateFollowsTheTaxonomy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.code)+"/"+tt.sub, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, func(c *syncjob.Config) { c.ChunksInFlight = 1 })
 			// The client sends a call up to 3 times: 4 failures make the
 			// sync itself decide at least once.

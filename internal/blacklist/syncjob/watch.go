@@ -6,7 +6,8 @@ import (
 )
 
 // Watch calls send with the job now, then after each change (at most once
-// per WatchInterval), until the job finishes (the last call carries its
+// per WatchInterval; a change made on another replica is seen within
+// WatchPoll, when Watch reads the store again), until the job finishes (the last call carries its
 // final state), ctx ends, send fails, or the manager stops (ErrStopped).
 func (m *Manager) Watch(ctx context.Context, id string, send func(Job) error) error {
 	var last Job
@@ -41,10 +42,14 @@ func (m *Manager) Watch(ctx context.Context, id string, send func(Job) error) er
 	}
 }
 
-// wait waits for ch, ctx or the manager's stop.
+// wait waits for ch, WatchPoll, ctx or the manager's stop.
 func (m *Manager) wait(ctx context.Context, ch <-chan struct{}) error {
+	poll := time.NewTimer(m.cfg.WatchPoll)
+	defer poll.Stop()
 	select {
 	case <-ch:
+		return nil
+	case <-poll.C:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -26,7 +29,9 @@ import (
 // (default settings, its store in a fresh temp dir) against an in-memory
 // emulator in this process, waits for the job to succeed, checks that
 // every entry was applied exactly once, and reports entries per second of
-// the import and of the sync, and the server's peak RSS (VmHWM).
+// the import and of the sync, and the server's peak RSS (VmHWM). For each
+// store of BENCH_STORES (default sqlite; sqlite,postgres compares them in
+// one run: PostgreSQL in a database of its own, pgtest) it does so again.
 func TestBenchBlacklist(t *testing.T) {
 	sizes := []int{100_000, 1_000_000}
 	if s := os.Getenv("BENCH_SIZES"); s != "" {
@@ -39,63 +44,100 @@ func TestBenchBlacklist(t *testing.T) {
 			sizes = append(sizes, n)
 		}
 	}
+	stores := []string{"sqlite"}
+	if s := os.Getenv("BENCH_STORES"); s != "" {
+		stores = strings.Split(s, ",")
+		for _, st := range stores {
+			if st != "sqlite" && st != "postgres" {
+				t.Fatalf("BENCH_STORES: %q: want sqlite or postgres", st)
+			}
+		}
+	}
 	bin := testserver.Binary(t)
 	type row struct {
+		store                 string
 		n                     int
 		importDur, syncDur    time.Duration
 		rssImport, rssTotal   int64
 		fileBytes, storeBytes int64
 	}
 	var rows []row
-	for _, n := range sizes {
-		r := row{n: n}
-		dir := t.TempDir()
-		file := filepath.Join(dir, "blacklist.csv")
-		r.fileBytes = writeCSV(t, file, n)
-		e := testserver.StartEmulator(t, topemu.Config{MaxRecordedCalls: -1})
-		p := startProcess(t, bin, e, filepath.Join(dir, "data"), strings.Fields(os.Getenv("BENCH_SERVE_FLAGS"))...)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	for _, store := range stores {
+		for _, n := range sizes {
+			r := row{store: store, n: n}
+			dir := t.TempDir()
+			file := filepath.Join(dir, "blacklist.csv")
+			r.fileBytes = writeCSV(t, file, n)
+			e := testserver.StartEmulator(t, topemu.Config{MaxRecordedCalls: -1})
+			flags := strings.Fields(os.Getenv("BENCH_SERVE_FLAGS"))
+			var dbURL string
+			if store == "postgres" {
+				dbURL = pgtest.NewDatabase(t)
+				flags = append(flags, "--database-url", dbURL)
+			}
+			p := startProcess(t, bin, e, filepath.Join(dir, "data"), flags...)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 
-		start := time.Now()
-		out, err := exec.CommandContext(ctx, bin, "blacklist", "import", file, "--supplier-id", "10000000001", "--no-wait", "--addr", p.GRPCAddr).CombinedOutput()
-		r.importDur = time.Since(start)
-		if err != nil {
-			t.Fatalf("import of %d: %v\n%s", n, err, out)
-		}
-		m := regexp.MustCompile(`job (bj-[a-z0-9]+) queued`).FindSubmatch(out)
-		if m == nil {
-			t.Fatalf("no job id in %s", out)
-		}
-		r.rssImport = p.PeakRSS(t)
+			start := time.Now()
+			out, err := exec.CommandContext(ctx, bin, "blacklist", "import", file, "--supplier-id", "10000000001", "--no-wait", "--addr", p.GRPCAddr).CombinedOutput()
+			r.importDur = time.Since(start)
+			if err != nil {
+				t.Fatalf("import of %d: %v\n%s", n, err, out)
+			}
+			m := regexp.MustCompile(`job (bj-[a-z0-9]+) queued`).FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("no job id in %s", out)
+			}
+			r.rssImport = p.PeakRSS(t)
 
-		start = time.Now()
-		j := waitJob(ctx, t, p.Logistics, string(m[1]))
-		r.syncDur = time.Since(start)
-		r.rssTotal = p.PeakRSS(t)
-		cancel()
-		if j.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || j.GetAcknowledgedCount() != int64(n) {
-			t.Fatalf("job of %d: %v", n, j)
+			start = time.Now()
+			j := waitJob(ctx, t, p.Logistics, string(m[1]))
+			r.syncDur = time.Since(start)
+			r.rssTotal = p.PeakRSS(t)
+			cancel()
+			if j.GetState() != scv1.BlacklistSyncJobState_BLACKLIST_SYNC_JOB_STATE_SUCCEEDED || j.GetAcknowledgedCount() != int64(n) {
+				t.Fatalf("job of %d: %v", n, j)
+			}
+			b := e.Stats().Blacklist
+			if b.EntriesApplied != int64(n) || b.MobilesApplied != n || b.MaxAppliesPerMobile != 1 {
+				t.Fatalf("emulator for %d: %+v", n, b)
+			}
+			p.Stop(t)
+			if store == "postgres" {
+				r.storeBytes = pgSize(t, dbURL)
+			} else {
+				r.storeBytes = dirSize(t, filepath.Join(dir, "data"))
+			}
+			rows = append(rows, r)
 		}
-		b := e.Stats().Blacklist
-		if b.EntriesApplied != int64(n) || b.MobilesApplied != n || b.MaxAppliesPerMobile != 1 {
-			t.Fatalf("emulator for %d: %+v", n, b)
-		}
-		p.Stop(t)
-		r.storeBytes = dirSize(t, filepath.Join(dir, "data"))
-		rows = append(rows, r)
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nbulk blacklist sync: servicecenterd (default settings: chunks of 100, 4 in flight) against the in-memory emulator, %s\n\n", cpuInfo())
-	fmt.Fprintf(&b, "| entries | CSV | import (CLI → store) | import entries/s | sync (store → TOP) | sync entries/s | peak RSS after import | peak RSS overall | store on disk |\n")
-	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "\nbulk blacklist sync: servicecenterd (default settings: chunks of 100, 2 jobs × 4 chunks in flight = 8 River workers) against the in-memory emulator, %s\n\n", cpuInfo())
+	fmt.Fprintf(&b, "| store | entries | CSV | import (CLI → store) | import entries/s | sync (store → TOP) | sync entries/s | peak RSS after import | peak RSS overall | store on disk |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %d | %s | %s | %.0f | %s | %.0f | %s | %s | %s |\n", r.n, mib(r.fileBytes),
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %.0f | %s | %.0f | %s | %s | %s |\n", r.store, r.n, mib(r.fileBytes),
 			r.importDur.Round(10*time.Millisecond), float64(r.n)/r.importDur.Seconds(),
 			r.syncDur.Round(10*time.Millisecond), float64(r.n)/r.syncDur.Seconds(),
 			mib(r.rssImport), mib(r.rssTotal), mib(r.storeBytes))
 	}
 	fmt.Print(b.String())
+}
+
+// pgSize is the size of the PostgreSQL database at url.
+func pgSize(t *testing.T, url string) int64 {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	if err := conn.QueryRow(context.Background(), "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func writeCSV(t *testing.T, path string, n int) int64 {

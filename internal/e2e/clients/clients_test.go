@@ -160,7 +160,8 @@ func TestReflection(t *testing.T) {
 	out := run(t, filepath.Join(examples, "node"), "node", "reflection.mjs", s.GRPCAddr())
 	for _, want := range []string{
 		"servicecenter.v1.AuditService: ListAuditEvents",
-		"servicecenter.v1.LogisticsService: SyncUserBlacklist, ImportUserBlacklist, GetBlacklistSyncJob, ListBlacklistSyncJobs, CancelBlacklistSyncJob, WatchBlacklistSyncJob",
+		"servicecenter.v1.LogisticsService: SyncUserBlacklist, ImportUserBlacklist, GetBlacklistSyncJob, ListBlacklistSyncJobs, CancelBlacklistSyncJob, RetryFailedChunks, WatchBlacklistSyncJob, ListRejectedEntries",
+		"servicecenter.v1.EventService: WatchEvents, ListEvents, AckEvents",
 		"servicecenter.v1.WorkcardService: AssignWorker, BindVirtualPhone",
 		"servicecenter.v1.WorkerService: UpdateWorker, GetWorkerTags",
 		"GetWorkerTags via reflection success=true vip=true",

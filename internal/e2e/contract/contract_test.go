@@ -45,6 +45,7 @@ var wantRoutes = map[protoreflect.FullName]string{
 	"servicecenter.v1.LogisticsService.GetBlacklistSyncJob":    "GET /v1/blacklist/jobs/{job_id}",
 	"servicecenter.v1.LogisticsService.ListBlacklistSyncJobs":  "GET /v1/blacklist/jobs",
 	"servicecenter.v1.LogisticsService.CancelBlacklistSyncJob": "POST /v1/blacklist/jobs/{job_id}:cancel",
+	"servicecenter.v1.LogisticsService.RetryFailedChunks":      "POST /v1/blacklist/jobs/{job_id}:retryFailedChunks",
 	"servicecenter.v1.LogisticsService.WatchBlacklistSyncJob":  "GET /v1/blacklist/jobs/{job_id}:watch",
 	"servicecenter.v1.LogisticsService.ListRejectedEntries":    "GET /v1/blacklist/jobs/{job_id}/rejectedEntries",
 	"servicecenter.v1.AuditService.ListAuditEvents":            "GET /v1/auditEvents",

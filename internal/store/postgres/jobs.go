@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -416,6 +417,77 @@ func (s *Store) FinishChunkWith(ctx context.Context, jobID string, n int64, r sy
 	})
 	if err != nil {
 		return syncjob.Job{}, markFull(fmt.Errorf("finish chunk %d of job %s: %w", n, jobID, err))
+	}
+	return out, nil
+}
+
+// RetryFailedChunksWith implements syncjob.TxStore.
+func (s *Store) RetryFailedChunksWith(ctx context.Context, jobID string, now time.Time, also syncjob.RetryFunc[pgx.Tx]) (syncjob.Job, error) {
+	var (
+		out   syncjob.Job
+		cause error
+	)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var (
+			key   int64
+			state int32
+		)
+		err := tx.QueryRow(ctx, "SELECT key, state FROM blacklist_jobs WHERE id = $1 FOR UPDATE", jobID).Scan(&key, &state)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && syncjob.State(state) == syncjob.StateImporting) {
+			return syncjob.ErrJobNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if syncjob.State(state) != syncjob.StateFailed {
+			cause = syncjob.ErrStateConflict
+			out, err = job(ctx, tx, jobID)
+			return err
+		}
+		rows, err := tx.Query(ctx, "DELETE FROM blacklist_chunks WHERE job = $1 AND state = $2 RETURNING idx, entries",
+			key, int32(syncjob.ChunkFailed))
+		if err != nil {
+			return err
+		}
+		var (
+			chunks  []int64
+			entries int64
+		)
+		for rows.Next() {
+			var n, e int64
+			if err := rows.Scan(&n, &e); err != nil {
+				rows.Close()
+				return err
+			}
+			chunks, entries = append(chunks, n), entries+e
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(chunks) == 0 {
+			cause = syncjob.ErrNoFailedChunks
+			out, err = job(ctx, tx, jobID)
+			return err
+		}
+		slices.Sort(chunks)
+		if _, err := tx.Exec(ctx, "UPDATE blacklist_jobs SET state = $2, failed = failed - $3, sent = sent - $3, updated_ns = $4, "+
+			clearError+" WHERE key = $1", key, int32(syncjob.StateQueued), entries, nanos(now)); err != nil {
+			return err
+		}
+		if out, err = job(ctx, tx, jobID); err != nil {
+			return err
+		}
+		if also == nil {
+			return nil
+		}
+		return also(ctx, tx, out, chunks)
+	})
+	if err != nil {
+		return syncjob.Job{}, markFull(fmt.Errorf("retry failed chunks of job %s: %w", jobID, err))
+	}
+	if cause != nil {
+		return out, fmt.Errorf("retry failed chunks of job %s (%s): %w", jobID, out.State, cause)
 	}
 	return out, nil
 }

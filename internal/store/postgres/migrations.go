@@ -1,12 +1,18 @@
 package postgres
 
 import (
+	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/servicecenterd/servicecenterd/internal/store/schema"
 )
@@ -18,14 +24,59 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// goMigrations are the migrations written in Go. River's schema (the bulk
-// sync's job engine) goes here as the next version, built with
-// goose.NewGoMigration and a GoFunc with RunDB: River's migrator
-// (rivermigrate) must run its versions in transactions of their own, since
-// PostgreSQL refuses to use an enum value in the transaction that added it
-// (River's 004 and 006: SQLSTATE 55P04). Open runs it under the same
-// advisory lock as the SQL files, which rivermigrate does not take itself.
-func goMigrations() []*goose.Migration { return nil }
+// goMigrations are the migrations written in Go: River's schema (the bulk
+// sync's job engine), version schema.RiverVersion, with a GoFunc with
+// RunDB: River's migrator (rivermigrate, riverpgxv5) must run its versions
+// in transactions of their own, since PostgreSQL refuses to use an enum
+// value in the transaction that added it (River's 004 and 006: SQLSTATE
+// 55P04), so each River version is one transaction on one connection of
+// goose's. Open runs it under the same advisory lock as the SQL files,
+// which rivermigrate does not take itself.
+func goMigrations() []*goose.Migration {
+	return []*goose.Migration{
+		goose.NewGoMigration(schema.RiverVersion,
+			&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error {
+				return riverSteps(ctx, db, rivermigrate.DirectionUp, schema.RiverSchema)
+			}},
+			&goose.GoFunc{RunDB: func(ctx context.Context, db *sql.DB) error {
+				return riverSteps(ctx, db, rivermigrate.DirectionDown, -1)
+			}}),
+	}
+}
+
+// riverSteps migrates River's schema one version per transaction on one
+// connection of db (pgx's stdlib), up to target, or down to nothing.
+func riverSteps(ctx context.Context, db *sql.DB, dir rivermigrate.Direction, target int) error {
+	m, err := rivermigrate.New(riverpgxv5.New(nil), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		for {
+			tx, err := pc.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := m.MigrateTx(ctx, tx, dir, &rivermigrate.MigrateOpts{MaxSteps: 1, TargetVersion: target})
+			if err != nil {
+				_ = tx.Rollback(ctx)
+				return fmt.Errorf("river schema: %w", err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				return fmt.Errorf("river schema: %w", err)
+			}
+			if len(res.Versions) == 0 {
+				return nil
+			}
+		}
+	})
+}
 
 // lockID is the advisory lock that keeps migrators of one database apart:
 // servicecenterd's own, not goose's default, which other applications

@@ -8,6 +8,13 @@
 // its own transaction with its record, so that a crash leaves a database
 // at a whole version.
 //
+// River's tables (the bulk sync's job engine, github.com/riverqueue/river)
+// are one version of this history, RiverVersion, written in Go: it runs
+// River's own migrator (rivermigrate) up to RiverSchema, so that one
+// history, one version table and one "newer than this binary" check cover
+// every table servicecenterd uses. Moving to a newer River schema is a
+// new version here that migrates River further.
+//
 // A database whose version is newer than this binary knows is refused
 // (ErrNewer): a newer servicecenterd migrated it, and this one would
 // misread what it wrote. goose itself applies nothing then and reports no
@@ -26,6 +33,14 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
+)
+
+// RiverVersion is the version of this history that creates River's
+// tables; RiverSchema is River's own migration version it migrates to
+// (River 0.51's latest, "main" line, version 8).
+const (
+	RiverVersion = 5
+	RiverSchema  = 8
 )
 
 // Table is the table where the versions applied are recorded, in goose's

@@ -6,9 +6,12 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strconv"
 
 	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/servicecenterd/servicecenterd/internal/store/schema"
 )
@@ -33,13 +36,43 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// goMigrations are the migrations written in Go. River's schema (the bulk
-// sync's job engine) goes here as the next version, built with
-// goose.NewGoMigration and a GoFunc with RunTx: its migrator runs
-// (rivermigrate's MigrateTx with riversqlite) inside goose's transaction
-// on the store's one write connection. RunDB would wait for a second
-// connection of a pool of one for ever.
-func goMigrations() []*goose.Migration { return nil }
+// goMigrations are the migrations written in Go: River's schema (the bulk
+// sync's job engine), version schema.RiverVersion, with a GoFunc with
+// RunTx: River's migrator (rivermigrate's MigrateTx with riversqlite) runs
+// inside goose's transaction on the store's one write connection. RunDB
+// would wait for a second connection of a pool of one for ever.
+func goMigrations() []*goose.Migration {
+	migrator := func(tx *sql.Tx) (*rivermigrate.Migrator[*sql.Tx], error) {
+		m, err := rivermigrate.New(riversqlite.New(nil), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return nil, fmt.Errorf("river migrator: %w", err)
+		}
+		return m, nil
+	}
+	up := func(ctx context.Context, tx *sql.Tx) error {
+		m, err := migrator(tx)
+		if err != nil {
+			return err
+		}
+		if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{TargetVersion: schema.RiverSchema}); err != nil {
+			return fmt.Errorf("river schema: %w", err)
+		}
+		return nil
+	}
+	down := func(ctx context.Context, tx *sql.Tx) error {
+		m, err := migrator(tx)
+		if err != nil {
+			return err
+		}
+		if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionDown, &rivermigrate.MigrateOpts{TargetVersion: -1}); err != nil {
+			return fmt.Errorf("river schema: %w", err)
+		}
+		return nil
+	}
+	return []*goose.Migration{
+		goose.NewGoMigration(schema.RiverVersion, &goose.GoFunc{RunTx: up}, &goose.GoFunc{RunTx: down}),
+	}
+}
 
 // Migrations are the SQLite schema's history.
 func Migrations() schema.Migrations {

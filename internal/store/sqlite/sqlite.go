@@ -660,6 +660,75 @@ func (s *Store) FinishChunkWith(ctx context.Context, jobID string, n int64, r sy
 	return out, nil
 }
 
+// RetryFailedChunksWith implements syncjob.TxStore.
+func (s *Store) RetryFailedChunksWith(ctx context.Context, jobID string, now time.Time, also syncjob.RetryFunc[*sql.Tx]) (syncjob.Job, error) {
+	var (
+		out   syncjob.Job
+		cause error
+	)
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
+		ref, err := lookup(ctx, tx, jobID)
+		if err == nil && ref.state == syncjob.StateImporting {
+			err = syncjob.ErrJobNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if ref.state != syncjob.StateFailed {
+			cause = syncjob.ErrStateConflict
+			out, err = job(ctx, tx, jobID)
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT idx, entries FROM blacklist_chunks WHERE job = ? AND state = ? ORDER BY idx",
+			ref.key, syncjob.ChunkFailed)
+		if err != nil {
+			return err
+		}
+		var (
+			chunks  []int64
+			entries int64
+		)
+		for rows.Next() {
+			var n, e int64
+			if err := rows.Scan(&n, &e); err != nil {
+				rows.Close()
+				return err
+			}
+			chunks, entries = append(chunks, n), entries+e
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(chunks) == 0 {
+			cause = syncjob.ErrNoFailedChunks
+			out, err = job(ctx, tx, jobID)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM blacklist_chunks WHERE job = ? AND state = ?", ref.key, syncjob.ChunkFailed); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE blacklist_jobs SET state = ?, failed = failed - ?, sent = sent - ?, updated_ns = ?, "+
+			clearError+" WHERE key = ?", syncjob.StateQueued, entries, entries, now.UnixNano(), ref.key); err != nil {
+			return err
+		}
+		if out, err = job(ctx, tx, jobID); err != nil {
+			return err
+		}
+		if also == nil {
+			return nil
+		}
+		return also(ctx, tx, out, chunks)
+	})
+	if err != nil {
+		return syncjob.Job{}, markFull(fmt.Errorf("retry failed chunks of job %s: %w", jobID, err))
+	}
+	if cause != nil {
+		return out, fmt.Errorf("retry failed chunks of job %s (%s): %w", jobID, out.State, cause)
+	}
+	return out, nil
+}
+
 // PruneJobEntries implements syncjob.Store: one statement deleting up to
 // limit entries of the finished jobs last changed before before, through
 // the state index and the entries' primary key.

@@ -1579,6 +1579,110 @@ func (x *CancelBlacklistSyncJobResponse) GetJob() *BlacklistSyncJob {
 	return nil
 }
 
+// RetryFailedChunksRequest names the job whose failed chunks to send
+// again. TOP: none; servicecenterd's own job.
+type RetryFailedChunksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job's id. TOP: none.
+	JobId         string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryFailedChunksRequest) Reset() {
+	*x = RetryFailedChunksRequest{}
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryFailedChunksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryFailedChunksRequest) ProtoMessage() {}
+
+func (x *RetryFailedChunksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryFailedChunksRequest.ProtoReflect.Descriptor instead.
+func (*RetryFailedChunksRequest) Descriptor() ([]byte, []int) {
+	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RetryFailedChunksRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+// RetryFailedChunksResponse is the job queued again.
+// TOP: none; servicecenterd's own job.
+type RetryFailedChunksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job, QUEUED, its failed chunks new again (failed_count back to 0).
+	// TOP: none.
+	Job *BlacklistSyncJob `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// How many chunks were queued again. TOP: none.
+	ChunksQueued  int64 `protobuf:"varint,2,opt,name=chunks_queued,json=chunksQueued,proto3" json:"chunks_queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryFailedChunksResponse) Reset() {
+	*x = RetryFailedChunksResponse{}
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryFailedChunksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryFailedChunksResponse) ProtoMessage() {}
+
+func (x *RetryFailedChunksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryFailedChunksResponse.ProtoReflect.Descriptor instead.
+func (*RetryFailedChunksResponse) Descriptor() ([]byte, []int) {
+	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RetryFailedChunksResponse) GetJob() *BlacklistSyncJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *RetryFailedChunksResponse) GetChunksQueued() int64 {
+	if x != nil {
+		return x.ChunksQueued
+	}
+	return 0
+}
+
 // WatchBlacklistSyncJobRequest names the job to watch.
 // TOP: none; servicecenterd's own job.
 type WatchBlacklistSyncJobRequest struct {
@@ -1591,7 +1695,7 @@ type WatchBlacklistSyncJobRequest struct {
 
 func (x *WatchBlacklistSyncJobRequest) Reset() {
 	*x = WatchBlacklistSyncJobRequest{}
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[16]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1707,7 @@ func (x *WatchBlacklistSyncJobRequest) String() string {
 func (*WatchBlacklistSyncJobRequest) ProtoMessage() {}
 
 func (x *WatchBlacklistSyncJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[16]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1720,7 @@ func (x *WatchBlacklistSyncJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlacklistSyncJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchBlacklistSyncJobRequest) Descriptor() ([]byte, []int) {
-	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{16}
+	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchBlacklistSyncJobRequest) GetJobId() string {
@@ -1638,7 +1742,7 @@ type WatchBlacklistSyncJobResponse struct {
 
 func (x *WatchBlacklistSyncJobResponse) Reset() {
 	*x = WatchBlacklistSyncJobResponse{}
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[17]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1754,7 @@ func (x *WatchBlacklistSyncJobResponse) String() string {
 func (*WatchBlacklistSyncJobResponse) ProtoMessage() {}
 
 func (x *WatchBlacklistSyncJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[17]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1767,7 @@ func (x *WatchBlacklistSyncJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchBlacklistSyncJobResponse.ProtoReflect.Descriptor instead.
 func (*WatchBlacklistSyncJobResponse) Descriptor() ([]byte, []int) {
-	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{17}
+	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchBlacklistSyncJobResponse) GetJob() *BlacklistSyncJob {
@@ -1691,7 +1795,7 @@ type ListRejectedEntriesRequest struct {
 
 func (x *ListRejectedEntriesRequest) Reset() {
 	*x = ListRejectedEntriesRequest{}
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[18]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1807,7 @@ func (x *ListRejectedEntriesRequest) String() string {
 func (*ListRejectedEntriesRequest) ProtoMessage() {}
 
 func (x *ListRejectedEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[18]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1820,7 @@ func (x *ListRejectedEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectedEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListRejectedEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{18}
+	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRejectedEntriesRequest) GetJobId() string {
@@ -1754,7 +1858,7 @@ type ListRejectedEntriesResponse struct {
 
 func (x *ListRejectedEntriesResponse) Reset() {
 	*x = ListRejectedEntriesResponse{}
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[19]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1766,7 +1870,7 @@ func (x *ListRejectedEntriesResponse) String() string {
 func (*ListRejectedEntriesResponse) ProtoMessage() {}
 
 func (x *ListRejectedEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[19]
+	mi := &file_servicecenter_v1_logistics_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1779,7 +1883,7 @@ func (x *ListRejectedEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRejectedEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListRejectedEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{19}
+	return file_servicecenter_v1_logistics_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRejectedEntriesResponse) GetRejections() []*BlacklistEntryRejection {
@@ -1899,7 +2003,12 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\x1dCancelBlacklistSyncJobRequest\x127\n" +
 	"\x06job_id\x18\x01 \x01(\tB \xbaH\x1d\xc8\x01\x01r\x182\x16^[A-Za-z0-9._-]{1,64}$R\x05jobId\"V\n" +
 	"\x1eCancelBlacklistSyncJobResponse\x124\n" +
-	"\x03job\x18\x01 \x01(\v2\".servicecenter.v1.BlacklistSyncJobR\x03job\"W\n" +
+	"\x03job\x18\x01 \x01(\v2\".servicecenter.v1.BlacklistSyncJobR\x03job\"S\n" +
+	"\x18RetryFailedChunksRequest\x127\n" +
+	"\x06job_id\x18\x01 \x01(\tB \xbaH\x1d\xc8\x01\x01r\x182\x16^[A-Za-z0-9._-]{1,64}$R\x05jobId\"v\n" +
+	"\x19RetryFailedChunksResponse\x124\n" +
+	"\x03job\x18\x01 \x01(\v2\".servicecenter.v1.BlacklistSyncJobR\x03job\x12#\n" +
+	"\rchunks_queued\x18\x02 \x01(\x03R\fchunksQueued\"W\n" +
 	"\x1cWatchBlacklistSyncJobRequest\x127\n" +
 	"\x06job_id\x18\x01 \x01(\tB \xbaH\x1d\xc8\x01\x01r\x182\x16^[A-Za-z0-9._-]{1,64}$R\x05jobId\"U\n" +
 	"\x1dWatchBlacklistSyncJobResponse\x124\n" +
@@ -1938,7 +2047,7 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	" BLACKLIST_SYNC_JOB_STATE_RUNNING\x10\x02\x12&\n" +
 	"\"BLACKLIST_SYNC_JOB_STATE_SUCCEEDED\x10\x03\x12#\n" +
 	"\x1fBLACKLIST_SYNC_JOB_STATE_FAILED\x10\x04\x12&\n" +
-	"\"BLACKLIST_SYNC_JOB_STATE_CANCELLED\x10\x052\x84\f\n" +
+	"\"BLACKLIST_SYNC_JOB_STATE_CANCELLED\x10\x052\xc7\r\n" +
 	"\x10LogisticsService\x12\x91\x03\n" +
 	"\x11SyncUserBlacklist\x12*.servicecenter.v1.SyncUserBlacklistRequest\x1a+.servicecenter.v1.SyncUserBlacklistResponse\"\xa2\x02\xea\xf9\x180taobao.logistics.express.user.blacklist.tms.sync\xf2\xf9\x18\xcc\x01\n" +
 	"\x19\n" +
@@ -1966,7 +2075,10 @@ const file_servicecenter_v1_logistics_service_proto_rawDesc = "" +
 	"\x15ListBlacklistSyncJobs\x12..servicecenter.v1.ListBlacklistSyncJobsRequest\x1a/.servicecenter.v1.ListBlacklistSyncJobsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/blacklist/jobs\x12\xc4\x01\n" +
 	"\x16CancelBlacklistSyncJob\x12/.servicecenter.v1.CancelBlacklistSyncJobRequest\x1a0.servicecenter.v1.CancelBlacklistSyncJobResponse\"G\xf2\xf9\x18\x16\n" +
 	"\x14\n" +
-	"\bsync_job\x12\x06job_id\x18\x04\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/blacklist/jobs/{job_id}:cancel\x12\xa5\x01\n" +
+	"\bsync_job\x12\x06job_id\x18\x04\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/blacklist/jobs/{job_id}:cancel\x12\xc0\x01\n" +
+	"\x11RetryFailedChunks\x12*.servicecenter.v1.RetryFailedChunksRequest\x1a+.servicecenter.v1.RetryFailedChunksResponse\"R\xf2\xf9\x18\x16\n" +
+	"\x14\n" +
+	"\bsync_job\x12\x06job_id\x18\x04\x82\xd3\xe4\x93\x022:\x01*\"-/v1/blacklist/jobs/{job_id}:retryFailedChunks\x12\xa5\x01\n" +
 	"\x15WatchBlacklistSyncJob\x12..servicecenter.v1.WatchBlacklistSyncJobRequest\x1a/.servicecenter.v1.WatchBlacklistSyncJobResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/blacklist/jobs/{job_id}:watch0\x01\x12\xa7\x01\n" +
 	"\x13ListRejectedEntries\x12,.servicecenter.v1.ListRejectedEntriesRequest\x1a-.servicecenter.v1.ListRejectedEntriesResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/blacklist/jobs/{job_id}/rejectedEntriesB\xfe\x01\n" +
 	"#com.servicecenterd.servicecenter.v1B\x15LogisticsServiceProtoP\x01ZPgithub.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1;servicecenterv1\xa2\x02\x03SSX\xaa\x02\x1fServicecenterd.Servicecenter.V1\xca\x02\x1fServicecenterd\\Servicecenter\\V1\xea\x02!Servicecenterd::Servicecenter::V1b\x06proto3"
@@ -1984,7 +2096,7 @@ func file_servicecenter_v1_logistics_service_proto_rawDescGZIP() []byte {
 }
 
 var file_servicecenter_v1_logistics_service_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_servicecenter_v1_logistics_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_servicecenter_v1_logistics_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_servicecenter_v1_logistics_service_proto_goTypes = []any{
 	(OperateType)(0),                       // 0: servicecenter.v1.OperateType
 	(BlacklistReason)(0),                   // 1: servicecenter.v1.BlacklistReason
@@ -2007,14 +2119,16 @@ var file_servicecenter_v1_logistics_service_proto_goTypes = []any{
 	(*ListBlacklistSyncJobsResponse)(nil),  // 18: servicecenter.v1.ListBlacklistSyncJobsResponse
 	(*CancelBlacklistSyncJobRequest)(nil),  // 19: servicecenter.v1.CancelBlacklistSyncJobRequest
 	(*CancelBlacklistSyncJobResponse)(nil), // 20: servicecenter.v1.CancelBlacklistSyncJobResponse
-	(*WatchBlacklistSyncJobRequest)(nil),   // 21: servicecenter.v1.WatchBlacklistSyncJobRequest
-	(*WatchBlacklistSyncJobResponse)(nil),  // 22: servicecenter.v1.WatchBlacklistSyncJobResponse
-	(*ListRejectedEntriesRequest)(nil),     // 23: servicecenter.v1.ListRejectedEntriesRequest
-	(*ListRejectedEntriesResponse)(nil),    // 24: servicecenter.v1.ListRejectedEntriesResponse
-	(*timestamppb.Timestamp)(nil),          // 25: google.protobuf.Timestamp
+	(*RetryFailedChunksRequest)(nil),       // 21: servicecenter.v1.RetryFailedChunksRequest
+	(*RetryFailedChunksResponse)(nil),      // 22: servicecenter.v1.RetryFailedChunksResponse
+	(*WatchBlacklistSyncJobRequest)(nil),   // 23: servicecenter.v1.WatchBlacklistSyncJobRequest
+	(*WatchBlacklistSyncJobResponse)(nil),  // 24: servicecenter.v1.WatchBlacklistSyncJobResponse
+	(*ListRejectedEntriesRequest)(nil),     // 25: servicecenter.v1.ListRejectedEntriesRequest
+	(*ListRejectedEntriesResponse)(nil),    // 26: servicecenter.v1.ListRejectedEntriesResponse
+	(*timestamppb.Timestamp)(nil),          // 27: google.protobuf.Timestamp
 }
 var file_servicecenter_v1_logistics_service_proto_depIdxs = []int32{
-	25, // 0: servicecenter.v1.SyncUserBlacklistRequest.request_time:type_name -> google.protobuf.Timestamp
+	27, // 0: servicecenter.v1.SyncUserBlacklistRequest.request_time:type_name -> google.protobuf.Timestamp
 	2,  // 1: servicecenter.v1.SyncUserBlacklistRequest.service_type:type_name -> servicecenter.v1.BlacklistServiceType
 	3,  // 2: servicecenter.v1.SyncUserBlacklistRequest.ability_type:type_name -> servicecenter.v1.BlacklistAbilityType
 	6,  // 3: servicecenter.v1.SyncUserBlacklistRequest.blacklist:type_name -> servicecenter.v1.BlacklistEntry
@@ -2030,35 +2144,38 @@ var file_servicecenter_v1_logistics_service_proto_depIdxs = []int32{
 	12, // 13: servicecenter.v1.ImportUserBlacklistResponse.rejections:type_name -> servicecenter.v1.BlacklistEntryRejection
 	9,  // 14: servicecenter.v1.BlacklistSyncJob.settings:type_name -> servicecenter.v1.BlacklistSyncJobSettings
 	4,  // 15: servicecenter.v1.BlacklistSyncJob.state:type_name -> servicecenter.v1.BlacklistSyncJobState
-	25, // 16: servicecenter.v1.BlacklistSyncJob.create_time:type_name -> google.protobuf.Timestamp
-	25, // 17: servicecenter.v1.BlacklistSyncJob.update_time:type_name -> google.protobuf.Timestamp
+	27, // 16: servicecenter.v1.BlacklistSyncJob.create_time:type_name -> google.protobuf.Timestamp
+	27, // 17: servicecenter.v1.BlacklistSyncJob.update_time:type_name -> google.protobuf.Timestamp
 	14, // 18: servicecenter.v1.BlacklistSyncJob.last_error:type_name -> servicecenter.v1.BlacklistSyncJobError
-	25, // 19: servicecenter.v1.BlacklistSyncJobError.time:type_name -> google.protobuf.Timestamp
+	27, // 19: servicecenter.v1.BlacklistSyncJobError.time:type_name -> google.protobuf.Timestamp
 	13, // 20: servicecenter.v1.GetBlacklistSyncJobResponse.job:type_name -> servicecenter.v1.BlacklistSyncJob
 	4,  // 21: servicecenter.v1.ListBlacklistSyncJobsRequest.state:type_name -> servicecenter.v1.BlacklistSyncJobState
 	13, // 22: servicecenter.v1.ListBlacklistSyncJobsResponse.jobs:type_name -> servicecenter.v1.BlacklistSyncJob
 	13, // 23: servicecenter.v1.CancelBlacklistSyncJobResponse.job:type_name -> servicecenter.v1.BlacklistSyncJob
-	13, // 24: servicecenter.v1.WatchBlacklistSyncJobResponse.job:type_name -> servicecenter.v1.BlacklistSyncJob
-	12, // 25: servicecenter.v1.ListRejectedEntriesResponse.rejections:type_name -> servicecenter.v1.BlacklistEntryRejection
-	5,  // 26: servicecenter.v1.LogisticsService.SyncUserBlacklist:input_type -> servicecenter.v1.SyncUserBlacklistRequest
-	8,  // 27: servicecenter.v1.LogisticsService.ImportUserBlacklist:input_type -> servicecenter.v1.ImportUserBlacklistRequest
-	15, // 28: servicecenter.v1.LogisticsService.GetBlacklistSyncJob:input_type -> servicecenter.v1.GetBlacklistSyncJobRequest
-	17, // 29: servicecenter.v1.LogisticsService.ListBlacklistSyncJobs:input_type -> servicecenter.v1.ListBlacklistSyncJobsRequest
-	19, // 30: servicecenter.v1.LogisticsService.CancelBlacklistSyncJob:input_type -> servicecenter.v1.CancelBlacklistSyncJobRequest
-	21, // 31: servicecenter.v1.LogisticsService.WatchBlacklistSyncJob:input_type -> servicecenter.v1.WatchBlacklistSyncJobRequest
-	23, // 32: servicecenter.v1.LogisticsService.ListRejectedEntries:input_type -> servicecenter.v1.ListRejectedEntriesRequest
-	7,  // 33: servicecenter.v1.LogisticsService.SyncUserBlacklist:output_type -> servicecenter.v1.SyncUserBlacklistResponse
-	11, // 34: servicecenter.v1.LogisticsService.ImportUserBlacklist:output_type -> servicecenter.v1.ImportUserBlacklistResponse
-	16, // 35: servicecenter.v1.LogisticsService.GetBlacklistSyncJob:output_type -> servicecenter.v1.GetBlacklistSyncJobResponse
-	18, // 36: servicecenter.v1.LogisticsService.ListBlacklistSyncJobs:output_type -> servicecenter.v1.ListBlacklistSyncJobsResponse
-	20, // 37: servicecenter.v1.LogisticsService.CancelBlacklistSyncJob:output_type -> servicecenter.v1.CancelBlacklistSyncJobResponse
-	22, // 38: servicecenter.v1.LogisticsService.WatchBlacklistSyncJob:output_type -> servicecenter.v1.WatchBlacklistSyncJobResponse
-	24, // 39: servicecenter.v1.LogisticsService.ListRejectedEntries:output_type -> servicecenter.v1.ListRejectedEntriesResponse
-	33, // [33:40] is the sub-list for method output_type
-	26, // [26:33] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	13, // 24: servicecenter.v1.RetryFailedChunksResponse.job:type_name -> servicecenter.v1.BlacklistSyncJob
+	13, // 25: servicecenter.v1.WatchBlacklistSyncJobResponse.job:type_name -> servicecenter.v1.BlacklistSyncJob
+	12, // 26: servicecenter.v1.ListRejectedEntriesResponse.rejections:type_name -> servicecenter.v1.BlacklistEntryRejection
+	5,  // 27: servicecenter.v1.LogisticsService.SyncUserBlacklist:input_type -> servicecenter.v1.SyncUserBlacklistRequest
+	8,  // 28: servicecenter.v1.LogisticsService.ImportUserBlacklist:input_type -> servicecenter.v1.ImportUserBlacklistRequest
+	15, // 29: servicecenter.v1.LogisticsService.GetBlacklistSyncJob:input_type -> servicecenter.v1.GetBlacklistSyncJobRequest
+	17, // 30: servicecenter.v1.LogisticsService.ListBlacklistSyncJobs:input_type -> servicecenter.v1.ListBlacklistSyncJobsRequest
+	19, // 31: servicecenter.v1.LogisticsService.CancelBlacklistSyncJob:input_type -> servicecenter.v1.CancelBlacklistSyncJobRequest
+	21, // 32: servicecenter.v1.LogisticsService.RetryFailedChunks:input_type -> servicecenter.v1.RetryFailedChunksRequest
+	23, // 33: servicecenter.v1.LogisticsService.WatchBlacklistSyncJob:input_type -> servicecenter.v1.WatchBlacklistSyncJobRequest
+	25, // 34: servicecenter.v1.LogisticsService.ListRejectedEntries:input_type -> servicecenter.v1.ListRejectedEntriesRequest
+	7,  // 35: servicecenter.v1.LogisticsService.SyncUserBlacklist:output_type -> servicecenter.v1.SyncUserBlacklistResponse
+	11, // 36: servicecenter.v1.LogisticsService.ImportUserBlacklist:output_type -> servicecenter.v1.ImportUserBlacklistResponse
+	16, // 37: servicecenter.v1.LogisticsService.GetBlacklistSyncJob:output_type -> servicecenter.v1.GetBlacklistSyncJobResponse
+	18, // 38: servicecenter.v1.LogisticsService.ListBlacklistSyncJobs:output_type -> servicecenter.v1.ListBlacklistSyncJobsResponse
+	20, // 39: servicecenter.v1.LogisticsService.CancelBlacklistSyncJob:output_type -> servicecenter.v1.CancelBlacklistSyncJobResponse
+	22, // 40: servicecenter.v1.LogisticsService.RetryFailedChunks:output_type -> servicecenter.v1.RetryFailedChunksResponse
+	24, // 41: servicecenter.v1.LogisticsService.WatchBlacklistSyncJob:output_type -> servicecenter.v1.WatchBlacklistSyncJobResponse
+	26, // 42: servicecenter.v1.LogisticsService.ListRejectedEntries:output_type -> servicecenter.v1.ListRejectedEntriesResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_servicecenter_v1_logistics_service_proto_init() }
@@ -2074,7 +2191,7 @@ func file_servicecenter_v1_logistics_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_servicecenter_v1_logistics_service_proto_rawDesc), len(file_servicecenter_v1_logistics_service_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

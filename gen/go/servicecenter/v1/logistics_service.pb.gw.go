@@ -222,6 +222,51 @@ func local_request_LogisticsService_CancelBlacklistSyncJob_0(ctx context.Context
 	return msg, metadata, err
 }
 
+func request_LogisticsService_RetryFailedChunks_0(ctx context.Context, marshaler runtime.Marshaler, client LogisticsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RetryFailedChunksRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["job_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "job_id")
+	}
+	protoReq.JobId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "job_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.RetryFailedChunks(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_LogisticsService_RetryFailedChunks_0(ctx context.Context, marshaler runtime.Marshaler, server LogisticsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RetryFailedChunksRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["job_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "job_id")
+	}
+	protoReq.JobId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "job_id", err)
+	}
+	msg, err := server.RetryFailedChunks(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_LogisticsService_WatchBlacklistSyncJob_0(ctx context.Context, marshaler runtime.Marshaler, client LogisticsServiceClient, req *http.Request, pathParams map[string]string) (LogisticsService_WatchBlacklistSyncJobClient, runtime.ServerMetadata, error) {
 	var (
 		protoReq WatchBlacklistSyncJobRequest
@@ -397,6 +442,26 @@ func RegisterLogisticsServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_LogisticsService_CancelBlacklistSyncJob_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_LogisticsService_RetryFailedChunks_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/servicecenter.v1.LogisticsService/RetryFailedChunks", runtime.WithHTTPPathPattern("/v1/blacklist/jobs/{job_id}:retryFailedChunks"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_LogisticsService_RetryFailedChunks_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LogisticsService_RetryFailedChunks_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	mux.Handle(http.MethodGet, pattern_LogisticsService_WatchBlacklistSyncJob_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
@@ -549,6 +614,23 @@ func RegisterLogisticsServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_LogisticsService_CancelBlacklistSyncJob_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_LogisticsService_RetryFailedChunks_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/servicecenter.v1.LogisticsService/RetryFailedChunks", runtime.WithHTTPPathPattern("/v1/blacklist/jobs/{job_id}:retryFailedChunks"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_LogisticsService_RetryFailedChunks_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LogisticsService_RetryFailedChunks_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_LogisticsService_WatchBlacklistSyncJob_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -592,6 +674,7 @@ var (
 	pattern_LogisticsService_GetBlacklistSyncJob_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "blacklist", "jobs", "job_id"}, ""))
 	pattern_LogisticsService_ListBlacklistSyncJobs_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "blacklist", "jobs"}, ""))
 	pattern_LogisticsService_CancelBlacklistSyncJob_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "blacklist", "jobs", "job_id"}, "cancel"))
+	pattern_LogisticsService_RetryFailedChunks_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "blacklist", "jobs", "job_id"}, "retryFailedChunks"))
 	pattern_LogisticsService_WatchBlacklistSyncJob_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "blacklist", "jobs", "job_id"}, "watch"))
 	pattern_LogisticsService_ListRejectedEntries_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"v1", "blacklist", "jobs", "job_id", "rejectedEntries"}, ""))
 )
@@ -602,6 +685,7 @@ var (
 	forward_LogisticsService_GetBlacklistSyncJob_0    = runtime.ForwardResponseMessage
 	forward_LogisticsService_ListBlacklistSyncJobs_0  = runtime.ForwardResponseMessage
 	forward_LogisticsService_CancelBlacklistSyncJob_0 = runtime.ForwardResponseMessage
+	forward_LogisticsService_RetryFailedChunks_0      = runtime.ForwardResponseMessage
 	forward_LogisticsService_WatchBlacklistSyncJob_0  = runtime.ForwardResponseStream
 	forward_LogisticsService_ListRejectedEntries_0    = runtime.ForwardResponseMessage
 )

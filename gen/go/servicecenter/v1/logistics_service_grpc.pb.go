@@ -46,6 +46,7 @@ const (
 	LogisticsService_GetBlacklistSyncJob_FullMethodName    = "/servicecenter.v1.LogisticsService/GetBlacklistSyncJob"
 	LogisticsService_ListBlacklistSyncJobs_FullMethodName  = "/servicecenter.v1.LogisticsService/ListBlacklistSyncJobs"
 	LogisticsService_CancelBlacklistSyncJob_FullMethodName = "/servicecenter.v1.LogisticsService/CancelBlacklistSyncJob"
+	LogisticsService_RetryFailedChunks_FullMethodName      = "/servicecenter.v1.LogisticsService/RetryFailedChunks"
 	LogisticsService_WatchBlacklistSyncJob_FullMethodName  = "/servicecenter.v1.LogisticsService/WatchBlacklistSyncJob"
 	LogisticsService_ListRejectedEntries_FullMethodName    = "/servicecenter.v1.LogisticsService/ListRejectedEntries"
 )
@@ -88,6 +89,16 @@ type LogisticsServiceClient interface {
 	// finished job gives FAILED_PRECONDITION.
 	// TOP: none; servicecenterd's own job.
 	CancelBlacklistSyncJob(ctx context.Context, in *CancelBlacklistSyncJobRequest, opts ...grpc.CallOption) (*CancelBlacklistSyncJobResponse, error)
+	// RetryFailedChunks sends the failed chunks of a FAILED job again, with
+	// their request ids unchanged (`<job_id>:<chunk>`), so that TOP answers
+	// a chunk it applied as a replay: the job becomes QUEUED and runs until
+	// those chunks have their outcomes (Watch follows it). A job that has
+	// not finished, that succeeded, that has no failed chunk or that was
+	// cancelled gives FAILED_PRECONDITION (ErrorInfo reasons
+	// BLACKLIST_SYNC_JOB_NOT_FINISHED, BLACKLIST_SYNC_JOB_NO_FAILED_CHUNKS,
+	// BLACKLIST_SYNC_JOB_CANCELLED); an unknown one NOT_FOUND.
+	// TOP: none; servicecenterd's own job.
+	RetryFailedChunks(ctx context.Context, in *RetryFailedChunksRequest, opts ...grpc.CallOption) (*RetryFailedChunksResponse, error)
 	// WatchBlacklistSyncJob streams a job's progress: the job now, then
 	// after each change (at most 4 times a second), ending after the job
 	// reaches SUCCEEDED, FAILED or CANCELLED. Over REST, one JSON object per
@@ -162,6 +173,16 @@ func (c *logisticsServiceClient) CancelBlacklistSyncJob(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *logisticsServiceClient) RetryFailedChunks(ctx context.Context, in *RetryFailedChunksRequest, opts ...grpc.CallOption) (*RetryFailedChunksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryFailedChunksResponse)
+	err := c.cc.Invoke(ctx, LogisticsService_RetryFailedChunks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *logisticsServiceClient) WatchBlacklistSyncJob(ctx context.Context, in *WatchBlacklistSyncJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchBlacklistSyncJobResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &LogisticsService_ServiceDesc.Streams[1], LogisticsService_WatchBlacklistSyncJob_FullMethodName, cOpts...)
@@ -229,6 +250,16 @@ type LogisticsServiceServer interface {
 	// finished job gives FAILED_PRECONDITION.
 	// TOP: none; servicecenterd's own job.
 	CancelBlacklistSyncJob(context.Context, *CancelBlacklistSyncJobRequest) (*CancelBlacklistSyncJobResponse, error)
+	// RetryFailedChunks sends the failed chunks of a FAILED job again, with
+	// their request ids unchanged (`<job_id>:<chunk>`), so that TOP answers
+	// a chunk it applied as a replay: the job becomes QUEUED and runs until
+	// those chunks have their outcomes (Watch follows it). A job that has
+	// not finished, that succeeded, that has no failed chunk or that was
+	// cancelled gives FAILED_PRECONDITION (ErrorInfo reasons
+	// BLACKLIST_SYNC_JOB_NOT_FINISHED, BLACKLIST_SYNC_JOB_NO_FAILED_CHUNKS,
+	// BLACKLIST_SYNC_JOB_CANCELLED); an unknown one NOT_FOUND.
+	// TOP: none; servicecenterd's own job.
+	RetryFailedChunks(context.Context, *RetryFailedChunksRequest) (*RetryFailedChunksResponse, error)
 	// WatchBlacklistSyncJob streams a job's progress: the job now, then
 	// after each change (at most 4 times a second), ending after the job
 	// reaches SUCCEEDED, FAILED or CANCELLED. Over REST, one JSON object per
@@ -264,6 +295,9 @@ func (UnimplementedLogisticsServiceServer) ListBlacklistSyncJobs(context.Context
 }
 func (UnimplementedLogisticsServiceServer) CancelBlacklistSyncJob(context.Context, *CancelBlacklistSyncJobRequest) (*CancelBlacklistSyncJobResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelBlacklistSyncJob not implemented")
+}
+func (UnimplementedLogisticsServiceServer) RetryFailedChunks(context.Context, *RetryFailedChunksRequest) (*RetryFailedChunksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryFailedChunks not implemented")
 }
 func (UnimplementedLogisticsServiceServer) WatchBlacklistSyncJob(*WatchBlacklistSyncJobRequest, grpc.ServerStreamingServer[WatchBlacklistSyncJobResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchBlacklistSyncJob not implemented")
@@ -371,6 +405,24 @@ func _LogisticsService_CancelBlacklistSyncJob_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LogisticsService_RetryFailedChunks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryFailedChunksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogisticsServiceServer).RetryFailedChunks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogisticsService_RetryFailedChunks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogisticsServiceServer).RetryFailedChunks(ctx, req.(*RetryFailedChunksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LogisticsService_WatchBlacklistSyncJob_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchBlacklistSyncJobRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -422,6 +474,10 @@ var LogisticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelBlacklistSyncJob",
 			Handler:    _LogisticsService_CancelBlacklistSyncJob_Handler,
+		},
+		{
+			MethodName: "RetryFailedChunks",
+			Handler:    _LogisticsService_RetryFailedChunks_Handler,
 		},
 		{
 			MethodName: "ListRejectedEntries",

@@ -25,6 +25,7 @@ func TestTxStore[TTx any](t *testing.T, open func(t *testing.T) (syncjob.TxStore
 	t.Run("commit import with", func(t *testing.T) { testCommitImportWith(t, open) })
 	t.Run("finish chunk with", func(t *testing.T) { testFinishChunkWith(t, open) })
 	t.Run("update job with", func(t *testing.T) { testUpdateJobWith(t, open) })
+	t.Run("retry failed chunks with", func(t *testing.T) { testRetryFailedChunksWith(t, open) })
 }
 
 var errAlso = errors.New("the caller's work failed")
@@ -139,5 +140,83 @@ func testUpdateJobWith[TTx any](t *testing.T, open func(t *testing.T) (syncjob.T
 	}
 	if saw.ID != "" || p.Committed(t, "conflict") {
 		t.Error("the work ran for a conflicting update")
+	}
+}
+
+// testRetryFailedChunksWith: a FAILED job's failed chunks become new (the
+// counters forget them), the job QUEUED without its last error, and the
+// work sees the chunks, in one transaction; other states are refused
+// without running the work.
+func testRetryFailedChunksWith[TTx any](t *testing.T, open func(t *testing.T) (syncjob.TxStore[TTx], Probe[TTx])) {
+	ctx := context.Background()
+	s, p := open(t)
+	Import(t, s, "bj-1", 2, Entries(5)...) // chunks of 2, 2 and 1 entries
+	var gotChunks []int64
+	retry := func(mark string, fail bool) syncjob.RetryFunc[TTx] {
+		return func(ctx context.Context, tx TTx, j syncjob.Job, chunks []int64) error {
+			gotChunks = chunks
+			if err := p.Write(ctx, tx, mark); err != nil {
+				return err
+			}
+			if fail {
+				return errAlso
+			}
+			return nil
+		}
+	}
+	// Not finished: refused.
+	if j, err := s.RetryFailedChunksWith(ctx, "bj-1", T0, retry("queued", false)); !errors.Is(err, syncjob.ErrStateConflict) || j.State != syncjob.StateQueued {
+		t.Fatalf("retry of a QUEUED job: %+v, %v; want ErrStateConflict", j, err)
+	}
+	if _, err := s.RetryFailedChunksWith(ctx, "bj-none", T0, nil); !errors.Is(err, syncjob.ErrJobNotFound) {
+		t.Fatalf("retry of an unknown job: %v", err)
+	}
+	running := syncjob.JobUpdate{State: syncjob.StateRunning, Time: T0}
+	if _, err := s.UpdateJob(ctx, "bj-1", running); err != nil {
+		t.Fatal(err)
+	}
+	fail := syncjob.ChunkResult{State: syncjob.ChunkFailed, Code: "400", Message: "PARAM_ERROR", Time: T0}
+	ack := syncjob.ChunkResult{State: syncjob.ChunkAcknowledged, Time: T0}
+	for n, r := range []syncjob.ChunkResult{fail, ack, fail} {
+		if _, err := s.BeginChunk(ctx, "bj-1", int64(n), T0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.FinishChunk(ctx, "bj-1", int64(n), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UpdateJob(ctx, "bj-1", syncjob.JobUpdate{State: syncjob.StateFailed, Time: T0}); err != nil {
+		t.Fatal(err)
+	}
+	// The work fails: nothing changes.
+	if _, err := s.RetryFailedChunksWith(ctx, "bj-1", T0.Add(time.Second), retry("retry-failed", true)); !errors.Is(err, errAlso) {
+		t.Fatalf("retry whose work failed: %v, want its error", err)
+	}
+	if j, err := s.Job(ctx, "bj-1"); err != nil || j.State != syncjob.StateFailed || j.Failed != 3 || p.Committed(t, "retry-failed") {
+		t.Fatalf("after a rolled back retry: %+v, %v", j, err)
+	}
+	j, err := s.RetryFailedChunksWith(ctx, "bj-1", T0.Add(time.Second), retry("retry", false))
+	if err != nil || !p.Committed(t, "retry") {
+		t.Fatalf("retry: %+v, %v", j, err)
+	}
+	if j.State != syncjob.StateQueued || j.Failed != 0 || j.Sent != 2 || j.Acknowledged != 2 || j.LastError != nil ||
+		len(gotChunks) != 2 || gotChunks[0] != 0 || gotChunks[1] != 2 {
+		t.Fatalf("after retry: %+v (last error %+v), chunks %v; want QUEUED, 0 failed, 2 sent, chunks [0 2]", j, j.LastError, gotChunks)
+	}
+	for _, n := range []int64{0, 2} {
+		if prev, err := s.BeginChunk(ctx, "bj-1", n, T0); err != nil || prev != syncjob.ChunkNew {
+			t.Fatalf("chunk %d after retry: %v, %v; want new", n, prev, err)
+		}
+	}
+	if prev, err := s.BeginChunk(ctx, "bj-1", 1, T0); err != nil || prev != syncjob.ChunkAcknowledged {
+		t.Fatalf("chunk 1 after retry: %v, %v; want still acknowledged", prev, err)
+	}
+	// Succeeded: nothing to retry, and no failed chunk in a FAILED job.
+	Import(t, s, "bj-2", 2, Entries(1)...)
+	if _, err := s.UpdateJob(ctx, "bj-2", syncjob.JobUpdate{State: syncjob.StateFailed, Time: T0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RetryFailedChunksWith(ctx, "bj-2", T0, retry("none", false)); !errors.Is(err, syncjob.ErrNoFailedChunks) || p.Committed(t, "none") {
+		t.Fatalf("retry of a FAILED job without failed chunks: %v", err)
 	}
 }
