@@ -39,8 +39,8 @@ const maxAuditGroup = 256
 // and one commit, whatever its size. An isolated call never waits, and a
 // lull of auditGap ends the wait.
 const (
-	auditLinger = 2 * time.Millisecond
-	auditGap    = 500 * time.Microsecond
+	auditLinger = time.Millisecond
+	auditGap    = 250 * time.Microsecond
 )
 
 // auditCommitTimeout bounds one group's commit, so that a database that

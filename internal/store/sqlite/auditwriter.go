@@ -22,8 +22,8 @@ const maxAuditGroup = 256
 // calls a second, groups of one paid that for every call. An isolated
 // call never waits, and a lull of auditGap ends the wait.
 const (
-	auditLinger = 2 * time.Millisecond
-	auditGap    = 500 * time.Microsecond
+	auditLinger = time.Millisecond
+	auditGap    = 250 * time.Microsecond
 )
 
 const insertAuditEvent = `INSERT INTO audit_events
