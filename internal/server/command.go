@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/logbuffer"
@@ -55,5 +56,10 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	attrs = append(attrs, slog.String("gogc", tuneGC(os.LookupEnv)))
 	logger.Info("settings", attrs...)
+	var idle sync.WaitGroup
+	defer idle.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idle.Go(func() { _ = newIdleHeap().run(ctx, idleCheckInterval) })
 	return Run(ctx, cfg, logger)
 }
