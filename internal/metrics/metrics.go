@@ -48,6 +48,15 @@ type SyncJobCounter interface {
 	SyncJobCounts(ctx context.Context) (map[string]int64, error)
 }
 
+// SyncChunkQueue reports the bulk sync's chunk queue, for the
+// servicecenterd_sync_chunks_oldest_age_seconds gauge. It is called at
+// each scrape.
+type SyncChunkQueue interface {
+	// OldestChunkWait is how long the oldest chunk that may be sent now
+	// has been waiting for a worker; 0 when none waits.
+	OldestChunkWait(ctx context.Context) (time.Duration, error)
+}
+
 // Metrics is servicecenterd's metrics registry.
 type Metrics struct {
 	reg *prometheus.Registry
@@ -117,8 +126,10 @@ func New(logger *slog.Logger) *Metrics {
 	buildInfo.WithLabelValues(build.Version, build.Revision, build.GoVersion).Set(1)
 	m.syncJobs = &syncJobsCollector{
 		desc: prometheus.NewDesc(Namespace+"_sync_jobs", "Bulk blacklist sync jobs by state.", []string{"state"}, nil),
-		errs: prometheus.NewDesc(Namespace+"_sync_jobs_scrape_errors", "1 when the sync job counts could not be read at this scrape.", nil, nil),
-		log:  logger,
+		errs: prometheus.NewDesc(Namespace+"_sync_jobs_scrape_errors", "1 when the sync job counts or the chunk queue could not be read at this scrape.", nil, nil),
+		age: prometheus.NewDesc(Namespace+"_sync_chunks_oldest_age_seconds",
+			"Seconds the oldest bulk sync chunk that may be sent now (available, retry or schedule due) has waited for a worker of any replica; 0 when none waits.", nil, nil),
+		log: logger,
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -150,6 +161,11 @@ func (m *Metrics) Handler() http.Handler {
 // SetSyncJobs sets where servicecenterd_sync_jobs comes from; until it is
 // set the gauge has no series.
 func (m *Metrics) SetSyncJobs(c SyncJobCounter) { m.syncJobs.src.Store(&c) }
+
+// SetSyncChunkQueue sets where
+// servicecenterd_sync_chunks_oldest_age_seconds comes from; until it is
+// set the gauge has no series.
+func (m *Metrics) SetSyncChunkQueue(q SyncChunkQueue) { m.syncJobs.queue.Store(&q) }
 
 // ObserveTOP is a topclient.Config.Observer: it counts a finished TOP
 // call. CallInfo carries no parameter values; only its method (one of
@@ -221,33 +237,47 @@ func exemplar(ctx context.Context) prometheus.Labels {
 // syncJobsScrapeTimeout bounds reading the job counts at a scrape.
 const syncJobsScrapeTimeout = 5 * time.Second
 
-// syncJobsCollector reads the sync job counts at each scrape.
+// syncJobsCollector reads the sync job counts and the chunk queue's
+// oldest wait at each scrape.
 type syncJobsCollector struct {
-	desc, errs *prometheus.Desc
-	src        atomic.Pointer[SyncJobCounter]
-	log        *slog.Logger
+	desc, errs, age *prometheus.Desc
+	src             atomic.Pointer[SyncJobCounter]
+	queue           atomic.Pointer[SyncChunkQueue]
+	log             *slog.Logger
 }
 
 func (c *syncJobsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc
 	ch <- c.errs
+	ch <- c.age
 }
 
 func (c *syncJobsCollector) Collect(ch chan<- prometheus.Metric) {
-	src := c.src.Load()
-	if src == nil {
+	src, queue := c.src.Load(), c.queue.Load()
+	if src == nil && queue == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), syncJobsScrapeTimeout)
 	defer cancel()
-	counts, err := (*src).SyncJobCounts(ctx)
 	failed := 0.0
-	if err != nil {
-		failed = 1
-		c.log.Warn("metrics: reading sync job counts", slog.String("error", err.Error()))
+	if src != nil {
+		counts, err := (*src).SyncJobCounts(ctx)
+		if err != nil {
+			failed = 1
+			c.log.Warn("metrics: reading sync job counts", slog.String("error", err.Error()))
+		}
+		for state, n := range counts {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+		}
+	}
+	if queue != nil {
+		wait, err := (*queue).OldestChunkWait(ctx)
+		if err != nil {
+			failed = 1
+			c.log.Warn("metrics: reading the sync chunk queue", slog.String("error", err.Error()))
+		} else {
+			ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, wait.Seconds())
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.errs, prometheus.GaugeValue, failed)
-	for state, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
-	}
 }

@@ -19,6 +19,9 @@ func (s *Server) CodecPending() int { return s.codec.Pending() }
 // SetSyncJobs replaces the source of the sync job gauges.
 func (s *Server) SetSyncJobs(c metrics.SyncJobCounter) { s.metrics.SetSyncJobs(c) }
 
+// SetSyncChunkQueue replaces the source of the chunk queue's age gauge.
+func (s *Server) SetSyncChunkQueue(q metrics.SyncChunkQueue) { s.metrics.SetSyncChunkQueue(q) }
+
 // StoreTrail lists the audit events in the durable store of --data-dir.
 func (s *Server) StoreTrail() audit.Lister { return s.store }
 

@@ -53,6 +53,10 @@ func (fakeJobs) SyncJobCounts(context.Context) (map[string]int64, error) {
 
 type brokenJobs struct{}
 
+func (brokenJobs) OldestChunkWait(context.Context) (time.Duration, error) {
+	return 0, errors.New("store closed")
+}
+
 func (brokenJobs) SyncJobCounts(context.Context) (map[string]int64, error) {
 	return nil, errors.New("store closed")
 }
@@ -129,6 +133,7 @@ func TestMetrics(t *testing.T) {
 		`servicecenterd_sync_jobs{state="running"}`:                                                                                                    2,
 		`servicecenterd_sync_jobs{state="done"}`:                                                                                                       5,
 		`servicecenterd_sync_jobs_scrape_errors`:                                                                                                       0,
+		`servicecenterd_sync_chunks_oldest_age_seconds`:                                                                                                0,
 	}
 	for series := range samples {
 		if strings.HasPrefix(series, "servicecenterd_grpc_server_") {
@@ -162,6 +167,13 @@ func TestMetrics(t *testing.T) {
 	samples, _ = scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
 	if samples[`servicecenterd_sync_jobs_scrape_errors`] != 1 {
 		t.Errorf("a failing job count source is not reported")
+	}
+	ts.SetSyncJobs(fakeJobs{})
+	ts.SetSyncChunkQueue(brokenJobs{})
+	samples, _ = scrape(t, http.DefaultClient, "http://"+ts.HTTPAddr()+"/metrics", nil)
+	if _, ok := samples[`servicecenterd_sync_chunks_oldest_age_seconds`]; ok || samples[`servicecenterd_sync_jobs_scrape_errors`] != 1 {
+		t.Errorf("a failing chunk queue source: age %v served, scrape errors %v; want no age and 1",
+			ok, samples[`servicecenterd_sync_jobs_scrape_errors`])
 	}
 }
 

@@ -173,6 +173,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, opts ...Option) (
 		return nil, err
 	}
 	s.metrics.SetSyncJobs(s.bulk.jobs)
+	s.metrics.SetSyncChunkQueue(s.bulk.jobs)
 	if err := s.newEvents(); err != nil {
 		return nil, err
 	}

@@ -187,6 +187,25 @@ func (r *River[TTx]) cancelChunkJobs(ctx context.Context, tx TTx, id string) err
 	}
 }
 
+// oldestChunkWait: of the chunk jobs waiting (available, retryable or
+// scheduled), the one scheduled earliest; its wait is now minus its
+// scheduled time when that has come (a job available since its insert is
+// scheduled then; a retry or snooze, when its wait ends), 0 otherwise.
+func (r *River[TTx]) oldestChunkWait(ctx context.Context, now time.Time) (time.Duration, error) {
+	res, err := r.client.JobList(ctx, river.NewJobListParams().
+		Kinds(chunkArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStateRetryable, rivertype.JobStateScheduled).
+		OrderBy(river.JobListOrderByScheduledAt, river.SortOrderAsc).
+		First(1))
+	if err != nil {
+		return 0, fmt.Errorf("oldest chunk job: %w", err)
+	}
+	if len(res.Jobs) == 0 {
+		return 0, nil
+	}
+	return max(now.Sub(res.Jobs[0].ScheduledAt), 0), nil
+}
+
 // chunkWorker sends one chunk.
 type chunkWorker[TTx any] struct {
 	river.WorkerDefaults[chunkArgs]

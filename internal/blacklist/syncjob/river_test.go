@@ -179,3 +179,63 @@ func TestBanSnoozesTheChunk(t *testing.T) {
 		t.Fatal("no EventChunkRetrying for the ban")
 	}
 }
+
+// TestOldestChunkWait: the age of the oldest chunk that may be sent now
+// (servicecenterd_sync_chunks_oldest_age_seconds). The Manager's clock
+// runs an hour ahead of River's, so a chunk waiting since its insert is
+// about an hour old; a snoozed or backing-off chunk counts only once its
+// wait is over; with nothing waiting it is 0.
+func TestOldestChunkWait(t *testing.T) {
+	t.Parallel()
+	const ahead = time.Hour
+	e := newEnv(t, func(c *syncjob.Config) { c.Now = func() time.Time { return time.Now().Add(ahead) } })
+	ctx := context.Background()
+	wait := func() time.Duration {
+		t.Helper()
+		d, err := e.m.OldestChunkWait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	setChunks := func(state, scheduled string) {
+		t.Helper()
+		if _, err := e.store.DB().ExecContext(ctx, "UPDATE river_job SET state = ?, scheduled_at = datetime('now', ?) WHERE kind = 'blacklist_sync_chunk'",
+			state, scheduled); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := wait(); d != 0 {
+		t.Fatalf("with no chunk: %v; want 0", d)
+	}
+	start := time.Now()
+	res := e.importEntries(1, inputs(0, 30)...)
+	for _, tc := range []struct {
+		name, state, scheduled string
+		min                    time.Duration
+	}{
+		{"available since the import", "", "", ahead},
+		{"snoozed for a ban ending in 2h", "scheduled", "+2 hours", 0},
+		{"a retry due in 2h", "retryable", "+2 hours", 0},
+		{"a retry due 10 minutes ago", "retryable", "-10 minutes", ahead + 10*time.Minute},
+		{"a snooze that ended 20 minutes ago", "scheduled", "-20 minutes", ahead + 20*time.Minute},
+	} {
+		if tc.state != "" {
+			setChunks(tc.state, tc.scheduled)
+		}
+		d := wait()
+		if tc.min == 0 && d != 0 {
+			t.Errorf("%s: %v; want 0", tc.name, d)
+		}
+		if tc.min > 0 && (d < tc.min-time.Second || d > tc.min+time.Since(start)+time.Second) {
+			t.Errorf("%s: %v; want about %v", tc.name, d, tc.min)
+		}
+	}
+	setChunks("available", "-1 seconds")
+	e.run()
+	e.waitState(res.Job.ID, syncjob.StateSucceeded)
+	if d := wait(); d != 0 {
+		t.Fatalf("after the job: %v; want 0", d)
+	}
+	e.checkExactlyOnce(30)
+}

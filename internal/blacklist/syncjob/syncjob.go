@@ -226,6 +226,9 @@ type Engine interface {
 	// deliveries again (TxStore.RetryFailedChunksWith's errors); it
 	// returns the job and how many chunks.
 	retryFailed(ctx context.Context, id string, now time.Time) (Job, int, error)
+	// oldestChunkWait is how long the oldest delivery that may run at now
+	// has waited; 0 when none waits.
+	oldestChunkWait(ctx context.Context, now time.Time) (time.Duration, error)
 }
 
 // watchSlot is closed at a job's next change; n counts its watchers.
@@ -332,6 +335,17 @@ func (m *Manager) SyncJobCounts(ctx context.Context) (map[string]int64, error) {
 		out[st.String()] = counts[st]
 	}
 	return out, nil
+}
+
+// OldestChunkWait is how long the oldest chunk that may be sent now
+// (waiting for its first send, or for a resend whose backoff is over) has
+// waited for a worker, on any replica; 0 when none waits. A chunk waiting
+// out a TOP ban or a backoff is not counted until its wait ends. It is
+// the servicecenterd_sync_chunks_oldest_age_seconds gauge
+// (metrics.SyncChunkQueue): it grows when the replicas' workers do not
+// keep up, or none runs.
+func (m *Manager) OldestChunkWait(ctx context.Context) (time.Duration, error) {
+	return m.engine.oldestChunkWait(ctx, m.now())
 }
 
 // Cancel cancels a job that has not finished: chunks not yet sent are

@@ -394,21 +394,29 @@ func (s *Store) FinishChunkWith(ctx context.Context, jobID string, n int64, r sy
 		case err != nil:
 			return err
 		case r.State == syncjob.ChunkAcknowledged:
-			// A failure of this chunk that was being retried is over: the
-			// last error no longer shows it.
-			_, err = tx.Exec(ctx, `UPDATE blacklist_jobs SET acknowledged = acknowledged + $2, updated_ns = $3 WHERE key = $1`, ref.key, entries, ns)
-			if err == nil {
-				_, err = tx.Exec(ctx, "UPDATE blacklist_jobs SET "+clearError+" WHERE key = $1 AND NOT err_final AND err_chunk = $2", ref.key, n)
-			}
-			if err != nil {
+			// The job's row stays locked from here to the commit, which
+			// every chunk of the job (on every replica) waits for: one
+			// statement changes and returns it.
+			if out, err = scanJob(tx.QueryRow(ctx, `UPDATE blacklist_jobs SET acknowledged = acknowledged + $2, updated_ns = $3
+				WHERE key = $1 RETURNING `+jobColumns, ref.key, entries, ns)); err != nil {
 				return err
 			}
+			if e := out.LastError; e != nil && !e.Final && e.Chunk == n {
+				// A failure of this chunk that was being retried is over:
+				// the last error no longer shows it.
+				if out, err = scanJob(tx.QueryRow(ctx, "UPDATE blacklist_jobs SET "+clearError+" WHERE key = $1 RETURNING "+jobColumns, ref.key)); err != nil {
+					return err
+				}
+			}
+			return runAlso(ctx, also, tx, out)
 		default:
-			if _, err := tx.Exec(ctx, `UPDATE blacklist_jobs SET failed = failed + $2, updated_ns = $3,
+			if out, err = scanJob(tx.QueryRow(ctx, `UPDATE blacklist_jobs SET failed = failed + $2, updated_ns = $3,
 				err_chunk = $4, err_code = $5, err_sub_code = $6, err_message = $7, err_final = true, err_ns = $3,
-				err_top_request_id = $8 WHERE key = $1`, ref.key, entries, ns, n, r.Code, r.SubCode, r.Message, r.TOPRequestID); err != nil {
+				err_top_request_id = $8 WHERE key = $1 RETURNING `+jobColumns,
+				ref.key, entries, ns, n, r.Code, r.SubCode, r.Message, r.TOPRequestID)); err != nil {
 				return err
 			}
+			return runAlso(ctx, also, tx, out)
 		}
 		if out, err = job(ctx, tx, jobID); err != nil {
 			return err

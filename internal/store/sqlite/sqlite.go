@@ -13,6 +13,15 @@
 // version, and refuses a file whose version is newer than the binary
 // knows. Files written before goose (versioned by PRAGMA user_version) are
 // bridged at their first open (bridge.go).
+//
+// # Prepared statements
+//
+// Neither database/sql nor modernc's driver keeps a statement prepared
+// between two calls, so SQLite parses every query again; with River's
+// long riversqlite statements (several per chunk of a bulk sync) parsing
+// was half of a sync's CPU. Each connection therefore keeps its last
+// stmtCacheSize statements prepared (stmtcache.go, through modernc's
+// NewConnector; no library offers this for database/sql).
 package sqlite
 
 import (
@@ -137,8 +146,8 @@ func openVersion(ctx context.Context, path string, version int64, opts ...Option
 		return nil, fmt.Errorf("store: import staging directory: %w", err)
 	}
 	common := "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)" + maxPagesPragma(s.maxPages)
-	if s.w, err = sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
-		"&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")"+common); err != nil {
+	if s.w, err = openDB("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=journal_size_limit(" + strconv.Itoa(walSizeLimit) + ")" + common); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.w.SetMaxOpenConns(1)
@@ -146,7 +155,7 @@ func openVersion(ctx context.Context, path string, version int64, opts ...Option
 	if s.migrated, err = migrate(ctx, s.w, version); err != nil {
 		return nil, markFull(fmt.Errorf("store %s: %w", path, err))
 	}
-	if s.r, err = sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)"+common); err != nil {
+	if s.r, err = openDB("file:" + path + "?_pragma=query_only(1)" + common); err != nil {
 		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
 	}
 	s.r.SetMaxOpenConns(4)
