@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/servicecenterd/servicecenterd/internal/store/groupcommit"
@@ -38,56 +37,30 @@ type auditRow struct {
 	traceID                 string
 }
 
-// auditWriter commits audit events in groups (group commit) on db:
+// newAuditWriter commits audit events in groups (group commit) on db:
 // Record waits until the transaction holding its row has committed, so
 // its promise is unchanged, while the events of concurrent calls share
 // one transaction, one lock round trip and one WAL append instead of one
-// each. Ids follow the order of commits. The INSERT is prepared once, at
-// the first commit (a store opened at an old schema version for a test
-// has no audit table), and kept.
-type auditWriter struct {
-	*groupcommit.Writer[auditRow]
-	db *sql.DB
-	// insert is the prepared INSERT; only the writer's goroutine uses it
-	// until Close.
-	insert *sql.Stmt
+// each. Ids follow the order of commits. The INSERT stays prepared in the
+// connection's statement cache (stmtcache.go).
+func newAuditWriter(db *sql.DB) *groupcommit.Writer[auditRow] {
+	o := groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap}
+	return groupcommit.NewWithOptions(o, func(rows []auditRow) error { return commitAudit(db, rows) })
 }
 
-func newAuditWriter(db *sql.DB) *auditWriter {
-	w := &auditWriter{db: db}
-	w.Writer = groupcommit.NewWithOptions(groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap}, w.commit)
-	return w
-}
-
-// Close stops the writer, then releases the statement.
-func (w *auditWriter) Close() {
-	w.Writer.Close()
-	if w.insert != nil {
-		_ = w.insert.Close()
-	}
-}
-
-func (w *auditWriter) commit(rows []auditRow) error {
+func commitAudit(db *sql.DB, rows []auditRow) error {
 	// No deadline: SQLite's busy_timeout bounds the wait for the write
 	// lock, and a cancellable context would cost the driver a watcher per
 	// statement. Callers stop waiting when their own contexts end.
 	ctx := context.Background()
-	if w.insert == nil {
-		insert, err := w.db.PrepareContext(ctx, insertAuditEvent)
-		if err != nil {
-			return fmt.Errorf("prepare: %w", err)
-		}
-		w.insert = insert
-	}
 	if len(rows) == 1 { // alone: a plain autocommit INSERT is cheapest
 		r := rows[0]
-		_, err := w.insert.ExecContext(ctx, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID, r.traceID)
+		_, err := db.ExecContext(ctx, insertAuditEvent, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID, r.traceID)
 		return err
 	}
-	return inTx(ctx, w.db, func(tx *sql.Tx) error {
-		stmt := tx.StmtContext(ctx, w.insert)
+	return inTx(ctx, db, func(tx *sql.Tx) error {
 		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID, r.traceID); err != nil {
+			if _, err := tx.ExecContext(ctx, insertAuditEvent, r.timeNS, r.client, r.rpc, r.targets, r.outcome, r.topRequestID, r.requestID, r.traceID); err != nil {
 				return err
 			}
 		}

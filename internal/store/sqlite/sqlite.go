@@ -37,6 +37,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/blacklist/syncjob"
+	"github.com/servicecenterd/servicecenterd/internal/store/groupcommit"
 	"github.com/servicecenterd/servicecenterd/internal/store/pagetoken"
 	"github.com/servicecenterd/servicecenterd/internal/store/schema"
 	_ "modernc.org/sqlite" // pure Go SQLite driver, registered as "sqlite"
@@ -75,7 +76,7 @@ type Store struct {
 	// migrated is what Open migrated.
 	migrated schema.Result
 	// audit commits audit events in groups.
-	audit *auditWriter
+	audit *groupcommit.Writer[auditRow]
 
 	mu sync.Mutex
 	// imports are the imports in progress, by job id; nil once closed.
