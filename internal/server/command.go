@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/servicecenterd/servicecenterd/internal/config"
+	"github.com/servicecenterd/servicecenterd/internal/logbuffer"
 	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 )
 
@@ -30,17 +32,24 @@ func LoadConfig(args []string, stderr io.Writer) (Config, *config.Result, error)
 	return cfg, res, nil
 }
 
+// logBufferSize is how many bytes of log lines wait at most before they
+// are written (about 250 call lines).
+const logBufferSize = 64 << 10
+
 // RunCommand is `servicecenterd serve [flags]` (also plain
 // `servicecenterd`): it resolves the settings (flags > SERVICECENTERD_*
 // env > YAML file > defaults), logs them with secrets redacted, and runs
-// the server until the context ends. Logs go to stderr. scdbench's
-// -profile mode runs it in-process.
+// the server until the context ends. Logs go to stderr, in batches
+// (--log-flush-interval, internal/logbuffer), all written before it
+// returns. scdbench's -profile mode runs it in-process.
 func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, res, err := LoadConfig(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger := cfg.Process.NewLogger(stderr)
+	logs := logbuffer.New(stderr, cfg.Process.LogFlushInterval, logBufferSize)
+	defer logs.Close() // the last lines, whatever Run returns
+	logger := cfg.Process.NewLogger(logs)
 	attrs := make([]any, 0, len(res.Values)+2)
 	if res.File != "" {
 		attrs = append(attrs, slog.String("config_file", res.File))
@@ -52,5 +61,10 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	logger.Info("settings", attrs...)
 	// go-redis logs through a process-wide logger; give it ours.
 	redis.SetLogger(redisquota.Printer{Logger: logger})
+	var idle sync.WaitGroup
+	defer idle.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idle.Go(func() { _ = newIdleHeap().run(ctx, idleCheckInterval) })
 	return Run(ctx, cfg, logger)
 }

@@ -112,10 +112,11 @@ func (s EmulatorSettings) Validate(embedded bool) error {
 
 // ProcessSettings are the process's: shutdown and logs.
 type ProcessSettings struct {
-	DrainDelay      time.Duration `flag:"drain-delay" default:"5s" help:"On SIGTERM, how long the server keeps serving after it reports not ready (/readyz 503, gRPC health NOT_SERVING), so that load balancers stop sending calls before it stops; then graceful shutdown. 0 stops at once."`
-	ShutdownTimeout time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
-	LogLevel        string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
-	LogFormat       string        `flag:"log-format" default:"text" help:"Log format: text or json."`
+	DrainDelay       time.Duration `flag:"drain-delay" default:"5s" help:"On SIGTERM, how long the server keeps serving after it reports not ready (/readyz 503, gRPC health NOT_SERVING), so that load balancers stop sending calls before it stops; then graceful shutdown. 0 stops at once."`
+	ShutdownTimeout  time.Duration `flag:"shutdown-timeout" default:"10s" help:"How long graceful shutdown waits for calls in flight."`
+	LogLevel         string        `flag:"log-level" default:"info" help:"Log level: debug, info, warn or error."`
+	LogFormat        string        `flag:"log-format" default:"text" help:"Log format: text or json."`
+	LogFlushInterval time.Duration `flag:"log-flush-interval" default:"5ms" help:"Write log lines in batches, each within this long of its first line (one write instead of one per line; a graceful shutdown writes them all, a SIGKILL loses at most this long of lines); 0 writes every line at once."`
 }
 
 // Validate checks the settings; errors name the flag.
@@ -129,6 +130,9 @@ func (s ProcessSettings) Validate() error {
 	}
 	if _, err := s.level(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.LogFlushInterval < 0 || s.LogFlushInterval > time.Second {
+		errs = append(errs, fmt.Errorf("--log-flush-interval %v: want 0 to 1s", s.LogFlushInterval))
 	}
 	if s.LogFormat != "text" && s.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", s.LogFormat))

@@ -37,9 +37,10 @@ func TestGoals(t *testing.T) {
 		got  float64
 		met  bool
 	}{
-		{"(b)/(a) rps at 64, GetWorkerTags", 0.9, true},
+		{"(b)/(a) CPU/1k at 64, GetWorkerTags", 1.4, false},
 		{"(b)/(a) p99 at 64, GetWorkerTags", 1.6, false},
-		{"(d)/(b) rps at 64, GetWorkerTags", 0.5, false},
+		{"(b)/(a) rps at 64, GetWorkerTags", 0.9, true},
+		{"(d)/(b) CPU/1k at 64, GetWorkerTags", 0.15 / 0.07, false},
 	}
 	if len(goals) != len(want) {
 		t.Fatalf("%d goals, want %d: %+v", len(goals), len(want), goals)
@@ -68,7 +69,7 @@ func TestMarkdown(t *testing.T) {
 		"Test CPU (2 cores", "commit abc",
 		"| (b) servicecenterd gRPC, fixed upstream | 64 | 9000 | 7.000 | 16.000 | 0.070 |",
 		"| GetWorkerTags | 64 | 0.90 | 1.60 | 1.40 | – | 0.50 |",
-		"| (d)/(b) rps at 64, GetWorkerTags | >= 0.60 | 0.50 | no |",
+		"| (d)/(b) CPU/1k at 64, GetWorkerTags | <= 1.40 | 2.14 | no |",
 		"First error of (d) servicecenterd REST, fixed upstream GetWorkerTags at 64: `HTTP 503: 'x'`",
 	} {
 		if !strings.Contains(md, want) {

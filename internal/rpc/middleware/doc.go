@@ -13,11 +13,13 @@
 // Where github.com/grpc-ecosystem/go-grpc-middleware/v2 has the same
 // thing, the interceptor is the library's:
 //
-//   - logging is its logging interceptor, with our slog adapter
+//   - stream logging is its logging interceptor, with our slog adapter
 //     (callLogger) writing the line callers and log pipelines know
 //     (message "rpc"; method, code, duration, request_id, client,
 //     top_request_id, a masked and bounded error) instead of the
 //     library's fields, one of which ("grpc.error") is the unmasked error;
+//     unary logging writes the same line from our own interceptor, since
+//     the library builds fields we drop on every call (see UnaryLogging);
 //   - recovery is its recovery interceptor, with our handler (masked
 //     panic value, stack, INTERNAL without internals);
 //   - the open endpoints' exemption from the rate limit is its selector

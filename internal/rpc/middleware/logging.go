@@ -27,13 +27,37 @@ const MaxLoggedError = 1024
 // on: see internal/telemetry). Request and response bodies are never
 // logged; error messages pass through redact.Text and are cut to
 // MaxLoggedError. OK is logged at Info, caller errors at Warn, server
-// errors at Error. It is go-grpc-middleware's logging interceptor, logging
-// the finish of each call through callLogger.
+// errors at Error.
+//
+// It is ours rather than go-grpc-middleware's logging interceptor (which
+// StreamLogging uses): on every unary call the library builds its report
+// before it knows whether a line is wanted (the peer address as text, the
+// start time and deadline formatted, service and method fields, fields
+// injected into the context, de-duplicated field lists) and our line
+// keeps none of it: 51 allocations and about 5 µs a call
+// (BenchmarkUnaryLogging, with the line's level off), some 5% of a
+// GetWorkerTags call's CPU. This one times the call, asks the logger
+// whether the level is on and writes the same line as StreamLogging's.
 func UnaryLogging(logger *slog.Logger) grpc.UnaryServerInterceptor {
-	return logging.UnaryServerInterceptor(callLogger(logger), loggingOptions()...)
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		code := status.Code(err)
+		level := Level(code)
+		if !logger.Enabled(ctx, level) {
+			return resp, err
+		}
+		var errText string
+		if err != nil {
+			errText = boundedText(status.Convert(err).Message(), MaxLoggedError)
+		}
+		logCall(ctx, logger, level, code.String(), time.Since(start), errText)
+		return resp, err
+	}
 }
 
-// StreamLogging is UnaryLogging for streams.
+// StreamLogging is UnaryLogging for streams: go-grpc-middleware's logging
+// interceptor, logging the finish of each stream through callLogger.
 func StreamLogging(logger *slog.Logger) grpc.StreamServerInterceptor {
 	return logging.StreamServerInterceptor(callLogger(logger), loggingOptions()...)
 }
@@ -80,24 +104,30 @@ func callLogger(logger *slog.Logger) logging.Logger {
 				errText, _ = fields[i+1].(string)
 			}
 		}
-		c := rpc.CallFrom(ctx)
-		attrs := make([]slog.Attr, 0, 7)
-		attrs = append(attrs,
-			slog.String("method", c.Method),
-			slog.String("code", code),
-			slog.Duration("duration", d),
-			slog.String("request_id", c.RequestID))
-		if c.Client != "" {
-			attrs = append(attrs, slog.String("client", c.Client))
-		}
-		if c.TOPRequestID != "" {
-			attrs = append(attrs, slog.String("top_request_id", c.TOPRequestID))
-		}
-		if code != codes.OK.String() {
-			attrs = append(attrs, slog.String("error", errText))
-		}
-		logger.LogAttrs(ctx, level, "rpc", attrs...)
+		logCall(ctx, logger, level, code, d, errText)
 	})
+}
+
+// logCall writes a call's line: message "rpc", the call's method, code,
+// duration and ids from its rpc.Call, and errText unless code is OK.
+func logCall(ctx context.Context, logger *slog.Logger, level slog.Level, code string, d time.Duration, errText string) {
+	c := rpc.CallFrom(ctx)
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs,
+		slog.String("method", c.Method),
+		slog.String("code", code),
+		slog.Duration("duration", d),
+		slog.String("request_id", c.RequestID))
+	if c.Client != "" {
+		attrs = append(attrs, slog.String("client", c.Client))
+	}
+	if c.TOPRequestID != "" {
+		attrs = append(attrs, slog.String("top_request_id", c.TOPRequestID))
+	}
+	if code != codes.OK.String() {
+		attrs = append(attrs, slog.String("error", errText))
+	}
+	logger.LogAttrs(ctx, level, "rpc", attrs...)
 }
 
 // Level maps a status code to a log level: Info for OK, Warn for errors a

@@ -4,21 +4,44 @@
 // commit (one transaction, one lock round trip, one log flush) instead of
 // one each. The audit trails of both stores use it: every audited call
 // writes an event, and under load those writes arrive together.
+//
+// Under load the values of concurrent calls rarely arrive at the same
+// instant: at thousands of calls a second they come one every few hundred
+// microseconds, so a writer that commits what is ready would mostly commit
+// groups of one, each paying its own log writes. With Linger, a writer
+// that is busy (its last group had more than one value) waits for more
+// values while they keep coming, each within Gap of the last, up to
+// Linger after a group's first value; a writer that is not busy (a lone
+// caller, calls one after the other) never waits, so an isolated call
+// pays nothing for it, and a lull ends the wait after Gap.
 package groupcommit
 
 import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrClosed answers a Write that arrives once the writer is closed.
 var ErrClosed = errors.New("store is closed")
 
-// Writer commits values of type T in groups of at most max.
+// Options are a Writer's settings.
+type Options struct {
+	// Max bounds the values of one group; at least 1.
+	Max int
+	// Linger is how long a busy writer waits at most, after a group's
+	// first value, for more values to join it; 0 never waits.
+	Linger time.Duration
+	// Gap ends the wait early when no value came for this long; 0 or
+	// more than Linger is Linger.
+	Gap time.Duration
+}
+
+// Writer commits values of type T in groups of at most Options.Max.
 type Writer[T any] struct {
 	commit  func([]T) error
-	max     int
+	opts    Options
 	queue   chan write[T] // unbuffered: a value is taken only by a running writer
 	stop    chan struct{}
 	stopped chan struct{}
@@ -30,11 +53,23 @@ type write[T any] struct {
 	done chan error // buffered: the writer never waits for a caller
 }
 
-// New starts a writer that commits groups with commit. commit gets the
-// values in the order they were taken; it is called from one goroutine
-// at a time, and its error is every value's of the group.
+// New starts a writer that commits groups of at most max with commit,
+// without lingering. commit gets the values in the order they were taken;
+// it is called from one goroutine at a time, and its error is every
+// value's of the group.
 func New[T any](max int, commit func([]T) error) *Writer[T] {
-	w := &Writer[T]{commit: commit, max: max, queue: make(chan write[T]), stop: make(chan struct{}), stopped: make(chan struct{})}
+	return NewWithOptions(Options{Max: max}, commit)
+}
+
+// NewWithOptions is New with every setting.
+func NewWithOptions[T any](o Options, commit func([]T) error) *Writer[T] {
+	if o.Max < 1 {
+		o.Max = 1
+	}
+	if o.Gap <= 0 || o.Gap > o.Linger {
+		o.Gap = o.Linger
+	}
+	w := &Writer[T]{commit: commit, opts: o, queue: make(chan write[T]), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -60,8 +95,14 @@ func (w *Writer[T]) Write(ctx context.Context, v T) error {
 
 func (w *Writer[T]) run() {
 	defer close(w.stopped)
-	group := make([]write[T], 0, w.max)
-	values := make([]T, 0, w.max)
+	group := make([]write[T], 0, w.opts.Max)
+	values := make([]T, 0, w.opts.Max)
+	var timer *time.Timer
+	if w.opts.Linger > 0 {
+		timer = time.NewTimer(time.Hour)
+		timer.Stop()
+	}
+	busy := false
 	for {
 		select {
 		case first := <-w.queue:
@@ -69,22 +110,50 @@ func (w *Writer[T]) run() {
 		case <-w.stop:
 			return
 		}
-	more:
-		for len(group) < w.max {
-			select {
-			case next := <-w.queue:
-				group = append(group, next)
-			default:
-				break more
+		w.take(&group)
+		if busy && timer != nil && len(group) < w.opts.Max {
+			deadline := time.Now().Add(w.opts.Linger)
+			timer.Reset(w.opts.Gap)
+		linger:
+			for len(group) < w.opts.Max {
+				select {
+				case next := <-w.queue:
+					group = append(group, next)
+					wait := min(w.opts.Gap, time.Until(deadline))
+					if wait <= 0 {
+						break linger
+					}
+					timer.Reset(wait)
+				case <-timer.C:
+					break linger
+				case <-w.stop:
+					break linger // commit what was taken, then stop
+				}
 			}
+			timer.Stop()
 		}
+		busy = len(group) > 1
 		values = values[:0]
 		for _, g := range group {
 			values = append(values, g.v)
 		}
 		err := w.commit(values)
+		clear(values) // drop references to committed values
 		for _, g := range group {
 			g.done <- err
+		}
+		clear(group)
+	}
+}
+
+// take adds the values that are ready now to group, up to Options.Max.
+func (w *Writer[T]) take(group *[]write[T]) {
+	for len(*group) < w.opts.Max {
+		select {
+		case next := <-w.queue:
+			*group = append(*group, next)
+		default:
+			return
 		}
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // TestGroupsShareCommits: concurrent writes are committed once each, in
@@ -85,4 +87,142 @@ func TestErrorsAndClose(t *testing.T) {
 	if err := w.Write(context.Background(), "y"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Write after Close = %v, want ErrClosed", err)
 	}
+}
+
+// TestLinger: a writer that is not busy commits a lone value at once; a
+// busy one (its last group had more than one value) waits up to Linger
+// after a group's first value, so that values arriving one by one within
+// it share a commit, and commits at Linger whatever came.
+func TestLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const linger = time.Millisecond
+		var (
+			mu     sync.Mutex
+			groups [][]int
+			at     []time.Duration
+		)
+		start := time.Now()
+		release := make(chan struct{})
+		w := NewWithOptions(Options{Max: 8, Linger: linger}, func(vs []int) error {
+			mu.Lock()
+			first := len(groups) == 0
+			groups = append(groups, slices.Clone(vs))
+			at = append(at, time.Since(start))
+			mu.Unlock()
+			if first {
+				<-release // hold the first commit until two more wait
+			}
+			return nil
+		})
+		defer w.Close()
+		write := func(v int) {
+			if err := w.Write(context.Background(), v); err != nil {
+				t.Error(err)
+			}
+		}
+		var wg sync.WaitGroup
+		// A lone value: committed at once (not busy).
+		wg.Go(func() { write(0) })
+		synctest.Wait()
+		wg.Go(func() { write(1) })
+		synctest.Wait() // 1 waits before 2 (a channel's senders are served in order)
+		wg.Go(func() { write(2) })
+		synctest.Wait()
+		close(release) // 1 and 2 share the next commit: now busy
+		wg.Wait()
+		// Busy: values 100µs apart share one commit, which waits Linger
+		// from the first of them.
+		lingerStart := time.Since(start)
+		for v := 3; v < 6; v++ {
+			wg.Go(func() { write(v) })
+			time.Sleep(100 * time.Microsecond)
+		}
+		wg.Wait()
+		// The last group had three values: still busy; a lone value now
+		// waits Linger, then commits alone, and the writer is idle again.
+		wg.Go(func() { write(6) })
+		wg.Wait()
+		loneStart := time.Since(start)
+		wg.Go(func() { write(7) })
+		wg.Wait()
+		want := [][]int{{0}, {1, 2}, {3, 4, 5}, {6}, {7}}
+		if fmt.Sprint(groups) != fmt.Sprint(want) {
+			t.Fatalf("groups %v, want %v", groups, want)
+		}
+		if got := at[2] - lingerStart; got != linger {
+			t.Errorf("busy group committed %v after its first value, want %v", got, linger)
+		}
+		if got := at[4] - loneStart; got != 0 {
+			t.Errorf("idle writer committed a lone value after %v, want at once", got)
+		}
+	})
+}
+
+// TestLingerGap: a busy writer stops waiting when no value came for Gap,
+// and at Linger after the group's first value while values keep coming.
+func TestLingerGap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const linger, gap, every = 2 * time.Millisecond, 600 * time.Microsecond, 450 * time.Microsecond
+		var (
+			mu     sync.Mutex
+			groups [][]int
+			at     []time.Duration
+		)
+		start := time.Now()
+		release := make(chan struct{})
+		w := NewWithOptions(Options{Max: 64, Linger: linger, Gap: gap}, func(vs []int) error {
+			mu.Lock()
+			first := len(groups) == 0
+			groups = append(groups, slices.Clone(vs))
+			at = append(at, time.Since(start))
+			mu.Unlock()
+			if first {
+				<-release
+			}
+			return nil
+		})
+		defer w.Close()
+		var wg sync.WaitGroup
+		write := func(v int) {
+			wg.Go(func() {
+				if err := w.Write(context.Background(), v); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		// Make the writer busy: 0 alone, then 1 and 2 together.
+		write(0)
+		synctest.Wait()
+		write(1)
+		synctest.Wait()
+		write(2)
+		synctest.Wait()
+		close(release)
+		wg.Wait()
+		// Three values 450µs apart, then a lull: committed Gap after the
+		// third. Then values every 450µs: cut at Linger.
+		t0 := time.Since(start)
+		for v := 3; v < 6; v++ {
+			write(v)
+			time.Sleep(every)
+		}
+		wg.Wait()
+		time.Sleep(10 * time.Millisecond)
+		t1 := time.Since(start)
+		for v := 10; v < 18; v++ {
+			write(v)
+			time.Sleep(every)
+		}
+		wg.Wait()
+		want := [][]int{{0}, {1, 2}, {3, 4, 5}, {10, 11, 12, 13, 14}, {15, 16, 17}}
+		if fmt.Sprint(groups) != fmt.Sprint(want) {
+			t.Fatalf("groups %v, want %v", groups, want)
+		}
+		if got, want := at[2]-t0, 2*every+gap; got != want {
+			t.Errorf("group after a lull committed at %v, want %v", got, want)
+		}
+		if got := at[3] - t1; got != linger {
+			t.Errorf("steady group committed at %v, want %v (Linger)", got, linger)
+		}
+	})
 }

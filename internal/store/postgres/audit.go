@@ -34,6 +34,15 @@ type auditRow struct {
 // maxAuditGroup bounds how many events share one commit.
 const maxAuditGroup = 256
 
+// auditLinger is how long the busy audit writer waits for more events to
+// join a group (groupcommit.Options.Linger): each group is one round trip
+// and one commit, whatever its size. An isolated call never waits, and a
+// lull of auditGap ends the wait.
+const (
+	auditLinger = time.Millisecond
+	auditGap    = 250 * time.Microsecond
+)
+
 // auditCommitTimeout bounds one group's commit, so that a database that
 // stopped answering fails the writes instead of holding them for ever.
 const auditCommitTimeout = 30 * time.Second
@@ -42,7 +51,8 @@ const auditCommitTimeout = 30 * time.Second
 // events of concurrent calls go in one INSERT of arrays (one round trip,
 // one commit, one connection) instead of one each.
 func newAuditWriter(pool *pgxpool.Pool) *groupcommit.Writer[auditRow] {
-	return groupcommit.New(maxAuditGroup, func(rows []auditRow) error {
+	o := groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap}
+	return groupcommit.NewWithOptions(o, func(rows []auditRow) error {
 		ctx, cancel := context.WithTimeout(context.Background(), auditCommitTimeout)
 		defer cancel()
 		var (

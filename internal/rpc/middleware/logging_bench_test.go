@@ -1,0 +1,43 @@
+package middleware
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
+
+	"github.com/servicecenterd/servicecenterd/internal/rpc"
+)
+
+// BenchmarkUnaryLogging is the logging interceptor's cost per call, the
+// line written to io.Discard: "off" with the line's level disabled (only
+// go-grpc-middleware's per-call work: its fields, peer address, start
+// time), "on" with the line written.
+func BenchmarkUnaryLogging(b *testing.B) {
+	info := &grpc.UnaryServerInfo{FullMethod: "/servicecenter.v1.WorkerService/GetWorkerTags"}
+	handler := func(context.Context, any) (any, error) { return "ok", nil }
+	for _, bc := range []struct {
+		name  string
+		level slog.Level
+	}{{"on", slog.LevelInfo}, {"off", slog.LevelWarn}} {
+		b.Run(bc.name, func(b *testing.B) {
+			logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: bc.level}))
+			intercept := UnaryLogging(logger)
+			ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}})
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			ctx = rpc.WithCall(ctx, &rpc.Call{Method: info.FullMethod, RequestID: "0123456789abcdef"})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := intercept(ctx, "req", info, handler); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
