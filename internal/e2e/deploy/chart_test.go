@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/servicecenterd/servicecenterd/internal/config"
 )
 
 // TestChart renders the chart with the defaults, with N replicas, in the
@@ -350,20 +348,6 @@ func TestDockerfile(t *testing.T) {
 	}
 	if expose != "9090 8080" {
 		t.Errorf("EXPOSE %q, want 9090 8080", expose)
-	}
-}
-
-// TestPendingSettings fails when a setting listed in pendingSettings has
-// arrived: its line is then to be deleted.
-func TestPendingSettings(t *testing.T) {
-	known := knownEnv()
-	for name, lane := range pendingSettings {
-		if known[name] {
-			t.Errorf("%s is a setting now (%s): delete it from pendingSettings", name, lane)
-		}
-		if !strings.HasPrefix(name, config.EnvPrefix) {
-			t.Errorf("%s: not a servicecenterd variable", name)
-		}
 	}
 }
 

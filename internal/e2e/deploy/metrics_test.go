@@ -29,12 +29,6 @@ const (
 	alertsFile    = "deploy/prometheus/alerts.yaml"
 )
 
-// pendingMetrics are metrics the dashboard and the alerts query that
-// today's servicecenterd does not serve yet, with the lane that brings
-// them. TestDashboardAndAlertMetrics fails once one is served: then delete
-// its line (and, where the lane chose another name, fix the queries).
-var pendingMetrics = map[string]string{}
-
 // prometheusSeries are series Prometheus makes itself for each target,
 // never in /metrics.
 var prometheusSeries = map[string]bool{"up": true}
@@ -47,8 +41,7 @@ var scrapeLabels = map[string]bool{"job": true, "instance": true}
 // waits for the app's TOP quota, a TMC message from the emulator stored
 // and confirmed, a refusal by the per-client rate limit),
 // scrapes /metrics, and checks every metric the dashboard and the alert
-// rules query: served, with every label their selectors match on, or
-// listed in pendingMetrics with the lane that brings it.
+// rules query: served, with every label their selectors match on.
 func TestDashboardAndAlertMetrics(t *testing.T) {
 	queries := append(dashboardQueries(t), alertQueries(t)...)
 	if len(queries) < 20 {
@@ -63,18 +56,13 @@ func TestDashboardAndAlertMetrics(t *testing.T) {
 	knownRun(t, ts)
 	served := scrapeMetrics(t, "http://"+ts.HTTPAddr()+"/metrics")
 
-	for name, lane := range pendingMetrics {
-		if _, ok := served[name]; ok {
-			t.Errorf("%s is served now (%s): delete it from pendingMetrics", name, lane)
-		}
-	}
 	checked := map[string]bool{}
 	for _, q := range queries {
 		for _, sel := range selectors(q.expr) {
 			checked[sel.metric] = true
 			labels, ok := served[sel.metric]
 			switch {
-			case prometheusSeries[sel.metric] || pendingMetrics[sel.metric] != "":
+			case prometheusSeries[sel.metric]:
 				continue
 			case !ok:
 				t.Errorf("%s queries %s, which servicecenterd does not serve\n\t%s", q.where, sel.metric, q.expr)

@@ -13,12 +13,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
-// pendingSettings are environment variables the chart and the example set
-// that today's servicecenterd does not know yet, with the lane that brings
-// them (lanes.md's shared flags). TestPendingSettings fails once one
-// exists: then delete its line.
-var pendingSettings = map[string]string{}
-
 // secretEnv are the settings whose value is a secret: never a literal
 // value in a manifest, only a secretKeyRef (or their _FILE twin).
 func secretEnv() map[string]bool {
@@ -92,7 +86,7 @@ func checkPod(spec map[string]any, want podWant) []string {
 		if !strings.HasPrefix(name, config.EnvPrefix) {
 			continue
 		}
-		if !known[name] && pendingSettings[name] == "" {
+		if !known[name] {
 			fail("env %s is no setting of servicecenterd serve (docs/configuration.md)", name)
 		}
 		if _, literal := e["value"]; literal && secret[name] {
