@@ -74,10 +74,12 @@ examples/tmc-node/node_modules/.package-lock.json: examples/tmc-node/package-loc
 
 # The client examples (examples/, docs/clients.md) run against a live
 # server in `make test-clients`. They need Node (npm ci from the committed
-# package-lock.json) and Debian's protoc, gRPC Python plugin and python3
+# package-lock.json) and Debian's protoc (with libprotobuf-dev: the
+# well-known types protoc imports, only recommended by protobuf-compiler,
+# which --no-install-recommends leaves out), gRPC Python plugin and python3
 # gRPC (`make client-deps` installs them with apt-get).
 # The Java example uses Debian's JDK, protoc-gen-grpc-java and jars only.
-APT_CLIENT_PACKAGES := protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf \
+APT_CLIENT_PACKAGES := protobuf-compiler libprotobuf-dev protobuf-compiler-grpc python3-grpcio python3-protobuf \
 	default-jdk-headless protobuf-compiler-grpc-java-plugin libprotobuf-java libgrpc-java libnetty-java libperfmark-java libguava-java
 PROTOC_FILES = $$(cd dist/protos && find . -name '*.proto' | sed 's|^./||' | LC_ALL=C sort)
 JAVA_JARS := protobuf grpc-api grpc-context grpc-core grpc-stub grpc-protobuf grpc-protobuf-lite grpc-netty guava \
