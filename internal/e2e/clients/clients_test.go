@@ -4,6 +4,8 @@ package clients
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -190,8 +192,15 @@ func TestServedOpenAPIv3IsValid(t *testing.T) {
 	if err := os.WriteFile(file, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var parsed struct {
+		Paths map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &parsed); err != nil || len(parsed.Paths) == 0 {
+		t.Fatalf("/openapi.v3.json: %d paths, %v", len(parsed.Paths), err)
+	}
 	out := run(t, filepath.Join(examples, "node"), "node", "validate-openapi.mjs", file)
-	if !strings.HasPrefix(out, "valid OpenAPI 3.0.3: servicecenterd, 11 paths") {
+	// The validator read every path the document has.
+	if want := fmt.Sprintf("valid OpenAPI 3.0.3: servicecenterd, %d paths", len(parsed.Paths)); !strings.HasPrefix(out, want) {
 		t.Fatalf("validator: %s", out)
 	}
 }
