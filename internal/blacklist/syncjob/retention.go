@@ -19,8 +19,9 @@ const (
 // PruneEntries deletes the entries of the jobs that finished more than
 // --job-retention before now, RetentionBatch at a time, checking ctx
 // between batches, and returns how many it deleted; nothing with a
-// retention of 0. (Once internal/jobqueue runs periodic jobs, this is what
-// such a job calls.)
+// retention of 0. The server runs it as a periodic River job
+// (server/bulk.go schedulePruning), once per RetentionEvery across the
+// replicas.
 func (m *Manager) PruneEntries(ctx context.Context, now time.Time) (int, error) {
 	keep := m.cfg.Settings.JobRetention
 	if keep <= 0 {
