@@ -218,7 +218,7 @@ func writeCSV(t *testing.T, path string, n int) int64 {
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.WriteString("mobile,reason\n")
 	for i := range n {
-		fmt.Fprintf(w, "%s,%d\n", mobile(i), 1+i%5)
+		fmt.Fprintf(w, "%s,%d\n", testserver.GeneratedMobile(i), 1+i%5)
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

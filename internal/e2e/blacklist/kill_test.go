@@ -41,7 +41,7 @@ func TestKill9MidJobThenRestartAppliesEachEntryOnce(t *testing.T) {
 	defer cancel()
 
 	p := startProcess(t, bin, e, dir)
-	resp := importGenerated(ctx, t, p.Logistics, 0, n)
+	resp := testserver.ImportGenerated(ctx, t, p.Logistics, 0, n)
 	id := resp.GetJob().GetJobId()
 	if resp.GetJob().GetTotalCount() != n || resp.GetJob().GetChunkCount() != n/chunk {
 		t.Fatalf("imported job %v", resp.GetJob())
@@ -126,7 +126,7 @@ func TestKill9DuringImportLeavesNoJob(t *testing.T) {
 	for b := range 20 { // 20,000 entries, more than one store batch
 		batch := make([]*scv1.BlacklistImportEntry, 1000)
 		for i := range batch {
-			batch[i] = &scv1.BlacklistImportEntry{Mobile: mobile(b*1000 + i)}
+			batch[i] = &scv1.BlacklistImportEntry{Mobile: testserver.GeneratedMobile(b*1000 + i)}
 		}
 		if err := stream.Send(&scv1.ImportUserBlacklistRequest{Entries: batch}); err != nil {
 			t.Fatal(err)

@@ -47,7 +47,7 @@ func TestBulkJobSurvivesSIGKILLOfItsReplica(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	id := importGenerated(ctx, t, a.Logistics, n)
+	id := testserver.ImportGenerated(ctx, t, a.Logistics, 0, n).GetJob().GetJobId()
 
 	// C watches the job A imported, from the start.
 	watched := make(chan *scv1.BlacklistSyncJob, 1)
@@ -94,34 +94,6 @@ func TestBulkJobSurvivesSIGKILLOfItsReplica(t *testing.T) {
 			t.Fatalf("%s: %v, %v", name, got, err)
 		}
 	}
-}
-
-// importGenerated imports n generated entries in messages of 1000 and
-// returns the job's id.
-func importGenerated(ctx context.Context, t *testing.T, c scv1.LogisticsServiceClient, n int) string {
-	t.Helper()
-	stream, err := c.ImportUserBlacklist(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(&scv1.ImportUserBlacklistRequest{Settings: &scv1.BlacklistSyncJobSettings{
-		SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT}}); err != nil {
-		t.Fatal(err)
-	}
-	for start := 0; start < n; start += 1000 {
-		batch := make([]*scv1.BlacklistImportEntry, 0, 1000)
-		for i := start; i < min(n, start+1000); i++ {
-			batch = append(batch, &scv1.BlacklistImportEntry{Mobile: fmt.Sprintf("137%08d", i)})
-		}
-		if err := stream.Send(&scv1.ImportUserBlacklistRequest{Entries: batch}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.GetJob().GetJobId()
 }
 
 // watch follows a job with WatchBlacklistSyncJob until it ends, and

@@ -115,24 +115,13 @@ func (m Migrations) Versions() ([]int64, error) {
 	return slices.Compact(out), err
 }
 
-// Latest is the newest version the migrations know.
+// Latest is the newest version the migrations know (0 for none).
 func (m Migrations) Latest() (int64, error) {
-	var latest int64
-	err := fs.WalkDir(m.Files, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		v, err := goose.NumericComponent(path)
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", path, err)
-		}
-		latest = max(latest, v)
-		return nil
-	})
-	for _, g := range m.Go {
-		latest = max(latest, g.Version)
+	vs, err := m.Versions()
+	if len(vs) == 0 {
+		return 0, err
 	}
-	return latest, err
+	return vs[len(vs)-1], err
 }
 
 // Up migrates db to version target (0 or less: the latest), after
