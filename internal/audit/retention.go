@@ -9,7 +9,7 @@ import (
 
 // Retention defaults.
 const (
-	// DefaultPruneEvery is how often Retention.Run prunes.
+	// DefaultPruneEvery is the default of RetentionConfig.Every.
 	DefaultPruneEvery = time.Hour
 	// DefaultPruneBatch is how many events one Prune call deletes at most:
 	// small enough that a write waiting behind it (an audit event of a

@@ -24,7 +24,6 @@ type Pruner struct {
 	every  time.Duration
 	batch  int
 	logger *slog.Logger
-	now    func() time.Time
 	pruned func(int)
 }
 
@@ -40,7 +39,7 @@ func NewPruner(store Store, every time.Duration, batch int, logger *slog.Logger,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pruner{store: store, every: every, batch: batch, logger: logger, now: time.Now, pruned: pruned}
+	return &Pruner{store: store, every: every, batch: batch, logger: logger, pruned: pruned}
 }
 
 // Prune deletes every key expired at now, a batch at a time, checking ctx
