@@ -216,6 +216,11 @@ func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	return commitTx(tx, fn)
+}
+
+// commitTx runs fn in tx, then commits tx, or rolls it back when fn fails.
+func commitTx(tx *sql.Tx, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -253,11 +258,7 @@ func durableConnTx(ctx context.Context, conn *sql.Conn, fn func(*sql.Tx) error) 
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return commitTx(tx, fn)
 }
 
 // querier is what *sql.DB and *sql.Tx share.
