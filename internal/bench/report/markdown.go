@@ -85,10 +85,20 @@ func (r *Report) Markdown() string {
 		time.Duration(r.Settings.Warmup), time.Duration(r.Settings.Duration), r.Settings.GRPCConns,
 		r.Settings.SignMethod, env, r.rounds(), r.Settings.Command)
 	b.WriteString(r.LoadLine() + "\n\n")
+	if p := r.Replica; p != nil {
+		dropped := "created for the run and dropped after it"
+		if !p.Dropped {
+			dropped = "created for the run, NOT dropped"
+		}
+		fmt.Fprintf(&b, "- (e) and (f): servicecenterd as one of many replicas, on PostgreSQL database %s of %s (%s) "+
+			"and Redis %s under the prefix %s (%d key(s) at the end, deleted); its settings beyond (b)'s: `%s`; "+
+			"its /readyz said `quota: %s`.\n", p.Database, p.PostgreSQL, dropped, p.Redis, p.RedisPrefix, p.RedisKeysAtEnd,
+			strings.Join(p.Flags, " "), p.QuotaBackend)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "- %s\n", n)
 	}
-	if len(r.Notes) > 0 {
+	if len(r.Notes) > 0 || r.Replica != nil {
 		b.WriteString("\n")
 	}
 

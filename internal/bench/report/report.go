@@ -65,6 +65,9 @@ type Report struct {
 	// Notes say what the run could not do or how it set up a deployment
 	// (e.g. PostgreSQL not reachable: targets e and f skipped).
 	Notes []string `json:"notes,omitempty"`
+	// Replica is the PostgreSQL + Redis deployment of targets e and f;
+	// nil when they did not run.
+	Replica *Replica `json:"replica,omitempty"`
 	// Points are the measurements, in the order they ran.
 	Points []Point `json:"points"`
 	// Footprints are the servicecenterd processes' goroutines and memory.
@@ -147,6 +150,26 @@ type Point struct {
 	// OtherCores is CPU the rest of the machine used meanwhile, in cores:
 	// load that competed with the benchmark.
 	OtherCores float64 `json:"other_cores"`
+}
+
+// Replica is the PostgreSQL + Redis deployment of targets e and f: a
+// database and a Redis key prefix of the run's own.
+type Replica struct {
+	// PostgreSQL and Redis are the servers (passwords redacted).
+	PostgreSQL string `json:"postgresql"`
+	Redis      string `json:"redis"`
+	// Database is the database created for the run; Dropped says it was
+	// dropped at its end.
+	Database string `json:"database"`
+	Dropped  bool   `json:"dropped"`
+	// RedisPrefix is servicecenterd's --redis-prefix; RedisKeysAtEnd the
+	// keys under it when the run ended (then deleted).
+	RedisPrefix    string `json:"redis_prefix"`
+	RedisKeysAtEnd int    `json:"redis_keys_at_end"`
+	// QuotaBackend is where /readyz said the quota was kept ("redis").
+	QuotaBackend string `json:"quota_backend"`
+	// Flags are its settings beyond those of (b), secrets left out.
+	Flags []string `json:"flags"`
 }
 
 // Footprint is one servicecenterd process's goroutines and memory after
