@@ -298,7 +298,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 					id := o.targets[i]
 					n++
 					t := srv.target(id)
-					p, err := runPoint(ctx, o, srv, t, m, conc, dir)
+					p, err := runPoint(ctx, o, srv, t, m, conc, round, dir)
 					if err != nil {
 						return fmt.Errorf("point %s %s %d, round %d: %w", id, m, conc, round+1, err)
 					}
@@ -348,7 +348,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 }
 
 // runPoint measures one target, method and concurrency.
-func runPoint(ctx context.Context, o options, srv *servers, t target, method string, conc int, dir string) (report.Point, error) {
+func runPoint(ctx context.Context, o options, srv *servers, t target, method string, conc, round int, dir string) (report.Point, error) {
 	if t.server == nil {
 		return report.Point{}, errors.New("server not started")
 	}
@@ -377,9 +377,12 @@ func runPoint(ctx context.Context, o options, srv *servers, t target, method str
 	var profiles sync.WaitGroup
 	var profErr error
 	if o.profile && conc == o.profileConc {
+		name := fmt.Sprintf("%s-%s-c%d", t.id, method, conc)
+		if o.rounds > 1 {
+			name += fmt.Sprintf("-r%d", round+1)
+		}
 		profiles.Go(func() {
-			profErr = fetchProfiles(ctx, srv.pprof[t.server], o, filepath.Join(dir, "profiles"),
-				fmt.Sprintf("%s-%s-c%d", t.id, method, conc))
+			profErr = fetchProfiles(ctx, srv.pprof[t.server], o, filepath.Join(dir, "profiles"), name)
 		})
 	}
 	res, err := load.Run(ctx, load.Config{
