@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,16 +138,42 @@ func (r *replica) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// deleteKeys deletes the keys under prefix and returns how many there
-// were.
-func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) (int, error) {
+// see adds the keys now under the run's Redis prefix (without it) to
+// info.RedisKeysSeen.
+func (r *replica) see(ctx context.Context) error {
+	keys, err := listKeys(ctx, r.rdb, r.info.RedisPrefix)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		k = strings.TrimPrefix(k, r.info.RedisPrefix)
+		if !slices.Contains(r.info.RedisKeysSeen, k) {
+			r.info.RedisKeysSeen = append(r.info.RedisKeysSeen, k)
+		}
+	}
+	slices.Sort(r.info.RedisKeysSeen)
+	return nil
+}
+
+// listKeys returns the keys under prefix.
+func listKeys(ctx context.Context, rdb *redis.Client, prefix string) ([]string, error) {
 	var keys []string
 	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
-		return 0, fmt.Errorf("list the keys of %s: %w", prefix, err)
+		return nil, fmt.Errorf("list the keys of %s: %w", prefix, err)
+	}
+	return keys, nil
+}
+
+// deleteKeys deletes the keys under prefix and returns how many there
+// were.
+func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) (int, error) {
+	keys, err := listKeys(ctx, rdb, prefix)
+	if err != nil {
+		return 0, err
 	}
 	if len(keys) > 0 {
 		if err := rdb.Del(ctx, keys...).Err(); err != nil {

@@ -304,6 +304,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 					}
 					p.Round = round
 					rep.Points = append(rep.Points, p)
+					if repl != nil && t.server == srv.scdReplica {
+						if err := repl.see(ctx); err != nil {
+							return err
+						}
+					}
 					for _, tr := range tracks {
 						if tr.c == t.server {
 							if tr.fp.End, err = snapshot(ctx, tr.c.pid(), tr.httpAddr); err != nil {

@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// keyList is keys as `a`, `b`, or "none".
+func keyList(keys []string) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	return "`" + strings.Join(keys, "`, `") + "`"
+}
+
 // rounds is how many rounds the run made (1 for older reports).
 func (r *Report) rounds() int {
 	n := r.Settings.Rounds
@@ -91,9 +99,9 @@ func (r *Report) Markdown() string {
 			dropped = "created for the run, NOT dropped"
 		}
 		fmt.Fprintf(&b, "- (e) and (f): servicecenterd as one of many replicas, on PostgreSQL database %s of %s (%s) "+
-			"and Redis %s under the prefix %s (%d key(s) at the end, deleted); its settings beyond (b)'s: `%s`; "+
-			"its /readyz said `quota: %s`.\n", p.Database, p.PostgreSQL, dropped, p.Redis, p.RedisPrefix, p.RedisKeysAtEnd,
-			strings.Join(p.Flags, " "), p.QuotaBackend)
+			"and Redis %s under the prefix %s (keys seen after its points: %s; %d left at the end, deleted); "+
+			"its settings beyond (b)'s: `%s`; its /readyz said `quota: %s`.\n", p.Database, p.PostgreSQL, dropped, p.Redis,
+			p.RedisPrefix, keyList(p.RedisKeysSeen), p.RedisKeysAtEnd, strings.Join(p.Flags, " "), p.QuotaBackend)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "- %s\n", n)

@@ -162,10 +162,14 @@ type Replica struct {
 	// dropped at its end.
 	Database string `json:"database"`
 	Dropped  bool   `json:"dropped"`
-	// RedisPrefix is servicecenterd's --redis-prefix; RedisKeysAtEnd the
-	// keys under it when the run ended (then deleted).
-	RedisPrefix    string `json:"redis_prefix"`
-	RedisKeysAtEnd int    `json:"redis_keys_at_end"`
+	// RedisPrefix is servicecenterd's --redis-prefix; RedisKeysSeen the
+	// keys under it (without the prefix) seen right after its points,
+	// while they lived (the shared quota's key lives a second after the
+	// last call); RedisKeysAtEnd how many were left when the run ended
+	// (then deleted).
+	RedisPrefix    string   `json:"redis_prefix"`
+	RedisKeysSeen  []string `json:"redis_keys_seen"`
+	RedisKeysAtEnd int      `json:"redis_keys_at_end"`
 	// QuotaBackend is where /readyz said the quota was kept ("redis").
 	QuotaBackend string `json:"quota_backend"`
 	// Flags are its settings beyond those of (b), secrets left out.

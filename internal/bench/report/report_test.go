@@ -213,14 +213,14 @@ func TestMarkdown(t *testing.T) {
 		Start: Snapshot{Goroutines: 290, Threads: 9, RSSMiB: 40.4, PeakRSSMiB: 41},
 		End:   Snapshot{Goroutines: 480, Threads: 12, RSSMiB: 120.2, PeakRSSMiB: 150.6}}}
 	r.Replica = &Replica{PostgreSQL: "postgres://postgres@127.0.0.1:5432/postgres", Redis: "redis://127.0.0.1:6379/0",
-		Database: "scdbench_x", Dropped: true, RedisPrefix: "scdbench:x:", RedisKeysAtEnd: 3, QuotaBackend: "redis",
+		Database: "scdbench_x", Dropped: true, RedisPrefix: "scdbench:x:", RedisKeysSeen: []string{"bench:quota", "bench:replicas"}, RedisKeysAtEnd: 3, QuotaBackend: "redis",
 		Flags: []string{"--redis-prefix", "scdbench:x:"}}
 	md := r.Markdown()
 	for _, want := range []string{
 		"Test CPU (2 cores", "commit abc", "3 round(s)", "Machine load: load average",
 		"- PostgreSQL + Redis (e, f): database scdbench_x",
 		"on PostgreSQL database scdbench_x of postgres://postgres@127.0.0.1:5432/postgres (created for the run and dropped after it) " +
-			"and Redis redis://127.0.0.1:6379/0 under the prefix scdbench:x: (3 key(s) at the end, deleted); " +
+			"and Redis redis://127.0.0.1:6379/0 under the prefix scdbench:x: (keys seen after its points: `bench:quota`, `bench:replicas`; 3 left at the end, deleted); " +
 			"its settings beyond (b)'s: `--redis-prefix scdbench:x:`; its /readyz said `quota: redis`.",
 		"| (b) servicecenterd gRPC, fixed upstream | 64 | 9000 (8000–9500) | 4.000 (3.333–5.333) | 12.000 (10.000–16.000) | 0.060 (0.056–0.065) |",
 		"| (e) servicecenterd gRPC, PostgreSQL + Redis | 64 | 8500 | 4.667 | 14.000 | 0.070 (0.063–0.070) |",
