@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/servicecenterd/servicecenterd/internal/bench/floor"
+	"github.com/servicecenterd/servicecenterd/internal/bench/report"
 	"github.com/servicecenterd/servicecenterd/internal/server"
 )
 
@@ -152,11 +153,19 @@ func runProfiledServer(ctx context.Context, args []string, stdout, stderr io.Wri
 	return err
 }
 
+// defaultTargets and defaultMethods are -targets' and -methods' defaults
+// (and make bench's).
+const (
+	defaultTargets = "a,b,c,d,e,f"
+	defaultMethods = MethodGetWorkerTags + "," + MethodAssignWorker
+)
+
 // options are the run command's flags.
 type options struct {
 	servicecenterd string
 	duration       time.Duration
 	warmup         time.Duration
+	rounds         int
 	concurrencies  []int
 	targets        []string
 	methods        []string
@@ -167,6 +176,9 @@ type options struct {
 	profile        bool
 	profileConc    int
 	scdEnv         []string
+	pgURL          string
+	redisURL       string
+	replicaRate    int
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -176,10 +188,18 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.servicecenterd, "servicecenterd", "", "path to the servicecenterd binary (required)")
 	fs.DurationVar(&o.duration, "duration", 8*time.Second, "measured time per point")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up per point (not measured)")
+	fs.IntVar(&o.rounds, "rounds", 1, "rounds: each runs every point once, the targets alternating in an order that "+
+		"changes from round to round; the report shows medians of the rounds (make bench: 5)")
 	concs := fs.String("concurrency", "1,16,64,256", "comma-separated concurrencies")
-	targets := fs.String("targets", "a,b,c,d", "targets: a floor, b servicecenterd gRPC with the fixed upstream, "+
-		"c with the emulator, d REST with the fixed upstream")
-	methods := fs.String("methods", MethodGetWorkerTags+","+MethodAssignWorker, "methods to call")
+	targets := fs.String("targets", defaultTargets, "targets: a floor, b servicecenterd gRPC with the fixed upstream, "+
+		"c with the emulator, d REST with the fixed upstream, e gRPC on PostgreSQL + Redis with the fixed upstream, f its REST")
+	fs.StringVar(&o.pgURL, "pg-url", envOr(envPGURL, defaultPGURL), "PostgreSQL server for targets e and f: a database "+
+		"its user may create databases from; each run creates one and drops it (env "+envPGURL+")")
+	fs.StringVar(&o.redisURL, "redis-url", envOr(envRedisURL, defaultRedisURL), "Redis for targets e and f; each run "+
+		"uses a key prefix of its own and deletes its keys (env "+envRedisURL+")")
+	fs.IntVar(&o.replicaRate, "replica-top-rate-limit", 100000, "--top-rate-limit of the PostgreSQL + Redis servicecenterd: "+
+		"the shared quota in Redis takes a turn for every TOP call; far above the run's calls/s, it never makes one wait")
+	methods := fs.String("methods", defaultMethods, "methods to call")
 	fs.IntVar(&o.grpcConns, "grpc-conns", 1, "gRPC connections the generator spreads its callers over")
 	fs.StringVar(&o.signMethod, "sign-method", "hmac-sha256", "servicecenterd's --top-sign-method")
 	fs.StringVar(&o.out, "out", "bench/results", "results folder; each run writes a dated folder in it")
@@ -201,6 +221,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.duration <= 0 || o.warmup < 0 {
 		errs = append(errs, errors.New("-duration must be positive and -warmup not negative"))
 	}
+	if o.rounds < 1 {
+		errs = append(errs, errors.New("-rounds must be at least 1"))
+	}
+	if o.replicaRate < 1 {
+		errs = append(errs, errors.New("-replica-top-rate-limit must be at least 1"))
+	}
 	if o.grpcConns < 1 {
 		errs = append(errs, errors.New("-grpc-conns must be at least 1"))
 	}
@@ -216,7 +242,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	o.targets = splitList(*targets)
 	for _, t := range o.targets {
-		if !slices.Contains([]string{"a", "b", "c", "d"}, t) {
+		if !slices.Contains(report.AllTargets(), t) {
 			errs = append(errs, fmt.Errorf("-targets: unknown target %q", t))
 		}
 	}

@@ -3,12 +3,15 @@
 // docs/performance.md.
 //
 // It starts the servers under test as child processes on loopback (the
-// fixed TOP upstream, the floor, servicecenterd against the upstream and
-// servicecenterd with its embedded emulator), drives each target, method
-// and concurrency with the closed-loop generator of internal/bench/load,
-// measures the servers' CPU from /proc, and writes the results and the
-// generated section of docs/performance.md. Its other subcommands are the
-// child processes themselves.
+// fixed TOP upstream, the floor, servicecenterd against the upstream,
+// servicecenterd with its embedded emulator, and servicecenterd on
+// PostgreSQL + Redis, on a database and a Redis key prefix it creates
+// for the run and removes at its end), drives each target, method and
+// concurrency with the closed-loop generator of internal/bench/load, in
+// rounds whose target order changes (load.RoundOrder), measures the
+// servers' CPU from /proc and servicecenterd's footprint, and writes the
+// results and the generated section of docs/performance.md. Its other
+// subcommands are the child processes themselves.
 //
 //	scdbench run -servicecenterd PATH [flags]   run the benchmark
 //	scdbench upstream|floor|servicecenterd      the child processes

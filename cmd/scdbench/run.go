@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,25 +29,38 @@ const (
 
 // servers are the child processes of a run.
 type servers struct {
-	upstream, floor, scdUpstream, scdEmulator *child
-	upstreamAddr, floorAddr                   string
-	// grpc and http addresses of the two servicecenterd processes.
-	scdUpGRPC, scdUpHTTP, scdEmuGRPC string
+	upstream, floor, scdUpstream, scdEmulator, scdReplica *child
+	upstreamAddr, floorAddr                               string
+	// grpc and http addresses of the servicecenterd processes: on the
+	// embedded store against the fixed upstream (b, d), with the emulator
+	// (c), and on PostgreSQL + Redis against the fixed upstream (e, f).
+	scdUpGRPC, scdUpHTTP, scdEmuGRPC, scdEmuHTTP, scdRepGRPC, scdRepHTTP string
 	// pprof addresses, with -profile.
 	pprof map[*child]string
 }
 
 func (s *servers) stop() {
-	for _, c := range []*child{s.scdEmulator, s.scdUpstream, s.floor, s.upstream} {
+	for _, c := range []*child{s.scdReplica, s.scdEmulator, s.scdUpstream, s.floor, s.upstream} {
 		if c != nil {
 			c.stop()
 		}
 	}
 }
 
+// replicaFlags are the flags of the PostgreSQL + Redis servicecenterd
+// beyond (b)'s (the database and Redis URLs reach it through its
+// environment): its own Redis prefix, and a TOP rate limit far above
+// what the run can reach, so that the shared quota in Redis takes a turn
+// for every TOP call without ever making one wait.
+func replicaFlags(o options, r *replica) []string {
+	return []string{"--redis-prefix", r.info.RedisPrefix, "--top-rate-limit", strconv.Itoa(o.replicaRate)}
+}
+
 // startServers starts the processes the targets need; each servicecenterd
-// keeps its store in its own folder of dir (the run's temporary folder).
-func startServers(ctx context.Context, o options, dir string) (_ *servers, err error) {
+// keeps its store in its own folder of dir (the run's temporary folder),
+// or, for targets e and f, in rep's database with its quota in rep's
+// Redis.
+func startServers(ctx context.Context, o options, dir string, rep *replica) (_ *servers, err error) {
 	s := &servers{pprof: map[*child]string{}}
 	defer func() {
 		if err != nil {
@@ -56,18 +71,13 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 	if err != nil {
 		return nil, fmt.Errorf("scdbench executable: %w", err)
 	}
-	addrs, err := freeAddrs(10)
+	addrs, err := freeAddrs(14)
 	if err != nil {
 		return nil, err
 	}
 	next := func() string { a := addrs[0]; addrs = addrs[1:]; return a }
 	need := func(ts ...string) bool {
-		for _, t := range ts {
-			if strings.Contains(strings.Join(o.targets, ","), t) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(ts, func(t string) bool { return slices.Contains(o.targets, t) })
 	}
 	// servicecenterd, directly or (with -profile) inside scdbench.
 	scd := func(pprofAddr string, args ...string) []string {
@@ -76,7 +86,7 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 		}
 		return append([]string{self, "servicecenterd", "-pprof-addr", pprofAddr, "--"}, args...)
 	}
-	if need("a", "b", "d") {
+	if need("a", "b", "d", "e", "f") {
 		s.upstreamAddr = next()
 		if s.upstream, err = startChild(ctx, dir, "upstream", []string{self, "upstream", "-addr", s.upstreamAddr}, nil,
 			[]string{s.upstreamAddr}); err != nil {
@@ -96,12 +106,13 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 		}
 		s.pprof[s.floor] = pp
 	}
+	creds := []string{"SERVICECENTERD_TOP_APP_SECRET=" + benchSecret, "SERVICECENTERD_TOP_SESSION=" + benchSession}
 	if need("b", "d") {
 		s.scdUpGRPC, s.scdUpHTTP = next(), next()
 		pp := next()
 		argv := scd(pp, "--grpc-addr", s.scdUpGRPC, "--http-addr", s.scdUpHTTP, "--top-url", upstreamURL,
 			"--top-app-key", benchAppKey, "--top-sign-method", o.signMethod, "--data-dir", filepath.Join(dir, "data-upstream"))
-		env := append([]string{"SERVICECENTERD_TOP_APP_SECRET=" + benchSecret, "SERVICECENTERD_TOP_SESSION=" + benchSession}, o.scdEnv...)
+		env := append(slices.Clone(creds), o.scdEnv...)
 		if s.scdUpstream, err = startChild(ctx, dir, "servicecenterd-upstream", argv, env,
 			[]string{s.scdUpGRPC, s.scdUpHTTP}); err != nil {
 			return nil, err
@@ -109,15 +120,37 @@ func startServers(ctx context.Context, o options, dir string) (_ *servers, err e
 		s.pprof[s.scdUpstream] = pp
 	}
 	if need("c") {
-		s.scdEmuGRPC = next()
-		httpAddr, pp := next(), next()
-		argv := scd(pp, "--grpc-addr", s.scdEmuGRPC, "--http-addr", httpAddr, "--emulator-addr", "127.0.0.1:0", "--top-sign-method", o.signMethod,
+		s.scdEmuGRPC, s.scdEmuHTTP = next(), next()
+		pp := next()
+		argv := scd(pp, "--grpc-addr", s.scdEmuGRPC, "--http-addr", s.scdEmuHTTP, "--emulator-addr", "127.0.0.1:0", "--top-sign-method", o.signMethod,
 			"--data-dir", filepath.Join(dir, "data-emulator"))
 		if s.scdEmulator, err = startChild(ctx, dir, "servicecenterd-emulator", argv, o.scdEnv,
-			[]string{s.scdEmuGRPC, httpAddr}); err != nil {
+			[]string{s.scdEmuGRPC, s.scdEmuHTTP}); err != nil {
 			return nil, err
 		}
 		s.pprof[s.scdEmulator] = pp
+	}
+	if need("e", "f") {
+		if rep == nil {
+			return nil, errors.New("targets e and f need PostgreSQL and Redis")
+		}
+		s.scdRepGRPC, s.scdRepHTTP = next(), next()
+		pp := next()
+		argv := scd(pp, append([]string{"--grpc-addr", s.scdRepGRPC, "--http-addr", s.scdRepHTTP, "--top-url", upstreamURL,
+			"--top-app-key", benchAppKey, "--top-sign-method", o.signMethod, "--data-dir", filepath.Join(dir, "data-replica")},
+			replicaFlags(o, rep)...)...)
+		env := append(append(slices.Clone(creds), rep.env()...), o.scdEnv...)
+		if s.scdReplica, err = startChild(ctx, dir, "servicecenterd-replica", argv, env,
+			[]string{s.scdRepGRPC, s.scdRepHTTP}); err != nil {
+			return nil, err
+		}
+		s.pprof[s.scdReplica] = pp
+		// The shared quota must really be in Redis, not on the fallback.
+		if err := waitQuotaBackend(ctx, s.scdRepHTTP, "redis", 15*time.Second); err != nil {
+			return nil, fmt.Errorf("servicecenterd on PostgreSQL + Redis: %w\n%s", err, s.scdReplica.logTail())
+		}
+		rep.info.QuotaBackend = "redis"
+		rep.info.Flags = append([]string{"--database-url (environment)", "--redis-url (environment)"}, replicaFlags(o, rep)...)
 	}
 	return s, nil
 }
@@ -140,17 +173,58 @@ func (s *servers) target(id string) target {
 		return target{id: id, server: s.scdUpstream, upstream: s.upstream, grpcAddr: s.scdUpGRPC}
 	case report.TargetEmulator:
 		return target{id: id, server: s.scdEmulator, grpcAddr: s.scdEmuGRPC}
+	case report.TargetReplica:
+		return target{id: id, server: s.scdReplica, upstream: s.upstream, grpcAddr: s.scdRepGRPC}
+	case report.TargetReplicaREST:
+		return target{id: id, server: s.scdReplica, upstream: s.upstream, httpAddr: s.scdRepHTTP}
 	}
 	return target{id: id, server: s.scdUpstream, upstream: s.upstream, httpAddr: s.scdUpHTTP}
 }
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// tracked is a servicecenterd process whose footprint the run records.
+type tracked struct {
+	c        *child
+	httpAddr string
+	fp       report.Footprint
+}
+
+// footprinted lists the servicecenterd processes started, with the
+// targets they serve.
+func (s *servers) footprinted(targets []string) []*tracked {
+	var out []*tracked
+	add := func(c *child, httpAddr, name string, ids ...string) {
+		if c == nil {
+			return
+		}
+		var served []string
+		for _, id := range ids {
+			if slices.Contains(targets, id) {
+				served = append(served, id)
+			}
+		}
+		out = append(out, &tracked{c: c, httpAddr: httpAddr, fp: report.Footprint{Server: name, Targets: served}})
+	}
+	add(s.scdUpstream, s.scdUpHTTP, "servicecenterd, embedded store (SQLite), fixed upstream", report.TargetUpstream, report.TargetREST)
+	add(s.scdEmulator, s.scdEmuHTTP, "servicecenterd, embedded store (SQLite), embedded emulator", report.TargetEmulator)
+	add(s.scdReplica, s.scdRepHTTP, "servicecenterd, PostgreSQL + Redis, fixed upstream", report.TargetReplica, report.TargetReplicaREST)
+	return out
+}
+
+// withoutReplica is targets without e and f.
+func withoutReplica(targets []string) []string {
+	return slices.DeleteFunc(slices.Clone(targets), func(t string) bool {
+		return t == report.TargetReplica || t == report.TargetReplicaREST
+	})
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	o, err := parseOptions(args, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stderr)
 	start := time.Now()
+	rep := &report.Report{Date: start, Load: report.Load{Start: readLoadAvg()}}
 	dir := resultsDir(o.out, start, o.profile)
 	if err := ensureDir(dir); err != nil {
 		return err
@@ -161,55 +235,125 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer os.RemoveAll(tmp)
 
-	srv, err := startServers(ctx, o, tmp)
+	// Targets e and f run on a database and a Redis prefix of their own,
+	// removed at the end; without PostgreSQL or Redis the run says so and
+	// measures the other targets.
+	command := commandLine(o) // as asked, even if e and f cannot run
+	var repl *replica
+	var skipped string
+	if len(withoutReplica(o.targets)) < len(o.targets) {
+		repl, err = newReplica(ctx, o.pgURL, o.redisURL)
+		switch {
+		case errors.Is(err, errUnreachable):
+			skipped = fmt.Sprintf("Targets e and f (servicecenterd on PostgreSQL + Redis) were NOT measured: %v.", err)
+			log.Warn("targets e and f skipped", slog.String("why", err.Error()))
+			rep.Notes = append(rep.Notes, skipped)
+			if o.targets = withoutReplica(o.targets); len(o.targets) == 0 {
+				return errors.New(strings.TrimSuffix(skipped, "."))
+			}
+		case err != nil:
+			return err
+		default:
+			defer func() {
+				if repl != nil {
+					err = errors.Join(err, repl.close(ctx))
+				}
+			}()
+			log.Info("PostgreSQL + Redis deployment", slog.String("database", repl.info.Database),
+				slog.String("redis_prefix", repl.info.RedisPrefix))
+		}
+	}
+
+	srv, err := startServers(ctx, o, tmp, repl)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 
-	rep := &report.Report{
-		Date:    start,
-		Machine: describeMachine(ctx),
-		Settings: report.Settings{
-			Duration: report.Duration(o.duration), Warmup: report.Duration(o.warmup),
-			Concurrencies: o.concurrencies, Targets: o.targets, Methods: o.methods,
-			GRPCConns: o.grpcConns, SignMethod: o.signMethod, ServerEnv: o.scdEnv, Command: commandLine(o),
-		},
+	rep.Machine = describeMachine(ctx)
+	rep.Settings = report.Settings{
+		Duration: report.Duration(o.duration), Warmup: report.Duration(o.warmup), Rounds: o.rounds,
+		Concurrencies: o.concurrencies, Targets: o.targets, Methods: o.methods,
+		GRPCConns: o.grpcConns, SignMethod: o.signMethod, ServerEnv: o.scdEnv, Command: command,
 	}
-	total := len(o.concurrencies) * len(o.methods) * len(o.targets)
-	log.Info("benchmark", slog.Int("points", total),
+	tracks := srv.footprinted(o.targets)
+	for _, tr := range tracks {
+		if tr.fp.Start, err = snapshot(ctx, tr.c.pid(), tr.httpAddr); err != nil {
+			return err
+		}
+	}
+	perRound := len(o.concurrencies) * len(o.methods) * len(o.targets)
+	total := o.rounds * perRound
+	log.Info("benchmark", slog.Int("points", total), slog.Int("rounds", o.rounds),
 		slog.Duration("estimated", time.Duration(total)*(o.duration+o.warmup)), slog.String("results", dir))
-	// Concurrency outermost, targets innermost: the points that ratios
-	// compare run next to each other in time.
 	n := 0
-	for _, conc := range o.concurrencies {
-		for _, m := range o.methods {
-			for _, id := range o.targets {
-				n++
-				p, err := runPoint(ctx, o, srv, srv.target(id), m, conc, dir)
-				if err != nil {
-					return fmt.Errorf("point %s %s %d: %w", id, m, conc, err)
+	for round := range o.rounds {
+		// Concurrency outer, targets innermost: the points that ratios
+		// compare run next to each other in time, in an order that
+		// changes from round to round (load.RoundOrder).
+		order := load.RoundOrder(len(o.targets), round)
+		for _, conc := range o.concurrencies {
+			for _, m := range o.methods {
+				for _, i := range order {
+					id := o.targets[i]
+					n++
+					t := srv.target(id)
+					p, err := runPoint(ctx, o, srv, t, m, conc, round, dir)
+					if err != nil {
+						return fmt.Errorf("point %s %s %d, round %d: %w", id, m, conc, round+1, err)
+					}
+					p.Round = round
+					rep.Points = append(rep.Points, p)
+					if repl != nil && t.server == srv.scdReplica {
+						if err := repl.see(ctx); err != nil {
+							return err
+						}
+					}
+					for _, tr := range tracks {
+						if tr.c == t.server {
+							if tr.fp.End, err = snapshot(ctx, tr.c.pid(), tr.httpAddr); err != nil {
+								return err
+							}
+						}
+					}
+					log.Info("point", slog.String("progress", fmt.Sprintf("%d/%d", n, total)), slog.Int("round", round+1),
+						slog.String("target", id), slog.String("method", m), slog.Int("conc", conc),
+						slog.String("rps", fmt.Sprintf("%.0f", p.RPS)), slog.String("p50_ms", fmt.Sprintf("%.3f", p.P50Ms)),
+						slog.String("p99_ms", fmt.Sprintf("%.3f", p.P99Ms)), slog.String("cpu_s_per_1k", fmt.Sprintf("%.3f", p.CPUPer1k)),
+						slog.String("other_cores", fmt.Sprintf("%.2f", p.OtherCores)),
+						slog.Int64("errors", p.Errors))
 				}
-				rep.Points = append(rep.Points, p)
-				log.Info("point", slog.String("progress", fmt.Sprintf("%d/%d", n, total)),
-					slog.String("target", id), slog.String("method", m), slog.Int("conc", conc),
-					slog.String("rps", fmt.Sprintf("%.0f", p.RPS)), slog.String("p50_ms", fmt.Sprintf("%.3f", p.P50Ms)),
-					slog.String("p99_ms", fmt.Sprintf("%.3f", p.P99Ms)), slog.String("cpu_s_per_1k", fmt.Sprintf("%.3f", p.CPUPer1k)),
-					slog.String("other_cores", fmt.Sprintf("%.2f", p.OtherCores)),
-					slog.Int64("errors", p.Errors))
 			}
+		}
+	}
+	rep.Load.End = readLoadAvg()
+	for _, tr := range tracks {
+		rep.Footprints = append(rep.Footprints, tr.fp)
+	}
+	// The replica's database and Redis keys go once its server has
+	// stopped; the report says what was there.
+	srv.stop()
+	if repl != nil {
+		cerr := repl.close(ctx)
+		info := repl.info
+		rep.Replica, repl = &info, nil
+		if cerr != nil {
+			return cerr
 		}
 	}
 	if err := writeResults(rep, dir, o.doc); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, rep.Markdown())
+	if skipped != "" {
+		log.Warn(skipped)
+	}
 	log.Info("results written", slog.String("folder", dir))
 	return nil
 }
 
 // runPoint measures one target, method and concurrency.
-func runPoint(ctx context.Context, o options, srv *servers, t target, method string, conc int, dir string) (report.Point, error) {
+func runPoint(ctx context.Context, o options, srv *servers, t target, method string, conc, round int, dir string) (report.Point, error) {
 	if t.server == nil {
 		return report.Point{}, errors.New("server not started")
 	}
@@ -238,9 +382,12 @@ func runPoint(ctx context.Context, o options, srv *servers, t target, method str
 	var profiles sync.WaitGroup
 	var profErr error
 	if o.profile && conc == o.profileConc {
+		name := fmt.Sprintf("%s-%s-c%d", t.id, method, conc)
+		if o.rounds > 1 {
+			name += fmt.Sprintf("-r%d", round+1)
+		}
 		profiles.Go(func() {
-			profErr = fetchProfiles(ctx, srv.pprof[t.server], o, filepath.Join(dir, "profiles"),
-				fmt.Sprintf("%s-%s-c%d", t.id, method, conc))
+			profErr = fetchProfiles(ctx, srv.pprof[t.server], o, filepath.Join(dir, "profiles"), name)
 		})
 	}
 	res, err := load.Run(ctx, load.Config{
@@ -368,10 +515,16 @@ func demoteHeadings(md string) string {
 
 // commandLine is the make command that reproduces a run.
 func commandLine(o options) string {
-	cmd := fmt.Sprintf("make bench BENCH_DURATION=%s BENCH_WARMUP=%s BENCH_CONCURRENCY=%s",
-		o.duration, o.warmup, joinInts(o.concurrencies))
+	cmd := fmt.Sprintf("make bench BENCH_ROUNDS=%d BENCH_DURATION=%s BENCH_WARMUP=%s BENCH_CONCURRENCY=%s",
+		o.rounds, o.duration, o.warmup, joinInts(o.concurrencies))
 	if o.profile {
 		cmd = strings.Replace(cmd, "make bench", "make bench-profile", 1)
+	}
+	if t := strings.Join(o.targets, ","); t != defaultTargets {
+		cmd += " BENCH_TARGETS=" + t
+	}
+	if m := strings.Join(o.methods, ","); m != defaultMethods {
+		cmd += " BENCH_METHODS=" + m
 	}
 	if len(o.scdEnv) > 0 {
 		cmd += " BENCH_FLAGS='-scd-env " + strings.Join(o.scdEnv, ",") + "'"

@@ -29,14 +29,19 @@ func color(target string) string {
 		return "#2ca02c"
 	case TargetREST:
 		return "#ff7f0e"
+	case TargetReplica:
+		return "#d62728"
+	case TargetReplicaREST:
+		return "#8c564b"
 	}
 	return "#9467bd"
 }
 
 // SVG draws the report as an SVG image: one row per method, with requests
-// per second (left) and p99 latency (right) against concurrency, one line
-// per target. Concurrencies are evenly spaced (they grow roughly
-// geometrically).
+// per second (left) and p99 latency (right), medians of the rounds. With
+// several concurrencies each target is a line against concurrency
+// (evenly spaced: they grow roughly geometrically); with one, each target
+// is a bar, with the rounds' range as a whisker.
 func (r *Report) SVG() string {
 	methods, concs, targets := r.methods(), r.concurrencies(), r.targets()
 	width := 2 * panelW
@@ -53,24 +58,36 @@ func (r *Report) SVG() string {
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2.5"/>`, x, y-4, x+24, y-4, color(t))
 		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", x+30, y, html.EscapeString(TargetName(t)))
 	}
+	rpsOf := func(s Summary) Stat { return s.RPS }
+	p99Of := func(s Summary) Stat { return s.P99Ms }
 	for row, m := range methods {
 		y0 := legendH + row*panelH
-		r.panel(&b, 0, y0, m+": requests/s", m, concs, targets, rps)
-		r.panel(&b, panelW, y0, m+": p99 latency (ms)", m, concs, targets, p99)
+		suffix := ""
+		if len(concs) == 1 {
+			suffix = fmt.Sprintf(" at %d callers", concs[0])
+		}
+		r.panel(&b, 0, y0, m+": requests/s"+suffix, m, concs, targets, rpsOf)
+		r.panel(&b, panelW, y0, m+": p99 latency (ms)"+suffix, m, concs, targets, p99Of)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
 }
 
-// panel draws one metric of one method at (x0, y0).
-func (r *Report) panel(b *strings.Builder, x0, y0 int, title, method string, concs []int, targets []string, metric func(Point) float64) {
+// panel draws one metric of one method at (x0, y0): lines against
+// concurrency, or bars when there is one concurrency.
+func (r *Report) panel(b *strings.Builder, x0, y0 int, title, method string, concs []int, targets []string, metric func(Summary) Stat) {
 	left, top := x0+padLeft, y0+padTop
 	w, h := panelW-padLeft-padRight, panelH-padTop-padBottom
+	bars := len(concs) == 1
 	var top0 float64
 	for _, t := range targets {
 		for _, c := range concs {
-			if p, ok := r.Find(t, method, c); ok {
-				top0 = math.Max(top0, metric(p))
+			if s, ok := r.Summary(t, method, c); ok {
+				st := metric(s)
+				top0 = math.Max(top0, st.Median)
+				if bars {
+					top0 = math.Max(top0, st.Max)
+				}
 			}
 		}
 	}
@@ -82,10 +99,12 @@ func (r *Report) panel(b *strings.Builder, x0, y0 int, title, method string, con
 		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e5e5e5"/>`, left, y, left+w, y)
 		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y+4, tickLabel(v, step))
 	}
+	yOf := func(v float64) float64 { return float64(top+h) - v/ymax*float64(h) }
+	if bars {
+		r.bars(b, left, top, w, h, method, concs[0], targets, metric, yOf)
+		return
+	}
 	xOf := func(i int) float64 {
-		if len(concs) == 1 {
-			return float64(left) + float64(w)/2
-		}
 		return float64(left) + 20 + float64(i)*float64(w-40)/float64(len(concs)-1)
 	}
 	for i, c := range concs {
@@ -95,12 +114,11 @@ func (r *Report) panel(b *strings.Builder, x0, y0 int, title, method string, con
 	for _, t := range targets {
 		var pts []string
 		for i, c := range concs {
-			p, ok := r.Find(t, method, c)
+			s, ok := r.Summary(t, method, c)
 			if !ok {
 				continue
 			}
-			y := float64(top+h) - metric(p)/ymax*float64(h)
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(i), y))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(i), yOf(metric(s).Median)))
 		}
 		if len(pts) == 0 {
 			continue
@@ -111,6 +129,29 @@ func (r *Report) panel(b *strings.Builder, x0, y0 int, title, method string, con
 			fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="3.5" fill="%s"/>`, xy[0], xy[1], color(t))
 		}
 		b.WriteString("\n")
+	}
+}
+
+// bars draws one bar per target measured (the median) with a whisker
+// from the least to the greatest round.
+func (r *Report) bars(b *strings.Builder, left, top, w, h int, method string, conc int, targets []string,
+	metric func(Summary) Stat, yOf func(float64) float64) {
+	slot := float64(w) / float64(len(targets))
+	for i, t := range targets {
+		s, ok := r.Summary(t, method, conc)
+		if !ok {
+			continue
+		}
+		st := metric(s)
+		cx := float64(left) + slot*(float64(i)+0.5)
+		bw := slot * 0.6
+		y := yOf(st.Median)
+		fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`, cx-bw/2, y, bw, float64(top+h)-y, color(t))
+		if st.N > 1 {
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#222" stroke-width="1.5"/>`,
+				cx, yOf(st.Min), cx, yOf(st.Max))
+		}
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">(%s)</text>`+"\n", cx, top+h+16, html.EscapeString(t))
 	}
 }
 
