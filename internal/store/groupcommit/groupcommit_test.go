@@ -226,3 +226,74 @@ func TestLingerGap(t *testing.T) {
 		}
 	})
 }
+
+// TestLingerWhenValuesWait: a value that came while the writer committed
+// makes it busy even after groups of one, so that values a little
+// further apart than a commit takes still share commits; one that comes
+// to an idle writer is committed at once.
+func TestLingerWhenValuesWait(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// during: value 1 is written while value 0's commit runs (else
+		// after it returned).
+		during bool
+		want   [][]int
+		// wait is how long after value 1 was taken its group committed.
+		wait time.Duration
+	}{
+		{"came during a commit", true, [][]int{{0}, {1, 2}}, 350 * time.Microsecond},
+		{"came to an idle writer", false, [][]int{{0}, {1}, {2}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const linger, gap = time.Millisecond, 250 * time.Microsecond
+				var (
+					mu     sync.Mutex
+					groups [][]int
+					at     []time.Time
+				)
+				release := make(chan struct{})
+				w := NewWithOptions(Options{Max: 8, Linger: linger, Gap: gap}, func(vs []int) error {
+					mu.Lock()
+					first := len(groups) == 0
+					groups = append(groups, slices.Clone(vs))
+					at = append(at, time.Now())
+					mu.Unlock()
+					if first {
+						<-release
+					}
+					return nil
+				})
+				defer w.Close()
+				write := func(v int) {
+					if err := w.Write(context.Background(), v); err != nil {
+						t.Error(err)
+					}
+				}
+				var wg sync.WaitGroup
+				wg.Go(func() { write(0) })
+				synctest.Wait() // 0's commit holds
+				if !tc.during {
+					close(release)
+					wg.Wait()
+				}
+				wg.Go(func() { write(1) })
+				synctest.Wait()
+				if tc.during {
+					close(release)
+					synctest.Wait() // 0 committed; 1 taken
+				}
+				taken := time.Now()
+				time.Sleep(100 * time.Microsecond)
+				wg.Go(func() { write(2) })
+				wg.Wait()
+				if fmt.Sprint(groups) != fmt.Sprint(tc.want) {
+					t.Fatalf("groups %v, want %v", groups, tc.want)
+				}
+				if got := at[1].Sub(taken); got != tc.wait {
+					t.Errorf("value 1's group committed %v after it was taken, want %v", got, tc.wait)
+				}
+			})
+		})
+	}
+}
