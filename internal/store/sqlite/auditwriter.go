@@ -76,7 +76,7 @@ func commitAudit(db *sql.DB, rows []auditRow) error {
 		return err
 	}
 	return inTx(ctx, db, func(tx *sql.Tx) error {
-		args := make([]any, 0, auditColumns*min(len(rows), 64))
+		args := make([]any, 0, auditColumns*min(len(rows), 1<<(2*(len(insertAuditEvents)-1))))
 		for len(rows) > 0 {
 			i := len(insertAuditEvents) - 1
 			for 1<<(2*i) > len(rows) {
