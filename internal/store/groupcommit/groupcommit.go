@@ -9,9 +9,8 @@
 // instant: at thousands of calls a second they come one every few hundred
 // microseconds, so a writer that commits what is ready would mostly commit
 // groups of one, each paying its own log writes. With Linger, a writer
-// that is busy (its last group had more than one value, or a value came
-// while it committed the last group) waits for more values while they
-// keep coming, each within Gap of the last, up to
+// that is busy (its last group had more than one value) waits for more
+// values while they keep coming, each within Gap of the last, up to
 // Linger after a group's first value; a writer that is not busy (a lone
 // caller, calls one after the other) never waits, so an isolated call
 // pays nothing for it, and a lull ends the wait after Gap.
@@ -104,27 +103,15 @@ func (w *Writer[T]) run() {
 		timer.Stop()
 	}
 	busy := false
-	committed := false // a group has been committed (values waiting before the first did not wait for a commit)
 	for {
-		// A value that came while the last group committed is one of
-		// concurrent callers: the writer is busy even when its groups
-		// have been of one (values a little further apart than a commit
-		// takes). A caller that writes again only once its last write
-		// returned never finds the writer so.
-		waited := false
 		select {
 		case first := <-w.queue:
-			group, waited = append(group[:0], first), committed
-		default:
-			select {
-			case first := <-w.queue:
-				group = append(group[:0], first)
-			case <-w.stop:
-				return
-			}
+			group = append(group[:0], first)
+		case <-w.stop:
+			return
 		}
 		w.take(&group)
-		if (busy || waited) && timer != nil && len(group) < w.opts.Max {
+		if busy && timer != nil && len(group) < w.opts.Max {
 			deadline := time.Now().Add(w.opts.Linger)
 			timer.Reset(w.opts.Gap)
 		linger:
@@ -145,7 +132,7 @@ func (w *Writer[T]) run() {
 			}
 			timer.Stop()
 		}
-		busy, committed = len(group) > 1, true
+		busy = len(group) > 1
 		values = values[:0]
 		for _, g := range group {
 			values = append(values, g.v)
