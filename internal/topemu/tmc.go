@@ -96,12 +96,19 @@ func (e *Emulator) serveTMC(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if err := e.tmcHandshake(ctx, conn); err != nil {
+	ack, err := e.tmcHandshake(ctx, conn)
+	if err != nil {
 		e.log.Info("tmc connect refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	// Attached (and counted) before its CONNECTACK goes out: a client that
+	// holds the ack is in the hub's status.
 	e.tmc.attach(conn)
 	defer e.tmc.detach(conn)
+	if err := e.tmcWriteAck(ctx, conn, ack); err != nil {
+		e.log.Info("tmc connect failed", "connection", conn.id, "remote", r.RemoteAddr, "err", err)
+		return
+	}
 	e.log.Info("tmc connected", "connection", conn.id, "group", conn.group, "remote", conn.remote, "sdk", conn.sdk)
 
 	sent := make(chan struct{})
@@ -118,22 +125,24 @@ func (e *Emulator) serveTMC(w http.ResponseWriter, r *http.Request) {
 	e.log.Info("tmc disconnected", "connection", conn.id, "group", conn.group, "err", err)
 }
 
-// tmcHandshake reads the CONNECT, checks it and answers the CONNECTACK.
-func (e *Emulator) tmcHandshake(ctx context.Context, c *tmcConn) error {
+// tmcHandshake reads the CONNECT and checks it: it answers a refusal
+// itself and returns the CONNECTACK of an accepted one, for
+// tmcWriteAck.
+func (e *Emulator) tmcHandshake(ctx context.Context, c *tmcConn) (frame.Frame, error) {
 	hctx, cancel := context.WithTimeout(ctx, tmcHandshakeTimeout)
 	defer cancel()
 	var f frame.Frame
 	for {
 		typ, b, err := c.ws.Read(hctx)
 		if err != nil {
-			return fmt.Errorf("read CONNECT: %w", err)
+			return frame.Frame{}, fmt.Errorf("read CONNECT: %w", err)
 		}
 		if typ != websocket.MessageBinary {
 			continue
 		}
 		if f, err = frame.Decode(b); err != nil {
 			c.ws.Close(websocket.StatusUnsupportedData, "not a TMC frame") //nolint:errcheck // best effort.
-			return err
+			return frame.Frame{}, err
 		}
 		break
 	}
@@ -145,13 +154,21 @@ func (e *Emulator) tmcHandshake(ctx context.Context, c *tmcConn) error {
 		if err := c.ws.Write(hctx, websocket.MessageBinary, ack.Encode()); err == nil {
 			c.ws.Close(websocket.StatusPolicyViolation, "connect refused") //nolint:errcheck // best effort.
 		}
-		return fmt.Errorf("code %d: %s", code, phrase)
+		return frame.Frame{}, fmt.Errorf("code %d: %s", code, phrase)
 	}
 	c.token = newUUID()
 	c.version = f.Version
 	c.connectedAt = e.now()
 	ack.Token = c.token
-	if err := c.ws.Write(hctx, websocket.MessageBinary, ack.Encode()); err != nil {
+	return ack, nil
+}
+
+// tmcWriteAck sends an accepted connection its CONNECTACK, within the
+// handshake's timeout.
+func (e *Emulator) tmcWriteAck(ctx context.Context, c *tmcConn, ack frame.Frame) error {
+	wctx, cancel := context.WithTimeout(ctx, tmcHandshakeTimeout)
+	defer cancel()
+	if err := c.ws.Write(wctx, websocket.MessageBinary, ack.Encode()); err != nil {
 		return fmt.Errorf("write CONNECTACK: %w", err)
 	}
 	return nil

@@ -292,6 +292,49 @@ func TestTMCRedeliveryTimeoutAndWindow(t *testing.T) {
 	}
 }
 
+// TestTMCRedeliveryOrder: unconfirmed messages come again in the order
+// their redelivery deadlines fall, with retried 1; a message confirmed or
+// reported failed while in flight does not come back when its old
+// deadline passes (it left the deadline order at once).
+func TestTMCRedeliveryOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// settle acts on the second of three delivered messages.
+		settle frame.Kind
+		want   []int // indexes of the published messages that come again, in order
+	}{
+		{"none settled", 0, []int{0, 1, 2}},
+		{"second confirmed", frame.KindConfirm, []int{0, 2}},
+		{"second failed", frame.KindFailed, []int{0, 2}}, // its retry waits the retry delay (an hour)
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, topemu.Config{TMCWindow: 3, TMCRedeliveryTimeout: 100 * time.Millisecond, TMCRetryDelay: time.Hour})
+			p := e.connect(t, "default")
+			var ids []int64
+			for i := range 3 {
+				ids = append(ids, publishTMC(t, e, "t", strconv.Itoa(i)))
+				// Deliveries one after the other: distinct deadlines.
+				if got, r := dataID(t, p.recv()); got != ids[i] || r != 0 {
+					t.Fatalf("delivery %d: got %d/%d, want %d/0", i, got, r, ids[i])
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if tc.settle != 0 {
+				p.kind(tc.settle, ids[1])
+			}
+			for _, i := range tc.want {
+				if got, r := dataID(t, p.recv()); got != ids[i] || r != 1 {
+					t.Fatalf("got %d/%d, want %d/1 (message %d again)", got, r, ids[i], i)
+				}
+			}
+			inFlight := e.emu.TMCStatus().Groups[0].InFlight
+			if inFlight != len(tc.want) {
+				t.Errorf("in flight = %d, want %d", inFlight, len(tc.want))
+			}
+		})
+	}
+}
+
 func TestTMCGroupsAreSeparate(t *testing.T) {
 	e := newEnv(t, topemu.Config{})
 	other := e.connect(t, "other")
