@@ -1,8 +1,9 @@
 // Package server wires servicecenterd together: the TOP client (against
 // real TOP or the embedded emulator), the gRPC server with its
 // interceptors, health and reflection (grpc.go), and the HTTP server with
-// the REST gateway (which dials the gRPC port, so REST passes the same
-// interceptors), /healthz, /readyz, /openapi.json and /metrics (http.go).
+// the REST gateway (whose calls run the gRPC server's own interceptors and
+// handlers in the process, so REST passes the same interceptors),
+// /healthz, /readyz, /openapi.json and /metrics (http.go).
 // It also shuts all of it down in order.
 //
 // Its Config composes the components' settings, each section owned and

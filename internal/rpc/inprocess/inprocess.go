@@ -111,6 +111,9 @@ type Options struct {
 	Streams grpc.ClientConnInterface
 }
 
+// statusDetailsKey is the trailer of a status with details.
+const statusDetailsKey = "grpc-status-details-bin"
+
 // defaultMaxRecvMsgSize is grpc-go's default receive limit.
 const defaultMaxRecvMsgSize = 4 << 20
 
@@ -263,6 +266,12 @@ func (c *Channel) Invoke(ctx context.Context, fullMethod string, args, reply any
 		err = status.FromContextError(ctx.Err()).Err()
 	}
 	header, trailer := stream.metadata()
+	if st, ok := status.FromError(err); ok && len(st.Proto().GetDetails()) > 0 {
+		// As a network caller's trailer holds the status with its details.
+		if b, merr := proto.Marshal(st.Proto()); merr == nil {
+			trailer = metadata.Join(trailer, metadata.Pairs(statusDetailsKey, string(b)))
+		}
+	}
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:
@@ -324,7 +333,7 @@ func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req pr
 		err = status.Error(codes.Internal, "grpc: error while marshaling: the handler returned no message")
 	} else if c.o.MaxSendMsgSize > 0 {
 		if n := proto.Size(resp.(proto.Message)); n > c.o.MaxSendMsgSize {
-			err = status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, c.o.MaxSendMsgSize)
+			err = status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, c.o.MaxSendMsgSize)
 		}
 	}
 	stream.finish()
