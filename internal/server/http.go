@@ -90,6 +90,7 @@ var forwardedHeaders = map[string]bool{
 // /openapi.v3.json, /protos.tar.gz, /descriptor.binpb) and /metrics
 // (unless --metrics-addr), each guarded by the authenticator unless open.
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
+	s.clientStreams = clientStreamingMethods()
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, restJSON{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
@@ -116,7 +117,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			if k == "content-type" {
 				return "", false
 			}
-			return fmt.Sprintf("%s%s", runtime.MetadataHeaderPrefix, key), true
+			return runtime.MetadataHeaderPrefix + key, true
 		}),
 	)
 	conn, err := s.gatewayDial()

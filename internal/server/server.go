@@ -70,6 +70,9 @@ type Server struct {
 	// gateway is the REST gateway's channel: unary calls run in the
 	// process through unary, streams go to gatewayConn (http.go).
 	gateway *inprocess.Channel
+	// clientStreams are the full methods that take a stream of requests
+	// (restbody.go).
+	clientStreams map[string]bool
 	// services records the services registered on grpc, for gateway.
 	services *inprocess.Registry
 	// unary is the gRPC server's unary interceptor chain (grpc.go).
