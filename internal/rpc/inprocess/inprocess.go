@@ -17,7 +17,10 @@
 // (status.FromContextError: context errors keep their code, the rest is
 // UNKNOWN), messages over the size limits RESOURCE_EXHAUSTED, an unknown
 // method UNIMPLEMENTED, a call whose context ended before it started its
-// context's code. Stats handlers (e.g. otelgrpc's, for tracing) get the
+// context's code. The server's context is derived from the caller's, so
+// it ends when the caller's does (grpc-go's ends when the client's stream
+// is cancelled) and also carries the caller's context values; the
+// caller's outgoing metadata is emptied in it. Stats handlers (e.g. otelgrpc's, for tracing) get the
 // client and the server side of each call: Begin, the headers and End.
 // Payload events are not reported, and no transport-level metadata
 // (:authority, user-agent, content-type) is added.
@@ -457,9 +460,6 @@ func (s *transportStream) finish() {
 
 // metadata returns the header and the trailer the server set.
 func (s *transportStream) metadata() (header, trailer metadata.MD) {
-	if s == nil {
-		return nil, nil
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.header, s.trailer
