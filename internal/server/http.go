@@ -83,9 +83,10 @@ var forwardedHeaders = map[string]bool{
 	idempotency.ReplayedHeader: true,
 }
 
-// httpHandler serves the REST gateway (dialing our own gRPC server over
-// the in-process hop, so REST calls pass through the interceptors; each
-// call is authenticated before its body is read, see gatewayBody),
+// httpHandler serves the REST gateway (calling our own gRPC server's
+// services in the process, see gatewayChannel, so REST calls pass through
+// the interceptors; each call is authenticated before its body is read,
+// see gatewayBody),
 // /healthz, /readyz, the contract documents (/openapi.json,
 // /openapi.v3.json, /protos.tar.gz, /descriptor.binpb) and /metrics
 // (unless --metrics-addr), each guarded by the authenticator unless open.
