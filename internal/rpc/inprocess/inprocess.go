@@ -40,6 +40,7 @@ package inprocess
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -148,14 +149,7 @@ func NewChannel(reg *Registry, o Options) (*Channel, error) {
 		o.MaxRecvMsgSize = defaultMaxRecvMsgSize
 	}
 	reg.mu.Lock()
-	c := &Channel{methods: make(map[string]method, len(reg.methods)), services: make(map[string]bool, len(reg.services)),
-		chain: Chain(o.Interceptors), o: o}
-	for k, v := range reg.methods {
-		c.methods[k] = v
-	}
-	for k := range reg.services {
-		c.services[k] = true
-	}
+	c := &Channel{methods: maps.Clone(reg.methods), services: maps.Clone(reg.services), chain: Chain(o.Interceptors), o: o}
 	reg.mu.Unlock()
 	c.stop, c.stopAll = context.WithCancel(context.Background())
 	return c, nil
