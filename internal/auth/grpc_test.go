@@ -5,16 +5,22 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/proto" // the codec of the in-process channel
 	grpchealth "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
 )
 
 // TestGatewayDeniedMarker: a call the REST layer refused before reading
@@ -85,4 +91,72 @@ func errorInfo(t *testing.T, st *status.Status) *errdetails.ErrorInfo {
 	}
 	t.Fatalf("no ErrorInfo in %v", st.Proto())
 	return nil
+}
+
+// TestInternalAuthInfoNeverFromTheNetwork: a network caller gets a TCP
+// peer whatever metadata it sends, so its VerifiedSANHeader is not
+// believed; the internal listener's connections and the gateway's
+// in-process channel (with InternalListener.Peer) get InternalAuthInfo,
+// and the header is believed.
+func TestInternalAuthInfoNeverFromTheNetwork(t *testing.T) {
+	type seen struct {
+		internal bool
+		sans     []string
+	}
+	got := make(chan seen, 1)
+	observe := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		p, _ := peer.FromContext(ctx)
+		_, internal := p.AuthInfo.(InternalAuthInfo)
+		got <- seen{internal: internal, sans: GRPCCredentials(ctx).SANs}
+		return handler(ctx, req)
+	}
+	srv := grpc.NewServer(grpc.Creds(ServerCredentials(insecure.NewCredentials())), grpc.UnaryInterceptor(observe))
+	reg := inprocess.NewRegistry(srv)
+	healthpb.RegisterHealthServer(reg, grpchealth.NewServer())
+	internal := NewInternalListener()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(internal) }()
+	go func() { _ = srv.Serve(tcp) }()
+	t.Cleanup(srv.Stop)
+	dial := func(target string, opts ...grpc.DialOption) grpc.ClientConnInterface {
+		conn, err := grpc.NewClient(target, append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	channel, err := inprocess.NewChannel(reg, inprocess.Options{
+		Interceptors: []grpc.UnaryServerInterceptor{observe}, Codec: encoding.GetCodecV2("proto"), Peer: internal.Peer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		cc       grpc.ClientConnInterface
+		internal bool
+	}{
+		{"network", dial(tcp.Addr().String()), false},
+		{"internal listener", dial("passthrough:///internal", grpc.WithContextDialer(internal.DialContext)), true},
+		{"in-process channel", channel, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(t.Context(), VerifiedSANHeader, "spiffe://forged")
+			if _, err := healthpb.NewHealthClient(tt.cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			s := <-got
+			wantSANs := []string(nil)
+			if tt.internal {
+				wantSANs = []string{"spiffe://forged"}
+			}
+			if s.internal != tt.internal || !slices.Equal(s.sans, wantSANs) {
+				t.Fatalf("internal %v, SANs %v; want %v, %v", s.internal, s.sans, tt.internal, wantSANs)
+			}
+		})
+	}
 }

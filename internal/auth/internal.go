@@ -5,25 +5,34 @@ import (
 	"net"
 
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/test/bufconn"
 )
 
 // The REST gateway's hop to gRPC.
 //
-// The gateway turns REST calls into gRPC calls to our own gRPC server, so
-// that they pass the same interceptors. It does not dial the public gRPC
-// listener: it dials an in-memory listener (InternalListener) served by
-// the same *grpc.Server. ServerCredentials marks connections from that
-// listener with InternalAuthInfo while doing the real (TLS or plaintext)
-// handshake for every other connection. Only then is the
-// VerifiedSANHeader metadata believed: it carries the SANs of the client
-// certificate the HTTP server verified (mTLS over REST). A connection
-// from the network is always a *net.TCPConn, never an internal one, so no
-// external caller can obtain InternalAuthInfo, whatever it sends; the
-// gateway in addition refuses to forward any x-servicecenterd-* header
-// from HTTP (ForwardableHeader). Bearer tokens need no such hop: the
-// gateway forwards the Authorization header and gRPC checks it as for
-// any caller.
+// The gateway turns REST calls into gRPC calls to our own gRPC server's
+// services, so that they pass the same interceptors. It never dials the
+// public gRPC listener. Its unary calls run in the process
+// (internal/rpc/inprocess), with InternalListener.Peer as their peer;
+// its streams (uploads, watches) dial an in-memory listener
+// (InternalListener) served by the same *grpc.Server, and
+// ServerCredentials marks connections from that listener with
+// InternalAuthInfo while doing the real (TLS or plaintext) handshake for
+// every other connection. Only a call with InternalAuthInfo has its
+// VerifiedSANHeader and GatewayDeniedHeader metadata believed: they carry
+// the SANs of the client certificate the HTTP server verified (mTLS over
+// REST) and the REST layer's denial. Exactly two pieces of code create
+// InternalAuthInfo: InternalListener.Peer, given only to the gateway's
+// in-process channel (internal/server), and ServerCredentials' handshake
+// of a connection accepted by an InternalListener, which is never a
+// network connection (a connection from the network is a *net.TCPConn,
+// or TLS over one, never an internalConn). So no external caller can
+// obtain InternalAuthInfo, whatever it sends; the gateway in addition
+// refuses to forward any x-servicecenterd-* header from HTTP
+// (ForwardableHeader). Bearer tokens need no such hop: the gateway
+// forwards the Authorization header and gRPC checks it as for any
+// caller.
 
 // VerifiedSANHeader is the metadata key with which the gateway passes the
 // SANs of the HTTP caller's verified client certificate; it is believed
@@ -87,6 +96,17 @@ type InternalAuthInfo struct {
 // AuthType implements credentials.AuthInfo.
 func (InternalAuthInfo) AuthType() string { return "servicecenterd-internal" }
 
+func internalAuthInfo() InternalAuthInfo {
+	return InternalAuthInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+}
+
+// Peer is the peer of the gateway's in-process calls
+// (internal/rpc/inprocess): InternalAuthInfo, and the listener's address
+// as a connection from it has.
+func (l *InternalListener) Peer() *peer.Peer {
+	return &peer.Peer{Addr: l.Addr(), LocalAddr: l.Addr(), AuthInfo: internalAuthInfo()}
+}
+
 // ServerCredentials wraps the gRPC server's transport credentials (TLS or
 // insecure): connections from an InternalListener skip the handshake and
 // get InternalAuthInfo; every other connection gets base's handshake.
@@ -100,7 +120,7 @@ type serverCreds struct {
 
 func (c *serverCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	if ic, ok := conn.(internalConn); ok {
-		return ic, InternalAuthInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
+		return ic, internalAuthInfo(), nil
 	}
 	return c.base.ServerHandshake(conn)
 }

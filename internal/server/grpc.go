@@ -22,6 +22,7 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/validation"
 	"github.com/servicecenterd/servicecenterd/internal/service"
@@ -102,8 +103,10 @@ func longStreams() []string {
 // refused before anything is stored, and a replay runs nothing but the
 // checks before it (it is logged, counted, audited and rate-limited as a
 // call, and never reaches the handler or TOP). Streams have, after auth,
-// the file upload's refusals (uploadRefusals).
-func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOption {
+// the file upload's refusals (uploadRefusals). unary is the unary chain
+// (unaryInterceptors), which the REST gateway's in-process channel runs
+// too.
+func (s *Server) grpcOptions(validator protovalidate.Validator, unary []grpc.UnaryServerInterceptor) []grpc.ServerOption {
 	var base credentials.TransportCredentials = insecure.NewCredentials()
 	if s.tls != nil {
 		base = credentials.NewTLS(s.tls.ServerConfig(s.authn.RequireClientCert(), []string{"h2"}))
@@ -119,20 +122,7 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			Time: c.KeepaliveTime, Timeout: c.KeepaliveTimeout,
 			MaxConnectionIdle: c.MaxConnectionIdle, MaxConnectionAge: c.MaxConnectionAge,
 		}),
-		grpc.ChainUnaryInterceptor(
-			s.codec.UnaryInterceptor(),
-			s.metrics.UnaryInterceptor(),
-			middleware.UnaryRequestID(),
-			middleware.UnaryLogging(logger),
-			s.auditor.UnaryInterceptor(),
-			middleware.UnaryRecovery(logger),
-			s.authn.UnaryInterceptor(logger),
-			selector.UnaryServerInterceptor(s.limiter.UnaryInterceptor(), s.notOpen()),
-			middleware.UnaryDefaultDeadline(c.DefaultDeadline),
-			codec.UnaryRefuse(),
-			middleware.UnaryValidate(validator),
-			s.keeper.UnaryInterceptor(),
-		),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(
 			s.codec.StreamInterceptor(),
 			s.metrics.StreamInterceptor(),
@@ -147,6 +137,29 @@ func (s *Server) grpcOptions(validator protovalidate.Validator) []grpc.ServerOpt
 			middleware.StreamValidate(validator),
 			s.keeper.StreamInterceptor(),
 		),
+	}
+}
+
+// unaryInterceptors is the unary interceptor chain, in the order of
+// grpcOptions' comment: the gRPC server chains it
+// (grpc.ChainUnaryInterceptor) and the REST gateway's in-process channel
+// runs the same slice (internal/rpc/inprocess), so that a REST call
+// passes exactly what a gRPC call passes.
+func (s *Server) unaryInterceptors(validator protovalidate.Validator) []grpc.UnaryServerInterceptor {
+	c, logger := s.cfg.GRPC, s.logger
+	return []grpc.UnaryServerInterceptor{
+		s.codec.UnaryInterceptor(),
+		s.metrics.UnaryInterceptor(),
+		middleware.UnaryRequestID(),
+		middleware.UnaryLogging(logger),
+		s.auditor.UnaryInterceptor(),
+		middleware.UnaryRecovery(logger),
+		s.authn.UnaryInterceptor(logger),
+		selector.UnaryServerInterceptor(s.limiter.UnaryInterceptor(), s.notOpen()),
+		middleware.UnaryDefaultDeadline(c.DefaultDeadline),
+		codec.UnaryRefuse(),
+		middleware.UnaryValidate(validator),
+		s.keeper.UnaryInterceptor(),
 	}
 }
 
@@ -222,18 +235,22 @@ func (s *Server) newGRPC() error {
 	if err != nil {
 		return fmt.Errorf("request validator: %w", err)
 	}
-	opts := append(s.grpcOptions(validator), grpc.NumStreamWorkers(streamWorkers))
-	if h := s.tracing.ServerHandler(); h != nil {
-		opts = append(opts, grpc.StatsHandler(h))
+	s.unary = s.unaryInterceptors(validator)
+	opts := append(s.grpcOptions(validator, s.unary), grpc.NumStreamWorkers(streamWorkers))
+	if s.serverStats = s.tracing.ServerHandler(); s.serverStats != nil {
+		opts = append(opts, grpc.StatsHandler(s.serverStats))
 	}
 	s.grpc = grpc.NewServer(opts...)
+	// The API's services are recorded as they are registered, for the
+	// REST gateway's in-process channel (http.go).
+	s.services = inprocess.NewRegistry(s.grpc)
 	deps := service.Deps{TOP: s.top, Logger: s.logger, BlacklistJobs: s.bulk.jobs}
-	scv1.RegisterWorkcardServiceServer(s.grpc, service.NewWorkcards(deps))
-	scv1.RegisterWorkerServiceServer(s.grpc, service.NewWorkers(deps))
-	scv1.RegisterLogisticsServiceServer(s.grpc, service.NewLogistics(deps))
-	scv1.RegisterEventServiceServer(s.grpc, s.events.handlers)
+	scv1.RegisterWorkcardServiceServer(s.services, service.NewWorkcards(deps))
+	scv1.RegisterWorkerServiceServer(s.services, service.NewWorkers(deps))
+	scv1.RegisterLogisticsServiceServer(s.services, service.NewLogistics(deps))
+	scv1.RegisterEventServiceServer(s.services, s.events.handlers)
 	if s.auditStore != nil {
-		scv1.RegisterAuditServiceServer(s.grpc, service.NewAudit(s.auditStore, s.logger))
+		scv1.RegisterAuditServiceServer(s.services, service.NewAudit(s.auditStore, s.logger))
 	}
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)

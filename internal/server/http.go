@@ -28,6 +28,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/idempotency"
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
 )
 
 // HTTPSettings are the HTTP server's settings: timeouts and the limits of
@@ -82,13 +83,15 @@ var forwardedHeaders = map[string]bool{
 	idempotency.ReplayedHeader: true,
 }
 
-// httpHandler serves the REST gateway (dialing our own gRPC server over
-// the in-process hop, so REST calls pass through the interceptors; each
-// call is authenticated before its body is read, see gatewayBody),
+// httpHandler serves the REST gateway (calling our own gRPC server's
+// services in the process, see gatewayChannel, so REST calls pass through
+// the interceptors; each call is authenticated before its body is read,
+// see gatewayBody),
 // /healthz, /readyz, the contract documents (/openapi.json,
 // /openapi.v3.json, /protos.tar.gz, /descriptor.binpb) and /metrics
 // (unless --metrics-addr), each guarded by the authenticator unless open.
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
+	s.clientStreams = clientStreamingMethods()
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, restJSON{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
@@ -115,7 +118,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			if k == "content-type" {
 				return "", false
 			}
-			return fmt.Sprintf("%s%s", runtime.MetadataHeaderPrefix, key), true
+			return runtime.MetadataHeaderPrefix + key, true
 		}),
 	)
 	conn, err := s.gatewayDial()
@@ -123,14 +126,18 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, fmt.Errorf("rest gateway: dial grpc: %w", err)
 	}
 	s.gatewayConn = conn
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		scv1.RegisterWorkcardServiceHandler,
-		scv1.RegisterWorkerServiceHandler,
-		scv1.RegisterLogisticsServiceHandler,
-		scv1.RegisterAuditServiceHandler,
-		scv1.RegisterEventServiceHandler,
+	if s.gateway, err = s.gatewayChannel(conn); err != nil {
+		return nil, fmt.Errorf("rest gateway: %w", err)
+	}
+	cc := sizedConn{Channel: s.gateway, limit: s.cfg.GRPC.MaxRecvMsgSize}
+	for _, err := range []error{
+		scv1.RegisterWorkcardServiceHandlerClient(ctx, gw, scv1.NewWorkcardServiceClient(cc)),
+		scv1.RegisterWorkerServiceHandlerClient(ctx, gw, scv1.NewWorkerServiceClient(cc)),
+		scv1.RegisterLogisticsServiceHandlerClient(ctx, gw, scv1.NewLogisticsServiceClient(cc)),
+		scv1.RegisterAuditServiceHandlerClient(ctx, gw, scv1.NewAuditServiceClient(cc)),
+		scv1.RegisterEventServiceHandlerClient(ctx, gw, scv1.NewEventServiceClient(cc)),
 	} {
-		if err := register(ctx, gw, conn); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("rest gateway: %w", err)
 		}
 	}
@@ -138,7 +145,8 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	mux := http.NewServeMux()
 	// With tracing on, a REST call is one trace: otelhttp's server span
 	// (continuing the caller's traceparent) is the parent of the gateway's
-	// gRPC hop (otelgrpc's client handler, gatewayDial).
+	// gRPC hop (otelgrpc's client handler, on the in-process channel or
+	// gatewayDial's connection), whose child is the server's span.
 	gateway := s.tracing.HTTPHandler(s.gatewayBodies(gw), "rest")
 	mux.Handle("/", gateway)
 	s.registerBulkHTTP(mux, gw, gateway)
@@ -224,8 +232,46 @@ func (s *Server) wrapListener(l net.Listener) net.Listener {
 	return tls.NewListener(l, s.tls.ServerConfig(s.authn.RequireClientCert(), []string{"h2", "http/1.1"}))
 }
 
-// gatewayDial returns the REST gateway's connection to the gRPC server,
-// over the in-process internal listener (see internal/auth). A request
+// gatewayChannel is the REST gateway's channel to the gRPC server's
+// services: a unary call runs in the process (internal/rpc/inprocess)
+// through the server's own unary chain (s.unary), decoded by the
+// server's codec within its message limits, as a caller with
+// auth.InternalAuthInfo, and with tracing on, seen by otelgrpc's client
+// and server handlers as a call over the hop was; streams (uploads,
+// watches) go over conn, the internal listener's connection. Without the
+// second HTTP/2 pass a REST call costs about half the server CPU it did
+// (docs/performance.md).
+func (s *Server) gatewayChannel(conn *grpc.ClientConn) (*inprocess.Channel, error) {
+	return inprocess.NewChannel(s.services, inprocess.Options{
+		Interceptors:   s.unary,
+		Codec:          s.codec,
+		MaxRecvMsgSize: s.cfg.GRPC.MaxRecvMsgSize,
+		MaxSendMsgSize: s.cfg.GRPC.MaxSendMsgSize,
+		Peer:           s.internal.Peer(),
+		ClientStats:    s.tracing.ClientHandler(),
+		ServerStats:    s.serverStats,
+		Streams:        conn,
+	})
+}
+
+// sizedConn is the gateway's channel refusing a unary request message
+// over limit bytes before the call, as too large (413), as gatewayDial's
+// connection does.
+type sizedConn struct {
+	*inprocess.Channel
+	limit int
+}
+
+// Invoke implements grpc.ClientConnInterface.
+func (c sizedConn) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
+	if err := messageSize(req, c.limit); err != nil {
+		return err
+	}
+	return c.Channel.Invoke(ctx, method, req, reply, opts...)
+}
+
+// gatewayDial returns the REST gateway's connection to the gRPC server
+// for streams, over the in-process internal listener (see internal/auth). A request
 // message over --grpc-max-recv-msg-size (a REST body within
 // --http-max-body-size can make one) is refused before it is sent, as too
 // large (413), not with grpc-go's RESOURCE_EXHAUSTED (429, which tells a

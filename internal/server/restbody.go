@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -74,10 +73,11 @@ func newGatewayBody(r *http.Request, limit int64, readTimeout string) *gatewayBo
 	return &gatewayBody{body: r.Body, limit: limit, contentLength: r.ContentLength, readTimeout: readTimeout}
 }
 
-// allow lets the body be read, for the RPC method. A body declared larger
-// than the limit is refused now, before any of it is read.
-func (b *gatewayBody) allow(method string) {
-	b.state, b.stream = restAllowed, clientStreaming(method)
+// allow lets the body be read, for an RPC that takes a stream of
+// requests (stream) or one. A body declared larger than the limit is
+// refused now, before any of it is read.
+func (b *gatewayBody) allow(stream bool) {
+	b.state, b.stream = restAllowed, stream
 	if b.contentLength > b.limit {
 		b.err = b.tooLarge()
 	}
@@ -189,18 +189,25 @@ func (s *Server) restAuth(ctx context.Context, r *http.Request) metadata.MD {
 		b.refuse()
 		return metadata.Join(md, metadata.Pairs(auth.GatewayDeniedHeader, d.Reason))
 	}
-	b.allow(method)
+	b.allow(s.clientStreams[method])
 	return md
 }
 
-// clientStreaming reports whether the full method ("/pkg.Service/Method")
-// takes a stream of requests.
-func clientStreaming(method string) bool {
-	name := protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", "."))
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
-	if err != nil {
-		return false
-	}
-	md, ok := d.(protoreflect.MethodDescriptor)
-	return ok && md.IsStreamingClient()
+// clientStreamingMethods lists the full methods ("/pkg.Service/Method")
+// of the linked protos that take a stream of requests, looked up once
+// instead of in the registry on every call.
+func clientStreamingMethods() map[string]bool {
+	out := map[string]bool{}
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			svc := fd.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				if m := svc.Methods().Get(j); m.IsStreamingClient() {
+					out["/"+string(svc.FullName())+"/"+string(m.Name())] = true
+				}
+			}
+		}
+		return true
+	})
+	return out
 }

@@ -1,8 +1,9 @@
 // Package server wires servicecenterd together: the TOP client (against
 // real TOP or the embedded emulator), the gRPC server with its
 // interceptors, health and reflection (grpc.go), and the HTTP server with
-// the REST gateway (which dials the gRPC port, so REST passes the same
-// interceptors), /healthz, /readyz, /openapi.json and /metrics (http.go).
+// the REST gateway (whose calls run the gRPC server's own interceptors and
+// handlers in the process, so REST passes the same interceptors),
+// /healthz, /readyz, /openapi.json and /metrics (http.go).
 // It also shuts all of it down in order.
 //
 // Its Config composes the components' settings, each section owned and
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/servicecenterd/servicecenterd/internal/audit"
@@ -37,6 +40,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/quota"
 	"github.com/servicecenterd/servicecenterd/internal/quota/redisquota"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/telemetry"
@@ -60,8 +64,22 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	http    *http.Server
-	// gatewayConn is the REST gateway's connection to our gRPC server.
+	// gatewayConn is the REST gateway's connection to our gRPC server,
+	// for streams (uploads, watches).
 	gatewayConn *grpc.ClientConn
+	// gateway is the REST gateway's channel: unary calls run in the
+	// process through unary, streams go to gatewayConn (http.go).
+	gateway *inprocess.Channel
+	// clientStreams are the full methods that take a stream of requests
+	// (restbody.go).
+	clientStreams map[string]bool
+	// services records the services registered on grpc, for gateway.
+	services *inprocess.Registry
+	// unary is the gRPC server's unary interceptor chain (grpc.go).
+	unary []grpc.UnaryServerInterceptor
+	// serverStats is the gRPC server's stats handler (tracing); nil when
+	// tracing is off.
+	serverStats stats.Handler
 
 	// What guards and observes the calls (grpc.go, http.go):
 	authn   *auth.Authenticator
@@ -379,7 +397,14 @@ func (s *Server) shutdown() {
 	s.events.handlers.Shutdown()
 	stopped := make(chan struct{})
 	go func() {
-		s.grpc.GracefulStop()
+		// The REST gateway's in-process calls stop with the gRPC
+		// server's (see gatewayChannel).
+		var wg sync.WaitGroup
+		wg.Go(s.grpc.GracefulStop)
+		if s.gateway != nil {
+			wg.Go(s.gateway.GracefulStop)
+		}
+		wg.Wait()
 		close(stopped)
 	}()
 	timer := time.NewTimer(timeout)
@@ -388,6 +413,9 @@ func (s *Server) shutdown() {
 	case <-stopped:
 	case <-timer.C:
 		s.logger.Warn("graceful stop timed out; closing remaining calls")
+		if s.gateway != nil {
+			s.gateway.Stop()
+		}
 		s.grpc.Stop()
 		<-stopped
 	}
