@@ -143,6 +143,10 @@ func (c *cursor) stringField(dst *string) bool {
 		*dst = string(inner)
 		return true
 	}
+	if s, ok := unescapeString(v); ok {
+		*dst = s
+		return true
+	}
 	return unmarshalString(v, dst) == nil
 }
 

@@ -203,3 +203,25 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 		})
 	}
 }
+
+// FuzzUnescapeString holds unescapeString to encoding/json's decoding of
+// a string: whenever it answers, it answers the same.
+func FuzzUnescapeString(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\"ac_install\":{\"effective\":false}"`, `"a\\b\/c\n\t\r\b\f"`, `"\u4e2d"`,
+		`"中文\n"`, "\"\xff\"", "\"a\x01\"", `"a\"`, `"\x"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := unescapeString(b)
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("unescapeString(%q) = %q, encoding/json failed: %v", b, got, err)
+		}
+		if got != want {
+			t.Fatalf("unescapeString(%q) = %q, encoding/json %q", b, got, want)
+		}
+	})
+}

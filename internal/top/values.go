@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -116,6 +117,55 @@ func plainString(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return inner, true
+}
+
+// unescapeString returns the contents of the JSON string b with its
+// escapes decoded, when they are only the one-character escapes (\", \\,
+// \/, \b, \f, \n, \r, \t) and the rest needs no decoding (no control
+// characters, valid UTF-8): what decoding would return. It reports false
+// otherwise (\u escapes among them), leaving the string to encoding/json.
+// ability_map, a JSON text inside a JSON string, is such a string.
+func unescapeString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	inner := b[1 : len(b)-1]
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	var out strings.Builder
+	out.Grow(len(inner))
+	for i := 0; i < len(inner); i++ {
+		c := inner[i]
+		switch {
+		case c < 0x20 || c == '"':
+			return "", false
+		case c != '\\':
+			out.WriteByte(c)
+			continue
+		}
+		i++
+		if i == len(inner) {
+			return "", false
+		}
+		switch inner[i] {
+		case '"', '\\', '/':
+			out.WriteByte(inner[i])
+		case 'b':
+			out.WriteByte('\b')
+		case 'f':
+			out.WriteByte('\f')
+		case 'n':
+			out.WriteByte('\n')
+		case 'r':
+			out.WriteByte('\r')
+		case 't':
+			out.WriteByte('\t')
+		default:
+			return "", false
+		}
+	}
+	return out.String(), true
 }
 
 // Time is a TOP Date: "yyyy-MM-dd HH:mm:ss" in UTC+8 on the wire. It also
