@@ -125,7 +125,7 @@ func decodeEnvelope(method string, body []byte, out any) (*ErrorResponse, error)
 			}
 			return nil, nil
 		}
-		if fd, ok := out.(fastDecoder); ok && json.Valid(value) && fd.decodeFast(value) {
+		if fd, ok := out.(fastDecoder); ok && fd.decodeFast(value) {
 			return nil, nil
 		}
 		if err := json.Unmarshal(value, out); err != nil {
@@ -206,7 +206,7 @@ func decodeSimplified(b []byte, out any) error {
 		}
 		return nil
 	}
-	if fd, ok := out.(fastDecoder); ok && json.Valid(b) && fd.decodeFast(b) {
+	if fd, ok := out.(fastDecoder); ok && fd.decodeFast(b) {
 		return nil
 	}
 	err := json.Unmarshal(b, out)

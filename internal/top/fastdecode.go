@@ -20,15 +20,17 @@ import (
 // encoding/json.
 
 // fastDecoder is a response that can decode the value of its success
-// envelope in one pass. decodeFast is handed valid JSON and the zero
-// value as its receiver; it reports false, leaving the receiver as it
-// was, when encoding/json must decode instead.
+// envelope in one pass. decodeFast is handed the zero value as its
+// receiver; it reports false, leaving the receiver as it was, when
+// encoding/json must decode instead (b is not valid JSON, or anything
+// unusual).
 type fastDecoder interface {
 	decodeFast(b []byte) bool
 }
 
-// cursor reads a valid JSON text (json.Valid said so) from b[i] on, once:
-// each value is either decoded where it stands or skipped.
+// cursor reads a JSON text from b[i] on, once: each value is either
+// decoded where it stands or skipped, and everything it consumes is
+// checked to be valid JSON on the way (no json.Valid pass before it).
 type cursor struct {
 	b []byte
 	i int
@@ -43,11 +45,167 @@ func (c *cursor) null() bool {
 	return false
 }
 
-// value consumes the value at the cursor and returns its exact bytes.
-func (c *cursor) value() []byte {
+// value consumes the value at the cursor and returns its exact bytes; it
+// reports false when the value is not valid JSON.
+func (c *cursor) value() ([]byte, bool) {
 	start := c.i
-	c.i = skipJSONValue(c.b, c.i)
-	return c.b[start:c.i]
+	end, ok := skipValue(c.b, c.i, 0)
+	c.i = end
+	return c.b[start:end], ok
+}
+
+// maxDepth bounds the nesting skipValue follows; deeper values report
+// false (encoding/json's own bound is 10,000).
+const maxDepth = 64
+
+// skipValue returns the end of the JSON value at b[i], nested depth
+// levels deep, and reports false when there is none there or it is not
+// valid JSON as json.Valid judges it (strings may hold bytes that are not
+// UTF-8; control characters, bad escapes, bad numbers and literals, and
+// misplaced commas and colons are refused).
+func skipValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return skipString(b, i)
+	case c == '{' || c == '[':
+		if depth >= maxDepth {
+			return i, false
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == closing {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if closing == '}' {
+				if i >= len(b) || b[i] != '"' {
+					return i, false
+				}
+				if i, ok = skipString(b, i); !ok {
+					return i, false
+				}
+				i = skipSpace(b, i)
+				if i >= len(b) || b[i] != ':' {
+					return i, false
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i, ok = skipValue(b, i, depth+1); !ok {
+				return i, false
+			}
+			i = skipSpace(b, i)
+			if i < len(b) && b[i] == closing {
+				return i + 1, true
+			}
+			if i >= len(b) || b[i] != ',' {
+				return i, false
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == 't':
+		return skipLiteral(b, i, "true")
+	case c == 'f':
+		return skipLiteral(b, i, "false")
+	case c == 'n':
+		return skipLiteral(b, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return skipNumber(b, i)
+	}
+	return i, false
+}
+
+// skipString returns the end of the JSON string at b[i] (its opening
+// quote) and whether it is valid.
+func skipString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return i, false
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return i, false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return i, false
+					}
+				}
+				i += 4
+			default:
+				return i, false
+			}
+		}
+	}
+	return i, false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// skipLiteral returns the end of lit at b[i] and whether it is there.
+func skipLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), true
+	}
+	return i, false
+}
+
+// skipNumber returns the end of the JSON number at b[i] and whether it is
+// one: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+func skipNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) (int, bool) {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i, i > start
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if j, ok := digits(i); ok {
+		i = j
+	} else {
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j, ok := digits(i + 1)
+		if !ok {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j, ok := digits(i)
+		if !ok {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
 }
 
 // object consumes the object at the cursor, calling member with each key;
@@ -69,15 +227,15 @@ func (c *cursor) object(member func(key []byte) bool) bool {
 		return true
 	}
 	for c.i < len(b) && b[c.i] == '"' {
-		end := bytes.IndexByte(b[c.i+1:], '"')
-		if end < 0 {
+		end, ok := skipString(b, c.i)
+		if !ok {
 			return false
 		}
-		key := b[c.i+1 : c.i+1+end]
+		key := b[c.i+1 : end-1]
 		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 			return false
 		}
-		c.i = skipSpace(b, c.i+end+2)
+		c.i = skipSpace(b, end)
 		if c.i >= len(b) || b[c.i] != ':' {
 			return false
 		}
@@ -138,7 +296,10 @@ func (c *cursor) stringField(dst *string) bool {
 	if c.i >= len(c.b) || c.b[c.i] != '"' {
 		return false
 	}
-	v := c.value()
+	v, ok := c.value()
+	if !ok {
+		return false
+	}
 	if inner, ok := plainString(v); ok {
 		*dst = string(inner)
 		return true
@@ -156,7 +317,10 @@ func (c *cursor) stringField(dst *string) bool {
 type unmarshaler interface{ UnmarshalJSON([]byte) error }
 
 // field consumes the value at the cursor into u.
-func (c *cursor) field(u unmarshaler) bool { return u.UnmarshalJSON(c.value()) == nil }
+func (c *cursor) field(u unmarshaler) bool {
+	v, ok := c.value()
+	return ok && u.UnmarshalJSON(v) == nil
+}
 
 // unknown consumes the value of key, a key that names none of fields,
 // not even case-insensitively (encoding/json matches a key to a field
@@ -168,8 +332,8 @@ func (c *cursor) unknown(key []byte, fields ...string) bool {
 			return false
 		}
 	}
-	c.value()
-	return true
+	_, ok := c.value()
+	return ok
 }
 
 // cursorDecoder is a type that decodes itself from the cursor in place, as
@@ -178,7 +342,7 @@ type cursorDecoder interface {
 	decodeAt(c *cursor) bool
 }
 
-// decodeWhole decodes the valid JSON text b into v, the zero value of its
+// decodeWhole decodes the JSON text b into v, the zero value of its
 // type, on a copy: v changes only when the whole text decodes.
 func decodeWhole[T any, PT interface {
 	*T
