@@ -21,6 +21,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,10 @@ type Metrics struct {
 	topRetries   *prometheus.CounterVec
 	topQuotaWait *prometheus.HistogramVec
 	topBans      *prometheus.CounterVec
+	// topOutcomes caches the top_calls_total and top_call_duration_seconds
+	// series of each method and outcome seen (topKey -> *topSeries), so
+	// that a call does not hash its labels twice.
+	topOutcomes sync.Map
 
 	rateLimited *prometheus.CounterVec
 
@@ -182,9 +187,18 @@ func (m *Metrics) SetSyncChunkQueue(q SyncChunkQueue) { m.syncJobs.queue.Store(&
 // top.Methods, else "other") and outcome become labels.
 func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
 	method := topMethod(ci.Method)
-	outcome := string(ci.Outcome)
-	m.topCalls.WithLabelValues(method, outcome).Inc()
-	m.topSeconds.WithLabelValues(method, outcome).Observe(ci.Duration.Seconds())
+	k := topKey{method, ci.Outcome}
+	s, ok := m.topOutcomes.Load(k)
+	if !ok {
+		outcome := string(ci.Outcome)
+		s, _ = m.topOutcomes.LoadOrStore(k, &topSeries{
+			calls:   m.topCalls.WithLabelValues(method, outcome),
+			seconds: m.topSeconds.WithLabelValues(method, outcome),
+		})
+	}
+	ts := s.(*topSeries)
+	ts.calls.Inc()
+	ts.seconds.Observe(ci.Duration.Seconds())
 	if ci.Attempts > 1 {
 		m.topRetries.WithLabelValues(method).Add(float64(ci.Attempts - 1))
 	}
@@ -196,6 +210,16 @@ func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
 	if ci.Outcome == topclient.OutcomeBanned && ci.Attempts > 0 {
 		m.topBans.WithLabelValues(method).Inc()
 	}
+}
+
+type topKey struct {
+	method  string
+	outcome topclient.Outcome
+}
+
+type topSeries struct {
+	calls   prometheus.Counter
+	seconds prometheus.Observer
 }
 
 func topMethod(method string) string {
