@@ -135,22 +135,26 @@ func unescapeString(b []byte) (string, bool) {
 	}
 	var out strings.Builder
 	out.Grow(len(inner))
-	for i := 0; i < len(inner); i++ {
-		c := inner[i]
-		switch {
-		case c < 0x20 || c == '"':
-			return "", false
-		case c != '\\':
-			out.WriteByte(c)
-			continue
+	for {
+		i := bytes.IndexByte(inner, '\\')
+		if i < 0 {
+			i = len(inner)
 		}
-		i++
+		for _, c := range inner[:i] {
+			if c < 0x20 || c == '"' {
+				return "", false
+			}
+		}
+		out.Write(inner[:i])
 		if i == len(inner) {
+			return out.String(), true
+		}
+		if i+1 == len(inner) {
 			return "", false
 		}
-		switch inner[i] {
+		switch c := inner[i+1]; c {
 		case '"', '\\', '/':
-			out.WriteByte(inner[i])
+			out.WriteByte(c)
 		case 'b':
 			out.WriteByte('\b')
 		case 'f':
@@ -164,8 +168,8 @@ func unescapeString(b []byte) (string, bool) {
 		default:
 			return "", false
 		}
+		inner = inner[i+2:]
 	}
-	return out.String(), true
 }
 
 // Time is a TOP Date: "yyyy-MM-dd HH:mm:ss" in UTC+8 on the wire. It also
