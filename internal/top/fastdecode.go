@@ -9,15 +9,15 @@ import (
 // One-pass decoding of the answers on the hot path (taglist.get and
 // assignworker), without encoding/json's reflection. It is ours rather
 // than a library's (valyala/fastjson, goccy/go-json, segmentio/encoding):
-// it needs to handle two small, fixed shapes, and it must give exactly
+// it handles two small, fixed shapes, and it must give exactly
 // encoding/json's result or give up, so that encoding/json stays the one
-// decoder that words every error. A faster general decoder would be a
-// second implementation of JSON to trust with that equivalence; this one
-// is a cursor over the text that refuses anything
-// unusual: an escaped or non-UTF-8 key, a key that matches a field only
-// case-insensitively (encoding/json would decode it), a value of the wrong
-// kind, a value whose UnmarshalJSON fails. FuzzDecodeFast holds it to
-// encoding/json.
+// decoder that words every error. A general decoder would be a second
+// implementation of JSON to trust with that equivalence; this one is a
+// cursor over the text that checks it is valid JSON as it goes and refuses
+// anything unusual: an escaped or non-UTF-8 key, a key that matches a
+// field only case-insensitively (encoding/json would decode it), a value
+// of the wrong kind, a value whose UnmarshalJSON fails. FuzzDecodeFast
+// holds it to encoding/json, FuzzSkipValue its check to json.Valid.
 
 // fastDecoder is a response that can decode the value of its success
 // envelope in one pass. decodeFast is handed the zero value as its
