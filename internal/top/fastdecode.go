@@ -124,35 +124,50 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 // skipString returns the end of the JSON string at b[i] (its opening
 // quote) and whether it is valid.
 func skipString(b []byte, i int) (int, bool) {
+	end, _, ok := scanString(b, i)
+	return end, ok
+}
+
+// scanString is skipString that also reports whether the string is plain:
+// printable ASCII without escapes, so that its contents are its value.
+func scanString(b []byte, i int) (end int, plain, ok bool) {
+	plain = true
 	for i++; i < len(b); i++ {
-		switch c := b[i]; {
+		c := b[i]
+		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
+			continue
+		}
+		switch {
 		case c == '"':
-			return i + 1, true
+			return i + 1, plain, true
 		case c < 0x20:
-			return i, false
+			return i, false, false
+		case c >= 0x80:
+			plain = false
 		case c == '\\':
+			plain = false
 			i++
 			if i >= len(b) {
-				return i, false
+				return i, false, false
 			}
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(b) {
-					return i, false
+					return i, false, false
 				}
 				for _, h := range b[i+1 : i+5] {
 					if !isHex(h) {
-						return i, false
+						return i, false, false
 					}
 				}
 				i += 4
 			default:
-				return i, false
+				return i, false, false
 			}
 		}
 	}
-	return i, false
+	return i, false, false
 }
 
 func isHex(c byte) bool {
@@ -227,12 +242,12 @@ func (c *cursor) object(member func(key []byte) bool) bool {
 		return true
 	}
 	for c.i < len(b) && b[c.i] == '"' {
-		end, ok := skipString(b, c.i)
+		end, plain, ok := scanString(b, c.i)
 		if !ok {
 			return false
 		}
 		key := b[c.i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+		if !plain && (bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key)) {
 			return false
 		}
 		c.i = skipSpace(b, end)
@@ -296,9 +311,16 @@ func (c *cursor) stringField(dst *string) bool {
 	if c.i >= len(c.b) || c.b[c.i] != '"' {
 		return false
 	}
-	v, ok := c.value()
+	start := c.i
+	end, plain, ok := scanString(c.b, c.i)
+	c.i = end
 	if !ok {
 		return false
+	}
+	v := c.b[start:end]
+	if plain {
+		*dst = string(v[1 : len(v)-1])
+		return true
 	}
 	if inner, ok := plainString(v); ok {
 		*dst = string(inner)
