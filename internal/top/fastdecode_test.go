@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // fastSeeds are success-envelope values of every shape, good and bad:
@@ -264,4 +265,30 @@ func depthOf(b []byte) int {
 		}
 	}
 	return n
+}
+
+// FuzzParseLayout holds parseLayout to time.ParseInLocation: whenever it
+// answers, ParseInLocation gives the same time, location included.
+func FuzzParseLayout(f *testing.F) {
+	for _, s := range []string{"2024-12-20 17:42:01", "2030-12-31 23:59:59", "2024-02-29 00:00:00", "2023-02-29 00:00:00",
+		"1900-02-29 12:00:00", "2000-02-29 12:00:00", "2024-13-01 00:00:00", "2024-04-31 00:00:00", "2024-12-20 24:00:00",
+		"2024-12-20 17:60:01", "2024-12-20 17:42:60", "0000-01-01 00:00:00", "2024-12-20T17:42:01", "2024-12-20 17:42:01.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseLayout([]byte(s))
+		want, err := time.ParseInLocation(TimeLayout, s, beijing)
+		if !ok {
+			if len(s) == len(TimeLayout) && err == nil && s[10] == ' ' {
+				t.Logf("parseLayout refused %q, which parses", s) // allowed, but worth seeing
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("parseLayout(%q) = %v, ParseInLocation failed: %v", s, got, err)
+		}
+		if got != want {
+			t.Fatalf("parseLayout(%q) = %#v, ParseInLocation %#v", s, got, want)
+		}
+	})
 }

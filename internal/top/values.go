@@ -209,6 +209,10 @@ func (t *Time) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
+	if parsed, ok := parseLayout(b); ok {
+		t.Time = parsed
+		return nil
+	}
 	parsed, err := time.ParseInLocation(TimeLayout, string(b), beijing)
 	if err != nil {
 		_, err = ParseTime(string(b)) // for its message
