@@ -85,15 +85,16 @@ func deniedAtGateway(ctx context.Context, method string, id Identity) *Denial {
 // the TLS connection or, on the REST gateway's internal connection only,
 // from VerifiedSANHeader.
 func GRPCCredentials(ctx context.Context) Credentials {
-	md, _ := metadata.FromIncomingContext(ctx)
-	c := Credentials{Authorization: md.Get("authorization")}
+	// ValueFromIncomingContext reads one key without copying the whole
+	// metadata, as FromIncomingContext does on every call.
+	c := Credentials{Authorization: metadata.ValueFromIncomingContext(ctx, "authorization")}
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return c
 	}
 	switch ai := p.AuthInfo.(type) {
 	case InternalAuthInfo:
-		c.SANs = md.Get(VerifiedSANHeader)
+		c.SANs = metadata.ValueFromIncomingContext(ctx, VerifiedSANHeader)
 	case credentials.TLSInfo:
 		if chains := ai.State.VerifiedChains; len(chains) > 0 && len(chains[0]) > 0 {
 			c.SANs = CertSANs(chains[0][0])

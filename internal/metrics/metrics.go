@@ -4,7 +4,8 @@
 // the build.
 //
 // The gRPC server's series are go-grpc-middleware's
-// (providers/prometheus) under their standard names, so that stock grpc-go
+// (providers/prometheus; counted in grpc.go, which resolves each method's
+// series once) under their standard names, so that stock grpc-go
 // dashboards and alerts work unchanged: grpc_server_started_total,
 // grpc_server_handled_total (with grpc_code), grpc_server_msg_received_total,
 // grpc_server_msg_sent_total and the grpc_server_handling_seconds histogram,
@@ -20,10 +21,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,13 +62,17 @@ type SyncChunkQueue interface {
 type Metrics struct {
 	reg *prometheus.Registry
 
-	grpc *grpcprom.ServerMetrics
+	grpc *grpcServerMetrics
 
 	topCalls     *prometheus.CounterVec
 	topSeconds   *prometheus.HistogramVec
 	topRetries   *prometheus.CounterVec
 	topQuotaWait *prometheus.HistogramVec
 	topBans      *prometheus.CounterVec
+	// topOutcomes caches the top_calls_total and top_call_duration_seconds
+	// series of each method and outcome seen (topKey -> *topSeries), so
+	// that a call does not hash its labels twice.
+	topOutcomes sync.Map
 
 	rateLimited *prometheus.CounterVec
 
@@ -84,8 +89,7 @@ type Metrics struct {
 // collectors and servicecenterd_build_info.
 func New(logger *slog.Logger) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.grpc = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-		grpcprom.WithHistogramBuckets(prometheus.DefBuckets)))
+	m.grpc = newGRPCServerMetrics()
 	topLabels := []string{"method"}
 	m.topCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "top_calls_total",
@@ -142,10 +146,10 @@ func New(logger *slog.Logger) *Metrics {
 			"Seconds the oldest bulk sync chunk that may be sent now (available, retry or schedule due) has waited for a worker of any replica; 0 when none waits.", nil, nil),
 		log: logger,
 	}
+	m.reg.MustRegister(m.grpc.collectors()...)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpc,
 		m.topCalls, m.topSeconds, m.topRetries, m.topQuotaWait, m.topBans,
 		m.rateLimited, m.quotaBackend, m.topReachable, m.auditFailures, m.auditPruned, buildInfo, m.syncJobs,
 	)
@@ -183,9 +187,18 @@ func (m *Metrics) SetSyncChunkQueue(q SyncChunkQueue) { m.syncJobs.queue.Store(&
 // top.Methods, else "other") and outcome become labels.
 func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
 	method := topMethod(ci.Method)
-	outcome := string(ci.Outcome)
-	m.topCalls.WithLabelValues(method, outcome).Inc()
-	m.topSeconds.WithLabelValues(method, outcome).Observe(ci.Duration.Seconds())
+	k := topKey{method, ci.Outcome}
+	s, ok := m.topOutcomes.Load(k)
+	if !ok {
+		outcome := string(ci.Outcome)
+		s, _ = m.topOutcomes.LoadOrStore(k, &topSeries{
+			calls:   m.topCalls.WithLabelValues(method, outcome),
+			seconds: m.topSeconds.WithLabelValues(method, outcome),
+		})
+	}
+	ts := s.(*topSeries)
+	ts.calls.Inc()
+	ts.seconds.Observe(ci.Duration.Seconds())
 	if ci.Attempts > 1 {
 		m.topRetries.WithLabelValues(method).Add(float64(ci.Attempts - 1))
 	}
@@ -197,6 +210,16 @@ func (m *Metrics) ObserveTOP(ci topclient.CallInfo) {
 	if ci.Outcome == topclient.OutcomeBanned && ci.Attempts > 0 {
 		m.topBans.WithLabelValues(method).Inc()
 	}
+}
+
+type topKey struct {
+	method  string
+	outcome topclient.Outcome
+}
+
+type topSeries struct {
+	calls   prometheus.Counter
+	seconds prometheus.Observer
 }
 
 func topMethod(method string) string {
@@ -243,17 +266,17 @@ func (m *Metrics) AuditPruned(n int) { m.auditPruned.Add(float64(n)) }
 // interceptors only for registered methods, so the method labels are a
 // fixed set.
 func (m *Metrics) UnaryInterceptor() grpc.UnaryServerInterceptor {
-	return m.grpc.UnaryServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))
+	return m.grpc.unaryInterceptor(exemplar)
 }
 
 // StreamInterceptor is UnaryInterceptor for streams.
 func (m *Metrics) StreamInterceptor() grpc.StreamServerInterceptor {
-	return m.grpc.StreamServerInterceptor(grpcprom.WithExemplarFromContext(exemplar))
+	return m.grpc.streamInterceptor(exemplar)
 }
 
 // InitializeGRPC creates the series of every method registered on srv at
 // zero, so that rates and ratios exist before the first call.
-func (m *Metrics) InitializeGRPC(srv *grpc.Server) { m.grpc.InitializeMetrics(srv) }
+func (m *Metrics) InitializeGRPC(srv *grpc.Server) { m.grpc.initialize(srv) }
 
 // exemplar is a sampled call's trace id, as an exemplar of its series;
 // nil without one (no tracing, or not sampled).

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Ability is one entry of taglist.get's ability_map, e.g.
@@ -86,125 +85,61 @@ func parseAbilitiesSlow(text string) (map[string]Ability, error) {
 }
 
 // parseAbilitiesFast parses the abilities of the JSON object text in one
-// pass, without reflection. It gives up (false) on anything unusual, an
-// escaped or non-UTF-8 key, a value that is not an object, an attribute
-// that does not decode, so that parseAbilitiesSlow answers (and words the
-// error); when it succeeds, its result is parseAbilitiesSlow's (duplicate
-// names and attributes: the last wins, as in a map). FuzzParseAbilityMap
-// holds it to that.
+// pass over it (checking it is valid JSON on the way), without
+// reflection. It gives up (false) on anything unusual, an escaped or
+// non-UTF-8 key, a value that is not an object, an attribute that does
+// not decode, invalid JSON, so that parseAbilitiesSlow answers (and words
+// the error); when it succeeds, its result is parseAbilitiesSlow's
+// (duplicate names and attributes: the last wins, as in a map).
+// FuzzParseAbilityMap holds it to that.
 func parseAbilitiesFast(text []byte) (map[string]Ability, bool) {
-	if !json.Valid(text) {
+	out := make(map[string]Ability, 4)
+	c := cursor{b: text, i: skipSpace(text, 0)}
+	if c.i >= len(text) || text[c.i] != '{' {
 		return nil, false
 	}
-	out := make(map[string]Ability, 4)
-	ok := eachMember(text, skipSpace(text, 0), func(name string, value []byte) bool {
+	ok := c.object(func(name []byte) bool {
 		var a Ability
-		if !eachMember(value, 0, func(k string, v []byte) bool {
-			var err error
-			switch k {
+		if c.i >= len(text) || text[c.i] != '{' && text[c.i] != 'n' {
+			return false
+		}
+		if !c.object(func(k []byte) bool {
+			switch string(k) {
 			case "effective":
 				var b Bool
-				err = b.UnmarshalJSON(v)
+				ok := c.field(&b)
 				a.Effective = bool(b)
+				return ok
 			case "serviceCode":
 				var s String
-				err = s.UnmarshalJSON(v)
+				ok := c.field(&s)
 				a.ServiceCode = string(s)
+				return ok
 			case "abilityLevel":
 				var n Int64
-				err = n.UnmarshalJSON(v)
+				ok := c.field(&n)
 				a.AbilityLevel = int64(n)
-			default:
-				if a.Extra == nil {
-					a.Extra = map[string]json.RawMessage{}
-				}
-				a.Extra[k] = bytes.Clone(v)
+				return ok
 			}
-			return err == nil
+			v, ok := c.value()
+			if !ok {
+				return false
+			}
+			if a.Extra == nil {
+				a.Extra = map[string]json.RawMessage{}
+			}
+			a.Extra[string(k)] = bytes.Clone(v)
+			return true
 		}) {
 			return false
 		}
-		out[name] = a
+		out[string(name)] = a
 		return true
 	})
-	return out, ok
-}
-
-// eachMember calls fn with each member of the valid JSON object starting
-// at b[i] (its value's exact bytes), and reports false when b[i] is not an
-// object, a key has an escape or is not UTF-8, or fn returns false.
-func eachMember(b []byte, i int, fn func(key string, value []byte) bool) bool {
-	if i >= len(b) || b[i] != '{' {
-		return false
+	if !ok || skipSpace(text, c.i) != len(text) {
+		return nil, false
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return true
-	}
-	for i < len(b) && b[i] == '"' {
-		end := bytes.IndexByte(b[i+1:], '"')
-		if end < 0 {
-			return false
-		}
-		key := b[i+1 : i+1+end]
-		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
-			return false
-		}
-		i = skipSpace(b, i+end+2)
-		if i >= len(b) || b[i] != ':' {
-			return false
-		}
-		start := skipSpace(b, i+1)
-		i = skipJSONValue(b, start)
-		if !fn(string(key), b[start:i]) {
-			return false
-		}
-		i = skipSpace(b, i)
-		if i < len(b) && b[i] == '}' {
-			return true
-		}
-		if i >= len(b) || b[i] != ',' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-	}
-	return false
-}
-
-// skipJSONValue returns the end of the valid JSON value starting at b[i].
-func skipJSONValue(b []byte, i int) int {
-	depth := 0
-	for i < len(b) {
-		switch c := b[i]; c {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			i++
-		case '{', '[':
-			depth++
-			i++
-		case '}', ']':
-			if depth == 0 {
-				return i
-			}
-			depth--
-			i++
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-			i++
-		default:
-			i++
-		}
-		if depth == 0 && i > 0 && (b[i-1] == '"' || b[i-1] == '}' || b[i-1] == ']') {
-			return i
-		}
-	}
-	return i
+	return out, true
 }
 
 // FormatAbilityMap renders abilities as TOP does: the members of a JSON

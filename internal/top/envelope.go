@@ -125,6 +125,9 @@ func decodeEnvelope(method string, body []byte, out any) (*ErrorResponse, error)
 			}
 			return nil, nil
 		}
+		if fd, ok := out.(fastDecoder); ok && fd.decodeFast(value) {
+			return nil, nil
+		}
 		if err := json.Unmarshal(value, out); err != nil {
 			if isSyntaxError(err) {
 				return decodeSlow(method, b, out)
@@ -201,6 +204,9 @@ func decodeSimplified(b []byte, out any) error {
 		if !json.Valid(b) {
 			return &NotJSONError{Reason: "malformed JSON"}
 		}
+		return nil
+	}
+	if fd, ok := out.(fastDecoder); ok && fd.decodeFast(b) {
 		return nil
 	}
 	err := json.Unmarshal(b, out)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -118,6 +119,59 @@ func plainString(b []byte) ([]byte, bool) {
 	return inner, true
 }
 
+// unescapeString returns the contents of the JSON string b with its
+// escapes decoded, when they are only the one-character escapes (\", \\,
+// \/, \b, \f, \n, \r, \t) and the rest needs no decoding (no control
+// characters, valid UTF-8): what decoding would return. It reports false
+// otherwise (\u escapes among them), leaving the string to encoding/json.
+// ability_map, a JSON text inside a JSON string, is such a string.
+func unescapeString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	inner := b[1 : len(b)-1]
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	var out strings.Builder
+	out.Grow(len(inner))
+	for {
+		i := bytes.IndexByte(inner, '\\')
+		if i < 0 {
+			i = len(inner)
+		}
+		for _, c := range inner[:i] {
+			if c < 0x20 || c == '"' {
+				return "", false
+			}
+		}
+		out.Write(inner[:i])
+		if i == len(inner) {
+			return out.String(), true
+		}
+		if i+1 == len(inner) {
+			return "", false
+		}
+		switch c := inner[i+1]; c {
+		case '"', '\\', '/':
+			out.WriteByte(c)
+		case 'b':
+			out.WriteByte('\b')
+		case 'f':
+			out.WriteByte('\f')
+		case 'n':
+			out.WriteByte('\n')
+		case 'r':
+			out.WriteByte('\r')
+		case 't':
+			out.WriteByte('\t')
+		default:
+			return "", false
+		}
+		inner = inner[i+2:]
+	}
+}
+
 // Time is a TOP Date: "yyyy-MM-dd HH:mm:ss" in UTC+8 on the wire. It also
 // decodes from epoch milliseconds (a number or numeric string); "" and null
 // are the zero time. Use the `omitzero` JSON option to leave zero times out.
@@ -154,6 +208,10 @@ func (t *Time) UnmarshalText(b []byte) error {
 			t.Time = time.UnixMilli(ms).In(beijing)
 			return nil
 		}
+	}
+	if parsed, ok := parseLayout(b); ok {
+		t.Time = parsed
+		return nil
 	}
 	parsed, err := time.ParseInLocation(TimeLayout, string(b), beijing)
 	if err != nil {
