@@ -64,6 +64,9 @@ type plan struct {
 	fields []fastField
 	// skip filters those fields out of protovalidate.
 	skip protovalidate.ValidationOption
+	// native is the complete native form of the type's rules; nil when
+	// some rule is not understood (see native).
+	native *native
 }
 
 // fastField is a field checked natively.
@@ -129,6 +132,9 @@ func (v *Validator) Validate(msg proto.Message, options ...protovalidate.Validat
 
 // validate runs protovalidate, with the fast path when p has one.
 func (v *Validator) validate(msg proto.Message, refl protoreflect.Message, p *plan) error {
+	if p.native != nil && p.native.valid(refl, v.now()) {
+		return nil
+	}
 	if len(p.fields) == 0 {
 		return v.inner.Validate(msg)
 	}
@@ -166,6 +172,9 @@ func (v *Validator) plan(md protoreflect.MessageDescriptor) *plan {
 			fd, ok := d.(protoreflect.FieldDescriptor)
 			return !ok || !skipped[fd.FullName()]
 		}))
+	}
+	if n, ok := nativeOf(md, 0); ok {
+		p.native = n
 	}
 	actual, _ := v.plans.LoadOrStore(md.FullName(), p)
 	return actual.(*plan)
