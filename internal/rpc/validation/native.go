@@ -330,9 +330,12 @@ func (f *nativeField) messageRules(rest *validate.FieldRules, depth int) bool {
 				return false
 			}
 			limit, _ := strconv.Atoi(sub[1])
+			entries := md.Fields().ByName("fields") // Struct's map of its keys
 			f.checks = append(f.checks, func(v protoreflect.Value, _ time.Time) bool {
-				s, ok := v.Message().Interface().(*structpb.Struct)
-				return ok && len(s.GetFields()) <= limit
+				if s, ok := v.Message().Interface().(*structpb.Struct); ok {
+					return len(s.GetFields()) <= limit
+				}
+				return v.Message().Get(entries).Map().Len() <= limit // a dynamic message
 			})
 		}
 		rest.SetCel(nil)
