@@ -31,8 +31,8 @@ import (
 //     IGNORE_ALWAYS), as protovalidate's field evaluator applies them;
 //   - string: min_len, max_len and the custom rules of rules.proto
 //     (residentid, mobile, printable, code, visibleascii), set to true;
-//   - int32, int64: one of gt and gte, one of lt and lte, not both a
-//     lower and an upper bound;
+//   - int32, int64: one bound, gt, gte, lt or lte (a range has
+//     protovalidate's exclusive-range semantics, not read here);
 //   - enum: defined_only;
 //   - a google.protobuf.Struct field: the CEL rule "size(this) <= N";
 //   - a message field: the rules of its message type (google.protobuf

@@ -14,6 +14,21 @@
 //     concerns, the first part of its id (see nameMessageRuleFields), so
 //     that every field violation of a BadRequest has a field.
 //
+// Most requests never reach protovalidate: when every rule of a message
+// type (and of its singular message fields) is one Validator can read
+// from the descriptor (see native: required, ignore, string lengths, the
+// custom string rules of rules.proto, one integer bound, enum
+// defined_only, a Struct's "size(this) <= N", and message rules of the
+// shape "this.a != 0 || this.b != ''"), a valid message is accepted
+// natively, and protovalidate runs only when the native form finds a
+// violation (or cannot tell, e.g. a string that is not UTF-8), so that
+// every violation is still worded by protovalidate from the protos.
+// protovalidate alone costs 4-11 µs for a valid AssignWorkerRequest, 35
+// µs and 135 allocations for a GetWorkerTagsRequest (its CEL programs);
+// the native form is a walk over the fields without allocating.
+// Messages with other rules (lists, patterns, timestamps, other CEL)
+// take the path below.
+//
 // (servicecenter.v1.residentid) is four CEL programs (format, birth date,
 // birth date not in the future, GB 11643 check character) that cost about
 // 11 µs and 130 allocations per ID number, more than a tenth of a
