@@ -19,7 +19,7 @@
 // from the descriptor (see native: required, ignore, string lengths, the
 // custom string rules of rules.proto, one integer bound, enum
 // defined_only, a Struct's "size(this) <= N", and message rules of the
-// shape "this.a != 0 || this.b != ''"), a valid message is accepted
+// shape this.a != 0 || this.b != ""), a valid message is accepted
 // natively, and protovalidate runs only when the native form finds a
 // violation (or cannot tell, e.g. a string that is not UTF-8), so that
 // every violation is still worded by protovalidate from the protos.
