@@ -37,7 +37,7 @@ import (
 //   - a google.protobuf.Struct field: the CEL rule "size(this) <= N";
 //   - a message field: the rules of its message type (google.protobuf
 //     types carry none);
-//   - message CEL rules of the shape "this.a != 0 || this.b != ”": a
+//   - message CEL rules of the shape this.a != 0 || this.b != "": a
 //     disjunction of comparisons of a singular, non-optional scalar field
 //     with a literal of its kind (integers for integer and enum fields,
 //     ” strings for string fields).
@@ -355,7 +355,7 @@ func (f *nativeField) messageRules(rest *validate.FieldRules, depth int) bool {
 var term = regexp.MustCompile(`^this\.([a-z_][a-z0-9_]*) != (''|""|-?[0-9]{1,18})$`)
 
 // disjunction reads a message rule of the shape "this.a != 0 ||
-// this.b != ”", or says false.
+// this.b != "", or says false.
 func disjunction(md protoreflect.MessageDescriptor, expr string) ([]nativeTerm, bool) {
 	var out []nativeTerm
 	for _, part := range strings.Split(strings.TrimSpace(expr), " || ") {
