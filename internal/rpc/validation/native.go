@@ -354,8 +354,8 @@ func (f *nativeField) messageRules(rest *validate.FieldRules, depth int) bool {
 // term is one comparison of a message rule's disjunction.
 var term = regexp.MustCompile(`^this\.([a-z_][a-z0-9_]*) != (''|""|-?[0-9]{1,18})$`)
 
-// disjunction reads a message rule of the shape "this.a != 0 ||
-// this.b != "", or says false.
+// disjunction reads a message rule of the shape this.a != 0 ||
+// this.b != "" (see native), or says false.
 func disjunction(md protoreflect.MessageDescriptor, expr string) ([]nativeTerm, bool) {
 	var out []nativeTerm
 	for _, part := range strings.Split(strings.TrimSpace(expr), " || ") {
