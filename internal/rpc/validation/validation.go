@@ -110,10 +110,10 @@ func New(now func() time.Time) (*Validator, error) {
 	return &Validator{inner: inner, now: now}, nil
 }
 
-// Validate checks msg. Without options, fields carrying only the
-// resident_id rule are checked natively first (see the package comment);
-// the violations are protovalidate's, and Validator's own checks (see the
-// package comment) add theirs.
+// Validate checks msg. Without options, its rules are checked natively
+// first where they can be (see the package comment); the violations are
+// protovalidate's, and Validator's own checks (see the package comment)
+// add theirs.
 func (v *Validator) Validate(msg proto.Message, options ...protovalidate.ValidationOption) error {
 	if msg == nil || len(options) > 0 {
 		return v.inner.Validate(msg, options...)
@@ -126,22 +126,30 @@ func (v *Validator) Validate(msg proto.Message, options ...protovalidate.Validat
 		}
 	}
 	err := v.validate(msg, refl, p)
+	var deep []*protovalidate.Violation
+	if p.bounds != nil {
+		deep = p.bounds.tooDeep(refl, nil)
+	}
+	if err == nil && len(deep) == 0 {
+		return nil // a valid message allocates nothing here
+	}
+	return withViolations(refl.Descriptor(), err, deep)
+}
+
+// withViolations adds Validator's own violations (deep) to protovalidate's
+// answer err and names the fields of message rules' violations.
+func withViolations(md protoreflect.MessageDescriptor, err error, deep []*protovalidate.Violation) error {
 	var verr *protovalidate.ValidationError
 	if err != nil && !errors.As(err, &verr) {
 		return err // a rule that failed to run
 	}
-	if p.bounds != nil {
-		if deep := p.bounds.tooDeep(refl, nil); len(deep) > 0 {
-			if verr == nil {
-				verr = &protovalidate.ValidationError{}
-			}
-			verr.Violations = append(verr.Violations, deep...)
+	if len(deep) > 0 {
+		if verr == nil {
+			verr = &protovalidate.ValidationError{}
 		}
+		verr.Violations = append(verr.Violations, deep...)
 	}
-	if verr == nil {
-		return nil
-	}
-	nameMessageRuleFields(refl.Descriptor(), verr)
+	nameMessageRuleFields(md, verr)
 	return verr
 }
 
