@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -98,4 +99,34 @@ func benchTargets(method string, req, resp any) []Target {
 
 func benchAuditor(rec Recorder) *Auditor {
 	return NewAuditor(rec, slog.New(slog.DiscardHandler), Options{Plan: benchPlan()})
+}
+
+// BenchmarkInterceptorLogged measures the audit interceptor around one
+// AssignWorker call recorded by the log sink, as servicecenterd wires it
+// (Multi of the LogSink and a store, here a no-op), with each of the
+// server's log formats.
+func BenchmarkInterceptorLogged(b *testing.B) {
+	c := benchCalls()[0]
+	for _, h := range []struct {
+		name    string
+		handler slog.Handler
+	}{
+		{"json", slog.NewJSONHandler(io.Discard, nil)},
+		{"text", slog.NewTextHandler(io.Discard, nil)},
+	} {
+		b.Run(h.name, func(b *testing.B) {
+			logger := slog.New(h.handler).With(slog.String("component", "audit"))
+			a := NewAuditor(Multi(NewLogSink(logger), nopRecorder{}), logger, Options{Plan: benchPlan()})
+			unary := a.UnaryInterceptor()
+			ctx := rpc.WithCall(context.Background(), &rpc.Call{RequestID: "r1", Client: "ops", Authorized: true})
+			info := &grpc.UnaryServerInfo{FullMethod: c.method}
+			handler := func(context.Context, any) (any, error) { return c.resp, nil }
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := unary(ctx, c.req, info, handler); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -16,8 +16,9 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 )
 
-// recordTimeout bounds recording one event; the call's own context may
-// already be over (the caller went away), the event is recorded anyway.
+// recordTimeout bounds recording one event (up to recordWindow more: see
+// deadlines); the call's own context may already be over (the caller
+// went away), the event is recorded anyway.
 const recordTimeout = 5 * time.Second
 
 // ReasonUnavailable is the ErrorInfo reason of a mutating call refused
@@ -51,6 +52,8 @@ type Auditor struct {
 	opts   Options
 	// failing is true from a failed recording to the next successful one.
 	failing atomic.Bool
+	// deadlines bound the recordings (recordTimeout).
+	deadlines *deadlines
 }
 
 // NewAuditor returns an Auditor recording the calls of o.Plan's RPCs in rec.
@@ -63,7 +66,7 @@ func NewAuditor(rec Recorder, logger *slog.Logger, o Options) *Auditor {
 	if plan == nil {
 		plan = &Plan{}
 	}
-	return &Auditor{rec: rec, logger: logger, plan: plan, now: time.Now, opts: o}
+	return &Auditor{rec: rec, logger: logger, plan: plan, now: time.Now, opts: o, deadlines: newDeadlines(recordTimeout, recordWindow)}
 }
 
 // refuse reports whether a call must be refused (FailClosed while the
@@ -151,9 +154,7 @@ func traceID(ctx context.Context) string {
 // outlives ctx's cancellation; a failure is logged at Error and counted
 // (Options.Failed), not returned, since the call has already acted.
 func (a *Auditor) Record(ctx context.Context, e Event) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	rerr := a.rec.Record(rctx, e)
+	rerr := a.rec.Record(a.deadlines.recordContext(ctx), e)
 	if rerr == nil {
 		if a.failing.Load() && a.failing.CompareAndSwap(true, false) {
 			a.logger.InfoContext(ctx, "audit events are recorded again")

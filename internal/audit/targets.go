@@ -32,9 +32,11 @@ func (t *targets) add(kind, id string) {
 	*t = append(*t, Target{Kind: kind, ID: cut(printable(id), MaxTargetID)})
 }
 
+// id appends a number: at most 20 ASCII characters, which add would
+// leave as they are.
 func (t *targets) id(kind string, id int64) {
 	if id != 0 {
-		t.add(kind, strconv.FormatInt(id, 10))
+		*t = append(*t, Target{Kind: kind, ID: strconv.FormatInt(id, 10)})
 	}
 }
 

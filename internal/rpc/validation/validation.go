@@ -14,6 +14,21 @@
 //     concerns, the first part of its id (see nameMessageRuleFields), so
 //     that every field violation of a BadRequest has a field.
 //
+// Most requests never reach protovalidate: when every rule of a message
+// type (and of its singular message fields) is one Validator can read
+// from the descriptor (see native: required, ignore, string lengths, the
+// custom string rules of rules.proto, one integer bound, enum
+// defined_only, a Struct's "size(this) <= N", and message rules of the
+// shape this.a != 0 || this.b != ""), a valid message is accepted
+// natively, and protovalidate runs only when the native form finds a
+// violation (or cannot tell, e.g. a string that is not UTF-8), so that
+// every violation is still worded by protovalidate from the protos.
+// protovalidate alone costs 4-11 µs for a valid AssignWorkerRequest, 35
+// µs and 135 allocations for a GetWorkerTagsRequest (its CEL programs);
+// the native form is a walk over the fields without allocating.
+// Messages with other rules (lists, patterns, timestamps, other CEL)
+// take the path below.
+//
 // (servicecenter.v1.residentid) is four CEL programs (format, birth date,
 // birth date not in the future, GB 11643 check character) that cost about
 // 11 µs and 130 allocations per ID number, more than a tenth of a
@@ -64,6 +79,9 @@ type plan struct {
 	fields []fastField
 	// skip filters those fields out of protovalidate.
 	skip protovalidate.ValidationOption
+	// native is the complete native form of the type's rules; nil when
+	// some rule is not understood (see native).
+	native *native
 }
 
 // fastField is a field checked natively.
@@ -92,10 +110,10 @@ func New(now func() time.Time) (*Validator, error) {
 	return &Validator{inner: inner, now: now}, nil
 }
 
-// Validate checks msg. Without options, fields carrying only the
-// resident_id rule are checked natively first (see the package comment);
-// the violations are protovalidate's, and Validator's own checks (see the
-// package comment) add theirs.
+// Validate checks msg. Without options, its rules are checked natively
+// first where they can be (see the package comment); the violations are
+// protovalidate's, and Validator's own checks (see the package comment)
+// add theirs.
 func (v *Validator) Validate(msg proto.Message, options ...protovalidate.ValidationOption) error {
 	if msg == nil || len(options) > 0 {
 		return v.inner.Validate(msg, options...)
@@ -108,27 +126,38 @@ func (v *Validator) Validate(msg proto.Message, options ...protovalidate.Validat
 		}
 	}
 	err := v.validate(msg, refl, p)
+	var deep []*protovalidate.Violation
+	if p.bounds != nil {
+		deep = p.bounds.tooDeep(refl, nil)
+	}
+	if err == nil && len(deep) == 0 {
+		return nil // a valid message allocates nothing here
+	}
+	return withViolations(refl.Descriptor(), err, deep)
+}
+
+// withViolations adds Validator's own violations (deep) to protovalidate's
+// answer err and names the fields of message rules' violations.
+func withViolations(md protoreflect.MessageDescriptor, err error, deep []*protovalidate.Violation) error {
 	var verr *protovalidate.ValidationError
 	if err != nil && !errors.As(err, &verr) {
 		return err // a rule that failed to run
 	}
-	if p.bounds != nil {
-		if deep := p.bounds.tooDeep(refl, nil); len(deep) > 0 {
-			if verr == nil {
-				verr = &protovalidate.ValidationError{}
-			}
-			verr.Violations = append(verr.Violations, deep...)
+	if len(deep) > 0 {
+		if verr == nil {
+			verr = &protovalidate.ValidationError{}
 		}
+		verr.Violations = append(verr.Violations, deep...)
 	}
-	if verr == nil {
-		return nil
-	}
-	nameMessageRuleFields(refl.Descriptor(), verr)
+	nameMessageRuleFields(md, verr)
 	return verr
 }
 
 // validate runs protovalidate, with the fast path when p has one.
 func (v *Validator) validate(msg proto.Message, refl protoreflect.Message, p *plan) error {
+	if p.native != nil && p.native.valid(refl, v.now()) {
+		return nil
+	}
 	if len(p.fields) == 0 {
 		return v.inner.Validate(msg)
 	}
@@ -166,6 +195,9 @@ func (v *Validator) plan(md protoreflect.MessageDescriptor) *plan {
 			fd, ok := d.(protoreflect.FieldDescriptor)
 			return !ok || !skipped[fd.FullName()]
 		}))
+	}
+	if n, ok := nativeOf(md, 0); ok {
+		p.native = n
 	}
 	actual, _ := v.plans.LoadOrStore(md.FullName(), p)
 	return actual.(*plan)
