@@ -209,11 +209,15 @@ bench-client: ## Benchmark the TOP client against a hand-written floor (BENCHCOU
 # database on SCDBENCH_DATABASE_URL's server (default the local one) and
 # use a key prefix of their own in SCDBENCH_REDIS_URL's Redis; both are
 # removed at the end. Without them the run says so and measures the rest.
+# (c) is not in the default: no goal uses it, and after its AssignWorker
+# points servicecenterd keeps consuming its emulator's backlog of TMC
+# messages for tens of seconds, which the points after it would compete
+# with (add it with BENCH_TARGETS=a,b,c,d,e,f).
 BENCH_ROUNDS      ?= 5
 BENCH_DURATION    ?= 5s
 BENCH_WARMUP      ?= 1s
 BENCH_CONCURRENCY ?= 64
-BENCH_TARGETS     ?= a,b,c,d,e,f
+BENCH_TARGETS     ?= a,b,d,e,f
 BENCH_METHODS     ?= GetWorkerTags,AssignWorker
 BENCH_FLAGS       ?=
 BENCH_PROFILE_ROUNDS ?= 1
