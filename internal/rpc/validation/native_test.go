@@ -177,7 +177,7 @@ func TestNativeAgreesWithProtovalidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		valid, invalid := 0, 0
-		for range 2000 {
+		for range 500 {
 			m := mt.New()
 			fill(r, m, 0)
 			if !agree(t, plain, v, n, m.Interface()) {
