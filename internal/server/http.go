@@ -239,8 +239,8 @@ func (s *Server) wrapListener(l net.Listener) net.Listener {
 // auth.InternalAuthInfo, and with tracing on, seen by otelgrpc's client
 // and server handlers as a call over the hop was; streams (uploads,
 // watches) go over conn, the internal listener's connection. Without the
-// second HTTP/2 pass a REST call costs about half the server CPU it did
-// (docs/performance.md).
+// second HTTP/2 pass a REST call costs a quarter to a third less server
+// CPU than it did (docs/performance.md).
 func (s *Server) gatewayChannel(conn *grpc.ClientConn) (*inprocess.Channel, error) {
 	return inprocess.NewChannel(s.services, inprocess.Options{
 		Interceptors:   s.unary,
