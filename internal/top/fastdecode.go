@@ -258,15 +258,9 @@ func (c *cursor) object(member func(key []byte) bool) bool {
 		if !member(key) {
 			return false
 		}
-		c.i = skipSpace(b, c.i)
-		if c.i < len(b) && b[c.i] == '}' {
-			c.i++
-			return true
+		if done, ok := c.next('}'); done || !ok {
+			return ok
 		}
-		if c.i >= len(b) || b[c.i] != ',' {
-			return false
-		}
-		c.i = skipSpace(b, c.i+1)
 	}
 	return false
 }
@@ -288,17 +282,27 @@ func (c *cursor) array(elem func() bool) bool {
 		if !elem() {
 			return false
 		}
-		c.i = skipSpace(b, c.i)
-		if c.i < len(b) && b[c.i] == ']' {
-			c.i++
-			return true
+		if done, ok := c.next(']'); done || !ok {
+			return ok
 		}
-		if c.i >= len(b) || b[c.i] != ',' {
-			return false
-		}
-		c.i = skipSpace(b, c.i+1)
 	}
 	return false
+}
+
+// next consumes what follows a member or an element: the closing byte
+// (done) or a comma and the space after it. ok is false on anything else.
+func (c *cursor) next(closing byte) (done, ok bool) {
+	b := c.b
+	c.i = skipSpace(b, c.i)
+	if c.i < len(b) && b[c.i] == closing {
+		c.i++
+		return true, true
+	}
+	if c.i >= len(b) || b[c.i] != ',' {
+		return false, false
+	}
+	c.i = skipSpace(b, c.i+1)
+	return false, true
 }
 
 // stringField consumes the value at the cursor into a string field as
