@@ -225,7 +225,7 @@ BENCH_ARGS = -rounds $(BENCH_ROUNDS) -duration $(BENCH_DURATION) -warmup $(BENCH
 	-targets $(BENCH_TARGETS) -methods $(BENCH_METHODS) $(BENCH_FLAGS)
 
 .PHONY: bench
-bench: ## Benchmark servicecenterd against the floor: 5 alternated rounds, both deployments, gRPC and REST, at 64 callers (about 7 min); updates docs/performance.md.
+bench: ## Benchmark servicecenterd against the floor: 5 alternated rounds, both deployments, gRPC and REST, at 64 callers (about 6 min); updates docs/performance.md.
 	@bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
 	$(GO) build -o "$$bin/" ./cmd/servicecenterd ./cmd/scdbench; \
 	"$$bin/scdbench" run -servicecenterd "$$bin/servicecenterd" -out bench/results -doc docs/performance.md $(BENCH_ARGS)
