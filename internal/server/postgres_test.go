@@ -27,6 +27,7 @@ import (
 // database (another replica) answers the same, from the same rows, and
 // cancels a job with its River chunk jobs.
 func TestServesFromPostgreSQL(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	url := pgtest.NewDatabase(t)
 	dataDir := t.TempDir()

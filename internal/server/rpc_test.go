@@ -99,6 +99,7 @@ type failure struct {
 }
 
 func TestRPCFailures(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	ext, _ := structpb.NewStruct(map[string]any{"carNumber": "1234"})
 	tests := []struct {

@@ -44,6 +44,7 @@ func emulatorState(t *testing.T, ts *testserver.Server) *topemu.State {
 }
 
 func TestRPCSuccess(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 
 	t.Run("AssignWorker", func(t *testing.T) {
@@ -174,6 +175,7 @@ func topemuTime(t interface{ MarshalText() ([]byte, error) }) string {
 }
 
 func TestOperationalEndpoints(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + ts.HTTPAddr() + path)
