@@ -29,7 +29,11 @@ import (
 
 func grpcCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The deadline only bounds a stuck call; no test times a call with it.
+	// The heaviest calls (a SyncUserBlacklist of 270,000 entries) take
+	// seconds under the race detector, more on a loaded machine with
+	// other tests running beside them (t.Parallel).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
