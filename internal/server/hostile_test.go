@@ -347,7 +347,7 @@ func longestLine(s string) int {
 // and bounded log lines: an entry count, and for an admitted caller the
 // first entries only.
 func TestHugeSyncBoundedRecords(t *testing.T) {
-	t.Parallel()
+	// Not t.Parallel: it keeps the CPU busy for seconds (see TestMain).
 	p := newPKI(t)
 	mem := audit.NewMemory()
 	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }, server.WithAuditStore(mem))

@@ -467,7 +467,7 @@ func TestInvalidSecuritySettings(t *testing.T) {
 // connections get the new certificate, and a client certificate of the
 // new CA is accepted.
 func TestCertificateRotation(t *testing.T) {
-	t.Parallel()
+	// Not t.Parallel: it keeps the CPU busy for seconds (see TestMain).
 	p := newPKI(t)
 	ts := testserver.Start(t, func(c *server.Config) { p.mtls(c); c.TLS.ReloadInterval = 20 * time.Millisecond })
 	clientTLS := p.clientTLS(t, sanDispatch)
