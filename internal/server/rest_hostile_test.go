@@ -236,16 +236,11 @@ func (c *countingLine) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// emulatorCalls counts the calls that reached the embedded TOP emulator.
+// emulatorCalls counts the calls that reached the embedded TOP emulator
+// (callCount).
 func emulatorCalls(t *testing.T, ts *testserver.Server) int64 {
 	t.Helper()
-	var out struct {
-		Recorded int64 `json:"recorded"`
-	}
-	if err := json.Unmarshal(ts.Emulator(t, http.MethodGet, "/_emulator/calls?limit=1", nil), &out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Recorded
+	return int64(callCount(t, ts))
 }
 
 // violation returns the first BadRequest field violation of a REST error
