@@ -15,6 +15,7 @@ import (
 // TestAbilityMapShapes runs GetWorkerTags against a gateway that answers
 // ability_map in each shape TOP has been seen to use.
 func TestAbilityMapShapes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		text      string

@@ -40,6 +40,7 @@ func eventLine(e *scv1.AuditEvent) string {
 // authentication, stops it, starts a new one on the same --data-dir and
 // reads the same events back with ListAuditEvents, over gRPC and REST.
 func TestAuditSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	dir := t.TempDir()
 	mutate := func(c *server.Config) { c.Auth.ClientsFile, c.Store.DataDir = p.clientsFile, dir }
@@ -133,6 +134,7 @@ func TestAuditSurvivesRestart(t *testing.T) {
 // older events of its store at start, keeps the newer ones, and counts
 // them in servicecenterd_audit_events_pruned_total.
 func TestAuditRetention(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), dir+"/"+sqlite.FileName)
 	if err != nil {
@@ -198,6 +200,7 @@ func (b *brokenStore) Record(ctx context.Context, e audit.Event) error {
 // 503, reason AUDIT_UNAVAILABLE) without reaching TOP, reads go on, and
 // the failures are counted; once a write succeeds again calls go through.
 func TestAuditFailClosed(t *testing.T) {
+	t.Parallel()
 	trail := &brokenStore{Memory: audit.NewMemory()}
 	ts := testserver.Start(t, func(c *server.Config) { c.Audit.FailClosed = true }, server.WithAuditStore(trail))
 	bind := &scv1.BindVirtualPhoneRequest{WorkcardId: 11111222, RequestSource: &scv1.WorkcardRequestSource{}}

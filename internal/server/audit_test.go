@@ -33,6 +33,7 @@ import (
 // It runs on the durable store New opens in --data-dir (sqlite) and on the
 // in-memory one tests can pass (memory), which must behave the same.
 func TestAuditTrail(t *testing.T) {
+	t.Parallel()
 	for _, backend := range []string{"sqlite", "memory"} {
 		t.Run(backend, func(t *testing.T) { testAuditTrail(t, backend) })
 	}
@@ -303,6 +304,7 @@ func assertNoPIIInDataDir(t *testing.T, dir string, pii []string) {
 // TestAuditWithoutStore: WithAuditStore(nil) leaves the log as the only
 // trail, and AuditService is not served.
 func TestAuditWithoutStore(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil, server.WithAuditStore(nil))
 	if _, err := scv1.NewAuditServiceClient(ts.Conn).ListAuditEvents(grpcCtx(t), &scv1.ListAuditEventsRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("ListAuditEvents: %v", err)

@@ -103,6 +103,7 @@ func watchREST(t *testing.T, ts *testserver.Server, id string) []string {
 }
 
 func TestImportOverGRPC(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, func(c *server.Config) { c.Sync.ChunkSize = 7 })
 	ctx := grpcCtx(t)
 	stream, err := ts.Logistics.ImportUserBlacklist(ctx)
@@ -182,6 +183,7 @@ func TestImportOverGRPC(t *testing.T) {
 }
 
 func TestImportStreamErrors(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	settings := &scv1.BlacklistSyncJobSettings{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_DELETE}
 	entry := []*scv1.BlacklistImportEntry{{Mobile: bulkMobile(1)}}
@@ -239,6 +241,7 @@ func TestImportStreamErrors(t *testing.T) {
 }
 
 func TestUploadOverREST(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	var csv strings.Builder
 	csv.WriteString("mobile,reason\n")
@@ -311,6 +314,7 @@ func TestUploadOverREST(t *testing.T) {
 // refused with its line, and no job exists, even though entries before the
 // bad line were already streamed to the server.
 func TestMalformedUploadLeavesNoJob(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	var csv strings.Builder
 	csv.WriteString("mobile,reason\n")
@@ -355,6 +359,7 @@ func TestMalformedUploadLeavesNoJob(t *testing.T) {
 // chunks, then holds the fourth (a 5-minute latency the cancel abandons):
 // the job cannot finish before the cancel, however slow the machine.
 func TestCancelOverREST(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, func(c *server.Config) { c.Sync.ChunksInFlight = 1 })
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
 		{"method": top.MethodBlacklistSync, "latency": "50ms", "count": 3},
@@ -393,6 +398,7 @@ func TestCancelOverREST(t *testing.T) {
 // TestStoreSurvivesRestart: jobs are in --data-dir, and a second server
 // on the same directory is refused while the first runs.
 func TestStoreSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := testserver.Start(t, func(c *server.Config) { c.Store.DataDir = dir })
 	code, body := upload(t, ts, "supplier_id=10000000001", "text/csv", "mobile\n13700000001\n")
@@ -447,6 +453,7 @@ func TestBulkSettingsValidate(t *testing.T) {
 // long streams outlive the default deadline, the import and the cancel are
 // audited, and /metrics counts the jobs by state.
 func TestBulkWithSecurity(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	trail := audit.NewMemory()
 	ts := testserver.Start(t, func(c *server.Config) {
@@ -572,6 +579,7 @@ func TestBulkWithSecurity(t *testing.T) {
 // queued, then SUCCEEDED with every entry applied once; a second retry is
 // 400 BLACKLIST_SYNC_JOB_NO_FAILED_CHUNKS, an unknown job 404.
 func TestRetryFailedChunksOverREST(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{{
 		"method": top.MethodBlacklistSync, "count": 1,

@@ -15,6 +15,7 @@ import (
 // and has no loose setting of its own, in the order of
 // docs/configuration.md.
 func TestEverySettingInASection(t *testing.T) {
+	t.Parallel()
 	settings, err := config.Settings(&server.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +39,7 @@ func TestEverySettingInASection(t *testing.T) {
 // TestValidateNamesEveryProblem: Validate reports every problem at once,
 // one per line, section by section, the cross-section rule last.
 func TestValidateNamesEveryProblem(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var c server.Config
 	if err := config.Defaults(&c); err != nil {
@@ -97,6 +99,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 // TestEmptyHTTPAddr: --http-addr "" is valid (gRPC only) and no listener
 // for the loopback check; a bad address is still refused.
 func TestEmptyHTTPAddr(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		grpcAddr string

@@ -24,6 +24,7 @@ import (
 // listens on loopback only, whatever the security settings; an address
 // beyond loopback is refused at Validate, and by New should one get past.
 func TestEmbeddedEmulatorLoopbackOnly(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	security := []struct {
 		name   string
@@ -133,6 +134,7 @@ func nonLoopbackIP(t *testing.T) net.IP {
 // address the emulator examples use (the standalone command's default),
 // and when something holds it, New says what and how to go on.
 func TestEmulatorAddrDefaultAndInUse(t *testing.T) {
+	t.Parallel()
 	var cfg server.Config
 	if err := config.Defaults(&cfg); err != nil {
 		t.Fatal(err)
@@ -167,6 +169,7 @@ func TestEmulatorAddrDefaultAndInUse(t *testing.T) {
 // test's own (testserver's Emulator.Use, as replicas of one app call one
 // TOP) start no embedded emulator, and every call of each reaches it.
 func TestServersShareATestsEmulator(t *testing.T) {
+	t.Parallel()
 	e := testserver.StartEmulator(t, topemu.Config{})
 	servers := []*testserver.Server{testserver.Start(t, e.Use), testserver.Start(t, e.Use)}
 	for i, ts := range servers {

@@ -91,6 +91,7 @@ func rpcLogLines(t *testing.T, ts *testserver.Server, method string) []map[strin
 // trail like any refused call. A caller without credentials learns
 // nothing: UNAUTHENTICATED.
 func TestDecodeFailures(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	mem := audit.NewMemory()
 	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }, server.WithAuditStore(mem))
@@ -202,6 +203,7 @@ func TestDecodeFailures(t *testing.T) {
 // deeper is INVALID_ARGUMENT / 400 over gRPC and REST, never INTERNAL /
 // 500, and never reaches TOP.
 func TestDeepExtJSON(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	// ext_json {"a": <n lists>} nests 1+n levels.
 	tests := []struct {
@@ -278,6 +280,7 @@ func violationsOf(st *status.Status) (fields, reasons []string) {
 // request is INVALID_ARGUMENT / 400 with a field violation, and the
 // emulator records no call.
 func TestBadRequestsNeverReachTOP(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	sync := func(f func(r *scv1.SyncUserBlacklistRequest)) rpcCase {
 		r := &scv1.SyncUserBlacklistRequest{SupplierId: "10000000001", OperateType: scv1.OperateType_OPERATE_TYPE_UPSERT,
@@ -344,6 +347,7 @@ func longestLine(s string) int {
 // and bounded log lines: an entry count, and for an admitted caller the
 // first entries only.
 func TestHugeSyncBoundedRecords(t *testing.T) {
+	// Not t.Parallel: it keeps the CPU busy for seconds (see TestMain).
 	p := newPKI(t)
 	mem := audit.NewMemory()
 	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile }, server.WithAuditStore(mem))

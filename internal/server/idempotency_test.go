@@ -97,6 +97,7 @@ func restRaw(t *testing.T, ts *testserver.Server, path, body string, headers map
 // is INVALID_ARGUMENT / 422 IDEMPOTENCY_KEY_REUSED, and no key runs the
 // call every time.
 func TestIdempotencyReplay(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	admin := embeddedAdmin(t, ts)
 	ctx := grpcCtx(t)
@@ -167,6 +168,7 @@ func TestIdempotencyReplay(t *testing.T) {
 // the header, over gRPC and REST, before anything runs; with
 // --require-idempotency-key the unary writes need one, the reads do not.
 func TestIdempotencyKeyRules(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, func(c *server.Config) { c.Idempotency.Require = true })
 	ctx := grpcCtx(t)
 	for _, tc := range []struct {
@@ -210,6 +212,7 @@ func TestIdempotencyKeyRules(t *testing.T) {
 // IDEMPOTENCY_KEY_IN_FLIGHT with RetryInfo (409 over REST); once the
 // first ends, a retry is its replay.
 func TestIdempotencyInFlight(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	admin := embeddedAdmin(t, ts)
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
@@ -264,6 +267,7 @@ func TestIdempotencyInFlight(t *testing.T) {
 // 502: UNAVAILABLE) is not stored, so a retry with the key runs again;
 // a final error (NOT_FOUND) is stored and replayed.
 func TestIdempotencyTransientReleased(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	admin := embeddedAdmin(t, ts)
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []map[string]any{
@@ -301,6 +305,7 @@ func TestIdempotencyTransientReleased(t *testing.T) {
 // claim left by a replica that died (its lease ran out) is taken over by
 // the next call, and a live one answers IN_FLIGHT.
 func TestIdempotencyAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	emu := testserver.StartEmulator(t, topemu.Config{})
 	admin := func(method, path string) []byte { return emu.Admin(t, method, path, nil) }
@@ -380,6 +385,7 @@ func importWithKey(ctx context.Context, t *testing.T, ts *testserver.Server, key
 // with the key is IDEMPOTENCY_KEY_REUSED; a file uploaded over REST with
 // an Idempotency-Key header is replayed the same way.
 func TestIdempotencyImport(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	ctx := grpcCtx(t)
 	first, err, md := importWithKey(ctx, t, ts, "import-1", "13700000001", "13700000002", "bad")
@@ -446,6 +452,7 @@ func TestIdempotencyImport(t *testing.T) {
 // it is that old, and keeps the job with its counters; a server whose
 // retention is 0 deletes nothing.
 func TestJobRetention(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		retention time.Duration
@@ -483,6 +490,7 @@ func TestJobRetention(t *testing.T) {
 // TestIdempotencyKeysPerClient: two authenticated clients using the same
 // key each get their own call and their own replay.
 func TestIdempotencyKeysPerClient(t *testing.T) {
+	t.Parallel()
 	const tokenA, tokenB = "scd_test-idem-a-token", "scd_test-idem-b-token"
 	clients := writeClients(t, t.TempDir(), `clients:
   - name: a

@@ -27,6 +27,7 @@ var tagsReq = &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile:
 // calls_per_second per calendar second, so two calls in a row may land in
 // two seconds and both pass: the test calls until TOP bans.
 func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"quota": map[string]any{"calls_per_second": 1, "ban_seconds": 30}})
 	if _, err := ts.Workers.GetWorkerTags(grpcCtx(t), tagsReq); err != nil {
@@ -80,6 +81,7 @@ func TestQuotaBanFailsFastWithRetryInfo(t *testing.T) {
 // TestRealTOPSettings points servicecenterd at a separate gateway with its
 // own credentials, as against production: the flags must reach the wire.
 func TestRealTOPSettings(t *testing.T) {
+	t.Parallel()
 	emu, err := topemu.New(topemu.Config{AppKey: "app-1", AppSecret: "real-secret-1", Session: "real-session-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +126,7 @@ func TestRealTOPSettings(t *testing.T) {
 // TestGracefulShutdownFinishesCallsInFlight stops the server while a call
 // waits on the emulator (its latency rule has fired): the call completes.
 func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": "tmall.servicecenter.worker.taglist.get", "latency": "1500ms"}}})
@@ -160,6 +163,7 @@ func TestGracefulShutdownFinishesCallsInFlight(t *testing.T) {
 // the emulator for 5 minutes: shutdown ends after its 300ms timeout (the
 // bound below is far from both), and the call fails.
 func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, func(c *server.Config) { c.Process.ShutdownTimeout = 300 * time.Millisecond })
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": "tmall.servicecenter.worker.taglist.get", "latency": "5m"}}})
@@ -183,6 +187,7 @@ func TestShutdownTimeoutCutsLongCalls(t *testing.T) {
 // optional by design); calls, gRPC health and /metrics on --metrics-addr
 // still work, and the start log says what is off.
 func TestGRPCOnly(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, func(c *server.Config) {
 		c.Listen.HTTPAddr = ""
 		c.Metrics.Addr = "127.0.0.1:0"

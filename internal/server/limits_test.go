@@ -28,6 +28,7 @@ import (
 // RetryInfo and ErrorInfo (REST: 429); another client and health checks
 // are not affected; a client's own rate_limit overrides the server's.
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	clients := writeClients(t, t.TempDir(), `clients:
   - name: slow
     token_sha256: [`+auth.HashToken("scd_slow")+`]
@@ -91,6 +92,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestMessageSizeLimits(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, func(c *server.Config) { c.GRPC.MaxRecvMsgSize = 2048; c.HTTP.MaxBodySize = 4096 })
 	big := withWorker(func(w *scv1.Worker) {
 		w.Photo = strings.Repeat("p", 1000)
@@ -159,6 +161,7 @@ func tooLargeBody(body map[string]any, setting, bytes string) bool {
 }
 
 func TestDefaultDeadline(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, func(c *server.Config) { c.GRPC.DefaultDeadline = 300 * time.Millisecond })
 	ts.Emulator(t, http.MethodPut, "/_emulator/faults", map[string]any{"rules": []any{map[string]any{
 		"method": top.MethodWorkerTagList, "latency": "3s"}}})

@@ -66,6 +66,7 @@ func (brokenJobs) SyncJobCounts(context.Context) (map[string]int64, error) {
 // method and outcome, retries, bans, the rate limit, sync jobs and the
 // build. No label carries request data.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile
@@ -180,6 +181,7 @@ func TestMetrics(t *testing.T) {
 // TestMetricsAddr serves /metrics on its own listener, not on the HTTP
 // one; with TLS on, it serves TLS too.
 func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	ts := testserver.Start(t, func(c *server.Config) {
 		c.Metrics.Addr = "127.0.0.1:0"
@@ -200,7 +202,18 @@ func TestMetricsAddr(t *testing.T) {
 // (http/pprof, which --open-endpoints metrics does not open), never the
 // command line.
 func TestPProf(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
+	// One server with --pprof and one without serve every case: a case
+	// only reads, so it cannot change what the next one sees.
+	servers := map[bool]*testserver.Server{}
+	for _, pprof := range []bool{false, true} {
+		servers[pprof] = testserver.Start(t, func(c *server.Config) {
+			c.Auth.ClientsFile = p.clientsFile
+			c.Metrics.Addr = "127.0.0.1:0"
+			c.Metrics.PProf = pprof
+		})
+	}
 	for _, tt := range []struct {
 		name  string
 		pprof bool
@@ -221,11 +234,7 @@ func TestPProf(t *testing.T) {
 		{"command line", true, "/debug/pprof/cmdline", tokenOps, http.StatusNotFound, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := testserver.Start(t, func(c *server.Config) {
-				c.Auth.ClientsFile = p.clientsFile
-				c.Metrics.Addr = "127.0.0.1:0"
-				c.Metrics.PProf = tt.pprof
-			})
+			ts := servers[tt.pprof]
 			header := http.Header{}
 			if tt.token != "" {
 				header.Set("Authorization", "Bearer "+tt.token)

@@ -27,6 +27,7 @@ import (
 // database (another replica) answers the same, from the same rows, and
 // cancels a job with its River chunk jobs.
 func TestServesFromPostgreSQL(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	url := pgtest.NewDatabase(t)
 	dataDir := t.TempDir()
@@ -34,7 +35,12 @@ func TestServesFromPostgreSQL(t *testing.T) {
 		c.Auth.ClientsFile, c.Store.DatabaseURL, c.Store.DataDir, c.Sync.ChunkSize = p.clientsFile, url, dataDir, 10
 	}
 	ts := testserver.Start(t, mutate)
-	ctx := metadata.AppendToOutgoingContext(withToken(grpcCtx(t), tokenOps), rpc.RequestIDHeader, "pg-import-1")
+	// ctx spans every step below, a second server's start among them:
+	// its deadline bounds a stuck test, it times nothing (grpcCtx's 10s
+	// per call would be short for the whole on a loaded machine).
+	base, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	ctx := metadata.AppendToOutgoingContext(withToken(base, tokenOps), rpc.RequestIDHeader, "pg-import-1")
 
 	stream, err := ts.Logistics.ImportUserBlacklist(ctx)
 	if err != nil {

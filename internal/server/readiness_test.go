@@ -63,6 +63,7 @@ func closedAddr(t *testing.T) string {
 // servicecenterd_top_reachable (from the calls, and /topz's probe) say
 // that.
 func TestReadinessIsNotTOP(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		topDown   bool
@@ -118,6 +119,7 @@ func TestReadinessIsNotTOP(t *testing.T) {
 // TestReadinessFollowsTheDatabase: a replica whose PostgreSQL goes away
 // reports not ready on /readyz and gRPC health.
 func TestReadinessFollowsTheDatabase(t *testing.T) {
+	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	ts := testserver.Start(t, func(c *server.Config) { c.Store.DatabaseURL = url })
 	base := "http://" + ts.HTTPAddr()
@@ -150,6 +152,7 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 // TestDrain: once asked to stop, the server reports not ready at once and
 // keeps serving calls for --drain-delay, then stops.
 func TestDrain(t *testing.T) {
+	t.Parallel()
 	const delay = 2 * time.Second
 	ts := testserver.Start(t, func(c *server.Config) { c.Process.DrainDelay = delay })
 	base := "http://" + ts.HTTPAddr()
@@ -181,6 +184,7 @@ func TestDrain(t *testing.T) {
 // Redis that does not answer, the replica is ready on its local share,
 // says so on /readyz and in servicecenterd_quota_backend, and serves.
 func TestRedisQuotaBackend(t *testing.T) {
+	t.Parallel()
 	prefix := redistest.Prefix(t)
 	for _, tc := range []struct {
 		name, url, ready string

@@ -13,6 +13,7 @@ import (
 // TestRejectedEntriesPaged: every rejected entry of an import, not only
 // the first 100 of its answer, is listed by pages over gRPC and REST.
 func TestRejectedEntriesPaged(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	ctx := grpcCtx(t)
 	mobiles := []string{"13700000001"}

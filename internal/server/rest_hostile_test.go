@@ -104,6 +104,7 @@ func rawAnswer(t *testing.T, addr, method, path string, header http.Header) (int
 // the right 403, before it has sent any of its body, declared by
 // Content-Length (1 GiB) or chunked; the denied mutating calls are audited.
 func TestAuthBeforeBody(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	trail := audit.NewMemory()
 	ts := testserver.Start(t, func(c *server.Config) {
@@ -191,6 +192,7 @@ func TestAuthBeforeBody(t *testing.T) {
 // read nothing of it; the connection then closes, so the client cannot
 // push more than the sockets hold.
 func TestUnauthenticatedUploadReadsNothing(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile })
 	body := &countingLine{size: 100 << 20}
@@ -234,16 +236,11 @@ func (c *countingLine) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// emulatorCalls counts the calls that reached the embedded TOP emulator.
+// emulatorCalls counts the calls that reached the embedded TOP emulator
+// (callCount).
 func emulatorCalls(t *testing.T, ts *testserver.Server) int64 {
 	t.Helper()
-	var out struct {
-		Recorded int64 `json:"recorded"`
-	}
-	if err := json.Unmarshal(ts.Emulator(t, http.MethodGet, "/_emulator/calls?limit=1", nil), &out); err != nil {
-		t.Fatal(err)
-	}
-	return out.Recorded
+	return int64(callCount(t, ts))
 }
 
 // violation returns the first BadRequest field violation of a REST error
@@ -266,6 +263,7 @@ func violation(body map[string]any) (field, desc, reason string) {
 // with their path; google.protobuf.Struct takes any key) are 400 with a
 // BadRequest, and nothing reaches TOP.
 func TestStrictJSON(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	assign := "/v1/workcards/2345678:assignWorker"
 	if code, _, body := ts.REST(t, assign, `{"target_worker_id":1234567,"ext_json":{"anything":{"goes":[1]}}}`+"\n"); code != http.StatusOK {
@@ -317,6 +315,7 @@ func TestStrictJSON(t *testing.T) {
 // a BadRequest naming the parameter and quoting a short prefix of the
 // value, never all of it.
 func TestLongValuesQuotedShort(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	long := strings.Repeat("9", 5000)
 	tests := []struct {
@@ -348,6 +347,7 @@ func TestLongValuesQuotedShort(t *testing.T) {
 // stream's status, so the audit trail records it (not CANCELLED), and no
 // job is left. A caller without credentials is refused first.
 func TestUploadRefusals(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	trail := audit.NewMemory()
 	const maxUpload = 200 << 10
@@ -465,6 +465,7 @@ func getWithToken(t *testing.T, ts *testserver.Server, path, token string) (int,
 // --http-upload-timeout however steadily it sends. The client is real
 // and never stops on its own: only the server's cut ends it.
 func TestSlowUpload(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		cfg     func(*server.Config)

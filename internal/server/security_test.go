@@ -169,6 +169,7 @@ func withToken(ctx context.Context, token string) context.Context {
 // TestAuthMatrix calls over gRPC and REST with every kind of credentials
 // and checks who gets through, with which code, reason and HTTP status.
 func TestAuthMatrix(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	ts := testserver.Start(t, p.mtls)
 	tags := getWorkerTags(&scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"})
@@ -276,6 +277,7 @@ func methodOf(r rpcCase) string {
 // by default even with mTLS (no client certificate needed), closed when
 // --open-endpoints is empty, then reachable with an allowed token only.
 func TestOpenEndpoints(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	tests := []struct {
 		name     string
@@ -289,9 +291,17 @@ func TestOpenEndpoints(t *testing.T) {
 		{"closed, client not allowed", nil, tokenTagsOnly, codes.PermissionDenied, 403},
 		{"closed, client allowed everything", nil, tokenOps, codes.OK, 200},
 	}
+	// The cases with the same --open-endpoints share a server: a case
+	// only reads, so it cannot change what the next one sees.
+	servers := map[string]*testserver.Server{}
+	for _, tt := range tests {
+		if key := strings.Join(tt.open, ","); servers[key] == nil {
+			servers[key] = testserver.Start(t, func(c *server.Config) { p.mtls(c); c.Auth.OpenEndpoints = tt.open })
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := testserver.Start(t, func(c *server.Config) { p.mtls(c); c.Auth.OpenEndpoints = tt.open })
+			ts := servers[strings.Join(tt.open, ",")]
 			clientTLS := p.clientTLS(t, "")
 			conn := dialTLS(t, ts.GRPCAddr(), clientTLS)
 			ctx := withToken(grpcCtx(t), tt.token)
@@ -329,6 +339,7 @@ func TestOpenEndpoints(t *testing.T) {
 // TestMTLSRequiredWhenNothingElse: with no open endpoint and no token
 // clients, the TLS handshake itself requires a client certificate.
 func TestMTLSRequiredWhenNothingElse(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	clients := writeClients(t, t.TempDir(), "clients:\n  - name: dispatch\n    cert_sans: ["+sanDispatch+"]\n    allow: ['*']\n")
 	ts := testserver.Start(t, func(c *server.Config) { p.mtls(c); c.Auth.ClientsFile = clients; c.Auth.OpenEndpoints = nil })
@@ -353,6 +364,7 @@ func TestMTLSRequiredWhenNothingElse(t *testing.T) {
 // TestTokensWithoutTLS runs with a clients file and no TLS: the gRPC and
 // REST paths authenticate the same way.
 func TestTokensWithoutTLS(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	ts := testserver.Start(t, func(c *server.Config) { c.Auth.ClientsFile = p.clientsFile })
 	req := &scv1.GetWorkerTagsRequest{IdNumber: "11010519491231002X", Mobile: "13245678901"}
@@ -376,6 +388,7 @@ func TestTokensWithoutTLS(t *testing.T) {
 }
 
 func TestRefuseToStartBeyondLoopback(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	tests := []struct {
 		name   string
@@ -414,6 +427,7 @@ func TestRefuseToStartBeyondLoopback(t *testing.T) {
 }
 
 func TestInvalidSecuritySettings(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	dir := t.TempDir()
 	bad := writeClients(t, dir, "clients:\n  - name: a\n    token_sha256: ["+auth.HashToken("x")+"]\n    allow: [servicecenter.v1.NoSuchService/*]\n")
@@ -453,6 +467,7 @@ func TestInvalidSecuritySettings(t *testing.T) {
 // connections get the new certificate, and a client certificate of the
 // new CA is accepted.
 func TestCertificateRotation(t *testing.T) {
+	// Not t.Parallel: it keeps the CPU busy for seconds (see TestMain).
 	p := newPKI(t)
 	ts := testserver.Start(t, func(c *server.Config) { p.mtls(c); c.TLS.ReloadInterval = 20 * time.Millisecond })
 	clientTLS := p.clientTLS(t, sanDispatch)
@@ -552,6 +567,7 @@ func TestCertificateRotation(t *testing.T) {
 
 // TestClientsFileReload changes the clients file while serving.
 func TestClientsFileReload(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	ts := testserver.Start(t, func(c *server.Config) {
 		c.Auth.ClientsFile = p.clientsFile

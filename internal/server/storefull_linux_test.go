@@ -64,6 +64,7 @@ func fill(t *testing.T, dir string) string {
 // STORE_FULL; once space is freed the server imports and delivers again,
 // without a restart.
 func TestStoreFullOnARealFilesystem(t *testing.T) {
+	// Not t.Parallel: it keeps the CPU busy for seconds (see TestMain).
 	dataDir := mountSmallFS(t, "2m")
 	ts := testserver.Start(t, func(c *server.Config) { c.Store.DataDir = dataDir })
 	_, err := importEntries(t, ts, 0, 150_000)

@@ -120,6 +120,7 @@ func stagingLeft(t *testing.T, dataDir string) []string {
 // REST, leaves nothing behind, and a small import then goes through.
 // TestStoreFullOnARealFilesystem does the same on a real full filesystem.
 func TestStoreFullOverGRPCAndREST(t *testing.T) {
+	// Not t.Parallel: it keeps the CPU busy for seconds (see TestMain).
 	ts := testserver.Start(t, func(c *server.Config) { c.Sync.ChunkSize = 10 }, server.WithStoreOptions(store.WithSQLite(sqlite.WithMaxPages(128)))) // 512 KiB per file
 	_, err := importEntries(t, ts, 0, 60_000)
 	wantStoreFull(t, "gRPC import of 60,000 entries", err)

@@ -29,7 +29,11 @@ import (
 
 func grpcCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The deadline only bounds a stuck call; no test times a call with it.
+	// The heaviest calls (a SyncUserBlacklist of 270,000 entries) take
+	// seconds under the race detector, more on a loaded machine with
+	// other tests running beside them (t.Parallel).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -44,6 +48,7 @@ func emulatorState(t *testing.T, ts *testserver.Server) *topemu.State {
 }
 
 func TestRPCSuccess(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 
 	t.Run("AssignWorker", func(t *testing.T) {
@@ -174,6 +179,7 @@ func topemuTime(t interface{ MarshalText() ([]byte, error) }) string {
 }
 
 func TestOperationalEndpoints(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + ts.HTTPAddr() + path)

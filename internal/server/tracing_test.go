@@ -154,6 +154,7 @@ func leakScan(t *testing.T, spans []span, extra ...string) {
 // trace id; no span holds personal data or a secret, even from a request
 // path that holds a phone number.
 func TestTracing(t *testing.T) {
+	t.Parallel()
 	exp := tracetest.NewInMemoryExporter()
 	tr, err := telemetry.New(context.Background(), sdktrace.WithSyncer(exp))
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 // A new RPC fails here until it has its request file and every layer
 // answers it.
 func TestEveryTOPRPCAnswers(t *testing.T) {
+	t.Parallel()
 	trail := audit.NewMemory()
 	ts := testserver.Start(t, nil, server.WithAuditStore(trail))
 	plan, err := audit.NewPlan(protoregistry.GlobalFiles)

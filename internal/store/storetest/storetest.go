@@ -27,6 +27,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/sqlitetest"
 )
 
 // Backend is a backend under test.
@@ -43,10 +44,13 @@ func Backends() []Backend {
 	return []Backend{{"sqlite", func(t testing.TB) store.Store { return SQLite(t) }}, {"postgres", func(t testing.TB) store.Store { return Postgres(t) }}}
 }
 
-// SQLite opens a store in a new file of a temporary directory.
+// SQLite opens a store in a new file of a temporary directory, migrated
+// already (sqlitetest.Seed).
 func SQLite(t testing.TB, opts ...sqlite.Option) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), sqlite.FileName), opts...)
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	sqlitetest.Seed(t, path)
+	s, err := sqlite.Open(context.Background(), path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

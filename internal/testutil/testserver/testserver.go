@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,9 @@ import (
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/sqlitetest"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
 
@@ -52,7 +55,9 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 
 // Config is the serve defaults (no environment, no file) with free
 // loopback ports for gRPC, HTTP and the embedded emulator, a temporary
-// data dir, no drain delay and a 5s shutdown timeout.
+// data dir holding a store already migrated (sqlitetest.Seed: a server
+// started on it migrates nothing), no drain delay and a 5s shutdown
+// timeout.
 func Config(t testing.TB) server.Config {
 	t.Helper()
 	var cfg server.Config
@@ -63,6 +68,7 @@ func Config(t testing.TB) server.Config {
 	cfg.Process.ShutdownTimeout = 5 * time.Second
 	cfg.Process.DrainDelay = 0 // tests of draining set their own
 	cfg.Store.DataDir = t.TempDir()
+	sqlitetest.Seed(t, filepath.Join(cfg.Store.DataDir, sqlite.FileName))
 	return cfg
 }
 
