@@ -93,10 +93,10 @@ var forwardedHeaders = map[string]bool{
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	s.clientStreams = clientStreamingMethods()
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, restJSON{&runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newRESTJSON(&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth}, // as the gRPC server's codec
-		}}),
+		})),
 		runtime.WithErrorHandler(restErrorHandler),
 		runtime.WithForwardResponseOption(flushWatchStart),
 		// The fallback reads a form body to route a POST as a GET: a read
