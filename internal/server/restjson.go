@@ -19,6 +19,7 @@ import (
 
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/answerjson"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/requestjson"
 )
 
 // restJSON is the gateway's marshaler: runtime.JSONPb's answers, and a
@@ -30,7 +31,8 @@ import (
 //
 // The answers of the TOP calls are written by answerjson, protojson's
 // output without its reflection, when the options are the ones it
-// writes (answers); everything else is protojson's.
+// writes (answers), and flat request bodies are read by requestjson, as
+// protojson would read them; everything else is protojson's.
 type restJSON struct {
 	*runtime.JSONPb
 	answers bool
@@ -92,6 +94,9 @@ func (d *jsonDecoder) Decode(v any) error {
 	msg, ok := v.(proto.Message)
 	if !ok {
 		return fmt.Errorf("%T is not a proto message", v)
+	}
+	if requestjson.Decode(data, msg) { // a flat body, as protojson would decode it
+		return nil
 	}
 	if err := d.m.UnmarshalOptions.Unmarshal(data, msg); err != nil {
 		return d.body.fail(jsonError(data, msg, err, ""))
