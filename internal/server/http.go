@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -83,6 +84,91 @@ var forwardedHeaders = map[string]bool{
 	idempotency.ReplayedHeader: true,
 }
 
+// incomingHeaderMatcher is the gateway's choice of the request headers
+// passed to gRPC, and under which metadata key: forwardedHeaders under
+// their own names, the others as runtime.DefaultHeaderMatcher maps them
+// unless auth.ForwardableHeader refuses the key. The keys of the headers
+// most calls carry are worked out once, in lower case (the metadata's own
+// case), instead of for each header of each call.
+func incomingHeaderMatcher() func(string) (string, bool) {
+	known := map[string]string{}
+	for _, h := range []string{
+		"Accept", "Accept-Charset", "Accept-Language", "Authorization", "Cache-Control", "Content-Type",
+		"Cookie", "Date", "Expect", "From", "Host", "Origin", "Pragma", "Referer", "User-Agent", "Via", "Warning",
+	} {
+		if k, ok := runtime.DefaultHeaderMatcher(h); ok && auth.ForwardableHeader(k) {
+			known[h] = strings.ToLower(k)
+		}
+	}
+	return func(key string) (string, bool) {
+		if k, ok := forwardedName(key); ok {
+			return k, true
+		}
+		if k, ok := known[key]; ok {
+			return k, true
+		}
+		k, ok := runtime.DefaultHeaderMatcher(key)
+		return k, ok && auth.ForwardableHeader(k)
+	}
+}
+
+// forwardedName is the key of forwardedHeaders that key is in another
+// case, as strings.ToLower(key) would find it, without building the
+// lower-case string for an ASCII key (every valid header name).
+func forwardedName(key string) (string, bool) {
+	for i := range len(key) {
+		if key[i] >= utf8.RuneSelf {
+			k := strings.ToLower(key)
+			return k, forwardedHeaders[k]
+		}
+	}
+	for k := range forwardedHeaders {
+		if len(k) == len(key) && asciiLowerEqual(key, k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// asciiLowerEqual reports whether the ASCII string s in lower case is
+// lower.
+func asciiLowerEqual(s, lower string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// outgoingHeaderMatcher is the gateway's choice of the response headers
+// made of gRPC header metadata: forwardedHeaders under their own names
+// (canonical, worked out once for the metadata's lower-case keys),
+// content-type never, the others prefixed Grpc-Metadata-.
+func outgoingHeaderMatcher() func(string) (string, bool) {
+	canonical := map[string]string{}
+	for k := range forwardedHeaders {
+		canonical[k] = textproto.CanonicalMIMEHeaderKey(k)
+	}
+	return func(key string) (string, bool) {
+		k := strings.ToLower(key)
+		if forwardedHeaders[k] {
+			if c, ok := canonical[key]; ok {
+				return c, true
+			}
+			return textproto.CanonicalMIMEHeaderKey(key), true
+		}
+		if k == "content-type" {
+			return "", false
+		}
+		return runtime.MetadataHeaderPrefix + key, true
+	}
+}
+
 // httpHandler serves the REST gateway (calling our own gRPC server's
 // services in the process, see gatewayChannel, so REST calls pass through
 // the interceptors; each call is authenticated before its body is read,
@@ -93,33 +179,18 @@ var forwardedHeaders = map[string]bool{
 func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	s.clientStreams = clientStreamingMethods()
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, restJSON{&runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newRESTJSON(&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{RecursionLimit: codec.MaxDepth}, // as the gRPC server's codec
-		}}),
+		})),
 		runtime.WithErrorHandler(restErrorHandler),
 		runtime.WithForwardResponseOption(flushWatchStart),
 		// The fallback reads a form body to route a POST as a GET: a read
 		// before the call is authorized (see gatewayBody).
 		runtime.WithDisablePathLengthFallback(),
-		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
-			if k := strings.ToLower(key); forwardedHeaders[k] {
-				return k, true
-			}
-			k, ok := runtime.DefaultHeaderMatcher(key)
-			return k, ok && auth.ForwardableHeader(k)
-		}),
+		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher()),
 		runtime.WithMetadata(s.restAuth),
-		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			k := strings.ToLower(key)
-			if forwardedHeaders[k] {
-				return textproto.CanonicalMIMEHeaderKey(key), true
-			}
-			if k == "content-type" {
-				return "", false
-			}
-			return runtime.MetadataHeaderPrefix + key, true
-		}),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeaderMatcher()),
 	)
 	conn, err := s.gatewayDial()
 	if err != nil {
