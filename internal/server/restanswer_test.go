@@ -20,6 +20,7 @@ import (
 // what protojson writes of it with the gateway's options (proto names,
 // every field), sent with its Content-Length in one piece.
 func TestRESTAnswers(t *testing.T) {
+	t.Parallel()
 	ts := testserver.Start(t, nil)
 	tests := []struct {
 		path, body string

@@ -14,6 +14,7 @@ import (
 // out once, choose exactly what the plain rules (written out here)
 // choose, for each header name.
 func TestHeaderMatchers(t *testing.T) {
+	t.Parallel()
 	incoming := func(key string) (string, bool) {
 		if k := strings.ToLower(key); forwardedHeaders[k] {
 			return k, true
