@@ -21,6 +21,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/auth"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/chain"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/middleware"
@@ -122,7 +123,7 @@ func (s *Server) grpcOptions(validator protovalidate.Validator, unary []grpc.Una
 			Time: c.KeepaliveTime, Timeout: c.KeepaliveTimeout,
 			MaxConnectionIdle: c.MaxConnectionIdle, MaxConnectionAge: c.MaxConnectionAge,
 		}),
-		grpc.ChainUnaryInterceptor(unary...),
+		grpc.UnaryInterceptor(chain.NewUnary(unary).Intercept),
 		grpc.ChainStreamInterceptor(
 			s.codec.StreamInterceptor(),
 			s.metrics.StreamInterceptor(),
@@ -141,9 +142,10 @@ func (s *Server) grpcOptions(validator protovalidate.Validator, unary []grpc.Una
 }
 
 // unaryInterceptors is the unary interceptor chain, in the order of
-// grpcOptions' comment: the gRPC server chains it
-// (grpc.ChainUnaryInterceptor) and the REST gateway's in-process channel
-// runs the same slice (internal/rpc/inprocess), so that a REST call
+// grpcOptions' comment: the gRPC server chains it (internal/rpc/chain,
+// grpc.ChainUnaryInterceptor's order without its closures on every call)
+// and the REST gateway's in-process channel runs the same slice
+// (internal/rpc/inprocess, chained the same way), so that a REST call
 // passes exactly what a gRPC call passes.
 func (s *Server) unaryInterceptors(validator protovalidate.Validator) []grpc.UnaryServerInterceptor {
 	c, logger := s.cfg.GRPC, s.logger
@@ -155,7 +157,7 @@ func (s *Server) unaryInterceptors(validator protovalidate.Validator) []grpc.Una
 		s.auditor.UnaryInterceptor(),
 		middleware.UnaryRecovery(logger),
 		s.authn.UnaryInterceptor(logger),
-		selector.UnaryServerInterceptor(s.limiter.UnaryInterceptor(), s.notOpen()),
+		s.unaryRateLimit(),
 		middleware.UnaryDefaultDeadline(c.DefaultDeadline),
 		codec.UnaryRefuse(),
 		middleware.UnaryValidate(validator),
@@ -170,6 +172,20 @@ func (s *Server) notOpen() selector.Matcher {
 	return selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return !s.authn.Open(c.FullMethod())
 	})
+}
+
+// unaryRateLimit is the rate limit of the unary calls of methods that
+// are not open endpoints (notOpen's selection for streams), asked
+// directly of the call's method name: go-grpc-middleware's selector
+// splits the name and joins it again on every call.
+func (s *Server) unaryRateLimit() grpc.UnaryServerInterceptor {
+	limit := s.limiter.UnaryInterceptor()
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if s.authn.Open(info.FullMethod) {
+			return handler(ctx, req)
+		}
+		return limit(ctx, req, info, handler)
+	}
 }
 
 // limitOf is a client's rate limit: its own from the clients file, else

@@ -104,21 +104,20 @@ func (h *Workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequ
 	return resp, nil
 }
 
+// abilitiesFromTOP parses TOP's ability_map text straight into the API's
+// map (no map of top.Ability between).
 func abilitiesFromTOP(text string) (map[string]*scv1.Ability, error) {
-	parsed, err := top.ParseAbilityMap(text)
+	return top.ParseAbilities(text, abilityFromTOP)
+}
+
+// abilityFromTOP is one ability of ability_map as the API answers it.
+func abilityFromTOP(name string, a top.Ability) (*scv1.Ability, error) {
+	extra, err := rawToStruct(a.Extra)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ability %q: %w", name, err)
 	}
-	out := make(map[string]*scv1.Ability, len(parsed))
-	for name, a := range parsed {
-		extra, err := rawToStruct(a.Extra)
-		if err != nil {
-			return nil, fmt.Errorf("ability %q: %w", name, err)
-		}
-		out[name] = &scv1.Ability{
-			Effective: a.Effective, ServiceCode: a.ServiceCode,
-			AbilityLevel: scv1.AbilityLevel(a.AbilityLevel), Extra: extra,
-		}
-	}
-	return out, nil
+	return &scv1.Ability{
+		Effective: a.Effective, ServiceCode: a.ServiceCode,
+		AbilityLevel: scv1.AbilityLevel(a.AbilityLevel), Extra: extra,
+	}, nil
 }

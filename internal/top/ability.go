@@ -27,18 +27,47 @@ type Ability struct {
 // both forms parse. Unknown abilities and attributes are kept. An empty
 // text is an empty map.
 func ParseAbilityMap(s string) (map[string]Ability, error) {
+	return ParseAbilities(s, keepAbility)
+}
+
+// ParseAbilities is ParseAbilityMap with each ability converted by
+// convert (which gets its name too) into the caller's own map, without a
+// map of Ability between. A conversion's error is returned after the
+// text has parsed, as when ParseAbilityMap's result is converted: a
+// text that does not parse is that error, whatever convert says.
+func ParseAbilities[T any](s string, convert func(name string, a Ability) (T, error)) (map[string]T, error) {
 	text := strings.TrimSpace(s)
 	if text == "" {
-		return map[string]Ability{}, nil
+		return map[string]T{}, nil
 	}
-	if !strings.HasPrefix(text, "{") {
-		text = "{" + text + "}"
+	var b []byte
+	if strings.HasPrefix(text, "{") {
+		b = []byte(text)
+	} else {
+		// The braces and the text in one allocation.
+		b = make([]byte, 0, len(text)+2)
+		b = append(append(append(b, '{'), text...), '}')
 	}
-	if out, ok := parseAbilitiesFast([]byte(text)); ok {
+	if out, ok := parseAbilitiesInto(b, convert); ok {
 		return out, nil
 	}
-	return parseAbilitiesSlow(text)
+	parsed, err := parseAbilitiesSlow(string(b))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]T, len(parsed))
+	for name, a := range parsed {
+		v, err := convert(name, a)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, nil
 }
+
+// keepAbility is ParseAbilityMap's conversion: none.
+func keepAbility(_ string, a Ability) (Ability, error) { return a, nil }
 
 // parseAbilitiesSlow is ParseAbilityMap through encoding/json, one
 // json.Unmarshal per ability and attribute; it words every error.
@@ -93,7 +122,15 @@ func parseAbilitiesSlow(text string) (map[string]Ability, error) {
 // (duplicate names and attributes: the last wins, as in a map).
 // FuzzParseAbilityMap holds it to that.
 func parseAbilitiesFast(text []byte) (map[string]Ability, bool) {
-	out := make(map[string]Ability, 4)
+	return parseAbilitiesInto(text, keepAbility)
+}
+
+// parseAbilitiesInto is parseAbilitiesFast converting each ability as it
+// is parsed; it also gives up when a conversion fails, so that the slow
+// path converts (and words the error) exactly as it would have, duplicate
+// names included.
+func parseAbilitiesInto[T any](text []byte, convert func(name string, a Ability) (T, error)) (map[string]T, bool) {
+	out := make(map[string]T, 4)
 	c := cursor{b: text, i: skipSpace(text, 0)}
 	if c.i >= len(text) || text[c.i] != '{' {
 		return nil, false
@@ -133,7 +170,12 @@ func parseAbilitiesFast(text []byte) (map[string]Ability, bool) {
 		}) {
 			return false
 		}
-		out[string(name)] = a
+		key := string(name)
+		v, err := convert(key, a)
+		if err != nil {
+			return false
+		}
+		out[key] = v
 		return true
 	})
 	if !ok || skipSpace(text, c.i) != len(text) {

@@ -1,6 +1,8 @@
 package top
 
 import (
+	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -91,4 +93,46 @@ func BenchmarkParseAbilityMap(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestParseAbilities checks the conversion: every ability converted
+// under its name, a conversion's error returned, and a text that does
+// not parse refused with the parse error whatever the conversion says,
+// on the fast path and the slow one (an escaped key takes the slow one).
+func TestParseAbilities(t *testing.T) {
+	code := func(name string, a Ability) (string, error) {
+		if name == "bad" {
+			return "", errors.New("bad ability")
+		}
+		return name + "=" + a.ServiceCode, nil
+	}
+	for _, tc := range []struct {
+		name, text string
+		want       map[string]string
+		err        string
+	}{
+		{"empty", " ", map[string]string{}, ""},
+		{"fast", `"a":{"serviceCode":"x"},"b":{"serviceCode":"y"}`, map[string]string{"a": "a=x", "b": "b=y"}, ""},
+		{"slow", `{"\u0061":{"serviceCode":"x"},"b":{"serviceCode":"y"}}`, map[string]string{"a": "a=x", "b": "b=y"}, ""},
+		{"duplicate, last wins", `"a":{"serviceCode":"x"},"a":{"serviceCode":"z"}`, map[string]string{"a": "a=z"}, ""},
+		{"conversion fails, fast", `"a":{"serviceCode":"x"},"bad":{}`, nil, "bad ability"},
+		{"conversion fails, slow", `{"\u0061":{},"bad":{}}`, nil, "bad ability"},
+		{"parse error first", `"bad":{},"c":[1]`, nil, `ability_map["c"] is not a JSON object`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseAbilities(tc.text, code)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

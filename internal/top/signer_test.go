@@ -1,6 +1,10 @@
 package top
 
 import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -53,5 +57,42 @@ func TestSignerMatchesAppendSign(t *testing.T) {
 	}
 	if _, err := NewSigner("sha1", "x"); err == nil {
 		t.Fatal("NewSigner accepted sha1")
+	}
+}
+
+// TestSortParams wants SortParams' order to be slices.SortFunc's by key,
+// for short lists (insertion) and long ones, duplicates included (their
+// order too), on lists drawn from a fixed seed.
+func TestSortParams(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 16))
+	keys := []string{"a", "ab", "b", "app_key", "method", "sign_method", "timestamp", "v", "format", "中", "A", ""}
+	for _, n := range []int{0, 1, 2, 11, maxInsertionSort, maxInsertionSort + 1, 60} {
+		for round := range 20 {
+			params := make([]Param, n)
+			for i := range params {
+				params[i] = Param{Key: keys[rng.IntN(len(keys))], Value: strconv.Itoa(i)}
+			}
+			want := slices.Clone(params)
+			slices.SortFunc(want, func(a, b Param) int { return strings.Compare(a.Key, b.Key) })
+			SortParams(params)
+			if !slices.Equal(params, want) {
+				t.Fatalf("n=%d round %d: got %v, want %v", n, round, params, want)
+			}
+		}
+	}
+}
+
+// BenchmarkSortParams sorts a GetWorkerTags call's parameters.
+func BenchmarkSortParams(b *testing.B) {
+	keys := []string{"id_number", "mobile", "method", "app_key", "timestamp", "format", "v", "sign_method", "partner_id", "simplify"}
+	src := make([]Param, len(keys))
+	for i, k := range keys {
+		src[i] = Param{Key: k, Value: "x"}
+	}
+	params := make([]Param, len(src))
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(params, src)
+		SortParams(params)
 	}
 }

@@ -33,8 +33,8 @@
 // the issue names (github.com/fullstorydev/grpchan's inprocgrpc) is not
 // available from this build's module proxy; it also copies messages by
 // its own cloner and runs no stats handlers. What is needed is small: a
-// record of the registered services (Registry), grpc-go's interceptor
-// chaining (Chain) and the call itself.
+// record of the registered services (Registry) and the call itself; the
+// interceptors are chained as the server chains them (internal/rpc/chain).
 package inprocess
 
 import (
@@ -53,6 +53,8 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/servicecenterd/servicecenterd/internal/rpc/chain"
 )
 
 // Registry records the services registered on a gRPC server: it is a
@@ -149,35 +151,13 @@ func NewChannel(reg *Registry, o Options) (*Channel, error) {
 		o.MaxRecvMsgSize = defaultMaxRecvMsgSize
 	}
 	reg.mu.Lock()
-	c := &Channel{methods: maps.Clone(reg.methods), services: maps.Clone(reg.services), chain: Chain(o.Interceptors), o: o}
+	c := &Channel{methods: maps.Clone(reg.methods), services: maps.Clone(reg.services), o: o}
+	if len(o.Interceptors) > 0 {
+		c.chain = chain.NewUnary(o.Interceptors).Intercept
+	}
 	reg.mu.Unlock()
 	c.stop, c.stopAll = context.WithCancel(context.Background())
 	return c, nil
-}
-
-// Chain chains unary server interceptors as grpc.ChainUnaryInterceptor
-// does: the first is the outermost; nil when there are none.
-func Chain(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
-	switch len(interceptors) {
-	case 0:
-		return nil
-	case 1:
-		return interceptors[0]
-	}
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		return interceptors[0](ctx, req, info, chainedHandler(interceptors, 0, info, handler))
-	}
-}
-
-// chainedHandler is the handler interceptor curr passes on: the next
-// interceptor, or the final handler after the last.
-func chainedHandler(interceptors []grpc.UnaryServerInterceptor, curr int, info *grpc.UnaryServerInfo, final grpc.UnaryHandler) grpc.UnaryHandler {
-	if curr == len(interceptors)-1 {
-		return final
-	}
-	return func(ctx context.Context, req any) (any, error) {
-		return interceptors[curr+1](ctx, req, info, chainedHandler(interceptors, curr+1, info, final))
-	}
 }
 
 // GracefulStop refuses new calls (UNAVAILABLE) and waits for the calls

@@ -23,7 +23,8 @@
 //   - recovery is its recovery interceptor, with our handler (masked
 //     panic value, stack, INTERNAL without internals);
 //   - the open endpoints' exemption from the rate limit is its selector
-//     (internal/server);
+//     for streams (internal/server; unary calls ask the method's name
+//     directly, without the selector's formatting on every call);
 //   - the gRPC server metrics are its Prometheus provider
 //     (internal/metrics).
 //

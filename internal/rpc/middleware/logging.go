@@ -109,25 +109,37 @@ func callLogger(logger *slog.Logger) logging.Logger {
 }
 
 // logCall writes a call's line: message "rpc", the call's method, code,
-// duration and ids from its rpc.Call, and errText unless code is OK.
+// duration and ids from its rpc.Call, and errText unless code is OK. The
+// caller has checked that level is enabled. The record goes to the
+// handler directly, as Logger.LogAttrs would send it but without its
+// runtime.Callers (the record's source, which no handler here prints);
+// the line is the same.
 func logCall(ctx context.Context, logger *slog.Logger, level slog.Level, code string, d time.Duration, errText string) {
 	c := rpc.CallFrom(ctx)
-	attrs := make([]slog.Attr, 0, 7)
-	attrs = append(attrs,
+	// One AddAttrs, so that the record's attributes beyond its first five
+	// are one allocation.
+	attrs := [7]slog.Attr{
 		slog.String("method", c.Method),
 		slog.String("code", code),
 		slog.Duration("duration", d),
-		slog.String("request_id", c.RequestID))
+		slog.String("request_id", c.RequestID),
+	}
+	n := 4
 	if c.Client != "" {
-		attrs = append(attrs, slog.String("client", c.Client))
+		attrs[n] = slog.String("client", c.Client)
+		n++
 	}
 	if c.TOPRequestID != "" {
-		attrs = append(attrs, slog.String("top_request_id", c.TOPRequestID))
+		attrs[n] = slog.String("top_request_id", c.TOPRequestID)
+		n++
 	}
 	if code != codes.OK.String() {
-		attrs = append(attrs, slog.String("error", errText))
+		attrs[n] = slog.String("error", errText)
+		n++
 	}
-	logger.LogAttrs(ctx, level, "rpc", attrs...)
+	r := slog.NewRecord(time.Now(), level, "rpc", 0)
+	r.AddAttrs(attrs[:n]...)
+	_ = logger.Handler().Handle(ctx, r)
 }
 
 // Level maps a status code to a log level: Info for OK, Warn for errors a
