@@ -285,8 +285,9 @@ func (s *Server) newGuards(ctx context.Context) error {
 		}
 	}
 	s.authn = auth.New(auth.Options{Policy: policy, VerifiedCerts: cfg.TLS.VerifiesClients(), Open: open})
-	// The open endpoints are exempt from the rate limit by a selector in
-	// the chain (grpc.go), not by the limiter.
+	// The open endpoints are exempt from the rate limit by the chain
+	// (grpc.go: unaryRateLimit for unary calls, a selector for streams),
+	// not by the limiter.
 	s.limiter = middleware.NewRateLimiter(callers, s.limitOf, nil, s.metrics.RateLimited)
 	// The audited RPCs and their targets are declared in the protos
 	// (option servicecenter.v1.audit).
