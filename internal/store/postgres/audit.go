@@ -37,10 +37,13 @@ const maxAuditGroup = 256
 // auditLinger is how long the busy audit writer waits for more events to
 // join a group (groupcommit.Options.Linger): each group is one round trip
 // and one commit, whatever its size. An isolated call never waits, and a
-// lull of auditGap ends the wait.
+// lull of auditGap ends the wait. The writer stays busy for auditIdle
+// after a group of more than one event, so that the events between the
+// bursts of many callers share commits too (as in the SQLite store).
 const (
 	auditLinger = time.Millisecond
 	auditGap    = 250 * time.Microsecond
+	auditIdle   = 50 * time.Millisecond
 )
 
 // auditCommitTimeout bounds one group's commit, so that a database that
@@ -51,7 +54,7 @@ const auditCommitTimeout = 30 * time.Second
 // events of concurrent calls go in one INSERT of arrays (one round trip,
 // one commit, one connection) instead of one each.
 func newAuditWriter(pool *pgxpool.Pool) *groupcommit.Writer[auditRow] {
-	o := groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap}
+	o := groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap, Idle: auditIdle}
 	return groupcommit.NewWithOptions(o, func(rows []auditRow) error {
 		ctx, cancel := context.WithTimeout(context.Background(), auditCommitTimeout)
 		defer cancel()
