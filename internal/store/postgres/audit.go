@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,12 +14,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/store/groupcommit"
 )
-
-// auditTarget is a target as stored in audit_events.targets (JSON).
-type auditTarget struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
-}
 
 // auditRow is one audit_events row, ready to insert.
 type auditRow struct {
@@ -90,16 +83,12 @@ func newAuditWriter(pool *pgxpool.Pool) *groupcommit.Writer[auditRow] {
 // PostgreSQL server once the WAL writer has flushed it (within three
 // wal_writer_delay, 600 ms by default).
 func (s *Store) Record(ctx context.Context, e audit.Event) error {
-	targets := make([]auditTarget, len(e.Targets))
-	for i, t := range e.Targets {
-		targets[i] = auditTarget(t)
-	}
-	raw, err := json.Marshal(targets)
+	raw, err := audit.TargetsJSON(e.Targets)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	err = s.audit.Write(ctx, auditRow{
-		timeNS: nanos(e.Time), client: e.Client, rpc: e.RPC, targets: string(raw),
+		timeNS: nanos(e.Time), client: e.Client, rpc: e.RPC, targets: raw,
 		outcome: int32(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID, traceID: e.TraceID,
 	})
 	if err != nil {
@@ -163,12 +152,8 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID, &e.TraceID); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
-		var targets []auditTarget
-		if err := json.Unmarshal([]byte(raw), &targets); err != nil {
-			return nil, fmt.Errorf("list audit events: targets of event %d: %w", e.ID, err)
-		}
-		for _, t := range targets {
-			e.Targets = append(e.Targets, audit.Target(t))
+		if e.Targets, err = audit.ParseTargetsJSON(raw); err != nil {
+			return nil, fmt.Errorf("list audit events: event %d: %w", e.ID, err)
 		}
 		e.Time = fromNanos(ns)
 		e.Outcome = codes.Code(outcome)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,12 +11,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 )
 
-// auditTarget is a target as stored in audit_events.targets (JSON).
-type auditTarget struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
-}
-
 // Record implements audit.Recorder: it appends e to the trail with the
 // next id. Concurrent events share commits (see auditWriter). It commits
 // with synchronous=NORMAL, like the chunk progress: the event survives a
@@ -25,16 +18,12 @@ type auditTarget struct {
 // machine once the WAL is next synced (at the next durable commit or
 // checkpoint).
 func (s *Store) Record(ctx context.Context, e audit.Event) error {
-	targets := make([]auditTarget, len(e.Targets))
-	for i, t := range e.Targets {
-		targets[i] = auditTarget(t)
-	}
-	raw, err := json.Marshal(targets)
+	raw, err := audit.TargetsJSON(e.Targets)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	err = s.audit.Write(ctx, auditRow{
-		timeNS: e.Time.UnixNano(), client: e.Client, rpc: e.RPC, targets: string(raw),
+		timeNS: e.Time.UnixNano(), client: e.Client, rpc: e.RPC, targets: raw,
 		outcome: int64(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID, traceID: e.TraceID,
 	})
 	if err != nil {
@@ -107,12 +96,8 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID, &e.TraceID); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
-		var targets []auditTarget
-		if err := json.Unmarshal([]byte(raw), &targets); err != nil {
-			return nil, fmt.Errorf("list audit events: targets of event %d: %w", e.ID, err)
-		}
-		for _, t := range targets {
-			e.Targets = append(e.Targets, audit.Target(t))
+		if e.Targets, err = audit.ParseTargetsJSON(raw); err != nil {
+			return nil, fmt.Errorf("list audit events: event %d: %w", e.ID, err)
 		}
 		e.Time = time.Unix(0, ns).UTC()
 		e.Outcome = codes.Code(outcome)
