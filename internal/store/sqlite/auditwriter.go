@@ -45,12 +45,12 @@ const auditColumns = 8
 // transaction, not just the statement. With the default (ABORT), SQLite
 // must be able to undo one statement of several rows inside a
 // transaction, so it copies every page the statement changes into a
-// statement journal before changing it (the table's, the sequence's and
-// four indexes'): half of the instructions of a group's commit
-// (callgrind: 518,000 -> 249,000 for a group of 4, 1,313,000 -> 646,000
-// for 16). The writer rolls back the whole group on any error anyway (its
-// events share the error), and these rows fail no constraint (every
-// column gets a value, the id is the table's).
+// statement journal (in memory) before changing it: 2-5% of a group's
+// instructions (BenchmarkCommitAudit under callgrind: 261,180 -> 248,262
+// for a group of 4, 686,484 -> 665,311 for 16). The writer rolls back the
+// whole group on any error anyway (its events share the error), and these
+// rows fail no constraint (every column gets a value, the id is the
+// table's).
 var insertAuditEvents = func() []string {
 	const row = "(?, ?, ?, ?, ?, ?, ?, ?)"
 	out := make([]string, 4)
