@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,11 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 			outcomes[i] = int32(c)
 		}
 		add("outcome = ANY(?)", outcomes)
+		if !slices.Contains(q.Outcomes, codes.OK) {
+			// Failures only: their index (audit_events_failures, partial)
+			// serves the query only when it states the index's condition.
+			where = append(where, "outcome <> 0")
+		}
 	}
 	if q.BeforeID != 0 {
 		add("id < ?", q.BeforeID)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,11 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 			args = append(args, int64(c))
 		}
 		where = append(where, "outcome IN ("+strings.Join(marks, ", ")+")")
+		if !slices.Contains(q.Outcomes, codes.OK) {
+			// Failures only: their index (audit_events_failures, partial)
+			// serves the query only when it states the index's condition.
+			where = append(where, "outcome != 0")
+		}
 	}
 	if q.BeforeID != 0 {
 		where = append(where, "id < ?")
