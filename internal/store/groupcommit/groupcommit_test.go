@@ -226,3 +226,93 @@ func TestLingerGap(t *testing.T) {
 		}
 	})
 }
+
+// TestLingerIdle: with Idle, a writer stays busy after a group of more
+// than one value even when a group of one follows, so values arriving one
+// by one between bursts still share commits; Idle after its last group
+// of more than one value, a lone value is committed at once again.
+func TestLingerIdle(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		idle time.Duration
+		want string
+	}{
+		{"idle at the first group of one", 0, "[[0] [1 2] [3] [4] [5] [6] [7]]"},
+		{"busy for 10ms", 10 * time.Millisecond, "[[0] [1 2] [3] [4 5] [6] [7]]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const linger = time.Millisecond
+				var (
+					mu     sync.Mutex
+					groups [][]int
+					at     []time.Duration
+				)
+				start := time.Now()
+				release := make(chan struct{})
+				w := NewWithOptions(Options{Max: 8, Linger: linger, Idle: tt.idle}, func(vs []int) error {
+					mu.Lock()
+					first := len(groups) == 0
+					groups = append(groups, slices.Clone(vs))
+					at = append(at, time.Since(start))
+					mu.Unlock()
+					if first {
+						<-release // hold the first commit until two more wait
+					}
+					return nil
+				})
+				defer w.Close()
+				var wg sync.WaitGroup
+				write := func(v int) {
+					wg.Go(func() {
+						if err := w.Write(context.Background(), v); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				// Busy: 0 alone, then 1 and 2 together.
+				write(0)
+				synctest.Wait()
+				write(1)
+				synctest.Wait()
+				write(2)
+				synctest.Wait()
+				close(release)
+				wg.Wait()
+				// 3 alone: the writer was busy, so it waits Linger for
+				// company and commits 3 alone.
+				write(3)
+				wg.Wait()
+				// 4 and 5 half a Linger apart.
+				t4 := time.Since(start)
+				write(4)
+				time.Sleep(linger / 2)
+				write(5)
+				wg.Wait()
+				// 6 alone, then 7 alone long after.
+				write(6)
+				wg.Wait()
+				time.Sleep(20 * time.Millisecond)
+				t7 := time.Since(start)
+				write(7)
+				wg.Wait()
+				if fmt.Sprint(groups) != tt.want {
+					t.Fatalf("groups %v, want %s", groups, tt.want)
+				}
+				last := len(at) - 1
+				if got := at[last] - t7; got != 0 {
+					t.Errorf("a lone value after a lull committed after %v, want at once", got)
+				}
+				if tt.idle == 0 {
+					if got := at[3] - t4; got != 0 {
+						t.Errorf("idle writer committed 4 after %v, want at once", got)
+					}
+					return
+				}
+				if got := at[3] - t4; got != linger {
+					t.Errorf("4 and 5 committed %v after 4, want %v (Linger)", got, linger)
+				}
+			})
+		})
+	}
+}

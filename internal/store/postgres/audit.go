@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,12 +15,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 	"github.com/servicecenterd/servicecenterd/internal/store/groupcommit"
 )
-
-// auditTarget is a target as stored in audit_events.targets (JSON).
-type auditTarget struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
-}
 
 // auditRow is one audit_events row, ready to insert.
 type auditRow struct {
@@ -37,10 +31,13 @@ const maxAuditGroup = 256
 // auditLinger is how long the busy audit writer waits for more events to
 // join a group (groupcommit.Options.Linger): each group is one round trip
 // and one commit, whatever its size. An isolated call never waits, and a
-// lull of auditGap ends the wait.
+// lull of auditGap ends the wait. The writer stays busy for auditIdle
+// after a group of more than one event, so that the events between the
+// bursts of many callers share commits too (as in the SQLite store).
 const (
 	auditLinger = time.Millisecond
 	auditGap    = 250 * time.Microsecond
+	auditIdle   = 50 * time.Millisecond
 )
 
 // auditCommitTimeout bounds one group's commit, so that a database that
@@ -51,7 +48,7 @@ const auditCommitTimeout = 30 * time.Second
 // events of concurrent calls go in one INSERT of arrays (one round trip,
 // one commit, one connection) instead of one each.
 func newAuditWriter(pool *pgxpool.Pool) *groupcommit.Writer[auditRow] {
-	o := groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap}
+	o := groupcommit.Options{Max: maxAuditGroup, Linger: auditLinger, Gap: auditGap, Idle: auditIdle}
 	return groupcommit.NewWithOptions(o, func(rows []auditRow) error {
 		ctx, cancel := context.WithTimeout(context.Background(), auditCommitTimeout)
 		defer cancel()
@@ -87,16 +84,12 @@ func newAuditWriter(pool *pgxpool.Pool) *groupcommit.Writer[auditRow] {
 // PostgreSQL server once the WAL writer has flushed it (within three
 // wal_writer_delay, 600 ms by default).
 func (s *Store) Record(ctx context.Context, e audit.Event) error {
-	targets := make([]auditTarget, len(e.Targets))
-	for i, t := range e.Targets {
-		targets[i] = auditTarget(t)
-	}
-	raw, err := json.Marshal(targets)
+	raw, err := audit.TargetsJSON(e.Targets)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	err = s.audit.Write(ctx, auditRow{
-		timeNS: nanos(e.Time), client: e.Client, rpc: e.RPC, targets: string(raw),
+		timeNS: nanos(e.Time), client: e.Client, rpc: e.RPC, targets: raw,
 		outcome: int32(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID, traceID: e.TraceID,
 	})
 	if err != nil {
@@ -134,6 +127,11 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 			outcomes[i] = int32(c)
 		}
 		add("outcome = ANY(?)", outcomes)
+		if !slices.Contains(q.Outcomes, codes.OK) {
+			// Failures only: their index (audit_events_failures, partial)
+			// serves the query only when it states the index's condition.
+			where = append(where, "outcome <> 0")
+		}
 	}
 	if q.BeforeID != 0 {
 		add("id < ?", q.BeforeID)
@@ -160,12 +158,8 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID, &e.TraceID); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
-		var targets []auditTarget
-		if err := json.Unmarshal([]byte(raw), &targets); err != nil {
-			return nil, fmt.Errorf("list audit events: targets of event %d: %w", e.ID, err)
-		}
-		for _, t := range targets {
-			e.Targets = append(e.Targets, audit.Target(t))
+		if e.Targets, err = audit.ParseTargetsJSON(raw); err != nil {
+			return nil, fmt.Errorf("list audit events: event %d: %w", e.ID, err)
 		}
 		e.Time = fromNanos(ns)
 		e.Outcome = codes.Code(outcome)

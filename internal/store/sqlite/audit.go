@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,12 +12,6 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/audit"
 )
 
-// auditTarget is a target as stored in audit_events.targets (JSON).
-type auditTarget struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
-}
-
 // Record implements audit.Recorder: it appends e to the trail with the
 // next id. Concurrent events share commits (see auditWriter). It commits
 // with synchronous=NORMAL, like the chunk progress: the event survives a
@@ -25,16 +19,12 @@ type auditTarget struct {
 // machine once the WAL is next synced (at the next durable commit or
 // checkpoint).
 func (s *Store) Record(ctx context.Context, e audit.Event) error {
-	targets := make([]auditTarget, len(e.Targets))
-	for i, t := range e.Targets {
-		targets[i] = auditTarget(t)
-	}
-	raw, err := json.Marshal(targets)
+	raw, err := audit.TargetsJSON(e.Targets)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	err = s.audit.Write(ctx, auditRow{
-		timeNS: e.Time.UnixNano(), client: e.Client, rpc: e.RPC, targets: string(raw),
+		timeNS: e.Time.UnixNano(), client: e.Client, rpc: e.RPC, targets: raw,
 		outcome: int64(e.Outcome), topRequestID: e.TOPRequestID, requestID: e.RequestID, traceID: e.TraceID,
 	})
 	if err != nil {
@@ -73,6 +63,11 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 			args = append(args, int64(c))
 		}
 		where = append(where, "outcome IN ("+strings.Join(marks, ", ")+")")
+		if !slices.Contains(q.Outcomes, codes.OK) {
+			// Failures only: their index (audit_events_failures, partial)
+			// serves the query only when it states the index's condition.
+			where = append(where, "outcome != 0")
+		}
 	}
 	if q.BeforeID != 0 {
 		where = append(where, "id < ?")
@@ -107,12 +102,8 @@ func (s *Store) List(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 		if err := rows.Scan(&e.ID, &ns, &e.Client, &e.RPC, &raw, &outcome, &e.TOPRequestID, &e.RequestID, &e.TraceID); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
-		var targets []auditTarget
-		if err := json.Unmarshal([]byte(raw), &targets); err != nil {
-			return nil, fmt.Errorf("list audit events: targets of event %d: %w", e.ID, err)
-		}
-		for _, t := range targets {
-			e.Targets = append(e.Targets, audit.Target(t))
+		if e.Targets, err = audit.ParseTargetsJSON(raw); err != nil {
+			return nil, fmt.Errorf("list audit events: event %d: %w", e.ID, err)
 		}
 		e.Time = time.Unix(0, ns).UTC()
 		e.Outcome = codes.Code(outcome)

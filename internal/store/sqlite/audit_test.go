@@ -23,7 +23,7 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 		{"page", "id < ?", "PRIMARY KEY", []any{10}},
 		{"client", "client = ? AND id < ?", "audit_events_client", []any{"ops", 10}},
 		{"rpc", "rpc = ?", "audit_events_rpc", []any{"/s.S/M"}},
-		{"outcome", "outcome IN (?)", "audit_events_outcome", []any{7}},
+		{"failures", "outcome IN (?, ?) AND outcome != 0", "audit_events_failures", []any{7, 5}},
 		{"time", "time_ns >= ? AND time_ns < ?", "audit_events_time", []any{1, 2}},
 	}
 	for _, tt := range tests {
@@ -31,6 +31,11 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 		if !strings.HasPrefix(plan, "SEARCH audit_events USING") || !strings.Contains(plan, tt.index) {
 			t.Errorf("%s: plan %q, want %s", tt.name, plan, tt.index)
 		}
+	}
+	// OK events (most of the trail) have no outcome index: the table is
+	// read newest first, and a page fills as soon as it holds Limit.
+	if plan := queryPlan(t, s, "SELECT id FROM audit_events WHERE outcome IN (?) ORDER BY id DESC LIMIT 100", 0); !strings.HasPrefix(plan, "SCAN audit_events") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("OK: plan %q, want the table in id order", plan)
 	}
 	plan := queryPlan(t, s, "SELECT id FROM audit_events WHERE time_ns < ? ORDER BY time_ns LIMIT ?", 1, 1000)
 	if !strings.Contains(plan, "audit_events_time") {
@@ -111,6 +116,55 @@ func TestCommitAuditGroups(t *testing.T) {
 				if fmt.Sprint(e) != fmt.Sprint(want) {
 					t.Fatalf("event %d = %+v, want %+v", i, e, want)
 				}
+			}
+		})
+	}
+}
+
+// TestCommitAuditGroupFails: a group is committed whole or not at all,
+// also when SQLite itself ends the transaction (INSERT OR ROLLBACK, or a
+// trigger's RAISE) in a later statement of the group, and the writer's
+// connection commits the next group as if nothing happened.
+func TestCommitAuditGroupFails(t *testing.T) {
+	for _, raise := range []string{"ROLLBACK", "ABORT", "FAIL"} {
+		t.Run(raise, func(t *testing.T) {
+			s := openTest(t)
+			// Temporary objects belong to the connection: the store's
+			// one write connection.
+			if _, err := s.w.Exec(`CREATE TEMP TRIGGER boom BEFORE INSERT ON main.audit_events WHEN NEW.client = 'boom'
+				BEGIN SELECT RAISE(` + raise + `, 'boom'); END`); err != nil {
+				t.Fatal(err)
+			}
+			group := func(n, bad int) []auditRow {
+				rows := make([]auditRow, n)
+				for i := range rows {
+					rows[i] = auditRow{timeNS: int64(i), client: "ok", rpc: "/s.S/M", targets: "[]"}
+				}
+				if bad >= 0 {
+					rows[bad].client = "boom"
+				}
+				return rows
+			}
+			// 21 rows: the 16-row INSERT, then the 4-row one fails.
+			if err := commitAudit(s.w, group(21, 18)); err == nil || !strings.Contains(err.Error(), "boom") {
+				t.Fatalf("commit of a failing group = %v, want boom", err)
+			}
+			if err := commitAudit(s.w, group(1, 0)); err == nil {
+				t.Fatal("commit of a failing event succeeded")
+			}
+			if err := commitAudit(s.w, group(5, -1)); err != nil {
+				t.Fatalf("commit after failures: %v", err)
+			}
+			evs, err := s.List(context.Background(), audit.Query{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, e := range evs {
+				ids = append(ids, e.ID)
+			}
+			if fmt.Sprint(ids) != "[5 4 3 2 1]" {
+				t.Fatalf("ids %v, want only the last group's, [5 4 3 2 1]", ids)
 			}
 		})
 	}
