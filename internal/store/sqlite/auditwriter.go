@@ -17,7 +17,7 @@ const maxAuditGroup = 256
 
 // auditLinger is how long the busy audit writer waits for more events to
 // join a group (groupcommit.Options.Linger). Each commit appends the
-// pages it changed (the table's and its four indexes') to the WAL, one
+// pages it changed (the table's and its indexes') to the WAL, one
 // write each, whatever the number of rows in it; at thousands of audited
 // calls a second, groups of one paid that for every call. An isolated
 // call never waits, and a lull of auditGap ends the wait. The writer
