@@ -55,22 +55,12 @@ func parseLayout(b []byte) (time.Time, bool) {
 		}
 	}
 	year, month, day, hour, minute, sec := f[0], f[1], f[2], f[3], f[4], f[5]
-	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, beijing), true
-}
-
-// daysIn is the number of days of month (1-12) in year.
-func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, beijing)
+	if t.Day() != day { // time.Date moved a day past the month's end (02-30) into the next month
+		return time.Time{}, false
 	}
-	return 31
+	return t, true
 }
