@@ -89,6 +89,65 @@ func TestErrorsAndClose(t *testing.T) {
 	}
 }
 
+// commitLog is a Writer[int] whose commits record their values and
+// times since the log's start. Its first commit is held until makeBusy
+// has two more values waiting behind it.
+type commitLog struct {
+	t       *testing.T
+	w       *Writer[int]
+	start   time.Time
+	release chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	groups  [][]int
+	at      []time.Duration
+}
+
+// newCommitLog returns a commitLog writing with o (the caller closes
+// its w).
+func newCommitLog(t *testing.T, o Options) *commitLog {
+	l := &commitLog{t: t, start: time.Now(), release: make(chan struct{})}
+	l.w = NewWithOptions(o, func(vs []int) error {
+		l.mu.Lock()
+		first := len(l.groups) == 0
+		l.groups = append(l.groups, slices.Clone(vs))
+		l.at = append(l.at, time.Since(l.start))
+		l.mu.Unlock()
+		if first {
+			<-l.release // hold the first commit until two more wait
+		}
+		return nil
+	})
+	return l
+}
+
+// write writes v on a goroutine of its own; wait waits for every write.
+func (l *commitLog) write(v int) {
+	l.wg.Go(func() {
+		if err := l.w.Write(context.Background(), v); err != nil {
+			l.t.Error(err)
+		}
+	})
+}
+
+func (l *commitLog) wait() { l.wg.Wait() }
+
+// since is the time since the log's start.
+func (l *commitLog) since() time.Duration { return time.Since(l.start) }
+
+// makeBusy commits 0 alone (the writer is not busy), then 1 and 2
+// together, so that the writer's last group had more than one value.
+func (l *commitLog) makeBusy() {
+	l.write(0)
+	synctest.Wait()
+	l.write(1)
+	synctest.Wait() // 1 waits before 2 (a channel's senders are served in order)
+	l.write(2)
+	synctest.Wait()
+	close(l.release) // 1 and 2 share the next commit
+	l.wait()
+}
+
 // TestLinger: a writer that is not busy commits a lone value at once; a
 // busy one (its last group had more than one value) waits up to Linger
 // after a group's first value, so that values arriving one by one within
@@ -96,63 +155,33 @@ func TestErrorsAndClose(t *testing.T) {
 func TestLinger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const linger = time.Millisecond
-		var (
-			mu     sync.Mutex
-			groups [][]int
-			at     []time.Duration
-		)
-		start := time.Now()
-		release := make(chan struct{})
-		w := NewWithOptions(Options{Max: 8, Linger: linger}, func(vs []int) error {
-			mu.Lock()
-			first := len(groups) == 0
-			groups = append(groups, slices.Clone(vs))
-			at = append(at, time.Since(start))
-			mu.Unlock()
-			if first {
-				<-release // hold the first commit until two more wait
-			}
-			return nil
-		})
-		defer w.Close()
-		write := func(v int) {
-			if err := w.Write(context.Background(), v); err != nil {
-				t.Error(err)
-			}
-		}
-		var wg sync.WaitGroup
-		// A lone value: committed at once (not busy).
-		wg.Go(func() { write(0) })
-		synctest.Wait()
-		wg.Go(func() { write(1) })
-		synctest.Wait() // 1 waits before 2 (a channel's senders are served in order)
-		wg.Go(func() { write(2) })
-		synctest.Wait()
-		close(release) // 1 and 2 share the next commit: now busy
-		wg.Wait()
+		l := newCommitLog(t, Options{Max: 8, Linger: linger})
+		defer l.w.Close()
+		// A lone value: committed at once (not busy); then busy.
+		l.makeBusy()
 		// Busy: values 100µs apart share one commit, which waits Linger
 		// from the first of them.
-		lingerStart := time.Since(start)
+		lingerStart := l.since()
 		for v := 3; v < 6; v++ {
-			wg.Go(func() { write(v) })
+			l.write(v)
 			time.Sleep(100 * time.Microsecond)
 		}
-		wg.Wait()
+		l.wait()
 		// The last group had three values: still busy; a lone value now
 		// waits Linger, then commits alone, and the writer is idle again.
-		wg.Go(func() { write(6) })
-		wg.Wait()
-		loneStart := time.Since(start)
-		wg.Go(func() { write(7) })
-		wg.Wait()
+		l.write(6)
+		l.wait()
+		loneStart := l.since()
+		l.write(7)
+		l.wait()
 		want := [][]int{{0}, {1, 2}, {3, 4, 5}, {6}, {7}}
-		if fmt.Sprint(groups) != fmt.Sprint(want) {
-			t.Fatalf("groups %v, want %v", groups, want)
+		if fmt.Sprint(l.groups) != fmt.Sprint(want) {
+			t.Fatalf("groups %v, want %v", l.groups, want)
 		}
-		if got := at[2] - lingerStart; got != linger {
+		if got := l.at[2] - lingerStart; got != linger {
 			t.Errorf("busy group committed %v after its first value, want %v", got, linger)
 		}
-		if got := at[4] - loneStart; got != 0 {
+		if got := l.at[4] - loneStart; got != 0 {
 			t.Errorf("idle writer committed a lone value after %v, want at once", got)
 		}
 	})
@@ -163,65 +192,32 @@ func TestLinger(t *testing.T) {
 func TestLingerGap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const linger, gap, every = 2 * time.Millisecond, 600 * time.Microsecond, 450 * time.Microsecond
-		var (
-			mu     sync.Mutex
-			groups [][]int
-			at     []time.Duration
-		)
-		start := time.Now()
-		release := make(chan struct{})
-		w := NewWithOptions(Options{Max: 64, Linger: linger, Gap: gap}, func(vs []int) error {
-			mu.Lock()
-			first := len(groups) == 0
-			groups = append(groups, slices.Clone(vs))
-			at = append(at, time.Since(start))
-			mu.Unlock()
-			if first {
-				<-release
-			}
-			return nil
-		})
-		defer w.Close()
-		var wg sync.WaitGroup
-		write := func(v int) {
-			wg.Go(func() {
-				if err := w.Write(context.Background(), v); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		// Make the writer busy: 0 alone, then 1 and 2 together.
-		write(0)
-		synctest.Wait()
-		write(1)
-		synctest.Wait()
-		write(2)
-		synctest.Wait()
-		close(release)
-		wg.Wait()
+		l := newCommitLog(t, Options{Max: 64, Linger: linger, Gap: gap})
+		defer l.w.Close()
+		l.makeBusy()
 		// Three values 450µs apart, then a lull: committed Gap after the
 		// third. Then values every 450µs: cut at Linger.
-		t0 := time.Since(start)
+		t0 := l.since()
 		for v := 3; v < 6; v++ {
-			write(v)
+			l.write(v)
 			time.Sleep(every)
 		}
-		wg.Wait()
+		l.wait()
 		time.Sleep(10 * time.Millisecond)
-		t1 := time.Since(start)
+		t1 := l.since()
 		for v := 10; v < 18; v++ {
-			write(v)
+			l.write(v)
 			time.Sleep(every)
 		}
-		wg.Wait()
+		l.wait()
 		want := [][]int{{0}, {1, 2}, {3, 4, 5}, {10, 11, 12, 13, 14}, {15, 16, 17}}
-		if fmt.Sprint(groups) != fmt.Sprint(want) {
-			t.Fatalf("groups %v, want %v", groups, want)
+		if fmt.Sprint(l.groups) != fmt.Sprint(want) {
+			t.Fatalf("groups %v, want %v", l.groups, want)
 		}
-		if got, want := at[2]-t0, 2*every+gap; got != want {
+		if got, want := l.at[2]-t0, 2*every+gap; got != want {
 			t.Errorf("group after a lull committed at %v, want %v", got, want)
 		}
-		if got := at[3] - t1; got != linger {
+		if got := l.at[3] - t1; got != linger {
 			t.Errorf("steady group committed at %v, want %v (Linger)", got, linger)
 		}
 	})
@@ -243,73 +239,40 @@ func TestLingerIdle(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const linger = time.Millisecond
-				var (
-					mu     sync.Mutex
-					groups [][]int
-					at     []time.Duration
-				)
-				start := time.Now()
-				release := make(chan struct{})
-				w := NewWithOptions(Options{Max: 8, Linger: linger, Idle: tt.idle}, func(vs []int) error {
-					mu.Lock()
-					first := len(groups) == 0
-					groups = append(groups, slices.Clone(vs))
-					at = append(at, time.Since(start))
-					mu.Unlock()
-					if first {
-						<-release // hold the first commit until two more wait
-					}
-					return nil
-				})
-				defer w.Close()
-				var wg sync.WaitGroup
-				write := func(v int) {
-					wg.Go(func() {
-						if err := w.Write(context.Background(), v); err != nil {
-							t.Error(err)
-						}
-					})
-				}
-				// Busy: 0 alone, then 1 and 2 together.
-				write(0)
-				synctest.Wait()
-				write(1)
-				synctest.Wait()
-				write(2)
-				synctest.Wait()
-				close(release)
-				wg.Wait()
+				l := newCommitLog(t, Options{Max: 8, Linger: linger, Idle: tt.idle})
+				defer l.w.Close()
+				l.makeBusy()
 				// 3 alone: the writer was busy, so it waits Linger for
 				// company and commits 3 alone.
-				write(3)
-				wg.Wait()
+				l.write(3)
+				l.wait()
 				// 4 and 5 half a Linger apart.
-				t4 := time.Since(start)
-				write(4)
+				t4 := l.since()
+				l.write(4)
 				time.Sleep(linger / 2)
-				write(5)
-				wg.Wait()
+				l.write(5)
+				l.wait()
 				// 6 alone, then 7 alone long after.
-				write(6)
-				wg.Wait()
+				l.write(6)
+				l.wait()
 				time.Sleep(20 * time.Millisecond)
-				t7 := time.Since(start)
-				write(7)
-				wg.Wait()
-				if fmt.Sprint(groups) != tt.want {
-					t.Fatalf("groups %v, want %s", groups, tt.want)
+				t7 := l.since()
+				l.write(7)
+				l.wait()
+				if fmt.Sprint(l.groups) != tt.want {
+					t.Fatalf("groups %v, want %s", l.groups, tt.want)
 				}
-				last := len(at) - 1
-				if got := at[last] - t7; got != 0 {
+				last := len(l.at) - 1
+				if got := l.at[last] - t7; got != 0 {
 					t.Errorf("a lone value after a lull committed after %v, want at once", got)
 				}
 				if tt.idle == 0 {
-					if got := at[3] - t4; got != 0 {
+					if got := l.at[3] - t4; got != 0 {
 						t.Errorf("idle writer committed 4 after %v, want at once", got)
 					}
 					return
 				}
-				if got := at[3] - t4; got != linger {
+				if got := l.at[3] - t4; got != linger {
 					t.Errorf("4 and 5 committed %v after 4, want %v (Linger)", got, linger)
 				}
 			})
