@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,10 +13,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 )
 
 // exposition renders every sample of g as "name{labels} count" lines,
@@ -81,17 +81,7 @@ func TestGRPCMetricsMatchLibrary(t *testing.T) {
 		t.Fatalf("after initialization:\nours\n%s\nlibrary\n%s", got, want)
 	}
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := grpctest.Serve(t, srv)
 	client := healthpb.NewHealthClient(conn)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

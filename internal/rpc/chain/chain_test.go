@@ -3,7 +3,6 @@ package chain_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -11,12 +10,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/servicecenterd/servicecenterd/internal/rpc/chain"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 )
 
 // trace records what interceptors saw, in order.
@@ -97,23 +96,12 @@ func twice() interceptor {
 // chains them, and returns a client.
 func serve(t *testing.T, opt func([]grpc.UnaryServerInterceptor) grpc.ServerOption, ics []grpc.UnaryServerInterceptor) healthpb.HealthClient {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := grpc.NewServer(opt(ics))
 	h := health.NewServer()
 	h.SetServingStatus("a", healthpb.HealthCheckResponse_SERVING)
 	h.SetServingStatus("b", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(srv, h)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return healthpb.NewHealthClient(conn)
+	return healthpb.NewHealthClient(grpctest.Serve(t, srv))
 }
 
 // library is grpc-go's own chain; ours is Unary.

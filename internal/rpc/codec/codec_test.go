@@ -2,7 +2,6 @@ package codec
 
 import (
 	"context"
-	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // grpc-go's codec, to compare with
 	"google.golang.org/grpc/health"
@@ -23,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -91,21 +90,8 @@ func startServer(t *testing.T) (*Codec, *grpc.ClientConn, *observed) {
 			}))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		hs.Shutdown()
-		srv.Stop()
-	})
-	return c, conn, obs
+	t.Cleanup(hs.Shutdown)
+	return c, grpctest.Serve(t, srv), obs
 }
 
 func ctx(t *testing.T) context.Context {

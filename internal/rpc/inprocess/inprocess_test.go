@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the proto codec
 	"google.golang.org/grpc/metadata"
@@ -25,6 +24,7 @@ import (
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 )
 
 // Limits of the test server, small enough to reach.
@@ -119,17 +119,7 @@ func newFixture(t *testing.T, o inprocess.Options) *fixture {
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(chain...), grpc.MaxRecvMsgSize(maxRecv), grpc.MaxSendMsgSize(maxSend))
 	reg := inprocess.NewRegistry(srv)
 	scv1.RegisterWorkerServiceServer(reg, workers{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	conn := grpctest.Serve(t, srv)
 	f.network = scv1.NewWorkerServiceClient(conn)
 
 	f.peer = &peer.Peer{Addr: &net.UnixAddr{Name: "caller", Net: "unix"}, AuthInfo: testAuthInfo{}}
@@ -138,6 +128,7 @@ func newFixture(t *testing.T, o inprocess.Options) *fixture {
 	if o.Streams == nil {
 		o.Streams = conn
 	}
+	var err error
 	if f.channel, err = inprocess.NewChannel(reg, o); err != nil {
 		t.Fatal(err)
 	}

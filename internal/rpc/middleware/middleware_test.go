@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/logbuf"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -17,7 +17,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -51,20 +50,7 @@ func startServer(t *testing.T, logs *logbuf.Buffer) (healthpb.HealthClient, *hea
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(UnaryRequestID(), UnaryLogging(logger), UnaryRecovery(logger)))
 	stub := &healthStub{seen: make(chan *rpc.Call, 1)}
 	healthpb.RegisterHealthServer(srv, stub)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-	})
-	return healthpb.NewHealthClient(conn), stub
+	return healthpb.NewHealthClient(grpctest.Serve(t, srv)), stub
 }
 
 func TestChain(t *testing.T) {
