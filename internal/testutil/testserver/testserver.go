@@ -178,6 +178,18 @@ func (ts *Server) Stop(t testing.TB) {
 // headers and the decoded JSON body.
 func (ts *Server) REST(t testing.TB, path, body string) (int, http.Header, map[string]any) {
 	t.Helper()
+	resp, raw := ts.RESTRaw(t, path, body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s answered %d with non-JSON %q", path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, resp.Header, out
+}
+
+// RESTRaw posts body (JSON) to the gateway and returns the response,
+// its body already read and closed, and the body's bytes.
+func (ts *Server) RESTRaw(t testing.TB, path, body string) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.Post("http://"+ts.HTTPAddr()+path, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -187,11 +199,7 @@ func (ts *Server) REST(t testing.TB, path, body string) (int, http.Header, map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s answered %d with non-JSON %q", path, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, resp.Header, out
+	return resp, raw
 }
 
 // Emulator sends an admin request to the embedded emulator (see Admin).
