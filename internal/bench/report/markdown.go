@@ -197,13 +197,17 @@ func (r *Report) anyRatio(s ratioSpec, m string) bool {
 
 func (r *Report) writeGoals(b *strings.Builder) {
 	fmt.Fprintf(b, "### Goals\n\nIssue 16's goals at %d callers: got is the median of the per-round ratios, "+
-		"rounds their range.\n\n", GoalConcurrency)
+		"rounds their range and how many rounds' own ratios meet the goal. A goal met in only some rounds "+
+		"may be met in one run and not in the next.\n\n", GoalConcurrency)
 	b.WriteString("| goal | what | want | got | rounds | met |\n|---|---|---|---:|---:|---|\n")
 	for _, g := range r.Goals() {
 		got, rng, met := "–", "–", "no"
 		if !math.IsNaN(g.Got) {
 			got = fmt.Sprintf("%.2f", g.Got)
 			rng = fmt.Sprintf("%.2f–%.2f (%d)", g.Min, g.Max, g.Rounds)
+			if !g.Info {
+				rng = fmt.Sprintf("%.2f–%.2f (%d of %d met)", g.Min, g.Max, g.RoundsMet, g.Rounds)
+			}
 		}
 		switch {
 		case g.Info:

@@ -333,6 +333,8 @@ type Ratio struct {
 	// range; Rounds how many rounds had both points.
 	Value, Min, Max float64
 	Rounds          int
+	// values are the per-round ratios, in the rounds' order.
+	values []float64
 	// OK is false when no round had both points (with requests, and a
 	// divisor other than 0).
 	OK bool
@@ -397,6 +399,7 @@ func (r *Report) ratio(s ratioSpec, method string, conc int) Ratio {
 	}
 	st := Stats(vs)
 	out.Value, out.Min, out.Max, out.Rounds, out.OK = st.Median, st.Min, st.Max, st.N, true
+	out.values = vs
 	return out
 }
 
@@ -412,6 +415,11 @@ type Goal struct {
 	// computed); Min and Max their range over Rounds rounds.
 	Got, Min, Max float64
 	Rounds        int
+	// RoundsMet is how many of the Rounds per-round ratios satisfy Want
+	// on their own. A median near its bound is met in one run and not in
+	// the next; RoundsMet shows how near (3 of 5 is a coin toss, 5 of 5
+	// is not).
+	RoundsMet int
 	// Met says whether Got satisfies Want.
 	Met bool
 	// Info marks a ratio shown for information, with no goal of its own.
@@ -471,8 +479,14 @@ func (r *Report) Goals() []Goal {
 			} else {
 				g.Want = fmt.Sprintf("<= %.2f", gs.limit)
 			}
+			meets := func(v float64) bool { return gs.atMin && v >= gs.limit || !gs.atMin && v <= gs.limit }
 			if rt.OK && !gs.info {
-				g.Met = gs.atMin && rt.Value >= gs.limit || !gs.atMin && rt.Value <= gs.limit
+				g.Met = meets(rt.Value)
+				for _, v := range rt.values {
+					if meets(v) {
+						g.RoundsMet++
+					}
+				}
 			}
 			goals = append(goals, g)
 		}
