@@ -1,9 +1,8 @@
 package rpc
 
 import (
-	"encoding/binary"
+	"crypto/rand"
 	"encoding/hex"
-	"math/rand/v2"
 )
 
 // RequestIDHeader carries servicecenterd's request id in gRPC metadata and
@@ -15,17 +14,9 @@ const RequestIDHeader = "x-request-id"
 // gateway) as an HTTP header.
 const TOPRequestIDHeader = "x-top-request-id"
 
-// NewRequestID returns a random 128-bit request id in hex. The bits come
-// from the runtime's ChaCha8 generator (math/rand/v2, seeded from the
-// system's entropy), not from a getrandom system call per id as
-// crypto/rand's would: an id names a call in logs and headers, it is no
-// secret (a caller may choose its own), and the system call was about
-// 1 µs of every call without x-request-id.
+// NewRequestID returns a random 128-bit request id in hex.
 func NewRequestID() string {
 	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
-	var h [32]byte
-	hex.Encode(h[:], b[:])
-	return string(h[:])
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
