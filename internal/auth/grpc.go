@@ -41,14 +41,21 @@ func (a *Authenticator) StreamInterceptor(logger *slog.Logger) grpc.StreamServer
 
 // checkGRPC authenticates and authorizes a call of method. It reads the
 // caller's peer once, and its credentials only when the call needs them
-// (Authenticator.exempt): on a server without authentication a call
-// costs no metadata lookups but the gateway's marker's.
+// (Authenticator.exempt; the certificate's SANs only without a token): on
+// a server without authentication a call costs no metadata lookups but
+// the gateway's marker's.
 func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, method string) error {
 	p, _ := peer.FromContext(ctx)
 	id, exempt := a.exempt(method)
 	var d *Denial
 	if !exempt {
-		id, d = a.authenticate(method, grpcCredentials(ctx, p))
+		// A bearer token, when there is one, decides the identity
+		// (authenticate): the SANs are read only without one.
+		c := Credentials{Authorization: authorization(ctx)}
+		if len(c.Authorization) == 0 {
+			c.SANs = grpcSANs(ctx, p)
+		}
+		id, d = a.authenticate(method, c)
 	}
 	if d == nil {
 		d = deniedAtGateway(ctx, p, method, id)
@@ -95,27 +102,32 @@ func deniedAtGateway(ctx context.Context, p *peer.Peer, method string, id Identi
 // from VerifiedSANHeader.
 func GRPCCredentials(ctx context.Context) Credentials {
 	p, _ := peer.FromContext(ctx)
-	return grpcCredentials(ctx, p)
+	return Credentials{Authorization: authorization(ctx), SANs: grpcSANs(ctx, p)}
 }
 
-// grpcCredentials is GRPCCredentials with the call's peer p (nil without
-// one) already read.
-func grpcCredentials(ctx context.Context, p *peer.Peer) Credentials {
+// authorization is a call's authorization metadata.
+func authorization(ctx context.Context) []string {
 	// ValueFromIncomingContext reads one key without copying the whole
 	// metadata, as FromIncomingContext does on every call.
-	c := Credentials{Authorization: metadata.ValueFromIncomingContext(ctx, "authorization")}
+	return metadata.ValueFromIncomingContext(ctx, "authorization")
+}
+
+// grpcSANs are the SANs of the verified client certificate of a call from
+// peer p (nil without one): from its TLS connection, or on the gateway's
+// internal connection from VerifiedSANHeader.
+func grpcSANs(ctx context.Context, p *peer.Peer) []string {
 	if p == nil {
-		return c
+		return nil
 	}
 	switch ai := p.AuthInfo.(type) {
 	case InternalAuthInfo:
-		c.SANs = metadata.ValueFromIncomingContext(ctx, VerifiedSANHeader)
+		return metadata.ValueFromIncomingContext(ctx, VerifiedSANHeader)
 	case credentials.TLSInfo:
 		if chains := ai.State.VerifiedChains; len(chains) > 0 && len(chains[0]) > 0 {
-			c.SANs = CertSANs(chains[0][0])
+			return CertSANs(chains[0][0])
 		}
 	}
-	return c
+	return nil
 }
 
 // peerAddress is the caller's address for logs: the TCP peer p, or for a
