@@ -30,7 +30,7 @@ func policyYAML() string {
 `
 }
 
-func mustPolicy(t *testing.T) *Policy {
+func mustPolicy(t testing.TB) *Policy {
 	t.Helper()
 	p, err := ParsePolicy([]byte(policyYAML()))
 	if err != nil {

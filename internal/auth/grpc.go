@@ -39,15 +39,31 @@ func (a *Authenticator) StreamInterceptor(logger *slog.Logger) grpc.StreamServer
 	}
 }
 
+// checkGRPC authenticates and authorizes a call of method. It reads the
+// caller's peer once, and its credentials only when the call needs them
+// (Authenticator.exempt; the certificate's SANs only without a token): on
+// a server without authentication a call costs no metadata lookups but
+// the gateway's marker's.
 func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, method string) error {
-	id, d := a.Authenticate(method, GRPCCredentials(ctx))
+	p, _ := peer.FromContext(ctx)
+	id, exempt := a.exempt(method)
+	var d *Denial
+	if !exempt {
+		// A bearer token, when there is one, decides the identity
+		// (authenticate): the SANs are read only without one.
+		c := Credentials{Authorization: authorization(ctx)}
+		if len(c.Authorization) == 0 {
+			c.SANs = grpcSANs(ctx, p)
+		}
+		id, d = a.authenticate(method, c)
+	}
 	if d == nil {
-		d = deniedAtGateway(ctx, method, id)
+		d = deniedAtGateway(ctx, p, method, id)
 	}
 	call := rpc.CallFrom(ctx)
 	if d != nil {
 		call.Client = d.Client
-		logDenial(ctx, logger, d, call.RequestID, peerAddress(ctx))
+		logDenial(ctx, logger, d, call.RequestID, peerAddress(ctx, p))
 		return d.GRPCStatus().Err()
 	}
 	call.Client = id.Client
@@ -58,10 +74,10 @@ func (a *Authenticator) checkGRPC(ctx context.Context, logger *slog.Logger, meth
 // deniedAtGateway is the denial of a REST call the HTTP layer refused
 // (GatewayDeniedHeader) that the current policy would allow: the clients
 // file changed between the two checks. The call came without its body, so
-// it must not go on; the caller may retry.
-func deniedAtGateway(ctx context.Context, method string, id Identity) *Denial {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
+// it must not go on; the caller may retry. p is the call's peer (nil
+// without one).
+func deniedAtGateway(ctx context.Context, p *peer.Peer, method string, id Identity) *Denial {
+	if p == nil {
 		return nil
 	}
 	if _, internal := p.AuthInfo.(InternalAuthInfo); !internal {
@@ -85,30 +101,40 @@ func deniedAtGateway(ctx context.Context, method string, id Identity) *Denial {
 // the TLS connection or, on the REST gateway's internal connection only,
 // from VerifiedSANHeader.
 func GRPCCredentials(ctx context.Context) Credentials {
+	p, _ := peer.FromContext(ctx)
+	return Credentials{Authorization: authorization(ctx), SANs: grpcSANs(ctx, p)}
+}
+
+// authorization is a call's authorization metadata.
+func authorization(ctx context.Context) []string {
 	// ValueFromIncomingContext reads one key without copying the whole
 	// metadata, as FromIncomingContext does on every call.
-	c := Credentials{Authorization: metadata.ValueFromIncomingContext(ctx, "authorization")}
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return c
+	return metadata.ValueFromIncomingContext(ctx, "authorization")
+}
+
+// grpcSANs are the SANs of the verified client certificate of a call from
+// peer p (nil without one): from its TLS connection, or on the gateway's
+// internal connection from VerifiedSANHeader.
+func grpcSANs(ctx context.Context, p *peer.Peer) []string {
+	if p == nil {
+		return nil
 	}
 	switch ai := p.AuthInfo.(type) {
 	case InternalAuthInfo:
-		c.SANs = metadata.ValueFromIncomingContext(ctx, VerifiedSANHeader)
+		return metadata.ValueFromIncomingContext(ctx, VerifiedSANHeader)
 	case credentials.TLSInfo:
 		if chains := ai.State.VerifiedChains; len(chains) > 0 && len(chains[0]) > 0 {
-			c.SANs = CertSANs(chains[0][0])
+			return CertSANs(chains[0][0])
 		}
 	}
-	return c
+	return nil
 }
 
-// peerAddress is the caller's address for logs: the TCP peer, or for a
+// peerAddress is the caller's address for logs: the TCP peer p, or for a
 // REST call the HTTP client's address, which the gateway appends last to
 // x-forwarded-for.
-func peerAddress(ctx context.Context) string {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
+func peerAddress(ctx context.Context, p *peer.Peer) string {
+	if p == nil || p.Addr == nil {
 		return ""
 	}
 	if _, internal := p.AuthInfo.(InternalAuthInfo); internal {

@@ -21,19 +21,32 @@ func AppendForm(dst []byte, params []Param) []byte {
 }
 
 // AppendQueryEscape appends s escaped for a URL query or form body, with the
-// same result as url.QueryEscape, without allocating.
+// same result as url.QueryEscape, without allocating. Runs of bytes that
+// need no escaping (most of a call's keys and values) are copied at once.
 func AppendQueryEscape(dst []byte, s string) []byte {
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '.', c == '~':
-			dst = append(dst, c)
-		case c == ' ':
+		if formSafe[c] {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		start = i + 1
+		if c == ' ' {
 			dst = append(dst, '+')
-		default:
+		} else {
 			dst = append(dst, '%', upperHex[c>>4], upperHex[c&0x0f])
 		}
 	}
-	return dst
+	return append(dst, s[start:]...)
 }
+
+// formSafe are the bytes url.QueryEscape leaves as they are: letters,
+// digits and "-_.~".
+var formSafe = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '_' || c == '.' || c == '~'
+	}
+	return t
+}()

@@ -272,3 +272,28 @@ func TestFlexibleValues(t *testing.T) {
 		t.Fatalf("marshal = %s, %v", out, err)
 	}
 }
+
+// TestAppendQueryEscapeMatchesURL: every byte alone, between safe bytes
+// and in runs escapes as url.QueryEscape escapes it.
+func TestAppendQueryEscapeMatchesURL(t *testing.T) {
+	var inputs []string
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		inputs = append(inputs, b, "a"+b, b+"z", "ab"+b+"cd"+b+b+"ef")
+	}
+	inputs = append(inputs, "", "张师傅 13245678901", `{"k":"v/w&z=1"}`, "2026-11-30 08:00:00", "tmall.servicecenter.worker.taglist.get")
+	for _, s := range inputs {
+		if got, want := string(AppendQueryEscape([]byte("p="), s)), "p="+url.QueryEscape(s); got != want {
+			t.Errorf("AppendQueryEscape(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendQueryEscape(f *testing.F) {
+	f.Add("x y&z=张")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(AppendQueryEscape(nil, s)), url.QueryEscape(s); got != want {
+			t.Fatalf("AppendQueryEscape(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

@@ -211,21 +211,25 @@ func (c *Client) encode(st *callState, method string, session bool, now time.Tim
 			return errors.New("top " + method + ": a parameter has an empty name")
 		}
 	}
+	// The system parameters go in in key order, so that the sort (by
+	// insertion) has only the business parameters to move among them.
 	ps = append(ps,
-		top.Param{Key: top.ParamMethod, Value: method},
 		top.Param{Key: top.ParamAppKey, Value: c.appKey},
-		top.Param{Key: top.ParamTimestamp, Value: c.timestamp(now)},
 		top.Param{Key: top.ParamFormat, Value: top.FormatJSON},
-		top.Param{Key: top.ParamVersion, Value: top.Version},
-		top.Param{Key: top.ParamSignMethod, Value: string(c.signMethod)},
+		top.Param{Key: top.ParamMethod, Value: method},
 		top.Param{Key: top.ParamPartnerID, Value: c.partnerID},
 	)
 	if session && c.session != "" {
 		ps = append(ps, top.Param{Key: top.ParamSession, Value: c.session})
 	}
+	ps = append(ps, top.Param{Key: top.ParamSignMethod, Value: string(c.signMethod)})
 	if c.simplify {
 		ps = append(ps, top.Param{Key: top.ParamSimplify, Value: "true"})
 	}
+	ps = append(ps,
+		top.Param{Key: top.ParamTimestamp, Value: c.timestamp(now)},
+		top.Param{Key: top.ParamVersion, Value: top.Version},
+	)
 	top.SortParams(ps)
 	for i := 1; i < len(ps); i++ {
 		if ps[i].Key == ps[i-1].Key {

@@ -52,13 +52,21 @@ func UnaryRequestID() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, c := startCall(ctx, info.FullMethod)
 		resp, err := handler(ctx, req)
-		md := metadata.MD{rpc.RequestIDHeader: []string{c.RequestID}}
-		if c.TOPRequestID != "" {
-			md[rpc.TOPRequestIDHeader] = []string{c.TOPRequestID}
-		}
-		_ = grpc.SetHeader(ctx, md)
+		_ = grpc.SetHeader(ctx, responseHeader(c))
 		return resp, err
 	}
+}
+
+// responseHeader is a unary call's response header: its request id, and
+// TOP's when the handler noted one. The values share one array, and the
+// map is made for the keys it gets (grpc-go copies both when it merges
+// them into the stream's header).
+func responseHeader(c *rpc.Call) metadata.MD {
+	if c.TOPRequestID == "" {
+		return metadata.MD{rpc.RequestIDHeader: []string{c.RequestID}}
+	}
+	v := []string{c.RequestID, c.TOPRequestID}
+	return metadata.MD{rpc.RequestIDHeader: v[:1:1], rpc.TOPRequestIDHeader: v[1:]}
 }
 
 // StreamRequestID is UnaryRequestID for streams.
