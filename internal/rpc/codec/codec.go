@@ -146,6 +146,14 @@ func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
+// Size is the length of Marshal's encoding of m, without encoding it.
+func (c *Codec) Size(m proto.Message) int {
+	if f, ok := m.(fastMessage); ok && c.encodesFast(f) {
+		return f.SizeVT()
+	}
+	return proto.Size(m)
+}
+
 // fastMessage is a message with vtprotobuf's generated size and marshal
 // code (buf.gen.yaml: features=marshal+size): the API's own messages.
 // It writes what protobuf-go writes (fields in number order, unknown

@@ -7,7 +7,8 @@
 // a call over the network does: the request is encoded and decoded with
 // the server's codec (so the handler gets its own message, decoded with
 // the server's limits, and a decode failure is the codec's ordinary
-// refused call), the incoming metadata is the caller's outgoing metadata,
+// refused call), the handler's answer moves to the caller's reply
+// message without a copy (see moveReply), the incoming metadata is the caller's outgoing metadata,
 // the context carries the Channel's peer (the server can tell an
 // in-process caller by its AuthInfo) and a grpc.ServerTransportStream, so
 // grpc.Method, grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer work
@@ -41,6 +42,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +55,7 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/servicecenterd/servicecenterd/internal/rpc/chain"
 )
@@ -101,7 +104,10 @@ type Options struct {
 	// to grpc.ChainUnaryInterceptor.
 	Interceptors []grpc.UnaryServerInterceptor
 	// Codec encodes requests and decodes them for the handler, as the
-	// server's codec (grpc.ForceServerCodecV2) does; required.
+	// server's codec (grpc.ForceServerCodecV2) does; required. When it
+	// has a method Size(proto.Message) int, the length of its encoding
+	// (internal/rpc/codec's), answers are held to MaxSendMsgSize by it,
+	// otherwise by proto.Size.
 	Codec encoding.CodecV2
 	// MaxRecvMsgSize and MaxSendMsgSize are the server's limits
 	// (grpc.MaxRecvMsgSize, grpc.MaxSendMsgSize); 0 is grpc-go's default
@@ -130,6 +136,8 @@ type Channel struct {
 	services map[string]bool
 	chain    grpc.UnaryServerInterceptor
 	o        Options
+	// size is the length of an answer's encoding (see Options.Codec).
+	size func(proto.Message) int
 
 	// stop ends the calls in flight (Stop); stopping refuses new ones.
 	stop     context.Context
@@ -156,6 +164,10 @@ func NewChannel(reg *Registry, o Options) (*Channel, error) {
 		c.chain = chain.NewUnary(o.Interceptors).Intercept
 	}
 	reg.mu.Unlock()
+	c.size = proto.Size
+	if s, ok := o.Codec.(interface{ Size(proto.Message) int }); ok {
+		c.size = s.Size
+	}
 	c.stop, c.stopAll = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -235,7 +247,7 @@ func (c *Channel) Invoke(ctx context.Context, fullMethod string, args, reply any
 
 	resp, stream, err := c.serve(ctx, fullMethod, m, req, md, begin)
 	if err == nil {
-		err = c.copyReply(resp, out)
+		err = c.moveReply(resp, out)
 	}
 	if err == nil && ctx.Err() != nil {
 		// The caller gave up (or its deadline passed) while the server
@@ -309,7 +321,7 @@ func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req pr
 	} else if resp == nil {
 		err = status.Error(codes.Internal, "grpc: error while marshaling: the handler returned no message")
 	} else if c.o.MaxSendMsgSize > 0 {
-		if n := proto.Size(resp.(proto.Message)); n > c.o.MaxSendMsgSize {
+		if n := c.size(resp.(proto.Message)); n > c.o.MaxSendMsgSize {
 			err = status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, c.o.MaxSendMsgSize)
 		}
 	}
@@ -343,19 +355,40 @@ func (c *Channel) decoder(req proto.Message) func(any) error {
 	}
 }
 
-// copyReply copies the handler's answer into the caller's reply message:
-// the caller never shares a message with the server.
-func (c *Channel) copyReply(resp any, out proto.Message) error {
+// moveReply hands the handler's answer to the caller: it moves into the
+// caller's reply message, which then holds the answer's messages, lists
+// and maps themselves, not copies. Nothing on the server uses an answer
+// once the chain has returned it (grpc-go only encodes it then; the
+// interceptors that look at it, audit and idempotency keys, take what
+// they need before they return it), so the caller owns it, as it owns a
+// message decoded from the network. An answer of the caller's own Go
+// type (the generated client's) moves as a whole struct: the
+// MessageState it carries is per type, and the answer is not used
+// again; another (such as a dynamicpb message of the same descriptor)
+// moves field by field.
+func (c *Channel) moveReply(resp any, out proto.Message) error {
 	msg, ok := resp.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "grpc: error while marshaling: %T is not a proto message", resp)
 	}
-	if msg.ProtoReflect().Descriptor() != out.ProtoReflect().Descriptor() {
+	src, dst := msg.ProtoReflect(), out.ProtoReflect()
+	if src.Descriptor() != dst.Descriptor() {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %s into %s",
-			msg.ProtoReflect().Descriptor().FullName(), out.ProtoReflect().Descriptor().FullName())
+			src.Descriptor().FullName(), dst.Descriptor().FullName())
+	}
+	if from, to := reflect.ValueOf(msg), reflect.ValueOf(out); from.Type() == to.Type() &&
+		from.Kind() == reflect.Pointer && !from.IsNil() && !to.IsNil() {
+		to.Elem().Set(from.Elem())
+		return nil
 	}
 	proto.Reset(out)
-	proto.Merge(out, msg)
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	if u := src.GetUnknown(); len(u) > 0 {
+		dst.SetUnknown(u)
+	}
 	return nil
 }
 

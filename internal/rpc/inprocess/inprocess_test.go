@@ -20,9 +20,14 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 )
@@ -68,8 +73,33 @@ func (workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest
 		return nil, status.FromContextError(ctx.Err()).Err()
 	case "big":
 		return &scv1.GetWorkerTagsResponse{MsgInfo: strings.Repeat("x", 2*maxSend)}, nil
+	case "demo":
+		return demoAnswer(), nil
 	}
 	return &scv1.GetWorkerTagsResponse{Success: true, TopRequestId: req.GetIdNumber()}, nil
+}
+
+// demoAnswer is like the emulator's demo answer of GetWorkerTags, with
+// a field the caller's type does not know.
+func demoAnswer() *scv1.GetWorkerTagsResponse {
+	m := &scv1.GetWorkerTagsResponse{
+		ResultData: &scv1.WorkerTag{
+			AbilityMap: map[string]*scv1.Ability{
+				"ac_install": {ServiceCode: "ac_install", AbilityLevel: scv1.AbilityLevel_ABILITY_LEVEL_INTERMEDIATE},
+				"tv_install": {Effective: true, ServiceCode: "tv_install", AbilityLevel: scv1.AbilityLevel_ABILITY_LEVEL_EXPERT,
+					Extra: &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("v")}}},
+			},
+			Vip: true, BigPromotion: true,
+			HomeWorkerTags: []*scv1.WorkerManageRule{{
+				Name:      "vip",
+				BeginTime: timestamppb.New(time.Date(2024, 12, 20, 9, 42, 1, 0, time.UTC)),
+				EndTime:   timestamppb.New(time.Date(2030, 12, 31, 15, 59, 59, 0, time.UTC)),
+			}},
+		},
+		Success: true, TopRequestId: "efwa00000001",
+	}
+	m.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 999, protowire.VarintType), 7))
+	return m
 }
 
 // fixture is one server, reachable over loopback TCP and in the process,
@@ -180,6 +210,7 @@ func TestSameAsNetwork(t *testing.T) {
 		code codes.Code
 	}{
 		{"ok", &scv1.GetWorkerTagsRequest{Mobile: "ok", IdNumber: "id-1"}, codes.OK},
+		{"nested answer, unknown field", &scv1.GetWorkerTagsRequest{Mobile: "demo"}, codes.OK},
 		{"headers and trailers", &scv1.GetWorkerTagsRequest{Mobile: "headers"}, codes.OK},
 		{"status with details", &scv1.GetWorkerTagsRequest{Mobile: "details"}, codes.FailedPrecondition},
 		{"plain error", &scv1.GetWorkerTagsRequest{Mobile: "plain"}, codes.Unknown},
@@ -265,6 +296,29 @@ func TestServerContext(t *testing.T) {
 	// An implemented method's answer is the service's own.
 	if _, err := f.local.UpdateWorker(t.Context(), &scv1.UpdateWorkerRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Errorf("UpdateWorker: %v", err)
+	}
+}
+
+// TestReplyTypes: the answer reaches a reply message that is not of the
+// handler's Go type (a dynamic message of the same type), one that held
+// an earlier answer, and a reply of another type is refused.
+func TestReplyTypes(t *testing.T) {
+	f := newFixture(t, inprocess.Options{})
+	req := &scv1.GetWorkerTagsRequest{Mobile: "demo"}
+	method := scv1.WorkerService_GetWorkerTags_FullMethodName
+	dyn := dynamicpb.NewMessage((&scv1.GetWorkerTagsResponse{}).ProtoReflect().Descriptor())
+	used := &scv1.GetWorkerTagsResponse{MsgCode: "earlier", ResultData: &scv1.WorkerTag{Vip: true, BigPromotion: false}}
+	for name, reply := range map[string]proto.Message{"dynamic": dyn, "used": used} {
+		if err := f.channel.Invoke(t.Context(), method, req, reply); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !proto.Equal(reply, demoAnswer()) {
+			t.Errorf("%s: %v, want %v", name, reply, demoAnswer())
+		}
+	}
+	err := f.channel.Invoke(t.Context(), method, req, &scv1.UpdateWorkerResponse{})
+	if st := status.Convert(err); st.Code() != codes.Internal || !strings.Contains(st.Message(), "GetWorkerTagsResponse into servicecenter.v1.UpdateWorkerResponse") {
+		t.Fatalf("reply of another type: %v", err)
 	}
 }
 
@@ -424,5 +478,35 @@ func TestStreams(t *testing.T) {
 	}
 	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "unknown service servicecenter.v1.EventService") {
 		t.Fatalf("stream: %v", err)
+	}
+}
+
+// BenchmarkInvoke is the in-process hop of a REST call with no
+// interceptors: the request encoded and decoded by the server's codec,
+// the server's context, the answer handed to the caller.
+func BenchmarkInvoke(b *testing.B) {
+	reg := inprocess.NewRegistry(nil)
+	scv1.RegisterWorkerServiceServer(reg, workers{})
+	ch, err := inprocess.NewChannel(reg, inprocess.Options{
+		Codec: codec.New(), MaxSendMsgSize: maxSend,
+		Peer: &peer.Peer{Addr: &net.UnixAddr{Name: "caller", Net: "unix"}, AuthInfo: testAuthInfo{}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ch.Stop()
+	client := scv1.NewWorkerServiceClient(ch)
+	for _, mobile := range []string{"ok", "demo"} {
+		req := &scv1.GetWorkerTagsRequest{Mobile: mobile, IdNumber: "11010519491231002X"}
+		b.Run(mobile, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(b.Context())
+			defer cancel()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.GetWorkerTags(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
