@@ -139,11 +139,11 @@ type Channel struct {
 	// size is the length of an answer's encoding (see Options.Codec).
 	size func(proto.Message) int
 
-	// stop ends the calls in flight (Stop); stopping refuses new ones.
-	stop     context.Context
-	stopAll  context.CancelFunc
-	mu       sync.Mutex
+	mu sync.Mutex
+	// stopping refuses new calls; calls are those in flight, which Stop
+	// cancels.
 	stopping bool
+	calls    map[*call]struct{}
 	inFlight sync.WaitGroup
 }
 
@@ -159,7 +159,7 @@ func NewChannel(reg *Registry, o Options) (*Channel, error) {
 		o.MaxRecvMsgSize = defaultMaxRecvMsgSize
 	}
 	reg.mu.Lock()
-	c := &Channel{methods: maps.Clone(reg.methods), services: maps.Clone(reg.services), o: o}
+	c := &Channel{methods: maps.Clone(reg.methods), services: maps.Clone(reg.services), o: o, calls: map[*call]struct{}{}}
 	if len(o.Interceptors) > 0 {
 		c.chain = chain.NewUnary(o.Interceptors).Intercept
 	}
@@ -168,7 +168,6 @@ func NewChannel(reg *Registry, o Options) (*Channel, error) {
 	if s, ok := o.Codec.(interface{ Size(proto.Message) int }); ok {
 		c.size = s.Size
 	}
-	c.stop, c.stopAll = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -186,20 +185,67 @@ func (c *Channel) GracefulStop() {
 func (c *Channel) Stop() {
 	c.mu.Lock()
 	c.stopping = true
+	for cl := range c.calls {
+		cl.stop()
+	}
 	c.mu.Unlock()
-	c.stopAll()
 	c.inFlight.Wait()
 }
 
-// begin counts a call in flight; false once the Channel is stopping.
-func (c *Channel) begin() bool {
+// begin records cl in flight; false once the Channel is stopping.
+func (c *Channel) begin(cl *call) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopping {
 		return false
 	}
+	c.calls[cl] = struct{}{}
 	c.inFlight.Add(1)
 	return true
+}
+
+// end records that cl returned.
+func (c *Channel) end(cl *call) {
+	c.mu.Lock()
+	delete(c.calls, cl)
+	c.mu.Unlock()
+	c.inFlight.Done()
+}
+
+// call is a unary call in flight: its grpc.ServerTransportStream and the
+// cancellation of its server context, by which Stop ends it. Stop's
+// cancellation is registered in the Channel with the call (begin), not
+// as a context.AfterFunc of a Channel-wide context: that took two more
+// allocations and two more locks, of a lock every call shared.
+type call struct {
+	stream transportStream
+	mu     sync.Mutex
+	// cancel ends the server's context, once it is made (serve).
+	cancel context.CancelFunc
+	// stopped: Stop ended the call (before its context was made,
+	// serve cancels it as it makes it).
+	stopped bool
+}
+
+// stop cancels the call's server context, now or as it is made.
+func (cl *call) stop() {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.stopped = true
+	if cl.cancel != nil {
+		cl.cancel()
+	}
+}
+
+// cancelWith sets how the call's server context is cancelled; cancel
+// runs at once when Stop came first.
+func (cl *call) cancelWith(cancel context.CancelFunc) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.cancel = cancel
+	if cl.stopped {
+		cancel()
+	}
 }
 
 // NewStream implements grpc.ClientConnInterface: streams go to
@@ -229,10 +275,11 @@ func (c *Channel) Invoke(ctx context.Context, fullMethod string, args, reply any
 	if !ok {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %T is not a proto message", reply)
 	}
-	if !c.begin() {
+	cl := &call{stream: transportStream{method: fullMethod}}
+	if !c.begin(cl) {
 		return status.Error(codes.Unavailable, "inprocess: the server is stopping")
 	}
-	defer c.inFlight.Done()
+	defer c.end(cl)
 
 	begin := time.Now()
 	if c.o.ClientStats != nil {
@@ -245,7 +292,8 @@ func (c *Channel) Invoke(ctx context.Context, fullMethod string, args, reply any
 			RemoteAddr: c.o.Peer.LocalAddr, LocalAddr: c.o.Peer.Addr})
 	}
 
-	resp, stream, err := c.serve(ctx, fullMethod, m, req, md, begin)
+	resp, err := c.serve(ctx, cl, m, req, md, begin)
+	stream := &cl.stream
 	if err == nil {
 		err = c.moveReply(resp, out)
 	}
@@ -293,8 +341,8 @@ func (c *Channel) unknown(fullMethod string) error {
 // serve is the server's side of a call: the context a network call gets,
 // the handler through the chain, the error as grpc-go's server answers
 // it.
-func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req proto.Message, md metadata.MD, begin time.Time) (any, *transportStream, error) {
-	stream := &transportStream{method: fullMethod}
+func (c *Channel) serve(ctx context.Context, cl *call, m method, req proto.Message, md metadata.MD, begin time.Time) (any, error) {
+	stream, fullMethod := &cl.stream, cl.stream.method
 	// What the caller's context holds for its own outgoing calls is not
 	// the server's.
 	ctx = metadata.NewOutgoingContext(ctx, nil)
@@ -303,8 +351,7 @@ func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req pr
 	ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stopWatch := context.AfterFunc(c.stop, cancel)
-	defer stopWatch()
+	cl.cancelWith(cancel)
 	if c.o.ServerStats != nil {
 		ctx = c.o.ServerStats.TagRPC(ctx, &stats.RPCTagInfo{FullMethodName: fullMethod})
 		c.o.ServerStats.HandleRPC(ctx, &stats.Begin{BeginTime: begin})
@@ -332,7 +379,7 @@ func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req pr
 		c.o.ServerStats.HandleRPC(ctx, &stats.OutTrailer{Trailer: trailer.Copy()})
 		c.o.ServerStats.HandleRPC(ctx, &stats.End{BeginTime: begin, EndTime: time.Now(), Trailer: trailer, Error: err})
 	}
-	return resp, stream, err
+	return resp, err
 }
 
 // decoder is the handler's dec: the request encoded and decoded with the
