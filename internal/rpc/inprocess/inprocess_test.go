@@ -24,11 +24,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/demoanswer"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 )
 
@@ -79,25 +79,11 @@ func (workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest
 	return &scv1.GetWorkerTagsResponse{Success: true, TopRequestId: req.GetIdNumber()}, nil
 }
 
-// demoAnswer is like the emulator's demo answer of GetWorkerTags, with
-// a field the caller's type does not know.
+// demoAnswer is the emulator's demo answer of GetWorkerTags with a
+// google.protobuf.Struct and a field the caller's type does not know.
 func demoAnswer() *scv1.GetWorkerTagsResponse {
-	m := &scv1.GetWorkerTagsResponse{
-		ResultData: &scv1.WorkerTag{
-			AbilityMap: map[string]*scv1.Ability{
-				"ac_install": {ServiceCode: "ac_install", AbilityLevel: scv1.AbilityLevel_ABILITY_LEVEL_INTERMEDIATE},
-				"tv_install": {Effective: true, ServiceCode: "tv_install", AbilityLevel: scv1.AbilityLevel_ABILITY_LEVEL_EXPERT,
-					Extra: &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("v")}}},
-			},
-			Vip: true, BigPromotion: true,
-			HomeWorkerTags: []*scv1.WorkerManageRule{{
-				Name:      "vip",
-				BeginTime: timestamppb.New(time.Date(2024, 12, 20, 9, 42, 1, 0, time.UTC)),
-				EndTime:   timestamppb.New(time.Date(2030, 12, 31, 15, 59, 59, 0, time.UTC)),
-			}},
-		},
-		Success: true, TopRequestId: "efwa00000001",
-	}
+	m := demoanswer.GetWorkerTags()
+	m.GetResultData().GetAbilityMap()["tv_install"].Extra = &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("v")}}
 	m.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 999, protowire.VarintType), 7))
 	return m
 }
