@@ -157,11 +157,13 @@ func (c *Codec) Size(m proto.Message) int {
 // fastMessage is a message with vtprotobuf's generated size and marshal
 // code (buf.gen.yaml: features=marshal+size): the API's own messages.
 // It writes what protobuf-go writes (fields in number order, unknown
-// fields last) without reflection, and differs only where protobuf
-// leaves the encoding open (the order of a map's entries). Unlike
-// protobuf-go it does not refuse a string field holding invalid UTF-8:
-// the handlers' strings come from JSON decoding and from requests the
-// codec decoded, which are UTF-8.
+// fields last) without reflection, but for the order of a map's entries,
+// which protobuf leaves open, and a float or double holding -0, which
+// encodesFast keeps on protobuf-go. Unlike protobuf-go it does not refuse
+// a string field holding invalid UTF-8 (grpc-go then answered INTERNAL
+// instead of the answer): the answers' strings come from JSON decoding
+// (which replaces invalid UTF-8), from requests the codec decoded and
+// from the store, which holds what those gave it.
 type fastMessage interface {
 	SizeVT() int
 	MarshalToSizedBufferVT(dAtA []byte) (int, error)
