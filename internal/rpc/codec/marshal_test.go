@@ -39,7 +39,6 @@ func apiMessages(t *testing.T) []protoreflect.MessageType {
 // without presence is encoded by it.
 func TestAnswersEncodeFast(t *testing.T) {
 	c := New()
-	_ = scv1.File_servicecenter_v1_worker_service_proto
 	answers := 0
 	for _, mt := range apiMessages(t) {
 		m := mt.New().Interface()
