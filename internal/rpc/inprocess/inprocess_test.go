@@ -496,3 +496,33 @@ func BenchmarkInvoke(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInvokeParallel is BenchmarkInvoke's flat answer from 64
+// callers at once (two per GOMAXPROCS at 32), where calls share the
+// Channel's lock.
+func BenchmarkInvokeParallel(b *testing.B) {
+	reg := inprocess.NewRegistry(nil)
+	scv1.RegisterWorkerServiceServer(reg, workers{})
+	ch, err := inprocess.NewChannel(reg, inprocess.Options{
+		Codec: codec.New(), MaxSendMsgSize: maxSend,
+		Peer: &peer.Peer{Addr: &net.UnixAddr{Name: "caller", Net: "unix"}, AuthInfo: testAuthInfo{}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ch.Stop()
+	client := scv1.NewWorkerServiceClient(ch)
+	req := &scv1.GetWorkerTagsRequest{Mobile: "ok", IdNumber: "11010519491231002X"}
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx, cancel := context.WithCancel(b.Context())
+		defer cancel()
+		for pb.Next() {
+			if _, err := client.GetWorkerTags(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
