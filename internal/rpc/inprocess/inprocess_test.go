@@ -467,10 +467,10 @@ func TestStreams(t *testing.T) {
 	}
 }
 
-// BenchmarkInvoke is the in-process hop of a REST call with no
-// interceptors: the request encoded and decoded by the server's codec,
-// the server's context, the answer handed to the caller.
-func BenchmarkInvoke(b *testing.B) {
+// benchClient is a client of a Channel to workers with no interceptors,
+// and servicecenterd's codec; the Channel stops when b ends.
+func benchClient(b *testing.B) scv1.WorkerServiceClient {
+	b.Helper()
 	reg := inprocess.NewRegistry(nil)
 	scv1.RegisterWorkerServiceServer(reg, workers{})
 	ch, err := inprocess.NewChannel(reg, inprocess.Options{
@@ -480,8 +480,15 @@ func BenchmarkInvoke(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ch.Stop()
-	client := scv1.NewWorkerServiceClient(ch)
+	b.Cleanup(ch.Stop)
+	return scv1.NewWorkerServiceClient(ch)
+}
+
+// BenchmarkInvoke is the in-process hop of a REST call with no
+// interceptors: the request encoded and decoded by the server's codec,
+// the server's context, the answer handed to the caller.
+func BenchmarkInvoke(b *testing.B) {
+	client := benchClient(b)
 	for _, mobile := range []string{"ok", "demo"} {
 		req := &scv1.GetWorkerTagsRequest{Mobile: mobile, IdNumber: "11010519491231002X"}
 		b.Run(mobile, func(b *testing.B) {
@@ -501,17 +508,7 @@ func BenchmarkInvoke(b *testing.B) {
 // callers at once (two per GOMAXPROCS at 32), where calls share the
 // Channel's lock.
 func BenchmarkInvokeParallel(b *testing.B) {
-	reg := inprocess.NewRegistry(nil)
-	scv1.RegisterWorkerServiceServer(reg, workers{})
-	ch, err := inprocess.NewChannel(reg, inprocess.Options{
-		Codec: codec.New(), MaxSendMsgSize: maxSend,
-		Peer: &peer.Peer{Addr: &net.UnixAddr{Name: "caller", Net: "unix"}, AuthInfo: testAuthInfo{}},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ch.Stop()
-	client := scv1.NewWorkerServiceClient(ch)
+	client := benchClient(b)
 	req := &scv1.GetWorkerTagsRequest{Mobile: "ok", IdNumber: "11010519491231002X"}
 	b.SetParallelism(32)
 	b.ReportAllocs()
