@@ -51,6 +51,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Name is the codec's name, that of grpc-go's protobuf codec: clients
@@ -90,6 +91,9 @@ type Codec struct {
 	// failures holds each failed message's answer until an interceptor
 	// claims it or the message is collected.
 	failures map[weak.Pointer[byte]]*record
+	// fast records, by message type (reflect.Type), whether Marshal may
+	// use the type's generated code (fastEncodes).
+	fast sync.Map
 }
 
 type record struct {
@@ -111,7 +115,13 @@ func New() *Codec {
 func (*Codec) Name() string { return Name }
 
 // Marshal implements encoding.CodecV2 as grpc-go's protobuf codec does.
-func (*Codec) Marshal(v any) (mem.BufferSlice, error) {
+// The API's messages are encoded by their generated code (vtprotobuf's
+// SizeVT and MarshalToSizedBufferVT, see fastMessage), others by
+// protobuf-go.
+func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(fastMessage); ok && c.encodesFast(m) {
+		return marshalFast(m)
+	}
 	m := messageOf(v)
 	if m == nil {
 		return nil, fmt.Errorf("codec: cannot marshal %T: not a protobuf message", v)
@@ -134,6 +144,105 @@ func (*Codec) Marshal(v any) (mem.BufferSlice, error) {
 		return nil, err
 	}
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+// Size is the length of Marshal's encoding of m, without encoding it.
+func (c *Codec) Size(m proto.Message) int {
+	if f, ok := m.(fastMessage); ok && c.encodesFast(f) {
+		return f.SizeVT()
+	}
+	return proto.Size(m)
+}
+
+// fastMessage is a message with vtprotobuf's generated size and marshal
+// code (buf.gen.yaml: features=marshal+size): the API's own messages.
+// It writes what protobuf-go writes (fields in number order, unknown
+// fields last) without reflection, but for the order of a map's entries,
+// which protobuf leaves open, and a float or double holding -0, which
+// encodesFast keeps on protobuf-go. Unlike protobuf-go it does not refuse
+// a string field holding invalid UTF-8 (grpc-go then answered INTERNAL
+// instead of the answer): the answers' strings come from JSON decoding
+// (which replaces invalid UTF-8), from requests the codec decoded and
+// from the store, which holds what those gave it.
+type fastMessage interface {
+	SizeVT() int
+	MarshalToSizedBufferVT(dAtA []byte) (int, error)
+}
+
+// encodesFast reports whether m's type is encoded by its generated code
+// (fastEncodes), computed once per type.
+func (c *Codec) encodesFast(m fastMessage) bool {
+	t := reflect.TypeOf(m)
+	if ok, found := c.fast.Load(t); found {
+		return ok.(bool)
+	}
+	pm, isProto := m.(proto.Message)
+	ok := isProto && fastEncodes(pm.ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{})
+	c.fast.Store(t, ok)
+	return ok
+}
+
+// fastEncodes reports whether vtprotobuf's code writes md's messages as
+// protobuf-go does: it skips a float or double field without presence
+// holding -0 as it skips 0, where protobuf (and protobuf-go) writes -0,
+// so a type that holds one, at any depth, is left to protobuf-go. seen
+// holds the messages being looked at (types nest themselves).
+func fastEncodes(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return true
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		switch {
+		case fd.IsMap():
+			if v := fd.MapValue(); v.Message() != nil && !fastEncodes(v.Message(), seen) {
+				return false
+			}
+		case fd.Message() != nil:
+			if !fastEncodes(fd.Message(), seen) {
+				return false
+			}
+		case (fd.Kind() == protoreflect.FloatKind || fd.Kind() == protoreflect.DoubleKind) &&
+			!fd.IsList() && !fd.HasPresence():
+			return false
+		}
+	}
+	return true
+}
+
+// marshalFast encodes m with its generated code, into a pooled buffer
+// from the pooling threshold on, as Marshal does.
+func marshalFast(m fastMessage) (mem.BufferSlice, error) {
+	size := m.SizeVT()
+	if mem.IsBelowBufferPoolingThreshold(size) {
+		b := make([]byte, size)
+		if err := marshalSized(m, b); err != nil {
+			return nil, err
+		}
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	pool := mem.DefaultBufferPool()
+	buf := pool.Get(size)
+	if err := marshalSized(m, (*buf)[:size]); err != nil {
+		pool.Put(buf)
+		return nil, err
+	}
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+// marshalSized encodes m into b, of m's size: the generated code writes
+// from the end of b backwards.
+func marshalSized(m fastMessage, b []byte) error {
+	n, err := m.MarshalToSizedBufferVT(b)
+	if err != nil {
+		return err
+	}
+	if n != len(b) {
+		return fmt.Errorf("codec: %T changed while it was encoded (%d bytes, not %d)", m, n, len(b))
+	}
+	return nil
 }
 
 // Unmarshal implements encoding.CodecV2. Bad input does not fail: the

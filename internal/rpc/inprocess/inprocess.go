@@ -7,7 +7,8 @@
 // a call over the network does: the request is encoded and decoded with
 // the server's codec (so the handler gets its own message, decoded with
 // the server's limits, and a decode failure is the codec's ordinary
-// refused call), the incoming metadata is the caller's outgoing metadata,
+// refused call), the handler's answer moves to the caller's reply
+// message without a copy (see moveReply), the incoming metadata is the caller's outgoing metadata,
 // the context carries the Channel's peer (the server can tell an
 // in-process caller by its AuthInfo) and a grpc.ServerTransportStream, so
 // grpc.Method, grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer work
@@ -41,6 +42,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +55,7 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/servicecenterd/servicecenterd/internal/rpc/chain"
 )
@@ -101,7 +104,10 @@ type Options struct {
 	// to grpc.ChainUnaryInterceptor.
 	Interceptors []grpc.UnaryServerInterceptor
 	// Codec encodes requests and decodes them for the handler, as the
-	// server's codec (grpc.ForceServerCodecV2) does; required.
+	// server's codec (grpc.ForceServerCodecV2) does; required. When it
+	// has a method Size(proto.Message) int, the length of its encoding
+	// (internal/rpc/codec's), answers are held to MaxSendMsgSize by it,
+	// otherwise by proto.Size.
 	Codec encoding.CodecV2
 	// MaxRecvMsgSize and MaxSendMsgSize are the server's limits
 	// (grpc.MaxRecvMsgSize, grpc.MaxSendMsgSize); 0 is grpc-go's default
@@ -130,12 +136,14 @@ type Channel struct {
 	services map[string]bool
 	chain    grpc.UnaryServerInterceptor
 	o        Options
+	// size is the length of an answer's encoding (see Options.Codec).
+	size func(proto.Message) int
 
-	// stop ends the calls in flight (Stop); stopping refuses new ones.
-	stop     context.Context
-	stopAll  context.CancelFunc
-	mu       sync.Mutex
+	mu sync.Mutex
+	// stopping refuses new calls; calls are those in flight, which Stop
+	// cancels.
 	stopping bool
+	calls    map[*call]struct{}
 	inFlight sync.WaitGroup
 }
 
@@ -151,12 +159,15 @@ func NewChannel(reg *Registry, o Options) (*Channel, error) {
 		o.MaxRecvMsgSize = defaultMaxRecvMsgSize
 	}
 	reg.mu.Lock()
-	c := &Channel{methods: maps.Clone(reg.methods), services: maps.Clone(reg.services), o: o}
+	c := &Channel{methods: maps.Clone(reg.methods), services: maps.Clone(reg.services), o: o, calls: map[*call]struct{}{}}
 	if len(o.Interceptors) > 0 {
 		c.chain = chain.NewUnary(o.Interceptors).Intercept
 	}
 	reg.mu.Unlock()
-	c.stop, c.stopAll = context.WithCancel(context.Background())
+	c.size = proto.Size
+	if s, ok := o.Codec.(interface{ Size(proto.Message) int }); ok {
+		c.size = s.Size
+	}
 	return c, nil
 }
 
@@ -174,20 +185,67 @@ func (c *Channel) GracefulStop() {
 func (c *Channel) Stop() {
 	c.mu.Lock()
 	c.stopping = true
+	for cl := range c.calls {
+		cl.stop()
+	}
 	c.mu.Unlock()
-	c.stopAll()
 	c.inFlight.Wait()
 }
 
-// begin counts a call in flight; false once the Channel is stopping.
-func (c *Channel) begin() bool {
+// begin records cl in flight; false once the Channel is stopping.
+func (c *Channel) begin(cl *call) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopping {
 		return false
 	}
+	c.calls[cl] = struct{}{}
 	c.inFlight.Add(1)
 	return true
+}
+
+// end records that cl returned.
+func (c *Channel) end(cl *call) {
+	c.mu.Lock()
+	delete(c.calls, cl)
+	c.mu.Unlock()
+	c.inFlight.Done()
+}
+
+// call is a unary call in flight: its grpc.ServerTransportStream and the
+// cancellation of its server context, by which Stop ends it. Stop's
+// cancellation is registered in the Channel with the call (begin), not
+// as a context.AfterFunc of a Channel-wide context: that took two more
+// allocations and two more locks, of a lock every call shared.
+type call struct {
+	stream transportStream
+	mu     sync.Mutex
+	// cancel ends the server's context, once it is made (serve).
+	cancel context.CancelFunc
+	// stopped: Stop ended the call (before its context was made,
+	// serve cancels it as it makes it).
+	stopped bool
+}
+
+// stop cancels the call's server context, now or as it is made.
+func (cl *call) stop() {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.stopped = true
+	if cl.cancel != nil {
+		cl.cancel()
+	}
+}
+
+// cancelWith sets how the call's server context is cancelled; cancel
+// runs at once when Stop came first.
+func (cl *call) cancelWith(cancel context.CancelFunc) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.cancel = cancel
+	if cl.stopped {
+		cancel()
+	}
 }
 
 // NewStream implements grpc.ClientConnInterface: streams go to
@@ -217,10 +275,11 @@ func (c *Channel) Invoke(ctx context.Context, fullMethod string, args, reply any
 	if !ok {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %T is not a proto message", reply)
 	}
-	if !c.begin() {
+	cl := &call{stream: transportStream{method: fullMethod}}
+	if !c.begin(cl) {
 		return status.Error(codes.Unavailable, "inprocess: the server is stopping")
 	}
-	defer c.inFlight.Done()
+	defer c.end(cl)
 
 	begin := time.Now()
 	if c.o.ClientStats != nil {
@@ -233,9 +292,10 @@ func (c *Channel) Invoke(ctx context.Context, fullMethod string, args, reply any
 			RemoteAddr: c.o.Peer.LocalAddr, LocalAddr: c.o.Peer.Addr})
 	}
 
-	resp, stream, err := c.serve(ctx, fullMethod, m, req, md, begin)
+	resp, err := c.serve(ctx, cl, m, req, md, begin)
+	stream := &cl.stream
 	if err == nil {
-		err = c.copyReply(resp, out)
+		err = c.moveReply(resp, out)
 	}
 	if err == nil && ctx.Err() != nil {
 		// The caller gave up (or its deadline passed) while the server
@@ -281,8 +341,8 @@ func (c *Channel) unknown(fullMethod string) error {
 // serve is the server's side of a call: the context a network call gets,
 // the handler through the chain, the error as grpc-go's server answers
 // it.
-func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req proto.Message, md metadata.MD, begin time.Time) (any, *transportStream, error) {
-	stream := &transportStream{method: fullMethod}
+func (c *Channel) serve(ctx context.Context, cl *call, m method, req proto.Message, md metadata.MD, begin time.Time) (any, error) {
+	stream, fullMethod := &cl.stream, cl.stream.method
 	// What the caller's context holds for its own outgoing calls is not
 	// the server's.
 	ctx = metadata.NewOutgoingContext(ctx, nil)
@@ -291,8 +351,7 @@ func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req pr
 	ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stopWatch := context.AfterFunc(c.stop, cancel)
-	defer stopWatch()
+	cl.cancelWith(cancel)
 	if c.o.ServerStats != nil {
 		ctx = c.o.ServerStats.TagRPC(ctx, &stats.RPCTagInfo{FullMethodName: fullMethod})
 		c.o.ServerStats.HandleRPC(ctx, &stats.Begin{BeginTime: begin})
@@ -309,7 +368,7 @@ func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req pr
 	} else if resp == nil {
 		err = status.Error(codes.Internal, "grpc: error while marshaling: the handler returned no message")
 	} else if c.o.MaxSendMsgSize > 0 {
-		if n := proto.Size(resp.(proto.Message)); n > c.o.MaxSendMsgSize {
+		if n := c.size(resp.(proto.Message)); n > c.o.MaxSendMsgSize {
 			err = status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, c.o.MaxSendMsgSize)
 		}
 	}
@@ -320,7 +379,7 @@ func (c *Channel) serve(ctx context.Context, fullMethod string, m method, req pr
 		c.o.ServerStats.HandleRPC(ctx, &stats.OutTrailer{Trailer: trailer.Copy()})
 		c.o.ServerStats.HandleRPC(ctx, &stats.End{BeginTime: begin, EndTime: time.Now(), Trailer: trailer, Error: err})
 	}
-	return resp, stream, err
+	return resp, err
 }
 
 // decoder is the handler's dec: the request encoded and decoded with the
@@ -343,19 +402,40 @@ func (c *Channel) decoder(req proto.Message) func(any) error {
 	}
 }
 
-// copyReply copies the handler's answer into the caller's reply message:
-// the caller never shares a message with the server.
-func (c *Channel) copyReply(resp any, out proto.Message) error {
+// moveReply hands the handler's answer to the caller: it moves into the
+// caller's reply message, which then holds the answer's messages, lists
+// and maps themselves, not copies. Nothing on the server uses an answer
+// once the chain has returned it (grpc-go only encodes it then; the
+// interceptors that look at it, audit and idempotency keys, take what
+// they need before they return it), so the caller owns it, as it owns a
+// message decoded from the network. An answer of the caller's own Go
+// type (the generated client's) moves as a whole struct: the
+// MessageState it carries is per type, and the answer is not used
+// again; another (such as a dynamicpb message of the same descriptor)
+// moves field by field.
+func (c *Channel) moveReply(resp any, out proto.Message) error {
 	msg, ok := resp.(proto.Message)
 	if !ok {
 		return status.Errorf(codes.Internal, "grpc: error while marshaling: %T is not a proto message", resp)
 	}
-	if msg.ProtoReflect().Descriptor() != out.ProtoReflect().Descriptor() {
+	src, dst := msg.ProtoReflect(), out.ProtoReflect()
+	if src.Descriptor() != dst.Descriptor() {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %s into %s",
-			msg.ProtoReflect().Descriptor().FullName(), out.ProtoReflect().Descriptor().FullName())
+			src.Descriptor().FullName(), dst.Descriptor().FullName())
+	}
+	if from, to := reflect.ValueOf(msg), reflect.ValueOf(out); from.Type() == to.Type() &&
+		from.Kind() == reflect.Pointer && !from.IsNil() && !to.IsNil() {
+		to.Elem().Set(from.Elem())
+		return nil
 	}
 	proto.Reset(out)
-	proto.Merge(out, msg)
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	if u := src.GetUnknown(); len(u) > 0 {
+		dst.SetUnknown(u)
+	}
 	return nil
 }
 

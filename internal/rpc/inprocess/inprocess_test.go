@@ -20,10 +20,15 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
+	"github.com/servicecenterd/servicecenterd/internal/rpc/codec"
 	"github.com/servicecenterd/servicecenterd/internal/rpc/inprocess"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/demoanswer"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/grpctest"
 )
 
@@ -68,8 +73,19 @@ func (workers) GetWorkerTags(ctx context.Context, req *scv1.GetWorkerTagsRequest
 		return nil, status.FromContextError(ctx.Err()).Err()
 	case "big":
 		return &scv1.GetWorkerTagsResponse{MsgInfo: strings.Repeat("x", 2*maxSend)}, nil
+	case "demo":
+		return demoAnswer(), nil
 	}
 	return &scv1.GetWorkerTagsResponse{Success: true, TopRequestId: req.GetIdNumber()}, nil
+}
+
+// demoAnswer is the emulator's demo answer of GetWorkerTags with a
+// google.protobuf.Struct and a field the caller's type does not know.
+func demoAnswer() *scv1.GetWorkerTagsResponse {
+	m := demoanswer.GetWorkerTags()
+	m.GetResultData().GetAbilityMap()["tv_install"].Extra = &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("v")}}
+	m.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 999, protowire.VarintType), 7))
+	return m
 }
 
 // fixture is one server, reachable over loopback TCP and in the process,
@@ -180,6 +196,7 @@ func TestSameAsNetwork(t *testing.T) {
 		code codes.Code
 	}{
 		{"ok", &scv1.GetWorkerTagsRequest{Mobile: "ok", IdNumber: "id-1"}, codes.OK},
+		{"nested answer, unknown field", &scv1.GetWorkerTagsRequest{Mobile: "demo"}, codes.OK},
 		{"headers and trailers", &scv1.GetWorkerTagsRequest{Mobile: "headers"}, codes.OK},
 		{"status with details", &scv1.GetWorkerTagsRequest{Mobile: "details"}, codes.FailedPrecondition},
 		{"plain error", &scv1.GetWorkerTagsRequest{Mobile: "plain"}, codes.Unknown},
@@ -265,6 +282,29 @@ func TestServerContext(t *testing.T) {
 	// An implemented method's answer is the service's own.
 	if _, err := f.local.UpdateWorker(t.Context(), &scv1.UpdateWorkerRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Errorf("UpdateWorker: %v", err)
+	}
+}
+
+// TestReplyTypes: the answer reaches a reply message that is not of the
+// handler's Go type (a dynamic message of the same type), one that held
+// an earlier answer, and a reply of another type is refused.
+func TestReplyTypes(t *testing.T) {
+	f := newFixture(t, inprocess.Options{})
+	req := &scv1.GetWorkerTagsRequest{Mobile: "demo"}
+	method := scv1.WorkerService_GetWorkerTags_FullMethodName
+	dyn := dynamicpb.NewMessage((&scv1.GetWorkerTagsResponse{}).ProtoReflect().Descriptor())
+	used := &scv1.GetWorkerTagsResponse{MsgCode: "earlier", ResultData: &scv1.WorkerTag{Vip: true, BigPromotion: false}}
+	for name, reply := range map[string]proto.Message{"dynamic": dyn, "used": used} {
+		if err := f.channel.Invoke(t.Context(), method, req, reply); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !proto.Equal(reply, demoAnswer()) {
+			t.Errorf("%s: %v, want %v", name, reply, demoAnswer())
+		}
+	}
+	err := f.channel.Invoke(t.Context(), method, req, &scv1.UpdateWorkerResponse{})
+	if st := status.Convert(err); st.Code() != codes.Internal || !strings.Contains(st.Message(), "GetWorkerTagsResponse into servicecenter.v1.UpdateWorkerResponse") {
+		t.Fatalf("reply of another type: %v", err)
 	}
 }
 
@@ -425,4 +465,61 @@ func TestStreams(t *testing.T) {
 	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "unknown service servicecenter.v1.EventService") {
 		t.Fatalf("stream: %v", err)
 	}
+}
+
+// benchClient is a client of a Channel to workers with no interceptors,
+// and servicecenterd's codec; the Channel stops when b ends.
+func benchClient(b *testing.B) scv1.WorkerServiceClient {
+	b.Helper()
+	reg := inprocess.NewRegistry(nil)
+	scv1.RegisterWorkerServiceServer(reg, workers{})
+	ch, err := inprocess.NewChannel(reg, inprocess.Options{
+		Codec: codec.New(), MaxSendMsgSize: maxSend,
+		Peer: &peer.Peer{Addr: &net.UnixAddr{Name: "caller", Net: "unix"}, AuthInfo: testAuthInfo{}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(ch.Stop)
+	return scv1.NewWorkerServiceClient(ch)
+}
+
+// BenchmarkInvoke is the in-process hop of a REST call with no
+// interceptors: the request encoded and decoded by the server's codec,
+// the server's context, the answer handed to the caller.
+func BenchmarkInvoke(b *testing.B) {
+	client := benchClient(b)
+	for _, mobile := range []string{"ok", "demo"} {
+		req := &scv1.GetWorkerTagsRequest{Mobile: mobile, IdNumber: "11010519491231002X"}
+		b.Run(mobile, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(b.Context())
+			defer cancel()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.GetWorkerTags(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInvokeParallel is BenchmarkInvoke's flat answer from 64
+// callers at once (two per GOMAXPROCS at 32), where calls share the
+// Channel's lock.
+func BenchmarkInvokeParallel(b *testing.B) {
+	client := benchClient(b)
+	req := &scv1.GetWorkerTagsRequest{Mobile: "ok", IdNumber: "11010519491231002X"}
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx, cancel := context.WithCancel(b.Context())
+		defer cancel()
+		for pb.Next() {
+			if _, err := client.GetWorkerTags(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
