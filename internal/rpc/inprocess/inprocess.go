@@ -8,9 +8,10 @@
 // the server's codec (so the handler gets its own message, decoded with
 // the server's limits, and a decode failure is the codec's ordinary
 // refused call), the handler's answer moves to the caller's reply
-// message without a copy (see moveReply), the incoming metadata is the caller's outgoing metadata,
-// the context carries the Channel's peer (the server can tell an
-// in-process caller by its AuthInfo) and a grpc.ServerTransportStream, so
+// message without a copy (see moveReply), the incoming metadata is the
+// caller's outgoing metadata, the context carries the Channel's peer (the
+// server can tell an in-process caller by its AuthInfo) and a
+// grpc.ServerTransportStream, so
 // grpc.Method, grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer work
 // and what they set reaches the caller's grpc.Header and grpc.Trailer
 // call options. Errors are what a network caller gets: a handler's
