@@ -1,6 +1,8 @@
 // Package pgtest gives each test a PostgreSQL database of its own,
 // created for it and dropped when it ends, so that tests run in parallel
-// and leave nothing behind.
+// and leave nothing behind but the templates NewDatabaseFrom copies from
+// (one per key, named Prefix+"tpl_"+a hash of it, small, made once and
+// reused by later runs; drop them with DROP DATABASE to start afresh).
 //
 // The server is the one at EnvURL's URL, by default the local one
 // (postgres://postgres@127.0.0.1:5432/postgres, trust authentication); its
