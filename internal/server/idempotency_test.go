@@ -24,7 +24,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/store/storetest"
-	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
@@ -306,7 +306,7 @@ func TestIdempotencyTransientReleased(t *testing.T) {
 // the next call, and a live one answers IN_FLIGHT.
 func TestIdempotencyAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
+	url := pgmigrated.NewDatabase(t)
 	emu := testserver.StartEmulator(t, topemu.Config{})
 	admin := func(method, path string) []byte { return emu.Admin(t, method, path, nil) }
 	mutate := func(c *server.Config) {

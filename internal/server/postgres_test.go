@@ -16,7 +16,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/rpc"
 	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
-	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 )
 
@@ -29,7 +29,7 @@ import (
 func TestServesFromPostgreSQL(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
-	url := pgtest.NewDatabase(t)
+	url := pgmigrated.NewDatabase(t)
 	dataDir := t.TempDir()
 	mutate := func(c *server.Config) {
 		c.Auth.ClientsFile, c.Store.DatabaseURL, c.Store.DataDir, c.Sync.ChunkSize = p.clientsFile, url, dataDir, 10

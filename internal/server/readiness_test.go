@@ -14,6 +14,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/redistest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
@@ -120,7 +121,7 @@ func TestReadinessIsNotTOP(t *testing.T) {
 // reports not ready on /readyz and gRPC health.
 func TestReadinessFollowsTheDatabase(t *testing.T) {
 	t.Parallel()
-	url := pgtest.NewDatabase(t)
+	url := pgmigrated.NewDatabase(t)
 	ts := testserver.Start(t, func(c *server.Config) { c.Store.DatabaseURL = url })
 	base := "http://" + ts.HTTPAddr()
 	if code, body := httpGet(t, base+"/readyz"); code != http.StatusOK {

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -57,7 +57,7 @@ func TestChartPodServes(t *testing.T) {
 				"servicecenterd-clients": {"clients.yaml": string(clients)},
 			}
 			if tc.db {
-				secrets["servicecenterd-database"] = map[string]string{"url": pgtest.NewDatabase(t)}
+				secrets["servicecenterd-database"] = map[string]string{"url": pgmigrated.NewDatabase(t)}
 			}
 			objs, err := renderChart(t, tc.args...)
 			if err != nil {

@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/sqlitetest"
 )
 
 // root is the repository, from this package.
@@ -95,11 +97,18 @@ type live struct {
 }
 
 // startServer runs servicecenterd serve with extra flags on free loopback
-// ports and the embedded emulator until the test ends.
+// ports and the embedded emulator until the test ends (stopping without
+// the default 5s drain delay: no load balancer watches it), on a data dir
+// holding a store already migrated (sqlitetest.Seed: the same as a new
+// one, without migrating it again for every page).
 func startServer(t *testing.T, dir string, extra []string) *live {
 	t.Helper()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sqlitetest.Seed(t, filepath.Join(dir, "data", sqlite.FileName))
 	args := append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--emulator-addr", "127.0.0.1:0",
-		"--data-dir", filepath.Join(dir, "data"), "--shutdown-timeout", "5s"}, extra...)
+		"--data-dir", filepath.Join(dir, "data"), "--shutdown-timeout", "5s", "--drain-delay", "0s"}, extra...)
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)

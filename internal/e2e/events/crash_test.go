@@ -19,7 +19,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/server"
 	"github.com/servicecenterd/servicecenterd/internal/service"
 	"github.com/servicecenterd/servicecenterd/internal/store/storetest"
-	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
 )
@@ -160,7 +160,7 @@ func TestKillBeforeConfirm(t *testing.T) {
 // cursor order, and the channel ends with every message confirmed.
 func TestReplicasOnPostgres(t *testing.T) {
 	const n = 120
-	url := pgtest.NewDatabase(t)
+	url := pgmigrated.NewDatabase(t)
 	emu := testserver.StartEmulator(t, topemu.Config{})
 	if err := emu.SetTMCFaults(topemu.TMCFaults{Duplicate: true}); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
 	"github.com/servicecenterd/servicecenterd/internal/topemu"
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 // to its end.
 func TestBulkJobSurvivesSIGKILLOfItsReplica(t *testing.T) {
 	const n, chunk = 50_000, 100
-	url := pgtest.NewDatabase(t)
+	url := pgmigrated.NewDatabase(t)
 	bin := testserver.Binary(t)
 	e := testserver.StartEmulator(t, topemu.Config{MaxRecordedCalls: -1})
 	slowAfter := func(count int) string {

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	scv1 "github.com/servicecenterd/servicecenterd/gen/go/servicecenter/v1"
-	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/redistest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/testserver"
 	"github.com/servicecenterd/servicecenterd/internal/top"
@@ -42,7 +42,7 @@ func TestQuotaAndBansAcrossReplicas(t *testing.T) {
 	bin := testserver.Binary(t)
 	e := testserver.StartEmulator(t, topemu.Config{})
 	e.Admin(t, "PUT", "/_emulator/faults", fmt.Sprintf(`{"rules": [], "quota": {"calls_per_second": %d, "ban_seconds": 5}}`, emulatorQuota))
-	rs := testserver.StartReplicas(t, bin, 3, e, pgtest.NewDatabase(t),
+	rs := testserver.StartReplicas(t, bin, 3, e, pgmigrated.NewDatabase(t),
 		"--redis-url", redistest.URL(), "--redis-prefix", redistest.Prefix(t),
 		"--top-rate-limit", fmt.Sprint(sharedRate), "--top-rate-burst", "1")
 

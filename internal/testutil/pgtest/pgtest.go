@@ -1,6 +1,8 @@
 // Package pgtest gives each test a PostgreSQL database of its own,
 // created for it and dropped when it ends, so that tests run in parallel
-// and leave nothing behind.
+// and leave nothing behind but the templates NewDatabaseFrom copies from
+// (one per key, named Prefix+"tpl_"+a hash of it, small, made once and
+// reused by later runs; drop them with DROP DATABASE to start afresh).
 //
 // The server is the one at EnvURL's URL, by default the local one
 // (postgres://postgres@127.0.0.1:5432/postgres, trust authentication); its
@@ -13,7 +15,10 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -78,13 +83,19 @@ func unreachable(t testing.TB, err error) {
 // ends. It skips, or fails under CI, when the server cannot be reached.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	admin := Admin(t)
+	return newDatabase(t, Admin(t), "")
+}
+
+// newDatabase creates a database with a new random name and the CREATE
+// DATABASE options opts, drops it when the test ends and returns its URL.
+func newDatabase(t testing.TB, admin *pgx.Conn, opts string) string {
+	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := Prefix + strings.ToLower(hex.EncodeToString(b[:]))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if _, err := admin.Exec(ctx, strings.TrimSpace("CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" "+opts)); err != nil {
 		t.Fatalf("create test database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -94,12 +105,21 @@ func NewDatabase(t testing.TB) string {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
 	})
+	u, err := databaseURL(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// databaseURL is the URL of the database name on the server.
+func databaseURL(name string) (string, error) {
 	u, err := url.Parse(ServerURL())
 	if err != nil {
-		t.Fatalf("%s: %v", EnvURL, err)
+		return "", fmt.Errorf("%s: %w", EnvURL, err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), nil
 }
 
 // WithParams returns url with the query parameters params
@@ -118,4 +138,72 @@ func redacted(u string) string {
 		return "(the URL in " + EnvURL + ")"
 	}
 	return p.Redacted()
+}
+
+// templateLock is the advisory lock (pg_advisory_lock) under which a
+// template database is looked up and, when missing, made: test processes
+// of several packages running at once make each template once.
+const templateLock = 0x5343_4454_4d50_4c54 // "SCDTMPLT"
+
+// NewDatabaseFrom creates a database for the test as a copy (CREATE
+// DATABASE ... TEMPLATE) of a template database that prepare filled once,
+// and returns its URL; the copy is dropped when the test ends. The
+// template is named after key, which must change whenever what prepare
+// does changes (e.g. a hash of the schema's migrations): it is made once
+// per key on the server, by whichever test process gets there first, and
+// kept for later runs. prepare gets the URL of a new empty database and
+// must leave no connection to it open. It skips, or fails under CI, when
+// the server cannot be reached.
+func NewDatabaseFrom(t testing.TB, key string, prepare func(ctx context.Context, url string) error) string {
+	t.Helper()
+	admin := Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	sum := sha256.Sum256([]byte(key))
+	tmpl := Prefix + "tpl_" + hex.EncodeToString(sum[:8])
+	if err := ensureTemplate(ctx, admin, tmpl, prepare); err != nil {
+		t.Fatalf("template database %s: %v", tmpl, err)
+	}
+	return newDatabase(t, admin, "TEMPLATE "+pgx.Identifier{tmpl}.Sanitize())
+}
+
+// ensureTemplate makes the database tmpl with prepare unless it exists,
+// under templateLock. The template is prepared under a name of its own
+// and renamed when done, so that a run stopped half-way leaves no
+// half-prepared template behind under tmpl's name.
+func ensureTemplate(ctx context.Context, admin *pgx.Conn, tmpl string, prepare func(ctx context.Context, url string) error) (err error) {
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(templateLock)); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer func() {
+		if _, uerr := admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(templateLock)); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unlock: %w", uerr))
+		}
+	}()
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", tmpl).Scan(&exists); err != nil {
+		return fmt.Errorf("look up: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	building := tmpl + "_building"
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{building}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop a stale %s: %w", building, err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{building}.Sanitize()); err != nil {
+		return fmt.Errorf("create %s: %w", building, err)
+	}
+	u, err := databaseURL(building)
+	if err == nil {
+		err = prepare(ctx, u)
+	}
+	if err != nil {
+		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{building}.Sanitize()+" WITH (FORCE)")
+		return fmt.Errorf("prepare: %w", err)
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{building}.Sanitize()+" RENAME TO "+pgx.Identifier{tmpl}.Sanitize()); err != nil {
+		return fmt.Errorf("rename %s: %w", building, err)
+	}
+	return nil
 }
