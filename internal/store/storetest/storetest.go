@@ -26,7 +26,7 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/store"
 	"github.com/servicecenterd/servicecenterd/internal/store/postgres"
 	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
-	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/pgmigrated"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/sqlitetest"
 )
 
@@ -61,7 +61,7 @@ func SQLite(t testing.TB, opts ...sqlite.Option) *sqlite.Store {
 // Postgres opens a store in a new database.
 func Postgres(t testing.TB) *postgres.Store {
 	t.Helper()
-	return PostgresAt(t, pgtest.NewDatabase(t))
+	return PostgresAt(t, pgmigrated.NewDatabase(t))
 }
 
 // PostgresAt opens a store in the database at url (another replica's
