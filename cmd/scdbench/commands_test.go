@@ -21,8 +21,10 @@ import (
 	"github.com/servicecenterd/servicecenterd/internal/bench/report"
 	"github.com/servicecenterd/servicecenterd/internal/config"
 	"github.com/servicecenterd/servicecenterd/internal/server"
+	"github.com/servicecenterd/servicecenterd/internal/store/sqlite"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/pgtest"
 	"github.com/servicecenterd/servicecenterd/internal/testutil/redistest"
+	"github.com/servicecenterd/servicecenterd/internal/testutil/sqlitetest"
 )
 
 // childEnv makes the test binary one of the benchmark's child processes
@@ -141,7 +143,11 @@ func TestCallersAgainstServicecenterd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Listen.GRPCAddr, cfg.Listen.HTTPAddr, cfg.Emulator.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	// A migrated store to start from, and no drain delay when it stops:
+	// the test is about the callers.
 	cfg.Store.DataDir = t.TempDir()
+	sqlitetest.Seed(t, filepath.Join(cfg.Store.DataDir, sqlite.FileName))
+	cfg.Process.DrainDelay = 0
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
